@@ -1,0 +1,259 @@
+//! Graph's `sendMail` call, its retries and the mapping of its answers to
+//! errors with hints.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::hints::{self, HintContext};
+use crate::http;
+use crate::mailer::Inner;
+use crate::retry::retry_after;
+use crate::token::AccessToken;
+
+/// What Graph said when it accepted a mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// Graph's `request-id` of the accepted request.
+    pub request_id: Option<String>,
+    /// The `client-request-id` graphmailer sent (the same on every attempt of
+    /// one send), to find the send in Microsoft's logs.
+    pub client_request_id: String,
+    /// How many requests it took (1 unless throttled or refused a token).
+    pub attempts: u32,
+}
+
+/// Posts one prepared `sendMail` body, retrying only where no mail can have
+/// gone out (see `retry.rs`).
+pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Result<SendReceipt> {
+    let url = format!(
+        "{}/v1.0/users/{}/sendMail",
+        inner.config.graph_endpoint(),
+        url::form_urlencoded::byte_serialize(sender.as_bytes()).collect::<String>()
+    );
+    let client_request_id = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let mut attempts = 0;
+    let mut failed = 0;
+    let mut refreshed_after_401 = false;
+    loop {
+        attempts += 1;
+        let token = inner.tokens.get(&inner.http, &inner.config).await?;
+        let outcome = {
+            let _slot = inner.limiter.acquire(sender).await;
+            post(inner, &url, &token, &client_request_id, body.clone()).await
+        };
+        let error = match outcome {
+            Attempt::Accepted { request_id } => {
+                tracing::info!(sender, attempts, request_id = request_id.as_deref().unwrap_or(""), "mail accepted by Graph");
+                return Ok(SendReceipt { request_id, client_request_id, attempts });
+            }
+            Attempt::TokenRefused(error) if !refreshed_after_401 => {
+                // The token may have been revoked or expired early: one fresh
+                // token, one more try. Graph refused the request, so nothing was sent.
+                tracing::warn!(sender, "Graph refused the access token; fetching a new one");
+                inner.tokens.invalidate(&token);
+                refreshed_after_401 = true;
+                drop(error);
+                continue;
+            }
+            Attempt::TokenRefused(error) | Attempt::Final(error) => {
+                return Err(with_hint(error, inner, sender));
+            }
+            Attempt::Retryable(error) => error,
+        };
+        failed += 1;
+        match inner.config.retry.next_delay(failed, started, error.retry_after()) {
+            Some(delay) => {
+                tracing::warn!(sender, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error.message(), "send not taken; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            None => {
+                let spent = format!(" (gave up after {attempts} attempts in {:.1} s)", started.elapsed().as_secs_f64());
+                let message = format!("{}{spent}", error.message());
+                let retried = Error::new(error.kind(), message)
+                    .with_status_opt(error.status())
+                    .with_request_id(error.request_id().map(str::to_owned))
+                    .with_retry_after(error.retry_after());
+                let retried = match error.code() {
+                    Some(code) => retried.with_code(code),
+                    None => retried,
+                };
+                return Err(with_hint(retried, inner, sender));
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Accepted { request_id: Option<String> },
+    TokenRefused(Error),
+    Retryable(Error),
+    Final(Error),
+}
+
+async fn post(inner: &Inner, url: &str, token: &Arc<AccessToken>, client_request_id: &str, body: Bytes) -> Attempt {
+    let mut authorization = match HeaderValue::from_str(&format!("Bearer {}", token.value.expose())) {
+        Ok(v) => v,
+        Err(_) => return Attempt::Final(Error::new(ErrorKind::Service, "the access token is not a valid header value")),
+    };
+    authorization.set_sensitive(true);
+    let sent = inner
+        .http
+        .post(url)
+        .header(AUTHORIZATION, authorization)
+        .header(CONTENT_TYPE, "application/json")
+        .header("client-request-id", client_request_id)
+        .header("return-client-request-id", "true")
+        .body(body)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) if http::failed_before_sending(&e) => {
+            return Attempt::Retryable(Error::new(
+                ErrorKind::Transient,
+                format!("could not connect to Graph at {}: {}", inner.config.graph_endpoint(), http::describe(&e)),
+            ));
+        }
+        Err(e) => {
+            return Attempt::Final(
+                Error::new(
+                    ErrorKind::AmbiguousDelivery,
+                    format!("the connection to Graph failed after the mail was sent, before an answer came: {}", http::describe(&e)),
+                )
+                .with_request_id(Some(client_request_id.to_owned())),
+            );
+        }
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let request_id = header(&headers, "request-id");
+    if status == StatusCode::ACCEPTED || status == StatusCode::OK {
+        return Attempt::Accepted { request_id };
+    }
+    // The status is what matters; an unreadable error body still leaves it.
+    let body = response.bytes().await.unwrap_or_default();
+    let error = graph_error(status, &headers, &body);
+    match status.as_u16() {
+        401 => Attempt::TokenRefused(error),
+        429 | 503 => Attempt::Retryable(error),
+        _ => Attempt::Final(error),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct GraphErrorBody {
+    #[serde(default)]
+    error: GraphError,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default, rename = "innerError")]
+    inner_error: Option<serde_json::Value>,
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Turns a Graph error answer into an error of the right kind.
+fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    let parsed: GraphErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let GraphError { code, message, inner_error } = parsed.error;
+    let request_id = header(headers, "request-id").or_else(|| {
+        inner_error
+            .as_ref()
+            .and_then(|i| i.get("request-id"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    });
+    let kind = match status.as_u16() {
+        400 if message.contains("/me") => ErrorKind::Config,
+        400 | 413 => ErrorKind::InvalidMessage,
+        401 => ErrorKind::Authentication,
+        403 => ErrorKind::AccessDenied,
+        404 => ErrorKind::MailboxNotFound,
+        429 => ErrorKind::Throttled,
+        503 => ErrorKind::Transient,
+        // The server or a gateway failed while holding the mail: it may have
+        // been handed on, so the send is ambiguous, not retryable.
+        500 | 502 | 504 => ErrorKind::AmbiguousDelivery,
+        _ => ErrorKind::Service,
+    };
+    let text = match (code.is_empty(), message.is_empty()) {
+        (false, false) => format!("{code}: {message}"),
+        (false, true) => code.clone(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let mut error = Error::new(kind, format!("Graph answered {}: {text}", status.as_u16()))
+        .with_status(status.as_u16())
+        .with_request_id(request_id)
+        .with_retry_after(retry_after(headers));
+    if !code.is_empty() {
+        error = error.with_code(code);
+    }
+    error
+}
+
+fn with_hint(error: Error, inner: &Inner, sender: &str) -> Error {
+    if error.hint().is_some() {
+        return error;
+    }
+    let roles = inner.tokens.roles();
+    let cx = HintContext {
+        tenant_id: &inner.config.tenant_id,
+        client_id: &inner.config.client_id,
+        sender: Some(sender),
+        secret_looks_like_id: false,
+        token_roles: roles.as_deref(),
+    };
+    let hint = match error.kind() {
+        ErrorKind::AmbiguousDelivery => Some(hints::for_ambiguous(sender)),
+        _ => error.code().and_then(|c| hints::for_graph(c, error.message(), &cx)),
+    };
+    let hint = hint.or_else(|| match error.kind() {
+        ErrorKind::Transient => Some("Graph or the network is failing for now; try again later. Nothing was sent.".into()),
+        ErrorKind::Throttled => Some(format!(
+            "Graph throttles each app per mailbox (4 requests at once, 10,000 per 10 minutes): slow down and retry {sender}'s mail later."
+        )),
+        _ => None,
+    });
+    error.with_hint_opt(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let body = br#"{"error":{"code":"ErrorAccessDenied","message":"Access to OData is disabled.","innerError":{"request-id":"r1","date":"2026-01-01T00:00:00"}}}"#;
+        let e = graph_error(StatusCode::FORBIDDEN, &HeaderMap::new(), body);
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+        assert_eq!(e.code(), Some("ErrorAccessDenied"));
+        assert_eq!(e.request_id(), Some("r1"));
+        for (status, kind) in [
+            (400, ErrorKind::InvalidMessage),
+            (404, ErrorKind::MailboxNotFound),
+            (429, ErrorKind::Throttled),
+            (503, ErrorKind::Transient),
+            (504, ErrorKind::AmbiguousDelivery),
+            (500, ErrorKind::AmbiguousDelivery),
+            (418, ErrorKind::Service),
+        ] {
+            let e = graph_error(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), b"not json");
+            assert_eq!(e.kind(), kind, "{status}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! graphmailer: send mail through Microsoft Graph with app-only credentials.
+//!
+//! Business software gets a token with the OAuth2 client-credentials flow and
+//! calls `POST /users/{sender}/sendMail`. This crate does that with the care
+//! it needs: a shared, single-flight token cache refreshed ahead of expiry;
+//! validation before any network call; a local sender allowlist; retries that
+//! never send a mail twice; per-mailbox concurrency within Graph's limits; and
+//! errors that carry the service's code, the request id and a hint.
+//!
+//! ```no_run
+//! # async fn demo() -> graphmailer::Result<()> {
+//! use graphmailer::{Mailer, Message};
+//! let mailer = Mailer::from_env()?;
+//! let message = Message::new("erp@contoso.com")
+//!     .to(("Accounts", "accounts@example.com"))
+//!     .subject("Invoice 4711")
+//!     .text("Please find the invoice attached.");
+//! let receipt = mailer.send(&message).await?;
+//! println!("accepted, request id {:?}", receipt.request_id);
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`config`] (settings, environment, clouds), [`message`] (the
+//! model and its checks), [`policy`] (the sender allowlist), [`error`] (kinds,
+//! codes, hints), [`blocking`] (the facade the CLI and the bindings share).
+
+mod address;
+pub mod blocking;
+mod cloud;
+pub mod config;
+mod credential;
+pub mod error;
+mod graph;
+mod hints;
+mod http;
+pub mod limits;
+mod limiter;
+mod mailer;
+pub mod message;
+pub mod policy;
+mod retry;
+mod secret;
+mod token;
+mod wire;
+
+pub use address::Address;
+pub use cloud::Cloud;
+pub use config::{Config, ConfigBuilder};
+pub use credential::Credential;
+pub use error::{Error, ErrorKind, Result};
+pub use graph::SendReceipt;
+pub use mailer::Mailer;
+pub use message::{Attachment, Body, BodyType, Header, Importance, Message};
+pub use policy::SenderPolicy;
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+
+/// The library's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,80 @@
+//! The async mailer: the one entry point that validates, applies the sender
+//! allowlist, gets a token and sends.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::graph::{self, SendReceipt};
+use crate::http;
+use crate::limiter::MailboxLimiter;
+use crate::message::Message;
+use crate::token::TokenCache;
+use crate::wire;
+
+/// Sends mail through Microsoft Graph with app-only credentials.
+///
+/// Cheap to clone; clones share one HTTP connection pool, one token and one
+/// limit of requests in flight per mailbox. Create one per application and
+/// share it.
+#[derive(Clone)]
+pub struct Mailer {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub http: reqwest::Client,
+    pub tokens: TokenCache,
+    pub limiter: MailboxLimiter,
+}
+
+impl Mailer {
+    /// A mailer for a checked configuration.
+    pub fn new(config: Config) -> Result<Mailer> {
+        let http = http::build_client(&config)?;
+        let limiter = MailboxLimiter::new(config.max_concurrent_per_mailbox);
+        Ok(Mailer {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                tokens: TokenCache::default(),
+                limiter,
+            }),
+        })
+    }
+
+    /// A mailer configured from the environment (see [`Config::from_env`]).
+    pub fn from_env() -> Result<Mailer> {
+        Mailer::new(Config::from_env()?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Sends a message. In order, and stopping at the first failure: the
+    /// message is validated, the sender is checked against the allowlist
+    /// (both before any network call), a token is taken from the cache or
+    /// fetched, and Graph is asked to send. `Ok` means Graph accepted the mail
+    /// (202): delivery happens after, and a failure to deliver comes back to
+    /// the sender's inbox as a bounce.
+    pub async fn send(&self, message: &Message) -> Result<SendReceipt> {
+        message.validate()?;
+        self.inner.config.allowed_senders.check(&message.sender)?;
+        let body = wire::send_mail_body(message)?;
+        graph::send_mail(&self.inner, &message.sender, body.into()).await
+    }
+
+    /// How many token requests this mailer has made, for diagnostics and tests.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.tokens.requests()
+    }
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,98 @@
+//! When to try again, and how long to wait.
+//!
+//! The rules, written down once:
+//! - token requests are idempotent: any network failure, 429, 500, 502, 503 or
+//!   504 is retried;
+//! - `sendMail` is not idempotent: it is retried after 429 and 503 (the service
+//!   says it did not take the request), after a connection that failed before
+//!   the request was written, and once after a 401 with a fresh token. A
+//!   failure after the body may have been written, and 500, 502 and 504 (a
+//!   gateway or server that may have handed the mail on), are reported as
+//!   ambiguous and never retried, so no mail goes out twice;
+//! - waits grow exponentially with jitter, never shorter than the service's
+//!   `Retry-After`, and stop at `max_attempts` or when the next wait would end
+//!   past the `deadline`.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// The retry rules of a mailer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub deadline: Duration,
+    /// The first wait, before jitter.
+    pub base_delay: Duration,
+    /// The longest wait between two attempts, unless `Retry-After` asks for more.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            deadline: Duration::from_secs(60),
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt after `failed` attempts, or `None`
+    /// when the attempts or the deadline are spent.
+    pub(crate) fn next_delay(
+        &self,
+        failed: u32,
+        started: Instant,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if failed >= self.max_attempts {
+            return None;
+        }
+        let exponent = failed.saturating_sub(1).min(16);
+        let ceiling = self.base_delay.saturating_mul(1 << exponent).min(self.max_delay);
+        // Half fixed, half random: spreads out clients throttled together.
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        let delay = ceiling.mul_f64(jitter).max(retry_after.unwrap_or_default());
+        (started.elapsed() + delay <= self.deadline).then_some(delay)
+    }
+}
+
+/// The `Retry-After` header in seconds (Graph sends whole seconds).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let seconds: f64 = value.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_honour_retry_after_and_stop() {
+        let p = RetryPolicy::default();
+        let now = Instant::now();
+        let first = p.next_delay(1, now, None).unwrap();
+        assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+        let third = p.next_delay(3, now, None).unwrap();
+        assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2));
+        assert_eq!(p.next_delay(1, now, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
+        assert_eq!(p.next_delay(4, now, None), None);
+        assert_eq!(p.next_delay(1, now, Some(Duration::from_secs(61))), None);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

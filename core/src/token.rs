@@ -1,0 +1,285 @@
+//! Client-credentials tokens: one request, then the token is kept and
+//! refreshed ahead of expiry. Concurrent callers share one request in flight
+//! (single-flight), so 50 sends on a cold start make one token request, and a
+//! failure is shared with those who waited for it instead of being repeated.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::hints::{self, HintContext};
+use crate::http;
+use crate::retry::retry_after;
+use crate::secret::Secret;
+
+/// Refresh this long before expiry, or at half the lifetime for short tokens.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// A bearer token with what we learned about it.
+pub(crate) struct AccessToken {
+    pub value: Secret,
+    pub acquired_at: Instant,
+    pub expires_at: Instant,
+    refresh_at: Instant,
+    /// The application roles the token carries, read for diagnostics only
+    /// (Graph checks the signature; we never trust these for a decision).
+    pub roles: Option<Vec<String>>,
+}
+
+impl AccessToken {
+    fn is_fresh(&self, now: Instant) -> bool {
+        now < self.refresh_at
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    current: RwLock<Option<Arc<AccessToken>>>,
+    refresh: tokio::sync::Mutex<Option<(Instant, Error)>>,
+    requests: AtomicU64,
+}
+
+impl TokenCache {
+    /// A fresh token, fetching one when none is cached or the cached one is
+    /// inside its refresh margin.
+    pub(crate) async fn get(&self, client: &reqwest::Client, config: &Config) -> Result<Arc<AccessToken>> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let waiting_since = Instant::now();
+        let mut last_failure = self.refresh.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        if let Some((failed_at, error)) = last_failure.as_ref() {
+            if *failed_at >= waiting_since {
+                return Err(error.clone());
+            }
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        match fetch(client, config).await {
+            Ok(token) => {
+                let token = Arc::new(token);
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+                *last_failure = None;
+                Ok(token)
+            }
+            Err(error) => {
+                *last_failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Forgets `stale` (Graph refused it), unless another caller already
+    /// replaced it.
+    pub(crate) fn invalidate(&self, stale: &Arc<AccessToken>) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_ref().is_some_and(|t| Arc::ptr_eq(t, stale)) {
+            *current = None;
+        }
+    }
+
+    /// The roles of the cached token, if any.
+    pub(crate) fn roles(&self) -> Option<Vec<String>> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).as_ref()?.roles.clone()
+    }
+
+    /// How many token requests this cache has made.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn fresh(&self) -> Option<Arc<AccessToken>> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().filter(|t| t.is_fresh(Instant::now())).cloned()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: serde_json::Value,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenErrorBody {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+}
+
+async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken> {
+    let url = config.token_url();
+    let started = Instant::now();
+    let mut failed = 0;
+    loop {
+        let outcome = request_once(client, config, &url).await;
+        let error = match outcome {
+            Ok(token) => {
+                tracing::info!(
+                    tenant = %config.tenant_id,
+                    client_id = %config.client_id,
+                    expires_in_secs = token.expires_at.saturating_duration_since(token.acquired_at).as_secs(),
+                    "acquired an access token"
+                );
+                return Ok(token);
+            }
+            Err(e) => e,
+        };
+        failed += 1;
+        let delay = error
+            .kind()
+            .is_retryable()
+            .then(|| config.retry.next_delay(failed, started, error.retry_after()))
+            .flatten();
+        match delay {
+            Some(delay) => {
+                tracing::warn!(attempt = failed, delay_ms = delay.as_millis() as u64, error = %error.message(), "token request failed; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            None => return Err(error),
+        }
+    }
+}
+
+async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> Result<AccessToken> {
+    let credential_fields = config.credential.form_fields();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", &config.client_id),
+        ("scope", &config.scope),
+    ];
+    form.extend(credential_fields.iter().map(|(k, v)| (*k, v.expose())));
+    let acquired_at = Instant::now();
+    let response = client
+        .post(url)
+        .header("client-request-id", uuid::Uuid::new_v4().to_string())
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Transient,
+                format!("could not reach the identity platform at {}: {}", config.authority_host(), http::describe(&e)),
+            )
+            .with_hint("check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and AZURE_AUTHORITY_HOST")
+        })?;
+    let status = response.status().as_u16();
+    let wait = retry_after(response.headers());
+    let header_request_id = response
+        .headers()
+        .get("x-ms-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.bytes().await.map_err(|e| {
+        Error::new(ErrorKind::Transient, format!("the token response was cut off: {}", http::describe(&e)))
+    })?;
+    if status == 200 {
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            Error::new(ErrorKind::Service, "the token endpoint answered 200 without an access token").with_status(status)
+        })?;
+        let lifetime = match &parsed.expires_in {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or(3599);
+        let lifetime = Duration::from_secs(lifetime);
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        return Ok(AccessToken {
+            roles: roles_of(&parsed.access_token),
+            value: Secret::new(parsed.access_token),
+            acquired_at,
+            expires_at: acquired_at + lifetime,
+            refresh_at: acquired_at + lifetime - margin,
+        });
+    }
+    let err: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+    let number = err.error_codes.first().copied().or_else(|| aadsts_in(&err.error_description));
+    let first_line = err.error_description.lines().next().unwrap_or("").trim().to_owned();
+    let kind = match status {
+        429 => ErrorKind::Throttled,
+        500 | 502 | 503 | 504 => ErrorKind::Transient,
+        400 | 401 => match err.error.as_str() {
+            "invalid_scope" | "invalid_request" if number.is_some_and(|n| [1002012, 70011, 700022, 900023, 9001023].contains(&n)) => {
+                ErrorKind::Config
+            }
+            _ => ErrorKind::Authentication,
+        },
+        _ => ErrorKind::Service,
+    };
+    let summary = if first_line.is_empty() {
+        format!("the token endpoint answered HTTP {status}")
+    } else {
+        first_line
+    };
+    let cx = HintContext {
+        tenant_id: &config.tenant_id,
+        client_id: &config.client_id,
+        secret_looks_like_id: config.credential.looks_like_secret_id(),
+        ..Default::default()
+    };
+    let mut error = Error::new(kind, format!("the identity platform refused the token request: {summary}"))
+        .with_status(status)
+        .with_request_id(err.trace_id.or(header_request_id).or(err.correlation_id))
+        .with_retry_after(wait)
+        .with_hint_opt(number.and_then(|n| hints::for_aadsts(n, &cx)));
+    if let Some(n) = number {
+        error = error.with_code(format!("AADSTS{n}"));
+    } else if !err.error.is_empty() {
+        error = error.with_code(err.error);
+    }
+    Err(error)
+}
+
+fn aadsts_in(description: &str) -> Option<u32> {
+    let rest = description.strip_prefix("AADSTS")?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// Reads the `roles` claim without checking the signature: only for hints
+/// and diagnostics, never for a decision.
+fn roles_of(jwt: &str) -> Option<Vec<String>> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        claims
+            .get("roles")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_aadsts_number_from_a_description() {
+        assert_eq!(aadsts_in("AADSTS7000215: Invalid client secret provided."), Some(7000215));
+        assert_eq!(aadsts_in("something else"), None);
+    }
+
+    #[test]
+    fn reads_roles_from_a_token_without_trusting_it() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"roles":["Mail.Send"]}"#);
+        assert_eq!(roles_of(&format!("h.{payload}.s")), Some(vec!["Mail.Send".to_string()]));
+        let none = URL_SAFE_NO_PAD.encode(br#"{"appid":"x"}"#);
+        assert_eq!(roles_of(&format!("h.{none}.s")), Some(vec![]));
+        assert_eq!(roles_of("opaque"), None);
+    }
+}
