@@ -1,1 +1,105 @@
-fn main() {}
+//! `graphmailer`: send mail through Microsoft Graph from scripts, run the local
+//! emulator, and show the whole flow in a one-command demo.
+
+mod demo;
+mod output;
+mod send;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "graphmailer",
+    version,
+    about = "Send mail through Microsoft Graph with app-only credentials"
+)]
+struct Cli {
+    /// Log what happens on stderr (-v info, -vv debug); RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send one message.
+    Send(Box<send::SendArgs>),
+    /// Serve the local Microsoft 365 emulator until stopped (Ctrl-C).
+    Emulator(EmulatorArgs),
+    /// Start an embedded emulator, send as the permitted mailbox, then try the
+    /// CEO's and show the refusal.
+    Demo,
+}
+
+#[derive(clap::Args)]
+struct EmulatorArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Directory file (TOML): tenants, apps, mailboxes, groups, policies.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Plain HTTP instead of HTTPS (loopback only).
+    #[arg(long)]
+    http: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::Send(args) => send::run(*args),
+        Command::Emulator(args) => run_emulator(args),
+        Command::Demo => demo::run(),
+    }
+}
+
+fn run_emulator(args: EmulatorArgs) -> ExitCode {
+    let directory = match &args.config {
+        Some(path) => match graphmailer_emulator::Directory::from_file(path) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => graphmailer_emulator::Directory::default(),
+    };
+    let options = graphmailer_emulator::Options {
+        bind: args.bind,
+        port: args.port,
+        tls: !args.http,
+        directory,
+        ..Default::default()
+    };
+    let runtime = graphmailer::blocking::runtime();
+    match runtime.block_on(graphmailer_emulator::serve_until_signal(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -44,6 +44,36 @@ impl Address {
     }
 }
 
+/// Parses `someone@example.com` or `Someone <someone@example.com>`, the forms
+/// people type on a command line. The result is not checked yet: sending
+/// validates it.
+impl std::str::FromStr for Address {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        match (s.rfind('<'), s.ends_with('>')) {
+            (Some(open), true) => {
+                let name = s[..open].trim().trim_matches('"').trim();
+                let address = s[open + 1..s.len() - 1].trim();
+                Ok(if name.is_empty() {
+                    Address::new(address)
+                } else {
+                    Address::with_name(name, address)
+                })
+            }
+            (None, false) => Ok(Address::new(s)),
+            _ => Err(Error::invalid(
+                "address",
+                format!(
+                    "'{}' is neither name@example.com nor Name <name@example.com>",
+                    printable(s)
+                ),
+            )),
+        }
+    }
+}
+
 impl From<&str> for Address {
     fn from(address: &str) -> Self {
         Address::new(address)
@@ -78,7 +108,10 @@ pub(crate) fn check_address(field: &str, address: &str) -> Result<()> {
         ))
     };
     if address.is_empty() {
-        return Err(Error::invalid(field, "is empty: give a mail address such as name@example.com"));
+        return Err(Error::invalid(
+            field,
+            "is empty: give a mail address such as name@example.com",
+        ));
     }
     if address.chars().count() > MAX_ADDRESS_CHARS {
         return bad("longer than 254 characters");
@@ -89,10 +122,15 @@ pub(crate) fn check_address(field: &str, address: &str) -> Result<()> {
     if local.is_empty() || local.chars().count() > MAX_LOCAL_CHARS {
         return bad("the part before '@' must have 1 to 64 characters");
     }
-    let local_char_ok =
-        |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii() && !c.is_control() && !c.is_whitespace();
+    let local_char_ok = |c: char| {
+        c.is_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+            || !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+    };
     if !local.chars().all(local_char_ok) {
-        return bad("the part before '@' holds a character that is not allowed (spaces, quotes, '<', '>', ',', ';', '@' and control characters are not)");
+        return bad(
+            "the part before '@' holds a character that is not allowed (spaces, quotes, '<', '>', ',', ';', '@' and control characters are not)",
+        );
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return bad("dots in the part before '@' cannot lead, trail or repeat");
@@ -114,7 +152,9 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
             return Err(format!("'{label}' is not a valid domain label"));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("domain label '{label}' cannot start or end with '-'"));
+            return Err(format!(
+                "domain label '{label}' cannot start or end with '-'"
+            ));
         }
     }
     Ok(())
@@ -193,6 +233,23 @@ mod tests {
             assert_eq!(e.field(), Some("to[0].address"), "{a}");
             assert!(e.message().starts_with("to[0].address"), "{a}");
         }
+    }
+
+    #[test]
+    fn parses_the_forms_people_type() {
+        assert_eq!(
+            "a@example.com".parse::<Address>().unwrap(),
+            Address::new("a@example.com")
+        );
+        assert_eq!(
+            "\"Alice A.\" <a@example.com>".parse::<Address>().unwrap(),
+            Address::with_name("Alice A.", "a@example.com")
+        );
+        assert_eq!(
+            "<a@example.com>".parse::<Address>().unwrap(),
+            Address::new("a@example.com")
+        );
+        assert!("Alice <a@example.com".parse::<Address>().is_err());
     }
 
     #[test]

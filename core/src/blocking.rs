@@ -4,10 +4,14 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
+use std::time::Duration;
+
 use crate::config::Config;
+use crate::diagnose::Diagnosis;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::SendReceipt;
 use crate::message::Message;
+use crate::verify::Verification;
 
 /// The process-wide runtime graphmailer's own threads run on. Bindings spawn
 /// their async work onto it too (Python's asyncio bridge, Node's promises go
@@ -33,7 +37,10 @@ where
     F::Output: Send + 'static,
 {
     futures::executor::block_on(runtime().spawn(future)).map_err(|e| {
-        Error::new(ErrorKind::Service, format!("graphmailer's worker stopped unexpectedly: {e}"))
+        Error::new(
+            ErrorKind::Service,
+            format!("graphmailer's worker stopped unexpectedly: {e}"),
+        )
     })
 }
 
@@ -61,6 +68,36 @@ impl Mailer {
         let mailer = self.inner.clone();
         let message = message.clone();
         wait(async move { mailer.send(&message).await })?
+    }
+
+    /// Gets a fresh token and explains it (see [`crate::Mailer::diagnose`]).
+    pub fn diagnose(&self) -> Result<Diagnosis> {
+        let mailer = self.inner.clone();
+        wait(async move { mailer.diagnose().await })
+    }
+
+    /// One round of the tenant-restriction check (see [`crate::Mailer::verify`]).
+    pub fn verify(&self, allowed: &[String], denied: &[String]) -> Result<Verification> {
+        let (mailer, allowed, denied) = (self.inner.clone(), allowed.to_vec(), denied.to_vec());
+        wait(async move { mailer.verify(&allowed, &denied).await })?
+    }
+
+    /// Repeats the check until it holds or `wait` has passed, calling
+    /// `progress` after each round (see [`crate::Mailer::verify_until`]).
+    pub fn verify_until(
+        &self,
+        allowed: &[String],
+        denied: &[String],
+        wait_for: Duration,
+        interval: Duration,
+        progress: impl FnMut(&Verification, Duration) + Send + 'static,
+    ) -> Result<Verification> {
+        let (mailer, allowed, denied) = (self.inner.clone(), allowed.to_vec(), denied.to_vec());
+        wait(async move {
+            mailer
+                .verify_until(&allowed, &denied, wait_for, interval, progress)
+                .await
+        })?
     }
 
     /// The async mailer underneath, for callers that mix both styles.

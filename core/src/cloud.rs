@@ -93,8 +93,14 @@ mod tests {
 
     #[test]
     fn each_cloud_has_its_own_hosts_and_scope() {
-        assert_eq!(Cloud::UsGovDod.scope(), "https://dod-graph.microsoft.us/.default");
-        assert_eq!(Cloud::UsGov.authority_host(), Cloud::UsGovDod.authority_host());
+        assert_eq!(
+            Cloud::UsGovDod.scope(),
+            "https://dod-graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            Cloud::UsGov.authority_host(),
+            Cloud::UsGovDod.authority_host()
+        );
         assert_eq!("GCC-High".parse::<Cloud>(), Ok(Cloud::UsGov));
         assert_eq!("21Vianet".parse::<Cloud>(), Ok(Cloud::China));
         assert!("mars".parse::<Cloud>().unwrap_err().contains("usgov"));

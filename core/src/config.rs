@@ -9,6 +9,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::address::{is_guid, printable};
+use crate::certificate::ClientCertificate;
 use crate::cloud::Cloud;
 use crate::credential::Credential;
 use crate::error::{Error, Result};
@@ -24,6 +25,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("AZURE_CLIENT_ID", "client_id"),
     ("AZURE_CLIENT_SECRET", "client_secret"),
     ("AZURE_CLIENT_CERTIFICATE_PATH", "client_certificate_path"),
+    (
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "client_certificate_password",
+    ),
     ("AZURE_AUTHORITY_HOST", "authority_host"),
     ("GRAPHMAILER_CLOUD", "cloud"),
     ("GRAPHMAILER_GRAPH_ENDPOINT", "graph_endpoint"),
@@ -34,7 +39,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("GRAPHMAILER_CONNECT_TIMEOUT_SECS", "connect_timeout_secs"),
     ("GRAPHMAILER_MAX_ATTEMPTS", "max_attempts"),
     ("GRAPHMAILER_RETRY_DEADLINE_SECS", "retry_deadline_secs"),
-    ("GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX", "max_concurrent_per_mailbox"),
+    (
+        "GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX",
+        "max_concurrent_per_mailbox",
+    ),
 ];
 
 /// A checked configuration. Build it with [`Config::builder`],
@@ -82,18 +90,31 @@ impl Config {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config("config file", format!("cannot read '{}': {e}", path.display()))
+            Error::config(
+                "config file",
+                format!("cannot read '{}': {e}", path.display()),
+            )
         })?;
         let values = parse_file(&text, path)?;
         Config::from_lookup(|name| {
-            let key = SETTINGS.iter().find(|(env, _)| *env == name).map(|(_, key)| *key)?;
-            values.get(key).cloned().or_else(|| std::env::var(name).ok())
+            let key = SETTINGS
+                .iter()
+                .find(|(env, _)| *env == name)
+                .map(|(_, key)| *key)?;
+            values
+                .get(key)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
         })
     }
 
     /// Reads settings by environment-variable name from any source.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut b = Config::builder();
         if let Some(v) = get("AZURE_TENANT_ID") {
             b = b.tenant_id(v);
@@ -105,14 +126,16 @@ impl Config {
         if let Some(v) = lookup("AZURE_CLIENT_SECRET").filter(|v| !v.is_empty()) {
             b = b.client_secret(v);
         }
-        if get("AZURE_CLIENT_CERTIFICATE_PATH").is_some() && b.credential.is_none() {
-            return Err(Error::config(
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-                "certificate credentials are not available in this version yet; use AZURE_CLIENT_SECRET",
-            ));
+        // As in Azure's SDKs, a secret wins over a certificate when both are set.
+        if let (None, Some(path)) = (&b.credential, get("AZURE_CLIENT_CERTIFICATE_PATH")) {
+            let password = lookup("AZURE_CLIENT_CERTIFICATE_PASSWORD").filter(|p| !p.is_empty());
+            let certificate = ClientCertificate::from_path(path, password.as_deref())?;
+            b = b.credential(Credential::certificate(certificate));
         }
         if let Some(v) = get("GRAPHMAILER_CLOUD") {
-            let cloud = v.parse().map_err(|e: String| Error::config("GRAPHMAILER_CLOUD", e))?;
+            let cloud = v
+                .parse()
+                .map_err(|e: String| Error::config("GRAPHMAILER_CLOUD", e))?;
             b = b.cloud(cloud);
         }
         if let Some(v) = get("AZURE_AUTHORITY_HOST") {
@@ -143,7 +166,9 @@ impl Config {
             b = b.retry_deadline(seconds("GRAPHMAILER_RETRY_DEADLINE_SECS", &v)?);
         }
         if let Some(v) = get("GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX") {
-            b = b.max_concurrent_per_mailbox(whole("GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX", &v)? as usize);
+            b = b.max_concurrent_per_mailbox(
+                whole("GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX", &v)? as usize
+            );
         }
         b.build()
     }
@@ -174,7 +199,11 @@ impl Config {
     }
     /// The token endpoint for this tenant.
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.authority_host(), self.tenant_id)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_host(),
+            self.tenant_id
+        )
     }
     /// The scope requested.
     pub fn scope(&self) -> &str {
@@ -225,6 +254,11 @@ impl ConfigBuilder {
     /// A client secret's value.
     pub fn client_secret(mut self, v: impl Into<Secret>) -> Self {
         self.credential = Some(Credential::client_secret(v));
+        self
+    }
+    /// A certificate credential.
+    pub fn client_certificate(mut self, v: ClientCertificate) -> Self {
+        self.credential = Some(Credential::certificate(v));
         self
     }
     /// Any credential.
@@ -301,67 +335,107 @@ impl ConfigBuilder {
     /// Checks every setting and returns the configuration, or an error that
     /// names the first bad setting and says what to do.
     pub fn build(self) -> Result<Config> {
-        let tenant_id = required(self.tenant_id, "AZURE_TENANT_ID", "the Directory (tenant) ID from the app registration's Overview page")?;
+        let tenant_id = required(
+            self.tenant_id,
+            "AZURE_TENANT_ID",
+            "the Directory (tenant) ID from the app registration's Overview page",
+        )?;
         check_tenant(&tenant_id)?;
-        let client_id = required(self.client_id, "AZURE_CLIENT_ID", "the Application (client) ID from the app registration's Overview page")?;
+        let client_id = required(
+            self.client_id,
+            "AZURE_CLIENT_ID",
+            "the Application (client) ID from the app registration's Overview page",
+        )?;
         if !is_guid(&client_id) {
             return Err(Error::config(
                 "AZURE_CLIENT_ID",
-                format!("'{}' is not a GUID: use the Application (client) ID from the app registration's Overview page", printable(&client_id)),
+                format!(
+                    "'{}' is not a GUID: use the Application (client) ID from the app registration's Overview page",
+                    printable(&client_id)
+                ),
             ));
         }
         let credential = self.credential.ok_or_else(|| {
-            Error::config("AZURE_CLIENT_SECRET", "no credential: set the client secret's value (AZURE_CLIENT_SECRET)")
+            Error::config(
+                "AZURE_CLIENT_SECRET",
+                "no credential: set the client secret's value (AZURE_CLIENT_SECRET) or a certificate (AZURE_CLIENT_CERTIFICATE_PATH)",
+            )
         })?;
-        let Credential::ClientSecret(secret) = &credential;
-        if secret.is_empty() {
-            return Err(Error::config("AZURE_CLIENT_SECRET", "is empty"));
+        if let Credential::ClientSecret(secret) = &credential {
+            if secret.is_empty() {
+                return Err(Error::config("AZURE_CLIENT_SECRET", "is empty"));
+            }
         }
         let cloud = self.cloud.unwrap_or_default();
         let authority_host = endpoint(
             "AZURE_AUTHORITY_HOST",
-            self.authority_host.as_deref().unwrap_or(cloud.authority_host()),
+            self.authority_host
+                .as_deref()
+                .unwrap_or(cloud.authority_host()),
         )?;
         let graph_endpoint = endpoint(
             "GRAPHMAILER_GRAPH_ENDPOINT",
-            self.graph_endpoint.as_deref().unwrap_or(cloud.graph_endpoint()),
+            self.graph_endpoint
+                .as_deref()
+                .unwrap_or(cloud.graph_endpoint()),
         )?;
         let scope = self.scope.unwrap_or_else(|| cloud.scope());
         if !scope.ends_with("/.default") || scope.contains(' ') {
             return Err(Error::config(
                 "GRAPHMAILER_SCOPE",
-                format!("'{}' must be one resource in /.default form, such as https://graph.microsoft.com/.default", printable(&scope)),
+                format!(
+                    "'{}' must be one resource in /.default form, such as https://graph.microsoft.com/.default",
+                    printable(&scope)
+                ),
             ));
         }
         let allowed_senders = SenderPolicy::new(&self.allowed_senders)?;
         let ca_bundle = match (self.ca_bundle_pem, self.ca_bundle_path) {
-            (Some(pem), _) => Some(CaBundle { source: "PEM given in code".into(), pem }),
+            (Some(pem), _) => Some(CaBundle {
+                source: "PEM given in code".into(),
+                pem,
+            }),
             (None, Some(path)) => Some(CaBundle {
                 source: path.display().to_string(),
                 pem: std::fs::read(&path).map_err(|e| {
-                    Error::config("GRAPHMAILER_CA_BUNDLE", format!("cannot read '{}': {e}", path.display()))
+                    Error::config(
+                        "GRAPHMAILER_CA_BUNDLE",
+                        format!("cannot read '{}': {e}", path.display()),
+                    )
                 })?,
             }),
             (None, None) => None,
         };
-        let timeout = positive("GRAPHMAILER_TIMEOUT_SECS", self.timeout.unwrap_or(Duration::from_secs(30)))?;
-        let connect_timeout =
-            positive("GRAPHMAILER_CONNECT_TIMEOUT_SECS", self.connect_timeout.unwrap_or(Duration::from_secs(10)))?;
+        let timeout = positive(
+            "GRAPHMAILER_TIMEOUT_SECS",
+            self.timeout.unwrap_or(Duration::from_secs(30)),
+        )?;
+        let connect_timeout = positive(
+            "GRAPHMAILER_CONNECT_TIMEOUT_SECS",
+            self.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        )?;
         let mut retry = RetryPolicy::default();
         if let Some(n) = self.max_attempts {
             if !(1..=10).contains(&n) {
-                return Err(Error::config("GRAPHMAILER_MAX_ATTEMPTS", format!("{n} is outside 1 to 10")));
+                return Err(Error::config(
+                    "GRAPHMAILER_MAX_ATTEMPTS",
+                    format!("{n} is outside 1 to 10"),
+                ));
             }
             retry.max_attempts = n;
         }
         if let Some(d) = self.retry_deadline {
             retry.deadline = d;
         }
-        let max_concurrent_per_mailbox = self.max_concurrent_per_mailbox.unwrap_or(MAX_CONCURRENT_PER_MAILBOX);
+        let max_concurrent_per_mailbox = self
+            .max_concurrent_per_mailbox
+            .unwrap_or(MAX_CONCURRENT_PER_MAILBOX);
         if !(1..=MAX_CONCURRENT_PER_MAILBOX).contains(&max_concurrent_per_mailbox) {
             return Err(Error::config(
                 "GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX",
-                format!("{max_concurrent_per_mailbox} is outside 1 to {MAX_CONCURRENT_PER_MAILBOX}, Graph's limit per app and mailbox"),
+                format!(
+                    "{max_concurrent_per_mailbox} is outside 1 to {MAX_CONCURRENT_PER_MAILBOX}, Graph's limit per app and mailbox"
+                ),
             ));
         }
         Ok(Config {
@@ -394,17 +468,24 @@ fn check_tenant(tenant: &str) -> Result<()> {
     if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
         return Err(Error::config(
             "AZURE_TENANT_ID",
-            format!("'{tenant}' cannot be used for app-only tokens: give the tenant's GUID or domain"),
+            format!(
+                "'{tenant}' cannot be used for app-only tokens: give the tenant's GUID or domain"
+            ),
         ));
     }
     let domain_like = tenant.contains('.')
-        && tenant.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && tenant
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if is_guid(tenant) || domain_like {
         Ok(())
     } else {
         Err(Error::config(
             "AZURE_TENANT_ID",
-            format!("'{}' is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com", printable(tenant)),
+            format!(
+                "'{}' is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com",
+                printable(tenant)
+            ),
         ))
     }
 }
@@ -414,9 +495,17 @@ fn check_tenant(tenant: &str) -> Result<()> {
 fn endpoint(name: &str, value: &str) -> Result<Url> {
     let url = Url::parse(value.trim())
         .map_err(|e| Error::config(name, format!("'{}' is not a URL: {e}", printable(value))))?;
-    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     if host.is_empty() {
-        return Err(Error::config(name, format!("'{}' has no host", printable(value))));
+        return Err(Error::config(
+            name,
+            format!("'{}' has no host", printable(value)),
+        ));
     }
     match url.scheme() {
         "https" => {}
@@ -426,14 +515,25 @@ fn endpoint(name: &str, value: &str) -> Result<Url> {
             if !loopback {
                 return Err(Error::config(
                     name,
-                    format!("'{}' uses plain http: only https is allowed, except to a loopback address such as the local emulator", printable(value)),
+                    format!(
+                        "'{}' uses plain http: only https is allowed, except to a loopback address such as the local emulator",
+                        printable(value)
+                    ),
                 ));
             }
         }
-        other => return Err(Error::config(name, format!("scheme '{other}' is not https"))),
+        other => {
+            return Err(Error::config(
+                name,
+                format!("scheme '{other}' is not https"),
+            ));
+        }
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(Error::config(name, "must be an origin such as https://graph.microsoft.com, without query or credentials"));
+        return Err(Error::config(
+            name,
+            "must be an origin such as https://graph.microsoft.com, without query or credentials",
+        ));
     }
     // People paste Graph's versioned base URL; the version is ours to add.
     let path = url.path().trim_end_matches('/');
@@ -448,7 +548,12 @@ fn seconds(name: &str, v: &str) -> Result<Duration> {
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| Error::config(name, format!("'{}' is not a number of seconds", printable(v))))
+        .ok_or_else(|| {
+            Error::config(
+                name,
+                format!("'{}' is not a number of seconds", printable(v)),
+            )
+        })
 }
 
 fn whole(name: &str, v: &str) -> Result<u32> {
@@ -465,7 +570,10 @@ fn positive(name: &str, d: Duration) -> Result<Duration> {
 
 fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        Error::config("config file", format!("'{}' is not valid TOML: {}", path.display(), e.message()))
+        Error::config(
+            "config file",
+            format!("'{}' is not valid TOML: {}", path.display(), e.message()),
+        )
     })?;
     let mut values = BTreeMap::new();
     for (key, value) in table {
@@ -473,7 +581,11 @@ fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
             let known: Vec<&str> = SETTINGS.iter().map(|(_, k)| *k).collect();
             return Err(Error::config(
                 "config file",
-                format!("unknown key '{key}' in '{}'; known keys: {}", path.display(), known.join(", ")),
+                format!(
+                    "unknown key '{key}' in '{}'; known keys: {}",
+                    path.display(),
+                    known.join(", ")
+                ),
             ));
         }
         let text = match value {
@@ -486,7 +598,12 @@ fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| Error::config(&key, "must be a list of strings"))?
                 .join(","),
-            _ => return Err(Error::config(&key, "must be a string, a number or a list of strings")),
+            _ => {
+                return Err(Error::config(
+                    &key,
+                    "must be a string, a number or a list of strings",
+                ));
+            }
         };
         values.insert(key, text);
     }
@@ -502,18 +619,28 @@ mod tests {
     const CLIENT: &str = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";
 
     fn env(pairs: &[(&str, &str)]) -> Result<Config> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     fn base() -> Vec<(&'static str, &'static str)> {
-        vec![("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_ID", CLIENT), ("AZURE_CLIENT_SECRET", "s3cret")]
+        vec![
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_SECRET", "s3cret"),
+        ]
     }
 
     #[test]
     fn defaults_are_the_global_cloud() {
         let c = env(&base()).unwrap();
-        assert_eq!(c.token_url(), format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"));
+        assert_eq!(
+            c.token_url(),
+            format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
+        );
         assert_eq!(c.graph_endpoint(), "https://graph.microsoft.com");
         assert_eq!(c.scope(), "https://graph.microsoft.com/.default");
         assert_eq!(c.max_concurrent_per_mailbox, 4);
@@ -546,12 +673,42 @@ mod tests {
     #[test]
     fn missing_and_malformed_settings_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("AZURE_CLIENT_ID", CLIENT), ("AZURE_CLIENT_SECRET", "x")], "AZURE_TENANT_ID"),
-            (&[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_SECRET", "x")], "AZURE_CLIENT_ID"),
-            (&[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_ID", CLIENT)], "AZURE_CLIENT_SECRET"),
-            (&[("AZURE_TENANT_ID", "common"), ("AZURE_CLIENT_ID", CLIENT), ("AZURE_CLIENT_SECRET", "x")], "AZURE_TENANT_ID"),
-            (&[("AZURE_TENANT_ID", "not a tenant"), ("AZURE_CLIENT_ID", CLIENT), ("AZURE_CLIENT_SECRET", "x")], "AZURE_TENANT_ID"),
-            (&[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_ID", "my-app"), ("AZURE_CLIENT_SECRET", "x")], "AZURE_CLIENT_ID"),
+            (
+                &[("AZURE_CLIENT_ID", CLIENT), ("AZURE_CLIENT_SECRET", "x")],
+                "AZURE_TENANT_ID",
+            ),
+            (
+                &[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_SECRET", "x")],
+                "AZURE_CLIENT_ID",
+            ),
+            (
+                &[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_ID", CLIENT)],
+                "AZURE_CLIENT_SECRET",
+            ),
+            (
+                &[
+                    ("AZURE_TENANT_ID", "common"),
+                    ("AZURE_CLIENT_ID", CLIENT),
+                    ("AZURE_CLIENT_SECRET", "x"),
+                ],
+                "AZURE_TENANT_ID",
+            ),
+            (
+                &[
+                    ("AZURE_TENANT_ID", "not a tenant"),
+                    ("AZURE_CLIENT_ID", CLIENT),
+                    ("AZURE_CLIENT_SECRET", "x"),
+                ],
+                "AZURE_TENANT_ID",
+            ),
+            (
+                &[
+                    ("AZURE_TENANT_ID", TENANT),
+                    ("AZURE_CLIENT_ID", "my-app"),
+                    ("AZURE_CLIENT_SECRET", "x"),
+                ],
+                "AZURE_CLIENT_ID",
+            ),
         ];
         for (pairs, field) in cases {
             let e = env(pairs).unwrap_err();
@@ -570,7 +727,10 @@ mod tests {
             let mut e = base();
             e.push((name, value));
             let err = env(&e).unwrap_err();
-            assert!(err.field().unwrap().starts_with(name) || name == "GRAPHMAILER_ALLOWED_SENDERS", "{name}: {err}");
+            assert!(
+                err.field().unwrap().starts_with(name) || name == "GRAPHMAILER_ALLOWED_SENDERS",
+                "{name}: {err}"
+            );
         }
     }
 

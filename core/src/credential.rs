@@ -1,10 +1,10 @@
-//! How the app proves who it is to the identity platform.
-//!
-//! A client secret today; a certificate (a signed client assertion) slots in as
-//! another variant without changing any caller, because callers only hand a
-//! `Credential` to the configuration and the token request asks it for its
-//! form fields.
+//! How the app proves who it is to the identity platform: a client secret,
+//! or a certificate that signs a short-lived client assertion. Callers only
+//! hand a `Credential` to the configuration; the token request asks it for
+//! its form fields, so a new kind of credential changes no caller.
 
+use crate::certificate::ClientCertificate;
+use crate::error::Result;
 use crate::secret::Secret;
 
 /// The app's credential.
@@ -13,6 +13,8 @@ use crate::secret::Secret;
 pub enum Credential {
     /// A client secret's value (not its ID).
     ClientSecret(Secret),
+    /// A certificate registered on the app, with its private key.
+    Certificate(ClientCertificate),
 }
 
 impl Credential {
@@ -21,12 +23,31 @@ impl Credential {
         Credential::ClientSecret(value.into())
     }
 
+    /// A certificate credential.
+    pub fn certificate(certificate: ClientCertificate) -> Self {
+        Credential::Certificate(certificate)
+    }
+
     /// The form fields that carry this credential in a client-credentials
-    /// token request.
-    pub(crate) fn form_fields(&self) -> Vec<(&'static str, Secret)> {
-        match self {
+    /// token request to `token_url`.
+    pub(crate) fn form_fields(
+        &self,
+        client_id: &str,
+        token_url: &str,
+    ) -> Result<Vec<(&'static str, Secret)>> {
+        Ok(match self {
             Credential::ClientSecret(secret) => vec![("client_secret", secret.clone())],
-        }
+            Credential::Certificate(certificate) => vec![
+                (
+                    "client_assertion_type",
+                    Secret::new("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ),
+                (
+                    "client_assertion",
+                    certificate.assertion(client_id, token_url)?,
+                ),
+            ],
+        })
     }
 
     /// True for a secret with the shape of a GUID: Entra shows each secret's
@@ -34,6 +55,7 @@ impl Credential {
     pub(crate) fn looks_like_secret_id(&self) -> bool {
         match self {
             Credential::ClientSecret(secret) => crate::address::is_guid(secret.expose().trim()),
+            Credential::Certificate(_) => false,
         }
     }
 
@@ -41,6 +63,7 @@ impl Credential {
     pub fn kind(&self) -> &'static str {
         match self {
             Credential::ClientSecret(_) => "client secret",
+            Credential::Certificate(_) => "certificate",
         }
     }
 }

@@ -119,8 +119,12 @@ impl fmt::Display for ErrorKind {
 /// It never holds a secret: messages are written from the configuration's
 /// public parts and the service's answer, and the service's answers never echo
 /// a secret or a token.
+// Boxed so `Result<T, Error>` stays one pointer wide on the happy path.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
     message: String,
     field: Option<String>,
@@ -134,7 +138,7 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Details {
             kind,
             message: message.into(),
             field: None,
@@ -143,7 +147,7 @@ impl Error {
             status: None,
             hint: None,
             retry_after: None,
-        }
+        }))
     }
 
     /// A configuration error naming the setting.
@@ -153,91 +157,94 @@ impl Error {
 
     /// A message refused before sending, naming the field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidMessage, format!("{field}: {}", message.into()))
-            .with_field(field)
+        Error::new(
+            ErrorKind::InvalidMessage,
+            format!("{field}: {}", message.into()),
+        )
+        .with_field(field)
     }
 
     pub(crate) fn with_field(mut self, field: &str) -> Self {
-        self.field = Some(field.to_owned());
+        self.0.field = Some(field.to_owned());
         self
     }
     pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.0.code = Some(code.into());
         self
     }
     pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
-        self.request_id = request_id;
+        self.0.request_id = request_id;
         self
     }
     pub(crate) fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
+        self.0.status = Some(status);
         self
     }
     pub(crate) fn with_status_opt(mut self, status: Option<u16>) -> Self {
-        self.status = status;
+        self.0.status = status;
         self
     }
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
     pub(crate) fn with_hint_opt(mut self, hint: Option<String>) -> Self {
         if hint.is_some() {
-            self.hint = hint;
+            self.0.hint = hint;
         }
         self
     }
     pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
-        self.retry_after = retry_after;
+        self.0.retry_after = retry_after;
         self
     }
 
     /// What went wrong, for branching.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
     /// What happened, in a sentence (without the hint).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
     /// The setting or message field at fault, for config and validation errors
     /// (`to[2].address`, `AZURE_CLIENT_ID`).
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
     /// The service's own code: `AADSTS7000215`, `ErrorAccessDenied`, ...
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
     /// The request id Microsoft support asks for (Graph's `request-id`, the
     /// identity platform's trace id).
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
     /// The HTTP status, when the service answered.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.0.status
     }
     /// What a person can do about it.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
     /// How long the service asked us to wait, for throttling.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        match (&self.code, &self.request_id) {
+        f.write_str(&self.0.message)?;
+        match (&self.0.code, &self.0.request_id) {
             (Some(code), Some(id)) => write!(f, " (code {code}, request id {id})")?,
             (Some(code), None) => write!(f, " (code {code})")?,
             (None, Some(id)) => write!(f, " (request id {id})")?,
             (None, None) => {}
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             write!(f, "\nhint: {hint}")?;
         }
         Ok(())

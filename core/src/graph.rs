@@ -50,8 +50,17 @@ pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Resul
         };
         let error = match outcome {
             Attempt::Accepted { request_id } => {
-                tracing::info!(sender, attempts, request_id = request_id.as_deref().unwrap_or(""), "mail accepted by Graph");
-                return Ok(SendReceipt { request_id, client_request_id, attempts });
+                tracing::info!(
+                    sender,
+                    attempts,
+                    request_id = request_id.as_deref().unwrap_or(""),
+                    "mail accepted by Graph"
+                );
+                return Ok(SendReceipt {
+                    request_id,
+                    client_request_id,
+                    attempts,
+                });
             }
             Attempt::TokenRefused(error) if !refreshed_after_401 => {
                 // The token may have been revoked or expired early: one fresh
@@ -68,13 +77,20 @@ pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Resul
             Attempt::Retryable(error) => error,
         };
         failed += 1;
-        match inner.config.retry.next_delay(failed, started, error.retry_after()) {
+        match inner
+            .config
+            .retry
+            .next_delay(failed, started, error.retry_after())
+        {
             Some(delay) => {
                 tracing::warn!(sender, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error.message(), "send not taken; retrying");
                 tokio::time::sleep(delay).await;
             }
             None => {
-                let spent = format!(" (gave up after {attempts} attempts in {:.1} s)", started.elapsed().as_secs_f64());
+                let spent = format!(
+                    " (gave up after {attempts} attempts in {:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
                 let message = format!("{}{spent}", error.message());
                 let retried = Error::new(error.kind(), message)
                     .with_status_opt(error.status())
@@ -97,10 +113,22 @@ enum Attempt {
     Final(Error),
 }
 
-async fn post(inner: &Inner, url: &str, token: &Arc<AccessToken>, client_request_id: &str, body: Bytes) -> Attempt {
-    let mut authorization = match HeaderValue::from_str(&format!("Bearer {}", token.value.expose())) {
+async fn post(
+    inner: &Inner,
+    url: &str,
+    token: &Arc<AccessToken>,
+    client_request_id: &str,
+    body: Bytes,
+) -> Attempt {
+    let mut authorization = match HeaderValue::from_str(&format!("Bearer {}", token.value.expose()))
+    {
         Ok(v) => v,
-        Err(_) => return Attempt::Final(Error::new(ErrorKind::Service, "the access token is not a valid header value")),
+        Err(_) => {
+            return Attempt::Final(Error::new(
+                ErrorKind::Service,
+                "the access token is not a valid header value",
+            ));
+        }
     };
     authorization.set_sensitive(true);
     let sent = inner
@@ -115,10 +143,17 @@ async fn post(inner: &Inner, url: &str, token: &Arc<AccessToken>, client_request
         .await;
     let response = match sent {
         Ok(r) => r,
+        Err(e) if http::is_untrusted_certificate(&e) => {
+            return Attempt::Final(http::certificate_error(inner.config.graph_endpoint(), &e));
+        }
         Err(e) if http::failed_before_sending(&e) => {
             return Attempt::Retryable(Error::new(
                 ErrorKind::Transient,
-                format!("could not connect to Graph at {}: {}", inner.config.graph_endpoint(), http::describe(&e)),
+                format!(
+                    "could not connect to Graph at {}: {}",
+                    inner.config.graph_endpoint(),
+                    http::describe(&e)
+                ),
             ));
         }
         Err(e) => {
@@ -164,13 +199,20 @@ struct GraphError {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Turns a Graph error answer into an error of the right kind.
 fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: GraphErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let GraphError { code, message, inner_error } = parsed.error;
+    let GraphError {
+        code,
+        message,
+        inner_error,
+    } = parsed.error;
     let request_id = header(headers, "request-id").or_else(|| {
         inner_error
             .as_ref()
@@ -220,7 +262,9 @@ fn with_hint(error: Error, inner: &Inner, sender: &str) -> Error {
     };
     let hint = match error.kind() {
         ErrorKind::AmbiguousDelivery => Some(hints::for_ambiguous(sender)),
-        _ => error.code().and_then(|c| hints::for_graph(c, error.message(), &cx)),
+        _ => error
+            .code()
+            .and_then(|c| hints::for_graph(c, error.message(), &cx)),
     };
     let hint = hint.or_else(|| match error.kind() {
         ErrorKind::Transient => Some("Graph or the network is failing for now; try again later. Nothing was sent.".into()),
@@ -252,7 +296,11 @@ mod tests {
             (500, ErrorKind::AmbiguousDelivery),
             (418, ErrorKind::Service),
         ] {
-            let e = graph_error(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), b"not json");
+            let e = graph_error(
+                StatusCode::from_u16(status).unwrap(),
+                &HeaderMap::new(),
+                b"not json",
+            );
             assert_eq!(e.kind(), kind, "{status}");
         }
     }

@@ -34,10 +34,12 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
             }
             h
         }
-        7000222 => "the client secret has expired. Create a new one under Certificates & secrets in \
+        7000222 => {
+            "the client secret has expired. Create a new one under Certificates & secrets in \
                     the app registration and update AZURE_CLIENT_SECRET, or move to a certificate \
                     credential (Microsoft's recommendation)."
-            .into(),
+                .into()
+        }
         7000218 => "no credential reached the token endpoint: set AZURE_CLIENT_SECRET, or \
                     AZURE_CLIENT_CERTIFICATE_PATH for a certificate."
             .into(),
@@ -182,9 +184,17 @@ mod tests {
             ..Default::default()
         };
         assert!(for_aadsts(7000215, &cx).unwrap().contains("Secret ID"));
-        assert!(for_aadsts(7000215, &cx).unwrap().contains("shape of a GUID"));
+        assert!(
+            for_aadsts(7000215, &cx)
+                .unwrap()
+                .contains("shape of a GUID")
+        );
         let cx = HintContext::default();
-        assert!(!for_aadsts(7000215, &cx).unwrap().contains("shape of a GUID"));
+        assert!(
+            !for_aadsts(7000215, &cx)
+                .unwrap()
+                .contains("shape of a GUID")
+        );
     }
 
     #[test]
@@ -195,7 +205,11 @@ mod tests {
             token_roles: Some(&none),
             ..Default::default()
         };
-        assert!(for_graph("ErrorAccessDenied", "", &cx).unwrap().contains("admin consent"));
+        assert!(
+            for_graph("ErrorAccessDenied", "", &cx)
+                .unwrap()
+                .contains("admin consent")
+        );
         let cx = HintContext {
             token_roles: Some(&some),
             sender: Some("ceo@contoso.test"),

@@ -20,7 +20,10 @@ pub(crate) fn build_client(config: &Config) -> Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none());
     if let Some(bundle) = &config.ca_bundle {
         let certs = reqwest::Certificate::from_pem_bundle(&bundle.pem).map_err(|e| {
-            Error::config("GRAPHMAILER_CA_BUNDLE", format!("'{}' is not a PEM certificate bundle: {e}", bundle.source))
+            Error::config(
+                "GRAPHMAILER_CA_BUNDLE",
+                format!("'{}' is not a PEM certificate bundle: {e}", bundle.source),
+            )
         })?;
         if certs.is_empty() {
             return Err(Error::config(
@@ -39,6 +42,32 @@ pub(crate) fn build_client(config: &Config) -> Result<reqwest::Client> {
 /// failed. Anything else may have reached the server.
 pub(crate) fn failed_before_sending(error: &reqwest::Error) -> bool {
     error.is_connect()
+}
+
+/// True when TLS refused the server's certificate: a setting to fix (an
+/// intercepting proxy or the emulator needs its CA trusted), not a passing
+/// failure to retry.
+pub(crate) fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("unknownissuer") {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The error for a connection that TLS refused.
+pub(crate) fn certificate_error(origin: &str, error: &reqwest::Error) -> Error {
+    Error::config(
+        "GRAPHMAILER_CA_BUNDLE",
+        format!("the certificate of {origin} is not trusted: {}", describe(error)),
+    )
+    .with_hint(
+        "if a proxy that inspects TLS or the local emulator sits in between, set          GRAPHMAILER_CA_BUNDLE to the PEM file of its certificate authority",
+    )
 }
 
 /// A transport error as a sentence with its causes (the URL it names is one of

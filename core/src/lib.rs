@@ -22,38 +22,48 @@
 //!
 //! Modules: [`config`] (settings, environment, clouds), [`message`] (the
 //! model and its checks), [`policy`] (the sender allowlist), [`error`] (kinds,
-//! codes, hints), [`blocking`] (the facade the CLI and the bindings share).
+//! codes, hints), [`diagnose`] (`doctor`), [`verify`] (is the tenant's
+//! restriction in force?), [`powershell`] (the administrator's script),
+//! [`blocking`] (the facade the CLI and the bindings share).
 
 mod address;
 pub mod blocking;
+mod certificate;
 mod cloud;
 pub mod config;
 mod credential;
+pub mod diagnose;
 pub mod error;
 mod graph;
 mod hints;
 mod http;
-pub mod limits;
 mod limiter;
+pub mod limits;
 mod mailer;
 pub mod message;
 pub mod policy;
+pub mod powershell;
 mod retry;
 mod secret;
 mod token;
+pub mod verify;
 mod wire;
 
 pub use address::Address;
+pub use certificate::ClientCertificate;
 pub use cloud::Cloud;
 pub use config::{Config, ConfigBuilder};
 pub use credential::Credential;
+pub use diagnose::{Diagnosis, Finding, Severity};
 pub use error::{Error, ErrorKind, Result};
 pub use graph::SendReceipt;
 pub use mailer::Mailer;
 pub use message::{Attachment, Body, BodyType, Header, Importance, Message};
 pub use policy::SenderPolicy;
+pub use powershell::{PolicyRequest, PolicyStyle, policy_script};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use verify::{Expectation, Observed, Verification, VerifyRow, parse_duration};
 
 /// The library's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

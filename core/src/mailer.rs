@@ -19,7 +19,7 @@ use crate::wire;
 /// share it.
 #[derive(Clone)]
 pub struct Mailer {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -75,6 +75,8 @@ impl Mailer {
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mailer").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Mailer")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }

@@ -316,17 +316,24 @@ impl Message {
         for (i, attachment) in self.attachments.iter().enumerate() {
             let field = |f: &str| format!("attachments[{i}].{f}");
             if attachment.name.trim().is_empty() {
-                return Err(Error::invalid(&field("name"), "is empty: give the file a name"));
+                return Err(Error::invalid(
+                    &field("name"),
+                    "is empty: give the file a name",
+                ));
             }
             check_single_line(&field("name"), &attachment.name)?;
             if attachment.name.chars().count() > 255 {
-                return Err(Error::invalid(&field("name"), "is longer than 255 characters"));
+                return Err(Error::invalid(
+                    &field("name"),
+                    "is longer than 255 characters",
+                ));
             }
             if let Some(content_type) = &attachment.content_type {
                 let valid = content_type.split_once('/').is_some_and(|(t, s)| {
                     let token = |p: &str| {
                         !p.is_empty()
-                            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+                            && p.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
                     };
                     let subtype = s.split(';').next().unwrap_or("").trim();
                     token(t) && token(subtype)
@@ -334,7 +341,10 @@ impl Message {
                 if !valid {
                     return Err(Error::invalid(
                         &field("content_type"),
-                        format!("'{}' is not a MIME type such as application/pdf", printable(content_type)),
+                        format!(
+                            "'{}' is not a MIME type such as application/pdf",
+                            printable(content_type)
+                        ),
                     ));
                 }
                 check_single_line(&field("content_type"), content_type)?;
@@ -348,11 +358,16 @@ impl Message {
                 }
                 (Some(id), _) => {
                     let valid = !id.is_empty()
-                        && id.bytes().all(|b| (33..=126).contains(&b) && b != b'<' && b != b'>');
+                        && id
+                            .bytes()
+                            .all(|b| (33..=126).contains(&b) && b != b'<' && b != b'>');
                     if !valid {
                         return Err(Error::invalid(
                             &field("content_id"),
-                            format!("'{}' is not a content id: printable ASCII without spaces, '<' or '>'", printable(id)),
+                            format!(
+                                "'{}' is not a content id: printable ASCII without spaces, '<' or '>'",
+                                printable(id)
+                            ),
                         ));
                     }
                 }
@@ -409,7 +424,10 @@ mod tests {
     use super::*;
 
     fn ok() -> Message {
-        Message::new("erp@contoso.test").to("a@example.com").subject("Invoice 42").text("Hi")
+        Message::new("erp@contoso.test")
+            .to("a@example.com")
+            .subject("Invoice 42")
+            .text("Hi")
     }
 
     fn field_of(m: Message) -> String {
@@ -419,22 +437,37 @@ mod tests {
     #[test]
     fn a_plain_message_passes() {
         ok().validate().unwrap();
-        Message::new("7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37").bcc("a@example.com").validate().unwrap();
+        Message::new("7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37")
+            .bcc("a@example.com")
+            .validate()
+            .unwrap();
     }
 
     #[test]
     fn each_rule_names_its_field() {
         assert_eq!(field_of(Message::new("erp@contoso.test")), "to");
         assert_eq!(field_of(ok().cc("x").to("b@example.com")), "cc[0].address");
-        assert_eq!(field_of(Message { sender: "me".into(), ..ok() }), "sender");
-        assert_eq!(field_of(ok().reply_to(("Bad\nName", "r@example.com"))), "reply_to[0].name");
+        assert_eq!(
+            field_of(Message {
+                sender: "me".into(),
+                ..ok()
+            }),
+            "sender"
+        );
+        assert_eq!(
+            field_of(ok().reply_to(("Bad\nName", "r@example.com"))),
+            "reply_to[0].name"
+        );
         assert_eq!(field_of(ok().subject("a\r\nBcc: x@y.z")), "subject");
         assert_eq!(field_of(ok().header("Subject", "x")), "headers[0].name");
         assert_eq!(field_of(ok().header("x-a b", "x")), "headers[0].name");
         assert_eq!(field_of(ok().header("x-ok", "a\nb")), "headers[0].value");
         let six = (0..6).fold(ok(), |m, i| m.header(format!("x-h{i}"), "v"));
         assert_eq!(field_of(six), "headers");
-        assert_eq!(field_of(ok().attach(Attachment::from_bytes("", "x"))), "attachments[0].name");
+        assert_eq!(
+            field_of(ok().attach(Attachment::from_bytes("", "x"))),
+            "attachments[0].name"
+        );
         assert_eq!(
             field_of(ok().attach(Attachment::from_bytes("a.png", "x").with_content_type("png"))),
             "attachments[0].content_type"
@@ -446,20 +479,33 @@ mod tests {
             field_of(ok().attach(Attachment::from_bytes("a.png", "x").inline("<logo>"))),
             "attachments[0].content_id"
         );
-        let many = (0..501).fold(Message::new("erp@contoso.test"), |m, i| m.bcc(format!("r{i}@example.com")));
+        let many = (0..501).fold(Message::new("erp@contoso.test"), |m, i| {
+            m.bcc(format!("r{i}@example.com"))
+        });
         assert_eq!(field_of(many), "to");
     }
 
     #[test]
     fn me_as_sender_gets_a_hint() {
-        let e = Message { sender: "me".into(), ..ok() }.validate().unwrap_err();
+        let e = Message {
+            sender: "me".into(),
+            ..ok()
+        }
+        .validate()
+        .unwrap_err();
         assert!(e.hint().unwrap().contains("no 'me'"));
     }
 
     #[test]
     fn content_type_is_guessed_from_the_extension() {
-        assert_eq!(Attachment::from_bytes("Invoice.PDF", "x").effective_content_type(), "application/pdf");
-        assert_eq!(Attachment::from_bytes("blob", "x").effective_content_type(), "application/octet-stream");
+        assert_eq!(
+            Attachment::from_bytes("Invoice.PDF", "x").effective_content_type(),
+            "application/pdf"
+        );
+        assert_eq!(
+            Attachment::from_bytes("blob", "x").effective_content_type(),
+            "application/octet-stream"
+        );
         let given = Attachment::from_bytes("a.bin", "x").with_content_type("image/png");
         assert_eq!(given.effective_content_type(), "image/png");
     }

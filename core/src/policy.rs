@@ -31,8 +31,9 @@ impl SenderPolicy {
             }
             let lower = entry.to_lowercase();
             if let Some(domain) = lower.strip_prefix("*@").or_else(|| lower.strip_prefix('@')) {
-                check_address(&field, &format!("x@{domain}"))
-                    .map_err(|_| Error::config(&field, format!("'{}' is not a domain", printable(entry))))?;
+                check_address(&field, &format!("x@{domain}")).map_err(|_| {
+                    Error::config(&field, format!("'{}' is not a domain", printable(entry)))
+                })?;
                 policy.domains.push(domain.to_owned());
             } else {
                 check_address(&field, &lower).map_err(|_| {
@@ -101,7 +102,8 @@ mod tests {
 
     #[test]
     fn mailboxes_and_domains_match_without_case() {
-        let p = SenderPolicy::new(["ERP@contoso.test", "@billing.contoso.test", "*@ops.test"]).unwrap();
+        let p =
+            SenderPolicy::new(["ERP@contoso.test", "@billing.contoso.test", "*@ops.test"]).unwrap();
         assert!(p.allows("erp@CONTOSO.test"));
         assert!(p.allows("anyone@billing.contoso.test"));
         assert!(p.allows("x@ops.test"));
@@ -114,7 +116,11 @@ mod tests {
 
     #[test]
     fn empty_allows_all_and_bad_entries_name_their_index() {
-        assert!(SenderPolicy::new(Vec::<String>::new()).unwrap().allows("ceo@contoso.test"));
+        assert!(
+            SenderPolicy::new(Vec::<String>::new())
+                .unwrap()
+                .allows("ceo@contoso.test")
+        );
         let e = SenderPolicy::new(["erp@contoso.test", "not an address"]).unwrap_err();
         assert_eq!(e.field(), Some("allowed_senders[1]"));
         assert_eq!(e.kind(), ErrorKind::Config);

@@ -55,7 +55,10 @@ impl RetryPolicy {
             return None;
         }
         let exponent = failed.saturating_sub(1).min(16);
-        let ceiling = self.base_delay.saturating_mul(1 << exponent).min(self.max_delay);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay);
         // Half fixed, half random: spreads out clients throttled together.
         let jitter = rand::rng().random_range(0.5..=1.0);
         let delay = ceiling.mul_f64(jitter).max(retry_after.unwrap_or_default());
@@ -82,7 +85,10 @@ mod tests {
         assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
         let third = p.next_delay(3, now, None).unwrap();
         assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2));
-        assert_eq!(p.next_delay(1, now, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
+        assert_eq!(
+            p.next_delay(1, now, Some(Duration::from_secs(7))),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(p.next_delay(4, now, None), None);
         assert_eq!(p.next_delay(1, now, Some(Duration::from_secs(61))), None);
     }

@@ -27,9 +27,29 @@ pub(crate) struct AccessToken {
     pub acquired_at: Instant,
     pub expires_at: Instant,
     refresh_at: Instant,
-    /// The application roles the token carries, read for diagnostics only
-    /// (Graph checks the signature; we never trust these for a decision).
-    pub roles: Option<Vec<String>>,
+    /// The token's claims, read for hints and diagnostics only (Graph checks
+    /// the signature; graphmailer never trusts these for a decision).
+    pub claims: Option<serde_json::Value>,
+    /// The identity platform's clock when it answered (its `Date` header).
+    pub server_date: Option<std::time::SystemTime>,
+}
+
+impl AccessToken {
+    /// The application roles the token carries (empty when none were consented).
+    pub(crate) fn roles(&self) -> Option<Vec<String>> {
+        let claims = self.claims.as_ref()?;
+        Some(
+            claims
+                .get("roles")
+                .and_then(|r| r.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
 }
 
 impl AccessToken {
@@ -48,7 +68,11 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     /// A fresh token, fetching one when none is cached or the cached one is
     /// inside its refresh margin.
-    pub(crate) async fn get(&self, client: &reqwest::Client, config: &Config) -> Result<Arc<AccessToken>> {
+    pub(crate) async fn get(
+        &self,
+        client: &reqwest::Client,
+        config: &Config,
+    ) -> Result<Arc<AccessToken>> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
@@ -88,7 +112,16 @@ impl TokenCache {
 
     /// The roles of the cached token, if any.
     pub(crate) fn roles(&self) -> Option<Vec<String>> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).as_ref()?.roles.clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()?
+            .roles()
+    }
+
+    /// Drops the cached token, so the next call fetches a new one.
+    pub(crate) fn clear(&self) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// How many token requests this cache has made.
@@ -98,7 +131,10 @@ impl TokenCache {
 
     fn fresh(&self) -> Option<Arc<AccessToken>> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|t| t.is_fresh(Instant::now())).cloned()
+        current
+            .as_ref()
+            .filter(|t| t.is_fresh(Instant::now()))
+            .cloned()
     }
 }
 
@@ -142,7 +178,11 @@ async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken>
         let delay = error
             .kind()
             .is_retryable()
-            .then(|| config.retry.next_delay(failed, started, error.retry_after()))
+            .then(|| {
+                config
+                    .retry
+                    .next_delay(failed, started, error.retry_after())
+            })
             .flatten();
         match delay {
             Some(delay) => {
@@ -155,7 +195,7 @@ async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken>
 }
 
 async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> Result<AccessToken> {
-    let credential_fields = config.credential.form_fields();
+    let credential_fields = config.credential.form_fields(&config.client_id, url)?;
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "client_credentials"),
         ("client_id", &config.client_id),
@@ -170,6 +210,9 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         .send()
         .await
         .map_err(|e| {
+            if http::is_untrusted_certificate(&e) {
+                return http::certificate_error(config.authority_host(), &e);
+            }
             Error::new(
                 ErrorKind::Transient,
                 format!("could not reach the identity platform at {}: {}", config.authority_host(), http::describe(&e)),
@@ -178,17 +221,29 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         })?;
     let status = response.status().as_u16();
     let wait = retry_after(response.headers());
+    let server_date = response
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_http_date);
     let header_request_id = response
         .headers()
         .get("x-ms-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body = response.bytes().await.map_err(|e| {
-        Error::new(ErrorKind::Transient, format!("the token response was cut off: {}", http::describe(&e)))
+        Error::new(
+            ErrorKind::Transient,
+            format!("the token response was cut off: {}", http::describe(&e)),
+        )
     })?;
     if status == 200 {
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-            Error::new(ErrorKind::Service, "the token endpoint answered 200 without an access token").with_status(status)
+            Error::new(
+                ErrorKind::Service,
+                "the token endpoint answered 200 without an access token",
+            )
+            .with_status(status)
         })?;
         let lifetime = match &parsed.expires_in {
             serde_json::Value::Number(n) => n.as_u64(),
@@ -199,7 +254,8 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         let lifetime = Duration::from_secs(lifetime);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         return Ok(AccessToken {
-            roles: roles_of(&parsed.access_token),
+            claims: claims_of(&parsed.access_token),
+            server_date,
             value: Secret::new(parsed.access_token),
             acquired_at,
             expires_at: acquired_at + lifetime,
@@ -207,13 +263,26 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         });
     }
     let err: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-    let number = err.error_codes.first().copied().or_else(|| aadsts_in(&err.error_description));
-    let first_line = err.error_description.lines().next().unwrap_or("").trim().to_owned();
+    let number = err
+        .error_codes
+        .first()
+        .copied()
+        .or_else(|| aadsts_in(&err.error_description));
+    let first_line = err
+        .error_description
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     let kind = match status {
         429 => ErrorKind::Throttled,
         500 | 502 | 503 | 504 => ErrorKind::Transient,
         400 | 401 => match err.error.as_str() {
-            "invalid_scope" | "invalid_request" if number.is_some_and(|n| [1002012, 70011, 700022, 900023, 9001023].contains(&n)) => {
+            "invalid_scope" | "invalid_request"
+                if number
+                    .is_some_and(|n| [1002012, 70011, 700022, 900023, 9001023].contains(&n)) =>
+            {
                 ErrorKind::Config
             }
             _ => ErrorKind::Authentication,
@@ -231,11 +300,14 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         secret_looks_like_id: config.credential.looks_like_secret_id(),
         ..Default::default()
     };
-    let mut error = Error::new(kind, format!("the identity platform refused the token request: {summary}"))
-        .with_status(status)
-        .with_request_id(err.trace_id.or(header_request_id).or(err.correlation_id))
-        .with_retry_after(wait)
-        .with_hint_opt(number.and_then(|n| hints::for_aadsts(n, &cx)));
+    let mut error = Error::new(
+        kind,
+        format!("the identity platform refused the token request: {summary}"),
+    )
+    .with_status(status)
+    .with_request_id(err.trace_id.or(header_request_id).or(err.correlation_id))
+    .with_retry_after(wait)
+    .with_hint_opt(number.and_then(|n| hints::for_aadsts(n, &cx)));
     if let Some(n) = number {
         error = error.with_code(format!("AADSTS{n}"));
     } else if !err.error.is_empty() {
@@ -244,24 +316,31 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
     Err(error)
 }
 
-fn aadsts_in(description: &str) -> Option<u32> {
-    let rest = description.strip_prefix("AADSTS")?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+/// An HTTP `Date` header (`Mon, 23 Nov 2026 16:20:00 GMT`).
+fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let date = time::PrimitiveDateTime::parse(value.trim(), &format).ok()?;
+    Some(date.assume_utc().into())
 }
 
-/// Reads the `roles` claim without checking the signature: only for hints
-/// and diagnostics, never for a decision.
-fn roles_of(jwt: &str) -> Option<Vec<String>> {
+fn aadsts_in(description: &str) -> Option<u32> {
+    let rest = description.strip_prefix("AADSTS")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Reads a JWT's claims without checking the signature: only for hints and
+/// diagnostics, never for a decision.
+fn claims_of(jwt: &str) -> Option<serde_json::Value> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        claims
-            .get("roles")
-            .and_then(|r| r.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
-    )
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(|c| c.is_object())
 }
 
 #[cfg(test)]
@@ -269,17 +348,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_http_dates() {
+        let t = parse_http_date("Mon, 23 Nov 2026 16:20:00 GMT").unwrap();
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs, 1_795_450_800);
+        assert!(parse_http_date("yesterday").is_none());
+    }
+
+    #[test]
     fn reads_the_aadsts_number_from_a_description() {
-        assert_eq!(aadsts_in("AADSTS7000215: Invalid client secret provided."), Some(7000215));
+        assert_eq!(
+            aadsts_in("AADSTS7000215: Invalid client secret provided."),
+            Some(7000215)
+        );
         assert_eq!(aadsts_in("something else"), None);
     }
 
     #[test]
-    fn reads_roles_from_a_token_without_trusting_it() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"roles":["Mail.Send"]}"#);
-        assert_eq!(roles_of(&format!("h.{payload}.s")), Some(vec!["Mail.Send".to_string()]));
-        let none = URL_SAFE_NO_PAD.encode(br#"{"appid":"x"}"#);
-        assert_eq!(roles_of(&format!("h.{none}.s")), Some(vec![]));
-        assert_eq!(roles_of("opaque"), None);
+    fn reads_claims_from_a_token_without_trusting_it() {
+        let token = |claims: &[u8]| AccessToken {
+            value: Secret::new("x"),
+            acquired_at: Instant::now(),
+            expires_at: Instant::now(),
+            refresh_at: Instant::now(),
+            claims: claims_of(&format!("h.{}.s", URL_SAFE_NO_PAD.encode(claims))),
+            server_date: None,
+        };
+        assert_eq!(
+            token(br#"{"roles":["Mail.Send"]}"#).roles(),
+            Some(vec!["Mail.Send".to_string()])
+        );
+        assert_eq!(token(br#"{"appid":"x"}"#).roles(), Some(vec![]));
+        assert_eq!(claims_of("opaque"), None);
     }
 }

@@ -192,13 +192,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["message"]["subject"], "Invoice \"42\" \\ done");
         assert_eq!(v["message"]["body"]["contentType"], "html");
-        assert_eq!(v["message"]["toRecipients"][0]["emailAddress"]["name"], "O'Brien \"Ops\"");
+        assert_eq!(
+            v["message"]["toRecipients"][0]["emailAddress"]["name"],
+            "O'Brien \"Ops\""
+        );
         assert_eq!(v["message"]["importance"], "high");
         assert_eq!(v["message"]["attachments"][0]["contentBytes"], "AP8K");
         assert_eq!(v["message"]["attachments"][0]["contentType"], "image/png");
         assert_eq!(v["message"]["attachments"][0]["isInline"], true);
         assert_eq!(v["message"]["attachments"][0]["contentId"], "logo");
-        assert_eq!(v["message"]["internetMessageHeaders"][0]["name"], "x-invoice");
+        assert_eq!(
+            v["message"]["internetMessageHeaders"][0]["name"],
+            "x-invoice"
+        );
         assert_eq!(v["saveToSentItems"], true);
         assert!(v["message"].get("ccRecipients").is_none());
     }
@@ -206,10 +212,20 @@ mod tests {
     #[test]
     fn over_four_megabytes_is_refused_with_the_upload_session_hint() {
         let big = Attachment::from_bytes("big.bin", vec![0u8; 3_200_000]);
-        let e = send_mail_body(&Message::new("erp@contoso.test").to("a@example.com").attach(big)).unwrap_err();
+        let e = send_mail_body(
+            &Message::new("erp@contoso.test")
+                .to("a@example.com")
+                .attach(big),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("attachments"));
         assert!(e.hint().unwrap().contains("upload sessions"));
         let fits = Attachment::from_bytes("ok.bin", vec![0u8; 2_900_000]);
-        send_mail_body(&Message::new("erp@contoso.test").to("a@example.com").attach(fits)).unwrap();
+        send_mail_body(
+            &Message::new("erp@contoso.test")
+                .to("a@example.com")
+                .attach(fits),
+        )
+        .unwrap();
     }
 }

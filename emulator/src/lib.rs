@@ -1,1 +1,363 @@
+//! A local stand-in for the Microsoft identity platform and Microsoft Graph's
+//! `sendMail`, faithful enough that graphmailer and Microsoft's own clients
+//! (MSAL, Azure Identity, the Graph SDKs) run against it unchanged but for
+//! their authority and base URL.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), graphmailer_emulator::Error> {
+//! let emulator = graphmailer_emulator::start(Default::default()).await?;
+//! println!("authority and Graph endpoint: {}", emulator.url());
+//! println!("trust this CA: {:?}", emulator.ca_file());
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`directory`] (who exists), `identity` (token endpoint and
+//! discovery), `graph` (sendMail), `test_api` (`/_emulator/...`),
+//! `server` (sockets and TLS).
 
+mod body;
+pub mod defaults;
+pub mod directory;
+mod error;
+pub mod faults;
+mod graph;
+mod identity;
+mod policy;
+mod server;
+pub mod settings;
+mod state;
+mod test_api;
+mod throttle;
+mod tls;
+mod tokens;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use directory::Directory;
+pub use error::Error;
+pub use faults::{Fault, FaultPlan};
+pub use settings::{Settings, SettingsUpdate};
+pub use state::{Counters, StoredMessage};
+
+use state::{CounterCells, IssuedTokens, MessageStore, Shared};
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address to listen on (default 127.0.0.1).
+    pub bind: IpAddr,
+    /// Port (default 0: any free port; read it back from [`Emulator::url`]).
+    pub port: u16,
+    /// HTTPS under a CA generated at start (default), or plain HTTP.
+    pub tls: bool,
+    /// Tenants, apps, mailboxes and policies (default: the built-in Contoso).
+    pub directory: Directory,
+    /// Where to write the CA certificate (default: a fresh folder under the
+    /// system's temporary directory).
+    pub ca_dir: Option<PathBuf>,
+    /// Settings at start (and after every reset).
+    pub settings: Settings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            tls: true,
+            directory: Directory::default(),
+            ca_dir: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// What a client needs to talk to a running emulator: printed as the first
+/// line of the binary's output, as one JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Banner {
+    /// Authority host and Graph endpoint at once (`https://127.0.0.1:PORT`).
+    pub url: String,
+    /// The CA certificate to trust (HTTPS only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The first tenant's id.
+    pub tenant_id: String,
+    /// An app of that tenant holding `Mail.Send`.
+    pub client_id: String,
+    /// That app's first valid secret (a test value, not a real one).
+    pub client_secret: String,
+    /// A mailbox the app may send as.
+    pub allowed_sender: String,
+    /// A mailbox the app may not send as.
+    pub denied_sender: String,
+    /// The tenant's first domain.
+    pub tenant_domain: String,
+}
+
+/// A running emulator. Dropping it without [`Emulator::shutdown`] leaves the
+/// server running until the runtime ends.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    banner: Banner,
+    ca_pem: Option<String>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Starts an emulator on the current tokio runtime.
+pub async fn start(options: Options) -> Result<Emulator, Error> {
+    options.directory.validate()?;
+    options.settings.validate()?;
+    let addr = SocketAddr::new(options.bind, options.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    let host = match local.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    let scheme = if options.tls { "https" } else { "http" };
+    let origin = format!("{scheme}://{host}:{}", local.port());
+
+    let (tls, ca_pem, ca_file) = if options.tls {
+        let material = tls::generate(options.bind)?;
+        let dir = match &options.ca_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!(
+                "graphmailer-emulator-{}-{}",
+                std::process::id(),
+                local.port()
+            )),
+        };
+        let file = write_ca(&dir, &material.ca_pem)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(material.server_config);
+        (Some(acceptor), Some(material.ca_pem), Some(file))
+    } else {
+        (None, None, None)
+    };
+
+    let banner = banner(&options.directory, origin.clone(), ca_file)?;
+    let shared = Arc::new(Shared {
+        directory: options.directory,
+        origin,
+        signer: tokens::TokenSigner::generate()?,
+        startup_settings: options.settings.clone(),
+        settings: std::sync::RwLock::new(options.settings),
+        faults: Mutex::new(FaultPlan::default()),
+        messages: MessageStore::new(),
+        counters: CounterCells::default(),
+        tokens: Mutex::new(IssuedTokens::default()),
+        throttle: throttle::Throttle::default(),
+    });
+    let router = router(shared.clone());
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, router, tls, stop_rx));
+    Ok(Emulator {
+        shared,
+        banner,
+        ca_pem,
+        stop,
+        task: Mutex::new(Some(task)),
+    })
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(identity::router())
+        .merge(graph::router())
+        .merge(test_api::router())
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(
+                    serde_json::json!({"error": "no such endpoint on the graphmailer emulator"}),
+                ),
+            )
+                .into_response()
+        })
+        .with_state(shared)
+}
+
+fn write_ca(dir: &Path, pem: &str) -> Result<PathBuf, Error> {
+    let file_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::File { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(file_error(dir))?;
+    let file = dir.join("ca.pem");
+    std::fs::write(&file, pem).map_err(file_error(&file))?;
+    Ok(file)
+}
+
+/// The banner for the first tenant: its first app with `Mail.Send` and a
+/// valid secret, a mailbox its policies allow and one they deny.
+fn banner(directory: &Directory, url: String, ca_file: Option<PathBuf>) -> Result<Banner, Error> {
+    let missing =
+        |what: &str| Error::Directory(format!("the first tenant needs {what} for the banner"));
+    let tenant = directory
+        .tenants
+        .first()
+        .ok_or_else(|| missing("to exist"))?;
+    let now = time::OffsetDateTime::now_utc();
+    let (app, secret) = tenant
+        .apps
+        .iter()
+        .filter(|a| !a.disabled && a.roles.iter().any(|r| r.eq_ignore_ascii_case("Mail.Send")))
+        .find_map(|a| {
+            a.secrets
+                .iter()
+                .find(|s| !s.is_expired(now))
+                .map(|s| (a, s))
+        })
+        .ok_or_else(|| missing("an app with Mail.Send and a valid secret"))?;
+    let usable = |m: &&directory::Mailbox| m.kind != directory::MailboxKind::Unlicensed;
+    let allowed = tenant
+        .mailboxes
+        .iter()
+        .filter(usable)
+        .find(|m| policy::access_granted(tenant, app.client_id, m));
+    let denied = tenant
+        .mailboxes
+        .iter()
+        .filter(usable)
+        .find(|m| !policy::access_granted(tenant, app.client_id, m));
+    Ok(Banner {
+        url,
+        ca_file,
+        tenant_id: tenant.id.to_string(),
+        client_id: app.client_id.to_string(),
+        client_secret: secret.value.clone(),
+        allowed_sender: allowed.map(|m| m.address.clone()).unwrap_or_default(),
+        denied_sender: denied.map(|m| m.address.clone()).unwrap_or_default(),
+        tenant_domain: tenant.primary_domain().to_owned(),
+    })
+}
+
+impl Emulator {
+    /// `https://127.0.0.1:PORT` (or `http://`): authority host and Graph endpoint.
+    pub fn url(&self) -> &str {
+        &self.banner.url
+    }
+
+    /// The CA certificate file to trust (HTTPS only).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.banner.ca_file.as_deref()
+    }
+
+    /// The CA certificate in PEM (HTTPS only).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// What a client needs: URL, CA, tenant, app, secret, senders.
+    pub fn banner(&self) -> &Banner {
+        &self.banner
+    }
+
+    /// Every message accepted since start or the last reset.
+    pub fn messages(&self) -> Vec<StoredMessage> {
+        self.shared.messages.all()
+    }
+
+    /// Counters since start or the last reset.
+    pub fn counters(&self) -> Counters {
+        self.shared.counters.snapshot()
+    }
+
+    /// Replaces the fault plan.
+    pub fn set_faults(&self, plan: FaultPlan) -> Result<(), Error> {
+        plan.validate()?;
+        *state::lock(&self.shared.faults) = plan;
+        Ok(())
+    }
+
+    /// Changes some settings until the next reset.
+    pub fn update_settings(&self, update: &SettingsUpdate) -> Result<Settings, Error> {
+        let mut settings = self.shared.settings();
+        settings.apply(update);
+        settings.validate()?;
+        self.shared.set_settings(settings.clone());
+        Ok(settings)
+    }
+
+    /// Back to the state right after start: no messages, zero counters,
+    /// no faults, the start-up settings.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Stops accepting, closes every connection and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let task = state::lock(&self.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Runs an emulator until SIGINT or SIGTERM: the banner as one JSON line on
+/// stdout first (for scripts and test fixtures), then a few lines for people.
+pub async fn serve_until_signal(options: Options) -> Result<(), Error> {
+    use std::io::Write;
+    let emulator = start(options).await?;
+    let banner = serde_json::to_string(emulator.banner())
+        .map_err(|e| Error::Options(format!("banner: {e}")))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{banner}")?;
+        out.flush()?;
+        // The lines for people are best effort: a fixture that read the
+        // banner and closed the pipe must not bring the server down.
+        let _ = writeln!(out, "{}", human_summary(emulator.banner())).and_then(|()| out.flush());
+    }
+    wait_for_signal().await?;
+    emulator.shutdown().await;
+    Ok(())
+}
+
+fn human_summary(b: &Banner) -> String {
+    let mut lines = vec![format!("graphmailer emulator listening on {}", b.url)];
+    if let Some(ca) = &b.ca_file {
+        lines.push(format!("  trust this CA       {}", ca.display()));
+    }
+    lines.push(format!("  AZURE_TENANT_ID     {}", b.tenant_id));
+    lines.push(format!("  AZURE_CLIENT_ID     {}", b.client_id));
+    lines.push(format!("  allowed sender      {}", b.allowed_sender));
+    lines.push(format!("  denied sender       {}", b.denied_sender));
+    lines.push(format!("  test API            {}/_emulator/messages", b.url));
+    lines.push("Press Ctrl-C to stop.".to_owned());
+    lines.join("\n")
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Result<(), Error> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `graphmailer send`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use graphmailer::{Address, Attachment, Config, Error, Importance, Message};
+
+use crate::output;
+
+#[derive(clap::Args)]
+pub struct SendArgs {
+    /// The mailbox to send as (the app must be allowed to send as it).
+    #[arg(long = "from", value_name = "ADDR")]
+    from: String,
+    /// A recipient: `a@example.com` or `Name <a@example.com>`. Repeat for more.
+    #[arg(long, value_name = "ADDR")]
+    to: Vec<String>,
+    /// A Cc recipient. Repeat for more.
+    #[arg(long, value_name = "ADDR")]
+    cc: Vec<String>,
+    /// A Bcc recipient. Repeat for more.
+    #[arg(long, value_name = "ADDR")]
+    bcc: Vec<String>,
+    /// A Reply-To address. Repeat for more.
+    #[arg(long = "reply-to", value_name = "ADDR")]
+    reply_to: Vec<String>,
+    /// The subject.
+    #[arg(long, default_value = "")]
+    subject: String,
+    /// A plain-text body.
+    #[arg(long, group = "body")]
+    text: Option<String>,
+    /// An HTML body.
+    #[arg(long, group = "body")]
+    html: Option<String>,
+    /// Read the body from a file, or from stdin with `-`.
+    #[arg(long = "body-file", value_name = "FILE", group = "body")]
+    body_file: Option<PathBuf>,
+    /// Whether --body-file holds text or html.
+    #[arg(long = "body-type", value_parser = ["text", "html"], default_value = "text")]
+    body_type: String,
+    /// Attach a file. Repeat for more.
+    #[arg(long, value_name = "FILE")]
+    attach: Vec<PathBuf>,
+    /// A custom header, `x-name: value`. Repeat for more (at most 5).
+    #[arg(long, value_name = "'x-name: value'")]
+    header: Vec<String>,
+    /// low, normal or high.
+    #[arg(long)]
+    importance: Option<String>,
+    /// Do not keep a copy in the sender's Sent Items.
+    #[arg(long = "no-save")]
+    no_save: bool,
+    /// Configuration file (TOML); otherwise GRAPHMAILER_CONFIG, otherwise the environment.
+    #[arg(long, env = "GRAPHMAILER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of sentences.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: SendArgs) -> ExitCode {
+    let json = args.json;
+    match send(args) {
+        Ok(receipt) => {
+            if json {
+                println!("{}", output::receipt_json(&receipt));
+            } else {
+                println!(
+                    "Graph accepted the mail (request id {}, {} attempt{}).",
+                    receipt.request_id.as_deref().unwrap_or("none"),
+                    receipt.attempts,
+                    if receipt.attempts == 1 { "" } else { "s" }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            if json {
+                println!("{}", output::error_json(&error));
+            } else {
+                output::print_error(&error);
+            }
+            ExitCode::from(error.kind().exit_code())
+        }
+    }
+}
+
+fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
+    let config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::from_env()?,
+    };
+    let message = build_message(args)?;
+    let mailer = graphmailer::blocking::Mailer::new(config)?;
+    mailer.send(&message)
+}
+
+fn addresses(list: &[String], field: &str) -> Result<Vec<Address>, Error> {
+    list.iter()
+        .map(|a| {
+            a.parse::<Address>().map_err(|_| {
+                Error::invalid(
+                    &format!("--{field}"),
+                    format!("'{a}' is neither a@example.com nor 'Name <a@example.com>'"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn build_message(args: SendArgs) -> Result<Message, Error> {
+    let mut message = Message::new(args.from).subject(args.subject);
+    message.to = addresses(&args.to, "to")?;
+    message.cc = addresses(&args.cc, "cc")?;
+    message.bcc = addresses(&args.bcc, "bcc")?;
+    message.reply_to = addresses(&args.reply_to, "reply-to")?;
+    message = match (args.text, args.html, args.body_file) {
+        (Some(text), _, _) => message.text(text),
+        (_, Some(html), _) => message.html(html),
+        (_, _, Some(path)) => {
+            let body = read_body(&path)?;
+            if args.body_type == "html" {
+                message.html(body)
+            } else {
+                message.text(body)
+            }
+        }
+        _ => message,
+    };
+    for path in &args.attach {
+        message = message.attach(Attachment::from_path(path)?);
+    }
+    for header in &args.header {
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            Error::invalid("--header", format!("'{header}' is not 'x-name: value'"))
+        })?;
+        message = message.header(name.trim(), value.trim());
+    }
+    if let Some(importance) = &args.importance {
+        message = message.importance(importance.parse::<Importance>()?);
+    }
+    Ok(message.save_to_sent_items(!args.no_save))
+}
+
+fn read_body(path: &PathBuf) -> Result<String, Error> {
+    let mut body = String::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut body)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut body))
+    };
+    result.map_err(|e| {
+        Error::invalid(
+            "--body-file",
+            format!("cannot read '{}': {e}", path.display()),
+        )
+    })?;
+    Ok(body)
+}

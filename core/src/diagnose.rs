@@ -1,0 +1,299 @@
+//! `doctor`: get a token and explain it. What the app is, which roles an
+//! administrator consented to (and which of them are broader than sending
+//! mail needs), how long the token lives, how far this machine's clock is
+//! from Microsoft's, and which endpoints and proxy are in use. Failures come
+//! back as findings with the same hints as every other error.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::Error;
+use crate::mailer::Mailer;
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Works, but broader or riskier than it should be.
+    Warning,
+    /// Sending will not work until this is fixed.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warning` or `error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One thing `doctor` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable identifier (`missing-mail-send`, `broad-role`, ...).
+    pub id: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// What `doctor` learned.
+#[derive(Clone, Debug)]
+pub struct Diagnosis {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: &'static str,
+    pub cloud: String,
+    pub token_url: String,
+    pub graph_endpoint: String,
+    pub scope: String,
+    /// The proxy the environment names for HTTPS, with any password removed.
+    pub proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    /// Whether a token was obtained.
+    pub token_acquired: bool,
+    /// The tenant the token was issued by (`tid`).
+    pub token_tenant: Option<String>,
+    /// The app's display name in that tenant.
+    pub app_display_name: Option<String>,
+    /// The application roles granted.
+    pub roles: Vec<String>,
+    /// The token's lifetime as issued.
+    pub token_lifetime: Option<Duration>,
+    /// This machine's clock minus the identity platform's, in seconds.
+    pub clock_skew_secs: Option<i64>,
+    /// The token request's failure, when there was one.
+    pub error: Option<Error>,
+    pub findings: Vec<Finding>,
+}
+
+impl Diagnosis {
+    /// False when any finding is an error.
+    pub fn ok(&self) -> bool {
+        self.findings.iter().all(|f| f.severity != Severity::Error)
+    }
+}
+
+/// Roles that let the app do more than send mail, with what they allow.
+const BROAD_ROLES: &[(&str, &str)] = &[
+    (
+        "Mail.ReadWrite",
+        "read, change and delete every mailbox's mail",
+    ),
+    ("Mail.Read", "read every mailbox's mail"),
+    (
+        "Mail.ReadBasic.All",
+        "read every mailbox's message metadata",
+    ),
+    ("Mail.ReadBasic", "read every mailbox's message metadata"),
+    (
+        "MailboxSettings.ReadWrite",
+        "change every mailbox's settings, forwarding rules included",
+    ),
+    (
+        "full_access_as_app",
+        "full access to every mailbox through EWS",
+    ),
+    ("Directory.ReadWrite.All", "change the whole directory"),
+    ("Directory.Read.All", "read the whole directory"),
+    ("User.ReadWrite.All", "change every user"),
+    (
+        "Application.ReadWrite.All",
+        "change every app registration, its own credentials included",
+    ),
+    (
+        "RoleManagement.ReadWrite.Directory",
+        "grant itself any directory role",
+    ),
+];
+
+impl Mailer {
+    /// Gets a fresh token and explains it. Never fails: a failure is reported
+    /// as a finding with its hint.
+    pub async fn diagnose(&self) -> Diagnosis {
+        let inner = &self.inner;
+        let config = &inner.config;
+        let proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            .map(|p| without_password(&p));
+        let no_proxy = ["NO_PROXY", "no_proxy"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+        let mut d = Diagnosis {
+            tenant_id: config.tenant_id.clone(),
+            client_id: config.client_id.clone(),
+            credential: config.credential.kind(),
+            cloud: config.cloud.to_string(),
+            token_url: config.token_url(),
+            graph_endpoint: config.graph_endpoint().to_owned(),
+            scope: config.scope.clone(),
+            proxy,
+            no_proxy,
+            token_acquired: false,
+            token_tenant: None,
+            app_display_name: None,
+            roles: Vec::new(),
+            token_lifetime: None,
+            clock_skew_secs: None,
+            error: None,
+            findings: Vec::new(),
+        };
+        // A fresh token, so the roles reflect consent as it is now.
+        inner.tokens.clear();
+        let token = match inner.tokens.get(&inner.http, config).await {
+            Ok(token) => token,
+            Err(error) => {
+                d.findings.push(Finding {
+                    severity: Severity::Error,
+                    id: "token-request-failed",
+                    message: error.message().to_owned(),
+                    hint: error.hint().map(str::to_owned),
+                });
+                d.error = Some(error);
+                return d;
+            }
+        };
+        d.token_acquired = true;
+        d.roles = token.roles().unwrap_or_default();
+        let claims = token.claims.clone().unwrap_or_default();
+        let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        d.token_tenant = text("tid");
+        d.app_display_name = text("app_displayname");
+        let number = |k: &str| claims.get(k).and_then(|v| v.as_i64());
+        if let (Some(iat), Some(exp)) = (number("iat"), number("exp")) {
+            d.token_lifetime = Some(Duration::from_secs(exp.saturating_sub(iat).max(0) as u64));
+        }
+        let local_at_issue = SystemTime::now();
+        let server = token
+            .server_date
+            .or_else(|| number("iat").map(|s| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64)));
+        if let Some(server) = server {
+            d.clock_skew_secs = Some(match local_at_issue.duration_since(server) {
+                Ok(ahead) => ahead.as_secs() as i64,
+                Err(behind) => -(behind.duration().as_secs() as i64),
+            });
+        }
+        d.findings = findings(&d, &token.claims);
+        d
+    }
+}
+
+fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if claims.is_none() {
+        out.push(Finding {
+            severity: Severity::Info,
+            id: "opaque-token",
+            message: "the token cannot be read locally, so its roles cannot be checked".into(),
+            hint: None,
+        });
+        return out;
+    }
+    if !d.roles.iter().any(|r| r == "Mail.Send") {
+        out.push(Finding {
+            severity: Severity::Error,
+            id: "missing-mail-send",
+            message: format!(
+                "the token carries no Mail.Send role (roles: {})",
+                if d.roles.is_empty() { "none".to_owned() } else { d.roles.join(", ") }
+            ),
+            hint: Some(format!(
+                "add Microsoft Graph > Application permissions > Mail.Send to app {} (not the Delegated \
+                 permission) and have an administrator 'Grant admin consent'",
+                d.client_id
+            )),
+        });
+    } else {
+        out.push(Finding {
+            severity: Severity::Info,
+            id: "mail-send-granted",
+            message: "Mail.Send (application) is granted: until the tenant restricts it, the app can send as every mailbox".into(),
+            hint: Some("restrict it with RBAC for Applications or an application access policy (graphmailer policy), then check with graphmailer verify".into()),
+        });
+    }
+    for role in d.roles.iter().filter(|r| *r != "Mail.Send") {
+        let what = BROAD_ROLES
+            .iter()
+            .find(|(name, _)| name == role)
+            .map(|(_, what)| (*what).to_owned())
+            .unwrap_or_else(|| "more than sending mail needs".to_owned());
+        out.push(Finding {
+            severity: Severity::Warning,
+            id: "broad-role",
+            message: format!("the app also holds {role}: it can {what}"),
+            hint: Some(format!(
+                "remove {role} from the app's API permissions unless this app needs it; sending mail needs Mail.Send only"
+            )),
+        });
+    }
+    if let Some(tid) = &d.token_tenant {
+        if crate::address::is_guid(&d.tenant_id) && !tid.eq_ignore_ascii_case(&d.tenant_id) {
+            out.push(Finding {
+                severity: Severity::Error,
+                id: "tenant-mismatch",
+                message: format!("the token was issued by tenant {tid}, not {}", d.tenant_id),
+                hint: Some("check AZURE_TENANT_ID and AZURE_AUTHORITY_HOST".into()),
+            });
+        }
+    }
+    if let Some(skew) = d.clock_skew_secs {
+        if skew.abs() > 300 {
+            out.push(Finding {
+                severity: Severity::Error,
+                id: "clock-skew",
+                message: format!("this machine's clock is {} s {} the identity platform's", skew.abs(), if skew > 0 { "ahead of" } else { "behind" }),
+                hint: Some("tokens and certificate assertions are checked against the clock: synchronise it (NTP)".into()),
+            });
+        } else if skew.abs() > 60 {
+            out.push(Finding {
+                severity: Severity::Warning,
+                id: "clock-skew",
+                message: format!(
+                    "this machine's clock is {} s off the identity platform's",
+                    skew.abs()
+                ),
+                hint: Some("synchronise the clock (NTP) before it drifts further".into()),
+            });
+        }
+    }
+    if d.credential == "client secret" {
+        out.push(Finding {
+            severity: Severity::Info,
+            id: "secret-credential",
+            message: "the app authenticates with a client secret".into(),
+            hint: Some("a certificate is safer: nothing to paste or leak, and the key can live in a key store".into()),
+        });
+    }
+    out
+}
+
+/// `http://user:pass@proxy:3128` → `http://user:***@proxy:3128`.
+fn without_password(proxy: &str) -> String {
+    match url::Url::parse(proxy) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_passwords_are_hidden() {
+        assert_eq!(
+            without_password("http://u:hunter2@proxy:3128"),
+            "http://u:***@proxy:3128/"
+        );
+        assert_eq!(without_password("http://proxy:3128"), "http://proxy:3128/");
+    }
+}

@@ -1,0 +1,119 @@
+//! Shared test support: an emulator per test, a configuration pointed at it,
+//! and the emulator's test API over HTTP.
+#![allow(dead_code)]
+
+use graphmailer::{Config, ConfigBuilder, Mailer};
+use serde_json::{Value, json};
+
+pub const TENANT: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
+pub const CLIENT: &str = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";
+pub const SECRET: &str = "Emu8Q~erpSecretValue.0123456789abcdefghij";
+pub const ALLOWED: &str = "erp@contoso.test";
+pub const DENIED: &str = "ceo@contoso.test";
+
+pub struct TestEmulator {
+    pub emulator: graphmailer_emulator::Emulator,
+    pub http: reqwest::Client,
+}
+
+impl TestEmulator {
+    /// A fresh emulator over plain HTTP on loopback.
+    pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    pub async fn start_with(tls: bool) -> Self {
+        let options = graphmailer_emulator::Options {
+            tls,
+            ..Default::default()
+        };
+        let emulator = graphmailer_emulator::start(options)
+            .await
+            .expect("emulator starts");
+        TestEmulator {
+            emulator,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.emulator.url()
+    }
+
+    /// A configuration for the default ERP app, pointed at this emulator.
+    pub fn config(&self) -> ConfigBuilder {
+        let mut b = Config::builder()
+            .tenant_id(TENANT)
+            .client_id(CLIENT)
+            .client_secret(SECRET)
+            .authority_host(self.url())
+            .graph_endpoint(self.url());
+        if let Some(pem) = self.emulator.ca_pem() {
+            b = b.ca_bundle_pem(pem.as_bytes().to_vec());
+        }
+        b
+    }
+
+    pub fn mailer(&self) -> Mailer {
+        Mailer::new(self.config().build().unwrap()).unwrap()
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_emulator/{path}", self.url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("test API answers");
+        assert!(
+            response.status().is_success(),
+            "test API {path}: {}",
+            response.status()
+        );
+        let text = response.text().await.unwrap();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    pub async fn counters(&self) -> Value {
+        self.call(reqwest::Method::GET, "counters", None).await
+    }
+    pub async fn counter(&self, name: &str) -> u64 {
+        self.counters().await[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no counter {name}"))
+    }
+    pub async fn messages(&self) -> Vec<Value> {
+        self.call(reqwest::Method::GET, "messages", None).await["messages"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+    pub async fn reset(&self) {
+        self.call(reqwest::Method::POST, "reset", None).await;
+    }
+    pub async fn faults(&self, plan: Value) {
+        self.call(reqwest::Method::PUT, "faults", Some(plan)).await;
+    }
+    pub async fn settings(&self, settings: Value) {
+        self.call(reqwest::Method::PUT, "settings", Some(settings))
+            .await;
+    }
+    pub async fn revoke_tokens(&self) {
+        self.call(reqwest::Method::POST, "tokens/revoke", Some(json!({})))
+            .await;
+    }
+}
+
+/// Follows a dotted path (`message.toRecipients.0.emailAddress.address`).
+pub fn at<'a>(value: &'a Value, path: &str) -> &'a Value {
+    path.split('.')
+        .fold(value, |v, key| match key.parse::<usize>() {
+            Ok(i) if v.is_array() => &v[i],
+            _ => &v[key],
+        })
+}

@@ -1,0 +1,85 @@
+//! The client secret and the access token never appear in Debug output,
+//! errors or log lines, whatever happens. Its own test binary, because it
+//! installs a global log subscriber.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use graphmailer::Message;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug_errors_and_logs() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    let mut texts = vec![format!("{mailer:?}"), format!("{:?}", mailer.config())];
+    let ok = Message::new(ALLOWED)
+        .to("a@example.com")
+        .subject("s")
+        .text("t");
+    mailer.send(&ok).await.unwrap();
+    emu.revoke_tokens().await;
+    mailer.send(&ok).await.unwrap();
+    emu.faults(
+        json!({"send": [{"status": 429, "retry_after_secs": 0}, {"drop_after_body": true}]}),
+    )
+    .await;
+    let ambiguous = mailer.send(&ok).await.unwrap_err();
+    let denied = mailer
+        .send(&Message::new(DENIED).to("a@example.com").text("t"))
+        .await
+        .unwrap_err();
+    let wrong_secret = graphmailer::Mailer::new(
+        emu.config()
+            .client_secret("Wrong8Q~secret-value")
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .send(&ok)
+    .await
+    .unwrap_err();
+    for e in [&ambiguous, &denied, &wrong_secret] {
+        texts.push(format!("{e}"));
+        texts.push(format!("{e:?}"));
+    }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("acquired an access token"),
+        "logging was captured: {logged}"
+    );
+    texts.push(logged);
+    for text in texts {
+        assert!(!text.contains(SECRET), "secret leaked: {text}");
+        assert!(
+            !text.contains("Wrong8Q~secret-value"),
+            "wrong secret leaked: {text}"
+        );
+        // Every JWT starts with a base64url '{"' header: no token in any text.
+        assert!(!text.contains("eyJ"), "a token leaked: {text}");
+    }
+}

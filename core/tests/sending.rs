@@ -1,0 +1,236 @@
+//! The token cache, retries and concurrency against a real emulator over HTTP.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use graphmailer::{ErrorKind, Message};
+use serde_json::json;
+
+fn invoice(sender: &str) -> Message {
+    Message::new(sender)
+        .to("alice@example.com")
+        .subject("Invoice")
+        .text("Please pay.")
+}
+
+#[tokio::test]
+async fn one_token_serves_a_hundred_sends() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    for _ in 0..100 {
+        mailer.send(&invoice(ALLOWED)).await.unwrap();
+    }
+    assert_eq!(emu.counter("token_requests").await, 1);
+    assert_eq!(emu.counter("sends_accepted").await, 100);
+    assert_eq!(mailer.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sends_on_a_cold_cache_make_one_token_request() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    let sends = (0..50).map(|i| {
+        let mailer = mailer.clone();
+        // Spread over two mailboxes so the per-mailbox cap does not serialise them.
+        let sender = if i % 2 == 0 {
+            ALLOWED
+        } else {
+            "billing@contoso.test"
+        };
+        tokio::spawn(async move { mailer.send(&invoice(sender)).await })
+    });
+    for send in futures::future::join_all(sends).await {
+        send.unwrap().unwrap();
+    }
+    assert_eq!(emu.counter("token_requests").await, 1);
+    assert_eq!(emu.counter("sends_accepted").await, 50);
+}
+
+#[tokio::test]
+async fn the_token_is_refreshed_ahead_of_expiry() {
+    let emu = TestEmulator::start().await;
+    emu.settings(json!({"token_lifetime_secs": 4})).await;
+    let mailer = emu.mailer();
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert_eq!(
+        emu.counter("token_requests").await,
+        1,
+        "a fresh token is reused"
+    );
+    // Past the refresh point (half of a short lifetime) but before expiry.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert_eq!(
+        emu.counter("token_requests").await,
+        2,
+        "refreshed before it expired"
+    );
+    assert_eq!(emu.counter("sends_accepted").await, 3);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_dropped_and_the_send_retried_once() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    emu.revoke_tokens().await;
+    let receipt = mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert_eq!(receipt.attempts, 2);
+    assert_eq!(emu.counter("token_requests").await, 2);
+    assert_eq!(emu.counter("send_requests").await, 3);
+    assert_eq!(emu.messages().await.len(), 2);
+}
+
+#[tokio::test]
+async fn throttling_waits_as_long_as_retry_after_says() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    emu.faults(json!({"send": [{"status": 429, "retry_after_secs": 1}]}))
+        .await;
+    let started = Instant::now();
+    let receipt = mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(receipt.attempts, 2);
+    assert_eq!(emu.counter("throttled").await, 1);
+    assert_eq!(emu.messages().await.len(), 2, "sent exactly once");
+}
+
+#[tokio::test]
+async fn a_503_is_retried_and_exhausted_retries_say_so() {
+    let emu = TestEmulator::start().await;
+    let mailer = graphmailer::Mailer::new(emu.config().max_attempts(2).build().unwrap()).unwrap();
+    emu.faults(json!({"send": [{"status": 503}]})).await;
+    assert_eq!(mailer.send(&invoice(ALLOWED)).await.unwrap().attempts, 2);
+    emu.reset().await;
+    emu.faults(json!({"send": [{"status": 503}, {"status": 503}, {"status": 503}]}))
+        .await;
+    let e = mailer.send(&invoice(ALLOWED)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient);
+    assert!(e.message().contains("gave up after 2 attempts"), "{e}");
+    assert!(e.hint().unwrap().contains("Nothing was sent"));
+    assert_eq!(emu.counter("send_requests").await, 2);
+    assert!(emu.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_the_body_is_ambiguous_and_not_retried() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    emu.faults(json!({"send": [{"drop_after_body": true, "deliver": true}]}))
+        .await;
+    let e = mailer.send(&invoice(ALLOWED)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AmbiguousDelivery, "{e}");
+    assert!(e.hint().unwrap().contains("may have been sent"));
+    assert!(
+        e.request_id().is_some(),
+        "the client-request-id identifies it"
+    );
+    assert_eq!(emu.counter("send_requests").await, 1, "not retried");
+    assert_eq!(
+        emu.messages().await.len(),
+        1,
+        "the mail did go out: a retry would have sent it twice"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_is_ambiguous_and_not_retried() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    emu.faults(json!({"send": [{"status": 504}]})).await;
+    let e = mailer.send(&invoice(ALLOWED)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AmbiguousDelivery);
+    assert_eq!(e.status(), Some(504));
+    assert_eq!(emu.counter("send_requests").await, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_service_is_transient() {
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = graphmailer::Config::builder()
+        .tenant_id(TENANT)
+        .client_id(CLIENT)
+        .client_secret(SECRET)
+        .authority_host(&url)
+        .graph_endpoint(&url)
+        .max_attempts(2)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = graphmailer::Mailer::new(config)
+        .unwrap()
+        .send(&invoice(ALLOWED))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient, "{e}");
+    assert!(
+        e.message()
+            .contains("could not reach the identity platform"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_than_four_requests_per_mailbox_are_in_flight() {
+    let emu = TestEmulator::start().await;
+    emu.settings(json!({"mailbox_concurrency": 4})).await;
+    emu.faults(json!({"delay_ms": 150})).await;
+    let mailer = emu.mailer();
+    let sends = (0..16).map(|_| {
+        let mailer = mailer.clone();
+        tokio::spawn(async move { mailer.send(&invoice(ALLOWED)).await })
+    });
+    for send in futures::future::join_all(sends).await {
+        send.unwrap().unwrap();
+    }
+    assert_eq!(
+        emu.counter("throttled").await,
+        0,
+        "queued locally instead of drawing 429s"
+    );
+    assert_eq!(emu.counter("max_in_flight").await, 4);
+    assert_eq!(emu.counter("sends_accepted").await, 16);
+}
+
+#[tokio::test]
+async fn https_with_the_emulator_ca() {
+    let emu = TestEmulator::start_with(true).await;
+    assert!(emu.url().starts_with("https://"));
+    emu.mailer().send(&invoice(ALLOWED)).await.unwrap();
+    let without_ca = graphmailer::Config::builder()
+        .tenant_id(TENANT)
+        .client_id(CLIENT)
+        .client_secret(SECRET)
+        .authority_host(emu.url())
+        .graph_endpoint(emu.url())
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let e = graphmailer::Mailer::new(without_ca)
+        .unwrap()
+        .send(&invoice(ALLOWED))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Config,
+        "an untrusted certificate is a setting to fix: {e}"
+    );
+    assert_eq!(e.field(), Some("GRAPHMAILER_CA_BUNDLE"));
+    assert!(e.hint().unwrap().contains("GRAPHMAILER_CA_BUNDLE"));
+}

@@ -1,0 +1,98 @@
+//! The built-in scenario: one tenant "Contoso" with three apps, four mailboxes,
+//! one mail-enabled security group and one application access policy.
+//!
+//! Other crates' tests and documentation rely on these exact values, so they
+//! are constants. The scenario is chosen so that every interesting answer is
+//! one request away: the ERP app may send as `erp@` and `billing@` (members of
+//! the policy group) but not as `ceo@`; `legacy@` is a member but has no
+//! Exchange Online licence; the Reporting app lacks `Mail.Send`; the Intranet
+//! app has no application permission at all.
+
+/// The Contoso tenant (directory) id.
+pub const TENANT_ID: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
+/// Contoso's verified custom domain (mailbox addresses use it).
+pub const TENANT_DOMAIN: &str = "contoso.test";
+/// Contoso's initial `onmicrosoft.com` domain.
+pub const TENANT_INITIAL_DOMAIN: &str = "contoso.onmicrosoft.com";
+
+/// "Contoso ERP": holds `Mail.Send`, restricted by policy to `erp-senders@`.
+pub const ERP_CLIENT_ID: &str = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";
+/// Display name of the ERP app (the token's `app_displayname`).
+pub const ERP_DISPLAY_NAME: &str = "Contoso ERP";
+/// Object id of the ERP app's service principal (the token's `oid`/`sub`).
+pub const ERP_OBJECT_ID: &str = "c8a1e3f5-7b9d-4c2e-a4f6-8b0d2e4f6a81";
+/// Id of the ERP app's valid secret (sending this instead of the value is a classic mistake).
+pub const ERP_SECRET_ID: &str = "5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c";
+/// Value of the ERP app's valid secret (never expires).
+pub const ERP_SECRET: &str = "Emu8Q~erpSecretValue.0123456789abcdefghij";
+/// Id of the ERP app's expired secret.
+pub const ERP_EXPIRED_SECRET_ID: &str = "0c2e4a6b-8d1f-4b3a-9c5e-7f9a1b3d5e70";
+/// Value of the ERP app's expired secret (gives AADSTS7000222).
+pub const ERP_EXPIRED_SECRET: &str = "Old8Q~expiredSecretValue.0123456789abcdef";
+/// When the ERP app's expired secret expired (RFC 3339).
+pub const ERP_EXPIRED_SECRET_EXPIRES_AT: &str = "2024-01-31T00:00:00Z";
+
+/// "Contoso Reporting": has `User.Read.All` but not `Mail.Send`.
+pub const REPORTING_CLIENT_ID: &str = "a6d4c2b0-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
+/// Display name of the Reporting app.
+pub const REPORTING_DISPLAY_NAME: &str = "Contoso Reporting";
+/// Object id of the Reporting app's service principal.
+pub const REPORTING_OBJECT_ID: &str = "9d7b5f3a-1e2c-4a6b-b8d0-f2e4c6a8b092";
+/// Id of the Reporting app's secret.
+pub const REPORTING_SECRET_ID: &str = "8e2d4f6a-1c3b-4d5e-9f7a-2b4c6d8e0f13";
+/// Value of the Reporting app's secret.
+pub const REPORTING_SECRET: &str = "Rep8Q~reportingSecretValue.0123456789abcd";
+
+/// "Contoso Intranet": no application permission consented (token without `roles`).
+pub const INTRANET_CLIENT_ID: &str = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b";
+/// Display name of the Intranet app.
+pub const INTRANET_DISPLAY_NAME: &str = "Contoso Intranet";
+/// Object id of the Intranet app's service principal.
+pub const INTRANET_OBJECT_ID: &str = "2f4a6c8e-0b1d-4e3f-a5c7-9e1b3d5f7a03";
+/// Id of the Intranet app's secret.
+pub const INTRANET_SECRET_ID: &str = "4b6d8f0a-2c4e-4f6a-8b0c-3d5f7a9b1c24";
+/// Value of the Intranet app's secret.
+pub const INTRANET_SECRET: &str = "Int8Q~intranetSecretValue.0123456789abcde";
+
+/// User mailbox the ERP app may send as (member of `erp-senders@`).
+pub const ERP_MAILBOX: &str = "erp@contoso.test";
+/// Object id of `erp@`.
+pub const ERP_MAILBOX_ID: &str = "6e0b7c2d-3f4a-4b5c-9d8e-1a2b3c4d5e61";
+/// User mailbox the ERP app may NOT send as (not in `erp-senders@`).
+pub const CEO_MAILBOX: &str = "ceo@contoso.test";
+/// Object id of `ceo@`.
+pub const CEO_MAILBOX_ID: &str = "7f1c8d3e-4a5b-4c6d-8e9f-2b3c4d5e6f72";
+/// Shared mailbox the ERP app may send as (member of `erp-senders@`).
+pub const BILLING_MAILBOX: &str = "billing@contoso.test";
+/// Object id of `billing@`.
+pub const BILLING_MAILBOX_ID: &str = "8a2d9e4f-5b6c-4d7e-9fa0-3c4d5e6f7a83";
+/// Mailbox without an Exchange Online licence (404 `MailboxNotEnabledForRESTAPI`).
+pub const LEGACY_MAILBOX: &str = "legacy@contoso.test";
+/// Object id of `legacy@`.
+pub const LEGACY_MAILBOX_ID: &str = "9b3eaf50-6c7d-4e8f-a0b1-4d5e6f7a8b94";
+
+/// Mail-enabled security group scoping the ERP app's RestrictAccess policy.
+pub const ERP_SENDERS_GROUP: &str = "erp-senders@contoso.test";
+/// Object id of `erp-senders@`.
+pub const ERP_SENDERS_GROUP_ID: &str = "0c4fb061-7d8e-4f9a-b1c2-5e6f7a8b9ca5";
+
+/// The sender the banner advertises as allowed for the ERP app.
+pub const ALLOWED_SENDER: &str = ERP_MAILBOX;
+/// The sender the banner advertises as denied for the ERP app.
+pub const DENIED_SENDER: &str = CEO_MAILBOX;
+
+/// The scope a client-credentials client asks for to call Microsoft Graph.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+/// Microsoft Graph's application id (also accepted as `{id}/.default`).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// Default `expires_in` of issued tokens.
+pub const TOKEN_LIFETIME_SECS: u64 = 3599;
+/// Default number of concurrent sendMail requests per app and mailbox.
+pub const MAILBOX_CONCURRENCY: u32 = 4;
+/// Default number of sendMail requests per app and mailbox per window.
+pub const RATE_LIMIT_REQUESTS: u32 = 10_000;
+/// Default rate-limit window in seconds (10 minutes).
+pub const RATE_LIMIT_WINDOW_SECS: u64 = 600;
+/// Largest sendMail request body Graph accepts (4 MB).
+pub const MAX_REQUEST_BYTES: usize = 4_194_304;

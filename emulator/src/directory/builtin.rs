@@ -1,0 +1,164 @@
+//! The built-in directory, built from the constants in [`crate::defaults`].
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::{
+    AccessPolicy, AccessRight, App, Directory, Group, Mailbox, MailboxKind, PolicyApps, Secret,
+    Tenant,
+};
+use crate::defaults as d;
+
+/// The constants are checked by the unit tests, so a typo fails there
+/// rather than at a caller's start-up.
+fn id(text: &str) -> Uuid {
+    Uuid::parse_str(text).unwrap_or_default()
+}
+
+fn secret(id_text: &str, value: &str, expires_at: Option<&str>) -> Secret {
+    Secret {
+        id: id(id_text),
+        value: value.to_owned(),
+        expires_at: expires_at.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
+    }
+}
+
+fn app(client_id: &str, object_id: &str, name: &str, roles: &[&str], secrets: Vec<Secret>) -> App {
+    App {
+        client_id: id(client_id),
+        object_id: id(object_id),
+        display_name: name.to_owned(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        secrets,
+        disabled: false,
+    }
+}
+
+fn mailbox(address: &str, object_id: &str, kind: MailboxKind, name: &str) -> Mailbox {
+    Mailbox {
+        address: address.to_owned(),
+        id: id(object_id),
+        kind,
+        display_name: Some(name.to_owned()),
+        send_as: Vec::new(),
+    }
+}
+
+impl Default for Directory {
+    /// The Contoso scenario described in [`crate::defaults`].
+    fn default() -> Self {
+        let tenant = Tenant {
+            id: id(d::TENANT_ID),
+            domains: vec![
+                d::TENANT_DOMAIN.to_owned(),
+                d::TENANT_INITIAL_DOMAIN.to_owned(),
+            ],
+            apps: vec![
+                app(
+                    d::ERP_CLIENT_ID,
+                    d::ERP_OBJECT_ID,
+                    d::ERP_DISPLAY_NAME,
+                    &["Mail.Send"],
+                    vec![
+                        secret(d::ERP_SECRET_ID, d::ERP_SECRET, None),
+                        secret(
+                            d::ERP_EXPIRED_SECRET_ID,
+                            d::ERP_EXPIRED_SECRET,
+                            Some(d::ERP_EXPIRED_SECRET_EXPIRES_AT),
+                        ),
+                    ],
+                ),
+                app(
+                    d::REPORTING_CLIENT_ID,
+                    d::REPORTING_OBJECT_ID,
+                    d::REPORTING_DISPLAY_NAME,
+                    &["User.Read.All"],
+                    vec![secret(d::REPORTING_SECRET_ID, d::REPORTING_SECRET, None)],
+                ),
+                app(
+                    d::INTRANET_CLIENT_ID,
+                    d::INTRANET_OBJECT_ID,
+                    d::INTRANET_DISPLAY_NAME,
+                    &[],
+                    vec![secret(d::INTRANET_SECRET_ID, d::INTRANET_SECRET, None)],
+                ),
+            ],
+            mailboxes: vec![
+                mailbox(
+                    d::ERP_MAILBOX,
+                    d::ERP_MAILBOX_ID,
+                    MailboxKind::User,
+                    "ERP Service",
+                ),
+                mailbox(
+                    d::CEO_MAILBOX,
+                    d::CEO_MAILBOX_ID,
+                    MailboxKind::User,
+                    "Chief Executive",
+                ),
+                mailbox(
+                    d::BILLING_MAILBOX,
+                    d::BILLING_MAILBOX_ID,
+                    MailboxKind::Shared,
+                    "Billing",
+                ),
+                mailbox(
+                    d::LEGACY_MAILBOX,
+                    d::LEGACY_MAILBOX_ID,
+                    MailboxKind::Unlicensed,
+                    "Legacy System",
+                ),
+            ],
+            groups: vec![Group {
+                address: d::ERP_SENDERS_GROUP.to_owned(),
+                id: id(d::ERP_SENDERS_GROUP_ID),
+                members: vec![
+                    d::ERP_MAILBOX.to_owned(),
+                    d::BILLING_MAILBOX.to_owned(),
+                    d::LEGACY_MAILBOX.to_owned(),
+                ],
+            }],
+            policies: vec![AccessPolicy {
+                app_id: PolicyApps::One(id(d::ERP_CLIENT_ID)),
+                group: d::ERP_SENDERS_GROUP.to_owned(),
+                access_right: AccessRight::RestrictAccess,
+                description: Some("ERP may send only as erp-senders@ members".to_owned()),
+            }],
+        };
+        Directory {
+            tenants: vec![tenant],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_constant_parses() {
+        for text in [
+            d::TENANT_ID,
+            d::ERP_CLIENT_ID,
+            d::ERP_OBJECT_ID,
+            d::ERP_SECRET_ID,
+            d::ERP_EXPIRED_SECRET_ID,
+            d::REPORTING_CLIENT_ID,
+            d::REPORTING_OBJECT_ID,
+            d::REPORTING_SECRET_ID,
+            d::INTRANET_CLIENT_ID,
+            d::INTRANET_OBJECT_ID,
+            d::INTRANET_SECRET_ID,
+            d::ERP_MAILBOX_ID,
+            d::CEO_MAILBOX_ID,
+            d::BILLING_MAILBOX_ID,
+            d::LEGACY_MAILBOX_ID,
+            d::ERP_SENDERS_GROUP_ID,
+        ] {
+            let parsed = Uuid::parse_str(text).unwrap();
+            assert_eq!(parsed.to_string(), text);
+        }
+        assert!(OffsetDateTime::parse(d::ERP_EXPIRED_SECRET_EXPIRES_AT, &Rfc3339).is_ok());
+    }
+}

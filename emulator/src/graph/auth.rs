@@ -1,0 +1,80 @@
+//! Bearer token checks at the Graph endpoints: present, well-formed, signed
+//! by this emulator, within its lifetime, for Graph, from a known tenant,
+//! and not revoked.
+
+use axum::http::{HeaderMap, header};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::identity::GRAPH_RESOURCES;
+use crate::state::{Shared, lock};
+use crate::tokens::{AccessTokenClaims, TokenProblem};
+
+/// Who is calling, from a valid token.
+pub(crate) struct Caller {
+    pub claims: AccessTokenClaims,
+    pub tenant_id: Uuid,
+    pub app_id: Uuid,
+}
+
+impl Caller {
+    pub fn roles(&self) -> &[String] {
+        self.claims.roles.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Returns the caller, or the message of the 401.
+pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, &'static str> {
+    const EMPTY: &str = "Access token is empty.";
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(EMPTY)?
+        .to_str()
+        .map_err(|_| "CompactToken parsing failed with error code: 80049217")?
+        .trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(EMPTY);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(EMPTY);
+    }
+    if !token.contains('.') {
+        return Err("IDX14100: JWT is not well formed, there are no dots (.).");
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = shared
+        .signer
+        .verify(token, now)
+        .map_err(|problem| match problem {
+            TokenProblem::Malformed => "CompactToken parsing failed with error code: 80049217",
+            TokenProblem::BadSignature => "Access token validation failure. Invalid signature.",
+            TokenProblem::Expired => "Lifetime validation failed, the token is expired.",
+            TokenProblem::NotYetValid => "Access token has expired or is not yet valid.",
+        })?;
+    if !GRAPH_RESOURCES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(&claims.aud))
+    {
+        return Err("Access token validation failure. Invalid audience.");
+    }
+    let (Ok(tenant_id), Ok(app_id)) =
+        (Uuid::parse_str(&claims.tid), Uuid::parse_str(&claims.appid))
+    else {
+        return Err("CompactToken parsing failed with error code: 80049217");
+    };
+    if shared.directory.tenant_by_id(tenant_id).is_none()
+        || claims.iss != format!("https://sts.windows.net/{tenant_id}/")
+    {
+        return Err("Access token validation failure. Invalid issuer.");
+    }
+    if lock(&shared.tokens).is_revoked(&claims.uti) {
+        return Err("Access token validation failure. The token has been revoked.");
+    }
+    Ok(Caller {
+        claims,
+        tenant_id,
+        app_id,
+    })
+}

@@ -1,0 +1,102 @@
+//! Graph's error shape (reference §7) and the ids every Graph answer carries.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use time::macros::format_description;
+use uuid::Uuid;
+
+/// `request-id` and `client-request-id` of one Graph request.
+#[derive(Debug, Clone)]
+pub(crate) struct GraphRequestIds {
+    pub request_id: String,
+    pub client_request_id: String,
+}
+
+const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Local Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graphmailer-emulator"}}"#;
+
+/// Middleware for every Graph path: assigns the ids (echoing the client's
+/// `client-request-id`, as Graph does) and puts them on the answer, errors
+/// included, so a client can always quote them.
+pub(crate) async fn graph_headers(mut request: Request, next: Next) -> Response {
+    let client_request_id = request
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let ids = GraphRequestIds {
+        request_id: Uuid::new_v4().to_string(),
+        client_request_id,
+    };
+    request.extensions_mut().insert(ids.clone());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
+        headers.insert("request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
+        headers.insert("client-request-id", v);
+    }
+    headers.insert(
+        "x-ms-ags-diagnostic",
+        HeaderValue::from_static(AGS_DIAGNOSTIC),
+    );
+    response
+}
+
+/// `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+pub(crate) fn graph_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    ids: &GraphRequestIds,
+) -> Response {
+    let date = OffsetDateTime::now_utc()
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap_or_default();
+    let body = serde_json::json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": date,
+                "request-id": ids.request_id,
+                "client-request-id": ids.client_request_id,
+            }
+        }
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Adds `Retry-After` in seconds.
+pub(crate) fn with_retry_after(mut response: Response, secs: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// A 401 with the `WWW-Authenticate` challenge Graph sends.
+pub(crate) fn unauthenticated(message: &str, ids: &GraphRequestIds) -> Response {
+    let mut response = graph_error(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        message,
+        ids,
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(
+            r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000""#,
+        ),
+    );
+    response
+}

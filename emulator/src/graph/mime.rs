@@ -1,0 +1,115 @@
+//! sendMail with a MIME body (reference §5): `Content-Type: text/plain`,
+//! the body is base64 of a whole RFC 5322 message. Only what Graph itself
+//! refuses is checked: bad base64, no header block, no valid recipient.
+
+use super::validation::{Invalid, decode_base64};
+use crate::directory::is_email_address;
+
+/// Returns the decoded MIME text.
+pub(crate) fn check_mime(body: &[u8]) -> Result<String, Invalid> {
+    let text = std::str::from_utf8(body).ok();
+    let decoded = text.and_then(decode_base64).ok_or_else(|| Invalid {
+        code: "ErrorMimeContentInvalidBase64String",
+        message: "Invalid base64 string for MIME content.".to_owned(),
+    })?;
+    let mime = String::from_utf8_lossy(&decoded).into_owned();
+    let invalid = |message: &str| Invalid {
+        code: "ErrorMimeContentInvalid",
+        message: message.to_owned(),
+    };
+    if mime.trim().is_empty() {
+        return Err(invalid("The MIME content is empty."));
+    }
+    let header_block = mime
+        .split("\r\n\r\n")
+        .next()
+        .map(|h| h.split("\n\n").next().unwrap_or(h))
+        .unwrap_or("");
+    let headers = unfold(header_block);
+    if headers.is_empty() {
+        return Err(invalid("The MIME content has no header block."));
+    }
+    let mut recipients = 0;
+    for (name, value) in &headers {
+        if !["to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let address = match (part.rfind('<'), part.rfind('>')) {
+                (Some(open), Some(close)) if open < close => &part[open + 1..close],
+                _ => part,
+            };
+            if !is_email_address(address.trim()) {
+                return Err(Invalid {
+                    code: "ErrorInvalidRecipients",
+                    message: format!(
+                        "At least one recipient isn't valid., Recipient '{address}' isn't resolved. All recipients must be resolved before a message can be submitted."
+                    ),
+                });
+            }
+            recipients += 1;
+        }
+    }
+    if recipients == 0 {
+        return Err(Invalid {
+            code: "ErrorInvalidRecipients",
+            message: "At least one recipient isn't valid., A message can't be sent because it contains no recipients.".to_owned(),
+        });
+    }
+    Ok(mime)
+}
+
+/// Header lines with continuation lines joined; `None` if a line is not a header.
+fn unfold(block: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if line.starts_with([' ', '\t']) {
+            match headers.last_mut() {
+                Some((_, value)) => {
+                    value.push(' ');
+                    value.push_str(line.trim());
+                }
+                None => return Vec::new(),
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Vec::new();
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Vec::new();
+        }
+        headers.push((name.to_owned(), value.trim().to_owned()));
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    #[test]
+    fn mime_checks() {
+        let good = "From: erp@contoso.test\r\nTo: \"A\" <a@b.test>, c@d.test\r\nSubject: x\r\n\r\nhello\r\n";
+        assert!(check_mime(STANDARD.encode(good).as_bytes()).is_ok());
+        assert_eq!(
+            check_mime(b"!!!").unwrap_err().code,
+            "ErrorMimeContentInvalidBase64String"
+        );
+        let none = "From: erp@contoso.test\r\nSubject: x\r\n\r\nhello";
+        assert_eq!(
+            check_mime(STANDARD.encode(none).as_bytes())
+                .unwrap_err()
+                .code,
+            "ErrorInvalidRecipients"
+        );
+        assert_eq!(
+            check_mime(STANDARD.encode("just text").as_bytes())
+                .unwrap_err()
+                .code,
+            "ErrorMimeContentInvalid"
+        );
+    }
+}

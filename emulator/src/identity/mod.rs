@@ -1,0 +1,36 @@
+//! The Microsoft identity platform's side: the v2.0 token endpoint for the
+//! client-credentials grant, and the discovery documents MSAL and Azure
+//! Identity read before they ask for a token (reference §1-§3, §12).
+
+mod aad_error;
+mod discovery;
+mod token_endpoint;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::Shared;
+
+pub(crate) use aad_error::{AadContext, AadError};
+pub(crate) use token_endpoint::GRAPH_RESOURCES;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint::token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v1),
+        )
+        .route(
+            "/{tenant}/discovery/instance",
+            get(discovery::instance_discovery),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
+        .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
+}

@@ -1,0 +1,96 @@
+//! Knobs a test may turn while the emulator runs (`GET/PUT /_emulator/settings`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, defaults};
+
+/// Behaviour that tests change at run time. `POST /_emulator/reset` puts
+/// back the values the emulator started with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `expires_in` of new tokens; their `exp` is this many seconds from now.
+    pub token_lifetime_secs: u64,
+    /// Check the application access policy before validating the message
+    /// body (`true`), or validate the body first (`false`). Graph's real
+    /// order is not documented (reference §11), so clients must not rely on it.
+    pub access_check_first: bool,
+    /// Concurrent sendMail requests allowed per app and mailbox.
+    pub mailbox_concurrency: u32,
+    /// sendMail requests allowed per app and mailbox per window.
+    pub rate_limit_requests: u32,
+    /// Length of the rate-limit window.
+    pub rate_limit_window_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            token_lifetime_secs: defaults::TOKEN_LIFETIME_SECS,
+            access_check_first: true,
+            mailbox_concurrency: defaults::MAILBOX_CONCURRENCY,
+            rate_limit_requests: defaults::RATE_LIMIT_REQUESTS,
+            rate_limit_window_secs: defaults::RATE_LIMIT_WINDOW_SECS,
+        }
+    }
+}
+
+impl Settings {
+    /// Refuses values that would make the emulator useless (a limit of 0).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.mailbox_concurrency == 0 {
+            return Err(Error::Options(
+                "mailbox_concurrency must be at least 1".into(),
+            ));
+        }
+        if self.rate_limit_requests == 0 {
+            return Err(Error::Options(
+                "rate_limit_requests must be at least 1".into(),
+            ));
+        }
+        if self.rate_limit_window_secs == 0 {
+            return Err(Error::Options(
+                "rate_limit_window_secs must be at least 1".into(),
+            ));
+        }
+        if self.token_lifetime_secs > 86_400 * 365 {
+            return Err(Error::Options("token_lifetime_secs is over a year".into()));
+        }
+        Ok(())
+    }
+
+    /// Applies a partial update (the body of `PUT /_emulator/settings`).
+    pub fn apply(&mut self, update: &SettingsUpdate) {
+        if let Some(v) = update.token_lifetime_secs {
+            self.token_lifetime_secs = v;
+        }
+        if let Some(v) = update.access_check_first {
+            self.access_check_first = v;
+        }
+        if let Some(v) = update.mailbox_concurrency {
+            self.mailbox_concurrency = v;
+        }
+        if let Some(v) = update.rate_limit_requests {
+            self.rate_limit_requests = v;
+        }
+        if let Some(v) = update.rate_limit_window_secs {
+            self.rate_limit_window_secs = v;
+        }
+    }
+}
+
+/// A partial [`Settings`]: the fields present are changed, the rest kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// See [`Settings::token_lifetime_secs`].
+    pub token_lifetime_secs: Option<u64>,
+    /// See [`Settings::access_check_first`].
+    pub access_check_first: Option<bool>,
+    /// See [`Settings::mailbox_concurrency`].
+    pub mailbox_concurrency: Option<u32>,
+    /// See [`Settings::rate_limit_requests`].
+    pub rate_limit_requests: Option<u32>,
+    /// See [`Settings::rate_limit_window_secs`].
+    pub rate_limit_window_secs: Option<u64>,
+}

@@ -1,0 +1,269 @@
+//! What the running emulator remembers: stored messages, counters, the
+//! current settings and fault plan, revoked tokens. One `Shared` value is
+//! handed to every request handler and to the in-process [`crate::Emulator`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::directory::Directory;
+use crate::faults::FaultPlan;
+use crate::settings::Settings;
+use crate::throttle::Throttle;
+use crate::tokens::TokenSigner;
+
+/// State shared by every handler.
+pub(crate) struct Shared {
+    pub directory: Directory,
+    /// `scheme://host:port` of this emulator, without a trailing slash.
+    pub origin: String,
+    pub signer: TokenSigner,
+    pub startup_settings: Settings,
+    pub settings: RwLock<Settings>,
+    pub faults: Mutex<FaultPlan>,
+    pub messages: MessageStore,
+    pub counters: CounterCells,
+    pub tokens: Mutex<IssuedTokens>,
+    pub throttle: Throttle,
+}
+
+impl Shared {
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    /// Back to the state right after start-up (the directory never changes).
+    pub fn reset(&self) {
+        self.messages.clear();
+        self.counters.reset();
+        *lock(&self.faults) = FaultPlan::default();
+        lock(&self.tokens).revoked.clear();
+        self.set_settings(self.startup_settings.clone());
+        self.throttle.reset();
+    }
+}
+
+/// Locks a mutex even if a panicking thread poisoned it: the data here stays
+/// consistent between statements, and a test server must keep answering.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A message accepted by sendMail, as `GET /_emulator/messages` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Id assigned by the emulator.
+    pub id: String,
+    /// The sending mailbox's address (lowercase), resolved from the URL's `{id}`.
+    pub mailbox: String,
+    /// Client id of the app that sent it.
+    pub app_id: String,
+    /// Tenant of the app and mailbox.
+    pub tenant_id: String,
+    /// When it was accepted (RFC 3339, UTC).
+    pub received_at: String,
+    /// `saveToSentItems` (default `true`).
+    pub save_to_sent_items: bool,
+    /// The `request-id` of the sendMail response.
+    pub request_id: String,
+    /// The `client-request-id` of the sendMail response.
+    pub client_request_id: String,
+    /// The `message` object exactly as received, property names as sent.
+    /// `null` for a MIME send.
+    pub message: serde_json::Value,
+    /// For a MIME send (`Content-Type: text/plain`): the decoded MIME text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+}
+
+impl StoredMessage {
+    /// A property of the message, looked up case-insensitively as Graph does.
+    pub fn property(&self, name: &str) -> Option<&serde_json::Value> {
+        self.message
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The subject, if any.
+    pub fn subject(&self) -> Option<&str> {
+        self.property("subject")?.as_str()
+    }
+
+    /// The addresses of one recipient list (`toRecipients`, `ccRecipients`, ...).
+    pub fn recipients(&self, list: &str) -> Vec<String> {
+        let Some(items) = self.property(list).and_then(|v| v.as_array()) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|r| {
+                let email = ci_get(r, "emailAddress")?;
+                ci_get(email, "address")?.as_str().map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+fn ci_get<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// Stored messages, with a watch on their number so tests can wait.
+pub(crate) struct MessageStore {
+    list: Mutex<Vec<StoredMessage>>,
+    count: watch::Sender<usize>,
+}
+
+impl MessageStore {
+    pub fn new() -> Self {
+        MessageStore {
+            list: Mutex::new(Vec::new()),
+            count: watch::Sender::new(0),
+        }
+    }
+
+    pub fn push(&self, message: StoredMessage) {
+        let mut list = lock(&self.list);
+        list.push(message);
+        self.count.send_replace(list.len());
+    }
+
+    pub fn all(&self) -> Vec<StoredMessage> {
+        lock(&self.list).clone()
+    }
+
+    pub fn get(&self, id: &str) -> Option<StoredMessage> {
+        lock(&self.list).iter().find(|m| m.id == id).cloned()
+    }
+
+    pub fn clear(&self) {
+        let mut list = lock(&self.list);
+        list.clear();
+        self.count.send_replace(0);
+    }
+
+    /// Waits until at least `count` messages are stored. `Err` carries what
+    /// is stored when the time is up.
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<StoredMessage>, Vec<StoredMessage>> {
+        let mut rx = self.count.subscribe();
+        match tokio::time::timeout(timeout, rx.wait_for(|n| *n >= count)).await {
+            Ok(Ok(_)) => Ok(self.all()),
+            _ => Err(self.all()),
+        }
+    }
+}
+
+/// A snapshot of what the emulator counted since start or the last reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Requests to the token endpoint.
+    pub token_requests: u64,
+    /// Tokens issued.
+    pub tokens_issued: u64,
+    /// Token requests answered with an error (AADSTS errors and injected statuses).
+    pub token_errors: u64,
+    /// sendMail requests received, whatever their outcome.
+    pub send_requests: u64,
+    /// sendMail requests accepted (messages stored).
+    pub sends_accepted: u64,
+    /// 429 answers sent (limits and injected faults).
+    pub throttled: u64,
+    /// Faults injected (scripted, random 503s and dropped connections).
+    pub faults_injected: u64,
+    /// Most concurrent sendMail requests seen for one app+mailbox, counting
+    /// the request that went over the limit: above `mailbox_concurrency`
+    /// means a client did not keep within it.
+    pub max_in_flight: u64,
+}
+
+/// The live counters behind [`Counters`].
+#[derive(Default)]
+pub(crate) struct CounterCells {
+    pub token_requests: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub token_errors: AtomicU64,
+    pub send_requests: AtomicU64,
+    pub sends_accepted: AtomicU64,
+    pub throttled: AtomicU64,
+    pub faults_injected: AtomicU64,
+    pub max_in_flight: AtomicU64,
+}
+
+impl CounterCells {
+    pub fn bump(cell: &AtomicU64) {
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Counters {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            token_requests: get(&self.token_requests),
+            tokens_issued: get(&self.tokens_issued),
+            token_errors: get(&self.token_errors),
+            send_requests: get(&self.send_requests),
+            sends_accepted: get(&self.sends_accepted),
+            throttled: get(&self.throttled),
+            faults_injected: get(&self.faults_injected),
+            max_in_flight: get(&self.max_in_flight),
+        }
+    }
+
+    fn reset(&self) {
+        for cell in [
+            &self.token_requests,
+            &self.tokens_issued,
+            &self.token_errors,
+            &self.send_requests,
+            &self.sends_accepted,
+            &self.throttled,
+            &self.faults_injected,
+            &self.max_in_flight,
+        ] {
+            cell.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Token ids (`uti`) issued and revoked, for `POST /_emulator/tokens/revoke`.
+#[derive(Default)]
+pub(crate) struct IssuedTokens {
+    issued: HashSet<String>,
+    revoked: HashSet<String>,
+}
+
+impl IssuedTokens {
+    pub fn record(&mut self, uti: &str) {
+        self.issued.insert(uti.to_owned());
+    }
+
+    /// Revokes every token issued so far; returns how many that is.
+    pub fn revoke_all(&mut self) -> usize {
+        self.revoked.extend(self.issued.iter().cloned());
+        self.revoked.len()
+    }
+
+    pub fn is_revoked(&self, uti: &str) -> bool {
+        self.revoked.contains(uti)
+    }
+}

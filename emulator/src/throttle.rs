@@ -1,0 +1,156 @@
+//! Graph's Outlook limits per app and mailbox (reference §8): a cap on
+//! concurrent requests ("MailboxConcurrency") and a request budget per
+//! sliding window. Both answer 429 with `Retry-After`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::settings::Settings;
+use crate::state::{CounterCells, lock};
+
+type Key = (Uuid, String);
+
+#[derive(Default)]
+struct SlotState {
+    in_flight: u32,
+    /// When each admitted request of the current window arrived, oldest first.
+    recent: VecDeque<Instant>,
+}
+
+/// Concurrency and rate limits for every app+mailbox pair.
+#[derive(Default)]
+pub(crate) struct Throttle {
+    slots: Arc<Mutex<HashMap<Key, SlotState>>>,
+}
+
+/// The outcome of asking to start a sendMail request.
+pub(crate) enum Admission {
+    /// Go ahead; the slot is freed when the guard is dropped, however the
+    /// request ends (even when its connection is dropped).
+    Admitted(SlotGuard),
+    /// Too many requests in flight for this app+mailbox.
+    OverConcurrency { retry_after_secs: u64 },
+    /// The window's budget is spent.
+    OverRate { retry_after_secs: u64 },
+}
+
+impl Throttle {
+    pub fn admit(
+        &self,
+        app_id: Uuid,
+        mailbox: &str,
+        settings: &Settings,
+        counters: &CounterCells,
+    ) -> Admission {
+        let key = (app_id, mailbox.to_owned());
+        let mut slots = lock(&self.slots);
+        let slot = slots.entry(key.clone()).or_default();
+        slot.in_flight += 1;
+        counters
+            .max_in_flight
+            .fetch_max(u64::from(slot.in_flight), Ordering::Relaxed);
+        if slot.in_flight > settings.mailbox_concurrency {
+            slot.in_flight -= 1;
+            return Admission::OverConcurrency {
+                retry_after_secs: 1,
+            };
+        }
+        let now = Instant::now();
+        let window = Duration::from_secs(settings.rate_limit_window_secs);
+        while slot
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            slot.recent.pop_front();
+        }
+        let limit = settings.rate_limit_requests as usize;
+        if slot.recent.len() >= limit {
+            slot.in_flight -= 1;
+            // The window frees up when the request `limit` places back ages out.
+            let oldest = slot.recent[slot.recent.len() - limit];
+            let wait = (oldest + window).saturating_duration_since(now);
+            return Admission::OverRate {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            };
+        }
+        slot.recent.push_back(now);
+        Admission::Admitted(SlotGuard {
+            slots: Arc::clone(&self.slots),
+            key: Some(key),
+        })
+    }
+
+    /// Forgets the rate windows; requests still in flight keep their slots.
+    pub fn reset(&self) {
+        let mut slots = lock(&self.slots);
+        slots.retain(|_, s| {
+            s.recent.clear();
+            s.in_flight > 0
+        });
+    }
+}
+
+/// Holds one concurrency slot.
+pub(crate) struct SlotGuard {
+    slots: Arc<Mutex<HashMap<Key, SlotState>>>,
+    key: Option<Key>,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut slots = lock(&self.slots);
+        if let Some(slot) = slots.get_mut(&key) {
+            slot.in_flight = slot.in_flight.saturating_sub(1);
+            if slot.in_flight == 0 && slot.recent.is_empty() {
+                slots.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_and_rate() {
+        let throttle = Throttle::default();
+        let counters = CounterCells::default();
+        let settings = Settings {
+            mailbox_concurrency: 2,
+            rate_limit_requests: 3,
+            ..Settings::default()
+        };
+        let app = Uuid::new_v4();
+        let a = throttle.admit(app, "x@y.test", &settings, &counters);
+        let b = throttle.admit(app, "x@y.test", &settings, &counters);
+        assert!(matches!(a, Admission::Admitted(_)));
+        assert!(matches!(b, Admission::Admitted(_)));
+        assert!(matches!(
+            throttle.admit(app, "x@y.test", &settings, &counters),
+            Admission::OverConcurrency { .. }
+        ));
+        assert_eq!(counters.snapshot().max_in_flight, 3);
+        // Another mailbox has its own slots.
+        assert!(matches!(
+            throttle.admit(app, "z@y.test", &settings, &counters),
+            Admission::Admitted(_)
+        ));
+        drop(a);
+        drop(b);
+        assert!(matches!(
+            throttle.admit(app, "x@y.test", &settings, &counters),
+            Admission::Admitted(_)
+        ));
+        match throttle.admit(app, "x@y.test", &settings, &counters) {
+            Admission::OverRate { retry_after_secs } => assert!(retry_after_secs >= 599),
+            _ => panic!("the fourth request in the window must be refused"),
+        }
+    }
+}

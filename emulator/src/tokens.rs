@@ -1,0 +1,244 @@
+//! Access tokens: RS256-signed JWTs shaped like Entra's v1.0 app-only Graph
+//! tokens (reference §3), and their verification at the Graph endpoints.
+//!
+//! The signing key is RSA-2048, generated at start, published at the JWKS
+//! endpoints with a self-signed certificate (`x5c`) whose SHA-1 thumbprint is
+//! both `kid` and `x5t`, as Entra does.
+
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, PublicKeyComponents};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The claims of an app-only access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The resource: `https://graph.microsoft.com`, a national cloud's Graph,
+    /// or Graph's app id when the scope named it that way.
+    pub aud: String,
+    /// `https://sts.windows.net/{tid}/`.
+    pub iss: String,
+    /// Issued at (Unix seconds; backdated 5 minutes as Entra does).
+    pub iat: i64,
+    /// Not before (= `iat`).
+    pub nbf: i64,
+    /// Expiry (Unix seconds): now + the token lifetime.
+    pub exp: i64,
+    /// The app's display name.
+    pub app_displayname: String,
+    /// The client id.
+    pub appid: String,
+    /// `"1"`: the client authenticated with a secret.
+    pub appidacr: String,
+    /// Identity provider (the issuer, for app tokens).
+    pub idp: String,
+    /// `"app"`.
+    pub idtyp: String,
+    /// Object id of the app's service principal.
+    pub oid: String,
+    /// Consented application permissions; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Same as `oid`.
+    pub sub: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Unique token id (revocation uses it).
+    pub uti: String,
+    /// `"1.0"`.
+    pub ver: String,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    /// Not three base64url parts with JSON inside.
+    Malformed,
+    /// Signed by another key or not at all.
+    BadSignature,
+    Expired,
+    NotYetValid,
+}
+
+/// The token signing key and its published forms.
+pub(crate) struct TokenSigner {
+    key: RsaKeyPair,
+    public: ParsedPublicKey,
+    kid: String,
+    n: String,
+    e: String,
+    x5c: String,
+}
+
+impl TokenSigner {
+    pub fn generate() -> Result<Self, Error> {
+        let crypto = |e: &dyn std::fmt::Display| Error::Crypto(format!("token signing key: {e}"));
+        let rc_key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .map_err(|e| crypto(&e))?;
+        let key = RsaKeyPair::from_pkcs8(&rc_key.serialize_der()).map_err(|e| crypto(&e))?;
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| crypto(&e))?;
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            "graphmailer emulator token signing",
+        );
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(365);
+        let cert = params.self_signed(&rc_key).map_err(|e| crypto(&e))?;
+        let thumbprint =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.der());
+        let components =
+            PublicKeyComponents::<Vec<u8>>::from(aws_lc_rs::signature::KeyPair::public_key(&key));
+        let public = ParsedPublicKey::new(
+            &RSA_PKCS1_2048_8192_SHA256,
+            aws_lc_rs::signature::KeyPair::public_key(&key).as_ref(),
+        )
+        .map_err(|e| crypto(&e))?;
+        Ok(TokenSigner {
+            kid: URL_SAFE_NO_PAD.encode(thumbprint.as_ref()),
+            n: URL_SAFE_NO_PAD.encode(&components.n),
+            e: URL_SAFE_NO_PAD.encode(&components.e),
+            x5c: STANDARD.encode(cert.der()),
+            key,
+            public,
+        })
+    }
+
+    /// Signs the claims into a compact JWT.
+    pub fn issue(&self, claims: &AccessTokenClaims) -> Result<String, Error> {
+        let header = serde_json::json!({
+            "typ": "JWT",
+            "alg": "RS256",
+            "x5t": self.kid,
+            "kid": self.kid,
+        });
+        let signing_input = format!("{}.{}", json_b64(&header), json_b64(claims));
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| Error::Crypto("signing a token failed".into()))?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+
+    /// Checks the signature and lifetime; audience, issuer and revocation are
+    /// the caller's business because they depend on the request.
+    pub fn verify(&self, token: &str, now: i64) -> Result<AccessTokenClaims, TokenProblem> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenProblem::Malformed);
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| TokenProblem::Malformed)
+        };
+        let header: serde_json::Value =
+            serde_json::from_slice(&decode(header)?).map_err(|_| TokenProblem::Malformed)?;
+        let payload_bytes = decode(payload)?;
+        let signature = decode(signature)?;
+        if header.get("alg").and_then(|v| v.as_str()) != Some("RS256")
+            || header.get("kid").and_then(|v| v.as_str()) != Some(self.kid.as_str())
+        {
+            return Err(TokenProblem::BadSignature);
+        }
+        let signed_len = token.len() - signature_part_len(token);
+        self.public
+            .verify_sig(&token.as_bytes()[..signed_len], &signature)
+            .map_err(|_| TokenProblem::BadSignature)?;
+        let claims: AccessTokenClaims =
+            serde_json::from_slice(&payload_bytes).map_err(|_| TokenProblem::Malformed)?;
+        if claims.nbf > now {
+            return Err(TokenProblem::NotYetValid);
+        }
+        if claims.exp <= now {
+            return Err(TokenProblem::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The key as a JWK, as Entra publishes it.
+    pub fn jwk(&self, issuer: &str) -> serde_json::Value {
+        serde_json::json!({
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
+            "n": self.n,
+            "e": self.e,
+            "x5c": [self.x5c],
+            "issuer": issuer,
+        })
+    }
+}
+
+/// Length of the signature part plus its dot, so the signed input is the rest.
+fn signature_part_len(token: &str) -> usize {
+    token.rfind('.').map(|i| token.len() - i).unwrap_or(0)
+}
+
+/// base64url of a value's JSON (serializing these plain types cannot fail).
+fn json_b64<T: Serialize>(value: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(now: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            aud: "https://graph.microsoft.com".into(),
+            iss: "https://sts.windows.net/t/".into(),
+            iat: now - 300,
+            nbf: now - 300,
+            exp: now + 60,
+            app_displayname: "x".into(),
+            appid: "a".into(),
+            appidacr: "1".into(),
+            idp: "https://sts.windows.net/t/".into(),
+            idtyp: "app".into(),
+            oid: "o".into(),
+            roles: None,
+            sub: "o".into(),
+            tid: "t".into(),
+            uti: "u".into(),
+            ver: "1.0".into(),
+        }
+    }
+
+    #[test]
+    fn sign_and_verify() {
+        let signer = TokenSigner::generate().unwrap();
+        let now = 1_800_000_000;
+        let token = signer.issue(&claims(now)).unwrap();
+        assert_eq!(signer.verify(&token, now).unwrap(), claims(now));
+        assert!(!token.split('.').nth(1).unwrap().contains("roles"));
+        assert_eq!(signer.verify(&token, now + 60), Err(TokenProblem::Expired));
+        assert_eq!(
+            signer.verify(&token, now - 400),
+            Err(TokenProblem::NotYetValid)
+        );
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').unwrap() + 3, 'A');
+        assert!(signer.verify(&tampered, now).is_err());
+        assert_eq!(signer.verify("abc", now), Err(TokenProblem::Malformed));
+        assert_eq!(signer.verify("a.b.c.d", now), Err(TokenProblem::Malformed));
+        let other = TokenSigner::generate().unwrap();
+        assert_eq!(other.verify(&token, now), Err(TokenProblem::BadSignature));
+    }
+}

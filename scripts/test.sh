@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh clone: Rust (format, lints, unit and
+# integration tests against the emulator), then the Python, Node and C suites,
+# each of which installs what it needs. Ends with one line that adds them up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# One explicit target for cargo, maturin and napi alike, so the bindings reuse
+# one build instead of compiling everything twice (napi always passes --target).
+CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
+export CARGO_BUILD_TARGET CARGO_TERM_COLOR=never
+logs="$root/target/test-logs"
+mkdir -p "$logs"
+
+# The certificate tests make their keys with the openssl command, as an
+# administrator would; install it when a minimal machine lacks it.
+if ! command -v openssl >/dev/null; then
+  echo "=== installing openssl"
+  sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
+fi
+
+passed=0
+failed=0
+failures=()
+
+# Adds a suite's counts, read from its runner's own summary lines.
+count() {
+  local suite=$1 log=$2 p=0 f=0
+  case $suite in
+    rust)
+      p=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+      f=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}') ;;
+    python)
+      p=$(tail -n 3 "$log" | grep -Eo '[0-9]+ passed' | tail -1 | awk '{print $1+0}')
+      f=$(tail -n 3 "$log" | grep -Eo '[0-9]+ (failed|error)' | awk '{s+=$1} END {print s+0}') ;;
+    node)
+      p=$(grep -E '^(# |ℹ )pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')
+      f=$(grep -E '^(# |ℹ )fail [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$') ;;
+    c)
+      p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
+      f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}') ;;
+  esac
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+}
+
+run() {
+  local suite=$1; shift
+  echo "=== $suite: $*"
+  if "$@" 2>&1 | tee "$logs/$suite.log"; then
+    count "$suite" "$logs/$suite.log"
+  else
+    count "$suite" "$logs/$suite.log"
+    failures+=("$suite")
+    # A suite that died before its runner counted anything still counts as a failure.
+    grep -Eq '[0-9]+ failed|fail [1-9]' "$logs/$suite.log" || failed=$((failed + 1))
+  fi
+}
+
+checks() {
+  cargo fmt --all -- --check &&
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+run checks checks
+run rust cargo test --workspace --locked
+for suite in python node c; do
+  dir=$suite; [ "$suite" = c ] && dir=ffi
+  if [ -x "$dir/test.sh" ]; then
+    run "$suite" "$dir/test.sh"
+  else
+    echo "=== $suite: not built yet (no $dir/test.sh)"
+  fi
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed suites: ${failures[*]}"
+fi
+echo "all suites: $passed passed, $failed failed"
+[ ${#failures[@]} -eq 0 ] && [ "$failed" -eq 0 ]
