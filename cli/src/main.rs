@@ -1,9 +1,13 @@
 //! `graphmailer`: send mail through Microsoft Graph from scripts, run the local
 //! emulator, and show the whole flow in a one-command demo.
 
+mod config_arg;
 mod demo;
+mod doctor;
 mod output;
+mod policy;
 mod send;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +32,14 @@ struct Cli {
 enum Command {
     /// Send one message.
     Send(Box<send::SendArgs>),
+    /// Get a token and explain it: tenant, app, roles (too few or too many),
+    /// token lifetime, clock skew, endpoints and proxy.
+    Doctor(doctor::DoctorArgs),
+    /// Check that the tenant lets the app send as the allowed mailboxes and
+    /// refuses the others, waiting for a new restriction to apply.
+    Verify(verify::VerifyArgs),
+    /// Print the Exchange Online PowerShell that restricts the app.
+    Policy(policy::PolicyArgs),
     /// Serve the local Microsoft 365 emulator until stopped (Ctrl-C).
     Emulator(EmulatorArgs),
     /// Start an embedded emulator, send as the permitted mailbox, then try the
@@ -56,6 +68,9 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     match cli.command {
         Command::Send(args) => send::run(*args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Policy(args) => policy::run(args),
         Command::Emulator(args) => run_emulator(args),
         Command::Demo => demo::run(),
     }

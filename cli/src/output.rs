@@ -13,20 +13,6 @@ pub fn receipt_json(receipt: &SendReceipt) -> serde_json::Value {
     })
 }
 
-pub fn error_json(error: &Error) -> serde_json::Value {
-    json!({
-        "ok": false,
-        "kind": error.kind().name(),
-        "message": error.message(),
-        "field": error.field(),
-        "code": error.code(),
-        "request_id": error.request_id(),
-        "status": error.status(),
-        "hint": error.hint(),
-        "retry_after_secs": error.retry_after().map(|d| d.as_secs_f64()),
-    })
-}
-
 /// Prints an error for people on stderr: what happened, then what to do.
 pub fn print_error(error: &Error) {
     eprintln!("error: {}", error.message());
@@ -39,4 +25,15 @@ pub fn print_error(error: &Error) {
     if let Some(hint) = error.hint() {
         eprintln!("  hint: {hint}");
     }
+}
+
+/// Reports an error the way the command was asked to, and gives the exit
+/// status of its kind.
+pub fn fail(error: &Error, json: bool) -> std::process::ExitCode {
+    if json {
+        println!("{}", error.to_json());
+    } else {
+        print_error(error);
+    }
+    std::process::ExitCode::from(error.kind().exit_code())
 }

@@ -4,8 +4,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use graphmailer::{Address, Attachment, Config, Error, Importance, Message};
+use graphmailer::{Address, Attachment, Error, Importance, Message};
 
+use crate::config_arg::ConfigArg;
 use crate::output;
 
 #[derive(clap::Args)]
@@ -52,9 +53,8 @@ pub struct SendArgs {
     /// Do not keep a copy in the sender's Sent Items.
     #[arg(long = "no-save")]
     no_save: bool,
-    /// Configuration file (TOML); otherwise GRAPHMAILER_CONFIG, otherwise the environment.
-    #[arg(long, env = "GRAPHMAILER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArg,
     /// Print one JSON object on stdout instead of sentences.
     #[arg(long)]
     json: bool,
@@ -76,22 +76,12 @@ pub fn run(args: SendArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            if json {
-                println!("{}", output::error_json(&error));
-            } else {
-                output::print_error(&error);
-            }
-            ExitCode::from(error.kind().exit_code())
-        }
+        Err(error) => output::fail(&error, json),
     }
 }
 
 fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
-    let config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::from_env()?,
-    };
+    let config = args.config.load()?;
     let message = build_message(args)?;
     let mailer = graphmailer::blocking::Mailer::new(config)?;
     mailer.send(&message)

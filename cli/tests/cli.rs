@@ -39,13 +39,18 @@ impl Emulator {
             .to_owned()
     }
 
-    fn send(&self, args: &[&str], stdin: Option<&str>) -> (i32, Value) {
+    /// Runs `graphmailer <args>` configured for this emulator's ERP app,
+    /// with `env` on top; gives the exit status, stdout and stderr.
+    fn run(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let url = self.get("url");
         let mut command = Command::new(BIN);
         command
-            .arg("send")
             .args(args)
-            .arg("--json")
             .env_clear()
             .env("AZURE_TENANT_ID", self.get("tenant_id"))
             .env("AZURE_CLIENT_ID", self.get("client_id"))
@@ -53,6 +58,7 @@ impl Emulator {
             .env("AZURE_AUTHORITY_HOST", &url)
             .env("GRAPHMAILER_GRAPH_ENDPOINT", &url)
             .env("GRAPHMAILER_MAX_ATTEMPTS", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -67,10 +73,19 @@ impl Emulator {
             .write_all(stdin.unwrap_or("").as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    /// `graphmailer send <args> --json`, its status and its JSON answer.
+    fn send(&self, args: &[&str], stdin: Option<&str>) -> (i32, Value) {
+        let (code, stdout, _) = self.run(&[&["send"], args, &["--json"]].concat(), stdin, &[]);
         let json =
             serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{stdout:?}: {e}"));
-        (out.status.code().unwrap(), json)
+        (code, json)
     }
 
     fn messages(&self) -> Vec<Value> {
@@ -264,4 +279,180 @@ fn the_demo_runs_offline_and_shows_the_refusal() {
         !stdout.contains("Emu8Q~"),
         "the demo must not print the secret"
     );
+}
+
+#[test]
+fn doctor_explains_the_token_and_flags_missing_consent() {
+    let emu = Emulator::start(&["--http"]);
+    let (code, stdout, _) = emu.run(&["doctor"], None, &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Contoso ERP"), "{stdout}");
+    assert!(stdout.contains("roles granted    Mail.Send"), "{stdout}");
+    assert!(stdout.contains("[secret-credential]"), "{stdout}");
+    assert!(
+        !stdout.contains("Emu8Q~"),
+        "doctor must not print the secret"
+    );
+
+    // The Reporting app has User.Read.All but no Mail.Send.
+    let reporting = [
+        ("AZURE_CLIENT_ID", "a6d4c2b0-9e8f-4a7b-8c6d-5e4f3a2b1c0d"),
+        (
+            "AZURE_CLIENT_SECRET",
+            "Rep8Q~reportingSecretValue.0123456789abcd",
+        ),
+    ];
+    let (code, stdout, _) = emu.run(&["doctor", "--json"], None, &reporting);
+    assert_eq!(code, 1, "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["roles"], serde_json::json!(["User.Read.All"]));
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"missing-mail-send"), "{ids:?}");
+    assert!(ids.contains(&"broad-role"), "{ids:?}");
+
+    // The secret's ID instead of its value: no token, the hint says why.
+    let (code, stdout, _) = emu.run(
+        &["doctor", "--json"],
+        None,
+        &[(
+            "AZURE_CLIENT_SECRET",
+            "5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c",
+        )],
+    );
+    assert_eq!(code, 14, "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["token_acquired"], false);
+    assert_eq!(report["error"]["code"], "AADSTS7000215");
+    assert!(
+        report["error"]["hint"].as_str().unwrap().contains("Value"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_prints_a_table_and_fails_when_the_restriction_does_not_hold() {
+    let emu = Emulator::start(&["--http"]);
+    let (code, stdout, _) = emu.run(
+        &[
+            "verify",
+            "--allowed",
+            "erp@contoso.test",
+            "billing@contoso.test",
+            "--denied",
+            "ceo@contoso.test",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("SENDER"), "{stdout}");
+    assert!(stdout.contains("The restriction holds."), "{stdout}");
+    // Each probe went to the sender's own mailbox and nowhere else.
+    let messages = emu.messages();
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        let to = &m["message"]["toRecipients"][0]["emailAddress"]["address"];
+        assert_eq!(to, &m["mailbox"], "{m}");
+    }
+
+    // Expecting the CEO's mailbox to be allowed is wrong: exit 1, verdict FAIL.
+    let (code, stdout, stderr) = emu.run(
+        &[
+            "verify",
+            "--allowed",
+            "ceo@contoso.test",
+            "--wait",
+            "2s",
+            "--interval",
+            "1s",
+            "--json",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["holds"], false);
+    assert_eq!(result["rows"][0]["observed"], "denied");
+    assert!(result["round"].as_u64().unwrap() >= 2, "{result}");
+    assert!(stderr.contains("round 1:"), "{stderr}");
+
+    // Bad input names the field and checks nothing.
+    let (code, _, stderr) = emu.run(&["verify", "--denied", "not-an-address"], None, &[]);
+    assert_eq!(code, 11, "{stderr}");
+    assert!(stderr.contains("denied[0]"), "{stderr}");
+}
+
+#[test]
+fn policy_prints_filled_in_powershell_and_refuses_what_could_break_out() {
+    let emu = Emulator::start(&["--http"]);
+    let app = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";
+    let (code, stdout, stderr) = emu.run(
+        &[
+            "policy",
+            "--app-id",
+            app,
+            "--object-id",
+            "c8a1e3f5-7b9d-4c2e-a4f6-8b0d2e4f6a81",
+            "--mailbox",
+            "erp@contoso.test,billing@contoso.test",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("New-ManagementRoleAssignment -App '{app}'")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("''billing@contoso.test''"), "{stdout}");
+    assert!(
+        stdout.contains("Test-ServicePrincipalAuthorization"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("Object ID"), "{stderr}");
+
+    let (code, stdout, _) = emu.run(
+        &[
+            "policy",
+            "--legacy",
+            "--app-id",
+            app,
+            "--group",
+            "erp-senders@contoso.test",
+            "--mailbox",
+            "erp@contoso.test",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("New-ApplicationAccessPolicy"), "{stdout}");
+    assert!(
+        stdout.contains("-PolicyScopeGroupId 'erp-senders@contoso.test'"),
+        "{stdout}"
+    );
+
+    for (flag, value) in [
+        ("--name", "x'; Remove-Mailbox -Identity ceo; '"),
+        ("--app-id", "not-a-guid"),
+        ("--mailbox", "a@b.com'; Get-Mailbox; '"),
+    ] {
+        let mut args = vec!["policy", "--mailbox", "erp@contoso.test", flag, value];
+        if flag != "--app-id" {
+            args.extend(["--app-id", app]);
+        }
+        let (code, stdout, stderr) = emu.run(&args, None, &[]);
+        assert_eq!(code, 11, "{flag}: {stdout}{stderr}");
+        assert!(
+            stdout.is_empty(),
+            "{flag}: nothing may be printed: {stdout}"
+        );
+    }
 }

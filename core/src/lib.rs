@@ -43,6 +43,7 @@ mod mailer;
 pub mod message;
 pub mod policy;
 pub mod powershell;
+mod report;
 mod retry;
 mod secret;
 mod token;
