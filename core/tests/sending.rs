@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use graphmailer::{ErrorKind, Message};
+use graphmailer::{ErrorKind, Mailer, Message};
 use serde_json::json;
 
 fn invoice(sender: &str) -> Message {
@@ -233,4 +233,62 @@ async fn https_with_the_emulator_ca() {
     );
     assert_eq!(e.field(), Some("GRAPHMAILER_CA_BUNDLE"));
     assert!(e.hint().unwrap().contains("GRAPHMAILER_CA_BUNDLE"));
+}
+
+#[tokio::test]
+async fn identity_platform_refusals_carry_their_code_and_hint() {
+    let emu = TestEmulator::start().await;
+    let cases = [
+        (
+            emu.config()
+                .client_secret("5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c"),
+            ErrorKind::Authentication,
+            "AADSTS7000215",
+            "Secret ID",
+        ),
+        (
+            emu.config()
+                .client_secret("Old8Q~expiredSecretValue.0123456789abcdef"),
+            ErrorKind::Authentication,
+            "AADSTS7000222",
+            "expired",
+        ),
+        (
+            emu.config()
+                .client_id("11111111-2222-4333-8444-555555555555"),
+            ErrorKind::Authentication,
+            "AADSTS700016",
+            "Application (client) ID",
+        ),
+        (
+            emu.config()
+                .tenant_id("99999999-8888-4777-8666-555555555555"),
+            ErrorKind::Authentication,
+            "AADSTS90002",
+            "Directory (tenant) ID",
+        ),
+        (
+            emu.config().scope("api://unknown/.default"),
+            ErrorKind::Config,
+            "AADSTS70011",
+            "/.default",
+        ),
+    ];
+    for (config, kind, code, hint) in cases {
+        let mailer = Mailer::new(config.build().unwrap()).unwrap();
+        let error = mailer.send(&invoice(ALLOWED)).await.unwrap_err();
+        assert_eq!((error.kind(), error.code()), (kind, Some(code)), "{error}");
+        assert!(
+            error.hint().is_some_and(|h| h.contains(hint)),
+            "{code}: {error}"
+        );
+        assert!(!format!("{error:?}").contains("Emu8Q~"), "{code}");
+    }
+    assert_eq!(emu.counter("send_requests").await, 0, "no token, no send");
+    // 'common' never reaches the identity platform: refused while configuring.
+    let error = emu.config().tenant_id("common").build().unwrap_err();
+    assert_eq!(
+        (error.kind(), error.field()),
+        (ErrorKind::Config, Some("AZURE_TENANT_ID"))
+    );
 }

@@ -103,6 +103,21 @@ impl TestEmulator {
         self.call(reqwest::Method::PUT, "settings", Some(settings))
             .await;
     }
+    /// Registers a certificate (PEM) on an app, as uploading it in the portal does.
+    pub async fn register_certificate(&self, client_id: &str, pem: &str) -> Value {
+        let response = self
+            .http
+            .post(format!(
+                "{}/_emulator/apps/{client_id}/certificates",
+                self.url()
+            ))
+            .body(pem.to_owned())
+            .send()
+            .await
+            .expect("test API answers");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
     pub async fn revoke_tokens(&self) {
         self.call(reqwest::Method::POST, "tokens/revoke", Some(json!({})))
             .await;
