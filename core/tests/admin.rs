@@ -90,12 +90,12 @@ async fn a_registered_certificate_sends_and_an_unknown_one_is_refused() {
     let registered = emu.register_certificate(CLIENT, &pem).await;
 
     let cert = ClientCertificate::from_path(dir.join("bundle.pfx"), Some("pfx-pass")).unwrap();
-    assert_eq!(
-        registered["thumbprint"]
-            .as_str()
-            .map(str::to_ascii_uppercase),
-        Some(cert.thumbprint())
-    );
+    // The emulator names the key as the token request's x5t does.
+    let x5t = registered["thumbprint"].as_str().unwrap();
+    let raw =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, x5t).unwrap();
+    let hex: String = raw.iter().map(|b| format!("{b:02X}")).collect();
+    assert_eq!(hex, cert.thumbprint());
     let mailer = Mailer::new(certificate_config(&emu, cert)).unwrap();
     mailer
         .send(&probe())

@@ -1,4 +1,4 @@
-//! The built-in scenario: one tenant "Contoso" with three apps, four mailboxes,
+//! The built-in scenario: one tenant "Contoso" with four apps, four mailboxes,
 //! one mail-enabled security group and one application access policy.
 //!
 //! Other crates' tests and documentation rely on these exact values, so they
@@ -6,7 +6,8 @@
 //! one request away: the ERP app may send as `erp@` and `billing@` (members of
 //! the policy group) but not as `ceo@`; `legacy@` is a member but has no
 //! Exchange Online licence; the Reporting app lacks `Mail.Send`; the Intranet
-//! app has no application permission at all.
+//! app has no application permission at all; the Legacy Sync app holds
+//! `Mail.Send`, `Mail.ReadWrite` and `full_access_as_app` with no policy.
 
 /// The Contoso tenant (directory) id.
 pub const TENANT_ID: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
@@ -54,6 +55,22 @@ pub const INTRANET_SECRET_ID: &str = "4b6d8f0a-2c4e-4f6a-8b0c-3d5f7a9b1c24";
 /// Value of the Intranet app's secret.
 pub const INTRANET_SECRET: &str = "Int8Q~intranetSecretValue.0123456789abcde";
 
+/// "Contoso Legacy Sync": an old integration with far more than it needs
+/// (`Mail.Send`, `Mail.ReadWrite` and EWS `full_access_as_app`) and no
+/// access policy, so it can reach every mailbox: what a diagnostic tool
+/// should flag.
+pub const LEGACY_SYNC_CLIENT_ID: &str = "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70";
+/// Display name of the Legacy Sync app.
+pub const LEGACY_SYNC_DISPLAY_NAME: &str = "Contoso Legacy Sync";
+/// Object id of the Legacy Sync app's service principal.
+pub const LEGACY_SYNC_OBJECT_ID: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e81";
+/// Id of the Legacy Sync app's secret.
+pub const LEGACY_SYNC_SECRET_ID: &str = "6d7e8f9a-0b1c-4d2e-9f3a-4b5c6d7e8f92";
+/// Value of the Legacy Sync app's secret.
+pub const LEGACY_SYNC_SECRET: &str = "Lgc8Q~legacySyncSecretValue.0123456789ab";
+/// Application permissions consented to the Legacy Sync app.
+pub const LEGACY_SYNC_ROLES: &[&str] = &["Mail.Send", "Mail.ReadWrite", "full_access_as_app"];
+
 /// User mailbox the ERP app may send as (member of `erp-senders@`).
 pub const ERP_MAILBOX: &str = "erp@contoso.test";
 /// Object id of `erp@`.
@@ -94,5 +111,9 @@ pub const MAILBOX_CONCURRENCY: u32 = 4;
 pub const RATE_LIMIT_REQUESTS: u32 = 10_000;
 /// Default rate-limit window in seconds (10 minutes).
 pub const RATE_LIMIT_WINDOW_SECS: u64 = 600;
+/// Default longest client assertion accepted (10 minutes, what MSAL signs).
+pub const MAX_ASSERTION_LIFETIME_SECS: u64 = 600;
+/// Clock skew allowed on a client assertion's `exp`, `nbf` and `iat` (5 minutes).
+pub const ASSERTION_CLOCK_SKEW_SECS: i64 = 300;
 /// Largest sendMail request body Graph accepts (4 MB).
 pub const MAX_REQUEST_BYTES: usize = 4_194_304;

@@ -17,6 +17,7 @@
 //! `server` (sockets and TLS).
 
 mod body;
+mod certificates;
 pub mod defaults;
 pub mod directory;
 mod error;
@@ -151,6 +152,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     };
 
     let banner = banner(&options.directory, origin.clone(), ca_file)?;
+    let policies = policy::PolicyBook::new(&options.directory);
     let shared = Arc::new(Shared {
         directory: options.directory,
         origin,
@@ -162,6 +164,9 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
         throttle: throttle::Throttle::default(),
+        policies,
+        certificates: Mutex::new(Default::default()),
+        assertions: Mutex::new(Default::default()),
     });
     let router = router(shared.clone());
     let (stop, stop_rx) = watch::channel(false);
@@ -286,16 +291,14 @@ impl Emulator {
     }
 
     /// Changes some settings until the next reset.
+    /// Naming `policy_apply_delay_secs` re-stamps every policy to now.
     pub fn update_settings(&self, update: &SettingsUpdate) -> Result<Settings, Error> {
-        let mut settings = self.shared.settings();
-        settings.apply(update);
-        settings.validate()?;
-        self.shared.set_settings(settings.clone());
-        Ok(settings)
+        self.shared.update_settings(update)
     }
 
     /// Back to the state right after start: no messages, zero counters,
-    /// no faults, the start-up settings.
+    /// no faults, the start-up settings, the start-up policies (stamped
+    /// now), no certificates registered at run time, no assertion ids seen.
     pub fn reset(&self) {
         self.shared.reset();
     }

@@ -2,15 +2,37 @@
 //! (reference §10): a matching DenyAccess wins; else a matching
 //! RestrictAccess grants; else any RestrictAccess for the app denies; else
 //! the app may reach the mailbox.
+//!
+//! Policies take time to apply in Exchange ("up to 30 minutes", sometimes
+//! more than an hour). The [`PolicyBook`] stamps each policy when it is
+//! created, and a policy counts only once `policy_apply_delay_secs` have
+//! passed since its stamp.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::directory::{AccessPolicy, AccessRight, Mailbox, PolicyApps, Tenant};
+use crate::directory::{AccessPolicy, AccessRight, Directory, Mailbox, PolicyApps, Tenant};
+use crate::state::lock;
 
-/// `Test-ApplicationAccessPolicy`'s answer.
+/// `Test-ApplicationAccessPolicy`'s answer under the tenant's start-up
+/// policies, all in effect (what the banner advertises).
 pub(crate) fn access_granted(tenant: &Tenant, app_id: Uuid, mailbox: &Mailbox) -> bool {
-    let applicable: Vec<&AccessPolicy> = tenant
-        .policies
+    access_granted_under(tenant, &tenant.policies, app_id, mailbox)
+}
+
+/// `Test-ApplicationAccessPolicy`'s answer under the given policies.
+pub(crate) fn access_granted_under(
+    tenant: &Tenant,
+    policies: &[AccessPolicy],
+    app_id: Uuid,
+    mailbox: &Mailbox,
+) -> bool {
+    let applicable: Vec<&AccessPolicy> = policies
         .iter()
         .filter(|p| match p.app_id {
             PolicyApps::All => true,
@@ -43,6 +65,141 @@ fn in_scope(tenant: &Tenant, policy: &AccessPolicy, mailbox: &Mailbox) -> bool {
     tenant
         .group(&policy.group)
         .is_some_and(|g| g.members.contains(&mailbox.address))
+}
+
+/// A policy with the moment it was created (or last re-stamped).
+#[derive(Debug, Clone)]
+pub(crate) struct StampedPolicy {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub policy: AccessPolicy,
+    /// From the directory at start (`true`) or added through the test API.
+    pub startup: bool,
+    stamped: Instant,
+    stamped_at: OffsetDateTime,
+}
+
+/// How `GET /_emulator/policies` shows one policy.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PolicyView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub app_id: PolicyApps,
+    pub scope: String,
+    pub access_right: AccessRight,
+    pub description: Option<String>,
+    /// `"startup"` (directory) or `"runtime"` (test API).
+    pub source: &'static str,
+    /// When it was created or last re-stamped (RFC 3339).
+    pub created_at: String,
+    /// When it applies: `created_at` + `policy_apply_delay_secs`.
+    pub effective_at: String,
+    /// Whether it applies now.
+    pub in_effect: bool,
+}
+
+impl StampedPolicy {
+    fn new(id: Uuid, tenant_id: Uuid, policy: AccessPolicy, startup: bool) -> Self {
+        StampedPolicy {
+            id,
+            tenant_id,
+            policy,
+            startup,
+            stamped: Instant::now(),
+            stamped_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn in_effect(&self, delay: Duration, now: Instant) -> bool {
+        now.saturating_duration_since(self.stamped) >= delay
+    }
+
+    pub fn view(&self, delay: Duration) -> PolicyView {
+        let effective = self.stamped_at + delay;
+        PolicyView {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            app_id: self.policy.app_id,
+            scope: self.policy.group.clone(),
+            access_right: self.policy.access_right,
+            description: self.policy.description.clone(),
+            source: if self.startup { "startup" } else { "runtime" },
+            created_at: self.stamped_at.format(&Rfc3339).unwrap_or_default(),
+            effective_at: effective.format(&Rfc3339).unwrap_or_default(),
+            in_effect: self.in_effect(delay, Instant::now()),
+        }
+    }
+}
+
+/// Every tenant's policies as they stand while the emulator runs.
+pub(crate) struct PolicyBook {
+    startup: Vec<(Uuid, Uuid, AccessPolicy)>,
+    live: Mutex<Vec<StampedPolicy>>,
+}
+
+impl PolicyBook {
+    /// The directory's policies, stamped now.
+    pub fn new(directory: &Directory) -> Self {
+        let startup: Vec<(Uuid, Uuid, AccessPolicy)> = directory
+            .tenants
+            .iter()
+            .flat_map(|t| t.policies.iter().map(|p| (Uuid::new_v4(), t.id, p.clone())))
+            .collect();
+        let book = PolicyBook {
+            startup,
+            live: Mutex::new(Vec::new()),
+        };
+        book.reset();
+        book
+    }
+
+    /// Back to the start-up policies, stamped now (as right after start).
+    pub fn reset(&self) {
+        *lock(&self.live) = self
+            .startup
+            .iter()
+            .map(|(id, tenant, p)| StampedPolicy::new(*id, *tenant, p.clone(), true))
+            .collect();
+    }
+
+    /// Every policy counts as created now.
+    pub fn restamp(&self) {
+        let now = Instant::now();
+        let now_utc = OffsetDateTime::now_utc();
+        for p in lock(&self.live).iter_mut() {
+            p.stamped = now;
+            p.stamped_at = now_utc;
+        }
+    }
+
+    /// Adds a policy, stamped now.
+    pub fn add(&self, tenant_id: Uuid, policy: AccessPolicy) -> StampedPolicy {
+        let stamped = StampedPolicy::new(Uuid::new_v4(), tenant_id, policy, false);
+        lock(&self.live).push(stamped.clone());
+        stamped
+    }
+
+    /// Removes a policy (start-up ones too, until the next reset).
+    pub fn remove(&self, id: Uuid) -> bool {
+        let mut live = lock(&self.live);
+        let before = live.len();
+        live.retain(|p| p.id != id);
+        live.len() != before
+    }
+
+    pub fn all(&self) -> Vec<StampedPolicy> {
+        lock(&self.live).clone()
+    }
+
+    /// The tenant's policies that apply now.
+    pub fn in_effect(&self, tenant_id: Uuid, delay: Duration) -> Vec<AccessPolicy> {
+        let now = Instant::now();
+        lock(&self.live)
+            .iter()
+            .filter(|p| p.tenant_id == tenant_id && p.in_effect(delay, now))
+            .map(|p| p.policy.clone())
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +247,36 @@ mod tests {
             dir.tenants[0].mailbox(d::BILLING_MAILBOX).unwrap().kind,
             MailboxKind::Shared
         );
+    }
+
+    #[test]
+    fn policies_apply_after_the_delay() {
+        let dir = Directory::default();
+        let tenant = &dir.tenants[0];
+        let book = PolicyBook::new(&dir);
+        let ceo = tenant.mailbox(d::CEO_MAILBOX).unwrap();
+        let erp = Uuid::parse_str(d::ERP_CLIENT_ID).unwrap();
+        let now = book.in_effect(tenant.id, Duration::ZERO);
+        assert_eq!(now.len(), 1);
+        assert!(!access_granted_under(tenant, &now, erp, ceo));
+        let pending = book.in_effect(tenant.id, Duration::from_secs(60));
+        assert!(pending.is_empty());
+        assert!(access_granted_under(tenant, &pending, erp, ceo));
+        let added = book.add(
+            tenant.id,
+            AccessPolicy {
+                app_id: PolicyApps::All,
+                group: d::CEO_MAILBOX.into(),
+                access_right: AccessRight::DenyAccess,
+                description: None,
+            },
+        );
+        assert_eq!(book.all().len(), 2);
+        assert!(!added.view(Duration::from_secs(60)).in_effect);
+        assert!(book.remove(added.id));
+        book.add(tenant.id, added.policy.clone());
+        book.reset();
+        assert_eq!(book.all().len(), 1);
+        assert!(book.all()[0].startup);
     }
 }

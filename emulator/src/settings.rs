@@ -21,6 +21,15 @@ pub struct Settings {
     pub rate_limit_requests: u32,
     /// Length of the rate-limit window.
     pub rate_limit_window_secs: u64,
+    /// Seconds an application access policy takes to apply after it is
+    /// created (Exchange says up to 30 minutes, sometimes over an hour).
+    /// Setting it (`PUT /_emulator/settings`) re-stamps every policy to now.
+    pub policy_apply_delay_secs: u64,
+    /// Refuse a client assertion whose `jti` was already used (until its `exp`).
+    pub reject_assertion_replay: bool,
+    /// Longest client assertion accepted (`exp` minus `nbf`, or `iat`);
+    /// 0 = no cap. Microsoft asks for 5 to 10 minutes; MSAL uses 10.
+    pub max_assertion_lifetime_secs: u64,
 }
 
 impl Default for Settings {
@@ -31,6 +40,9 @@ impl Default for Settings {
             mailbox_concurrency: defaults::MAILBOX_CONCURRENCY,
             rate_limit_requests: defaults::RATE_LIMIT_REQUESTS,
             rate_limit_window_secs: defaults::RATE_LIMIT_WINDOW_SECS,
+            policy_apply_delay_secs: 0,
+            reject_assertion_replay: true,
+            max_assertion_lifetime_secs: defaults::MAX_ASSERTION_LIFETIME_SECS,
         }
     }
 }
@@ -56,6 +68,11 @@ impl Settings {
         if self.token_lifetime_secs > 86_400 * 365 {
             return Err(Error::Options("token_lifetime_secs is over a year".into()));
         }
+        if self.policy_apply_delay_secs > 86_400 {
+            return Err(Error::Options(
+                "policy_apply_delay_secs must be at most 86400 (a day)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -76,6 +93,15 @@ impl Settings {
         if let Some(v) = update.rate_limit_window_secs {
             self.rate_limit_window_secs = v;
         }
+        if let Some(v) = update.policy_apply_delay_secs {
+            self.policy_apply_delay_secs = v;
+        }
+        if let Some(v) = update.reject_assertion_replay {
+            self.reject_assertion_replay = v;
+        }
+        if let Some(v) = update.max_assertion_lifetime_secs {
+            self.max_assertion_lifetime_secs = v;
+        }
     }
 }
 
@@ -93,4 +119,11 @@ pub struct SettingsUpdate {
     pub rate_limit_requests: Option<u32>,
     /// See [`Settings::rate_limit_window_secs`].
     pub rate_limit_window_secs: Option<u64>,
+    /// See [`Settings::policy_apply_delay_secs`]. Present (even unchanged),
+    /// it re-stamps every policy to now, as if each had just been created.
+    pub policy_apply_delay_secs: Option<u64>,
+    /// See [`Settings::reject_assertion_replay`].
+    pub reject_assertion_replay: Option<bool>,
+    /// See [`Settings::max_assertion_lifetime_secs`].
+    pub max_assertion_lifetime_secs: Option<u64>,
 }

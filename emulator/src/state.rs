@@ -2,7 +2,7 @@
 //! current settings and fault plan, revoked tokens. One `Shared` value is
 //! handed to every request handler and to the in-process [`crate::Emulator`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -10,9 +10,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use uuid::Uuid;
+
+use crate::certificates::Certificate;
 use crate::directory::Directory;
 use crate::faults::FaultPlan;
-use crate::settings::Settings;
+use crate::policy::PolicyBook;
+use crate::settings::{Settings, SettingsUpdate};
 use crate::throttle::Throttle;
 use crate::tokens::TokenSigner;
 
@@ -29,6 +33,13 @@ pub(crate) struct Shared {
     pub counters: CounterCells,
     pub tokens: Mutex<IssuedTokens>,
     pub throttle: Throttle,
+    /// Application access policies with the time each was stamped.
+    pub policies: PolicyBook,
+    /// Certificates registered through the test API, by client id (on top
+    /// of the directory's), until the next reset.
+    pub certificates: Mutex<HashMap<Uuid, Vec<Certificate>>>,
+    /// Client assertion ids already used, until their expiry.
+    pub assertions: Mutex<SeenAssertions>,
 }
 
 impl Shared {
@@ -51,6 +62,32 @@ impl Shared {
         lock(&self.tokens).revoked.clear();
         self.set_settings(self.startup_settings.clone());
         self.throttle.reset();
+        self.policies.reset();
+        lock(&self.certificates).clear();
+        lock(&self.assertions).clear();
+    }
+
+    /// Applies a partial settings update; one that names
+    /// `policy_apply_delay_secs` re-stamps every policy to now.
+    pub fn update_settings(&self, update: &SettingsUpdate) -> Result<Settings, crate::Error> {
+        let mut settings = self.settings();
+        settings.apply(update);
+        settings.validate()?;
+        self.set_settings(settings.clone());
+        if update.policy_apply_delay_secs.is_some() {
+            self.policies.restamp();
+        }
+        Ok(settings)
+    }
+
+    /// The certificates an app may sign assertions with: the directory's
+    /// and those registered at run time.
+    pub fn app_certificates(&self, app: &crate::directory::App) -> Vec<Certificate> {
+        let mut all = app.certificates.clone();
+        if let Some(extra) = lock(&self.certificates).get(&app.client_id) {
+            all.extend(extra.iter().cloned());
+        }
+        all
     }
 }
 
@@ -265,5 +302,26 @@ impl IssuedTokens {
 
     pub fn is_revoked(&self, uti: &str) -> bool {
         self.revoked.contains(uti)
+    }
+}
+
+/// `jti`s of client assertions already used, with their `exp`.
+#[derive(Default)]
+pub(crate) struct SeenAssertions {
+    seen: HashMap<(String, String), i64>,
+}
+
+impl SeenAssertions {
+    /// Records a use; `false` when this app already used this `jti` and the
+    /// assertion has not expired yet. Expired entries are forgotten.
+    pub fn first_use(&mut self, client_id: &str, jti: &str, exp: i64, now: i64) -> bool {
+        self.seen.retain(|_, until| *until >= now);
+        self.seen
+            .insert((client_id.to_owned(), jti.to_owned()), exp)
+            .is_none()
+    }
+
+    pub fn clear(&mut self) {
+        self.seen.clear();
     }
 }

@@ -13,6 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::certificates::Certificate;
+use crate::directory::{AccessPolicy, AccessRight, App, MailboxKind, PolicyApps};
 use crate::faults::FaultPlan;
 use crate::settings::SettingsUpdate;
 use crate::state::{Shared, lock};
@@ -28,6 +30,17 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/tokens/revoke", post(revoke))
         .route("/_emulator/settings", get(settings).put(set_settings))
         .route("/_emulator/directory", get(directory))
+        .route(
+            "/_emulator/apps/{client_id}/certificates",
+            get(app_certificates)
+                .post(add_certificate)
+                .delete(clear_certificates),
+        )
+        .route("/_emulator/policies", get(policies).post(add_policy))
+        .route(
+            "/_emulator/policies/{id}",
+            axum::routing::delete(remove_policy),
+        )
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -110,15 +123,204 @@ async fn set_settings(State(shared): State<Arc<Shared>>, body: axum::body::Bytes
         Ok(update) => update,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("settings: {e}")),
     };
-    let mut settings = shared.settings();
-    settings.apply(&update);
-    if let Err(e) = settings.validate() {
-        return problem(StatusCode::BAD_REQUEST, e.to_string());
+    match shared.update_settings(&update) {
+        Ok(settings) => Json(settings).into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
     }
-    shared.set_settings(settings.clone());
-    Json(settings).into_response()
 }
 
 async fn directory(State(shared): State<Arc<Shared>>) -> Response {
     Json(&shared.directory).into_response()
+}
+
+/// The app with this client id in any tenant (a multi-tenant app's key
+/// credentials live on its one registration).
+fn find_app<'a>(shared: &'a Shared, client_id: &str) -> Option<&'a App> {
+    shared.directory.tenants.iter().find_map(|t| t.app(client_id))
+}
+
+fn certificate_json(certificate: &Certificate, source: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(certificate).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("source".into(), json!(source));
+    }
+    value
+}
+
+async fn app_certificates(
+    State(shared): State<Arc<Shared>>,
+    Path(client_id): Path<String>,
+) -> Response {
+    let Some(app) = find_app(&shared, &client_id) else {
+        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+    };
+    let mut list: Vec<serde_json::Value> = app
+        .certificates
+        .iter()
+        .map(|c| certificate_json(c, "directory"))
+        .collect();
+    if let Some(extra) = lock(&shared.certificates).get(&app.client_id) {
+        list.extend(extra.iter().map(|c| certificate_json(c, "runtime")));
+    }
+    Json(json!({ "client_id": app.client_id, "certificates": list })).into_response()
+}
+
+/// Body: the certificate as PEM (every `CERTIFICATE` block is registered)
+/// or base64 DER, as text; or JSON `{"certificate": "<PEM>"}`.
+async fn add_certificate(
+    State(shared): State<Arc<Shared>>,
+    Path(client_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(app) = find_app(&shared, &client_id) else {
+        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return problem(StatusCode::BAD_REQUEST, "the body must be PEM text");
+    };
+    let text = if text.trim_start().starts_with('{') {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[serde(alias = "pem")]
+            certificate: String,
+        }
+        match serde_json::from_str::<Body>(text) {
+            Ok(b) => b.certificate,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, format!("certificate: {e}")),
+        }
+    } else {
+        text.to_owned()
+    };
+    let certificates = match Certificate::all_from_text(&text) {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("certificate: {e}")),
+    };
+    let first = certificates[0].clone();
+    {
+        let mut registered = lock(&shared.certificates);
+        let list = registered.entry(app.client_id).or_default();
+        for certificate in certificates {
+            let known = app.certificates.contains(&certificate) || list.contains(&certificate);
+            if !known {
+                list.push(certificate);
+            }
+        }
+    }
+    let mut answer = certificate_json(&first, "runtime");
+    if let Some(object) = answer.as_object_mut() {
+        object.insert("client_id".into(), json!(app.client_id));
+    }
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// Forgets the certificates registered at run time (the directory's stay).
+async fn clear_certificates(
+    State(shared): State<Arc<Shared>>,
+    Path(client_id): Path<String>,
+) -> Response {
+    let Some(app) = find_app(&shared, &client_id) else {
+        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+    };
+    lock(&shared.certificates).remove(&app.client_id);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn policy_list(shared: &Shared) -> serde_json::Value {
+    let delay = Duration::from_secs(shared.settings().policy_apply_delay_secs);
+    let list: Vec<_> = shared
+        .policies
+        .all()
+        .iter()
+        .map(|p| p.view(delay))
+        .collect();
+    json!({ "policy_apply_delay_secs": delay.as_secs(), "policies": list })
+}
+
+async fn policies(State(shared): State<Arc<Shared>>) -> Response {
+    Json(policy_list(&shared)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPolicy {
+    /// A client id, or `"*"` for every app.
+    app_id: String,
+    /// A mail-enabled security group or a user mailbox address.
+    #[serde(alias = "group", alias = "policy_scope_group_id")]
+    scope: String,
+    access_right: AccessRight,
+    description: Option<String>,
+}
+
+/// `New-ApplicationAccessPolicy`: stamped now, applies after
+/// `policy_apply_delay_secs`.
+async fn add_policy(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let new: NewPolicy = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("policy: {e}")),
+    };
+    let scope = new.scope.trim().to_ascii_lowercase();
+    let Some(tenant) = shared
+        .directory
+        .tenants
+        .iter()
+        .find(|t| t.group(&scope).is_some() || t.mailbox(&scope).is_some())
+    else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!("policy scope {scope} is neither a group nor a mailbox of any tenant"),
+        );
+    };
+    if tenant.group(&scope).is_none()
+        && let Some(m) = tenant.mailbox(&scope)
+        && m.kind != MailboxKind::User
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "policy scope {scope} is a {:?} mailbox; Exchange needs a security principal: put it in a mail-enabled security group",
+                m.kind
+            ),
+        );
+    }
+    let app_id = if new.app_id.trim() == "*" {
+        PolicyApps::All
+    } else {
+        match tenant.app(&new.app_id) {
+            Some(app) => PolicyApps::One(app.client_id),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "app_id '{}' is neither \"*\" nor an app of tenant {}",
+                        new.app_id, tenant.id
+                    ),
+                );
+            }
+        }
+    };
+    let stamped = shared.policies.add(
+        tenant.id,
+        AccessPolicy {
+            app_id,
+            group: scope,
+            access_right: new.access_right,
+            description: new.description,
+        },
+    );
+    let delay = Duration::from_secs(shared.settings().policy_apply_delay_secs);
+    (StatusCode::CREATED, Json(stamped.view(delay))).into_response()
+}
+
+/// `Remove-ApplicationAccessPolicy`: immediate (start-up ones come back on reset).
+async fn remove_policy(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let removed = uuid::Uuid::parse_str(&id)
+        .map(|id| shared.policies.remove(id))
+        .unwrap_or(false);
+    if removed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        problem(StatusCode::NOT_FOUND, format!("no policy with id {id}"))
+    }
 }

@@ -31,7 +31,7 @@ pub struct AccessTokenClaims {
     pub app_displayname: String,
     /// The client id.
     pub appid: String,
-    /// `"1"`: the client authenticated with a secret.
+    /// `"1"`: the client authenticated with a secret; `"2"`: with a certificate.
     pub appidacr: String,
     /// Identity provider (the issuer, for app tokens).
     pub idp: String,

@@ -32,6 +32,7 @@ fn app(client_id: &str, object_id: &str, name: &str, roles: &[&str], secrets: Ve
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         secrets,
         disabled: false,
+        certificates: Vec::new(),
     }
 }
 
@@ -82,6 +83,17 @@ impl Default for Directory {
                     d::INTRANET_DISPLAY_NAME,
                     &[],
                     vec![secret(d::INTRANET_SECRET_ID, d::INTRANET_SECRET, None)],
+                ),
+                app(
+                    d::LEGACY_SYNC_CLIENT_ID,
+                    d::LEGACY_SYNC_OBJECT_ID,
+                    d::LEGACY_SYNC_DISPLAY_NAME,
+                    d::LEGACY_SYNC_ROLES,
+                    vec![secret(
+                        d::LEGACY_SYNC_SECRET_ID,
+                        d::LEGACY_SYNC_SECRET,
+                        None,
+                    )],
                 ),
             ],
             mailboxes: vec![
@@ -150,6 +162,9 @@ mod tests {
             d::INTRANET_CLIENT_ID,
             d::INTRANET_OBJECT_ID,
             d::INTRANET_SECRET_ID,
+            d::LEGACY_SYNC_CLIENT_ID,
+            d::LEGACY_SYNC_OBJECT_ID,
+            d::LEGACY_SYNC_SECRET_ID,
             d::ERP_MAILBOX_ID,
             d::CEO_MAILBOX_ID,
             d::BILLING_MAILBOX_ID,

@@ -5,6 +5,8 @@
 //! a description of a tenant. Unknown keys are refused, so a misspelt key
 //! is an error rather than a silently ignored setting.
 
+use std::path::Path;
+
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -12,8 +14,8 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use super::{
-    AccessPolicy, AccessRight, App, Directory, Group, Mailbox, MailboxKind, PolicyApps, Secret,
-    Tenant,
+    AccessPolicy, AccessRight, App, Certificate, Directory, Group, Mailbox, MailboxKind,
+    PolicyApps, Secret, Tenant,
 };
 use crate::Error;
 
@@ -51,6 +53,10 @@ struct FileApp {
     secrets: Vec<FileSecret>,
     #[serde(default)]
     disabled: bool,
+    /// PEM text, base64 DER, or a path to a PEM/DER file (relative to the
+    /// directory file).
+    #[serde(default)]
+    certificates: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,19 +103,19 @@ struct FilePolicy {
     description: Option<String>,
 }
 
-pub(super) fn parse(text: &str) -> Result<Directory, Error> {
+pub(super) fn parse(text: &str, base: Option<&Path>) -> Result<Directory, Error> {
     let file: FileDirectory = toml::from_str(text).map_err(|e| Error::Directory(e.to_string()))?;
     let tenants = file
         .tenants
         .into_iter()
-        .map(convert_tenant)
+        .map(|t| convert_tenant(t, base))
         .collect::<Result<Vec<_>, _>>()?;
     let directory = Directory { tenants };
     directory.validate()?;
     Ok(directory)
 }
 
-fn convert_tenant(t: FileTenant) -> Result<Tenant, Error> {
+fn convert_tenant(t: FileTenant, base: Option<&Path>) -> Result<Tenant, Error> {
     let tenant_id = t.id;
     let apps = t
         .apps
@@ -128,7 +134,14 @@ fn convert_tenant(t: FileTenant) -> Result<Tenant, Error> {
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
+            let mut certificates = Vec::new();
+            for entry in &a.certificates {
+                certificates.extend(load_certificates(entry, base).map_err(|e| {
+                    Error::Directory(format!("app {}: certificate: {e}", a.client_id))
+                })?);
+            }
             Ok(App {
+                certificates,
                 object_id: a.object_id.unwrap_or_else(|| {
                     derived_id(&[&tenant_id.to_string(), &a.client_id.to_string()])
                 }),
@@ -214,6 +227,31 @@ fn convert_tenant(t: FileTenant) -> Result<Tenant, Error> {
     })
 }
 
+/// One `certificates` entry: inline PEM or base64 DER, else a file path.
+fn load_certificates(entry: &str, base: Option<&Path>) -> Result<Vec<Certificate>, String> {
+    let trimmed = entry.trim();
+    if trimmed.contains("-----BEGIN") {
+        return Certificate::all_from_pem(trimmed);
+    }
+    let path = Path::new(trimmed);
+    let path = match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path.to_path_buf(),
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) if text.contains("-----BEGIN") => Certificate::all_from_pem(text),
+            _ => Certificate::from_der(&bytes).map(|c| vec![c]),
+        },
+        Err(read_error) => Certificate::all_from_text(trimmed).map_err(|_| {
+            format!(
+                "'{}' is neither PEM, base64 DER nor a readable file ({read_error})",
+                path.display()
+            )
+        }),
+    }
+}
+
 /// Ids the file leaves out are derived from what they belong to, so the same
 /// file gives the same ids on every run (tests and docs can rely on them).
 fn derived_id(parts: &[&str]) -> Uuid {
@@ -293,7 +331,7 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        let dir = parse(SMALL).unwrap();
+        let dir = parse(SMALL, None).unwrap();
         let t = &dir.tenants[0];
         assert_eq!(t.domains, ["fabrikam.test"]);
         assert_eq!(t.mailboxes[0].address, "billing@fabrikam.test");
@@ -303,21 +341,21 @@ mod tests {
         assert!(!t.apps[0].secrets[1].is_expired(now));
         assert_eq!(t.policies[0].app_id, PolicyApps::All);
         // Derived ids are stable.
-        assert_eq!(parse(SMALL).unwrap(), dir);
+        assert_eq!(parse(SMALL, None).unwrap(), dir);
     }
 
     #[test]
     fn unknown_keys_and_bad_references_are_refused() {
         let typo = SMALL.replace("display_name", "displayname");
-        assert!(parse(&typo).is_err());
+        assert!(parse(&typo, None).is_err());
         let foreign = SMALL.replace("\"boss@fabrikam.test\"]", "\"boss@elsewhere.test\"]");
-        let err = parse(&foreign).unwrap_err().to_string();
+        let err = parse(&foreign, None).unwrap_err().to_string();
         assert!(err.contains("not a mailbox"), "{err}");
         let shared_scope = SMALL.replace(
             "group = \"no-app@fabrikam.test\"",
             "group = \"billing@fabrikam.test\"",
         );
-        let err = parse(&shared_scope).unwrap_err().to_string();
+        let err = parse(&shared_scope, None).unwrap_err().to_string();
         assert!(err.contains("security principal"), "{err}");
     }
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Error;
+pub use crate::certificates::Certificate;
 
 /// Every tenant the emulator knows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,6 +59,8 @@ pub struct App {
     pub secrets: Vec<Secret>,
     /// A disabled app gets AADSTS7000112 at the token endpoint.
     pub disabled: bool,
+    /// Certificates whose key may sign client assertions (public part only).
+    pub certificates: Vec<Certificate>,
 }
 
 /// A client secret. `Debug` and `Serialize` never show the value.
@@ -202,8 +205,9 @@ pub(crate) enum TenantLookup<'a> {
 
 impl Directory {
     /// Parses the TOML format documented in `examples/directory.toml`.
+    /// Relative certificate paths are taken from the current directory.
     pub fn from_toml_str(text: &str) -> Result<Self, Error> {
-        file::parse(text)
+        file::parse(text, None)
     }
 
     /// Reads and parses a TOML directory file.
@@ -212,7 +216,7 @@ impl Directory {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        file::parse(&text, path.parent())
     }
 
     /// Checks the rules a real tenant enforces (unique ids, addresses in an
@@ -350,6 +354,16 @@ mod validate {
                     "tenant {t}: app {} is listed twice",
                     app.client_id
                 )));
+            }
+            let mut thumbprints = HashSet::new();
+            for certificate in &app.certificates {
+                if !thumbprints.insert(certificate.thumbprint.clone()) {
+                    return Err(bad(format!(
+                        "app {}: certificate {} is listed twice",
+                        app.client_id,
+                        certificate.thumbprint_hex()
+                    )));
+                }
             }
             let mut secret_ids = HashSet::new();
             for secret in &app.secrets {

@@ -24,7 +24,7 @@ use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::MailboxKind;
 use crate::faults::Fault;
-use crate::policy::access_granted;
+use crate::policy::access_granted_under;
 use crate::server::ConnectionControl;
 use crate::state::{CounterCells, Shared, StoredMessage, lock};
 use crate::throttle::Admission;
@@ -199,7 +199,9 @@ async fn process(
     }
     *delayed = true;
 
-    let policy_allows = access_granted(tenant, caller.app_id, mailbox);
+    let apply_delay = Duration::from_secs(settings.policy_apply_delay_secs);
+    let policies = shared.policies.in_effect(tenant.id, apply_delay);
+    let policy_allows = access_granted_under(tenant, &policies, caller.app_id, mailbox);
     let policy_denied = || {
         graph_error(
             StatusCode::FORBIDDEN,

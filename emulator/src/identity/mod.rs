@@ -3,6 +3,7 @@
 //! Identity read before they ask for a token (reference §1-§3, §12).
 
 mod aad_error;
+mod client_assertion;
 mod discovery;
 mod token_endpoint;
 

@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use time::OffsetDateTime;
 
-use super::{AadContext, AadError};
+use super::{AadContext, AadError, client_assertion};
 use crate::body::{BodyRead, read_limited};
 use crate::directory::{App, Tenant, TenantLookup};
 use crate::faults::Fault;
@@ -150,7 +150,14 @@ fn issue(
         ));
     }
 
-    check_credential(app, presented_secret.as_deref(), form)?;
+    let appidacr = check_credential(
+        shared,
+        tenant,
+        tenant_segment,
+        app,
+        presented_secret.as_deref(),
+        form,
+    )?;
     let audience = resolve_scope(form.get("scope").map(String::as_str))?;
 
     let settings = shared.settings();
@@ -167,7 +174,7 @@ fn issue(
         exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
         app_displayname: app.display_name.clone(),
         appid: app.client_id.to_string(),
-        appidacr: "1".to_owned(),
+        appidacr: appidacr.to_owned(),
         idp: issuer,
         idtyp: "app".to_owned(),
         oid: app.object_id.to_string(),
@@ -217,21 +224,35 @@ pub(super) fn tenant_not_found(segment: &str) -> AadError {
     )
 }
 
+/// Checks the secret or the client assertion; returns `appidacr` ("1" for
+/// a secret, "2" for a certificate).
 fn check_credential(
+    shared: &Shared,
+    tenant: &Tenant,
+    tenant_segment: &str,
     app: &App,
     secret: Option<&str>,
     form: &HashMap<String, String>,
-) -> Result<(), AadError> {
+) -> Result<&'static str, AadError> {
     let secret = secret.filter(|s| !s.is_empty());
-    if secret.is_none() && form.get("client_assertion").is_some_and(|a| !a.is_empty()) {
-        return Err(AadError::new(
-            "invalid_client",
-            700027,
-            format!(
-                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found.] App Id: {}. The emulator accepts client secrets only.",
-                app.client_id
-            ),
-        ));
+    let assertion = form.get("client_assertion").filter(|a| !a.is_empty());
+    if let (None, Some(assertion)) = (secret, assertion) {
+        match form.get("client_assertion_type").map(|t| t.trim()) {
+            None | Some("") => return Err(AadError::missing_parameter("client_assertion_type")),
+            Some(kind) if kind != client_assertion::JWT_BEARER => {
+                return Err(AadError::new(
+                    "invalid_request",
+                    90023,
+                    format!(
+                        "The client_assertion_type '{kind}' is not supported. Use '{}'.",
+                        client_assertion::JWT_BEARER
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        client_assertion::check(shared, tenant, tenant_segment, app, assertion)?;
+        return Ok("2");
     }
     let Some(secret) = secret else {
         return Err(AadError::new(
@@ -246,7 +267,7 @@ fn check_credential(
             .is_ok()
     });
     match matching {
-        Some(s) if !s.is_expired(now) => Ok(()),
+        Some(s) if !s.is_expired(now) => Ok("1"),
         Some(_) => Err(AadError::new(
             "invalid_client",
             7000222,

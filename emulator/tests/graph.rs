@@ -1,0 +1,291 @@
+//! Graph sendMail over real HTTP(S): answers, error shapes, ids,
+//! throttling under concurrency, scripted faults, HTTP/2 and HTTP/1.1.
+
+mod common;
+
+use common::{Answer, Emu, client_for, message};
+use graphmailer_emulator::defaults as d;
+use serde_json::json;
+
+#[tokio::test]
+async fn send_is_accepted_stored_and_echoes_ids() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let client_request_id = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    let response = emu
+        .http
+        .post(format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX))
+        .bearer_auth(&token)
+        .header("client-request-id", client_request_id)
+        .json(&message("Invoice 42"))
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::read(response).await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.json, serde_json::Value::Null, "202 has an empty body");
+    assert_eq!(answer.header("client-request-id"), Some(client_request_id));
+    let request_id = answer.header("request-id").unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&request_id).is_ok());
+
+    let stored = emu.get("messages").await.json["messages"].clone();
+    assert_eq!(stored.as_array().unwrap().len(), 1);
+    let m = &stored[0];
+    assert_eq!(m["mailbox"], d::ERP_MAILBOX);
+    assert_eq!(m["app_id"], d::ERP_CLIENT_ID);
+    assert_eq!(m["request_id"], request_id.as_str());
+    assert_eq!(m["client_request_id"], client_request_id);
+    assert_eq!(m["save_to_sent_items"], false);
+    assert_eq!(m["message"]["subject"], "Invoice 42");
+
+    // By object id as well as by address.
+    let by_id = emu.send(&token, d::BILLING_MAILBOX_ID, &message("by id")).await;
+    assert_eq!(by_id.status, 202, "{}", by_id.json);
+}
+
+#[tokio::test]
+async fn property_names_match_case_insensitively() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let body = json!({
+        "Message": {
+            "Subject": "SDK casing",
+            "Body": {"ContentType": "HTML", "Content": "<p>hi</p>"},
+            "ToRecipients": [{"EmailAddress": {"Address": "a@example.com"}}]
+        },
+        "SaveToSentItems": false
+    });
+    let answer = emu.send(&token, d::ERP_MAILBOX, &body).await;
+    assert_eq!(answer.status, 202, "{}", answer.json);
+    let stored = &emu.emulator.messages()[0];
+    assert!(!stored.save_to_sent_items);
+    assert_eq!(stored.subject(), Some("SDK casing"));
+    assert_eq!(stored.recipients("toRecipients"), ["a@example.com"]);
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_with_a_challenge() {
+    let emu = Emu::start().await;
+    let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
+    let none = Answer::read(emu.http.post(&url).json(&message("x")).send().await.unwrap()).await;
+    let garbage = emu.send("not-a-token", d::ERP_MAILBOX, &message("x")).await;
+    let token = emu.erp_token().await;
+    let revoked = emu.post("tokens/revoke", json!({})).await;
+    assert_eq!(revoked.status, 200);
+    let after_revoke = emu.send(&token, d::ERP_MAILBOX, &message("x")).await;
+    for answer in [none, garbage, after_revoke] {
+        assert_eq!(answer.status, 401, "{}", answer.json);
+        assert_eq!(answer.graph_code(), "InvalidAuthenticationToken");
+        let challenge = answer.header("www-authenticate").unwrap();
+        assert!(challenge.starts_with("Bearer realm=\"\""), "{challenge}");
+        assert!(challenge.contains("client_id=\"00000003-0000-0000-c000-000000000000\""));
+    }
+    assert!(emu.emulator.messages().is_empty());
+}
+
+#[tokio::test]
+async fn forbidden_for_missing_role_and_for_policy() {
+    let emu = Emu::start().await;
+    let reporting = emu.token(d::REPORTING_CLIENT_ID, d::REPORTING_SECRET).await;
+    let no_role = emu.send(&reporting, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(no_role.status, 403);
+    assert_eq!(no_role.graph_code(), "ErrorAccessDenied");
+    assert_eq!(
+        no_role.json["error"]["message"],
+        "Access is denied. Check credentials and try again."
+    );
+
+    let intranet = emu.token(d::INTRANET_CLIENT_ID, d::INTRANET_SECRET).await;
+    let no_roles = emu.send(&intranet, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(no_roles.status, 403);
+    assert_eq!(no_roles.graph_code(), "NoPermissionsInAccessToken");
+
+    let erp = emu.erp_token().await;
+    let policy = emu.send(&erp, d::CEO_MAILBOX, &message("x")).await;
+    assert_eq!(policy.status, 403);
+    assert_eq!(policy.graph_code(), "ErrorAccessDenied");
+    assert_eq!(policy.json["error"]["message"], "Access to OData is disabled.");
+
+    // The shared mailbox in the policy group is fine; the Legacy Sync app has
+    // no policy, so it may send as the CEO.
+    assert_eq!(emu.send(&erp, d::BILLING_MAILBOX, &message("x")).await.status, 202);
+    let legacy = emu.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET).await;
+    assert_eq!(emu.send(&legacy, d::CEO_MAILBOX, &message("x")).await.status, 202);
+    assert_eq!(emu.emulator.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn not_found_for_unknown_user_and_unlicensed_mailbox() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let unknown = emu.send(&token, "nobody@contoso.test", &message("x")).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.graph_code(), "ErrorInvalidUser");
+    let unlicensed = emu.send(&token, d::LEGACY_MAILBOX, &message("x")).await;
+    assert_eq!(unlicensed.status, 404);
+    assert_eq!(unlicensed.graph_code(), "MailboxNotEnabledForRESTAPI");
+}
+
+#[tokio::test]
+async fn invalid_bodies_get_400_and_errors_have_graph_shape() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let no_recipients = json!({"message": {"subject": "x", "body": {"contentType": "text", "content": "y"}}});
+    let answer = emu.send(&token, d::ERP_MAILBOX, &no_recipients).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.graph_code(), "ErrorInvalidRecipients");
+    let inner = &answer.json["error"]["innerError"];
+    let date = inner["date"].as_str().unwrap();
+    let parsed = time::PrimitiveDateTime::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    );
+    assert!(parsed.is_ok(), "innerError.date {date} is not ISO-8601");
+    assert_eq!(inner["request-id"], answer.header("request-id").unwrap());
+    assert!(inner["client-request-id"].is_string());
+
+    let mut six_headers = message("headers");
+    six_headers["message"]["internetMessageHeaders"] = (0..6)
+        .map(|i| json!({"name": format!("x-h{i}"), "value": "v"}))
+        .collect();
+    let answer = emu.send(&token, d::ERP_MAILBOX, &six_headers).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.graph_code(), "InvalidInternetMessageHeaderCollection");
+
+    let broken = Answer::read(
+        emu.http
+            .post(format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(broken.status, 400);
+    assert!(emu.emulator.messages().is_empty());
+}
+
+#[tokio::test]
+async fn over_four_megabytes_is_413() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let mut big = message("big");
+    big["message"]["attachments"] = json!([{
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": "big.bin",
+        "contentBytes": "A".repeat(4 * 1024 * 1024 + 4),
+    }]);
+    let answer = emu.send(&token, d::ERP_MAILBOX, &big).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.graph_code(), "RequestEntityTooLarge");
+}
+
+#[tokio::test]
+async fn me_send_mail_is_for_delegated_tokens_only() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let answer = Answer::read(
+        emu.http
+            .post(format!("{}/v1.0/me/sendMail", emu.url()))
+            .bearer_auth(&token)
+            .json(&message("x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json["error"]["message"],
+        "/me request is only valid with delegated authentication flow."
+    );
+}
+
+#[tokio::test]
+async fn concurrency_over_the_mailbox_limit_is_throttled() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    assert_eq!(emu.put("faults", json!({"delay_ms": 800})).await.status, 200);
+    let sends = (0..6).map(|i| {
+        let emu = &emu;
+        let token = &token;
+        async move { emu.send(token, d::ERP_MAILBOX, &message(&format!("n{i}"))).await }
+    });
+    let answers = futures::future::join_all(sends).await;
+    let accepted = answers.iter().filter(|a| a.status == 202).count();
+    let throttled: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
+    assert_eq!(accepted, 4, "the mailbox allows 4 at once");
+    assert_eq!(throttled.len(), 2);
+    for answer in throttled {
+        assert_eq!(answer.graph_code(), "ApplicationThrottled");
+        let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+        assert!(retry >= 1);
+    }
+    let counters = emu.emulator.counters();
+    assert_eq!(counters.throttled, 2);
+    assert!(counters.max_in_flight >= 5);
+}
+
+#[tokio::test]
+async fn scripted_503_with_retry_after() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let plan = json!({"send": [{"status": 503, "retry_after_secs": 7}]});
+    assert_eq!(emu.put("faults", plan).await.status, 200);
+    let first = emu.send(&token, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(first.status, 503);
+    assert_eq!(first.header("retry-after"), Some("7"));
+    assert!(first.header("request-id").is_some());
+    // Used once: the next request goes through.
+    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("x")).await.status, 202);
+    assert_eq!(emu.emulator.counters().faults_injected, 1);
+}
+
+#[tokio::test]
+async fn dropped_connections_with_and_without_delivery() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let plan = json!({"send": [
+        {"drop_after_body": true},
+        {"drop_after_body": true, "deliver": true}
+    ]});
+    assert_eq!(emu.put("faults", plan).await.status, 200);
+    let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
+    let lost = emu.http.post(&url).bearer_auth(&token).json(&message("lost")).send().await;
+    assert!(lost.is_err(), "the connection closes without an answer");
+    assert!(emu.emulator.messages().is_empty());
+    let delivered = emu
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&message("delivered"))
+        .send()
+        .await;
+    assert!(delivered.is_err());
+    let stored = emu.emulator.messages();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].subject(), Some("delivered"));
+}
+
+#[tokio::test]
+async fn https_speaks_http2_and_http1() {
+    let emu = Emu::start_tls().await;
+    assert!(emu.url().starts_with("https://"));
+    let token = emu.erp_token().await;
+    let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
+    let h2 = emu.http.post(&url).bearer_auth(&token).json(&message("h2")).send().await.unwrap();
+    assert_eq!(h2.version(), reqwest::Version::HTTP_2);
+    assert_eq!(h2.status(), 202);
+
+    let h1 = client_for(&emu.emulator, true);
+    let response = h1.post(&url).bearer_auth(&token).json(&message("h1")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    assert_eq!(response.status(), 202);
+
+    // A client that does not trust the emulator's CA is refused.
+    let untrusting = reqwest::Client::builder().no_proxy().build().unwrap();
+    assert!(untrusting.get(emu.url()).send().await.is_err());
+    assert_eq!(emu.emulator.messages().len(), 2);
+}
