@@ -12,7 +12,7 @@ pub fn run() -> ExitCode {
     match demo() {
         Ok(()) => {
             println!(
-                "\nDemo complete: the permitted sender works, the CEO's mailbox is refused twice over."
+                "\nDemo complete: the permitted sender works, the CEO's mailbox is refused twice over, and verify proves it."
             );
             ExitCode::SUCCESS
         }
@@ -24,7 +24,7 @@ pub fn run() -> ExitCode {
 }
 
 fn step(n: u8, text: &str) {
-    println!("\n[{n}/5] {text}");
+    println!("\n[{n}/6] {text}");
 }
 
 fn demo() -> Result<(), String> {
@@ -157,6 +157,26 @@ fn demo() -> Result<(), String> {
         }
         Err(e) => return Err(format!("expected sender not allowed, got:\n{e}")),
         Ok(_) => return Err("the allowlist let the CEO's mailbox through".into()),
+    }
+    step(
+        6,
+        "What an administrator runs after restricting the app: graphmailer verify...",
+    );
+    let verification = mailer
+        .verify(
+            std::slice::from_ref(&allowed),
+            std::slice::from_ref(&denied),
+        )
+        .map_err(|e| e.to_string())?;
+    for line in crate::verify::table(&verification).lines() {
+        if line.is_empty() {
+            println!();
+        } else {
+            println!("      {line}");
+        }
+    }
+    if !verification.holds() {
+        return Err("verify says the restriction does not hold".into());
     }
     println!("\n      ({:.1} s)", started.elapsed().as_secs_f64());
     blocking::runtime().block_on(emulator.shutdown());

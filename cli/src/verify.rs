@@ -114,7 +114,7 @@ fn human(d: Duration) -> String {
     }
 }
 
-fn table(result: &Verification) -> String {
+pub(crate) fn table(result: &Verification) -> String {
     let header = ["SENDER", "EXPECTED", "OBSERVED", "VERDICT"];
     let rows: Vec<[String; 4]> = result
         .rows
