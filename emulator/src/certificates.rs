@@ -202,7 +202,9 @@ fn read_element(input: &[u8]) -> Result<(Element<'_>, &[u8]), String> {
 fn expect<'a>(input: &'a [u8], tag: u8, what: &str) -> Result<(Element<'a>, &'a [u8]), String> {
     let (element, rest) = read_element(input)?;
     if element.tag != tag {
-        return Err(format!("the certificate's DER has no {what} where expected"));
+        return Err(format!(
+            "the certificate's DER has no {what} where expected"
+        ));
     }
     Ok((element, rest))
 }

@@ -12,9 +12,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`directory`] (who exists), `identity` (token endpoint and
-//! discovery), `graph` (sendMail), `test_api` (`/_emulator/...`),
-//! `server` (sockets and TLS).
+//! Modules: [`directory`] (who exists, with the certificates each app may
+//! sign client assertions with), `identity` (token endpoint, client
+//! assertions and discovery), `graph` (sendMail), `policy` (application
+//! access policies and the delay before they apply), `test_api`
+//! (`/_emulator/...`), `server` (sockets and TLS). The README lists the
+//! built-in directory and the test API.
 
 mod body;
 mod certificates;
@@ -342,7 +345,10 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  AZURE_CLIENT_ID     {}", b.client_id));
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
-    lines.push(format!("  test API            {}/_emulator/messages", b.url));
+    lines.push(format!(
+        "  test API            {}/_emulator/messages",
+        b.url
+    ));
     lines.push("Press Ctrl-C to stop.".to_owned());
     lines.join("\n")
 }

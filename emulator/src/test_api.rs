@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::certificates::Certificate;
 use crate::directory::{AccessPolicy, AccessRight, App, MailboxKind, PolicyApps};
 use crate::faults::FaultPlan;
+use crate::policy;
 use crate::settings::SettingsUpdate;
 use crate::state::{Shared, lock};
 
@@ -37,6 +38,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
                 .delete(clear_certificates),
         )
         .route("/_emulator/policies", get(policies).post(add_policy))
+        .route("/_emulator/policies/test", get(test_policy))
         .route(
             "/_emulator/policies/{id}",
             axum::routing::delete(remove_policy),
@@ -136,7 +138,11 @@ async fn directory(State(shared): State<Arc<Shared>>) -> Response {
 /// The app with this client id in any tenant (a multi-tenant app's key
 /// credentials live on its one registration).
 fn find_app<'a>(shared: &'a Shared, client_id: &str) -> Option<&'a App> {
-    shared.directory.tenants.iter().find_map(|t| t.app(client_id))
+    shared
+        .directory
+        .tenants
+        .iter()
+        .find_map(|t| t.app(client_id))
 }
 
 fn certificate_json(certificate: &Certificate, source: &str) -> serde_json::Value {
@@ -152,7 +158,10 @@ async fn app_certificates(
     Path(client_id): Path<String>,
 ) -> Response {
     let Some(app) = find_app(&shared, &client_id) else {
-        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no app with client id {client_id}"),
+        );
     };
     let mut list: Vec<serde_json::Value> = app
         .certificates
@@ -173,7 +182,10 @@ async fn add_certificate(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(app) = find_app(&shared, &client_id) else {
-        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no app with client id {client_id}"),
+        );
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return problem(StatusCode::BAD_REQUEST, "the body must be PEM text");
@@ -220,7 +232,10 @@ async fn clear_certificates(
     Path(client_id): Path<String>,
 ) -> Response {
     let Some(app) = find_app(&shared, &client_id) else {
-        return problem(StatusCode::NOT_FOUND, format!("no app with client id {client_id}"));
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no app with client id {client_id}"),
+        );
     };
     lock(&shared.certificates).remove(&app.client_id);
     StatusCode::NO_CONTENT.into_response()
@@ -323,4 +338,51 @@ async fn remove_policy(State(shared): State<Arc<Shared>>, Path(id): Path<String>
     } else {
         problem(StatusCode::NOT_FOUND, format!("no policy with id {id}"))
     }
+}
+
+#[derive(Deserialize)]
+struct PolicyTestQuery {
+    app_id: String,
+    mailbox: String,
+}
+
+/// `Test-ApplicationAccessPolicy -Identity <mailbox> -AppId <id>`. Like the
+/// real cmdlet it answers from every policy at once, applied or not
+/// (`AccessCheckResult`); `EffectiveNow` is what sendMail does at this moment.
+async fn test_policy(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<PolicyTestQuery>,
+) -> Response {
+    let Ok(app_id) = uuid::Uuid::parse_str(q.app_id.trim()) else {
+        return problem(StatusCode::BAD_REQUEST, "app_id must be a GUID");
+    };
+    let Some((tenant, mailbox)) = shared
+        .directory
+        .tenants
+        .iter()
+        .find_map(|t| t.mailbox(q.mailbox.trim()).map(|m| (t, m)))
+    else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no mailbox {} in any tenant", q.mailbox),
+        );
+    };
+    let all: Vec<AccessPolicy> = shared
+        .policies
+        .all()
+        .into_iter()
+        .filter(|p| p.tenant_id == tenant.id)
+        .map(|p| p.policy)
+        .collect();
+    let delay = Duration::from_secs(shared.settings().policy_apply_delay_secs);
+    let now = shared.policies.in_effect(tenant.id, delay);
+    let verdict = |granted: bool| if granted { "Granted" } else { "Denied" };
+    Json(json!({
+        "AppId": app_id,
+        "Mailbox": mailbox.address,
+        "MailboxId": mailbox.id,
+        "AccessCheckResult": verdict(policy::access_granted_under(tenant, &all, app_id, mailbox)),
+        "EffectiveNow": verdict(policy::access_granted_under(tenant, &now, app_id, mailbox)),
+    }))
+    .into_response()
 }

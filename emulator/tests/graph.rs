@@ -14,7 +14,11 @@ async fn send_is_accepted_stored_and_echoes_ids() {
     let client_request_id = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
     let response = emu
         .http
-        .post(format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX))
+        .post(format!(
+            "{}/v1.0/users/{}/sendMail",
+            emu.url(),
+            d::ERP_MAILBOX
+        ))
         .bearer_auth(&token)
         .header("client-request-id", client_request_id)
         .json(&message("Invoice 42"))
@@ -23,7 +27,11 @@ async fn send_is_accepted_stored_and_echoes_ids() {
         .unwrap();
     let answer = Answer::read(response).await;
     assert_eq!(answer.status, 202);
-    assert_eq!(answer.json, serde_json::Value::Null, "202 has an empty body");
+    assert_eq!(
+        answer.json,
+        serde_json::Value::Null,
+        "202 has an empty body"
+    );
     assert_eq!(answer.header("client-request-id"), Some(client_request_id));
     let request_id = answer.header("request-id").unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&request_id).is_ok());
@@ -39,7 +47,9 @@ async fn send_is_accepted_stored_and_echoes_ids() {
     assert_eq!(m["message"]["subject"], "Invoice 42");
 
     // By object id as well as by address.
-    let by_id = emu.send(&token, d::BILLING_MAILBOX_ID, &message("by id")).await;
+    let by_id = emu
+        .send(&token, d::BILLING_MAILBOX_ID, &message("by id"))
+        .await;
     assert_eq!(by_id.status, 202, "{}", by_id.json);
 }
 
@@ -67,7 +77,15 @@ async fn property_names_match_case_insensitively() {
 async fn unauthenticated_requests_get_401_with_a_challenge() {
     let emu = Emu::start().await;
     let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
-    let none = Answer::read(emu.http.post(&url).json(&message("x")).send().await.unwrap()).await;
+    let none = Answer::read(
+        emu.http
+            .post(&url)
+            .json(&message("x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let garbage = emu.send("not-a-token", d::ERP_MAILBOX, &message("x")).await;
     let token = emu.erp_token().await;
     let revoked = emu.post("tokens/revoke", json!({})).await;
@@ -104,13 +122,28 @@ async fn forbidden_for_missing_role_and_for_policy() {
     let policy = emu.send(&erp, d::CEO_MAILBOX, &message("x")).await;
     assert_eq!(policy.status, 403);
     assert_eq!(policy.graph_code(), "ErrorAccessDenied");
-    assert_eq!(policy.json["error"]["message"], "Access to OData is disabled.");
+    assert_eq!(
+        policy.json["error"]["message"],
+        "Access to OData is disabled."
+    );
 
     // The shared mailbox in the policy group is fine; the Legacy Sync app has
     // no policy, so it may send as the CEO.
-    assert_eq!(emu.send(&erp, d::BILLING_MAILBOX, &message("x")).await.status, 202);
-    let legacy = emu.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET).await;
-    assert_eq!(emu.send(&legacy, d::CEO_MAILBOX, &message("x")).await.status, 202);
+    assert_eq!(
+        emu.send(&erp, d::BILLING_MAILBOX, &message("x"))
+            .await
+            .status,
+        202
+    );
+    let legacy = emu
+        .token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET)
+        .await;
+    assert_eq!(
+        emu.send(&legacy, d::CEO_MAILBOX, &message("x"))
+            .await
+            .status,
+        202
+    );
     assert_eq!(emu.emulator.messages().len(), 2);
 }
 
@@ -130,7 +163,8 @@ async fn not_found_for_unknown_user_and_unlicensed_mailbox() {
 async fn invalid_bodies_get_400_and_errors_have_graph_shape() {
     let emu = Emu::start().await;
     let token = emu.erp_token().await;
-    let no_recipients = json!({"message": {"subject": "x", "body": {"contentType": "text", "content": "y"}}});
+    let no_recipients =
+        json!({"message": {"subject": "x", "body": {"contentType": "text", "content": "y"}}});
     let answer = emu.send(&token, d::ERP_MAILBOX, &no_recipients).await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.graph_code(), "ErrorInvalidRecipients");
@@ -150,11 +184,18 @@ async fn invalid_bodies_get_400_and_errors_have_graph_shape() {
         .collect();
     let answer = emu.send(&token, d::ERP_MAILBOX, &six_headers).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.graph_code(), "InvalidInternetMessageHeaderCollection");
+    assert_eq!(
+        answer.graph_code(),
+        "InvalidInternetMessageHeaderCollection"
+    );
 
     let broken = Answer::read(
         emu.http
-            .post(format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX))
+            .post(format!(
+                "{}/v1.0/users/{}/sendMail",
+                emu.url(),
+                d::ERP_MAILBOX
+            ))
             .bearer_auth(&token)
             .header("content-type", "application/json")
             .body("{not json")
@@ -207,11 +248,17 @@ async fn me_send_mail_is_for_delegated_tokens_only() {
 async fn concurrency_over_the_mailbox_limit_is_throttled() {
     let emu = Emu::start().await;
     let token = emu.erp_token().await;
-    assert_eq!(emu.put("faults", json!({"delay_ms": 800})).await.status, 200);
+    assert_eq!(
+        emu.put("faults", json!({"delay_ms": 800})).await.status,
+        200
+    );
     let sends = (0..6).map(|i| {
         let emu = &emu;
         let token = &token;
-        async move { emu.send(token, d::ERP_MAILBOX, &message(&format!("n{i}"))).await }
+        async move {
+            emu.send(token, d::ERP_MAILBOX, &message(&format!("n{i}")))
+                .await
+        }
     });
     let answers = futures::future::join_all(sends).await;
     let accepted = answers.iter().filter(|a| a.status == 202).count();
@@ -239,7 +286,10 @@ async fn scripted_503_with_retry_after() {
     assert_eq!(first.header("retry-after"), Some("7"));
     assert!(first.header("request-id").is_some());
     // Used once: the next request goes through.
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("x")).await.status, 202);
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("x")).await.status,
+        202
+    );
     assert_eq!(emu.emulator.counters().faults_injected, 1);
 }
 
@@ -253,7 +303,13 @@ async fn dropped_connections_with_and_without_delivery() {
     ]});
     assert_eq!(emu.put("faults", plan).await.status, 200);
     let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
-    let lost = emu.http.post(&url).bearer_auth(&token).json(&message("lost")).send().await;
+    let lost = emu
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&message("lost"))
+        .send()
+        .await;
     assert!(lost.is_err(), "the connection closes without an answer");
     assert!(emu.emulator.messages().is_empty());
     let delivered = emu
@@ -275,12 +331,25 @@ async fn https_speaks_http2_and_http1() {
     assert!(emu.url().starts_with("https://"));
     let token = emu.erp_token().await;
     let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
-    let h2 = emu.http.post(&url).bearer_auth(&token).json(&message("h2")).send().await.unwrap();
+    let h2 = emu
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&message("h2"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h2.version(), reqwest::Version::HTTP_2);
     assert_eq!(h2.status(), 202);
 
     let h1 = client_for(&emu.emulator, true);
-    let response = h1.post(&url).bearer_auth(&token).json(&message("h1")).send().await.unwrap();
+    let response = h1
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&message("h1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.version(), reqwest::Version::HTTP_11);
     assert_eq!(response.status(), 202);
 
@@ -288,4 +357,44 @@ async fn https_speaks_http2_and_http1() {
     let untrusting = reqwest::Client::builder().no_proxy().build().unwrap();
     assert!(untrusting.get(emu.url()).send().await.is_err());
     assert_eq!(emu.emulator.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn mime_sends_are_accepted_and_bad_base64_refused() {
+    use base64::Engine;
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let url = format!("{}/v1.0/users/{}/sendMail", emu.url(), d::ERP_MAILBOX);
+    let mime =
+        "From: erp@contoso.test\r\nTo: someone@example.com\r\nSubject: MIME\r\n\r\nHello\r\n";
+    let body = base64::engine::general_purpose::STANDARD.encode(mime);
+    let sent = Answer::read(
+        emu.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(sent.status, 202, "{}", sent.json);
+    let stored = &emu.emulator.messages()[0];
+    assert_eq!(stored.mime.as_deref(), Some(mime));
+    assert!(stored.message.is_null());
+
+    let bad = Answer::read(
+        emu.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "text/plain")
+            .body("%%% not base64 %%%")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.graph_code(), "ErrorMimeContentInvalidBase64String");
 }

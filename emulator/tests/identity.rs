@@ -13,7 +13,10 @@ async fn discovery_documents_point_at_the_emulator() {
     let url = emu.url().to_owned();
     let v2 = emu
         .http
-        .get(format!("{url}/{}/v2.0/.well-known/openid-configuration", d::TENANT_DOMAIN))
+        .get(format!(
+            "{url}/{}/v2.0/.well-known/openid-configuration",
+            d::TENANT_DOMAIN
+        ))
         .send()
         .await
         .unwrap();
@@ -24,13 +27,21 @@ async fn discovery_documents_point_at_the_emulator() {
         v2["token_endpoint"],
         format!("{url}/{}/oauth2/v2.0/token", d::TENANT_ID)
     );
-    assert!(v2["authorization_endpoint"].as_str().unwrap().starts_with(&url));
+    assert!(
+        v2["authorization_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with(&url)
+    );
     let jwks_uri = v2["jwks_uri"].as_str().unwrap().to_owned();
     assert!(jwks_uri.starts_with(&url), "{jwks_uri}");
 
     let v1: serde_json::Value = emu
         .http
-        .get(format!("{url}/{}/.well-known/openid-configuration", d::TENANT_ID))
+        .get(format!(
+            "{url}/{}/.well-known/openid-configuration",
+            d::TENANT_ID
+        ))
         .send()
         .await
         .unwrap()
@@ -61,7 +72,10 @@ async fn discovery_documents_point_at_the_emulator() {
         .unwrap();
     assert_eq!(
         instance["tenant_discovery_endpoint"],
-        format!("{url}/{}/v2.0/.well-known/openid-configuration", d::TENANT_ID)
+        format!(
+            "{url}/{}/v2.0/.well-known/openid-configuration",
+            d::TENANT_ID
+        )
     );
     let host = url.trim_start_matches("http://");
     assert_eq!(instance["metadata"][0]["aliases"][0], host);
@@ -69,9 +83,20 @@ async fn discovery_documents_point_at_the_emulator() {
     // The JWKS holds the key that signs tokens.
     let token = emu.erp_token().await;
     let kid = jwt_header(&token)["kid"].as_str().unwrap().to_owned();
-    let jwks: serde_json::Value = emu.http.get(&jwks_uri).send().await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value = emu
+        .http
+        .get(&jwks_uri)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert!(keys.iter().any(|k| k["kid"] == kid.as_str() && k["kty"] == "RSA"));
+    assert!(
+        keys.iter()
+            .any(|k| k["kid"] == kid.as_str() && k["kty"] == "RSA")
+    );
 }
 
 #[tokio::test]
@@ -104,7 +129,8 @@ fn secret_form<'a>(client_id: &'a str, secret: &'a str, scope: &'a str) -> Vec<(
 #[tokio::test]
 async fn token_errors_have_entra_codes_and_shape() {
     let emu = Emu::start().await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
         (
             d::TENANT_ID,
             secret_form(d::ERP_CLIENT_ID, d::ERP_SECRET_ID, d::GRAPH_SCOPE),
@@ -121,7 +147,11 @@ async fn token_errors_have_entra_codes_and_shape() {
         ),
         (
             d::TENANT_ID,
-            secret_form("0bad0bad-0000-4000-8000-000000000000", d::ERP_SECRET, d::GRAPH_SCOPE),
+            secret_form(
+                "0bad0bad-0000-4000-8000-000000000000",
+                d::ERP_SECRET,
+                d::GRAPH_SCOPE,
+            ),
             400,
             "unauthorized_client",
             700016,
@@ -142,7 +172,11 @@ async fn token_errors_have_entra_codes_and_shape() {
         ),
         (
             d::TENANT_ID,
-            secret_form(d::ERP_CLIENT_ID, d::ERP_SECRET, "https://example.com/.default"),
+            secret_form(
+                d::ERP_CLIENT_ID,
+                d::ERP_SECRET,
+                "https://example.com/.default",
+            ),
             400,
             "invalid_scope",
             70011,
@@ -172,7 +206,10 @@ async fn token_errors_have_entra_codes_and_shape() {
         assert_eq!(answer.json["error"], error, "{code}");
         assert_eq!(answer.aadsts(), Some(code));
         let description = answer.json["error_description"].as_str().unwrap();
-        assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+        assert!(
+            description.starts_with(&format!("AADSTS{code}: ")),
+            "{description}"
+        );
         assert!(description.contains("\r\nTrace ID: "), "{description}");
         let timestamp = answer.json["timestamp"].as_str().unwrap();
         assert_eq!(timestamp.len(), "2024-01-31 10:00:00Z".len(), "{timestamp}");
@@ -201,7 +238,10 @@ async fn token_claims_look_like_entra_app_tokens() {
     let token = answer.json["access_token"].as_str().unwrap();
     let c = claims(token);
     assert_eq!(c["aud"], "https://graph.microsoft.com");
-    assert_eq!(c["iss"], format!("https://sts.windows.net/{}/", d::TENANT_ID));
+    assert_eq!(
+        c["iss"],
+        format!("https://sts.windows.net/{}/", d::TENANT_ID)
+    );
     assert_eq!(c["tid"], d::TENANT_ID);
     assert_eq!(c["appid"], d::ERP_CLIENT_ID);
     assert_eq!(c["appidacr"], "1");
@@ -218,7 +258,10 @@ async fn token_claims_look_like_entra_app_tokens() {
     // The Intranet app has no roles claim at all; Legacy Sync has three.
     let intranet = claims(&emu.token(d::INTRANET_CLIENT_ID, d::INTRANET_SECRET).await);
     assert!(intranet.get("roles").is_none());
-    let legacy = claims(&emu.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET).await);
+    let legacy = claims(
+        &emu.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET)
+            .await,
+    );
     assert_eq!(
         legacy["roles"],
         json!(["Mail.Send", "Mail.ReadWrite", "full_access_as_app"])
@@ -230,7 +273,10 @@ async fn token_claims_look_like_entra_app_tokens() {
         emu.http
             .post(emu.token_url(d::TENANT_ID))
             .basic_auth(d::ERP_CLIENT_ID, Some(d::ERP_SECRET))
-            .form(&[("grant_type", "client_credentials"), ("scope", d::GRAPH_SCOPE)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", d::GRAPH_SCOPE),
+            ])
             .send()
             .await
             .unwrap(),
@@ -273,7 +319,9 @@ async fn certificate_assertion_gets_a_token_that_sends() {
     assert_eq!(answer.status, 200, "{}", answer.json);
     let token = answer.json["access_token"].as_str().unwrap().to_owned();
     assert_eq!(claims(&token)["appidacr"], "2");
-    let sent = emu.send(&token, d::ERP_MAILBOX, &message("by certificate")).await;
+    let sent = emu
+        .send(&token, d::ERP_MAILBOX, &message("by certificate"))
+        .await;
     assert_eq!(sent.status, 202, "{}", sent.json);
 
     // PS256 with x5t#S256 is accepted too (the 2025 documentation's pair).
@@ -435,7 +483,9 @@ async fn replayed_assertion_is_refused_unless_allowed() {
             .unwrap()
             .contains("already been used")
     );
-    let settings = emu.put("settings", json!({"reject_assertion_replay": false})).await;
+    let settings = emu
+        .put("settings", json!({"reject_assertion_replay": false}))
+        .await;
     assert_eq!(settings.status, 200);
     assert_eq!(emu.token_request(d::TENANT_ID, &form).await.status, 200);
 }
@@ -469,8 +519,18 @@ async fn expired_certificate_is_refused() {
 #[tokio::test]
 async fn certificate_registration_refuses_bad_input() {
     let emu = Emu::start().await;
-    let path = format!("{}/_emulator/apps/{}/certificates", emu.url(), d::ERP_CLIENT_ID);
-    let bad = emu.http.post(&path).body("not a certificate").send().await.unwrap();
+    let path = format!(
+        "{}/_emulator/apps/{}/certificates",
+        emu.url(),
+        d::ERP_CLIENT_ID
+    );
+    let bad = emu
+        .http
+        .post(&path)
+        .body("not a certificate")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     let cert = TestCert::new(1);
     let unknown = emu
@@ -521,4 +581,53 @@ async fn certificates_from_the_directory_file() {
         .get(&format!("apps/{}/certificates", d::ERP_CLIENT_ID))
         .await;
     assert_eq!(listed.json["certificates"][0]["source"], "directory");
+}
+
+#[tokio::test]
+async fn scripted_token_fault_answers_503_with_retry_after() {
+    let emu = Emu::start().await;
+    let plan =
+        json!({"token": [{"status": 503, "retry_after_secs": 3, "client_id": d::ERP_CLIENT_ID}]});
+    assert_eq!(emu.put("faults", plan).await.status, 200);
+    // Another app is not affected by the ERP app's fault.
+    emu.token(d::REPORTING_CLIENT_ID, d::REPORTING_SECRET).await;
+    let form = secret_form(d::ERP_CLIENT_ID, d::ERP_SECRET, d::GRAPH_SCOPE);
+    let failed = emu.token_request(d::TENANT_ID, &form).await;
+    assert_eq!(failed.status, 503);
+    assert_eq!(failed.header("retry-after"), Some("3"));
+    assert_eq!(failed.json["error"], "temporarily_unavailable");
+    assert_eq!(failed.aadsts(), Some(90033));
+    assert_eq!(emu.token_request(d::TENANT_ID, &form).await.status, 200);
+}
+
+#[tokio::test]
+async fn either_thumbprint_may_name_the_certificate() {
+    let (emu, cert, aud) = with_registered_cert().await;
+    let other = TestCert::new(30);
+    // A stale x5t beside the right x5t#S256 still finds the key.
+    let header =
+        json!({"alg": "RS256", "typ": "JWT", "x5t": other.x5t(), "x5t#S256": cert.x5t_s256()});
+    let assertion = cert.sign(&header, &TestCert::claims(d::ERP_CLIENT_ID, &aud));
+    let answer = emu
+        .token_request(d::TENANT_ID, &assertion_form(d::ERP_CLIENT_ID, &assertion))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    // A hex thumbprint in x5t (an old ADAL mistake) names no key.
+    let hex: String =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.der)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5t": hex});
+    let assertion = cert.sign(&header, &TestCert::claims(d::ERP_CLIENT_ID, &aud));
+    let answer = emu
+        .token_request(d::TENANT_ID, &assertion_form(d::ERP_CLIENT_ID, &assertion))
+        .await;
+    assert_eq!(answer.aadsts(), Some(700027));
+    let description = answer.json["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("Thumbprint of key used by client: '{hex}'")),
+        "{description}"
+    );
 }

@@ -21,12 +21,20 @@ async fn messages_can_be_listed_fetched_waited_for_and_cleared() {
 
     let waiter = {
         let http = emu.http.clone();
-        let url = format!("{}/_emulator/messages/wait?count=2&timeout_ms=5000", emu.url());
+        let url = format!(
+            "{}/_emulator/messages/wait?count=2&timeout_ms=5000",
+            emu.url()
+        );
         tokio::spawn(async move { http.get(url).send().await.unwrap().status().as_u16() })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     for subject in ["one", "two"] {
-        assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message(subject)).await.status, 202);
+        assert_eq!(
+            emu.send(&token, d::ERP_MAILBOX, &message(subject))
+                .await
+                .status,
+            202
+        );
     }
     assert_eq!(waiter.await.unwrap(), 200);
 
@@ -66,7 +74,12 @@ async fn counters_and_reset() {
     assert_eq!(emu.get("settings").await.json["mailbox_concurrency"], 4);
     assert_eq!(emu.get("faults").await.json["send"], json!([]));
     // The token issued before the reset still works.
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("after")).await.status, 202);
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("after"))
+            .await
+            .status,
+        202
+    );
 }
 
 #[tokio::test]
@@ -87,7 +100,9 @@ async fn settings_are_validated() {
         assert_eq!(answer.status, 400, "{bad}");
         assert!(answer.json["error"].is_string());
     }
-    let changed = emu.put("settings", json!({"token_lifetime_secs": 120})).await;
+    let changed = emu
+        .put("settings", json!({"token_lifetime_secs": 120}))
+        .await;
     assert_eq!(changed.status, 200);
     assert_eq!(changed.json["token_lifetime_secs"], 120);
     let token = emu.erp_token().await;
@@ -103,11 +118,16 @@ async fn settings_are_validated() {
 async fn policies_apply_after_the_configured_delay() {
     let emu = Emu::start().await;
     let token = emu.erp_token().await;
-    assert_eq!(emu.send(&token, d::CEO_MAILBOX, &message("x")).await.status, 403);
+    assert_eq!(
+        emu.send(&token, d::CEO_MAILBOX, &message("x")).await.status,
+        403
+    );
 
     // From now on every policy counts as just created: the ERP app may
     // send as anyone for two seconds.
-    let set = emu.put("settings", json!({"policy_apply_delay_secs": 2})).await;
+    let set = emu
+        .put("settings", json!({"policy_apply_delay_secs": 2}))
+        .await;
     assert_eq!(set.status, 200, "{}", set.json);
     let listed = emu.get("policies").await.json;
     assert_eq!(listed["policy_apply_delay_secs"], 2);
@@ -115,12 +135,34 @@ async fn policies_apply_after_the_configured_delay() {
     assert_eq!(listed["policies"][0]["source"], "startup");
     assert_eq!(listed["policies"][0]["scope"], d::ERP_SENDERS_GROUP);
     assert_eq!(
-        emu.send(&token, d::CEO_MAILBOX, &message("window")).await.status,
+        emu.send(&token, d::CEO_MAILBOX, &message("window"))
+            .await
+            .status,
         202
     );
 
+    // Test-ApplicationAccessPolicy already shows the restriction.
+    let test_path = format!(
+        "policies/test?app_id={}&mailbox={}",
+        d::ERP_CLIENT_ID,
+        d::CEO_MAILBOX
+    );
+    let check = emu.get(&test_path).await;
+    assert_eq!(check.status, 200, "{}", check.json);
+    assert_eq!(check.json["AccessCheckResult"], "Denied");
+    assert_eq!(check.json["EffectiveNow"], "Granted");
+    assert_eq!(check.json["MailboxId"], d::CEO_MAILBOX_ID);
+
     tokio::time::sleep(Duration::from_millis(2300)).await;
-    assert_eq!(emu.get("policies").await.json["policies"][0]["in_effect"], true);
+    assert_eq!(
+        emu.get("policies").await.json["policies"][0]["in_effect"],
+        true
+    );
+    assert_eq!(emu.get(&test_path).await.json["EffectiveNow"], "Denied");
+    let unknown = emu
+        .get("policies/test?app_id=x&mailbox=ceo@contoso.test")
+        .await;
+    assert_eq!(unknown.status, 400);
     let denied = emu.send(&token, d::CEO_MAILBOX, &message("late")).await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.graph_code(), "ErrorAccessDenied");
@@ -131,7 +173,8 @@ async fn policies_apply_after_the_configured_delay() {
 async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     let emu = Emu::start().await;
     let token = emu.erp_token().await;
-    emu.put("settings", json!({"policy_apply_delay_secs": 1})).await;
+    emu.put("settings", json!({"policy_apply_delay_secs": 1}))
+        .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let created = emu
@@ -146,17 +189,41 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     assert_eq!(created.json["in_effect"], false);
     let id = created.json["id"].as_str().unwrap().to_owned();
     // Not in effect yet.
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("a")).await.status, 202);
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("a")).await.status,
+        202
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // DenyAccess wins over the RestrictAccess group that includes erp@.
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("b")).await.status, 403);
-    assert_eq!(emu.send(&token, d::BILLING_MAILBOX, &message("c")).await.status, 202);
-    assert_eq!(emu.get("policies").await.json["policies"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("b")).await.status,
+        403
+    );
+    assert_eq!(
+        emu.send(&token, d::BILLING_MAILBOX, &message("c"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        emu.get("policies").await.json["policies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
-    let removed = emu.api(reqwest::Method::DELETE, &format!("policies/{id}"), None).await;
+    let removed = emu
+        .api(reqwest::Method::DELETE, &format!("policies/{id}"), None)
+        .await;
     assert_eq!(removed.status, 204);
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("d")).await.status, 202);
-    let again = emu.api(reqwest::Method::DELETE, &format!("policies/{id}"), None).await;
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("d")).await.status,
+        202
+    );
+    let again = emu
+        .api(reqwest::Method::DELETE, &format!("policies/{id}"), None)
+        .await;
     assert_eq!(again.status, 404);
 
     // Reset: the start-up set, in effect at once (delay back to 0).
@@ -169,15 +236,28 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     let after = emu.get("policies").await.json;
     assert_eq!(after["policies"].as_array().unwrap().len(), 1);
     assert_eq!(after["policies"][0]["in_effect"], true);
-    assert_eq!(emu.send(&token, d::ERP_MAILBOX, &message("e")).await.status, 202);
-    assert_eq!(emu.send(&token, d::CEO_MAILBOX, &message("f")).await.status, 403);
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("e")).await.status,
+        202
+    );
+    assert_eq!(
+        emu.send(&token, d::CEO_MAILBOX, &message("f")).await.status,
+        403
+    );
 }
 
 #[tokio::test]
 async fn runtime_restrict_policy_for_legacy_sync() {
     let emu = Emu::start().await;
-    let legacy = emu.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET).await;
-    assert_eq!(emu.send(&legacy, d::CEO_MAILBOX, &message("a")).await.status, 202);
+    let legacy = emu
+        .token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET)
+        .await;
+    assert_eq!(
+        emu.send(&legacy, d::CEO_MAILBOX, &message("a"))
+            .await
+            .status,
+        202
+    );
     let created = emu
         .post(
             "policies",
@@ -187,8 +267,18 @@ async fn runtime_restrict_policy_for_legacy_sync() {
         .await;
     assert_eq!(created.status, 201, "{}", created.json);
     assert_eq!(created.json["in_effect"], true);
-    assert_eq!(emu.send(&legacy, d::CEO_MAILBOX, &message("b")).await.status, 403);
-    assert_eq!(emu.send(&legacy, d::BILLING_MAILBOX, &message("c")).await.status, 202);
+    assert_eq!(
+        emu.send(&legacy, d::CEO_MAILBOX, &message("b"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        emu.send(&legacy, d::BILLING_MAILBOX, &message("c"))
+            .await
+            .status,
+        202
+    );
 }
 
 #[tokio::test]
@@ -204,7 +294,13 @@ async fn bad_policies_are_refused() {
         let answer = emu.post("policies", bad.clone()).await;
         assert_eq!(answer.status, 400, "{bad}: {}", answer.json);
     }
-    assert_eq!(emu.get("policies").await.json["policies"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        emu.get("policies").await.json["policies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -212,10 +308,18 @@ async fn directory_lists_the_four_builtin_apps() {
     let emu = Emu::start().await;
     let directory = emu.get("directory").await.json;
     let apps = directory["tenants"][0]["apps"].as_array().unwrap();
-    let names: Vec<&str> = apps.iter().map(|a| a["display_name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = apps
+        .iter()
+        .map(|a| a["display_name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["Contoso ERP", "Contoso Reporting", "Contoso Intranet", "Contoso Legacy Sync"]
+        [
+            "Contoso ERP",
+            "Contoso Reporting",
+            "Contoso Intranet",
+            "Contoso Legacy Sync"
+        ]
     );
     assert!(!directory.to_string().contains(d::LEGACY_SYNC_SECRET));
     let banner = emu.emulator.banner();

@@ -1,1 +1,50 @@
-//! Not built yet: see the README.
+//! The `graphmailer._graphmailer` extension module: the Python face of the
+//! graphmailer core.
+//!
+//! This crate only converts Python values to the core's types, maps the
+//! core's errors to Python exceptions (`error.rs`), and deals with the GIL and
+//! asyncio (`bridge.rs`). Every rule lives in the `graphmailer` crate.
+//!
+//! Modules: [`convert`] (Python arguments to core values), [`message`]
+//! (`Message`, `Attachment`, `Address`), [`credential`]
+//! (`ClientCertificate`), [`mailer`] (`Mailer`, `SendReceipt`), [`admin`]
+//! (`Diagnosis`, `Verification`, `policy_script`), [`bridge`] (blocking waits
+//! with the GIL released, asyncio awaitables), [`error`] (one mapping of
+//! error kinds to exception classes), [`logging`] (the core's `tracing`
+//! events to Python's `logging`).
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+mod admin;
+mod bridge;
+mod convert;
+mod credential;
+mod error;
+mod logging;
+mod mailer;
+mod message;
+
+/// The native part of the `graphmailer` package; import `graphmailer` instead.
+#[pymodule]
+fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install();
+    m.add("__version__", graphmailer::VERSION)?;
+    m.add_class::<mailer::PyMailer>()?;
+    m.add_class::<mailer::PySendReceipt>()?;
+    m.add_class::<message::PyMessage>()?;
+    m.add_class::<message::PyAttachment>()?;
+    m.add_class::<message::PyAddress>()?;
+    m.add_class::<credential::PyClientCertificate>()?;
+    m.add_class::<admin::PyDiagnosis>()?;
+    m.add_class::<admin::PyFinding>()?;
+    m.add_class::<admin::PyVerification>()?;
+    m.add_class::<admin::PyVerifyRow>()?;
+    m.add_function(wrap_pyfunction!(admin::policy_script, m)?)?;
+    m.add(
+        "POLICY_WARNINGS",
+        PyTuple::new(m.py(), admin::policy_warnings())?,
+    )?;
+    m.add("ERROR_KINDS", PyTuple::new(m.py(), error::kinds())?)?;
+    Ok(())
+}

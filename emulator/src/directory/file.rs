@@ -358,4 +358,51 @@ mod tests {
         let err = parse(&shared_scope, None).unwrap_err().to_string();
         assert!(err.contains("security principal"), "{err}");
     }
+
+    #[test]
+    fn the_documented_example_loads_and_its_first_tenant_is_the_builtin_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/directory.toml");
+        let mut dir = Directory::from_file(&path).unwrap();
+        assert_eq!(dir.tenants.len(), 2);
+        let erp = &mut dir.tenants[0].apps[0];
+        assert_eq!(erp.certificates.len(), 1);
+        assert!(erp.certificates[0].not_after.year() > 2100);
+        erp.certificates.clear();
+        assert_eq!(dir.tenants[0], Directory::default().tenants[0]);
+        let fabrikam = &dir.tenants[1];
+        assert!(fabrikam.apps[1].disabled);
+        assert_eq!(fabrikam.mailboxes[0].send_as, ["invoices@fabrikam.test"]);
+        assert_eq!(fabrikam.policies[0].access_right, AccessRight::DenyAccess);
+    }
+
+    #[test]
+    fn certificate_paths_are_relative_to_the_file() {
+        let dir = std::env::temp_dir().join(format!("gm-emu-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("certs/app.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("certs/app.der"), cert.der()).unwrap();
+        let text = SMALL.replace(
+            "roles = [\"Mail.Send\"]",
+            "roles = [\"Mail.Send\"]\ncertificates = [\"certs/app.pem\", \"certs/app.der\"]",
+        );
+        std::fs::write(dir.join("directory.toml"), &text).unwrap();
+        let err = Directory::from_file(&dir.join("directory.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listed twice"), "{err}");
+        let single = text.replace(", \"certs/app.der\"", "");
+        std::fs::write(dir.join("directory.toml"), &single).unwrap();
+        let parsed = Directory::from_file(&dir.join("directory.toml")).unwrap();
+        assert_eq!(parsed.tenants[0].apps[0].certificates.len(), 1);
+        let missing = single.replace("certs/app.pem", "certs/missing.pem");
+        assert!(parse(&missing, Some(&dir)).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -39,7 +39,10 @@ fn invalid_client(code: u32, description: impl Into<String>) -> AadError {
 }
 
 fn malformed(reason: &str) -> AadError {
-    invalid_client(50027, format!("JWT token is invalid or malformed. {reason}"))
+    invalid_client(
+        50027,
+        format!("JWT token is invalid or malformed. {reason}"),
+    )
 }
 
 /// Validates the assertion for `app`, presented at `{origin}/{segment}/...`.
@@ -140,7 +143,7 @@ pub(super) fn check(
     Ok(())
 }
 
-/// The registered certificate named by `x5t#S256` (preferred) or `x5t`.
+/// The registered certificate named by `x5t#S256` or `x5t` (either may match).
 fn find_certificate(shared: &Shared, app: &App, header: &Value) -> Result<Certificate, AadError> {
     let named = |name: &str| {
         header
@@ -148,28 +151,31 @@ fn find_certificate(shared: &Shared, app: &App, header: &Value) -> Result<Certif
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let (thumbprint, sha256) = match (named("x5t#S256"), named("x5t")) {
-        (Some(t), _) => (t, true),
-        (None, Some(t)) => (t, false),
-        (None, None) => {
-            return Err(invalid_client(
-                700027,
-                format!(
-                    "Client assertion failed signature validation. [Reason - The key was not found., The assertion's header has neither 'x5t' nor 'x5t#S256'.] App Id: {}.",
-                    app.client_id
-                ),
-            ));
-        }
-    };
+    let (s256, sha1) = (named("x5t#S256"), named("x5t"));
+    if s256.is_none() && sha1.is_none() {
+        return Err(invalid_client(
+            700027,
+            format!(
+                "Client assertion failed signature validation. [Reason - The key was not found., The assertion's header has neither 'x5t' nor 'x5t#S256'.] App Id: {}.",
+                app.client_id
+            ),
+        ));
+    }
     shared
         .app_certificates(app)
         .into_iter()
-        .find(|c| c.matches(thumbprint, sha256))
+        .find(|c| {
+            s256.is_some_and(|t| c.matches(t, true)) || sha1.is_some_and(|t| c.matches(t, false))
+        })
         .ok_or_else(|| {
+            let thumbprint = sha1.or(s256).unwrap_or_default();
+            // A digest shows as hex, as the portal lists keys; anything else as sent.
             let hex: String = URL_SAFE_NO_PAD
                 .decode(thumbprint.trim_end_matches('='))
+                .ok()
+                .filter(|bytes| bytes.len() == 20 || bytes.len() == 32)
                 .map(|bytes| bytes.iter().map(|b| format!("{b:02X}")).collect())
-                .unwrap_or_else(|_| thumbprint.to_owned());
+                .unwrap_or_else(|| thumbprint.to_owned());
             invalid_client(
                 700027,
                 format!(
@@ -191,7 +197,9 @@ fn check_identity(app: &App, claims: &Value) -> Result<(), AadError> {
     if !is_client(claim("iss")) {
         return Err(invalid_client(
             700021,
-            format!("Client assertion application identifier doesn't match 'client_id' parameter. {DOCS}"),
+            format!(
+                "Client assertion application identifier doesn't match 'client_id' parameter. {DOCS}"
+            ),
         ));
     }
     if claim("sub") != claim("iss") {

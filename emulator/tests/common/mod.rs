@@ -291,7 +291,12 @@ impl TestCert {
         };
         let mut signature = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(encoding, &SystemRandom::new(), input.as_bytes(), &mut signature)
+            .sign(
+                encoding,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
             .unwrap();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }

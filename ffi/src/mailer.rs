@@ -1,0 +1,317 @@
+//! The mailer: created from the config struct, the environment or a file;
+//! shared by any number of threads; sends, diagnoses and verifies.
+
+use std::ffi::c_char;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gm_core::blocking::Mailer;
+use gm_core::Config;
+
+use crate::args;
+use crate::config::{graphmailer_config, to_core};
+use crate::error::{Failure, call};
+use crate::handle;
+use crate::message::{graphmailer_message, snapshot};
+use crate::receipt::{Receipt, graphmailer_receipt};
+use crate::report;
+use crate::status::graphmailer_status;
+use crate::strings;
+
+/// Sends mail: holds the configuration, one HTTP connection pool, one token
+/// cache and one limit of requests in flight per mailbox. Thread-safe: create
+/// one per process and share it. Release it with graphmailer_mailer_free.
+pub struct graphmailer_mailer {
+    _private: [u8; 0],
+}
+
+/// The process that started graphmailer's worker threads. A child of fork()
+/// has none of them, and waiting on them would hang it forever.
+static OWNER: OnceLock<u32> = OnceLock::new();
+
+fn not_forked() -> Result<(), Failure> {
+    if *OWNER.get_or_init(std::process::id) == std::process::id() {
+        Ok(())
+    } else {
+        Err(Failure::forked())
+    }
+}
+
+/// Starts the core's runtime with SIGPIPE blocked in its worker threads.
+///
+/// A write on a socket the peer has closed raises SIGPIPE in the writing
+/// thread, and its default action ends the process. Rust programs, Python and
+/// Node ignore SIGPIPE, but a C host usually does not, and the HTTP stack
+/// writes with `writev`, which (unlike `send` with MSG_NOSIGNAL) raises it. So
+/// the runtime's threads are created while the creating thread blocks
+/// SIGPIPE: they inherit the mask (and so do the blocking-pool threads they
+/// start), their writes fail with EPIPE instead, and the host's own signal
+/// handling is left exactly as it was.
+// CORE-GAP: the core's runtime() could block SIGPIPE in its threads itself
+// (an on_thread_start hook), for every host that does not ignore it.
+fn start_runtime() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        #[cfg(unix)]
+        // SAFETY: plain signal-mask calls on this thread's own mask, with
+        // sets initialized by sigemptyset; the old mask is restored.
+        unsafe {
+            let mut block: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut block);
+            libc::sigaddset(&mut block, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+            let _ = gm_core::blocking::runtime();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        #[cfg(not(unix))]
+        let _ = gm_core::blocking::runtime();
+    });
+}
+
+fn issue(
+    function: &str,
+    mailer_out: *mut *mut graphmailer_mailer,
+    config: impl FnOnce() -> Result<Config, Failure>,
+) -> graphmailer_status {
+    call(function, || {
+        let out = args::out(mailer_out, "mailer_out")?;
+        let config = config()?;
+        not_forked()?;
+        start_runtime();
+        let mailer = Mailer::new(config)?;
+        let handle = handle::insert::<Mailer, graphmailer_mailer>(mailer);
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Creates a mailer from a configuration struct (see graphmailer_config).
+/// An incomplete or wrong configuration returns GRAPHMAILER_ERR_CONFIG with
+/// the setting in graphmailer_last_error_field().
+///
+/// # Safety
+/// `config` points to a graphmailer_config whose pointers are valid as
+/// documented there; `mailer_out` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_new(
+    config: *const graphmailer_config,
+    mailer_out: *mut *mut graphmailer_mailer,
+) -> graphmailer_status {
+    issue("graphmailer_mailer_new", mailer_out, || {
+        if config.is_null() {
+            return Err(Failure::null("config"));
+        }
+        // SAFETY: non-NULL, and the caller promised a valid struct.
+        unsafe { to_core(&*config) }
+    })
+}
+
+/// Creates a mailer from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID,
+/// AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH (and
+/// AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_AUTHORITY_HOST and the
+/// GRAPHMAILER_* settings (GRAPHMAILER_CLOUD, GRAPHMAILER_GRAPH_ENDPOINT,
+/// GRAPHMAILER_ALLOWED_SENDERS, GRAPHMAILER_CA_BUNDLE, ...).
+///
+/// # Safety
+/// `mailer_out` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_new_from_env(
+    mailer_out: *mut *mut graphmailer_mailer,
+) -> graphmailer_status {
+    issue("graphmailer_mailer_new_from_env", mailer_out, || Ok(Config::from_env()?))
+}
+
+/// Creates a mailer from a TOML file whose keys are the settings' lower-case
+/// names (tenant_id = "...", allowed_senders = ["erp@contoso.com"], ...); a
+/// setting the file leaves out is read from the environment, so the secret
+/// can stay out of the file.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `mailer_out` points to writable memory
+/// for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_new_from_file(
+    path: *const c_char,
+    mailer_out: *mut *mut graphmailer_mailer,
+) -> graphmailer_status {
+    issue("graphmailer_mailer_new_from_file", mailer_out, || {
+        let path = unsafe { args::path(path, "path") }?;
+        Ok(Config::from_file(path)?)
+    })
+}
+
+/// Releases a mailer. NULL is accepted; a mailer freed already returns
+/// GRAPHMAILER_ERR_INVALID_HANDLE. Sends still running on other threads
+/// finish first: the mailer is dropped when the last of them returns.
+#[unsafe(no_mangle)]
+pub extern "C" fn graphmailer_mailer_free(mailer: *mut graphmailer_mailer) -> graphmailer_status {
+    call("graphmailer_mailer_free", || handle::free::<Mailer, _>(mailer, "mailer"))
+}
+
+/// Sends a message and blocks until Graph accepts or refuses it. In order,
+/// stopping at the first failure: the message is validated and the sender is
+/// checked against allowed_senders (both before any network call), a token is
+/// taken from the mailer's cache or fetched, and Graph is asked to send, with
+/// retries only where no mail can have gone out. GRAPHMAILER_OK means Graph
+/// accepted the mail; delivery happens after. Safe to call from many threads
+/// with one mailer.
+///
+/// `receipt_out` may be NULL when the receipt is not wanted; otherwise it
+/// receives a receipt to release with graphmailer_receipt_free.
+///
+/// # Safety
+/// `receipt_out` is NULL or points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_send(
+    mailer: *const graphmailer_mailer,
+    message: *const graphmailer_message,
+    receipt_out: *mut *mut graphmailer_receipt,
+) -> graphmailer_status {
+    call("graphmailer_mailer_send", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let message = snapshot(message)?;
+        not_forked()?;
+        let receipt = mailer.send(&message)?;
+        if !receipt_out.is_null() {
+            let handle = handle::insert::<Receipt, graphmailer_receipt>(Receipt::from(receipt));
+            // SAFETY: non-NULL; the caller promised writable memory.
+            unsafe { receipt_out.write(handle) };
+        }
+        Ok(())
+    })
+}
+
+/// How many token requests this mailer has made: 1 after any number of sends
+/// from any number of threads, until the token nears its expiry.
+///
+/// # Safety
+/// `count_out` points to writable memory for one uint64_t.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_token_requests(
+    mailer: *const graphmailer_mailer,
+    count_out: *mut u64,
+) -> graphmailer_status {
+    call("graphmailer_mailer_token_requests", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let out = args::out(count_out, "count_out")?;
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(mailer.as_async().token_requests()) };
+        Ok(())
+    })
+}
+
+fn give_json(
+    function: &str,
+    json_out: *mut *mut c_char,
+    body: impl FnOnce() -> Result<serde_json::Value, Failure>,
+) -> graphmailer_status {
+    call(function, || {
+        let out = args::out(json_out, "json_out")?;
+        let json = body()?;
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(strings::hand_over(&json.to_string())) };
+        Ok(())
+    })
+}
+
+/// The mailer's public settings as one JSON object: tenant_id, client_id,
+/// credential ("client secret" or "certificate"), cloud, authority_host,
+/// graph_endpoint, token_url, scope, allowed_senders. Never the secret or the
+/// key. The string is the caller's: release it with graphmailer_string_free.
+///
+/// # Safety
+/// `json_out` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_describe(
+    mailer: *const graphmailer_mailer,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    give_json("graphmailer_mailer_describe", json_out, || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        Ok(report::config(mailer.config()))
+    })
+}
+
+/// Gets a fresh token and explains it, as `graphmailer doctor` does: the
+/// roles granted (and which are broader than sending needs), the token's
+/// tenant and lifetime, clock skew, endpoints and proxy, and findings
+/// (severity "info", "warning" or "error", an id, a message, a hint). A
+/// failed token request is not a failed call: it is reported inside, under
+/// "error" and as an error finding, and "ok" is false. Returns
+/// GRAPHMAILER_OK with one JSON object, released with graphmailer_string_free.
+///
+/// # Safety
+/// `json_out` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_diagnose(
+    mailer: *const graphmailer_mailer,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    give_json("graphmailer_mailer_diagnose", json_out, || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        not_forked()?;
+        Ok(report::diagnosis(&mailer.diagnose()?))
+    })
+}
+
+/// Checks that the tenant's restriction holds: each of the `allowed_len`
+/// senders in `allowed` must be able to send, each of the `denied_len`
+/// senders in `denied` must be refused with access denied. Every attempt
+/// sends a short test message to the sender's own mailbox only; the mailer's
+/// allowed_senders is deliberately not applied. Returns GRAPHMAILER_OK with
+/// one JSON object {"holds", "round", "rows": [{"sender", "expected",
+/// "observed", "passed", "code", "request_id", "detail"}]}, released with
+/// graphmailer_string_free; fails only when nothing can be tested (no
+/// sender, a malformed address, or no token at all).
+///
+/// # Safety
+/// `allowed` and `denied` point to their lengths in NUL-terminated strings
+/// (NULL is allowed for length 0); `json_out` points to writable memory for
+/// one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_verify(
+    mailer: *const graphmailer_mailer,
+    allowed: *const *const c_char,
+    allowed_len: usize,
+    denied: *const *const c_char,
+    denied_len: usize,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    give_json("graphmailer_mailer_verify", json_out, || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let allowed = unsafe { args::strings(allowed, allowed_len, "allowed") }?;
+        let denied = unsafe { args::strings(denied, denied_len, "denied") }?;
+        not_forked()?;
+        Ok(report::verification(&mailer.verify(&allowed, &denied)?))
+    })
+}
+
+/// Like graphmailer_mailer_verify, repeated every `interval_ms` until the
+/// restriction holds or `wait_ms` has passed (a new restriction takes 30
+/// minutes to hours to apply). The JSON is the last round's; its "round"
+/// says how many there were.
+///
+/// # Safety
+/// As for graphmailer_mailer_verify.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_verify_until(
+    mailer: *const graphmailer_mailer,
+    allowed: *const *const c_char,
+    allowed_len: usize,
+    denied: *const *const c_char,
+    denied_len: usize,
+    wait_ms: u64,
+    interval_ms: u64,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    give_json("graphmailer_mailer_verify_until", json_out, || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let allowed = unsafe { args::strings(allowed, allowed_len, "allowed") }?;
+        let denied = unsafe { args::strings(denied, denied_len, "denied") }?;
+        not_forked()?;
+        let (wait, interval) = (Duration::from_millis(wait_ms), Duration::from_millis(interval_ms));
+        Ok(report::verification(&mailer.verify_until(&allowed, &denied, wait, interval, |_, _| {})?))
+    })
+}

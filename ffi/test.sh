@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Builds libgraphmailer and runs every test of the C library:
+#   - cargo test -p graphmailer-ffi (unit tests, and the header-drift test
+#     that fails when include/graphmailer.h differs from a fresh generation);
+#   - `make install` into a private prefix, then the header compiled as C99,
+#     C11, C++11 and C++17, pkg-config, and examples/send.c built with
+#     `cc $(pkg-config --cflags --libs graphmailer)` (and statically);
+#   - the C tests (tests/*.c, compiled with gcc against the installed library)
+#     against the real emulator, three times: plain, under AddressSanitizer +
+#     UndefinedBehaviorSanitizer, and under valgrind (no leak, no invalid
+#     access). The shared scenarios (tests/scenarios.json) run in each.
+# Installs the tools it needs. Its last line is "N passed, N failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+BUILD="$HERE/build"
+PREFIX="$BUILD/prefix"
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
+OUT="$ROOT/target/$CARGO_BUILD_TARGET/debug"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+# check NAME COMMAND...: one test that passes when the command succeeds.
+check() {
+    local name="$1"
+    shift
+    if "$@" >"$BUILD/last.log" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/    /' "$BUILD/last.log" | tail -30; fi
+}
+# add_counts LOG: adds the "N passed, N failed" of a runner's last line.
+add_counts() {
+    local line
+    line="$(tail -n 1 "$1")"
+    if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+        return 0
+    fi
+    fail "$1 ended without a summary: $line"
+    return 1
+}
+
+# ---- tools ------------------------------------------------------------------
+missing=()
+for tool in gcc g++ make pkg-config openssl valgrind; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- build ------------------------------------------------------------------
+rm -rf "$BUILD"
+mkdir -p "$BUILD"
+# One package per build, as everyone else builds them, so their artefacts are
+# reused instead of rebuilt with a different union of features.
+(cd "$ROOT" && cargo build -p graphmailer-ffi && cargo build -p graphmailer-emulator)
+make -s -C "$HERE" install PREFIX="$PREFIX" PROFILE=debug TARGET="$CARGO_BUILD_TARGET" >/dev/null
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+
+# Throw-away certificates for the certificate tests.
+FIX="$BUILD/fixtures"
+mkdir -p "$FIX"
+(
+    cd "$FIX"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 30 \
+        -subj "/CN=graphmailer-ffi-test" 2>/dev/null
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other-key.pem 2>/dev/null
+    cat cert.pem key.pem >combined.pem
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -passout pass:pem-pass -out key-enc.pem
+    cat cert.pem key-enc.pem >encrypted.pem
+    openssl pkcs12 -export -in cert.pem -inkey key.pem -passout pass:p12-pass -out app.p12
+    openssl x509 -in cert.pem -noout -fingerprint -sha1 | sed 's/.*=//; s/://g' >thumbprint.txt
+)
+
+# ---- Rust-side tests (unit tests, header drift) -------------------------------
+if (cd "$ROOT" && cargo test -p graphmailer-ffi) >"$BUILD/cargo-test.log" 2>&1; then :; else
+    echo "cargo test -p graphmailer-ffi failed:" && tail -40 "$BUILD/cargo-test.log" | sed 's/^/    /'
+fi
+read -r cargo_passed cargo_failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p + 0, f + 0 }' "$BUILD/cargo-test.log")
+if ! grep -q '^test result:' "$BUILD/cargo-test.log"; then cargo_failed=1; fi
+if grep -q "checked_in_header_matches_a_fresh_generation ... ok" "$BUILD/cargo-test.log"; then
+    echo "ok   cargo test -p graphmailer-ffi: ${cargo_passed:-0} passed, ${cargo_failed:-0} failed (header drift included)"
+else
+    echo "FAIL the header-drift test did not pass"
+    cargo_failed=$((${cargo_failed:-0} + 1))
+fi
+passed=$((passed + ${cargo_passed:-0}))
+failed=$((failed + ${cargo_failed:-0}))
+
+# ---- header, install, pkg-config, example -------------------------------------
+CFLAGS_PC="$(pkg-config --cflags graphmailer)"
+LIBS_PC="$(pkg-config --libs graphmailer)"
+run_installed() { LD_LIBRARY_PATH="$PREFIX/lib" "$@"; }
+check "header compiles as C99 (-pedantic -Werror) and runs" \
+    bash -c "gcc -std=c99 -pedantic -Wall -Wextra -Werror '$HERE/tests/header/header_c99.c' $CFLAGS_PC $LIBS_PC -o '$BUILD/header_c99' && LD_LIBRARY_PATH='$PREFIX/lib' '$BUILD/header_c99'"
+check "header compiles as C11" \
+    gcc -std=c11 -pedantic -Wall -Wextra -Werror -c "$HERE/tests/header/header_c99.c" $CFLAGS_PC -o "$BUILD/header_c11.o"
+check "header compiles as C++11 (-pedantic -Werror) and runs" \
+    bash -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror '$HERE/tests/header/header_cxx.cpp' $CFLAGS_PC $LIBS_PC -o '$BUILD/header_cxx' && LD_LIBRARY_PATH='$PREFIX/lib' '$BUILD/header_cxx'"
+check "header compiles as C++17" \
+    g++ -std=c++17 -pedantic -Wall -Wextra -Werror -c "$HERE/tests/header/header_cxx.cpp" $CFLAGS_PC -o "$BUILD/header_cxx17.o"
+version="$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml")"
+check "make install: header, .so (soname), .a and graphmailer.pc $version" \
+    bash -c "test -f '$PREFIX/include/graphmailer.h' && test -f '$PREFIX/lib/libgraphmailer.a' \
+        && test -L '$PREFIX/lib/libgraphmailer.so' && test \"\$(pkg-config --modversion graphmailer)\" = '$version' \
+        && readelf -d '$PREFIX/lib/libgraphmailer.so' | grep -q 'SONAME.*libgraphmailer.so.0'"
+check "examples/send.c builds with cc \$(pkg-config --cflags --libs graphmailer)" \
+    bash -c "cc '$HERE/examples/send.c' \$(pkg-config --cflags --libs graphmailer) -Wl,-rpath,'$PREFIX/lib' -o '$BUILD/send'"
+check "examples/send.c links statically (libgraphmailer.a + Libs.private)" \
+    bash -c "cc '$HERE/examples/send.c' \$(pkg-config --cflags graphmailer) '$PREFIX/lib/libgraphmailer.a' \
+        \$(pkg-config --static --libs-only-l graphmailer | sed 's/-lgraphmailer//') -o '$BUILD/send-static' \
+        && ! ldd '$BUILD/send-static' | grep -q graphmailer"
+check "no exported symbol lacks the graphmailer_ prefix" \
+    bash -c "! nm -D --defined-only '$PREFIX/lib/libgraphmailer.so' | awk '\$2 ~ /[TDB]/ {print \$3}' | grep -v '^graphmailer_' | grep ."
+
+# ---- the C tests against the emulator -----------------------------------------
+export GM_EMULATOR="$OUT/graphmailer-emulator"
+export GM_FIXTURES="$FIX"
+export GM_SCENARIOS="$ROOT/tests/scenarios.json"
+export GM_EXAMPLE="$BUILD/send"
+export GM_EXAMPLE_STATIC="$BUILD/send-static"
+TEST_SOURCES=("$HERE"/tests/*.c)
+TEST_FLAGS=(-std=c99 -Wall -Wextra -Werror -pthread -g -I "$HERE/tests")
+gcc "${TEST_FLAGS[@]}" "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests"
+gcc "${TEST_FLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+    "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests-asan"
+
+echo "== C tests"
+"$BUILD/c-tests" 2>&1 | tee "$BUILD/c-tests.log" | grep -v '^ok ' || true
+add_counts "$BUILD/c-tests.log" || true
+
+echo "== C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+set +e
+ASAN_OPTIONS="detect_leaks=1:exitcode=86:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1" \
+    "$BUILD/c-tests-asan" >"$BUILD/asan.log" 2>&1
+asan_rc=$?
+set -e
+grep -v '^ok ' "$BUILD/asan.log" | tail -40 || true
+add_counts "$BUILD/asan.log" || true
+if ((asan_rc == 0)) && ! grep -q "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$BUILD/asan.log"; then
+    pass "AddressSanitizer and UBSan: no error, no leak"
+else
+    fail "AddressSanitizer or UBSan reported errors (exit $asan_rc, see $BUILD/asan.log)"
+fi
+
+echo "== C tests under valgrind"
+set +e
+valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes \
+    --trace-children=no --log-file="$BUILD/valgrind.txt" "$BUILD/c-tests" >"$BUILD/valgrind.log" 2>&1
+valgrind_rc=$?
+set -e
+grep -v '^ok ' "$BUILD/valgrind.log" | tail -40 || true
+add_counts "$BUILD/valgrind.log" || true
+if ((valgrind_rc != 99)) && ! grep -q "Invalid \(read\|write\|free\)\|definitely lost\|indirectly lost\|uninitialised" "$BUILD/valgrind.txt"; then
+    pass "valgrind: no invalid read or write, no definite or indirect leak"
+else
+    fail "valgrind reported errors (exit $valgrind_rc):"
+    sed 's/^/    /' "$BUILD/valgrind.txt" | head -60
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,17 @@
+/* The header compiles as strict C99 (test.sh: gcc -std=c99 -pedantic
+ * -Werror) and as C11; every type and enum value is usable. */
+#include <graphmailer.h>
+
+#include <stdio.h>
+
+int main(void) {
+    graphmailer_config config = {0};
+    graphmailer_policy_request request = {0};
+    graphmailer_mailer *mailer = NULL;
+    graphmailer_status status = graphmailer_mailer_new(&config, &mailer);
+    (void)request;
+    if (status != GRAPHMAILER_ERR_CONFIG) return 1;
+    if (GRAPHMAILER_ERR_FORKED != 105 || GRAPHMAILER_POLICY_APPLICATION_ACCESS_POLICY != 1) return 2;
+    printf("C sees libgraphmailer %s\n", graphmailer_version());
+    return 0;
+}

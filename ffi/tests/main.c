@@ -1,0 +1,69 @@
+/* The C test runner: starts the emulator, runs every test (or those whose
+ * names contain one of the arguments), prints "N passed, N failed" last. */
+#include "tests.h"
+
+#define T(name) {#name, name}
+static const gm_test TESTS[] = {
+    T(test_version),
+    T(test_status_names),
+    T(test_null_arguments),
+    T(test_invalid_utf8),
+    T(test_oversized_inputs),
+    T(test_use_after_free_and_double_free),
+    T(test_mistyped_and_forged_handles),
+    T(test_outputs_untouched_on_failure),
+    T(test_last_error_is_per_thread_and_cleared),
+    T(test_config_errors_name_the_setting),
+    T(test_validate_names_the_field),
+    T(test_policy_script),
+    T(test_certificate_loading),
+    T(test_string_free),
+    T(test_every_feature_arrives),
+    T(test_attachments_from_files),
+    T(test_receipt_matches_what_graph_stored),
+    T(test_status_config),
+    T(test_status_invalid_message),
+    T(test_status_sender_not_allowed),
+    T(test_status_authentication),
+    T(test_status_access_denied),
+    T(test_status_mailbox_not_found),
+    T(test_status_throttled),
+    T(test_status_transient),
+    T(test_status_ambiguous_delivery),
+    T(test_status_service),
+    T(test_retry_then_success),
+    T(test_eight_threads_share_one_mailer_and_token),
+    T(test_mailer_from_env),
+    T(test_mailer_from_file),
+    T(test_describe_has_no_secret),
+    T(test_secrets_never_in_errors),
+    T(test_fork_child_gets_forked_status),
+    T(test_https_with_ca_bundle),
+    T(test_certificate_mailer),
+    T(test_diagnose),
+    T(test_verify),
+    T(test_peer_hanging_up_does_not_kill_the_host),
+    T(test_example_programs),
+};
+
+static int selected(const char *name, int argc, char **argv) {
+    if (argc <= 1) return 1;
+    for (int i = 1; i < argc; i++)
+        if (strstr(name, argv[i])) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (gm_emulator_start(&gm_emu, "--http --port 0") != 0) {
+        fprintf(stderr, "cannot start the emulator (set GM_EMULATOR to its binary)\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++)
+        if (selected(TESTS[i].name, argc, argv)) gm_run(TESTS[i].name, TESTS[i].fn);
+    const char *scenarios = getenv("GM_SCENARIOS");
+    if (scenarios && selected("scenarios", argc, argv)) run_scenarios(scenarios);
+    gm_emulator_stop(&gm_emu);
+    return gm_summary();
+}

@@ -1,0 +1,16 @@
+// ES module entry: the same objects as `require('graphmailer')`.
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const graphmailer = require('./index.js')
+
+export const {
+  Mailer,
+  ClientCertificate,
+  isGraphMailerError,
+  policyScript,
+  version,
+  errorCodes,
+  policyWarnings,
+} = graphmailer
+export default graphmailer

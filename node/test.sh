@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the Node.js addon against the workspace and runs the package's tests
+# (node --test, against the real emulator binary). Runnable from any
+# directory; starts nothing that outlives it. The last line is the test
+# runner's count: "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd .. && pwd)
+
+# napi's CLI always passes --target, so cargo must build for the same explicit
+# target or everything is built twice.
+export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
+export CARGO_TERM_COLOR=never
+
+# Node.js 20 or newer (the test runner's options); Debian's packages otherwise.
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "== installing Node.js"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "== node $(node --version), npm $(npm --version 2>/dev/null)"
+
+# The napi CLI and TypeScript. `npm ci` refuses this lock file when the
+# registry lacks other platforms' optional packages, so `npm install` is the
+# fallback; nothing is fetched when node_modules is already complete.
+if [ -x node_modules/.bin/napi ] && [ -f node_modules/typescript/bin/tsc ] && [ -d node_modules/@types/node ]; then
+  echo "== npm dependencies present"
+else
+  echo "== installing npm dependencies"
+  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+fi
+
+# The emulator the tests talk to (quick when it is up to date).
+echo "== building the emulator"
+(cd "$root" && cargo build -p graphmailer-emulator)
+
+# The addon. The build regenerates index.d.ts from the Rust sources; the
+# checked-in copy is kept so a test can tell when the two differ.
+echo "== building the addon"
+checked_in=$(mktemp)
+trap 'rm -f "$checked_in"' EXIT
+cp index.d.ts "$checked_in"
+node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts
+export GRAPHMAILER_DTS_CHECKED_IN=$checked_in
+export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
+
+echo "== tsc --noEmit"
+node node_modules/typescript/bin/tsc --noEmit -p tsconfig.json
+
+echo "== node --test"
+log=$(mktemp)
+trap 'rm -f "$checked_in" "$log"' EXIT
+status=0
+node --test --test-reporter=tap --test-timeout=180000 test/*.test.mjs 2>&1 | tee "$log" || status=$?
+count() { grep -E "^# $1 [0-9]+" "$log" | tail -1 | grep -Eo '[0-9]+$' || echo 0; }
+passed=$(count pass)
+failed=$(count fail)
+skipped=$(count skipped)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # the runner died before counting
+fi
+echo "node: $skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,567 @@
+"""The native part of graphmailer (a Rust extension); import ``graphmailer`` instead."""
+
+import asyncio
+import datetime
+import os
+from typing import Callable, Iterable, List, Mapping, Optional, Tuple, Union, final, overload
+
+from typing_extensions import Self
+
+__all__ = [
+    "__version__",
+    "Mailer",
+    "SendReceipt",
+    "Message",
+    "Attachment",
+    "Address",
+    "ClientCertificate",
+    "Diagnosis",
+    "Finding",
+    "Verification",
+    "VerifyRow",
+    "policy_script",
+    "POLICY_WARNINGS",
+    "ERROR_KINDS",
+]
+
+__version__: str
+
+#: Every kind of error of the core as ``(name, class name, number, code)``.
+ERROR_KINDS: Tuple[Tuple[str, str, int, str], ...]
+#: The warnings printed with every policy script.
+POLICY_WARNINGS: Tuple[str, ...]
+
+#: One address: ``"a@example.com"``, ``("Name", "a@example.com")`` or an ``Address``.
+_AddressLike = Union[str, Tuple[Optional[str], str], "Address"]
+#: One address as above, or a list of them.
+_Addresses = Union[_AddressLike, Iterable[_AddressLike]]
+#: An ``Attachment``, or the path of a file to attach.
+_AttachmentLike = Union["Attachment", str, "os.PathLike[str]"]
+#: One attachment as above, or a list of them.
+_Attachments = Union[_AttachmentLike, Iterable[_AttachmentLike]]
+#: Custom ``x-`` headers: a dict, or ``(name, value)`` pairs.
+_Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+#: A duration: seconds, or a ``datetime.timedelta``.
+_Seconds = Union[int, float, datetime.timedelta]
+#: A path: ``str`` or ``os.PathLike``.
+_StrPath = Union[str, "os.PathLike[str]"]
+#: Bytes from memory.
+_Buffer = Union[bytes, bytearray, memoryview]
+
+@final
+class Address:
+    """A mail address with an optional display name.
+
+    Wherever an address is taken, ``"a@example.com"`` and
+    ``("Name", "a@example.com")`` work too; message properties return
+    ``Address`` objects.
+    """
+
+    def __new__(cls, address: str, name: Optional[str] = None) -> Self: ...
+    @staticmethod
+    def parse(text: str) -> Address:
+        """Parses ``"a@example.com"`` or ``"Name <a@example.com>"``; the address
+        itself is checked when the message is sent."""
+    @property
+    def address(self) -> str:
+        """The address, ``someone@example.com``."""
+    @property
+    def name(self) -> Optional[str]:
+        """The display name, or ``None``."""
+    def __hash__(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Attachment:
+    """A file attached to a message.
+
+    ``Attachment(name, content)`` (the same as ``Attachment.from_bytes``)
+    attaches bytes from memory; ``Attachment.from_path`` reads a file. The
+    content type is guessed from the name's extension unless given. An inline
+    attachment (an image the HTML shows as ``<img src="cid:logo">``) needs
+    ``inline=True`` and ``content_id="logo"``.
+    """
+
+    def __new__(
+        cls,
+        name: str,
+        content: _Buffer,
+        *,
+        content_type: Optional[str] = None,
+        inline: Optional[bool] = None,
+        content_id: Optional[str] = None,
+    ) -> Self: ...
+    @staticmethod
+    def from_bytes(
+        name: str,
+        content: _Buffer,
+        *,
+        content_type: Optional[str] = None,
+        inline: Optional[bool] = None,
+        content_id: Optional[str] = None,
+    ) -> Attachment:
+        """An attachment from bytes in memory, named ``name``."""
+    @staticmethod
+    def from_path(
+        path: _StrPath,
+        *,
+        content_type: Optional[str] = None,
+        inline: Optional[bool] = None,
+        content_id: Optional[str] = None,
+    ) -> Attachment:
+        """An attachment read from a file now, named after the file. A file
+        that cannot be read raises ``InvalidMessageError`` (field ``attachments``)."""
+    @property
+    def name(self) -> str:
+        """The file name shown to the recipient."""
+    @property
+    def content_type(self) -> Optional[str]:
+        """The MIME type given, or ``None`` to have it guessed from the name."""
+    @property
+    def effective_content_type(self) -> str:
+        """The MIME type that will be sent: the one given, or the guess."""
+    @property
+    def content(self) -> bytes:
+        """The file's bytes."""
+    @property
+    def size(self) -> int:
+        """The size of the content in bytes."""
+    @property
+    def inline(self) -> bool:
+        """Whether the attachment is shown in the body rather than listed."""
+    @property
+    def content_id(self) -> Optional[str]:
+        """The id the HTML refers to as ``cid:<content_id>``."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Message:
+    """A mail message, for building one step by step.
+
+    Give everything as keywords (the same as ``Mailer.send``), or start with
+    the sender and add to it. Nothing is checked until ``validate()`` or a
+    send, which names the field at fault.
+    """
+
+    def __new__(
+        cls,
+        sender: str,
+        *,
+        to: Optional[_Addresses] = None,
+        cc: Optional[_Addresses] = None,
+        bcc: Optional[_Addresses] = None,
+        reply_to: Optional[_Addresses] = None,
+        subject: Optional[str] = None,
+        text: Optional[str] = None,
+        html: Optional[str] = None,
+        importance: Optional[str] = None,
+        attachments: Optional[_Attachments] = None,
+        headers: Optional[_Headers] = None,
+        save_to_sent_items: Optional[bool] = None,
+    ) -> Self: ...
+    @property
+    def sender(self) -> str:
+        """The mailbox the mail is sent as (its address or user object id)."""
+    @sender.setter
+    def sender(self, value: str) -> None: ...
+    @property
+    def to(self) -> List[Address]:
+        """The To recipients."""
+    @to.setter
+    def to(self, value: Optional[_Addresses]) -> None: ...
+    @property
+    def cc(self) -> List[Address]:
+        """The Cc recipients."""
+    @cc.setter
+    def cc(self, value: Optional[_Addresses]) -> None: ...
+    @property
+    def bcc(self) -> List[Address]:
+        """The Bcc recipients."""
+    @bcc.setter
+    def bcc(self, value: Optional[_Addresses]) -> None: ...
+    @property
+    def reply_to(self) -> List[Address]:
+        """The addresses replies go to."""
+    @reply_to.setter
+    def reply_to(self, value: Optional[_Addresses]) -> None: ...
+    @property
+    def subject(self) -> str:
+        """The subject line."""
+    @subject.setter
+    def subject(self, value: Optional[str]) -> None: ...
+    @property
+    def text(self) -> Optional[str]:
+        """The plain-text body, or ``None``; setting it replaces an HTML body."""
+    @text.setter
+    def text(self, value: Optional[str]) -> None: ...
+    @property
+    def html(self) -> Optional[str]:
+        """The HTML body, or ``None``; setting it replaces a text body."""
+    @html.setter
+    def html(self, value: Optional[str]) -> None: ...
+    @property
+    def importance(self) -> Optional[str]:
+        """``"low"``, ``"normal"``, ``"high"``, or ``None`` (Graph's default, normal)."""
+    @importance.setter
+    def importance(self, value: Optional[str]) -> None: ...
+    @property
+    def save_to_sent_items(self) -> bool:
+        """Whether a copy is kept in the sender's Sent Items (default ``True``)."""
+    @save_to_sent_items.setter
+    def save_to_sent_items(self, value: bool) -> None: ...
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """The custom ``x-`` headers, as ``(name, value)`` pairs."""
+    @headers.setter
+    def headers(self, value: Optional[_Headers]) -> None: ...
+    @property
+    def attachments(self) -> List[Attachment]:
+        """The attachments (copies: change them through this property or ``attach``)."""
+    @attachments.setter
+    def attachments(self, value: Optional[_Attachments]) -> None: ...
+    def add_to(self, address: _Addresses) -> Message:
+        """Adds To recipients (one address or a list); returns the message."""
+    def add_cc(self, address: _Addresses) -> Message:
+        """Adds Cc recipients (one address or a list); returns the message."""
+    def add_bcc(self, address: _Addresses) -> Message:
+        """Adds Bcc recipients (one address or a list); returns the message."""
+    def add_reply_to(self, address: _Addresses) -> Message:
+        """Adds reply-to addresses (one address or a list); returns the message."""
+    def add_header(self, name: str, value: str) -> Message:
+        """Adds a custom header (its name must start with ``x-``); returns the message."""
+    def attach(self, attachment: _Attachments) -> Message:
+        """Adds attachments: ``Attachment`` objects or paths to read now; returns the message."""
+    def validate(self) -> None:
+        """Checks everything that can be checked without the network, as a
+        send would. Raises ``InvalidMessageError`` naming the field at fault."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class SendReceipt:
+    """What Graph said when it accepted a mail."""
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """Graph's ``request-id`` of the accepted request, for Microsoft support."""
+    @property
+    def client_request_id(self) -> str:
+        """The ``client-request-id`` graphmailer sent (the same on every attempt of one send)."""
+    @property
+    def attempts(self) -> int:
+        """How many requests the send took (1 unless throttled or refused a token)."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class ClientCertificate:
+    """A certificate registered on the app, with its RSA private key, used
+    instead of a client secret: ``Mailer(..., client_certificate=cert)``.
+    Loading errors raise ``ConfigError`` naming the setting. ``repr()``
+    shows the thumbprint, never the key."""
+
+    @staticmethod
+    def from_pem(
+        certificate: Union[str, bytes],
+        key: Union[str, bytes, None] = None,
+        *,
+        password: Optional[str] = None,
+    ) -> ClientCertificate:
+        """From PEM text: the certificate, and the private key in the same
+        text or in ``key`` (PKCS#8, encrypted PKCS#8 with ``password``, or PKCS#1)."""
+    @staticmethod
+    def from_pkcs12(archive: _Buffer, password: str) -> ClientCertificate:
+        """From the bytes of a PKCS#12 (``.pfx``, ``.p12``) archive and its password."""
+    @staticmethod
+    def from_path(path: _StrPath, password: Optional[str] = None) -> ClientCertificate:
+        """From a PEM file (certificate and key) or a PKCS#12 file."""
+    @property
+    def thumbprint(self) -> str:
+        """The SHA-1 thumbprint in hex, as the app registration shows it."""
+    @property
+    def thumbprint_sha256(self) -> str:
+        """The SHA-256 thumbprint in hex."""
+
+@final
+class Finding:
+    """One thing ``Mailer.diagnose()`` found."""
+
+    @property
+    def severity(self) -> str:
+        """``"info"``, ``"warning"`` or ``"error"``."""
+    @property
+    def id(self) -> str:
+        """A stable identifier, such as ``"missing-mail-send"``."""
+    @property
+    def message(self) -> str:
+        """What was found."""
+    @property
+    def hint(self) -> Optional[str]:
+        """What to do about it, or ``None``."""
+    def to_dict(self) -> dict[str, Optional[str]]:
+        """The finding as a dict."""
+
+@final
+class Diagnosis:
+    """What ``Mailer.diagnose()`` learned from a fresh token."""
+
+    @property
+    def ok(self) -> bool:
+        """``True`` unless a finding is an error."""
+    @property
+    def tenant_id(self) -> str:
+        """The tenant configured."""
+    @property
+    def client_id(self) -> str:
+        """The application (client) ID configured."""
+    @property
+    def credential(self) -> str:
+        """``"client secret"`` or ``"certificate"``."""
+    @property
+    def cloud(self) -> str:
+        """The cloud's name."""
+    @property
+    def token_url(self) -> str:
+        """The token endpoint used."""
+    @property
+    def graph_endpoint(self) -> str:
+        """Graph's origin used."""
+    @property
+    def scope(self) -> str:
+        """The scope requested."""
+    @property
+    def proxy(self) -> Optional[str]:
+        """The HTTPS proxy the environment names (password hidden), or ``None``."""
+    @property
+    def no_proxy(self) -> Optional[str]:
+        """The environment's ``NO_PROXY``, or ``None``."""
+    @property
+    def token_acquired(self) -> bool:
+        """Whether a token was obtained."""
+    @property
+    def token_tenant(self) -> Optional[str]:
+        """The tenant that issued the token, or ``None``."""
+    @property
+    def app_display_name(self) -> Optional[str]:
+        """The app's display name in the tenant, or ``None``."""
+    @property
+    def roles(self) -> List[str]:
+        """The application roles the token carries."""
+    @property
+    def token_lifetime(self) -> Optional[float]:
+        """The token's lifetime as issued, in seconds, or ``None``."""
+    @property
+    def clock_skew_secs(self) -> Optional[int]:
+        """This machine's clock minus the identity platform's, in seconds."""
+    @property
+    def error(self) -> Optional[Exception]:
+        """The token request's failure as a ``GraphMailerError`` (not raised), or ``None``."""
+    @property
+    def findings(self) -> List[Finding]:
+        """What was found."""
+    def to_dict(self) -> dict[str, object]:
+        """Everything as plain values, for JSON."""
+
+@final
+class VerifyRow:
+    """One sender's result in a ``Verification``."""
+
+    @property
+    def sender(self) -> str:
+        """The mailbox tried."""
+    @property
+    def expected(self) -> str:
+        """``"allowed"`` or ``"denied"``."""
+    @property
+    def observed(self) -> str:
+        """``"sent"``, ``"denied"`` or ``"failed"`` (inconclusive)."""
+    @property
+    def passed(self) -> bool:
+        """``True`` when what happened is what should happen."""
+    @property
+    def code(self) -> Optional[str]:
+        """The service's code when it refused, or ``None``."""
+    @property
+    def request_id(self) -> Optional[str]:
+        """The request id of the try, or ``None``."""
+    @property
+    def detail(self) -> str:
+        """A sentence for people."""
+
+@final
+class Verification:
+    """One round of ``Mailer.verify()``; true when the restriction holds."""
+
+    @property
+    def holds(self) -> bool:
+        """``True`` when every allowed sender sent and every denied one was refused."""
+    @property
+    def round(self) -> int:
+        """Which round this is (1 for the first)."""
+    @property
+    def rows(self) -> List[VerifyRow]:
+        """One row per sender, allowed ones first."""
+    def __bool__(self) -> bool: ...
+
+@final
+class Mailer:
+    """Sends mail through Microsoft Graph with app-only credentials.
+
+    Create one per application and share it between threads and coroutines:
+    all its sends share one access token, one connection pool and Graph's
+    limit of 4 requests in flight per mailbox. Every setting is checked here;
+    a wrong one raises ``ConfigError`` naming it. Give ``client_secret`` or
+    ``client_certificate``. The secret is never shown: not in ``repr()``,
+    errors or logs.
+    """
+
+    def __new__(
+        cls,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: Optional[str] = None,
+        client_certificate: Optional[ClientCertificate] = None,
+        allowed_senders: Optional[Union[str, Iterable[str]]] = None,
+        cloud: Optional[str] = None,
+        authority_host: Optional[str] = None,
+        graph_endpoint: Optional[str] = None,
+        scope: Optional[str] = None,
+        ca_bundle_path: Optional[_StrPath] = None,
+        ca_bundle_pem: Optional[Union[str, bytes]] = None,
+        timeout: Optional[_Seconds] = None,
+        connect_timeout: Optional[_Seconds] = None,
+        max_attempts: Optional[int] = None,
+        retry_deadline: Optional[_Seconds] = None,
+        max_concurrent_per_mailbox: Optional[int] = None,
+    ) -> Self: ...
+    @staticmethod
+    def from_env() -> Mailer:
+        """A mailer configured from ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
+        ``AZURE_CLIENT_SECRET`` (or ``AZURE_CLIENT_CERTIFICATE_PATH``),
+        ``AZURE_AUTHORITY_HOST`` and the ``GRAPHMAILER_*`` settings."""
+    @staticmethod
+    def from_file(path: _StrPath) -> Mailer:
+        """A mailer configured from a TOML file; what it leaves out is read
+        from the environment."""
+    @overload
+    def send(self, message: Message, /) -> SendReceipt: ...
+    @overload
+    def send(
+        self,
+        *,
+        sender: str,
+        to: Optional[_Addresses] = None,
+        cc: Optional[_Addresses] = None,
+        bcc: Optional[_Addresses] = None,
+        reply_to: Optional[_Addresses] = None,
+        subject: Optional[str] = None,
+        text: Optional[str] = None,
+        html: Optional[str] = None,
+        importance: Optional[str] = None,
+        attachments: Optional[_Attachments] = None,
+        headers: Optional[_Headers] = None,
+        save_to_sent_items: Optional[bool] = None,
+    ) -> SendReceipt:
+        """Sends a message (a ``Message``, or the message as keywords) and
+        waits for Graph's answer, with the GIL released; Ctrl-C raises
+        ``KeyboardInterrupt``. Returns a ``SendReceipt``; failures raise a
+        ``GraphMailerError`` subclass."""
+    @overload
+    def send_async(self, message: Message, /) -> asyncio.Future[SendReceipt]: ...
+    @overload
+    def send_async(
+        self,
+        *,
+        sender: str,
+        to: Optional[_Addresses] = None,
+        cc: Optional[_Addresses] = None,
+        bcc: Optional[_Addresses] = None,
+        reply_to: Optional[_Addresses] = None,
+        subject: Optional[str] = None,
+        text: Optional[str] = None,
+        html: Optional[str] = None,
+        importance: Optional[str] = None,
+        attachments: Optional[_Attachments] = None,
+        headers: Optional[_Headers] = None,
+        save_to_sent_items: Optional[bool] = None,
+    ) -> asyncio.Future[SendReceipt]:
+        """Like ``send``, for asyncio: call it inside a coroutine and await
+        the result. The event loop is never blocked."""
+    def diagnose(self) -> Diagnosis:
+        """Gets a fresh token and explains it; failures come back as findings."""
+    def diagnose_async(self) -> asyncio.Future[Diagnosis]:
+        """Like ``diagnose``, for asyncio."""
+    def verify(
+        self,
+        allowed: Optional[Union[str, Iterable[str]]] = None,
+        denied: Optional[Union[str, Iterable[str]]] = None,
+    ) -> Verification:
+        """Checks that the tenant's restriction holds: each ``allowed`` sender
+        sends a test message to itself, each ``denied`` one is refused."""
+    def verify_async(
+        self,
+        allowed: Optional[Union[str, Iterable[str]]] = None,
+        denied: Optional[Union[str, Iterable[str]]] = None,
+    ) -> asyncio.Future[Verification]:
+        """Like ``verify``, for asyncio."""
+    def verify_until(
+        self,
+        allowed: Optional[Union[str, Iterable[str]]] = None,
+        denied: Optional[Union[str, Iterable[str]]] = None,
+        *,
+        wait: _Seconds,
+        interval: Optional[_Seconds] = None,
+        progress: Optional[Callable[[Verification, float], object]] = None,
+    ) -> Verification:
+        """Repeats ``verify`` every ``interval`` (default 60 s) until the
+        restriction holds or ``wait`` has passed; returns the last round."""
+    @property
+    def tenant_id(self) -> str:
+        """The directory (tenant) ID or domain."""
+    @property
+    def client_id(self) -> str:
+        """The application (client) ID."""
+    @property
+    def credential(self) -> str:
+        """``"client secret"`` or ``"certificate"``."""
+    @property
+    def cloud(self) -> str:
+        """``"global"``, ``"usgov"``, ``"usgovdod"`` or ``"china"``."""
+    @property
+    def authority_host(self) -> str:
+        """The identity platform's origin."""
+    @property
+    def graph_endpoint(self) -> str:
+        """Microsoft Graph's origin."""
+    @property
+    def token_url(self) -> str:
+        """The token endpoint for the tenant."""
+    @property
+    def scope(self) -> str:
+        """The scope requested with each token."""
+    @property
+    def allowed_senders(self) -> List[str]:
+        """The local sender allowlist; empty means no local restriction."""
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per request, the first included."""
+    @property
+    def retry_deadline(self) -> float:
+        """_Seconds after which no retry starts."""
+    @property
+    def token_requests(self) -> int:
+        """How many token requests this mailer has made."""
+
+def policy_script(
+    app_id: str,
+    mailboxes: Union[str, Iterable[str]],
+    *,
+    style: str = "rbac",
+    service_principal_id: Optional[str] = None,
+    display_name: Optional[str] = None,
+    denied: Optional[Union[str, Iterable[str]]] = None,
+    group: Optional[str] = None,
+) -> str:
+    """The Exchange Online PowerShell that restricts app ``app_id`` to send
+    only as ``mailboxes``. ``style`` is ``"rbac"`` (needs
+    ``service_principal_id``) or ``"application_access_policy"`` (needs
+    ``group``). Values are checked (``ConfigError`` naming one) and quoted."""

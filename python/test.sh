@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The Python package's checks and tests, from a clean machine: a virtual
+# environment with pinned tools, the package built into it from this
+# workspace (reusing target/), ruff, mypy --strict (package stub, tests,
+# examples, bench), stubtest (the stub matches the built module), and pytest
+# against the real emulator. The last line is pytest's summary.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$here"
+
+export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}
+export CARGO_TERM_COLOR=never
+
+python=${PYTHON:-python3}
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+# Versions pinned in one place: pyproject.toml's "test" extra (maturin as proved
+# in the toolchain notes).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  maturin==1.16.0 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6
+
+# The certificate tests make their keys with openssl.
+if ! command -v openssl >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+  fi
+fi
+
+# The emulator the tests run against, and the package itself.
+(cd "$root" && cargo build --quiet -p graphmailer-emulator)
+VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --quiet
+
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/mypy"
+"$venv/bin/python" -m mypy.stubtest graphmailer._graphmailer --allowlist stubtest-allowlist.txt
+
+export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider tests

@@ -1,0 +1,214 @@
+"""The GIL is released while sends wait: threads sharing one mailer send in
+parallel and share one token; asyncio gathers many sends; Ctrl-C and
+cancellation stop a send that is waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import graphmailer
+from graphmailer.testing import Emulator
+
+from .conftest import ALLOWED, SHARED
+
+DELAY_MS = 300
+
+
+def test_eight_threads_share_one_mailer_and_one_token(emu: Emulator) -> None:
+    mailer = emu.mailer()
+    emu.set_faults({"delay_ms": DELAY_MS})
+    barrier = threading.Barrier(8)
+
+    def one(i: int) -> graphmailer.SendReceipt:
+        barrier.wait()
+        # Two mailboxes, so Graph's limit of 4 in flight per mailbox is not the bound.
+        sender = ALLOWED if i % 2 else SHARED
+        return mailer.send(sender=sender, to=f"user{i}@example.com", subject=str(i), text="parallel")
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        receipts = list(pool.map(one, range(8)))
+    elapsed = time.monotonic() - started
+
+    assert len({r.request_id for r in receipts}) == 8
+    assert len(emu.messages()) == 8
+    counters = emu.counters()
+    assert counters["tokens_issued"] == 1, counters
+    assert counters["token_requests"] == 1, counters
+    assert mailer.token_requests == 1
+    # Serial sends would take 8 x 300 ms; with the GIL released they overlap.
+    assert counters["max_in_flight"] >= 4, counters
+    assert elapsed < 8 * DELAY_MS / 1000 * 0.6, elapsed
+
+
+def test_python_threads_run_while_a_send_waits(emu: Emulator) -> None:
+    mailer = emu.mailer()
+    mailer.send(sender=ALLOWED, to="warm@example.com", text="token first")
+    emu.set_faults({"delay_ms": 500})
+    ticks = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        mailer.send(sender=ALLOWED, to="a@example.com", text="slow")
+    finally:
+        done.set()
+        counter.join()
+    # The other thread kept running for the 500 ms the send waited.
+    assert ticks > 50, ticks
+
+
+def test_asyncio_gather_of_fifty_sends(emu: Emulator) -> None:
+    mailer = emu.mailer()
+
+    async def main() -> list[graphmailer.SendReceipt]:
+        return await asyncio.gather(
+            *(
+                mailer.send_async(sender=ALLOWED, to=f"user{i}@example.com", subject=f"n{i}", text="async")
+                for i in range(50)
+            )
+        )
+
+    receipts = asyncio.run(main())
+    assert len(receipts) == 50
+    assert all(isinstance(r, graphmailer.SendReceipt) for r in receipts)
+    stored = emu.messages()
+    assert sorted(s["message"]["subject"] for s in stored) == sorted(f"n{i}" for i in range(50))
+    assert emu.counters()["tokens_issued"] == 1
+
+
+def test_async_errors_raise_their_class(emu: Emulator) -> None:
+    mailer = emu.mailer(max_attempts=1)
+
+    async def main() -> list[object]:
+        results = await asyncio.gather(
+            mailer.send_async(sender="ceo@contoso.test", to="a@example.com", text="x"),
+            mailer.send_async(graphmailer.Message(ALLOWED, to="a@example.com", text="ok")),
+            return_exceptions=True,
+        )
+        return list(results)
+
+    denied, ok = asyncio.run(main())
+    assert isinstance(denied, graphmailer.AccessDeniedError)
+    assert denied.code == "ErrorAccessDenied"
+    assert isinstance(ok, graphmailer.SendReceipt)
+
+
+def test_the_event_loop_is_not_blocked(emu: Emulator) -> None:
+    mailer = emu.mailer()
+    emu.set_faults({"delay_ms": 400})
+
+    async def main() -> int:
+        ticks = 0
+        send = asyncio.ensure_future(mailer.send_async(sender=ALLOWED, to="a@example.com", text="x"))
+        while not send.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+        await send
+        return ticks
+
+    assert asyncio.run(main()) >= 10
+
+
+def test_cancelling_an_async_send(emu: Emulator) -> None:
+    mailer = emu.mailer()
+    mailer.send(sender=ALLOWED, to="warm@example.com", text="token first")
+    emu.set_faults({"delay_ms": 5000})
+
+    async def main() -> float:
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(mailer.send_async(sender=ALLOWED, to="a@example.com", text="x"), 0.3)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2
+
+
+def test_send_async_outside_an_event_loop_says_so(mailer: graphmailer.Mailer) -> None:
+    with pytest.raises(RuntimeError, match="running asyncio event loop"):
+        mailer.send_async(sender=ALLOWED, to="a@example.com", text="x")
+
+
+CTRL_C_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    emu_url, tenant, client, secret = sys.argv[1:5]
+    import graphmailer
+    mailer = graphmailer.Mailer(tenant_id=tenant, client_id=client, client_secret=secret,
+                                authority_host=emu_url, graph_endpoint=emu_url)
+    print("sending", flush=True)
+    started = time.monotonic()
+    try:
+        mailer.send(sender="erp@contoso.test", to="a@example.com", text="slow")
+        print("sent", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted after {time.monotonic() - started:.2f}", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+def test_ctrl_c_interrupts_a_blocking_send(emu: Emulator) -> None:
+    emu.set_faults({"delay_ms": 20000})
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_CHILD, emu.url, emu.tenant_id, emu.client_id, emu.client_secret],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "sending"
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=10)
+    finally:
+        child.kill()
+    assert out.startswith("interrupted after"), out
+    waited = float(out.split()[-1])
+    assert 0.4 < waited < 2.0, waited
+    assert child.returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_is_told_instead_of_hanging(emu: Emulator) -> None:
+    mailer = emu.mailer()
+    mailer.send(sender=ALLOWED, to="a@example.com", text="before the fork")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what happened through the pipe, then leave at once
+        try:
+            os.close(read)
+            try:
+                mailer.send(sender=ALLOWED, to="a@example.com", text="after the fork")
+                outcome = "sent"
+            except RuntimeError as e:
+                outcome = str(e)
+            os.write(write, outcome.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        outcome = pipe.read()
+    os.waitpid(pid, 0)
+    assert "fork" in outcome and "after the fork" in outcome, outcome
+    # The parent is unaffected.
+    mailer.send(sender=ALLOWED, to="a@example.com", text="parent after the fork")
+    assert len(emu.messages()) == 2
