@@ -23,8 +23,11 @@ fn main() {
     // source tree behind anyone's back.
     println!("cargo:rerun-if-env-changed=GRAPHMAILER_UPDATE_HEADER");
     if std::env::var_os("GRAPHMAILER_UPDATE_HEADER").is_some_and(|v| v == "1") {
-        std::fs::copy(out_dir.join("graphmailer.h"), crate_dir.join("include/graphmailer.h"))
-            .unwrap_or_else(|e| panic!("cannot update include/graphmailer.h: {e}"));
+        std::fs::copy(
+            out_dir.join("graphmailer.h"),
+            crate_dir.join("include/graphmailer.h"),
+        )
+        .unwrap_or_else(|e| panic!("cannot update include/graphmailer.h: {e}"));
     }
 
     // cargo-c's convention: libgraphmailer.so.MAJOR, or .so.0.MINOR while the

@@ -146,6 +146,8 @@ export interface VerifyOptions {
   wait?: number
   /** Time between rounds when `wait` is given (default 60000). */
   interval?: number
+  /** Called after each round with its result and the milliseconds left of `wait`. */
+  onProgress?: (verification: Verification, remainingMs: number) => void
 }
 
 /** Which restriction `policyScript` writes: RBAC for Applications (Microsoft's current way) or the older application access policy. */
@@ -259,7 +261,8 @@ export declare class Mailer {
    * denied. Each attempt sends a short test message to the sender's own
    * mailbox. With `wait` (milliseconds), repeats every `interval`
    * (default 60000) until the check holds or `wait` has passed, since a new
-   * restriction takes 30 minutes to hours to apply. Rejects only when
+   * restriction takes 30 minutes to hours to apply; `onProgress` is called
+   * after each round with its result and the milliseconds left. Rejects only when
    * nothing can be tested (bad input, or no token at all).
    */
   verify(options: VerifyOptions): Promise<Verification>

@@ -30,7 +30,9 @@ unsafe fn c_bytes<'a>(ptr: *const c_char, arg: &str) -> Result<&'a [u8], Failure
         if len > GRAPHMAILER_MAX_INPUT_BYTES {
             return Err(Failure::invalid(
                 arg,
-                format!("is longer than {GRAPHMAILER_MAX_INPUT_BYTES} bytes (GRAPHMAILER_MAX_INPUT_BYTES), more than Graph accepts in one request"),
+                format!(
+                    "is longer than {GRAPHMAILER_MAX_INPUT_BYTES} bytes (GRAPHMAILER_MAX_INPUT_BYTES), more than Graph accepts in one request"
+                ),
             ));
         }
     }
@@ -51,15 +53,25 @@ pub(crate) unsafe fn string<'a>(ptr: *const c_char, arg: &str) -> Result<&'a str
 ///
 /// # Safety
 /// As for [`c_bytes`].
-pub(crate) unsafe fn optional_string<'a>(ptr: *const c_char, arg: &str) -> Result<Option<&'a str>, Failure> {
-    if ptr.is_null() { Ok(None) } else { unsafe { string(ptr, arg) }.map(Some) }
+pub(crate) unsafe fn optional_string<'a>(
+    ptr: *const c_char,
+    arg: &str,
+) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        unsafe { string(ptr, arg) }.map(Some)
+    }
 }
 
 /// An optional setting: NULL and "" both mean "not given, use the default".
 ///
 /// # Safety
 /// As for [`c_bytes`].
-pub(crate) unsafe fn setting<'a>(ptr: *const c_char, arg: &str) -> Result<Option<&'a str>, Failure> {
+pub(crate) unsafe fn setting<'a>(
+    ptr: *const c_char,
+    arg: &str,
+) -> Result<Option<&'a str>, Failure> {
     Ok(unsafe { optional_string(ptr, arg) }?.filter(|s| !s.is_empty()))
 }
 
@@ -92,7 +104,10 @@ pub(crate) unsafe fn path(ptr: *const c_char, arg: &str) -> Result<PathBuf, Fail
 ///
 /// # Safety
 /// As for [`c_bytes`].
-pub(crate) unsafe fn optional_path(ptr: *const c_char, arg: &str) -> Result<Option<PathBuf>, Failure> {
+pub(crate) unsafe fn optional_path(
+    ptr: *const c_char,
+    arg: &str,
+) -> Result<Option<PathBuf>, Failure> {
     if ptr.is_null() || unsafe { *ptr } == 0 {
         return Ok(None);
     }
@@ -105,7 +120,11 @@ pub(crate) unsafe fn optional_path(ptr: *const c_char, arg: &str) -> Result<Opti
 /// # Safety
 /// `ptr` is NULL or points to `len` readable pointers, each NULL or a
 /// NUL-terminated string.
-pub(crate) unsafe fn strings(ptr: *const *const c_char, len: usize, arg: &str) -> Result<Vec<String>, Failure> {
+pub(crate) unsafe fn strings(
+    ptr: *const *const c_char,
+    len: usize,
+    arg: &str,
+) -> Result<Vec<String>, Failure> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -115,7 +134,10 @@ pub(crate) unsafe fn strings(ptr: *const *const c_char, len: usize, arg: &str) -
     // Every string takes at least its NUL, so more entries than the input
     // limit cannot be meant (and would mean reading far past the array).
     if len > GRAPHMAILER_MAX_INPUT_BYTES / std::mem::size_of::<*const c_char>() {
-        return Err(Failure::invalid(arg, format!("has {len} entries, more than graphmailer accepts")));
+        return Err(Failure::invalid(
+            arg,
+            format!("has {len} entries, more than graphmailer accepts"),
+        ));
     }
     // SAFETY: non-NULL and `len` readable pointers promised by the caller.
     let items = unsafe { std::slice::from_raw_parts(ptr, len) };
@@ -140,7 +162,9 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, arg: &str) -> Result<
     if len > GRAPHMAILER_MAX_INPUT_BYTES {
         return Err(Failure::invalid(
             arg,
-            format!("is {len} bytes, more than {GRAPHMAILER_MAX_INPUT_BYTES} (GRAPHMAILER_MAX_INPUT_BYTES), which Graph accepts in one request"),
+            format!(
+                "is {len} bytes, more than {GRAPHMAILER_MAX_INPUT_BYTES} (GRAPHMAILER_MAX_INPUT_BYTES), which Graph accepts in one request"
+            ),
         ));
     }
     // SAFETY: non-NULL, `len` readable bytes promised by the caller, and len
@@ -151,7 +175,11 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, arg: &str) -> Result<
 /// Checks an output pointer before any work is done, so a NULL one fails
 /// without side effects.
 pub(crate) fn out<T>(ptr: *mut T, arg: &str) -> Result<Out<T>, Failure> {
-    if ptr.is_null() { Err(Failure::null(arg)) } else { Ok(Out(ptr)) }
+    if ptr.is_null() {
+        Err(Failure::null(arg))
+    } else {
+        Ok(Out(ptr))
+    }
 }
 
 /// A checked, non-NULL output pointer; written once, on success.
@@ -180,14 +208,20 @@ mod tests {
 
     #[test]
     fn the_input_limit_is_the_cores_request_limit() {
-        assert_eq!(GRAPHMAILER_MAX_INPUT_BYTES, gm_core::limits::MAX_REQUEST_BYTES);
+        assert_eq!(
+            GRAPHMAILER_MAX_INPUT_BYTES,
+            gm_core::limits::MAX_REQUEST_BYTES
+        );
     }
 
     #[test]
     fn strings_are_checked_for_null_utf8_and_length() {
         let ok = c"Résumé";
         assert_eq!(unsafe { string(ok.as_ptr(), "s") }.unwrap(), "Résumé");
-        assert!(matches!(unsafe { string(std::ptr::null(), "s") }, Err(Failure::Boundary { .. })));
+        assert!(matches!(
+            unsafe { string(std::ptr::null(), "s") },
+            Err(Failure::Boundary { .. })
+        ));
         let bad = [b'a', 0xff, 0];
         assert!(unsafe { string(bad.as_ptr().cast(), "s") }.is_err());
         let long = vec![b'a'; GRAPHMAILER_MAX_INPUT_BYTES + 10];

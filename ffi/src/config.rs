@@ -79,7 +79,10 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
     let certificate = if c.client_certificate.is_null() {
         None
     } else {
-        Some(handle::get::<Certificate, _>(c.client_certificate, "client_certificate")?)
+        Some(handle::get::<Certificate, _>(
+            c.client_certificate,
+            "client_certificate",
+        )?)
     };
     match (secret, certificate) {
         (Some(_), Some(_)) => {
@@ -96,7 +99,9 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
     if let Some(v) = unsafe { args::setting(c.cloud, "cloud") }? {
         // CORE-GAP: Cloud::from_str returns a String, not an Error naming the
         // setting; wrapped here exactly as Config::from_lookup does.
-        let cloud = v.parse::<Cloud>().map_err(|e| gm_core::Error::config("GRAPHMAILER_CLOUD", e))?;
+        let cloud = v
+            .parse::<Cloud>()
+            .map_err(|e| gm_core::Error::config("GRAPHMAILER_CLOUD", e))?;
         b = b.cloud(cloud);
     }
     if let Some(v) = unsafe { args::setting(c.authority_host, "authority_host") }? {
@@ -108,7 +113,8 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
     if let Some(v) = unsafe { args::setting(c.scope, "scope") }? {
         b = b.scope(v);
     }
-    let senders = unsafe { args::strings(c.allowed_senders, c.allowed_senders_len, "allowed_senders") }?;
+    let senders =
+        unsafe { args::strings(c.allowed_senders, c.allowed_senders_len, "allowed_senders") }?;
     if !senders.is_empty() {
         b = b.allowed_senders(senders);
     }
@@ -155,7 +161,10 @@ pub(crate) struct Certificate {
 impl Certificate {
     fn new(certificate: ClientCertificate) -> Self {
         let thumbprint = c_string(&certificate.thumbprint());
-        Certificate { certificate, thumbprint }
+        Certificate {
+            certificate,
+            thumbprint,
+        }
     }
 }
 
@@ -167,7 +176,8 @@ fn issue(
     call(function, || {
         let out = args::out(certificate_out, "certificate_out")?;
         let certificate = load()?;
-        let handle = handle::insert::<Certificate, graphmailer_certificate>(Certificate::new(certificate));
+        let handle =
+            handle::insert::<Certificate, graphmailer_certificate>(Certificate::new(certificate));
         // SAFETY: checked non-NULL; the caller promised writable memory.
         unsafe { out.write(handle) };
         Ok(())
@@ -194,7 +204,8 @@ pub unsafe extern "C" fn graphmailer_certificate_from_pem(
     certificate_out: *mut *mut graphmailer_certificate,
 ) -> graphmailer_status {
     issue("graphmailer_certificate_from_pem", certificate_out, || {
-        let certificate = unsafe { args::bytes(certificate_pem, certificate_pem_len, "certificate_pem") }?;
+        let certificate =
+            unsafe { args::bytes(certificate_pem, certificate_pem_len, "certificate_pem") }?;
         let key = unsafe { args::bytes(key_pem, key_pem_len, "key_pem") }?;
         let password = unsafe { args::optional_string(password, "password") }?;
         Ok(ClientCertificate::from_pem(certificate, key, password)?)
@@ -215,11 +226,18 @@ pub unsafe extern "C" fn graphmailer_certificate_from_pkcs12(
     password: *const c_char,
     certificate_out: *mut *mut graphmailer_certificate,
 ) -> graphmailer_status {
-    issue("graphmailer_certificate_from_pkcs12", certificate_out, || {
-        let archive = unsafe { args::bytes(archive, archive_len, "archive") }?;
-        let password = unsafe { args::optional_string(password, "password") }?;
-        Ok(ClientCertificate::from_pkcs12(archive, password.unwrap_or(""))?)
-    })
+    issue(
+        "graphmailer_certificate_from_pkcs12",
+        certificate_out,
+        || {
+            let archive = unsafe { args::bytes(archive, archive_len, "archive") }?;
+            let password = unsafe { args::optional_string(password, "password") }?;
+            Ok(ClientCertificate::from_pkcs12(
+                archive,
+                password.unwrap_or(""),
+            )?)
+        },
+    )
 }
 
 /// Loads a certificate from a file, as AZURE_CLIENT_CERTIFICATE_PATH names
@@ -267,6 +285,10 @@ pub unsafe extern "C" fn graphmailer_certificate_thumbprint(
 /// reference). NULL is accepted; a certificate freed already returns
 /// GRAPHMAILER_ERR_INVALID_HANDLE.
 #[unsafe(no_mangle)]
-pub extern "C" fn graphmailer_certificate_free(certificate: *mut graphmailer_certificate) -> graphmailer_status {
-    call("graphmailer_certificate_free", || handle::free::<Certificate, _>(certificate, "certificate"))
+pub extern "C" fn graphmailer_certificate_free(
+    certificate: *mut graphmailer_certificate,
+) -> graphmailer_status {
+    call("graphmailer_certificate_free", || {
+        handle::free::<Certificate, _>(certificate, "certificate")
+    })
 }

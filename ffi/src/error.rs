@@ -12,28 +12,50 @@ use crate::status::graphmailer_status::{self, *};
 #[derive(Debug)]
 pub(crate) enum Failure {
     Core(gm_core::Error),
-    Boundary { status: graphmailer_status, field: Option<String>, message: String },
+    Boundary {
+        status: graphmailer_status,
+        field: Option<String>,
+        message: String,
+    },
 }
 
 impl Failure {
     fn boundary(status: graphmailer_status, field: &str, message: String) -> Self {
-        Failure::Boundary { status, field: Some(field.to_owned()), message }
+        Failure::Boundary {
+            status,
+            field: Some(field.to_owned()),
+            message,
+        }
     }
     pub(crate) fn null(arg: &str) -> Self {
-        Failure::boundary(GRAPHMAILER_ERR_NULL_ARGUMENT, arg, format!("argument '{arg}' is NULL"))
+        Failure::boundary(
+            GRAPHMAILER_ERR_NULL_ARGUMENT,
+            arg,
+            format!("argument '{arg}' is NULL"),
+        )
     }
     pub(crate) fn utf8(arg: &str, valid_up_to: usize) -> Self {
         Failure::boundary(
             GRAPHMAILER_ERR_INVALID_UTF8,
             arg,
-            format!("argument '{arg}' is not valid UTF-8 (the first bad byte is at offset {valid_up_to})"),
+            format!(
+                "argument '{arg}' is not valid UTF-8 (the first bad byte is at offset {valid_up_to})"
+            ),
         )
     }
     pub(crate) fn invalid(arg: &str, why: String) -> Self {
-        Failure::boundary(GRAPHMAILER_ERR_INVALID_ARGUMENT, arg, format!("argument '{arg}' {why}"))
+        Failure::boundary(
+            GRAPHMAILER_ERR_INVALID_ARGUMENT,
+            arg,
+            format!("argument '{arg}' {why}"),
+        )
     }
     pub(crate) fn handle(arg: &str, why: String) -> Self {
-        Failure::boundary(GRAPHMAILER_ERR_INVALID_HANDLE, arg, format!("argument '{arg}' {why}"))
+        Failure::boundary(
+            GRAPHMAILER_ERR_INVALID_HANDLE,
+            arg,
+            format!("argument '{arg}' {why}"),
+        )
     }
     pub(crate) fn forked() -> Self {
         Failure::Boundary {
@@ -92,7 +114,9 @@ fn remember(function: &str, failure: Failure) {
             request_id: e.request_id().map(c_string),
             hint: e.hint().map(c_string),
             http_status: e.status().unwrap_or(0),
-            retry_after_ms: e.retry_after().map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            retry_after_ms: e
+                .retry_after()
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         },
         Failure::Boundary { field, message, .. } => LastError {
             status,
@@ -115,7 +139,10 @@ fn forget() {
 
 /// Runs the body of a fallible `extern "C"` function: clears the thread's
 /// last error, catches any panic, and turns the outcome into a status.
-pub(crate) fn call(function: &str, body: impl FnOnce() -> Result<(), Failure>) -> graphmailer_status {
+pub(crate) fn call(
+    function: &str,
+    body: impl FnOnce() -> Result<(), Failure>,
+) -> graphmailer_status {
     forget();
     let failure = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return GRAPHMAILER_OK,
@@ -151,8 +178,13 @@ pub(crate) fn quietly<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 }
 
 fn read<T>(fallback: T, f: impl FnOnce(&LastError) -> T) -> T {
-    quietly(None, || LAST_ERROR.try_with(|slot| slot.borrow().as_ref().map(f)).ok().flatten())
-        .unwrap_or(fallback)
+    quietly(None, || {
+        LAST_ERROR
+            .try_with(|slot| slot.borrow().as_ref().map(f))
+            .ok()
+            .flatten()
+    })
+    .unwrap_or(fallback)
 }
 
 fn read_str(f: impl FnOnce(&LastError) -> Option<&CString>) -> *const c_char {
@@ -235,8 +267,14 @@ mod tests {
 
     #[test]
     fn success_clears_the_last_error_and_failures_name_the_argument() {
-        assert_eq!(call("f", || Err(Failure::null("sender"))), GRAPHMAILER_ERR_NULL_ARGUMENT);
-        assert_eq!(text(graphmailer_last_error_field()).as_deref(), Some("sender"));
+        assert_eq!(
+            call("f", || Err(Failure::null("sender"))),
+            GRAPHMAILER_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            text(graphmailer_last_error_field()).as_deref(),
+            Some("sender")
+        );
         assert_eq!(call("f", || Ok(())), GRAPHMAILER_OK);
         assert_eq!(graphmailer_last_error_status(), GRAPHMAILER_OK);
         assert!(graphmailer_last_error_message().is_null());

@@ -61,9 +61,14 @@ macro_rules! handled {
 handled!(gm_core::blocking::Mailer, Mailer, "graphmailer_mailer");
 handled!(Mutex<gm_core::Message>, Message, "graphmailer_message");
 handled!(crate::receipt::Receipt, Receipt, "graphmailer_receipt");
-handled!(crate::config::Certificate, Certificate, "graphmailer_certificate");
+handled!(
+    crate::config::Certificate,
+    Certificate,
+    "graphmailer_certificate"
+);
 
-static LIVE: LazyLock<RwLock<HashMap<usize, Object>>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+static LIVE: LazyLock<RwLock<HashMap<usize, Object>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 
 /// Tokens are multiples of 16 (they look like aligned pointers in a debugger)
 /// and start well above the zero page.
@@ -74,7 +79,8 @@ fn live_read() -> std::sync::RwLockReadGuard<'static, HashMap<usize, Object>> {
 }
 
 fn live_write() -> std::sync::RwLockWriteGuard<'static, HashMap<usize, Object>> {
-    LIVE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    LIVE.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Registers an object and returns its new handle.
@@ -92,7 +98,10 @@ pub(crate) fn get<T: Handled, H>(handle: *const H, arg: &str) -> Result<Arc<T>, 
     let live = live_read();
     match live.get(&handle.addr()) {
         Some(object) => T::unwrap(object).ok_or_else(|| {
-            Failure::handle(arg, format!("is a {}, not a {}", object.type_name(), T::TYPE_NAME))
+            Failure::handle(
+                arg,
+                format!("is a {}, not a {}", object.type_name(), T::TYPE_NAME),
+            )
         }),
         None => Err(dead::<T>(arg)),
     }
@@ -112,7 +121,11 @@ pub(crate) fn free<T: Handled, H>(handle: *mut H, arg: &str) -> Result<(), Failu
             Some(object) => {
                 return Err(Failure::handle(
                     arg,
-                    format!("is a {}, not a {}: free it with its own function", object.type_name(), T::TYPE_NAME),
+                    format!(
+                        "is a {}, not a {}: free it with its own function",
+                        object.type_name(),
+                        T::TYPE_NAME
+                    ),
                 ));
             }
             None => return Err(dead::<T>(arg)),
@@ -125,7 +138,10 @@ pub(crate) fn free<T: Handled, H>(handle: *mut H, arg: &str) -> Result<(), Failu
 fn dead<T: Handled>(arg: &str) -> Failure {
     Failure::handle(
         arg,
-        format!("is not a live {}: it was freed already, or never returned by graphmailer", T::TYPE_NAME),
+        format!(
+            "is not a live {}: it was freed already, or never returned by graphmailer",
+            T::TYPE_NAME
+        ),
     )
 }
 

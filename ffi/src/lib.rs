@@ -30,7 +30,11 @@ pub use args::GRAPHMAILER_MAX_INPUT_BYTES;
 #[unsafe(no_mangle)]
 pub extern "C" fn graphmailer_version() -> *const c_char {
     static VERSION: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
-    error::quietly(std::ptr::null(), || VERSION.get_or_init(|| error::c_string(gm_core::VERSION)).as_ptr())
+    error::quietly(std::ptr::null(), || {
+        VERSION
+            .get_or_init(|| error::c_string(gm_core::VERSION))
+            .as_ptr()
+    })
 }
 
 #[cfg(test)]

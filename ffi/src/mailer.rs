@@ -5,8 +5,8 @@ use std::ffi::c_char;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use gm_core::blocking::Mailer;
 use gm_core::Config;
+use gm_core::blocking::Mailer;
 
 use crate::args;
 use crate::config::{graphmailer_config, to_core};
@@ -120,7 +120,9 @@ pub unsafe extern "C" fn graphmailer_mailer_new(
 pub unsafe extern "C" fn graphmailer_mailer_new_from_env(
     mailer_out: *mut *mut graphmailer_mailer,
 ) -> graphmailer_status {
-    issue("graphmailer_mailer_new_from_env", mailer_out, || Ok(Config::from_env()?))
+    issue("graphmailer_mailer_new_from_env", mailer_out, || {
+        Ok(Config::from_env()?)
+    })
 }
 
 /// Creates a mailer from a TOML file whose keys are the settings' lower-case
@@ -147,7 +149,9 @@ pub unsafe extern "C" fn graphmailer_mailer_new_from_file(
 /// finish first: the mailer is dropped when the last of them returns.
 #[unsafe(no_mangle)]
 pub extern "C" fn graphmailer_mailer_free(mailer: *mut graphmailer_mailer) -> graphmailer_status {
-    call("graphmailer_mailer_free", || handle::free::<Mailer, _>(mailer, "mailer"))
+    call("graphmailer_mailer_free", || {
+        handle::free::<Mailer, _>(mailer, "mailer")
+    })
 }
 
 /// Sends a message and blocks until Graph accepts or refuses it. In order,
@@ -311,7 +315,16 @@ pub unsafe extern "C" fn graphmailer_mailer_verify_until(
         let allowed = unsafe { args::strings(allowed, allowed_len, "allowed") }?;
         let denied = unsafe { args::strings(denied, denied_len, "denied") }?;
         not_forked()?;
-        let (wait, interval) = (Duration::from_millis(wait_ms), Duration::from_millis(interval_ms));
-        Ok(report::verification(&mailer.verify_until(&allowed, &denied, wait, interval, |_, _| {})?))
+        let (wait, interval) = (
+            Duration::from_millis(wait_ms),
+            Duration::from_millis(interval_ms),
+        );
+        Ok(report::verification(&mailer.verify_until(
+            &allowed,
+            &denied,
+            wait,
+            interval,
+            |_, _| {},
+        )?))
     })
 }

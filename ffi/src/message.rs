@@ -29,7 +29,9 @@ fn edit(
 ) -> graphmailer_status {
     call(function, || {
         let shared: Arc<Shared> = handle::get(message, "message")?;
-        let mut message = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut message = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut message)
     })
 }
@@ -37,7 +39,9 @@ fn edit(
 /// A copy of the message behind a handle, to send or check without holding its lock.
 pub(crate) fn snapshot(message: *const graphmailer_message) -> Result<Message, Failure> {
     let shared: Arc<Shared> = handle::get(message, "message")?;
-    let message = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let message = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     Ok(message.clone())
 }
 
@@ -56,7 +60,8 @@ pub unsafe extern "C" fn graphmailer_message_new(
     call("graphmailer_message_new", || {
         let sender = unsafe { args::string(sender, "sender") }?;
         let out = args::out(message_out, "message_out")?;
-        let handle = handle::insert::<Shared, graphmailer_message>(Mutex::new(Message::new(sender)));
+        let handle =
+            handle::insert::<Shared, graphmailer_message>(Mutex::new(Message::new(sender)));
         // SAFETY: checked non-NULL; the caller promised writable memory.
         unsafe { out.write(handle) };
         Ok(())
@@ -66,8 +71,12 @@ pub unsafe extern "C" fn graphmailer_message_new(
 /// Releases a message. NULL is accepted; a message freed already returns
 /// GRAPHMAILER_ERR_INVALID_HANDLE.
 #[unsafe(no_mangle)]
-pub extern "C" fn graphmailer_message_free(message: *mut graphmailer_message) -> graphmailer_status {
-    call("graphmailer_message_free", || handle::free::<Shared, _>(message, "message"))
+pub extern "C" fn graphmailer_message_free(
+    message: *mut graphmailer_message,
+) -> graphmailer_status {
+    call("graphmailer_message_free", || {
+        handle::free::<Shared, _>(message, "message")
+    })
 }
 
 /// # Safety
@@ -91,7 +100,10 @@ pub unsafe extern "C" fn graphmailer_message_add_to(
     address: *const c_char,
     name: *const c_char,
 ) -> graphmailer_status {
-    edit("graphmailer_message_add_to", message, |m| Ok(m.to.push(unsafe { self::address(address, name) }?)))
+    edit("graphmailer_message_add_to", message, |m| {
+        m.to.push(unsafe { self::address(address, name) }?);
+        Ok(())
+    })
 }
 
 /// Adds a Cc recipient, like graphmailer_message_add_to.
@@ -104,7 +116,10 @@ pub unsafe extern "C" fn graphmailer_message_add_cc(
     address: *const c_char,
     name: *const c_char,
 ) -> graphmailer_status {
-    edit("graphmailer_message_add_cc", message, |m| Ok(m.cc.push(unsafe { self::address(address, name) }?)))
+    edit("graphmailer_message_add_cc", message, |m| {
+        m.cc.push(unsafe { self::address(address, name) }?);
+        Ok(())
+    })
 }
 
 /// Adds a Bcc recipient, like graphmailer_message_add_to.
@@ -117,7 +132,10 @@ pub unsafe extern "C" fn graphmailer_message_add_bcc(
     address: *const c_char,
     name: *const c_char,
 ) -> graphmailer_status {
-    edit("graphmailer_message_add_bcc", message, |m| Ok(m.bcc.push(unsafe { self::address(address, name) }?)))
+    edit("graphmailer_message_add_bcc", message, |m| {
+        m.bcc.push(unsafe { self::address(address, name) }?);
+        Ok(())
+    })
 }
 
 /// Adds a Reply-To address, like graphmailer_message_add_to.
@@ -131,7 +149,8 @@ pub unsafe extern "C" fn graphmailer_message_add_reply_to(
     name: *const c_char,
 ) -> graphmailer_status {
     edit("graphmailer_message_add_reply_to", message, |m| {
-        Ok(m.reply_to.push(unsafe { self::address(address, name) }?))
+        m.reply_to.push(unsafe { self::address(address, name) }?);
+        Ok(())
     })
 }
 
@@ -206,7 +225,10 @@ pub extern "C" fn graphmailer_message_set_save_to_sent_items(
     message: *mut graphmailer_message,
     save: bool,
 ) -> graphmailer_status {
-    edit("graphmailer_message_set_save_to_sent_items", message, |m| Ok(m.save_to_sent_items = save))
+    edit("graphmailer_message_set_save_to_sent_items", message, |m| {
+        m.save_to_sent_items = save;
+        Ok(())
+    })
 }
 
 /// Adds a custom internet message header; Graph accepts only names that
@@ -244,7 +266,9 @@ pub unsafe extern "C" fn graphmailer_message_attach_bytes(
     content_type: *const c_char,
 ) -> graphmailer_status {
     edit("graphmailer_message_attach_bytes", message, |m| {
-        Ok(m.attachments.push(unsafe { from_bytes(name, data, len, content_type) }?))
+        m.attachments
+            .push(unsafe { from_bytes(name, data, len, content_type) }?);
+        Ok(())
     })
 }
 
@@ -261,7 +285,9 @@ pub unsafe extern "C" fn graphmailer_message_attach_file(
     content_type: *const c_char,
 ) -> graphmailer_status {
     edit("graphmailer_message_attach_file", message, |m| {
-        Ok(m.attachments.push(unsafe { from_file(path, content_type) }?))
+        m.attachments
+            .push(unsafe { from_file(path, content_type) }?);
+        Ok(())
     })
 }
 
@@ -285,7 +311,8 @@ pub unsafe extern "C" fn graphmailer_message_attach_inline_bytes(
     edit("graphmailer_message_attach_inline_bytes", message, |m| {
         let attachment = unsafe { from_bytes(name, data, len, content_type) }?;
         let content_id = unsafe { args::optional_string(content_id, "content_id") }?;
-        Ok(m.attachments.push(inline(attachment, content_id)))
+        m.attachments.push(inline(attachment, content_id));
+        Ok(())
     })
 }
 
@@ -305,7 +332,8 @@ pub unsafe extern "C" fn graphmailer_message_attach_inline_file(
     edit("graphmailer_message_attach_inline_file", message, |m| {
         let attachment = unsafe { from_file(path, content_type) }?;
         let content_id = unsafe { args::optional_string(content_id, "content_id") }?;
-        Ok(m.attachments.push(inline(attachment, content_id)))
+        m.attachments.push(inline(attachment, content_id));
+        Ok(())
     })
 }
 
@@ -329,7 +357,10 @@ unsafe fn from_bytes(
 
 /// # Safety
 /// As for graphmailer_message_attach_file.
-unsafe fn from_file(path: *const c_char, content_type: *const c_char) -> Result<Attachment, Failure> {
+unsafe fn from_file(
+    path: *const c_char,
+    content_type: *const c_char,
+) -> Result<Attachment, Failure> {
     let path = unsafe { args::path(path, "path") }?;
     let content_type = unsafe { args::optional_string(content_type, "content_type") }?;
     let attachment = Attachment::from_path(path)?;
@@ -343,7 +374,10 @@ fn inline(attachment: Attachment, content_id: Option<&str>) -> Attachment {
     match content_id {
         Some(id) => attachment.inline(id),
         // Left for the core's validation to refuse with the field's name.
-        None => Attachment { inline: true, ..attachment },
+        None => Attachment {
+            inline: true,
+            ..attachment
+        },
     }
 }
 
@@ -351,6 +385,10 @@ fn inline(attachment: Attachment, content_id: Option<&str>) -> Attachment {
 /// network, as graphmailer_mailer_send does first: GRAPHMAILER_OK, or
 /// GRAPHMAILER_ERR_INVALID_MESSAGE with the field at fault.
 #[unsafe(no_mangle)]
-pub extern "C" fn graphmailer_message_validate(message: *const graphmailer_message) -> graphmailer_status {
-    call("graphmailer_message_validate", || Ok(snapshot(message)?.validate()?))
+pub extern "C" fn graphmailer_message_validate(
+    message: *const graphmailer_message,
+) -> graphmailer_status {
+    call("graphmailer_message_validate", || {
+        Ok(snapshot(message)?.validate()?)
+    })
 }

@@ -73,7 +73,9 @@ pub unsafe extern "C" fn graphmailer_policy_script(
         use graphmailer_policy_style::*;
         let style = match style {
             s if s == GRAPHMAILER_POLICY_RBAC as u32 => PolicyStyle::Rbac,
-            s if s == GRAPHMAILER_POLICY_APPLICATION_ACCESS_POLICY as u32 => PolicyStyle::ApplicationAccessPolicy,
+            s if s == GRAPHMAILER_POLICY_APPLICATION_ACCESS_POLICY as u32 => {
+                PolicyStyle::ApplicationAccessPolicy
+            }
             other => {
                 return Err(Failure::invalid(
                     "style",
@@ -83,8 +85,12 @@ pub unsafe extern "C" fn graphmailer_policy_script(
         };
         let owned = |s: Option<&str>| s.map(str::to_owned);
         let request = PolicyRequest {
-            app_id: unsafe { args::setting(r.app_id, "app_id") }?.unwrap_or_default().to_owned(),
-            service_principal_id: owned(unsafe { args::setting(r.service_principal_id, "service_principal_id") }?),
+            app_id: unsafe { args::setting(r.app_id, "app_id") }?
+                .unwrap_or_default()
+                .to_owned(),
+            service_principal_id: owned(unsafe {
+                args::setting(r.service_principal_id, "service_principal_id")
+            }?),
             display_name: owned(unsafe { args::setting(r.display_name, "display_name") }?),
             mailboxes: unsafe { args::strings(r.mailboxes, r.mailboxes_len, "mailboxes") }?,
             denied: unsafe { args::strings(r.denied, r.denied_len, "denied") }?,

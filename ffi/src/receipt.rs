@@ -45,7 +45,10 @@ pub unsafe extern "C" fn graphmailer_receipt_request_id(
     call("graphmailer_receipt_request_id", || {
         let receipt = handle::get::<Receipt, _>(receipt, "receipt")?;
         let out = args::out(request_id_out, "request_id_out")?;
-        let value = receipt.request_id.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+        let value = receipt
+            .request_id
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s.as_ptr());
         // SAFETY: checked non-NULL; the caller promised writable memory.
         unsafe { out.write(value) };
         Ok(())
@@ -94,6 +97,10 @@ pub unsafe extern "C" fn graphmailer_receipt_attempts(
 /// Releases a receipt and the strings borrowed from it. NULL is accepted; a
 /// receipt freed already returns GRAPHMAILER_ERR_INVALID_HANDLE.
 #[unsafe(no_mangle)]
-pub extern "C" fn graphmailer_receipt_free(receipt: *mut graphmailer_receipt) -> graphmailer_status {
-    call("graphmailer_receipt_free", || handle::free::<Receipt, _>(receipt, "receipt"))
+pub extern "C" fn graphmailer_receipt_free(
+    receipt: *mut graphmailer_receipt,
+) -> graphmailer_status {
+    call("graphmailer_receipt_free", || {
+        handle::free::<Receipt, _>(receipt, "receipt")
+    })
 }

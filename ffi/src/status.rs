@@ -90,7 +90,9 @@ impl graphmailer_status {
 }
 
 fn kind_of(status: u32) -> Option<ErrorKind> {
-    ErrorKind::ALL.into_iter().find(|k| u32::from(k.number()) == status)
+    ErrorKind::ALL
+        .into_iter()
+        .find(|k| u32::from(k.number()) == status)
 }
 
 /// Core kind names as C strings, built once (the core hands out `&str`).
@@ -103,7 +105,11 @@ fn kind_name(kind: ErrorKind) -> &'static CStr {
             .map(|k| (k, std::ffi::CString::new(k.name()).unwrap_or_default()))
             .collect()
     });
-    names.iter().find(|(k, _)| *k == kind).map(|(_, n)| n.as_c_str()).unwrap_or(c"unknown")
+    names
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, n)| n.as_c_str())
+        .unwrap_or(c"unknown")
 }
 
 /// The status's name in snake case: "ok", the core's kind name
@@ -112,15 +118,17 @@ fn kind_name(kind: ErrorKind) -> &'static CStr {
 /// is not a status. The string is static: never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn graphmailer_status_name(status: u32) -> *const c_char {
-    let name = match kind_of(status) {
-        Some(kind) => kind_name(kind),
-        None => BINDING_NAMES
-            .iter()
-            .find(|(s, _)| *s as u32 == status)
-            .map(|(_, n)| *n)
-            .unwrap_or(c"unknown"),
-    };
-    name.as_ptr()
+    crate::error::quietly(c"unknown".as_ptr(), || {
+        let name = match kind_of(status) {
+            Some(kind) => kind_name(kind),
+            None => BINDING_NAMES
+                .iter()
+                .find(|(s, _)| *s as u32 == status)
+                .map(|(_, n)| *n)
+                .unwrap_or(c"unknown"),
+        };
+        name.as_ptr()
+    })
 }
 
 /// True when trying the same send again later is safe and may succeed
@@ -128,7 +136,7 @@ pub extern "C" fn graphmailer_status_name(status: u32) -> *const c_char {
 /// GRAPHMAILER_ERR_AMBIGUOUS_DELIVERY: that mail may already have gone out.
 #[unsafe(no_mangle)]
 pub extern "C" fn graphmailer_status_is_retryable(status: u32) -> bool {
-    kind_of(status).is_some_and(|k| k.is_retryable())
+    crate::error::quietly(false, || kind_of(status).is_some_and(|k| k.is_retryable()))
 }
 
 #[cfg(test)]
@@ -143,7 +151,11 @@ mod tests {
             let name = unsafe { CStr::from_ptr(graphmailer_status_name(status as u32)) };
             assert_eq!(name.to_str().unwrap(), kind.name());
         }
-        let name = |s: u32| unsafe { CStr::from_ptr(graphmailer_status_name(s)) }.to_str().unwrap();
+        let name = |s: u32| {
+            unsafe { CStr::from_ptr(graphmailer_status_name(s)) }
+                .to_str()
+                .unwrap()
+        };
         assert_eq!(name(0), "ok");
         assert_eq!(name(103), "invalid_handle");
         assert_eq!(name(11), "unknown");

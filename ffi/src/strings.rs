@@ -10,10 +10,13 @@ use std::sync::{LazyLock, Mutex};
 use crate::error::{Failure, c_string, call};
 use crate::status::graphmailer_status;
 
-static OWNED: LazyLock<Mutex<HashMap<usize, CString>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static OWNED: LazyLock<Mutex<HashMap<usize, CString>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn owned() -> std::sync::MutexGuard<'static, HashMap<usize, CString>> {
-    OWNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    OWNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Registers a new string for C and returns the pointer C may read until it

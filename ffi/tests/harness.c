@@ -41,19 +41,30 @@ const char *gm_last_message(void) {
     return m ? m : "";
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static double test_started;
+
 void gm_record(const char *name, int failures) {
+    double took = now_ms() - test_started;
     if (failures == 0) {
         passed++;
-        printf("ok   %s\n", name);
+        printf("ok   %s (%.0f ms)\n", name, took);
     } else {
         failed++;
-        printf("FAIL %s\n", name);
+        printf("FAIL %s (%.0f ms)\n", name, took);
     }
     fflush(stdout);
+    test_started = now_ms();
 }
 
 void gm_run(const char *name, gm_test_fn fn) {
     gm_check_failures = 0;
+    test_started = now_ms();
     fn();
     gm_record(name, gm_check_failures);
 }

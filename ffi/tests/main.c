@@ -1,5 +1,7 @@
-/* The C test runner: starts the emulator, runs every test (or those whose
- * names contain one of the arguments), prints "N passed, N failed" last. */
+/* The C test runner: starts the emulator, runs every test (or those the
+ * arguments select, see selected()), prints "N passed, N failed" last.
+ * GM_SCENARIOS names tests/scenarios.json; GM_QUICK=1 repeats less where a
+ * test repeats a send only to catch a rare failure (for valgrind). */
 #include "tests.h"
 
 #define T(name) {#name, name}
@@ -33,6 +35,7 @@ static const gm_test TESTS[] = {
     T(test_status_service),
     T(test_retry_then_success),
     T(test_eight_threads_share_one_mailer_and_token),
+    T(test_one_message_shared_by_threads),
     T(test_mailer_from_env),
     T(test_mailer_from_file),
     T(test_describe_has_no_secret),
@@ -46,11 +49,19 @@ static const gm_test TESTS[] = {
     T(test_example_programs),
 };
 
+/* Arguments select tests whose names contain them; "-word" leaves out those
+ * that contain "word". No inclusive argument: every test. */
 static int selected(const char *name, int argc, char **argv) {
-    if (argc <= 1) return 1;
-    for (int i = 1; i < argc; i++)
-        if (strstr(name, argv[i])) return 1;
-    return 0;
+    int any_inclusive = 0, included = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (strstr(name, argv[i] + 1)) return 0;
+        } else {
+            any_inclusive = 1;
+            if (strstr(name, argv[i])) included = 1;
+        }
+    }
+    return !any_inclusive || included;
 }
 
 int main(int argc, char **argv) {

@@ -52,6 +52,7 @@ void test_diagnose(void);
 void test_verify(void);
 void test_peer_hanging_up_does_not_kill_the_host(void);
 void test_example_programs(void);
+void test_one_message_shared_by_threads(void);
 
 /* test_scenarios.c */
 void run_scenarios(const char *path);

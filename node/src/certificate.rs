@@ -24,7 +24,11 @@ impl ClientCertificate {
     /// certificate and the private key, or a PKCS#12 archive (`.pfx`, `.p12`).
     /// Throws an `Error` with `code: 'ERR_CONFIG'` naming the setting when the
     /// file cannot be read or opened.
-    #[napi(catch_unwind, factory, ts_args_type = "path: string, password?: string")]
+    #[napi(
+        catch_unwind,
+        factory,
+        ts_args_type = "path: string, password?: string"
+    )]
     pub fn from_path(env: Env, path: Unknown, password: Option<Unknown>) -> Result<Self> {
         let loaded = (|| {
             let path = convert::string_arg(path, "path")?;
@@ -43,7 +47,8 @@ impl ClientCertificate {
     /// the private key, in one text or two. The key may be PKCS#8, PKCS#8
     /// encrypted with `password`, or PKCS#1.
     #[napi(
-        catch_unwind, factory,
+        catch_unwind,
+        factory,
         ts_args_type = "certificate: string | Uint8Array, privateKey: string | Uint8Array, password?: string"
     )]
     pub fn from_pem(
@@ -68,7 +73,11 @@ impl ClientCertificate {
     }
 
     /// From a PKCS#12 archive (`.pfx`, `.p12`) in memory and its password.
-    #[napi(catch_unwind, factory, ts_args_type = "archive: Uint8Array, password: string")]
+    #[napi(
+        catch_unwind,
+        factory,
+        ts_args_type = "archive: Uint8Array, password: string"
+    )]
     pub fn from_pkcs12(env: Env, archive: Unknown, password: Unknown) -> Result<Self> {
         let loaded = (|| {
             let archive = convert::secret_bytes_arg(archive, "archive")?;

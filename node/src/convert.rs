@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use graphmailer::{Address, Attachment, Config, Message, Secret};
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
 use zeroize::Zeroizing;
 
 use crate::errors::Failure;
@@ -215,6 +216,12 @@ pub fn only_keys(o: &Object<'_>, name: &str, known: &[&str]) -> Converted<()> {
     known_keys(o, name, known)
 }
 
+/// `onProgress(verification, remainingMs)`, called from the runtime's threads.
+pub type ProgressFn = ThreadsafeFunction<ProgressArgs, (), ProgressArgs, Status, false>;
+
+/// Two arguments, not one array of two.
+pub type ProgressArgs = FnArgs<(crate::reports::Verification, f64)>;
+
 /// What `mailer.verify(options)` checks, and for how long.
 pub struct VerifyOptions {
     pub allowed: Vec<String>,
@@ -222,13 +229,18 @@ pub struct VerifyOptions {
     /// Repeat until the check holds or this has passed.
     pub wait: Option<Duration>,
     pub interval: Option<Duration>,
+    pub on_progress: Option<ProgressFn>,
 }
 
 /// `mailer.verify({ allowed, denied, wait, interval })`.
 pub fn verify_options(v: Unknown<'_>) -> Converted<VerifyOptions> {
     const NAME: &str = "options";
     let o = object(v, NAME, "of type object")?;
-    known_keys(&o, NAME, &["allowed", "denied", "wait", "interval"])?;
+    known_keys(
+        &o,
+        NAME,
+        &["allowed", "denied", "wait", "interval", "onProgress"],
+    )?;
     let list = |key: &str| -> Converted<Vec<String>> {
         match field(&o, key)? {
             Some(v) => strings(v, &format!("{NAME}.{key}")),
@@ -245,6 +257,24 @@ pub fn verify_options(v: Unknown<'_>) -> Converted<VerifyOptions> {
         denied: list("denied")?,
         wait: duration("wait")?,
         interval: duration("interval")?,
+        on_progress: match field(&o, "onProgress")? {
+            None => None,
+            Some(f) if f.get_type()? == ValueType::Function => {
+                let f: Function<'_, ProgressArgs, ()> = unsafe { f.cast()? };
+                Some(
+                    f.build_threadsafe_function::<ProgressArgs>()
+                        .callee_handled::<false>()
+                        .build()?,
+                )
+            }
+            Some(f) => {
+                return Err(Failure::arg_type(
+                    &format!("{NAME}.onProgress"),
+                    "of type function",
+                    received(f)?,
+                ));
+            }
+        },
     })
 }
 

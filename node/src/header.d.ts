@@ -146,6 +146,8 @@ export interface VerifyOptions {
   wait?: number
   /** Time between rounds when `wait` is given (default 60000). */
   interval?: number
+  /** Called after each round with its result and the milliseconds left of `wait`. */
+  onProgress?: (verification: Verification, remainingMs: number) => void
 }
 
 /** Which restriction `policyScript` writes: RBAC for Applications (Microsoft's current way) or the older application access policy. */

@@ -13,6 +13,7 @@ mod errors;
 mod reports;
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 
 use errors::Failure;
@@ -74,7 +75,11 @@ impl Mailer {
     /// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST` and the
     /// `GRAPHMAILER_*` settings (see the README). Reads `process.env` unless
     /// another object of variables is given.
-    #[napi(catch_unwind, factory, ts_args_type = "env?: Record<string, string | undefined>")]
+    #[napi(
+        catch_unwind,
+        factory,
+        ts_args_type = "env?: Record<string, string | undefined>"
+    )]
     pub fn from_env(env: Env, vars: Option<Unknown>) -> Result<Self> {
         let config = match vars {
             Some(vars) => convert::environment(vars),
@@ -100,7 +105,8 @@ impl Mailer {
     /// when known, or with a `TypeError` naming a message field of the wrong
     /// type. The work runs off the JavaScript thread.
     #[napi(
-        catch_unwind, ts_args_type = "message: SendOptions",
+        catch_unwind,
+        ts_args_type = "message: SendOptions",
         ts_return_type = "Promise<SendReceipt>"
     )]
     pub fn send<'env>(
@@ -166,10 +172,12 @@ impl Mailer {
     /// denied. Each attempt sends a short test message to the sender's own
     /// mailbox. With `wait` (milliseconds), repeats every `interval`
     /// (default 60000) until the check holds or `wait` has passed, since a new
-    /// restriction takes 30 minutes to hours to apply. Rejects only when
+    /// restriction takes 30 minutes to hours to apply; `onProgress` is called
+    /// after each round with its result and the milliseconds left. Rejects only when
     /// nothing can be tested (bad input, or no token at all).
     #[napi(
-        catch_unwind, ts_args_type = "options: VerifyOptions",
+        catch_unwind,
+        ts_args_type = "options: VerifyOptions",
         ts_return_type = "Promise<Verification>"
     )]
     pub fn verify<'env>(
@@ -186,13 +194,27 @@ impl Mailer {
             async move {
                 let outcome = async {
                     let o = options?;
-                    let verification = match o.wait {
-                        None => mailer.verify(&o.allowed, &o.denied).await?,
-                        Some(wait) => {
+                    let verification = match (o.wait, o.on_progress) {
+                        (None, None) => mailer.verify(&o.allowed, &o.denied).await?,
+                        (wait, on_progress) => {
                             // CORE-GAP: core has no default interval between rounds.
                             let interval = o.interval.unwrap_or(std::time::Duration::from_secs(60));
+                            let progress =
+                                move |v: &graphmailer::Verification, left: std::time::Duration| {
+                                    if let Some(f) = &on_progress {
+                                        f.call(
+                                            (
+                                                Verification::from(v.clone()),
+                                                left.as_millis() as f64,
+                                            )
+                                                .into(),
+                                            ThreadsafeFunctionCallMode::NonBlocking,
+                                        );
+                                    }
+                                };
+                            let wait = wait.unwrap_or_default();
                             mailer
-                                .verify_until(&o.allowed, &o.denied, wait, interval, |_, _| {})
+                                .verify_until(&o.allowed, &o.denied, wait, interval, progress)
                                 .await?
                         }
                     };
@@ -309,7 +331,8 @@ fn allowed_senders(config: &graphmailer::Config) -> Vec<String> {
 /// True for an error that graphmailer raised (its `code` is one of
 /// `errorCodes`); a type guard in TypeScript.
 #[napi(
-    catch_unwind, ts_args_type = "value: unknown",
+    catch_unwind,
+    ts_args_type = "value: unknown",
     ts_return_type = "value is GraphMailerError"
 )]
 pub fn is_graph_mailer_error(value: Unknown) -> Result<bool> {
@@ -331,7 +354,10 @@ pub fn is_graph_mailer_error(value: Unknown) -> Result<bool> {
 /// Microsoft's current way; needs `servicePrincipalId`) or
 /// `'applicationAccessPolicy'` (the older way; needs `group`). Throws an
 /// `Error` with `code: 'ERR_CONFIG'` naming the bad value.
-#[napi(catch_unwind, ts_args_type = "request: PolicyRequest, style: PolicyStyle")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "request: PolicyRequest, style: PolicyStyle"
+)]
 pub fn policy_script(env: Env, request: Unknown, style: Unknown) -> Result<String> {
     let script = (|| {
         let request = convert::policy_request(request)?;

@@ -96,6 +96,46 @@ test('verify() with wait repeats until the deadline', async () => {
   assert.ok(Date.now() - started >= 600)
 })
 
+test('verify() with wait repeats until a policy that is still spreading holds', async () => {
+  // For 1.5 s every access policy counts as not yet applied (re-stamped now).
+  await emu.settings({ policy_apply_delay_secs: 1.5 }).catch(() => emu.settings({ policy_apply_delay_secs: 2 }))
+  const v = await new Mailer(emu.options()).verify({ allowed: [ALLOWED], denied: [DENIED], wait: 20_000, interval: 250 })
+  assert.equal(v.holds, true)
+  assert.ok(v.round >= 2, `held in round ${v.round}: the delay did not apply`)
+  // The earlier rounds' probes went out as the CEO, to the CEO only.
+  const ceo = (await emu.messages()).filter((m) => m.mailbox === DENIED)
+  assert.ok(ceo.length >= 1)
+  assert.ok(ceo.every((m) => m.message.toRecipients.every((r) => r.emailAddress.address === DENIED)))
+})
+
+test('verify() calls onProgress after each round with the time left', async () => {
+  const mailer = new Mailer(emu.options())
+  const seen = []
+  const v = await mailer.verify({
+    allowed: [DENIED],
+    wait: 700,
+    interval: 200,
+    onProgress: (round, remainingMs) => seen.push([round.round, round.holds, remainingMs]),
+  })
+  // Progress calls are queued to the event loop: let them all arrive.
+  for (let i = 0; i < 100 && seen.length < v.round; i++) await new Promise((r) => setTimeout(r, 10))
+  assert.deepEqual(seen.map(([round]) => round), Array.from({ length: v.round }, (_, i) => i + 1))
+  assert.ok(seen.every(([, holds]) => holds === false))
+  const left = seen.map(([, , ms]) => ms)
+  assert.ok(left.every((ms, i) => ms <= 700 && (i === 0 || ms < left[i - 1])), left.join())
+  assert.equal(left.at(-1), 0)
+
+  const once = []
+  const single = await mailer.verify({ allowed: [ALLOWED], onProgress: (r, ms) => once.push([r.holds, ms]) })
+  for (let i = 0; i < 100 && once.length < 1; i++) await new Promise((r) => setTimeout(r, 10))
+  assert.equal(single.holds, true)
+  assert.deepEqual(once, [[true, 0]])
+  await assert.rejects(mailer.verify({ allowed: [ALLOWED], onProgress: 'log' }), {
+    name: 'TypeError',
+    message: /"options.onProgress" argument must be of type function/,
+  })
+})
+
 test('verify() rejects bad input with ERR_CONFIG or a TypeError', async () => {
   const mailer = new Mailer(emu.options())
   await assert.rejects(mailer.verify({}), { code: 'ERR_CONFIG', field: 'allowed' })

@@ -287,3 +287,18 @@ test('a secret of the wrong type is reported by its type only', () => {
     })
   }
 })
+
+test("an exception thrown while reading the message is the caller's own, thrown as it is", () => {
+  const mailer = new Mailer(emu.options())
+  const own = new RangeError('from a getter')
+  assert.throws(
+    () =>
+      mailer.send({
+        from: ALLOWED,
+        get to() {
+          throw own
+        },
+      }),
+    (e) => e === own,
+  )
+})

@@ -9,7 +9,6 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 
 import { Emulator, packageDir, ALLOWED, DENIED } from './emulator.mjs'

@@ -33,6 +33,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Sequence, Type, Union
@@ -108,12 +109,15 @@ class Emulator:
         """Starts the process and reads its banner (done by the constructor)."""
         if self._process is not None:
             return
-        process = subprocess.Popen(
-            self._command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        try:
+            process = subprocess.Popen(
+                self._command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as e:
+            raise EmulatorNotFound(f"cannot start {self._command[0]}: {e}") from e
         self._process = process
         line: List[str] = []
         reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else ""))
@@ -220,9 +224,15 @@ class Emulator:
         return result
 
     def wait_for_messages(self, count: int, timeout: float = 10.0) -> List[Dict[str, Any]]:
-        """Waits until at least ``count`` mails were accepted (or ``timeout`` seconds)."""
+        """Waits until at least ``count`` mails were accepted, or ``timeout``
+        seconds have passed; returns the mails stored by then (check the count)."""
         timeout_ms = int(timeout * 1000)
-        reply = self.call("GET", f"messages/wait?count={count}&timeout_ms={timeout_ms}", timeout=timeout + 10)
+        try:
+            reply = self.call("GET", f"messages/wait?count={count}&timeout_ms={timeout_ms}", timeout=timeout + 10)
+        except urllib.error.HTTPError as e:
+            if e.code != 408:
+                raise
+            reply = json.loads(e.read().decode())
         result: List[Dict[str, Any]] = reply["messages"]
         return result
 
@@ -252,6 +262,17 @@ class Emulator:
     def update_settings(self, **settings: Any) -> Dict[str, Any]:
         """Changes some settings; returns them all."""
         result: Dict[str, Any] = self.call("PUT", "settings", settings)
+        return result
+
+    def register_certificate(
+        self, certificate_pem: Union[str, bytes], client_id: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Registers a certificate (PEM) on an app (default: the ERP app), as an
+        administrator uploads one under "Certificates & secrets", so a
+        ``ClientCertificate`` with its key can sign in. ``reset()`` forgets it."""
+        pem = certificate_pem.decode() if isinstance(certificate_pem, bytes) else certificate_pem
+        app = client_id or self.client_id
+        result: Dict[str, Any] = self.call("POST", f"apps/{app}/certificates", {"certificate": pem})
         return result
 
     def revoke_tokens(self) -> None:

@@ -171,7 +171,12 @@ impl PyDiagnosis {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let roles: Vec<String> = self.inner.roles.iter().map(|r| convert::repr(py, r)).collect();
+        let roles: Vec<String> = self
+            .inner
+            .roles
+            .iter()
+            .map(|r| convert::repr(py, r))
+            .collect();
         format!(
             "Diagnosis(ok={}, app_display_name={}, roles=[{}], findings={})",
             if self.ok() { "True" } else { "False" },
@@ -183,7 +188,6 @@ impl PyDiagnosis {
             self.inner.findings.len()
         )
     }
-
 }
 
 /// One thing ``diagnose()`` found: ``severity`` (``"info"``, ``"warning"``

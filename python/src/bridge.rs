@@ -3,13 +3,15 @@
 //! on the core's one runtime, `graphmailer::blocking::runtime()`.
 
 use std::future::Future;
-use std::sync::{Once, OnceLock};
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
 
 use graphmailer::blocking::runtime;
 use graphmailer::{Error, ErrorKind};
@@ -82,9 +84,16 @@ where
     }
 }
 
-/// An asyncio awaitable for `future`, which runs on the core's runtime; the
-/// event loop is never blocked. `method` names the caller in the error raised
-/// when no event loop is running.
+/// An asyncio future for `future`, which runs on the core's runtime; the
+/// event loop is never blocked, and cancelling the asyncio future stops the
+/// Rust one. `method` names the caller in the error raised when no event
+/// loop is running.
+///
+/// The result is handed to the event loop by one completer thread, not by
+/// the runtime's workers: taking the GIL can wait for the event loop's
+/// thread (up to Python's switch interval), and a worker that waits cannot
+/// drive other requests meanwhile. The completer also takes the GIL once for
+/// every result that is ready, and wakes each loop once per batch.
 pub(crate) fn awaitable<'py, T, F>(
     py: Python<'py>,
     method: &str,
@@ -95,22 +104,154 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     ensure_not_forked()?;
-    static BRIDGE: Once = Once::new();
-    BRIDGE.call_once(|| {
-        // Fails only if already set, which can only be to this same runtime.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
+    let event_loop = asyncio(py)?
+        .call_method0("get_running_loop")
+        .map_err(|cause| {
+            let err = PyRuntimeError::new_err(format!(
+                "{method}() needs a running asyncio event loop: await it inside a coroutine \
+                 (async def), or call the blocking method instead"
+            ));
+            err.set_cause(py, Some(cause));
+            err
+        })?;
+    let py_future = event_loop.call_method0("create_future")?;
+    let completer = completer()?;
+    let completion_loop = event_loop.unbind();
+    let completion_future = py_future.clone().unbind();
+    let task = runtime().spawn(async move {
+        let outcome = future.await;
+        let finish: Finish =
+            Box::new(move |py| Outcome(outcome).into_bound_py_any(py).map(Bound::unbind));
+        // Fails only when the completer is gone (interpreter shutdown).
+        let _ = completer.send(Completion {
+            event_loop: completion_loop,
+            future: completion_future,
+            finish,
+        });
     });
-    let locals = pyo3_async_runtimes::tokio::get_current_locals(py).map_err(|cause| {
-        let err = PyRuntimeError::new_err(format!(
-            "{method}() needs a running asyncio event loop: await it inside a coroutine \
-             (async def), or call the blocking method instead"
-        ));
-        err.set_cause(py, Some(cause));
-        err
-    })?;
-    pyo3_async_runtimes::tokio::future_into_py_with_locals(py, locals, async move {
-        Ok(Outcome(future.await))
-    })
+    let on_done = CancelOnDone {
+        task: task.abort_handle(),
+    };
+    py_future.call_method1("add_done_callback", (on_done,))?;
+    Ok(py_future)
+}
+
+fn asyncio(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static ASYNCIO: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    ASYNCIO
+        .get_or_try_init(py, || py.import("asyncio").map(Bound::unbind))
+        .map(|m| m.bind(py))
+}
+
+/// Turns a finished core future's output into a Python value or exception.
+type Finish = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// A finished Rust future on its way to its asyncio future.
+struct Completion {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+    finish: Finish,
+}
+
+/// The completer thread's queue, started with the first async call.
+fn completer() -> PyResult<mpsc::Sender<Completion>> {
+    static QUEUE: Mutex<Option<mpsc::Sender<Completion>>> = Mutex::new(None);
+    let mut queue = QUEUE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(tx) = queue.as_ref() {
+        return Ok(tx.clone());
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("graphmailer-asyncio".into())
+        .spawn(move || complete(rx))
+        .map_err(|e| {
+            PyRuntimeError::new_err(format!("graphmailer cannot start its asyncio thread: {e}"))
+        })?;
+    *queue = Some(tx.clone());
+    Ok(tx)
+}
+
+/// The completer thread: waits for results without the GIL, then delivers
+/// every one that is ready under one GIL acquisition.
+fn complete(rx: mpsc::Receiver<Completion>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let delivered = Python::try_attach(|py| {
+            // More may have finished while the GIL was being taken.
+            batch.extend(rx.try_iter());
+            deliver(py, std::mem::take(&mut batch));
+        });
+        if delivered.is_none() {
+            // The interpreter is shutting down: nobody is waiting any more.
+            return;
+        }
+    }
+}
+
+/// An asyncio future, whether it succeeded, and its result or exception.
+type Resolution = (Py<PyAny>, bool, Py<PyAny>);
+
+/// Resolves a batch: one `call_soon_threadsafe` (one wake-up) per event loop.
+fn deliver(py: Python<'_>, batch: Vec<Completion>) {
+    let mut by_loop: Vec<(Py<PyAny>, Vec<Resolution>)> = Vec::new();
+    for c in batch {
+        let (ok, value) = match (c.finish)(py) {
+            Ok(value) => (true, value),
+            Err(e) => (false, e.into_value(py).into_any()),
+        };
+        let entry = (c.future, ok, value);
+        match by_loop.iter_mut().find(|(l, _)| l.is(&c.event_loop)) {
+            Some((_, results)) => results.push(entry),
+            None => by_loop.push((c.event_loop, vec![entry])),
+        }
+    }
+    for (event_loop, results) in by_loop {
+        let scheduled = wrap_pyfunction!(resolve, py).and_then(|resolve| {
+            event_loop.call_method1(py, "call_soon_threadsafe", (resolve, results))
+        });
+        // A closed loop (its asyncio.run() returned) has nobody to tell.
+        if let Err(e) = scheduled
+            && !e.is_instance_of::<PyRuntimeError>(py)
+        {
+            e.write_unraisable(py, Some(event_loop.bind(py)));
+        }
+    }
+}
+
+/// Runs on the event loop: sets each future's result or exception, unless
+/// it was cancelled meanwhile.
+#[pyfunction]
+fn resolve(results: Vec<(Bound<'_, PyAny>, bool, Bound<'_, PyAny>)>) -> PyResult<()> {
+    for (future, ok, value) in results {
+        if future.call_method0("done")?.is_truthy()? {
+            continue;
+        }
+        if ok {
+            future.call_method1("set_result", (value,))?;
+        } else {
+            future.call_method1("set_exception", (value,))?;
+        }
+    }
+    Ok(())
+}
+
+/// The asyncio future's done-callback: a cancelled future stops its send.
+#[pyclass]
+struct CancelOnDone {
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl CancelOnDone {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.task.abort();
+        }
+        Ok(())
+    }
 }
 
 /// A core result, turned into a Python value (or exception) only once the GIL

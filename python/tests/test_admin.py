@@ -149,3 +149,20 @@ def test_policy_script_refuses_what_could_escape() -> None:
     with pytest.raises(graphmailer.ConfigError) as caught:
         graphmailer.policy_script(CLIENT, [ALLOWED])
     assert caught.value.field == "service_principal_id"
+
+
+def test_a_failing_progress_callback_does_not_stop_the_rounds(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: reported.append(info.exc_value))
+    calls: list[int] = []
+
+    def progress(round: graphmailer.Verification, left: float) -> None:
+        calls.append(round.round)
+        raise ValueError("a bug in the caller's callback")
+
+    v = emu.mailer().verify_until(DENIED, wait=0.3, interval=0.1, progress=progress)
+    assert v.holds is False
+    assert len(calls) >= 2
+    assert len(reported) == len(calls) and all(isinstance(e, ValueError) for e in reported)

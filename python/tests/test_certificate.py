@@ -144,16 +144,32 @@ def test_the_environment_names_a_certificate(files: Files, monkeypatch: pytest.M
     assert caught.value.field == "AZURE_CLIENT_CERTIFICATE_PATH"
 
 
-def test_a_send_signs_a_client_assertion(files: Files, emu: Emulator) -> None:
+def test_an_unregistered_certificate_is_refused_by_the_identity_platform(files: Files, emu: Emulator) -> None:
     cert = graphmailer.ClientCertificate.from_path(files.bundle)
     mailer = emu.mailer(client_certificate=cert, max_attempts=1)
-    try:
+    with pytest.raises(graphmailer.AuthenticationError) as caught:
         mailer.send(sender=ALLOWED, to="a@example.com", text="signed")
-    except graphmailer.AuthenticationError as e:
-        if "client secrets only" in e.message:
-            pytest.skip("this emulator cannot validate certificate assertions")
-        # The emulator checked the assertion: this certificate is not registered on the app.
-        assert e.code == "AADSTS700027", str(e)
-        assert emu.counters()["token_requests"] == 1
+    assert caught.value.code == "AADSTS700027", str(caught.value)
+    assert caught.value.hint
+    assert emu.messages() == []
+
+
+@pytest.mark.parametrize("form", ["pem", "pfx"])
+def test_a_registered_certificate_sends(files: Files, emu: Emulator, form: str) -> None:
+    emu.register_certificate(files.cert.read_text())
+    if form == "pem":
+        cert = graphmailer.ClientCertificate.from_pem(
+            files.cert.read_text(), files.encrypted_key.read_text(), password=PASSWORD
+        )
     else:
-        assert len(emu.messages()) == 1
+        cert = graphmailer.ClientCertificate.from_pkcs12(files.pfx.read_bytes(), PASSWORD)
+    mailer = emu.mailer(client_certificate=cert)
+    assert mailer.credential == "certificate"
+    receipt = mailer.send(sender=ALLOWED, to="a@example.com", subject="signed", text="with a certificate")
+    mailer.send(sender=ALLOWED, to="b@example.com", text="same token")
+    stored = emu.messages()
+    assert [s["request_id"] for s in stored][:1] == [receipt.request_id]
+    assert emu.counters()["tokens_issued"] == 1
+    d = mailer.diagnose()
+    assert d.ok and d.credential == "certificate"
+    assert "secret-credential" not in [f.id for f in d.findings]

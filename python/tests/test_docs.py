@@ -47,3 +47,16 @@ def test_the_package_is_typed() -> None:
     assert files.joinpath("py.typed").is_file()
     assert files.joinpath("_graphmailer.pyi").is_file()
     assert graphmailer.__version__.count(".") == 2
+
+
+def test_the_readme_examples_are_python() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    blocks = [block.split("```", 1)[0] for block in readme.split("```python\n")[1:]]
+    assert len(blocks) >= 6
+    for i, block in enumerate(blocks):
+        compile(block, f"README.md python block {i}", "exec")
+    names = {name for name in graphmailer.__all__ if not name.startswith("_")}
+    for used in ("Mailer", "Message", "Attachment", "ClientCertificate", "policy_script", "AccessDeniedError"):
+        assert used in names and used in readme

@@ -32,7 +32,12 @@ const diagnosis: Diagnosis = await mailer.diagnose()
 const severities: Array<'info' | 'warning' | 'error'> = diagnosis.findings.map((f) => f.severity)
 const failed: ErrorCode | undefined = diagnosis.error?.code
 
-const verification: Verification = await byPath.verify({ allowed: ['erp@contoso.com'], denied: ['ceo@contoso.com'], wait: 7_200_000 })
+const verification: Verification = await byPath.verify({
+  allowed: ['erp@contoso.com'],
+  denied: ['ceo@contoso.com'],
+  wait: 7_200_000,
+  onProgress: (round, remainingMs) => console.log(round.round, round.holds, remainingMs / 1000),
+})
 const holds: boolean = verification.holds && verification.rows.every((r) => r.observed !== 'failed')
 
 const style: PolicyStyle = 'rbac'
