@@ -144,7 +144,7 @@ export interface VerifyOptions {
   denied?: string[]
   /** Repeat until the check holds or this much time has passed (a new restriction takes 30 minutes to hours to apply). */
   wait?: number
-  /** Time between rounds when `wait` is given (default 60000). */
+  /** Time between rounds when `wait` is given (default: a twelfth of `wait`, between 10 s and 5 min). */
   interval?: number
   /** Called after each round with its result and the milliseconds left of `wait`. */
   onProgress?: (verification: Verification, remainingMs: number) => void
@@ -260,7 +260,7 @@ export declare class Mailer {
    * be able to send and each `denied` sender must be refused with access
    * denied. Each attempt sends a short test message to the sender's own
    * mailbox. With `wait` (milliseconds), repeats every `interval`
-   * (default 60000) until the check holds or `wait` has passed, since a new
+   * (default: a twelfth of `wait`, between 10 s and 5 min) until the check holds or `wait` has passed, since a new
    * restriction takes 30 minutes to hours to apply; `onProgress` is called
    * after each round with its result and the milliseconds left. Rejects only when
    * nothing can be tested (bad input, or no token at all).

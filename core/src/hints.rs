@@ -40,6 +40,21 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
                     credential (Microsoft's recommendation)."
                 .into()
         }
+        700027 => format!(
+            "the identity platform does not know the certificate that signed the client \
+             assertion: upload the certificate (its public part, a .cer or .pem file) to app \
+             {client} under Certificates & secrets, and check that the thumbprint shown there \
+             is the one of AZURE_CLIENT_CERTIFICATE_PATH (openssl x509 -noout -fingerprint \
+             -sha1 -in cert.pem). A renewed certificate must be uploaded before it is used."
+        ),
+        700024 => "the client assertion was refused as outside its time window: check this \
+                   machine's clock (graphmailer doctor shows the skew) and that the \
+                   certificate is within its validity dates."
+            .into(),
+        700023 => "the client assertion's audience does not match the token endpoint: check \
+                   AZURE_AUTHORITY_HOST and AZURE_TENANT_ID (and GRAPHMAILER_CLOUD) against \
+                   the tenant the app is registered in."
+            .into(),
         7000218 => "no credential reached the token endpoint: set AZURE_CLIENT_SECRET, or \
                     AZURE_CLIENT_CERTIFICATE_PATH for a certificate."
             .into(),
@@ -77,13 +92,6 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
             .into(),
         53003 => "a Conditional Access policy blocked the token request: an administrator must \
                   exclude this workload identity or allow its network location."
-            .into(),
-        700027 => "the certificate assertion was refused: the certificate used to sign it is not \
-                   registered on the app (upload its public part under Certificates & secrets), \
-                   or the private key does not match it."
-            .into(),
-        700024 => "the certificate assertion is outside its valid time window: check this \
-                   machine's clock."
             .into(),
         _ => return None,
     };

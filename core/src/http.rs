@@ -66,7 +66,7 @@ pub(crate) fn certificate_error(origin: &str, error: &reqwest::Error) -> Error {
         format!("the certificate of {origin} is not trusted: {}", describe(error)),
     )
     .with_hint(
-        "if a proxy that inspects TLS or the local emulator sits in between, set          GRAPHMAILER_CA_BUNDLE to the PEM file of its certificate authority",
+        "if a proxy that inspects TLS or the local emulator sits in between, set GRAPHMAILER_CA_BUNDLE to the PEM file of its certificate authority",
     )
 }
 

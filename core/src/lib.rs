@@ -64,7 +64,9 @@ pub use policy::SenderPolicy;
 pub use powershell::{PolicyRequest, PolicyStyle, policy_script};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
-pub use verify::{Expectation, Observed, Verification, VerifyRow, parse_duration};
+pub use verify::{
+    Expectation, Observed, Verification, VerifyRow, default_interval, parse_duration,
+};
 
 /// The library's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::config::Config;
 use crate::diagnose::Diagnosis;
 use crate::error::Error;
 use crate::verify::Verification;
@@ -22,6 +23,23 @@ impl Error {
             "status": self.status(),
             "hint": self.hint(),
             "retry_after_secs": self.retry_after().map(|d| d.as_secs_f64()),
+        })
+    }
+}
+
+impl Config {
+    /// The public settings: never the secret or the private key.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "tenant_id": self.tenant_id(),
+            "client_id": self.client_id(),
+            "credential": self.credential_kind(),
+            "cloud": self.cloud().name(),
+            "authority_host": self.authority_host(),
+            "graph_endpoint": self.graph_endpoint(),
+            "token_url": self.token_url(),
+            "scope": self.scope(),
+            "allowed_senders": self.allowed_senders().describe(),
         })
     }
 }

@@ -91,6 +91,13 @@ impl Verification {
     }
 }
 
+/// The time between rounds when the caller names none: a twelfth of the
+/// wait, between 10 seconds and 5 minutes, so a two-hour wait checks every
+/// five minutes and a two-minute one every ten seconds.
+pub fn default_interval(wait: Duration) -> Duration {
+    (wait / 12).clamp(Duration::from_secs(10), Duration::from_secs(300))
+}
+
 /// Parses `90s`, `30m`, `2h`, `1h30m` or a number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let bad = || {
@@ -241,6 +248,22 @@ impl Mailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_interval_follows_the_wait_within_bounds() {
+        assert_eq!(
+            default_interval(Duration::from_secs(7200)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            default_interval(Duration::from_secs(1200)),
+            Duration::from_secs(100)
+        );
+        assert_eq!(
+            default_interval(Duration::from_secs(60)),
+            Duration::from_secs(10)
+        );
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -173,6 +173,35 @@ async fn diagnose_reports_roles_lifetime_and_skew() {
             .any(|f| f.id == "secret-credential" && f.severity != Severity::Error)
     );
 
+    // An app consented far more than sending needs: each broad role is a warning.
+    let broad = Mailer::new(
+        emu.config()
+            .client_id(graphmailer_emulator::defaults::LEGACY_SYNC_CLIENT_ID)
+            .client_secret(graphmailer_emulator::defaults::LEGACY_SYNC_SECRET)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .diagnose()
+    .await;
+    assert!(broad.ok(), "warnings only: {:?}", broad.findings);
+    let warned: Vec<&str> = broad
+        .findings
+        .iter()
+        .filter(|f| f.id == "broad-role" && f.severity == Severity::Warning)
+        .map(|f| f.message.as_str())
+        .collect();
+    for role in ["Mail.ReadWrite", "full_access_as_app"] {
+        assert!(
+            warned.iter().any(|m| m.contains(role)),
+            "{role}: {warned:?}"
+        );
+    }
+    assert!(
+        !warned.iter().any(|m| m.contains("Mail.Send")),
+        "{warned:?}"
+    );
+
     let wrong = Mailer::new(
         emu.config()
             .client_secret("5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c")

@@ -615,9 +615,10 @@ graphmailer_status graphmailer_mailer_verify(const struct graphmailer_mailer *ma
                                              char **json_out);
 
 /**
- * Like graphmailer_mailer_verify, repeated every `interval_ms` until the
- * restriction holds or `wait_ms` has passed (a new restriction takes 30
- * minutes to hours to apply). The JSON is the last round's; its "round"
+ * Like graphmailer_mailer_verify, repeated every `interval_ms` (0: the
+ * core's default, a twelfth of the wait between 10 seconds and 5 minutes)
+ * until the restriction holds or `wait_ms` has passed (a new restriction
+ * takes 30 minutes to hours to apply). The JSON is the last round's; its "round"
  * says how many there were.
  *
  * # Safety

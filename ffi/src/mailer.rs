@@ -292,9 +292,10 @@ pub unsafe extern "C" fn graphmailer_mailer_verify(
     })
 }
 
-/// Like graphmailer_mailer_verify, repeated every `interval_ms` until the
-/// restriction holds or `wait_ms` has passed (a new restriction takes 30
-/// minutes to hours to apply). The JSON is the last round's; its "round"
+/// Like graphmailer_mailer_verify, repeated every `interval_ms` (0: the
+/// core's default, a twelfth of the wait between 10 seconds and 5 minutes)
+/// until the restriction holds or `wait_ms` has passed (a new restriction
+/// takes 30 minutes to hours to apply). The JSON is the last round's; its "round"
 /// says how many there were.
 ///
 /// # Safety
@@ -315,10 +316,11 @@ pub unsafe extern "C" fn graphmailer_mailer_verify_until(
         let allowed = unsafe { args::strings(allowed, allowed_len, "allowed") }?;
         let denied = unsafe { args::strings(denied, denied_len, "denied") }?;
         not_forked()?;
-        let (wait, interval) = (
-            Duration::from_millis(wait_ms),
-            Duration::from_millis(interval_ms),
-        );
+        let wait = Duration::from_millis(wait_ms);
+        let interval = match interval_ms {
+            0 => gm_core::default_interval(wait),
+            ms => Duration::from_millis(ms),
+        };
         Ok(report::verification(&mailer.verify_until(
             &allowed,
             &denied,

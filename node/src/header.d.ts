@@ -144,7 +144,7 @@ export interface VerifyOptions {
   denied?: string[]
   /** Repeat until the check holds or this much time has passed (a new restriction takes 30 minutes to hours to apply). */
   wait?: number
-  /** Time between rounds when `wait` is given (default 60000). */
+  /** Time between rounds when `wait` is given (default: a twelfth of `wait`, between 10 s and 5 min). */
   interval?: number
   /** Called after each round with its result and the milliseconds left of `wait`. */
   onProgress?: (verification: Verification, remainingMs: number) => void

@@ -171,7 +171,7 @@ impl Mailer {
     /// be able to send and each `denied` sender must be refused with access
     /// denied. Each attempt sends a short test message to the sender's own
     /// mailbox. With `wait` (milliseconds), repeats every `interval`
-    /// (default 60000) until the check holds or `wait` has passed, since a new
+    /// (default: a twelfth of `wait`, between 10 s and 5 min) until the check holds or `wait` has passed, since a new
     /// restriction takes 30 minutes to hours to apply; `onProgress` is called
     /// after each round with its result and the milliseconds left. Rejects only when
     /// nothing can be tested (bad input, or no token at all).
@@ -197,8 +197,10 @@ impl Mailer {
                     let verification = match (o.wait, o.on_progress) {
                         (None, None) => mailer.verify(&o.allowed, &o.denied).await?,
                         (wait, on_progress) => {
-                            // CORE-GAP: core has no default interval between rounds.
-                            let interval = o.interval.unwrap_or(std::time::Duration::from_secs(60));
+                            let wait = wait.unwrap_or_default();
+                            let interval = o
+                                .interval
+                                .unwrap_or_else(|| graphmailer::default_interval(wait));
                             let progress =
                                 move |v: &graphmailer::Verification, left: std::time::Duration| {
                                     if let Some(f) = &on_progress {
@@ -212,7 +214,6 @@ impl Mailer {
                                         );
                                     }
                                 };
-                            let wait = wait.unwrap_or_default();
                             mailer
                                 .verify_until(&o.allowed, &o.denied, wait, interval, progress)
                                 .await?

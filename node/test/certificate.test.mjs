@@ -132,7 +132,7 @@ test('a certificate the app does not know is ERR_AUTHENTICATION with its thumbpr
     assert.equal(e.code, 'ERR_AUTHENTICATION')
     assert.equal(e.graphCode, 'AADSTS700027')
     assert.ok(e.message.includes(THUMBPRINT), e.message)
-    assert.match(e.hint, /not registered on the app/)
+    assert.match(e.hint, /Certificates & secrets/)
     assert.ok(e.requestId)
     return true
   })

@@ -232,3 +232,17 @@ test('maxConcurrentPerMailbox limits the requests in flight to one mailbox', asy
   counters = await emu.counters()
   assert.equal(counters.max_in_flight, 4, 'the default is Graph’s limit of 4')
 })
+
+test('a message over Graph’s 4 MB request limit is refused before sending, with a hint', async () => {
+  await emu.reset()
+  const big = { name: 'scan.pdf', content: Buffer.alloc(3_500_000, 0x25) }
+  await assert.rejects(mailer.send({ from: ALLOWED, to: 'a@example.com', subject: 'big', text: 'x', attachments: [big] }), (e) => {
+    assert.equal(e.code, 'ERR_INVALID_MESSAGE')
+    assert.equal(e.field, 'attachments')
+    assert.match(e.message, /4 MB/)
+    assert.ok(e.hint)
+    return true
+  })
+  const counters = await emu.counters()
+  assert.equal(counters.send_requests, 0)
+})

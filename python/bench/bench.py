@@ -4,8 +4,10 @@ the emulator from Python against the same loop in plain Rust.
     python bench/bench.py [--count 2000] [--concurrency 16] [--release]
 
 One emulator process serves both runs. Python sends ``count`` mails as
-erp@contoso.test with ``concurrency`` in flight (asyncio and ``send_async``;
-also threads and ``send``), after one send outside the clock for the token;
+erp@contoso.test with ``concurrency`` in flight three ways (``send_async``
+where each finished send starts the next, as the Rust loop does; ``send`` from
+a pool of threads; and the idiomatic coroutine-per-send under an
+``asyncio.Semaphore``), after one send outside the clock for the token;
 Rust runs ``cargo run -p graphmailer --example send_throughput`` with the same
 figures. Build the package with ``maturin develop --release`` and pass
 ``--release`` so both sides are optimised builds.
@@ -31,21 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SENDER = "erp@contoso.test"
 
 
-def import_time(runs: int = 7) -> tuple[float, float]:
-    """Median wall time of ``import graphmailer`` in a fresh interpreter, and
-    of a bare interpreter start, in milliseconds."""
-
-    def wall(code: str) -> float:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return (time.perf_counter() - started) * 1000
-
-    bare = statistics.median(wall("pass") for _ in range(runs))
-    with_import = statistics.median(wall("import graphmailer") for _ in range(runs))
-    return with_import - bare, bare
-
-
 def in_process_import_ms() -> float:
+    """Median time of ``import graphmailer`` measured inside 7 fresh interpreters, in ms."""
     code = "import time; t = time.perf_counter(); import graphmailer; print((time.perf_counter() - t) * 1000)"
     runs = [
         float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
@@ -55,6 +44,38 @@ def in_process_import_ms() -> float:
 
 
 async def python_async(mailer: graphmailer.Mailer, count: int, concurrency: int) -> float:
+    """``send_async`` with ``concurrency`` in flight, each finished send
+    starting the next: the Python twin of the Rust loop (a permit per send),
+    so only the binding is measured, not asyncio's own scaffolding."""
+    loop = asyncio.get_running_loop()
+    all_done: asyncio.Future[None] = loop.create_future()
+    started = finished = 0
+
+    def start() -> None:
+        nonlocal started
+        started += 1
+        mailer.send_async(sender=SENDER, to="bench@example.com", subject="throughput", text="x").add_done_callback(done)
+
+    def done(send: asyncio.Future[graphmailer.SendReceipt]) -> None:
+        nonlocal finished
+        finished += 1
+        if send.exception() is not None and not all_done.done():
+            all_done.set_exception(send.exception())  # type: ignore[arg-type]
+        elif started < count:
+            start()
+        elif finished == count and not all_done.done():
+            all_done.set_result(None)
+
+    began = time.perf_counter()
+    for _ in range(min(concurrency, count)):
+        start()
+    await all_done
+    return time.perf_counter() - began
+
+
+async def python_gather(mailer: graphmailer.Mailer, count: int, concurrency: int) -> float:
+    """The idiomatic form: a coroutine per send under an ``asyncio.Semaphore``,
+    all gathered. Its cost is mostly asyncio's own."""
     slots = asyncio.Semaphore(concurrency)
 
     async def one() -> None:
@@ -63,6 +84,15 @@ async def python_async(mailer: graphmailer.Mailer, count: int, concurrency: int)
 
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(count)))
+    return time.perf_counter() - started
+
+
+def python_sequential(mailer: graphmailer.Mailer, count: int) -> float:
+    """``send`` in a plain loop, one at a time: the binding's cost per send with
+    no Python concurrency machinery around it."""
+    started = time.perf_counter()
+    for _ in range(count):
+        mailer.send(sender=SENDER, to="bench@example.com", subject="throughput", text="x")
     return time.perf_counter() - started
 
 
@@ -92,15 +122,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="graphmailer Python binding benchmark")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--release", action="store_true", help="run the Rust side as a release build")
-    parser.add_argument("--emulator", help="path of graphmailer-emulator (default: the workspace's debug build)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument("--release", action="store_true", help="run the Rust side and the emulator as release builds")
+    parser.add_argument("--emulator", help="path of graphmailer-emulator (default: the workspace's build)")
     args = parser.parse_args()
 
-    extra_ms, bare_ms = import_time()
-    print(
-        f"import graphmailer: {in_process_import_ms():.1f} ms in-process "
-        f"({extra_ms:.1f} ms over a bare interpreter start of {bare_ms:.1f} ms)"
-    )
+    import_ms = in_process_import_ms()
+    print(f"import graphmailer: {import_ms:.1f} ms (median of 7 fresh interpreters)")
 
     target = os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
     binary = (
@@ -108,38 +136,65 @@ def main() -> None:
         or os.environ.get("GRAPHMAILER_EMULATOR")
         or str(ROOT / "target" / target / ("release" if args.release else "debug") / "graphmailer-emulator")
     )
+    rates: dict[str, list[float]] = {name: [] for name in ("rust", "async", "threads", "gather", "rust1", "sequential")}
     with Emulator(binary) as emu:
         # Room for every run: the default budget is Graph's 10,000 per 10 minutes.
         emu.update_settings(rate_limit_requests=1_000_000)
         mailer = emu.mailer()
         mailer.send(sender=SENDER, to="bench@example.com", subject="warm-up", text="x")
+        # Alternate the three, so a machine busy with something else slows all alike.
+        for _ in range(args.rounds):
+            emu.clear_messages()
+            rates["rust"].append(rust(emu, args.count, args.concurrency, args.release)["sends_per_sec"])
+            emu.clear_messages()
+            rates["async"].append(args.count / asyncio.run(python_async(mailer, args.count, args.concurrency)))
+            emu.clear_messages()
+            rates["threads"].append(args.count / python_threads(mailer, args.count, args.concurrency))
+            emu.clear_messages()
+            rates["gather"].append(args.count / asyncio.run(python_gather(mailer, args.count, args.concurrency)))
+            emu.clear_messages()
+            rates["rust1"].append(rust(emu, args.count, 1, args.release)["sends_per_sec"])
+            emu.clear_messages()
+            rates["sequential"].append(args.count / python_sequential(mailer, args.count))
 
-        async_secs = asyncio.run(python_async(mailer, args.count, args.concurrency))
-        thread_secs = python_threads(mailer, args.count, args.concurrency)
-        emu.clear_messages()
-        rust_result = rust(emu, args.count, args.concurrency, args.release)
+    median = {name: statistics.median(values) for name, values in rates.items()}
 
-    py_async = args.count / async_secs
-    py_threads = args.count / thread_secs
-    rust_rate = rust_result["sends_per_sec"]
-    print(f"sends/sec, {args.count} mails, {args.concurrency} in flight, one emulator:")
-    print(f"  Rust (send_throughput example):   {rust_rate:8.1f}")
-    print(f"  Python asyncio (send_async):      {py_async:8.1f}  ratio {py_async / rust_rate:.3f}")
-    print(f"  Python threads (send):            {py_threads:8.1f}  ratio {py_threads / rust_rate:.3f}")
+    def runs(name: str) -> str:
+        return ", ".join(f"{v:.0f}" for v in rates[name])
+
+    print(f"sends/sec, {args.count} mails, {args.concurrency} in flight, one emulator, median of {args.rounds} rounds:")
+    print(f"  Rust (send_throughput example): {median['rust']:8.1f}   [{runs('rust')}]")
+    for name, label in (
+        ("async", "Python send_async, callbacks:  "),
+        ("threads", "Python send, threads:          "),
+        ("gather", "Python Semaphore + gather:     "),
+    ):
+        ratio = median[name] / median["rust"]
+        print(f"  {label} {median[name]:8.1f}   ratio {ratio:.3f}   [{runs(name)}]")
+    sequential_ratio = median["sequential"] / median["rust1"]
+    print(f"one at a time (concurrency 1), median of {args.rounds} rounds:")
+    print(f"  Rust (send_throughput example): {median['rust1']:8.1f}   [{runs('rust1')}]")
     print(
-        json.dumps(
-            {
-                "count": args.count,
-                "concurrency": args.concurrency,
-                "import_ms": round(extra_ms, 1),
-                "rust_sends_per_sec": round(rust_rate, 1),
-                "python_async_sends_per_sec": round(py_async, 1),
-                "python_threads_sends_per_sec": round(py_threads, 1),
-                "async_ratio": round(py_async / rust_rate, 3),
-                "threads_ratio": round(py_threads / rust_rate, 3),
-            }
-        )
+        f"  Python send, plain loop:         {median['sequential']:8.1f}   "
+        f"ratio {sequential_ratio:.3f}   [{runs('sequential')}]"
     )
+    summary = {
+        "count": args.count,
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "import_ms": round(import_ms, 1),
+        "rust_sends_per_sec": round(median["rust"], 1),
+        "python_async_sends_per_sec": round(median["async"], 1),
+        "python_threads_sends_per_sec": round(median["threads"], 1),
+        "python_gather_sends_per_sec": round(median["gather"], 1),
+        "async_ratio": round(median["async"] / median["rust"], 3),
+        "threads_ratio": round(median["threads"] / median["rust"], 3),
+        "gather_ratio": round(median["gather"] / median["rust"], 3),
+        "rust_sequential_sends_per_sec": round(median["rust1"], 1),
+        "python_sequential_sends_per_sec": round(median["sequential"], 1),
+        "sequential_ratio": round(sequential_ratio, 3),
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -512,8 +512,9 @@ class Mailer:
         interval: Optional[_Seconds] = None,
         progress: Optional[Callable[[Verification, float], object]] = None,
     ) -> Verification:
-        """Repeats ``verify`` every ``interval`` (default 60 s) until the
-        restriction holds or ``wait`` has passed; returns the last round."""
+        """Repeats ``verify`` every ``interval`` (default: a twelfth of ``wait``,
+        between 10 s and 5 min) until the restriction holds or ``wait`` has
+        passed; returns the last round."""
     @property
     def tenant_id(self) -> str:
         """The directory (tenant) ID or domain."""

@@ -19,9 +19,9 @@ Microsoft support asks for, ``hint`` says what to do. No secret is ever part
 of an exception.
 """
 
+# No runtime import of typing (it alone costs more than the rest of the
+# package at import); annotations stay unevaluated strings.
 from __future__ import annotations
-
-from typing import Optional
 
 __all__ = [
     "AccessDeniedError",
@@ -59,12 +59,12 @@ class GraphMailerError(Exception):
     kind: str
     number: int
     message: str
-    code: Optional[str]
-    request_id: Optional[str]
-    hint: Optional[str]
-    field: Optional[str]
-    status: Optional[int]
-    retry_after: Optional[float]
+    code: str | None
+    request_id: str | None
+    hint: str | None
+    field: str | None
+    status: int | None
+    retry_after: float | None
     retryable: bool
 
     def __init__(
@@ -73,13 +73,13 @@ class GraphMailerError(Exception):
         *,
         kind: str = "service",
         number: int = 0,
-        message: Optional[str] = None,
-        code: Optional[str] = None,
-        request_id: Optional[str] = None,
-        hint: Optional[str] = None,
-        field: Optional[str] = None,
-        status: Optional[int] = None,
-        retry_after: Optional[float] = None,
+        message: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+        field: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
         retryable: bool = False,
     ) -> None:
         super().__init__(text)

@@ -18,9 +18,6 @@ use crate::error::{OrRaise, bad_value, to_pyerr, wrong_type};
 use crate::logging;
 use crate::message::{Parts, PyMessage};
 
-/// The pause between `verify_until` rounds when none is given.
-const DEFAULT_VERIFY_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Sends mail through Microsoft Graph with app-only credentials.
 ///
 /// Create one per application and share it, between threads and between
@@ -355,8 +352,7 @@ impl PyMailer {
         let wait = convert::duration("wait", wait)?;
         let interval = match given(interval) {
             Some(v) => convert::duration("interval", v)?,
-            // CORE-GAP: the core has no default pause between verify rounds.
-            None => DEFAULT_VERIFY_INTERVAL,
+            None => graphmailer::default_interval(wait),
         };
         if interval.is_zero() {
             return Err(bad_value("interval", "must be more than 0 seconds"));

@@ -212,3 +212,24 @@ def test_a_forked_child_is_told_instead_of_hanging(emu: Emulator) -> None:
     # The parent is unaffected.
     mailer.send(sender=ALLOWED, to="a@example.com", text="parent after the fork")
     assert len(emu.messages()) == 2
+
+
+def test_a_cancelled_send_never_reaches_graph(emu: Emulator) -> None:
+    # The token endpoint answers 503 asking for 2 s; the send is cancelled while it waits.
+    emu.set_faults({"token": [{"status": 503, "retry_after_secs": 2}]})
+    mailer = emu.mailer(max_attempts=3)
+
+    async def main() -> None:
+        send = asyncio.ensure_future(mailer.send_async(sender=ALLOWED, to="a@example.com", text="cancelled"))
+        await asyncio.sleep(0.3)
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+        # Longer than the retry would have waited.
+        await asyncio.sleep(2.5)
+
+    asyncio.run(main())
+    counters = emu.counters()
+    assert counters["token_requests"] == 1, counters
+    assert counters["send_requests"] == 0, counters
+    assert emu.messages() == []
