@@ -88,11 +88,16 @@ impl SenderPolicy {
         )))
     }
 
-    /// The entries, as a person would write them.
-    pub fn describe(&self) -> String {
+    /// The entries as normalised: mailboxes, then `@domain`s.
+    pub fn entries(&self) -> Vec<String> {
         let mut all = self.mailboxes.clone();
         all.extend(self.domains.iter().map(|d| format!("@{d}")));
-        all.join(", ")
+        all
+    }
+
+    /// The entries, as a person would write them.
+    pub fn describe(&self) -> String {
+        self.entries().join(", ")
     }
 }
 

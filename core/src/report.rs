@@ -39,7 +39,7 @@ impl Config {
             "graph_endpoint": self.graph_endpoint(),
             "token_url": self.token_url(),
             "scope": self.scope(),
-            "allowed_senders": self.allowed_senders().describe(),
+            "allowed_senders": self.allowed_senders().entries(),
         })
     }
 }

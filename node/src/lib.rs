@@ -317,16 +317,8 @@ impl Mailer {
     }
 }
 
-// CORE-GAP: `SenderPolicy` has no accessor for its entries; `describe()`
-// joins them with ", " and entries never contain a comma or a space.
 fn allowed_senders(config: &graphmailer::Config) -> Vec<String> {
-    config
-        .allowed_senders()
-        .describe()
-        .split(", ")
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    config.allowed_senders().entries()
 }
 
 /// True for an error that graphmailer raised (its `code` is one of

@@ -434,14 +434,7 @@ impl PyMailer {
     /// no local restriction.
     #[getter]
     fn allowed_senders(&self) -> Vec<String> {
-        // CORE-GAP: SenderPolicy has no accessor for its entries; `describe()`
-        // joins them with ", ", and no entry can hold a comma or a space.
-        let described = self.inner.config().allowed_senders().describe();
-        described
-            .split(", ")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
+        self.inner.config().allowed_senders().entries()
     }
 
     /// Attempts per request, the first included.
