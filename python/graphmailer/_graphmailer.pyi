@@ -3,7 +3,7 @@
 import asyncio
 import datetime
 import os
-from typing import Callable, Iterable, List, Mapping, Optional, Tuple, Union, final, overload
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union, final, overload
 
 from typing_extensions import Self
 
@@ -357,8 +357,8 @@ class Diagnosis:
     @property
     def findings(self) -> List[Finding]:
         """What was found."""
-    def to_dict(self) -> dict[str, object]:
-        """Everything as plain values, for JSON."""
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain values, in the shape of ``graphmailer doctor --json``."""
 
 @final
 class VerifyRow:

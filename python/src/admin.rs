@@ -128,46 +128,12 @@ impl PyDiagnosis {
             .collect()
     }
 
-    /// Everything as plain values (for JSON): durations in seconds, the
-    /// error as ``{"kind", "message", "code", "request_id", "hint"}``.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("ok", self.ok())?;
-        d.set_item("tenant_id", self.tenant_id())?;
-        d.set_item("client_id", self.client_id())?;
-        d.set_item("credential", self.credential())?;
-        d.set_item("cloud", self.cloud())?;
-        d.set_item("token_url", self.token_url())?;
-        d.set_item("graph_endpoint", self.graph_endpoint())?;
-        d.set_item("scope", self.scope())?;
-        d.set_item("proxy", self.proxy())?;
-        d.set_item("no_proxy", self.no_proxy())?;
-        d.set_item("token_acquired", self.token_acquired())?;
-        d.set_item("token_tenant", self.token_tenant())?;
-        d.set_item("app_display_name", self.app_display_name())?;
-        d.set_item("roles", self.roles())?;
-        d.set_item("token_lifetime", self.token_lifetime())?;
-        d.set_item("clock_skew_secs", self.clock_skew_secs())?;
-        let error = match &self.inner.error {
-            Some(e) => {
-                let e_dict = PyDict::new(py);
-                e_dict.set_item("kind", e.kind().name())?;
-                e_dict.set_item("message", e.message())?;
-                e_dict.set_item("code", e.code())?;
-                e_dict.set_item("request_id", e.request_id())?;
-                e_dict.set_item("hint", e.hint())?;
-                Some(e_dict)
-            }
-            None => None,
-        };
-        d.set_item("error", error)?;
-        let findings = self
-            .findings()
-            .iter()
-            .map(|f| f.to_dict(py))
-            .collect::<PyResult<Vec<_>>>()?;
-        d.set_item("findings", findings)?;
-        Ok(d)
+    /// Everything as plain values, in the core's JSON shape (the same the
+    /// CLI's ``doctor --json`` prints): durations in seconds, the error as
+    /// ``{"kind", "message", "field", "code", "request_id", "status", "hint", ...}``.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = self.inner.to_json().to_string();
+        py.import("json")?.call_method1("loads", (json,))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -30,6 +30,8 @@ def test_diagnose_explains_a_working_app(emu: Emulator) -> None:
     assert all(f.severity in ("info", "warning", "error") for f in d.findings)
     as_dict = d.to_dict()
     assert as_dict["ok"] is True and as_dict["roles"] == ["Mail.Send"]
+    assert as_dict["token_lifetime_secs"] == int(d.token_lifetime)
+    assert [f["id"] for f in as_dict["findings"]] == ids
     assert emu.counters()["tokens_issued"] == 1
 
 
@@ -49,12 +51,14 @@ def test_diagnose_reports_a_failed_token_request(emu: Emulator) -> None:
     assert isinstance(d.error, graphmailer.AuthenticationError)
     assert d.error.code == "AADSTS7000215"
     assert [f.id for f in d.findings] == ["token-request-failed"]
-    assert d.to_dict()["error"] == {
+    error = d.to_dict()["error"]
+    assert {k: error[k] for k in ("kind", "message", "code", "request_id", "hint", "status")} == {
         "kind": "authentication",
         "message": d.error.message,
         "code": "AADSTS7000215",
         "request_id": d.error.request_id,
         "hint": d.error.hint,
+        "status": 401,
     }
 
 
