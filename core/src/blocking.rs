@@ -11,6 +11,7 @@ use crate::diagnose::Diagnosis;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::SendReceipt;
 use crate::message::Message;
+use crate::mime::MimeMessage;
 use crate::verify::Verification;
 
 /// The process-wide runtime graphmailer's own threads run on. Bindings spawn
@@ -68,6 +69,14 @@ impl Mailer {
         let mailer = self.inner.clone();
         let message = message.clone();
         wait(async move { mailer.send(&message).await })?
+    }
+
+    /// Sends a ready RFC 5322 message and waits for Graph's answer (see
+    /// [`crate::Mailer::send_mime`]).
+    pub fn send_mime(&self, sender: Option<&str>, message: &MimeMessage) -> Result<SendReceipt> {
+        let mailer = self.inner.clone();
+        let (sender, message) = (sender.map(str::to_owned), message.clone());
+        wait(async move { mailer.send_mime(sender.as_deref(), &message).await })?
     }
 
     /// Gets a fresh token and explains it (see [`crate::Mailer::diagnose`]).

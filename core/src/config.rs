@@ -43,6 +43,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX",
         "max_concurrent_per_mailbox",
     ),
+    ("GRAPHMAILER_LARGE_MESSAGES", "large_messages"),
+    ("GRAPHMAILER_DEFAULT_SENDER", "default_sender"),
 ];
 
 /// A checked configuration. Build it with [`Config::builder`],
@@ -62,6 +64,8 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_concurrent_per_mailbox: usize,
+    pub(crate) large_messages: bool,
+    pub(crate) default_sender: Option<String>,
 }
 
 /// Extra certificate authorities to trust, besides the system's.
@@ -170,6 +174,12 @@ impl Config {
                 whole("GRAPHMAILER_MAX_CONCURRENT_PER_MAILBOX", &v)? as usize
             );
         }
+        if let Some(v) = get("GRAPHMAILER_LARGE_MESSAGES") {
+            b = b.large_messages(flag("GRAPHMAILER_LARGE_MESSAGES", &v)?);
+        }
+        if let Some(v) = get("GRAPHMAILER_DEFAULT_SENDER") {
+            b = b.default_sender(v);
+        }
         b.build()
     }
 
@@ -213,6 +223,18 @@ impl Config {
     pub fn allowed_senders(&self) -> &SenderPolicy {
         &self.allowed_senders
     }
+
+    /// Whether a message too large for one request may go through a draft
+    /// and upload sessions (needs Mail.ReadWrite besides Mail.Send).
+    pub fn large_messages(&self) -> bool {
+        self.large_messages
+    }
+
+    /// The mailbox to send as when a message names none that can be used
+    /// (the `sendmail` command's mail from cron, which comes from `root`).
+    pub fn default_sender(&self) -> Option<&str> {
+        self.default_sender.as_deref()
+    }
     /// The retry rules.
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
@@ -238,6 +260,8 @@ pub struct ConfigBuilder {
     max_attempts: Option<u32>,
     retry_deadline: Option<Duration>,
     max_concurrent_per_mailbox: Option<usize>,
+    large_messages: bool,
+    default_sender: Option<String>,
 }
 
 impl ConfigBuilder {
@@ -329,6 +353,21 @@ impl ConfigBuilder {
     /// Requests in flight per mailbox (default and maximum 4, Graph's limit).
     pub fn max_concurrent_per_mailbox(mut self, v: usize) -> Self {
         self.max_concurrent_per_mailbox = Some(v);
+        self
+    }
+
+    /// Lets a message over Graph's 4 MB request limit go through a draft and
+    /// upload sessions, up to 150 MB a file. Off by default: that path needs
+    /// the Mail.ReadWrite application permission, which should be granted
+    /// (and scoped) on purpose.
+    pub fn large_messages(mut self, v: bool) -> Self {
+        self.large_messages = v;
+        self
+    }
+
+    /// The mailbox to send as when a message names none that can be used.
+    pub fn default_sender(mut self, v: impl Into<String>) -> Self {
+        self.default_sender = Some(v.into());
         self
     }
 
@@ -438,6 +477,11 @@ impl ConfigBuilder {
                 ),
             ));
         }
+        let default_sender = self.default_sender.map(|s| s.trim().to_owned());
+        if let Some(sender) = &default_sender {
+            crate::message::check_sender(sender)
+                .map_err(|e| Error::config("GRAPHMAILER_DEFAULT_SENDER", e.message().to_owned()))?;
+        }
         Ok(Config {
             tenant_id,
             client_id,
@@ -452,6 +496,8 @@ impl ConfigBuilder {
             connect_timeout,
             retry,
             max_concurrent_per_mailbox,
+            large_messages: self.large_messages,
+            default_sender,
         })
     }
 }
@@ -556,6 +602,17 @@ fn seconds(name: &str, v: &str) -> Result<Duration> {
         })
 }
 
+fn flag(name: &str, v: &str) -> Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::config(
+            name,
+            format!("'{}' is not true or false", printable(v)),
+        )),
+    }
+}
+
 fn whole(name: &str, v: &str) -> Result<u32> {
     v.parse::<u32>()
         .map_err(|_| Error::config(name, format!("'{}' is not a whole number", printable(v))))
@@ -592,6 +649,7 @@ fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()
                 .map(|i| i.as_str().map(str::to_owned))
@@ -601,7 +659,7 @@ fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
             _ => {
                 return Err(Error::config(
                     &key,
-                    "must be a string, a number or a list of strings",
+                    "must be a string, a number, true or false, or a list of strings",
                 ));
             }
         };

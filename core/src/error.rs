@@ -164,6 +164,13 @@ impl Error {
         .with_field(field)
     }
 
+    /// Adds a sentence to the message (what was done about the failure).
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.0.message.push_str("; ");
+        self.0.message.push_str(note);
+        self
+    }
+
     pub(crate) fn with_field(mut self, field: &str) -> Self {
         self.0.field = Some(field.to_owned());
         self
@@ -172,6 +179,13 @@ impl Error {
         self.0.code = Some(code.into());
         self
     }
+    pub(crate) fn with_code_opt(self, code: Option<String>) -> Self {
+        match code {
+            Some(code) => self.with_code(code),
+            None => self,
+        }
+    }
+
     pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
         self.0.request_id = request_id;
         self

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -28,14 +28,68 @@ pub struct SendReceipt {
     pub attempts: u32,
 }
 
-/// Posts one prepared `sendMail` body, retrying only where no mail can have
-/// gone out (see `retry.rs`).
-pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Result<SendReceipt> {
-    let url = format!(
-        "{}/v1.0/users/{}/sendMail",
+/// One request to Graph on behalf of a mailbox.
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    /// The path below `/v1.0/users/{sender}`, such as `/sendMail`.
+    pub path: &'a str,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// True for a request that sends mail (`sendMail`, a draft's `send`):
+    /// when such a request may have reached Graph without an answer, the send
+    /// is ambiguous. Any other request failing that way sent nothing.
+    pub sends_mail: bool,
+}
+
+/// Graph's successful answer.
+pub(crate) struct Answer {
+    pub body: Bytes,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
+    pub attempts: u32,
+}
+
+/// `{graph}/v1.0/users/{sender}{path}`.
+pub(crate) fn user_url(inner: &Inner, sender: &str, path: &str) -> String {
+    format!(
+        "{}/v1.0/users/{}{path}",
         inner.config.graph_endpoint(),
         url::form_urlencoded::byte_serialize(sender.as_bytes()).collect::<String>()
-    );
+    )
+}
+
+/// Posts one prepared `sendMail` body (JSON, or base64 MIME as `text/plain`).
+pub(crate) async fn send_mail(
+    inner: &Inner,
+    sender: &str,
+    body: Bytes,
+    content_type: &'static str,
+) -> Result<SendReceipt> {
+    let call = Call {
+        method: Method::POST,
+        path: "/sendMail",
+        content_type,
+        body,
+        sends_mail: true,
+    };
+    let answer = request(inner, sender, &call).await?;
+    Ok(answer.into_receipt())
+}
+
+impl Answer {
+    pub(crate) fn into_receipt(self) -> SendReceipt {
+        SendReceipt {
+            request_id: self.request_id,
+            client_request_id: self.client_request_id,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// Makes one Graph request, retrying only where Graph cannot have acted on it
+/// (see `retry.rs`).
+pub(crate) async fn request(inner: &Inner, sender: &str, call: &Call<'_>) -> Result<Answer> {
+    let url = user_url(inner, sender, call.path);
     let client_request_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
     let mut attempts = 0;
@@ -46,17 +100,19 @@ pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Resul
         let token = inner.tokens.get(&inner.http, &inner.config).await?;
         let outcome = {
             let _slot = inner.limiter.acquire(sender).await;
-            post(inner, &url, &token, &client_request_id, body.clone()).await
+            attempt(inner, &url, &token, &client_request_id, call).await
         };
         let error = match outcome {
-            Attempt::Accepted { request_id } => {
-                tracing::info!(
+            Attempt::Done { body, request_id } => {
+                tracing::debug!(
                     sender,
                     attempts,
+                    path = call.path,
                     request_id = request_id.as_deref().unwrap_or(""),
-                    "mail accepted by Graph"
+                    "Graph request done"
                 );
-                return Ok(SendReceipt {
+                return Ok(Answer {
+                    body,
                     request_id,
                     client_request_id,
                     attempts,
@@ -83,42 +139,47 @@ pub(crate) async fn send_mail(inner: &Inner, sender: &str, body: Bytes) -> Resul
             .next_delay(failed, started, error.retry_after())
         {
             Some(delay) => {
-                tracing::warn!(sender, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error.message(), "send not taken; retrying");
+                tracing::warn!(sender, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %error.message(), "request not taken; retrying");
                 tokio::time::sleep(delay).await;
             }
-            None => {
-                let spent = format!(
-                    " (gave up after {attempts} attempts in {:.1} s)",
-                    started.elapsed().as_secs_f64()
-                );
-                let message = format!("{}{spent}", error.message());
-                let retried = Error::new(error.kind(), message)
-                    .with_status_opt(error.status())
-                    .with_request_id(error.request_id().map(str::to_owned))
-                    .with_retry_after(error.retry_after());
-                let retried = match error.code() {
-                    Some(code) => retried.with_code(code),
-                    None => retried,
-                };
-                return Err(with_hint(retried, inner, sender));
-            }
+            None => return Err(with_hint(gave_up(error, attempts, started), inner, sender)),
         }
     }
 }
 
+/// The last retryable error, saying how long was spent.
+pub(crate) fn gave_up(error: Error, attempts: u32, started: Instant) -> Error {
+    let spent = format!(
+        " (gave up after {attempts} attempts in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let message = format!("{}{spent}", error.message());
+    let retried = Error::new(error.kind(), message)
+        .with_status_opt(error.status())
+        .with_request_id(error.request_id().map(str::to_owned))
+        .with_retry_after(error.retry_after());
+    match error.code() {
+        Some(code) => retried.with_code(code),
+        None => retried,
+    }
+}
+
 enum Attempt {
-    Accepted { request_id: Option<String> },
+    Done {
+        body: Bytes,
+        request_id: Option<String>,
+    },
     TokenRefused(Error),
     Retryable(Error),
     Final(Error),
 }
 
-async fn post(
+async fn attempt(
     inner: &Inner,
     url: &str,
     token: &Arc<AccessToken>,
     client_request_id: &str,
-    body: Bytes,
+    call: &Call<'_>,
 ) -> Attempt {
     let mut authorization = match HeaderValue::from_str(&format!("Bearer {}", token.value.expose()))
     {
@@ -133,12 +194,12 @@ async fn post(
     authorization.set_sensitive(true);
     let sent = inner
         .http
-        .post(url)
+        .request(call.method.clone(), url)
         .header(AUTHORIZATION, authorization)
-        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_TYPE, call.content_type)
         .header("client-request-id", client_request_id)
         .header("return-client-request-id", "true")
-        .body(body)
+        .body(call.body.clone())
         .send()
         .await;
     let response = match sent {
@@ -156,7 +217,7 @@ async fn post(
                 ),
             ));
         }
-        Err(e) => {
+        Err(e) if call.sends_mail => {
             return Attempt::Final(
                 Error::new(
                     ErrorKind::AmbiguousDelivery,
@@ -165,16 +226,34 @@ async fn post(
                 .with_request_id(Some(client_request_id.to_owned())),
             );
         }
+        Err(e) => {
+            return Attempt::Final(
+                Error::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "the connection to Graph failed before an answer came: {}",
+                        http::describe(&e)
+                    ),
+                )
+                .with_request_id(Some(client_request_id.to_owned())),
+            );
+        }
     };
     let status = response.status();
     let headers = response.headers().clone();
     let request_id = header(&headers, "request-id");
-    if status == StatusCode::ACCEPTED || status == StatusCode::OK {
-        return Attempt::Accepted { request_id };
-    }
-    // The status is what matters; an unreadable error body still leaves it.
+    // The status is what matters; an unreadable body still leaves it.
     let body = response.bytes().await.unwrap_or_default();
-    let error = graph_error(status, &headers, &body);
+    if status.is_success() {
+        return Attempt::Done { body, request_id };
+    }
+    let mut error = graph_error(status, &headers, &body);
+    if !call.sends_mail && error.kind() == ErrorKind::AmbiguousDelivery {
+        error = Error::new(ErrorKind::Transient, error.message().to_owned())
+            .with_status(status.as_u16())
+            .with_request_id(error.request_id().map(str::to_owned))
+            .with_code_opt(error.code().map(str::to_owned));
+    }
     match status.as_u16() {
         401 => Attempt::TokenRefused(error),
         429 | 503 => Attempt::Retryable(error),
@@ -198,7 +277,7 @@ struct GraphError {
     inner_error: Option<serde_json::Value>,
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -206,7 +285,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Turns a Graph error answer into an error of the right kind.
-fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+pub(crate) fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: GraphErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let GraphError {
         code,
@@ -248,7 +327,7 @@ fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     error
 }
 
-fn with_hint(error: Error, inner: &Inner, sender: &str) -> Error {
+pub(crate) fn with_hint(error: Error, inner: &Inner, sender: &str) -> Error {
     if error.hint().is_some() {
         return error;
     }

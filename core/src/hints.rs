@@ -146,10 +146,15 @@ pub(crate) fn for_graph(code: &str, message: &str, cx: &HintContext<'_>) -> Opti
                                          token was issued for Microsoft Graph in the same cloud \
                                          as the Graph endpoint."
             .into(),
-        "RequestEntityTooLarge" | "ErrorMessageSizeExceeded" => "the request is larger than \
-            Graph's 4 MB limit for one call: attachments above about 3 MB in total need the \
-            upload-session path, which graphmailer does not offer yet."
-            .into(),
+        "RequestEntityTooLarge" => format!(
+            "the request is larger than Graph's 4 MB limit for one call: {}",
+            crate::wire::LARGE_MESSAGES_HINT
+        ),
+        "ErrorMessageSizeExceeded" => format!(
+            "the message is larger than {sender}'s maximum send size (35 MB unless an \
+             administrator raised it, at most 150 MB): send fewer or smaller attachments, or have \
+             an administrator raise it (Set-Mailbox {sender} -MaxSendSize 150MB)."
+        ),
         "ErrorInvalidRecipients" => "Graph could not use the recipients: check every address in \
                                      to, cc and bcc."
             .into(),
@@ -163,10 +168,10 @@ pub(crate) fn for_graph(code: &str, message: &str, cx: &HintContext<'_>) -> Opti
         "BadRequest" if message.contains("/me") => "an app-only token cannot use /me: name the \
                                                     sender mailbox (users/{sender})."
             .into(),
-        "BadRequest" if message.contains("4MB") => "the request is larger than Graph's 4 MB \
-            limit: attachments above about 3 MB in total need the upload-session path, which \
-            graphmailer does not offer yet."
-            .into(),
+        "BadRequest" if message.contains("4MB") => format!(
+            "the request is larger than Graph's 4 MB limit: {}",
+            crate::wire::LARGE_MESSAGES_HINT
+        ),
         _ => return None,
     };
     Some(hint)

@@ -24,7 +24,12 @@
 //! model and its checks), [`policy`] (the sender allowlist), [`error`] (kinds,
 //! codes, hints), [`diagnose`] (`doctor`), [`verify`] (is the tenant's
 //! restriction in force?), [`powershell`] (the administrator's script),
-//! [`blocking`] (the facade the CLI and the bindings share).
+//! [`sendmail`] (the rules of the `sendmail` stand-in), [`blocking`] (the
+//! facade the CLI and the bindings share).
+//!
+//! Messages over Graph's 4 MB request limit go through a draft and upload
+//! sessions when [`ConfigBuilder::large_messages`] is on; ready RFC 5322
+//! messages go through [`Mailer::send_mime`].
 
 mod address;
 pub mod blocking;
@@ -37,16 +42,20 @@ pub mod error;
 mod graph;
 mod hints;
 mod http;
+mod large;
 mod limiter;
 pub mod limits;
 mod mailer;
 pub mod message;
+mod mime;
 pub mod policy;
 pub mod powershell;
 mod report;
 mod retry;
 mod secret;
+pub mod sendmail;
 mod token;
+mod upload;
 pub mod verify;
 mod wire;
 
@@ -59,7 +68,8 @@ pub use diagnose::{Diagnosis, Finding, Severity};
 pub use error::{Error, ErrorKind, Result};
 pub use graph::SendReceipt;
 pub use mailer::Mailer;
-pub use message::{Attachment, Body, BodyType, Header, Importance, Message};
+pub use message::{Attachment, Body, BodyType, Content, Header, Importance, Message};
+pub use mime::MimeMessage;
 pub use policy::SenderPolicy;
 pub use powershell::{PolicyRequest, PolicyStyle, policy_script};
 pub use retry::RetryPolicy;

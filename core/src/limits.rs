@@ -13,3 +13,20 @@ pub const MAX_HEADERS: usize = 5;
 
 /// Outlook's limit of requests in flight per app and mailbox.
 pub const MAX_CONCURRENT_PER_MAILBOX: usize = 4;
+
+/// Graph's largest file attachment, sent through an upload session.
+pub const MAX_ATTACHMENT_BYTES: u64 = 150 * 1024 * 1024;
+
+/// Graph refuses an upload session for a file under 3 MB
+/// (`ErrorAttachmentSizeShouldNotBeLessThanMinimumSize`); such a file is
+/// attached to the draft with one request instead.
+pub const UPLOAD_SESSION_MIN_BYTES: u64 = 3 * 1024 * 1024;
+
+/// The bytes sent per upload-session request: under Graph's 4 MB per request,
+/// and a multiple of 320 KiB, the unit OneDrive's sessions require, in case
+/// Outlook's ever does too.
+pub const UPLOAD_CHUNK_BYTES: usize = 12 * 320 * 1024;
+
+/// The largest raw MIME message: the request carries it as base64, which must
+/// stay within the 4 MB request limit, and MIME has no upload session.
+pub const MAX_MIME_BYTES: usize = MAX_REQUEST_BYTES / 4 * 3;

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{self, SendReceipt};
 use crate::http;
+use crate::large;
 use crate::limiter::MailboxLimiter;
 use crate::message::Message;
+use crate::mime::MimeMessage;
 use crate::token::TokenCache;
 use crate::wire;
 
@@ -60,11 +62,58 @@ impl Mailer {
     /// fetched, and Graph is asked to send. `Ok` means Graph accepted the mail
     /// (202): delivery happens after, and a failure to deliver comes back to
     /// the sender's inbox as a bounce.
+    ///
+    /// A message that fits Graph's 4 MB request goes in one `sendMail` call.
+    /// A larger one is refused unless large messages are on
+    /// ([`crate::ConfigBuilder::large_messages`]); then it goes through a
+    /// draft and upload sessions, and a failure part way deletes the draft,
+    /// as does cancelling the send (dropping its future).
     pub async fn send(&self, message: &Message) -> Result<SendReceipt> {
         message.validate()?;
         self.inner.config.allowed_senders.check(&message.sender)?;
-        let body = wire::send_mail_body(message)?;
-        graph::send_mail(&self.inner, &message.sender, body.into()).await
+        if !wire::fits_one_request(message) && self.inner.config.large_messages {
+            return large::send(self.inner.clone(), message.clone()).await;
+        }
+        let body = if message
+            .attachments
+            .iter()
+            .any(|a| a.content.as_bytes().is_none())
+        {
+            // Attachment files are read whole here (they are small, or
+            // `send_mail_body` refuses them): keep that off the async threads.
+            let message = message.clone();
+            tokio::task::spawn_blocking(move || wire::send_mail_body(&message))
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Service,
+                        format!("reading attachments stopped: {e}"),
+                    )
+                })??
+        } else {
+            wire::send_mail_body(message)?
+        };
+        graph::send_mail(
+            &self.inner,
+            &message.sender,
+            body.into(),
+            "application/json",
+        )
+        .await
+    }
+
+    /// Sends a ready RFC 5322 message through Graph's MIME form of
+    /// `sendMail`. The mailbox to send as is `sender`, or the message's From
+    /// address when `sender` is `None`; the recipients are the message's To,
+    /// Cc and Bcc. The allowlist applies as for [`Mailer::send`].
+    pub async fn send_mime(
+        &self,
+        sender: Option<&str>,
+        message: &MimeMessage,
+    ) -> Result<SendReceipt> {
+        let sender = message.sender(sender)?;
+        self.inner.config.allowed_senders.check(&sender)?;
+        graph::send_mail(&self.inner, &sender, message.request_body(), "text/plain").await
     }
 
     /// How many token requests this mailer has made, for diagnostics and tests.

@@ -1,6 +1,6 @@
 //! The message model and the checks it must pass before any network call.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use bytes::Bytes;
@@ -66,6 +66,114 @@ pub struct Header {
     pub value: String,
 }
 
+/// Where an attachment's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// In memory.
+    Bytes(Bytes),
+    /// In a file, read when the message is sent: whole for a message that fits
+    /// one request, in chunks for an upload session, so a 100 MB file never
+    /// sits in memory at once.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its size when it was attached; a file that changes size before it
+        /// is sent is refused rather than sent cut short.
+        size: u64,
+    },
+}
+
+impl Content {
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::File { size, .. } => *size,
+        }
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes in memory, or `None` for a file not read yet.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Content::Bytes(b) => Some(b),
+            Content::File { .. } => None,
+        }
+    }
+
+    /// All the bytes: the ones in memory, or the file read whole.
+    pub fn read_all(&self) -> Result<Bytes> {
+        match self {
+            Content::Bytes(b) => Ok(b.clone()),
+            Content::File { path, size } => {
+                let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+                if bytes.len() as u64 != *size {
+                    return Err(changed_error(path, *size));
+                }
+                Ok(bytes.into())
+            }
+        }
+    }
+
+    /// `len` bytes from `offset`, for one chunk of an upload session.
+    pub(crate) fn read_at(&self, offset: u64, len: usize) -> Result<Bytes> {
+        match self {
+            Content::Bytes(b) => {
+                let start = offset as usize;
+                Ok(b.slice(start..start + len))
+            }
+            Content::File { path, size } => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut file = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
+                let now = file.metadata().map_err(|e| read_error(path, &e))?.len();
+                if now != *size {
+                    return Err(changed_error(path, *size));
+                }
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| read_error(path, &e))?;
+                let mut chunk = vec![0u8; len];
+                file.read_exact(&mut chunk)
+                    .map_err(|e| read_error(path, &e))?;
+                Ok(chunk.into())
+            }
+        }
+    }
+}
+
+fn read_error(path: &Path, e: &std::io::Error) -> Error {
+    Error::invalid(
+        "attachments",
+        format!("cannot read '{}': {e}", path.display()),
+    )
+}
+
+fn changed_error(path: &Path, size: u64) -> Error {
+    Error::invalid(
+        "attachments",
+        format!(
+            "'{}' changed size since it was attached ({size} bytes then): nothing was sent",
+            path.display()
+        ),
+    )
+    .with_hint("attach a file only once it is completely written")
+}
+
+impl From<Bytes> for Content {
+    fn from(b: Bytes) -> Self {
+        Content::Bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(v: Vec<u8>) -> Self {
+        Content::Bytes(v.into())
+    }
+}
+
 /// A file attached to the message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
@@ -73,8 +181,8 @@ pub struct Attachment {
     pub name: String,
     /// MIME type; guessed from the name's extension when not given.
     pub content_type: Option<String>,
-    /// The file's bytes.
-    pub content: Bytes,
+    /// The bytes, in memory or in a file.
+    pub content: Content,
     /// Shown in the body (an image referenced as `cid:` from the HTML) rather
     /// than listed as a file.
     pub inline: bool,
@@ -88,26 +196,43 @@ impl Attachment {
         Attachment {
             name: name.into(),
             content_type: None,
-            content: content.into(),
+            content: Content::Bytes(content.into()),
             inline: false,
             content_id: None,
         }
     }
 
-    /// An attachment read from a file, named after it.
+    /// An attachment from a file, named after it. The file must exist now;
+    /// its bytes are read when the message is sent (in chunks when it goes
+    /// through an upload session).
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let content = std::fs::read(path).map_err(|e| {
-            Error::invalid(
+        let metadata = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
+        if !metadata.is_file() {
+            return Err(Error::invalid(
                 "attachments",
-                format!("cannot read '{}': {e}", path.display()),
-            )
-        })?;
+                format!("'{}' is not a file", path.display()),
+            ));
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "attachment".into());
-        Ok(Attachment::from_bytes(name, content))
+        Ok(Attachment {
+            name,
+            content_type: None,
+            content: Content::File {
+                path: path.to_path_buf(),
+                size: metadata.len(),
+            },
+            inline: false,
+            content_id: None,
+        })
+    }
+
+    /// The size in bytes.
+    pub fn size(&self) -> u64 {
+        self.content.len()
     }
 
     /// Sets the MIME type.
@@ -378,7 +503,7 @@ impl Message {
     }
 }
 
-fn check_sender(sender: &str) -> Result<()> {
+pub(crate) fn check_sender(sender: &str) -> Result<()> {
     if is_guid(sender) {
         return Ok(());
     }

@@ -40,6 +40,8 @@ impl Config {
             "token_url": self.token_url(),
             "scope": self.scope(),
             "allowed_senders": self.allowed_senders().entries(),
+            "large_messages": self.large_messages(),
+            "default_sender": self.default_sender(),
         })
     }
 }

@@ -217,7 +217,7 @@ impl Mailer {
                 request_id: request_id.map(str::to_owned),
                 detail,
             };
-        Ok(match graph::send_mail(&self.inner, sender, body.into()).await {
+        Ok(match graph::send_mail(&self.inner, sender, body.into(), "application/json").await {
             Ok(receipt) => row(
                 Observed::Sent,
                 None,

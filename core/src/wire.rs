@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use crate::address::Address;
 use crate::error::{Error, Result};
 use crate::limits::MAX_REQUEST_BYTES;
-use crate::message::{BodyType, Message};
+use crate::message::{Attachment, BodyType, Message};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,90 +94,182 @@ fn recipients(list: &[Address]) -> Vec<WireRecipient<'_>> {
         .collect()
 }
 
+fn wire_message<'a>(message: &'a Message, attachments: Vec<WireAttachment<'a>>) -> WireMessage<'a> {
+    WireMessage {
+        subject: &message.subject,
+        body: WireBody {
+            content_type: match message.body.content_type {
+                BodyType::Text => "text",
+                BodyType::Html => "html",
+            },
+            content: &message.body.content,
+        },
+        to_recipients: recipients(&message.to),
+        cc_recipients: recipients(&message.cc),
+        bcc_recipients: recipients(&message.bcc),
+        reply_to: recipients(&message.reply_to),
+        importance: message.importance.map(|i| i.as_str()),
+        internet_message_headers: message
+            .headers
+            .iter()
+            .map(|h| WireHeader {
+                name: &h.name,
+                value: &h.value,
+            })
+            .collect(),
+        attachments,
+    }
+}
+
+fn wire_attachment<'a>(a: &'a Attachment, bytes: &'a [u8]) -> WireAttachment<'a> {
+    WireAttachment {
+        odata_type: "#microsoft.graph.fileAttachment",
+        name: &a.name,
+        content_type: a.effective_content_type(),
+        content_bytes: bytes,
+        is_inline: a.inline,
+        content_id: a.content_id.as_deref(),
+    }
+}
+
+/// Whether a message fits one `sendMail` request, judged from a lower bound of
+/// its size so a 40 MB attachment is not encoded just to learn it is too big.
+pub(crate) fn fits_one_request(message: &Message) -> bool {
+    estimated_size(message) <= MAX_REQUEST_BYTES as u64
+}
+
 /// The request body for `POST /users/{sender}/sendMail`, refused when it
-/// exceeds Graph's 4 MB limit. The message must have been validated.
+/// exceeds Graph's 4 MB limit. The message must have been validated. Files
+/// are read here: call it off the async threads when there are any.
 pub(crate) fn send_mail_body(message: &Message) -> Result<Vec<u8>> {
     let estimate = estimated_size(message);
-    if estimate > MAX_REQUEST_BYTES {
+    if estimate > MAX_REQUEST_BYTES as u64 {
         return Err(too_large(estimate));
     }
+    let contents = message
+        .attachments
+        .iter()
+        .map(|a| a.content.read_all())
+        .collect::<Result<Vec<_>>>()?;
+    let attachments = message
+        .attachments
+        .iter()
+        .zip(&contents)
+        .map(|(a, bytes)| wire_attachment(a, bytes))
+        .collect();
     let request = SendMailRequest {
-        message: WireMessage {
-            subject: &message.subject,
-            body: WireBody {
-                content_type: match message.body.content_type {
-                    BodyType::Text => "text",
-                    BodyType::Html => "html",
-                },
-                content: &message.body.content,
-            },
-            to_recipients: recipients(&message.to),
-            cc_recipients: recipients(&message.cc),
-            bcc_recipients: recipients(&message.bcc),
-            reply_to: recipients(&message.reply_to),
-            importance: message.importance.map(|i| i.as_str()),
-            internet_message_headers: message
-                .headers
-                .iter()
-                .map(|h| WireHeader {
-                    name: &h.name,
-                    value: &h.value,
-                })
-                .collect(),
-            attachments: message
-                .attachments
-                .iter()
-                .map(|a| WireAttachment {
-                    odata_type: "#microsoft.graph.fileAttachment",
-                    name: &a.name,
-                    content_type: a.effective_content_type(),
-                    content_bytes: &a.content,
-                    is_inline: a.inline,
-                    content_id: a.content_id.as_deref(),
-                })
-                .collect(),
-        },
+        message: wire_message(message, attachments),
         save_to_sent_items: message.save_to_sent_items,
     };
-    let mut body = Vec::with_capacity(estimate.min(MAX_REQUEST_BYTES) + 1024);
-    serde_json::to_writer(&mut body, &request)
-        .map_err(|e| Error::invalid("message", format!("cannot be written as JSON: {e}")))?;
+    let body = to_json(&request, estimate as usize + 1024)?;
     if body.len() > MAX_REQUEST_BYTES {
-        return Err(too_large(body.len()));
+        return Err(too_large(body.len() as u64));
     }
     Ok(body)
 }
 
-/// A lower bound of the request's size, so a 40 MB attachment is refused
-/// without first encoding 53 MB of base64.
-fn estimated_size(message: &Message) -> usize {
-    let attachments: usize = message
-        .attachments
-        .iter()
-        .map(|a| a.content.len().div_ceil(3) * 4)
-        .sum();
-    attachments + message.body.content.len() + message.subject.len()
+/// The body of `POST /users/{sender}/messages`: the message without its
+/// attachments, which follow one by one.
+pub(crate) fn draft_body(message: &Message) -> Result<Vec<u8>> {
+    let body = to_json(&wire_message(message, Vec::new()), 4096)?;
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(Error::invalid(
+            "body",
+            format!(
+                "the message without its attachments is {:.1} MB; Graph accepts at most 4 MB in one request",
+                body.len() as f64 / MB
+            ),
+        ));
+    }
+    Ok(body)
 }
 
-fn too_large(size: usize) -> Error {
+/// The body of `POST .../messages/{id}/attachments` for a file small enough
+/// to go in one request.
+pub(crate) fn attachment_body(attachment: &Attachment, bytes: &[u8]) -> Result<Vec<u8>> {
+    to_json(
+        &wire_attachment(attachment, bytes),
+        bytes.len() / 3 * 4 + 1024,
+    )
+}
+
+#[derive(Serialize)]
+struct UploadSessionRequest<'a> {
+    #[serde(rename = "AttachmentItem")]
+    attachment_item: AttachmentItem<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentItem<'a> {
+    attachment_type: &'static str,
+    name: &'a str,
+    size: u64,
+    content_type: &'a str,
+    is_inline: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_id: Option<&'a str>,
+}
+
+/// The body of `POST .../attachments/createUploadSession`.
+pub(crate) fn upload_session_body(attachment: &Attachment) -> Result<Vec<u8>> {
+    let request = UploadSessionRequest {
+        attachment_item: AttachmentItem {
+            attachment_type: "file",
+            name: &attachment.name,
+            size: attachment.size(),
+            content_type: attachment.effective_content_type(),
+            is_inline: attachment.inline,
+            content_id: attachment.content_id.as_deref(),
+        },
+    };
+    to_json(&request, 512)
+}
+
+fn to_json(value: &impl Serialize, capacity: usize) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(capacity.min(MAX_REQUEST_BYTES + 1024));
+    serde_json::to_writer(&mut body, value)
+        .map_err(|e| Error::invalid("message", format!("cannot be written as JSON: {e}")))?;
+    Ok(body)
+}
+
+const MB: f64 = 1024.0 * 1024.0;
+
+/// A lower bound of the request's size.
+fn estimated_size(message: &Message) -> u64 {
+    let attachments: u64 = message
+        .attachments
+        .iter()
+        .map(|a| a.size().div_ceil(3) * 4)
+        .sum();
+    attachments + message.body.content.len() as u64 + message.subject.len() as u64
+}
+
+/// The refusal of a message too large for one request, when the large-message
+/// path is off: says what that path needs, so turning it on is a decision.
+fn too_large(size: u64) -> Error {
     Error::invalid(
         "attachments",
         format!(
             "the request would be {:.1} MB; Graph accepts at most 4 MB in one sendMail call (attachments grow by a third in base64)",
-            size as f64 / (1024.0 * 1024.0)
+            size as f64 / MB
         ),
     )
     .with_code("RequestEntityTooLarge")
-    .with_hint(
-        "keep attachments under about 3 MB in total; larger mail needs Graph's upload sessions, \
-         which graphmailer does not offer yet",
-    )
+    .with_hint(LARGE_MESSAGES_HINT)
 }
+
+/// What a larger message needs; shared by the refusal and the documentation.
+pub(crate) const LARGE_MESSAGES_HINT: &str = "keep attachments under about 3 MB in total, or turn on large messages \
+     (GRAPHMAILER_LARGE_MESSAGES=true): graphmailer then sends through a draft and upload sessions (up to 150 MB a file), \
+     which needs the Mail.ReadWrite application permission besides Mail.Send. Mail.ReadWrite can read and change every \
+     mailbox, so scope it to the same senders: RBAC for Applications (New-ManagementRoleAssignment -Role \
+     'Application Mail.ReadWrite' with the Mail.Send assignment's scope) or the Application Access Policy, which covers both";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Attachment, Importance};
+    use crate::message::Importance;
 
     #[test]
     fn quotes_and_newlines_in_the_body_stay_inside_the_json() {

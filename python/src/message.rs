@@ -523,16 +523,19 @@ impl PyAttachment {
         self.inner.effective_content_type()
     }
 
-    /// The file's bytes.
+    /// The file's bytes (an attachment made with ``from_path`` reads its
+    /// file now; sending reads it in chunks instead).
     #[getter]
-    fn content<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.content)
+    fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let content = self.inner.content.clone();
+        let bytes = py.detach(move || content.read_all()).or_raise(py)?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// The size of the content in bytes.
     #[getter]
-    fn size(&self) -> usize {
-        self.inner.content.len()
+    fn size(&self) -> u64 {
+        self.inner.size()
     }
 
     /// Whether the attachment is shown in the body rather than listed.

@@ -1,0 +1,239 @@
+//! A message over Graph's 4 MB request limit: a draft in the sender's
+//! mailbox, its attachments added one by one (an upload session for each file
+//! of 3 MB or more), then the draft's `send`. Only that last request can send
+//! mail; a failure before it deletes the draft, so nothing half-made stays in
+//! the mailbox.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph::{self, Call, SendReceipt};
+use crate::limits::UPLOAD_SESSION_MIN_BYTES;
+use crate::mailer::Inner;
+use crate::message::{Attachment, Message};
+use crate::upload;
+use crate::wire;
+
+const JSON: &str = "application/json";
+
+pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendReceipt> {
+    let sender = message.sender.as_str();
+    let created = graph::request(
+        &inner,
+        sender,
+        &Call {
+            method: Method::POST,
+            path: "/messages",
+            content_type: JSON,
+            body: wire::draft_body(&message)?.into(),
+            sends_mail: false,
+        },
+    )
+    .await
+    .map_err(|e| needs_read_write(e, &inner))?;
+    let id = draft_id(&created.body)?;
+    tracing::info!(
+        sender,
+        attachments = message.attachments.len(),
+        "draft created for a large message"
+    );
+    let mut draft = Draft::new(inner.clone(), sender, &id);
+    for (index, attachment) in message.attachments.iter().enumerate() {
+        if let Err(e) = attach(&inner, sender, &draft.path, attachment).await {
+            let e = e.with_note(&format!(
+                "attachments[{index}] ('{}') was not added",
+                attachment.name
+            ));
+            return Err(draft.discard(e).await);
+        }
+    }
+    let sent = graph::request(
+        &inner,
+        sender,
+        &Call {
+            method: Method::POST,
+            path: &format!("{}/send", draft.path),
+            content_type: JSON,
+            body: Bytes::new(),
+            sends_mail: true,
+        },
+    )
+    .await;
+    match sent {
+        Ok(answer) => {
+            draft.keep();
+            Ok(answer.into_receipt())
+        }
+        // The draft may be on its way out: deleting it now could race the send.
+        Err(e) if e.kind() == ErrorKind::AmbiguousDelivery => {
+            draft.keep();
+            Err(e.with_note(&format!(
+                "if it was not sent, the draft {id} is still in {sender}'s Drafts folder"
+            )))
+        }
+        Err(e) => Err(draft.discard(e).await),
+    }
+}
+
+async fn attach(inner: &Inner, sender: &str, draft: &str, attachment: &Attachment) -> Result<()> {
+    if attachment.size() >= UPLOAD_SESSION_MIN_BYTES {
+        return upload::upload(inner, sender, draft, attachment).await;
+    }
+    let content = attachment.content.clone();
+    let bytes = tokio::task::spawn_blocking(move || content.read_all())
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Service,
+                format!("reading an attachment stopped: {e}"),
+            )
+        })??;
+    graph::request(
+        inner,
+        sender,
+        &Call {
+            method: Method::POST,
+            path: &format!("{draft}/attachments"),
+            content_type: JSON,
+            body: wire::attachment_body(attachment, &bytes)?.into(),
+            sends_mail: false,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Created {
+    #[serde(default)]
+    id: String,
+}
+
+fn draft_id(body: &[u8]) -> Result<String> {
+    serde_json::from_slice::<Created>(body)
+        .ok()
+        .map(|c| c.id)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Service,
+                "Graph created the draft but its answer carries no message id",
+            )
+        })
+}
+
+/// A 403 on the draft usually means the app lacks Mail.ReadWrite, which the
+/// large-message path needs on top of Mail.Send: say so, and what it implies.
+fn needs_read_write(error: Error, inner: &Inner) -> Error {
+    let lacks = inner
+        .tokens
+        .roles()
+        .is_some_and(|roles| !roles.iter().any(|r| r == "Mail.ReadWrite"));
+    if error.kind() != ErrorKind::AccessDenied || !lacks {
+        return error;
+    }
+    error.with_hint(format!(
+        "a message over 4 MB is sent through a draft and upload sessions, which needs the \
+         Mail.ReadWrite application permission besides Mail.Send, and app {} has no Mail.ReadWrite \
+         role. Add Microsoft Graph > Application permissions > Mail.ReadWrite, have an \
+         administrator grant consent, and scope it to the same mailboxes as Mail.Send (RBAC for \
+         Applications: 'Application Mail.ReadWrite' with the same scope; an Application Access \
+         Policy covers it already), because unscoped it can read every mailbox. Or keep \
+         attachments under about 3 MB in total.",
+        inner.config.client_id
+    ))
+}
+
+/// The draft of a send in progress. Dropped before `keep` or `discard` (the
+/// send's future was cancelled), it deletes the draft in the background.
+struct Draft {
+    inner: Arc<Inner>,
+    sender: String,
+    id: String,
+    /// `/messages/{id}`, escaped for a URL path.
+    path: String,
+    live: bool,
+}
+
+impl Draft {
+    fn new(inner: Arc<Inner>, sender: &str, id: &str) -> Self {
+        let escaped: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        Draft {
+            inner,
+            sender: sender.to_owned(),
+            id: id.to_owned(),
+            path: format!("/messages/{escaped}"),
+            live: true,
+        }
+    }
+
+    /// The draft was sent, or must stay: nothing to clean up.
+    fn keep(&mut self) {
+        self.live = false;
+    }
+
+    /// Deletes the draft after `error`, and says so in the error.
+    async fn discard(&mut self, error: Error) -> Error {
+        self.live = false;
+        match delete(&self.inner, &self.sender, &self.path).await {
+            Ok(()) => error.with_note("nothing was sent and the draft was deleted"),
+            Err(e) => error.with_note(&format!(
+                "nothing was sent, but the draft {} could not be deleted ({}): delete it from {}'s Drafts folder",
+                self.id,
+                e.message(),
+                self.sender
+            )),
+        }
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if !self.live {
+            return;
+        }
+        let (inner, sender, path, id) = (
+            self.inner.clone(),
+            self.sender.clone(),
+            self.path.clone(),
+            self.id.clone(),
+        );
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    match delete(&inner, &sender, &path).await {
+                        Ok(()) => tracing::info!(sender, "send cancelled; its draft was deleted"),
+                        Err(e) => tracing::warn!(sender, draft = id, error = %e.message(), "send cancelled; its draft could not be deleted"),
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(
+                    sender,
+                    draft = id,
+                    "send cancelled outside a runtime; its draft stays in Drafts"
+                )
+            }
+        }
+    }
+}
+
+async fn delete(inner: &Inner, sender: &str, path: &str) -> Result<()> {
+    graph::request(
+        inner,
+        sender,
+        &Call {
+            method: Method::DELETE,
+            path,
+            content_type: JSON,
+            body: Bytes::new(),
+            sends_mail: false,
+        },
+    )
+    .await
+    .map(drop)
+}
