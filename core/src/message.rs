@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::address::{Address, check_address, check_single_line, is_guid, printable};
 use crate::error::{Error, Result};
-use crate::limits::{MAX_HEADERS, MAX_RECIPIENTS};
+use crate::limits::{MAX_ATTACHMENT_BYTES, MAX_HEADERS, MAX_RECIPIENTS};
 
 /// Whether the body is plain text or HTML.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -447,6 +447,16 @@ impl Message {
                 ));
             }
             check_single_line(&field("name"), &attachment.name)?;
+            if attachment.size() > MAX_ATTACHMENT_BYTES {
+                return Err(Error::invalid(
+                    &format!("attachments[{i}]"),
+                    format!(
+                        "'{}' is {:.0} MB; Graph accepts files of at most 150 MB",
+                        printable(&attachment.name),
+                        attachment.size() as f64 / (1024.0 * 1024.0)
+                    ),
+                ));
+            }
             if attachment.name.chars().count() > 255 {
                 return Err(Error::invalid(
                     &field("name"),

@@ -1,0 +1,291 @@
+//! Messages over Graph's 4 MB request limit (a draft, upload sessions, the
+//! draft's send) and raw MIME messages, against the emulator over HTTP.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use graphmailer::{Attachment, ErrorKind, Mailer, Message, MimeMessage};
+use graphmailer_emulator::defaults as d;
+use serde_json::{Value, json};
+
+const MB: usize = 1024 * 1024;
+
+/// Bytes that differ at every offset, so a chunk put in the wrong place or
+/// sent twice shows.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
+        .collect()
+}
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "gm-large-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The billing app holds Mail.Send and Mail.ReadWrite, which the large path needs.
+fn billing(emu: &TestEmulator, large: bool) -> Mailer {
+    Mailer::new(
+        emu.config()
+            .client_id(d::BILLING_CLIENT_ID)
+            .client_secret(d::BILLING_SECRET)
+            .large_messages(large)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn drafts(emu: &TestEmulator) -> Vec<Value> {
+    let v: Value = emu
+        .http
+        .get(format!("{}/_emulator/drafts", emu.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["drafts"].as_array().cloned().unwrap_or_default()
+}
+
+async fn wait_for_drafts(emu: &TestEmulator, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = drafts(emu).await;
+        if now.len() == count || Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn attachment_bytes(message: &Value, name: &str) -> Vec<u8> {
+    let list = message["message"]["attachments"].as_array().unwrap();
+    let found = list
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no attachment {name} in {list:?}"));
+    STANDARD
+        .decode(found["contentBytes"].as_str().unwrap())
+        .unwrap()
+}
+
+fn invoice(file: &TempFile) -> Message {
+    Message::new(d::BILLING_MAILBOX)
+        .to("customer@example.com")
+        .subject("Annual report")
+        .text("The report is attached.")
+        .attach(Attachment::from_path(&file.0).unwrap())
+}
+
+#[tokio::test]
+async fn a_20_mb_attachment_goes_through_upload_sessions_byte_for_byte() {
+    let emu = TestEmulator::start().await;
+    let big = pattern(20 * MB, 7);
+    let file = TempFile::new("report.pdf", &big);
+    let small = pattern(200_000, 9);
+    let message = invoice(&file).attach(Attachment::from_bytes("summary.csv", small.clone()));
+    let receipt = billing(&emu, true).send(&message).await.unwrap();
+    assert!(receipt.request_id.is_some());
+    let sent = emu.messages().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["message"]["subject"], "Annual report");
+    assert!(attachment_bytes(&sent[0], "report.pdf") == big);
+    assert!(attachment_bytes(&sent[0], "summary.csv") == small);
+    let counters = emu.counters().await;
+    assert_eq!(counters["upload_chunks"], 6, "{counters}");
+    assert!(drafts(&emu).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_message_that_fits_uses_one_request_even_with_large_messages_on() {
+    let emu = TestEmulator::start().await;
+    let file = TempFile::new("small.pdf", &pattern(100_000, 1));
+    billing(&emu, true).send(&invoice(&file)).await.unwrap();
+    let counters = emu.counters().await;
+    assert_eq!(counters["drafts_created"], 0, "{counters}");
+    assert_eq!(emu.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn without_the_option_a_large_message_is_refused_before_any_request() {
+    let emu = TestEmulator::start().await;
+    let file = TempFile::new("report.pdf", &pattern(5 * MB, 3));
+    let mailer = billing(&emu, false);
+    let e = mailer.send(&invoice(&file)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidMessage);
+    assert_eq!(e.field(), Some("attachments"));
+    assert_eq!(e.code(), Some("RequestEntityTooLarge"));
+    let hint = e.hint().unwrap();
+    assert!(hint.contains("Mail.ReadWrite") && hint.contains("GRAPHMAILER_LARGE_MESSAGES"));
+    assert_eq!(mailer.token_requests(), 0);
+}
+
+#[tokio::test]
+async fn an_app_without_mail_readwrite_is_told_what_to_grant() {
+    let emu = TestEmulator::start().await;
+    let file = TempFile::new("report.pdf", &pattern(5 * MB, 3));
+    let erp = Mailer::new(emu.config().large_messages(true).build().unwrap()).unwrap();
+    let message = Message::new(ALLOWED)
+        .to("a@example.com")
+        .attach(Attachment::from_path(&file.0).unwrap());
+    let e = erp.send(&message).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    let hint = e.hint().unwrap();
+    assert!(
+        hint.contains("Mail.ReadWrite") && hint.contains("scope"),
+        "{hint}"
+    );
+    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_chunk_resumes_where_the_service_stands() {
+    let emu = TestEmulator::start().await;
+    let big = pattern(12 * MB, 5);
+    let file = TempFile::new("ledger.bin", &big);
+    // The second chunk is stored but its answer is lost; the third gets a 503.
+    emu.faults(json!({"upload": [
+        {"nth": 2, "drop_after_body": true, "deliver": true},
+        {"nth": 3, "status": 503, "retry_after_secs": 0}
+    ]}))
+    .await;
+    billing(&emu, true).send(&invoice(&file)).await.unwrap();
+    let sent = emu.messages().await;
+    assert!(attachment_bytes(&sent[0], "ledger.bin") == big);
+    // 4 chunks stored once each: the one whose answer was lost is not sent
+    // again, because the upload URL said where it stood; the refused one is.
+    let counters = emu.counters().await;
+    assert_eq!(counters["upload_chunks"], 4, "{counters}");
+    assert_eq!(counters["upload_requests"], 5, "{counters}");
+    assert!(drafts(&emu).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failure_part_way_deletes_the_draft() {
+    let emu = TestEmulator::start().await;
+    emu.settings(json!({"max_message_size_bytes": 8 * MB}))
+        .await;
+    let file = TempFile::new("archive.zip", &pattern(10 * MB, 2));
+    let e = billing(&emu, true).send(&invoice(&file)).await.unwrap_err();
+    assert_eq!(e.code(), Some("ErrorMessageSizeExceeded"), "{e}");
+    assert!(e.message().contains("draft was deleted"), "{e}");
+    assert!(e.hint().unwrap().contains("MaxSendSize"));
+    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_cancelled_send_leaves_no_draft() {
+    let emu = TestEmulator::start().await;
+    emu.faults(json!({"upload_delay_ms": 400})).await;
+    let file = TempFile::new("scan.tif", &pattern(12 * MB, 4));
+    let mailer = billing(&emu, true);
+    let message = invoice(&file);
+    let task = tokio::spawn(async move { mailer.send(&message).await });
+    if wait_for_drafts(&emu, 1).await.len() != 1 {
+        panic!("no draft appeared; the send ended with {:?}", task.await);
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert!(
+        wait_for_drafts(&emu, 0).await.is_empty(),
+        "the cancelled send's draft stayed"
+    );
+    assert!(emu.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn attachments_over_150_mb_are_refused_before_sending() {
+    let emu = TestEmulator::start().await;
+    let mut huge = Attachment::from_bytes("huge.bin", Vec::new());
+    huge.content = graphmailer::Content::File {
+        path: PathBuf::from("/nonexistent"),
+        size: 151 * MB as u64,
+    };
+    let mailer = billing(&emu, true);
+    let e = mailer
+        .send(
+            &Message::new(d::BILLING_MAILBOX)
+                .to("a@example.com")
+                .attach(huge),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("attachments[0]"), "{e}");
+    assert_eq!(mailer.token_requests(), 0);
+}
+
+fn mime_with_pdf(from: &str, pdf: &[u8]) -> String {
+    let encoded = STANDARD.encode(pdf);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: Billing <{from}>\nTo: Customer <customer@example.com>\nSubject: Invoice 4711\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n\
+         Please find the invoice attached.\n--b1\nContent-Type: application/pdf; name=\"invoice-4711.pdf\"\n\
+         Content-Disposition: attachment; filename=\"invoice-4711.pdf\"\nContent-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+        lines.join("\n")
+    )
+}
+
+#[tokio::test]
+async fn a_mime_message_with_an_attachment_arrives_intact() {
+    let emu = TestEmulator::start().await;
+    let pdf = pattern(300_000, 11);
+    let message = MimeMessage::from_bytes(mime_with_pdf(ALLOWED, &pdf)).unwrap();
+    let receipt = emu.mailer().send_mime(None, &message).await.unwrap();
+    assert!(receipt.request_id.is_some());
+    let sent = emu.messages().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["mailbox"], ALLOWED);
+    assert_eq!(sent[0]["message"]["subject"], "Invoice 4711");
+    assert!(attachment_bytes(&sent[0], "invoice-4711.pdf") == pdf);
+}
+
+#[tokio::test]
+async fn mime_senders_pass_the_allowlist_and_the_tenant_policy() {
+    let emu = TestEmulator::start().await;
+    let message = MimeMessage::from_bytes(mime_with_pdf(DENIED, b"%PDF")).unwrap();
+    let guarded = Mailer::new(emu.config().allowed_senders([ALLOWED]).build().unwrap()).unwrap();
+    let e = guarded.send_mime(None, &message).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SenderNotAllowed);
+    assert_eq!(guarded.token_requests(), 0);
+    let e = emu.mailer().send_mime(None, &message).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    // An explicit sender wins over From.
+    emu.mailer()
+        .send_mime(Some(ALLOWED), &message)
+        .await
+        .unwrap();
+    assert_eq!(emu.messages().await[0]["mailbox"], ALLOWED);
+}
