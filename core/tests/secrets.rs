@@ -63,7 +63,37 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
     .send(&ok)
     .await
     .unwrap_err();
-    for e in [&ambiguous, &denied, &wrong_secret] {
+    // A large message whose chunks fail: the upload URL carries its own
+    // credential (`authtoken=`), which must stay out of errors and logs too.
+    let billing = graphmailer::Mailer::new(
+        emu.config()
+            .client_id(graphmailer_emulator::defaults::BILLING_CLIENT_ID)
+            .client_secret(graphmailer_emulator::defaults::BILLING_SECRET)
+            .large_messages(true)
+            .max_attempts(2)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    emu.faults(json!({"upload": [
+        {"nth": 1, "drop_after_body": true},
+        {"nth": 2, "status": 503, "retry_after_secs": 0},
+        {"nth": 3, "status": 503, "retry_after_secs": 0}
+    ]}))
+    .await;
+    let large = Message::new(graphmailer_emulator::defaults::BILLING_MAILBOX)
+        .to("a@example.com")
+        .attach(graphmailer::Attachment::from_bytes(
+            "big.bin",
+            vec![7u8; 4 * 1024 * 1024],
+        ));
+    let upload_failed = billing.send(&large).await.unwrap_err();
+    assert!(
+        upload_failed.message().contains("draft was deleted"),
+        "{upload_failed}"
+    );
+    texts.push(format!("{billing:?}"));
+    for e in [&ambiguous, &denied, &wrong_secret, &upload_failed] {
         texts.push(format!("{e}"));
         texts.push(format!("{e:?}"));
     }
@@ -81,5 +111,6 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
         );
         // Every JWT starts with a base64url '{"' header: no token in any text.
         assert!(!text.contains("eyJ"), "a token leaked: {text}");
+        assert!(!text.contains("authtoken"), "an upload URL leaked: {text}");
     }
 }
