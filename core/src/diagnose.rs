@@ -62,6 +62,9 @@ pub struct Diagnosis {
     pub app_display_name: Option<String>,
     /// The application roles granted.
     pub roles: Vec<String>,
+    /// Whether messages over 4 MB may go through a draft and upload
+    /// sessions, which needs Mail.ReadWrite.
+    pub large_messages: bool,
     /// The token's lifetime as issued.
     pub token_lifetime: Option<Duration>,
     /// This machine's clock minus the identity platform's, in seconds.
@@ -138,6 +141,7 @@ impl Mailer {
             token_tenant: None,
             app_display_name: None,
             roles: Vec::new(),
+            large_messages: config.large_messages,
             token_lifetime: None,
             clock_skew_secs: None,
             error: None,
@@ -216,7 +220,28 @@ fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
             hint: Some("restrict it with RBAC for Applications or an application access policy (graphmailer policy), then check with graphmailer verify".into()),
         });
     }
+    let read_write = d.roles.iter().any(|r| r == "Mail.ReadWrite");
+    if d.large_messages && !read_write {
+        out.push(Finding {
+            severity: Severity::Error,
+            id: "large-messages-need-read-write",
+            message: "large messages are on, but the token carries no Mail.ReadWrite role: a message over 4 MB will be refused".into(),
+            hint: Some(format!(
+                "add Microsoft Graph > Application permissions > Mail.ReadWrite to app {} and grant consent, scoped to the sending mailboxes; or turn large messages off",
+                d.client_id
+            )),
+        });
+    }
     for role in d.roles.iter().filter(|r| *r != "Mail.Send") {
+        if role == "Mail.ReadWrite" && d.large_messages {
+            out.push(Finding {
+                severity: Severity::Warning,
+                id: "read-write-for-large-messages",
+                message: "the app holds Mail.ReadWrite, which large messages need: until the tenant scopes it, the app can read, change and delete every mailbox's mail".into(),
+                hint: Some("scope it to the sending mailboxes like Mail.Send (RBAC: 'Application Mail.ReadWrite' with the same management scope; an application access policy covers it), then check with graphmailer verify".into()),
+            });
+            continue;
+        }
         let what = BROAD_ROLES
             .iter()
             .find(|(name, _)| name == role)
@@ -227,7 +252,7 @@ fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
             id: "broad-role",
             message: format!("the app also holds {role}: it can {what}"),
             hint: Some(format!(
-                "remove {role} from the app's API permissions unless this app needs it; sending mail needs Mail.Send only"
+                "remove {role} from the app's API permissions unless this app needs it; sending mail needs Mail.Send only (and Mail.ReadWrite only for messages over 4 MB, with large messages on)"
             )),
         });
     }

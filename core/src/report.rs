@@ -59,6 +59,7 @@ impl Diagnosis {
             "graph_endpoint": self.graph_endpoint,
             "scope": self.scope,
             "proxy": self.proxy,
+            "large_messages": self.large_messages,
             "no_proxy": self.no_proxy,
             "token_acquired": self.token_acquired,
             "token_tenant": self.token_tenant,

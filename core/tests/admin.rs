@@ -202,6 +202,36 @@ async fn diagnose_reports_roles_lifetime_and_skew() {
         "{warned:?}"
     );
 
+    // Large messages need Mail.ReadWrite: without it doctor says so as an
+    // error; with it, the role is expected but still a warning to scope it.
+    let ids = |d: &graphmailer::Diagnosis| -> Vec<(&'static str, Severity)> {
+        d.findings.iter().map(|f| (f.id, f.severity)).collect()
+    };
+    let erp_large = Mailer::new(emu.config().large_messages(true).build().unwrap())
+        .unwrap()
+        .diagnose()
+        .await;
+    assert!(!erp_large.ok());
+    assert!(ids(&erp_large).contains(&("large-messages-need-read-write", Severity::Error)));
+    let billing_large = Mailer::new(
+        emu.config()
+            .client_id(graphmailer_emulator::defaults::BILLING_CLIENT_ID)
+            .client_secret(graphmailer_emulator::defaults::BILLING_SECRET)
+            .large_messages(true)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .diagnose()
+    .await;
+    assert!(billing_large.ok(), "{:?}", billing_large.findings);
+    let found = ids(&billing_large);
+    assert!(found.contains(&("read-write-for-large-messages", Severity::Warning)));
+    assert!(
+        !found.iter().any(|(id, _)| *id == "broad-role"),
+        "{found:?}"
+    );
+
     let wrong = Mailer::new(
         emu.config()
             .client_secret("5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c")
