@@ -39,6 +39,15 @@ export interface MailerOptions {
   retryDeadline?: number
   /** Requests in flight per mailbox, 1 to 4 (default 4, Graph's limit). */
   maxConcurrentPerMailbox?: number
+  /**
+   * Send messages over Graph's 4 MB request (attachments up to 150 MB each)
+   * through a draft and upload sessions (default false: such a message is
+   * refused before any request). The app then needs the Mail.ReadWrite
+   * application permission besides Mail.Send, scoped to the same mailboxes.
+   */
+  largeMessages?: boolean
+  /** The mailbox the sendmail stand-in sends as when a message names none (`GRAPHMAILER_DEFAULT_SENDER`). */
+  defaultSender?: string
 }
 
 /** A recipient with the name mail clients show for it. */
@@ -51,8 +60,9 @@ export interface Address {
 export type Recipient = string | Address
 
 /**
- * A file to attach: a path (`"./invoice.pdf"`, read when sending and named after
- * the file) or an object with exactly one of `content` and `path`.
+ * A file to attach: a path (`"./invoice.pdf"`, named after the file; it must
+ * exist when `send` is called, and its bytes are read while sending, in chunks
+ * for a large file) or an object with exactly one of `content` and `path`.
  */
 export type AttachmentInput =
   | string
@@ -61,7 +71,7 @@ export type AttachmentInput =
       name?: string
       /** The bytes; a string is sent as UTF-8. */
       content?: Uint8Array | string
-      /** A file to read when sending. */
+      /** A file to read while sending (never read into memory whole when it goes through an upload session). */
       path?: string
       /** The MIME type; guessed from the name's extension when not given. */
       contentType?: string
@@ -90,6 +100,27 @@ export interface SendOptions {
   headers?: Record<string, string> | Array<[string, string] | { name: string; value: string }>
   /** Keep a copy in the sender's Sent Items (default true). */
   saveToSentItems?: boolean
+  /**
+   * Stops the send when it aborts: the promise rejects with an `AbortError`
+   * (unless Graph had already accepted the mail), and a large message's
+   * draft is deleted.
+   */
+  signal?: AbortSignal
+}
+
+/**
+ * A ready RFC 5322 message for `mailer.sendMime`: its bytes, its text (sent as
+ * UTF-8), or a `Readable` or other async iterable of chunks, read up to just
+ * past `limits.maxMimeBytes`.
+ */
+export type MimeInput = Uint8Array | string | AsyncIterable<Uint8Array | string>
+
+/** The options of `mailer.sendMime` and `mailer.sendMimeFile`. */
+export interface SendMimeOptions {
+  /** The mailbox to send as (default: the message's From address). */
+  sender?: string
+  /** Stops the send when it aborts; the promise rejects with an `AbortError`. */
+  signal?: AbortSignal
 }
 
 /** The `code` of every error graphmailer raises, one per kind (core's `ErrorKind::code()`). */
@@ -128,6 +159,20 @@ export interface GraphMailerError extends Error {
 
 /** graphmailer's version (the Rust core's). */
 export declare const version: string
+
+/** Graph's size limits that graphmailer applies, in bytes (core's `limits`). */
+export declare const limits: Readonly<{
+  /** Graph's largest request (4 MB): a message over it needs `largeMessages`. */
+  maxRequestBytes: number
+  /** Graph's largest file attachment (150 MB), sent through an upload session. */
+  maxAttachmentBytes: number
+  /** Attachments from this size (3 MB) go through an upload session. */
+  uploadSessionMinBytes: number
+  /** The bytes sent per upload-session request. */
+  uploadChunkBytes: number
+  /** The largest raw MIME message `sendMime` takes (3 MB: MIME has no upload session). */
+  maxMimeBytes: number
+}>
 
 /** Every `ErrorCode`, in the order of core's error-kind numbers (1 to 10). */
 export declare const errorCodes: readonly ErrorCode[]
@@ -245,9 +290,29 @@ export declare class Mailer {
    * `Error` whose `code` says what went wrong (`ERR_INVALID_MESSAGE`,
    * `ERR_ACCESS_DENIED`, ...) with `graphCode`, `requestId` and `hint`
    * when known, or with a `TypeError` naming a message field of the wrong
-   * type. The work runs off the JavaScript thread.
+   * type. With `signal`, rejects with an `AbortError` when it aborts before
+   * Graph accepted the mail (a large message's draft is then deleted). The
+   * work runs off the JavaScript thread.
    */
   send(message: SendOptions): Promise<SendReceipt>
+  /**
+   * Sends a ready RFC 5322 message (headers, a blank line, the body, any
+   * attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
+   * `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
+   * sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
+   * up to just past `limits.maxMimeBytes`. The mailbox to send as is
+   * `options.sender`, else the message's From address; the recipients
+   * are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
+   * `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
+   * `field` `mime`, `mime.To`, `mime.To[1]` or `sender`).
+   */
+  sendMime(message: MimeInput, options?: SendMimeOptions): Promise<SendReceipt>
+  /**
+   * Sends the RFC 5322 message in a file (an `.eml`), read off the
+   * JavaScript thread and only up to just past `limits.maxMimeBytes`, as
+   * `sendMime` does.
+   */
+  sendMimeFile(path: string, options?: SendMimeOptions): Promise<SendReceipt>
   /**
    * Gets a fresh token and explains it: the app's roles (and any broader
    * than sending mail needs), the token's tenant and lifetime, the clock's
@@ -284,6 +349,13 @@ export declare class Mailer {
   get scope(): string
   /** The local sender allowlist; empty means no local restriction. */
   get allowedSenders(): Array<string>
+  /**
+   * Whether messages over Graph's 4 MB request limit are sent through a
+   * draft and upload sessions (`largeMessages`); refused when off.
+   */
+  get largeMessages(): boolean
+  /** The mailbox the sendmail stand-in sends as when a message names none. */
+  get defaultSender(): string | null
   /** How many token requests this mailer has made (sends share one token). */
   get tokenRequests(): number
   /** The configuration without the secret. */
@@ -376,6 +448,16 @@ export interface MailerInfo {
   tokenUrl: string
   scope: string
   allowedSenders: Array<string>
+  /**
+   * Whether messages over Graph's 4 MB request go through a draft and
+   * upload sessions (which needs Mail.ReadWrite).
+   */
+  largeMessages: boolean
+  /**
+   * The mailbox a message that names none is sent as, by the sendmail
+   * stand-in.
+   */
+  defaultSender?: string
 }
 
 /**

@@ -12,5 +12,6 @@ export const {
   version,
   errorCodes,
   policyWarnings,
+  limits,
 } = graphmailer
 export default graphmailer

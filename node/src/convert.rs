@@ -34,6 +34,8 @@ pub const MAILER_OPTIONS: &[&str] = &[
     "maxAttempts",
     "retryDeadline",
     "maxConcurrentPerMailbox",
+    "largeMessages",
+    "defaultSender",
 ];
 
 const MESSAGE_FIELDS: &[&str] = &[
@@ -49,6 +51,7 @@ const MESSAGE_FIELDS: &[&str] = &[
     "attachments",
     "headers",
     "saveToSentItems",
+    "signal",
 ];
 
 const ATTACHMENT_FIELDS: &[&str] = &[
@@ -132,6 +135,12 @@ pub fn config(env: &Env, options: Unknown<'_>) -> Converted<Config> {
     }
     if let Some(v) = field(&options, "maxConcurrentPerMailbox")? {
         b = b.max_concurrent_per_mailbox(whole(v, "options.maxConcurrentPerMailbox")? as usize);
+    }
+    if let Some(v) = field(&options, "largeMessages")? {
+        b = b.large_messages(boolean(v, "options.largeMessages")?);
+    }
+    if let Some(v) = optional_string(&options, "defaultSender", "options")? {
+        b = b.default_sender(v);
     }
     Ok(b.build()?)
 }
@@ -328,8 +337,11 @@ pub fn policy_style(v: Unknown<'_>) -> Converted<graphmailer::PolicyStyle> {
     }
 }
 
-/// A message whose file attachments are still to be read: reading files is
-/// I/O, so it happens off the JavaScript thread, in [`Prepared::finish`].
+/// A message whose file attachments are still to be attached: core's
+/// `Attachment::from_path` looks at the file (it must exist; its size is
+/// recorded) and core reads the bytes only when sending, in chunks for a
+/// large file. Even that look is file-system I/O, so it happens off the
+/// JavaScript thread, in [`Prepared::finish`].
 pub struct Prepared {
     message: Message,
     attachments: Vec<Pending>,
@@ -347,15 +359,16 @@ enum Pending {
 }
 
 impl Prepared {
-    /// True when some attachment is a file still to be read.
+    /// True when some attachment is a file still to be attached.
     pub fn has_files(&self) -> bool {
         self.attachments
             .iter()
             .any(|a| matches!(a, Pending::File { .. }))
     }
 
-    /// Reads the attachments given as paths (core's `Attachment::from_path`)
-    /// and returns the message. Blocking: run it where blocking is allowed.
+    /// Attaches the files given as paths (core's `Attachment::from_path`,
+    /// which checks the file and records its size without reading it) and
+    /// returns the message. Blocking: run it where blocking is allowed.
     pub fn finish(self) -> graphmailer::Result<Message> {
         let mut message = self.message;
         for pending in self.attachments {
@@ -591,6 +604,87 @@ fn attachment(v: Unknown<'_>, name: &str) -> Converted<Pending> {
             "has neither content nor path: give one",
         )),
     }
+}
+
+/// The message of `mailer.sendMime(message)`: a string (the message text,
+/// sent as UTF-8), a `Buffer` or a `Uint8Array`. A stream has already been
+/// collected by the package's JavaScript into a `Buffer`, up to the limit
+/// and one byte more.
+///
+/// At most `MAX_MIME_BYTES` and one byte are copied, as core's
+/// `MimeMessage::from_reader` reads, so an oversized message costs no more
+/// than that and is still refused by core with its own error.
+pub fn mime_bytes(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
+    const EXPECTED: &str = "of type string or an instance of Buffer, Uint8Array or Readable (or an async iterable of Buffers)";
+    let keep = |b: &[u8]| b[..b.len().min(graphmailer::limits::MAX_MIME_BYTES + 1)].to_vec();
+    match v.get_type()? {
+        ValueType::String => Ok(unsafe { v.cast::<String>()? }.into_bytes()),
+        ValueType::Object if v.is_typedarray()? => match unsafe { v.cast::<Uint8ArraySlice>() } {
+            Ok(slice) => Ok(keep(&slice)),
+            Err(_) => Err(Failure::arg_type(name, EXPECTED, received(v)?)),
+        },
+        _ => Err(Failure::arg_type(name, EXPECTED, received(v)?)),
+    }
+}
+
+/// The options of `sendMime` and `sendMimeFile`.
+pub struct MimeOptions<'e> {
+    /// The mailbox to send as; the message's From address when `None`.
+    pub sender: Option<String>,
+    pub signal: Option<Object<'e>>,
+}
+
+/// `{ sender?, signal? }`; `undefined` and `null` are no options.
+pub fn mime_options<'e>(v: Option<Unknown<'e>>) -> Converted<MimeOptions<'e>> {
+    const NAME: &str = "options";
+    let none = MimeOptions {
+        sender: None,
+        signal: None,
+    };
+    let Some(v) = v else { return Ok(none) };
+    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
+        return Ok(none);
+    }
+    let o = object(v, NAME, "of type object")?;
+    known_keys(&o, NAME, &["sender", "signal"])?;
+    Ok(MimeOptions {
+        sender: optional_string(&o, "sender", NAME)?,
+        signal: signal_of(&o, NAME)?,
+    })
+}
+
+/// `message.signal` of `mailer.send(message)`, when `message` is an object.
+pub fn message_signal<'e>(v: Unknown<'e>) -> Converted<Option<Object<'e>>> {
+    if v.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    signal_of(&unsafe { v.cast::<Object>()? }, "message")
+}
+
+/// An `AbortSignal`, recognised as Node recognises one (an object with
+/// `aborted`), plus the `addEventListener` the binding calls.
+fn signal_of<'e>(o: &Object<'e>, parent: &str) -> Converted<Option<Object<'e>>> {
+    let name = format!("{parent}.signal");
+    let Some(v) = field(o, "signal")? else {
+        return Ok(None);
+    };
+    let wrong = |v| {
+        Failure::arg_type(
+            &name,
+            "an instance of AbortSignal",
+            received(v).unwrap_or_default(),
+        )
+    };
+    if v.get_type()? != ValueType::Object {
+        return Err(wrong(v));
+    }
+    let signal: Object = unsafe { v.cast()? };
+    let aborted: Unknown = signal.get_named_property("aborted")?;
+    let add: Unknown = signal.get_named_property("addEventListener")?;
+    if aborted.get_type()? != ValueType::Boolean || add.get_type()? != ValueType::Function {
+        return Err(wrong(v));
+    }
+    Ok(Some(signal))
 }
 
 // ---- small readers -------------------------------------------------------

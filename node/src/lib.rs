@@ -7,6 +7,7 @@
 
 #![deny(clippy::all)]
 
+mod abort;
 mod certificate;
 mod convert;
 mod errors;
@@ -47,6 +48,12 @@ pub struct MailerInfo {
     pub token_url: String,
     pub scope: String,
     pub allowed_senders: Vec<String>,
+    /// Whether messages over Graph's 4 MB request go through a draft and
+    /// upload sessions (which needs Mail.ReadWrite).
+    pub large_messages: bool,
+    /// The mailbox a message that names none is sent as, by the sendmail
+    /// stand-in.
+    pub default_sender: Option<String>,
 }
 
 /// Sends mail through Microsoft Graph with app-only credentials.
@@ -103,7 +110,9 @@ impl Mailer {
     /// `Error` whose `code` says what went wrong (`ERR_INVALID_MESSAGE`,
     /// `ERR_ACCESS_DENIED`, ...) with `graphCode`, `requestId` and `hint`
     /// when known, or with a `TypeError` naming a message field of the wrong
-    /// type. The work runs off the JavaScript thread.
+    /// type. With `signal`, rejects with an `AbortError` when it aborts before
+    /// Graph accepted the mail (a large message's draft is then deleted). The
+    /// work runs off the JavaScript thread.
     #[napi(
         catch_unwind,
         ts_args_type = "message: SendOptions",
@@ -114,45 +123,95 @@ impl Mailer {
         env: &'env Env,
         message: Unknown,
     ) -> Result<PromiseRaw<'env, SendReceipt>> {
-        let prepared = match convert::message(message) {
+        let converted =
+            convert::message(message).and_then(|p| Ok((p, convert::message_signal(message)?)));
+        let (prepared, signal) = match converted {
             // An exception thrown while reading the message (a throwing getter)
             // is already pending: throw it as it is.
             Err(Failure::Js(e)) => return Err(e),
-            other => other,
+            Err(other) => (Err(other), None),
+            Ok((prepared, signal)) => (Ok(prepared), signal),
         };
         let mailer = self.inner.clone();
-        env.spawn_future_with_callback(
-            async move {
-                let outcome = async {
-                    let prepared = prepared?;
-                    let message = if prepared.has_files() {
-                        // Reading attachment files is blocking I/O: keep it off the
-                        // runtime's async workers.
-                        tokio::task::spawn_blocking(move || prepared.finish())
-                            .await
-                            .map_err(|e| {
-                                graphmailer::Error::new(
-                                    graphmailer::ErrorKind::Service,
-                                    format!("reading attachments stopped unexpectedly: {e}"),
-                                )
-                            })??
-                    } else {
-                        prepared.finish()?
-                    };
-                    Ok::<_, Failure>(mailer.send(&message).await?)
-                }
-                .await;
-                Ok(outcome)
-            },
-            |env, outcome| match outcome {
-                Ok(receipt) => Ok(SendReceipt {
-                    request_id: receipt.request_id,
-                    client_request_id: receipt.client_request_id,
-                    attempts: receipt.attempts,
-                }),
-                Err(failure) => Err(failure.into_napi(env)),
-            },
-        )
+        settle(env, signal, async move {
+            let prepared = prepared?;
+            let message = if prepared.has_files() {
+                // Looking at attachment files is blocking I/O: keep it off the
+                // runtime's async workers.
+                tokio::task::spawn_blocking(move || prepared.finish())
+                    .await
+                    .map_err(|e| stopped("attaching files", e))??
+            } else {
+                prepared.finish()?
+            };
+            Ok(mailer.send(&message).await?)
+        })
+    }
+
+    /// Sends a ready RFC 5322 message (headers, a blank line, the body, any
+    /// attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
+    /// `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
+    /// sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
+    /// up to just past `limits.maxMimeBytes`. The mailbox to send as is
+    /// `options.sender`, else the message's From address; the recipients
+    /// are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
+    /// `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
+    /// `field` `mime`, `mime.To`, `mime.To[1]` or `sender`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "message: MimeInput, options?: SendMimeOptions",
+        ts_return_type = "Promise<SendReceipt>"
+    )]
+    pub fn send_mime<'env>(
+        &self,
+        env: &'env Env,
+        message: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<PromiseRaw<'env, SendReceipt>> {
+        let converted = convert::mime_bytes(message, "message")
+            .and_then(|bytes| Ok((bytes, convert::mime_options(options)?)));
+        let (bytes, sender, signal) = match converted {
+            Err(Failure::Js(e)) => return Err(e),
+            Err(other) => (Err(other), None, None),
+            Ok((bytes, o)) => (Ok(bytes), o.sender, o.signal),
+        };
+        let mailer = self.inner.clone();
+        settle(env, signal, async move {
+            let mime = graphmailer::MimeMessage::from_bytes(bytes?)?;
+            Ok(mailer.send_mime(sender.as_deref(), &mime).await?)
+        })
+    }
+
+    /// Sends the RFC 5322 message in a file (an `.eml`), read off the
+    /// JavaScript thread and only up to just past `limits.maxMimeBytes`, as
+    /// `sendMime` does.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: SendMimeOptions",
+        ts_return_type = "Promise<SendReceipt>"
+    )]
+    pub fn send_mime_file<'env>(
+        &self,
+        env: &'env Env,
+        path: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<PromiseRaw<'env, SendReceipt>> {
+        let converted = convert::string_arg(path, "path")
+            .and_then(|path| Ok((path, convert::mime_options(options)?)));
+        let (path, sender, signal) = match converted {
+            Err(Failure::Js(e)) => return Err(e),
+            Err(other) => (Err(other), None, None),
+            Ok((path, o)) => (Ok(path), o.sender, o.signal),
+        };
+        let mailer = self.inner.clone();
+        settle(env, signal, async move {
+            let path = path?;
+            let mime =
+                tokio::task::spawn_blocking(move || graphmailer::MimeMessage::from_path(path))
+                    .await
+                    .map_err(|e| stopped("reading the message", e))??;
+            Ok(mailer.send_mime(sender.as_deref(), &mime).await?)
+        })
     }
 
     /// Gets a fresh token and explains it: the app's roles (and any broader
@@ -285,6 +344,19 @@ impl Mailer {
         allowed_senders(self.inner.config())
     }
 
+    /// Whether messages over Graph's 4 MB request limit are sent through a
+    /// draft and upload sessions (`largeMessages`); refused when off.
+    #[napi(catch_unwind, getter)]
+    pub fn large_messages(&self) -> bool {
+        self.inner.config().large_messages()
+    }
+
+    /// The mailbox the sendmail stand-in sends as when a message names none.
+    #[napi(catch_unwind, getter)]
+    pub fn default_sender(&self) -> Option<String> {
+        self.inner.config().default_sender().map(str::to_owned)
+    }
+
     /// How many token requests this mailer has made (sends share one token).
     #[napi(catch_unwind, getter)]
     pub fn token_requests(&self) -> i64 {
@@ -305,6 +377,8 @@ impl Mailer {
             token_url: c.token_url(),
             scope: c.scope().to_owned(),
             allowed_senders: allowed_senders(c),
+            large_messages: c.large_messages(),
+            default_sender: c.default_sender().map(str::to_owned),
         }
     }
 }
@@ -319,6 +393,56 @@ impl Mailer {
 
 fn allowed_senders(config: &graphmailer::Config) -> Vec<String> {
     config.allowed_senders().entries()
+}
+
+/// Runs a send on the runtime and settles its promise on the JavaScript
+/// thread: the receipt, the error for the failure, or an `AbortError` when
+/// `signal` aborted first (the send's future is then dropped, which is how
+/// core cancels it).
+fn settle<'env, F>(
+    env: &'env Env,
+    signal: Option<Object<'_>>,
+    work: F,
+) -> Result<PromiseRaw<'env, SendReceipt>>
+where
+    F: std::future::Future<Output = std::result::Result<graphmailer::SendReceipt, Failure>>
+        + Send
+        + 'static,
+{
+    let (guard, aborted) = match signal {
+        Some(signal) => {
+            let (guard, aborted) = abort::watch(env, signal)?;
+            (Some(guard), Some(aborted))
+        }
+        None => (None, None),
+    };
+    env.spawn_future_with_callback(
+        async move { Ok(abort::run(aborted, work).await) },
+        move |env, outcome| {
+            if let Some(guard) = guard
+                && let Some(abort_error) = guard.finish(env, outcome.is_none())?
+            {
+                return Err(abort_error);
+            }
+            match outcome {
+                Some(Ok(receipt)) => Ok(SendReceipt {
+                    request_id: receipt.request_id,
+                    client_request_id: receipt.client_request_id,
+                    attempts: receipt.attempts,
+                }),
+                Some(Err(failure)) => Err(failure.into_napi(env)),
+                None => Err(napi::Error::from_reason("the send was aborted")),
+            }
+        },
+    )
+}
+
+/// A blocking task that ended without an answer (it panicked).
+fn stopped(what: &str, e: tokio::task::JoinError) -> graphmailer::Error {
+    graphmailer::Error::new(
+        graphmailer::ErrorKind::Service,
+        format!("{what} stopped unexpectedly: {e}"),
+    )
 }
 
 /// True for an error that graphmailer raised (its `code` is one of
@@ -361,8 +485,10 @@ pub fn policy_script(env: Env, request: Unknown, style: Unknown) -> Result<Strin
 }
 
 /// `version` (core's), `errorCodes` (every `ErrorKind::code()`, in the
-/// order of their numbers) and `policyWarnings` (what every administrator
-/// should read before restricting the app), as constants on the module.
+/// order of their numbers), `policyWarnings` (what every administrator
+/// should read before restricting the app) and `limits` (core's size limits
+/// in bytes, so the package's JavaScript reads a stream only as far as core
+/// reads one), as constants on the module.
 #[napi(module_exports)]
 pub fn init(mut exports: Object, env: Env) -> Result<()> {
     exports.set_named_property("version", graphmailer::VERSION)?;
@@ -380,5 +506,16 @@ pub fn init(mut exports: Object, env: Env) -> Result<()> {
     let mut warnings = warnings.coerce_to_object()?;
     warnings.freeze()?;
     exports.set_named_property("policyWarnings", warnings)?;
+    let mut limits = Object::new(&env)?;
+    {
+        use graphmailer::limits::*;
+        limits.set_named_property("maxRequestBytes", MAX_REQUEST_BYTES as f64)?;
+        limits.set_named_property("maxAttachmentBytes", MAX_ATTACHMENT_BYTES as f64)?;
+        limits.set_named_property("uploadSessionMinBytes", UPLOAD_SESSION_MIN_BYTES as f64)?;
+        limits.set_named_property("uploadChunkBytes", UPLOAD_CHUNK_BYTES as f64)?;
+        limits.set_named_property("maxMimeBytes", MAX_MIME_BYTES as f64)?;
+    }
+    limits.freeze()?;
+    exports.set_named_property("limits", limits)?;
     Ok(())
 }

@@ -20,6 +20,11 @@ export const SECRET = 'Emu8Q~erpSecretValue.0123456789abcdefghij'
 export const EXPIRED_SECRET = 'Old8Q~expiredSecretValue.0123456789abcdef'
 export const ALLOWED = 'erp@contoso.test'
 export const DENIED = 'ceo@contoso.test'
+/** A shared mailbox the ERP and Billing apps may both send as. */
+export const SHARED = 'billing@contoso.test'
+/** "Contoso Billing": Mail.Send and Mail.ReadWrite (what large messages need), same restriction as ERP. */
+export const BILLING_CLIENT = 'b7c8d9e0-f1a2-4b3c-8d4e-5f6a7b8c9d01'
+export const BILLING_SECRET = 'Bil8Q~billingSecretValue.0123456789abcdef'
 
 /** The emulator binary: $GRAPHMAILER_EMULATOR, or the workspace's debug build. */
 export function emulatorPath() {
@@ -119,6 +124,19 @@ export class Emulator {
   }
   async settings(values) {
     return this.call('PUT', 'settings', values)
+  }
+  /** Drafts left in mailboxes (attachment names and sizes, no bytes). */
+  async drafts() {
+    return (await this.call('GET', 'drafts')).drafts
+  }
+  /** Polls the drafts until there are `count` of them (or `timeoutMs` passed); returns the last list. */
+  async waitForDrafts(count, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const drafts = await this.drafts()
+      if (drafts.length === count || Date.now() > deadline) return drafts
+      await new Promise((r) => setTimeout(r, 25))
+    }
   }
 
   async stop() {

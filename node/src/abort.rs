@@ -1,0 +1,118 @@
+//! `AbortSignal` support: a send given `signal` stops when the signal aborts.
+//!
+//! On the JavaScript thread, a small native function is added as the
+//! signal's `abort` listener; calling it completes a oneshot channel. The
+//! send's future races that channel, so an abort drops core's send future
+//! (core then deletes a large message's draft in the background) and the
+//! promise rejects with an `AbortError`, as Node's own APIs do. When the send
+//! ends either way, the listener is removed again, so one long-lived signal
+//! can serve any number of sends.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use napi::bindgen_prelude::*;
+use tokio::sync::oneshot;
+
+/// The JavaScript side of a watched signal: what the completion callback
+/// needs to remove the listener and to build the `AbortError`.
+pub struct Guard {
+    signal: ObjectRef<false>,
+    listener: ObjectRef<false>,
+}
+
+/// The Rust side: resolves when the signal aborts.
+pub struct Aborted(oneshot::Receiver<()>);
+
+/// Adds the listener to `signal` (already checked to be an `AbortSignal`);
+/// a signal that is already aborted stops the send before it starts.
+pub fn watch(env: &Env, signal: Object<'_>) -> Result<(Guard, Aborted)> {
+    let (tx, rx) = oneshot::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    let fire = move || {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
+        }
+    };
+    let aborted: bool = signal.get_named_property("aborted")?;
+    if aborted {
+        fire();
+    }
+    let listener = env.create_function_from_closure::<Unknown, (), _>("abort", move |_| {
+        fire();
+        Ok(())
+    })?;
+    let listener: Object = unsafe { listener.to_unknown().cast()? };
+    if !aborted {
+        let add: Function<FnArgs<(&str, Object, Object)>, Unknown> =
+            signal.get_named_property("addEventListener")?;
+        let mut once = Object::new(env)?;
+        once.set_named_property("once", true)?;
+        add.apply(signal, FnArgs::from(("abort", listener, once)))?;
+    }
+    Ok((
+        Guard {
+            signal: signal.create_ref::<false>()?,
+            listener: listener.create_ref::<false>()?,
+        },
+        Aborted(rx),
+    ))
+}
+
+/// Runs `work` unless `aborted` fires first, in which case `work` is dropped
+/// (cancelled) and the result is `None`. Without a signal, just runs `work`.
+pub async fn run<T>(aborted: Option<Aborted>, work: impl Future<Output = T>) -> Option<T> {
+    let Some(Aborted(rx)) = aborted else {
+        return Some(work.await);
+    };
+    let fired = async move {
+        // A dropped sender (the listener was collected) is not an abort.
+        if rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        () = fired => None,
+        value = work => Some(value),
+    }
+}
+
+impl Guard {
+    /// Removes the listener and, when the send was aborted, returns the
+    /// `AbortError` to reject with. Runs on the JavaScript thread.
+    pub fn finish(self, env: &Env, aborted: bool) -> Result<Option<napi::Error>> {
+        let result = (|| {
+            let signal = self.signal.get_value(env)?;
+            let listener = self.listener.get_value(env)?;
+            let remove: Function<FnArgs<(&str, Object)>, Unknown> =
+                signal.get_named_property("removeEventListener")?;
+            remove.apply(signal, FnArgs::from(("abort", listener)))?;
+            if !aborted {
+                return Ok(None);
+            }
+            let reason: Unknown = signal.get_named_property("reason")?;
+            Ok(Some(abort_error(env, reason)?))
+        })();
+        self.signal.unref(env)?;
+        self.listener.unref(env)?;
+        result
+    }
+}
+
+/// Node's `AbortError`: `name` "AbortError", `code` "ABORT_ERR", the
+/// signal's reason as `cause`, as `fs`, `timers/promises` and `stream`
+/// reject when their signal aborts.
+fn abort_error(env: &Env, reason: Unknown<'_>) -> Result<napi::Error> {
+    let global = env.get_global()?;
+    let error: Function<FnArgs<(&str, Object)>, Unknown> = global.get_named_property("Error")?;
+    let mut options = Object::new(env)?;
+    if reason.get_type()? != ValueType::Undefined {
+        options.set_named_property("cause", reason)?;
+    }
+    let made = error.new_instance(FnArgs::from(("The operation was aborted", options)))?;
+    let mut object: Object = unsafe { made.cast()? };
+    object.set_named_property("name", "AbortError")?;
+    object.set_named_property("code", "ABORT_ERR")?;
+    Ok(napi::Error::from(made))
+}
