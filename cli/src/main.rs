@@ -1,5 +1,6 @@
 //! `graphmailer`: send mail through Microsoft Graph from scripts, run the local
-//! emulator, and show the whole flow in a one-command demo.
+//! emulator, and show the whole flow in a one-command demo. Called as
+//! `sendmail` (a link), it is a drop-in sendmail.
 
 mod config_arg;
 mod demo;
@@ -7,8 +8,12 @@ mod doctor;
 mod output;
 mod policy;
 mod send;
+mod sendmail;
+mod sendmail_args;
+mod syslog;
 mod verify;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +50,15 @@ enum Command {
     /// Start an embedded emulator, send as the permitted mailbox, then try the
     /// CEO's and show the refusal.
     Demo,
+    /// Stand in for /usr/sbin/sendmail: read a message on stdin and send it
+    /// (sendmail's options; `graphmailer sendmail --help` lists them). A link
+    /// named `sendmail` to this binary does the same.
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail's options and recipients.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -64,8 +78,19 @@ struct EmulatorArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // sendmail's options are not clap's: they go to their own parser, with
+    // graphmailer's logging left off so stderr holds only sendmail's lines.
+    if sendmail::invoked_as_sendmail(args.first()) {
+        return sendmail::run(args.split_off(1));
+    }
+    if args.get(1).is_some_and(|a| a == "sendmail") {
+        return sendmail::run(args.split_off(2));
+    }
+    let cli = Cli::parse_from(args);
+    if !matches!(cli.command, Command::Sendmail { .. }) {
+        init_logging(cli.verbose);
+    }
     match cli.command {
         Command::Send(args) => send::run(*args),
         Command::Doctor(args) => doctor::run(args),
@@ -73,6 +98,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Emulator(args) => run_emulator(args),
         Command::Demo => demo::run(),
+        Command::Sendmail { args } => sendmail::run(args),
     }
 }
 

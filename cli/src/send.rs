@@ -4,16 +4,29 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use graphmailer::{Address, Attachment, Error, Importance, Message};
+use graphmailer::{Address, Attachment, Error, Importance, Message, MimeMessage};
 
 use crate::config_arg::ConfigArg;
 use crate::output;
 
 #[derive(clap::Args)]
 pub struct SendArgs {
-    /// The mailbox to send as (the app must be allowed to send as it).
-    #[arg(long = "from", value_name = "ADDR")]
-    from: String,
+    /// The mailbox to send as (the app must be allowed to send as it). With
+    /// --mime it may be left out: the message's From address is used.
+    #[arg(long = "from", value_name = "ADDR", required_unless_present = "mime")]
+    from: Option<String>,
+    /// Send a whole RFC 5322 message (headers, blank line, body, MIME parts)
+    /// from a file, or from stdin with `-`, as is: its To, Cc and Bcc are the
+    /// recipients. At most 3 MB; the options that build a message do not apply.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "to", "cc", "bcc", "reply_to", "subject", "text", "html", "body_file",
+            "attach", "header", "importance", "no_save",
+        ]
+    )]
+    mime: Option<PathBuf>,
     /// A recipient: `a@example.com` or `Name <a@example.com>`. Repeat for more.
     #[arg(long, value_name = "ADDR")]
     to: Vec<String>,
@@ -82,6 +95,15 @@ pub fn run(args: SendArgs) -> ExitCode {
 
 fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
     let config = args.config.load()?;
+    if let Some(path) = &args.mime {
+        let message = if path.as_os_str() == "-" {
+            MimeMessage::from_reader(std::io::stdin().lock())?
+        } else {
+            MimeMessage::from_path(path)?
+        };
+        let mailer = graphmailer::blocking::Mailer::new(config)?;
+        return mailer.send_mime(args.from.as_deref(), &message);
+    }
     let message = build_message(args)?;
     let mailer = graphmailer::blocking::Mailer::new(config)?;
     mailer.send(&message)
@@ -101,7 +123,7 @@ fn addresses(list: &[String], field: &str) -> Result<Vec<Address>, Error> {
 }
 
 fn build_message(args: SendArgs) -> Result<Message, Error> {
-    let mut message = Message::new(args.from).subject(args.subject);
+    let mut message = Message::new(args.from.unwrap_or_default()).subject(args.subject);
     message.to = addresses(&args.to, "to")?;
     message.cc = addresses(&args.cc, "cc")?;
     message.bcc = addresses(&args.bcc, "bcc")?;

@@ -1,0 +1,332 @@
+//! `graphmailer sendmail`, also run when the binary is called `sendmail`
+//! (a link at /usr/sbin/sendmail): takes a message on stdin from cron, PHP's
+//! `mail()` or an old daemon and sends it through Microsoft Graph.
+//!
+//! Like sendmail it is silent on success and exits with a `sysexits.h`
+//! status on failure, with one `sendmail: ...` line (and a hint line) on
+//! stderr, which cron mails and PHP logs, and one record to syslog.
+
+use std::ffi::OsString;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use graphmailer::limits::MAX_MIME_BYTES;
+use graphmailer::sendmail::{Envelope, exit_code, sysexits};
+use graphmailer::{Config, Error, MimeMessage};
+
+use crate::sendmail_args::{self, Request, USAGE};
+use crate::syslog::{self, Severity};
+
+/// Read when GRAPHMAILER_CONFIG is not set: cron and PHP run sendmail with
+/// an almost empty environment, so the settings live in a file.
+const SYSTEM_CONFIG: &str = "/etc/graphmailer/graphmailer.toml";
+
+/// True when the program was started under the name `sendmail`.
+pub fn invoked_as_sendmail(argv0: Option<&OsString>) -> bool {
+    argv0
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|name| name == "sendmail")
+}
+
+/// Runs with sendmail's arguments (everything after the program name or
+/// after `graphmailer sendmail`).
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let options = match sendmail_args::parse(&args) {
+        Ok(Request::Send(options)) => options,
+        Ok(Request::Help) => {
+            print!("{}", help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Request::Version) => {
+            println!("graphmailer sendmail {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(usage) => {
+            return fail(&Failure {
+                status: sysexits::USAGE,
+                message: usage.0,
+                hint: Some(USAGE.to_owned()),
+                ..Failure::default()
+            });
+        }
+    };
+    init_logging();
+    match send(&options.envelope, options.ignore_dots) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+/// Why nothing (or maybe something, for an ambiguous send) went out.
+#[derive(Default)]
+struct Failure {
+    status: u8,
+    message: String,
+    code: Option<String>,
+    request_id: Option<String>,
+    hint: Option<String>,
+    /// The mailbox it was to be sent as, once known.
+    sender: Option<String>,
+}
+
+impl Failure {
+    fn from_error(error: &Error, sender: Option<&str>) -> Box<Failure> {
+        Box::new(Failure {
+            status: exit_code(error),
+            message: error.message().to_owned(),
+            code: error.code().map(str::to_owned),
+            request_id: error.request_id().map(str::to_owned),
+            hint: error.hint().map(str::to_owned),
+            sender: sender.map(str::to_owned),
+        })
+    }
+
+    /// `message [code X, request id Y]`.
+    fn line(&self) -> String {
+        let mut tags = Vec::new();
+        if let Some(code) = &self.code {
+            tags.push(format!("code {code}"));
+        }
+        if let Some(id) = &self.request_id {
+            tags.push(format!("request id {id}"));
+        }
+        let line = if tags.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} [{}]", self.message, tags.join(", "))
+        };
+        syslog::one_line(&line)
+    }
+}
+
+fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
+    // The whole message is read before anything can fail, as sendmail does,
+    // so the program writing it never gets a broken pipe.
+    let input = read_message(std::io::stdin().lock(), !ignore_dots).map_err(|e| {
+        Box::new(Failure {
+            status: sysexits::IOERR,
+            message: format!("cannot read the message on stdin: {e}"),
+            ..Failure::default()
+        })
+    })?;
+    let source = ConfigSource::find();
+    let config = source.load().map_err(|e| {
+        let mut failure = Failure::from_error(&e, None);
+        failure.hint = failure.hint.or_else(|| Some(source.hint()));
+        failure
+    })?;
+    if input.len() > MAX_MIME_BYTES {
+        // Core words the size refusal; this many bytes always gets it.
+        let error = MimeMessage::from_bytes(input)
+            .err()
+            .unwrap_or_else(|| Error::invalid("mime", "the message is too large"));
+        return Err(Failure::from_error(&error, None));
+    }
+    let prepared = envelope
+        .prepare(&input, config.default_sender())
+        .map_err(|e| {
+            let mut failure = Failure::from_error(&e, None);
+            if e.field() == Some("GRAPHMAILER_DEFAULT_SENDER") {
+                failure.hint = Some(source.hint());
+            }
+            failure
+        })?;
+    let sender = prepared.sender;
+    let receipt = graphmailer::blocking::Mailer::new(config)
+        .and_then(|mailer| mailer.send_mime(Some(&sender), &prepared.message))
+        .map_err(|e| Failure::from_error(&e, Some(&sender)))?;
+    let count = prepared.message.recipients().len();
+    syslog::log(
+        Severity::Info,
+        &format!(
+            "sent as {sender} to {count} recipient{}, request id {}",
+            if count == 1 { "" } else { "s" },
+            receipt.request_id.as_deref().unwrap_or("none"),
+        ),
+    );
+    Ok(())
+}
+
+/// Tells the caller on stderr and the administrator in syslog.
+fn fail(failure: &Failure) -> ExitCode {
+    let line = failure.line();
+    eprintln!("sendmail: {line}");
+    if let Some(hint) = &failure.hint {
+        eprintln!("sendmail: hint: {}", syslog::one_line(hint));
+    }
+    let mut record = match &failure.sender {
+        Some(sender) => format!("sending as {sender} failed: {line}"),
+        None => line,
+    };
+    if let Some(hint) = &failure.hint {
+        record.push_str("; hint: ");
+        record.push_str(hint);
+    }
+    syslog::log(Severity::Err, &record);
+    ExitCode::from(failure.status)
+}
+
+/// Reads a message up to the end of input or, when `dot_ends`, up to a line
+/// holding a single dot (left out, with what follows it). Keeps at most
+/// `MAX_MIME_BYTES + 1` bytes, so a message over the limit is known to be;
+/// the rest is read and dropped.
+fn read_message(mut reader: impl BufRead, dot_ends: bool) -> std::io::Result<Vec<u8>> {
+    const PIECE: u64 = 64 * 1024;
+    let limit = MAX_MIME_BYTES + 1;
+    let mut input = Vec::new();
+    let mut piece = Vec::new();
+    let mut at_line_start = true;
+    loop {
+        piece.clear();
+        // Bounded pieces: a line with no end cannot fill the memory.
+        let read = (&mut reader).take(PIECE).read_until(b'\n', &mut piece)?;
+        if read == 0 {
+            break;
+        }
+        let lone_dot = matches!(piece.as_slice(), b".\n" | b".\r\n" | b".");
+        if dot_ends && at_line_start && lone_dot {
+            break;
+        }
+        at_line_start = piece.ends_with(b"\n");
+        let room = limit - input.len();
+        input.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+    Ok(input)
+}
+
+/// Where the settings come from: the file GRAPHMAILER_CONFIG names, else
+/// the system's file if there is one, else the environment.
+enum ConfigSource {
+    Named(PathBuf),
+    System,
+    Environment,
+}
+
+impl ConfigSource {
+    fn find() -> ConfigSource {
+        match std::env::var_os("GRAPHMAILER_CONFIG").filter(|p| !p.is_empty()) {
+            Some(path) => ConfigSource::Named(PathBuf::from(path)),
+            // A file that cannot be looked at (a directory the user may not
+            // enter) still counts, so the error says so instead of falling
+            // back to an empty environment.
+            None if !matches!(Path::new(SYSTEM_CONFIG).try_exists(), Ok(false)) => {
+                ConfigSource::System
+            }
+            None => ConfigSource::Environment,
+        }
+    }
+
+    fn load(&self) -> graphmailer::Result<Config> {
+        match self {
+            ConfigSource::Named(path) => Config::from_file(path),
+            ConfigSource::System => Config::from_file(SYSTEM_CONFIG),
+            ConfigSource::Environment => Config::from_env(),
+        }
+    }
+
+    /// Where the settings were read, for a configuration error.
+    fn hint(&self) -> String {
+        let from = match self {
+            ConfigSource::Named(path) => {
+                format!("the file {} (GRAPHMAILER_CONFIG)", path.display())
+            }
+            ConfigSource::System => format!("the file {SYSTEM_CONFIG}"),
+            ConfigSource::Environment => format!(
+                "the environment only (no GRAPHMAILER_CONFIG, no {SYSTEM_CONFIG}), which is almost empty when cron or PHP runs sendmail"
+            ),
+        };
+        format!(
+            "settings were read from {from}; put tenant_id, client_id, client_secret and default_sender in {SYSTEM_CONFIG}, readable by the users that send mail"
+        )
+    }
+}
+
+/// Logs only when RUST_LOG asks for it, without colours: by default
+/// sendmail's stderr holds its own lines and nothing else.
+fn init_logging() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
+        return;
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+}
+
+fn help() -> String {
+    format!(
+        "{USAGE}
+       graphmailer sendmail [options] [recipient ...]
+
+Reads one message (headers, a blank line, the body) on stdin and sends it
+through Microsoft Graph, for cron, PHP's mail() and other programs that call
+/usr/sbin/sendmail. Silent on success; on failure, a sysexits status and a
+'sendmail:' line on stderr.
+
+  -t              also send to the To, Cc and Bcc headers' addresses
+  -i, -oi         a line holding a single dot does not end the message
+  -f ADDR, -r ADDR
+                  envelope sender: the mailbox to send as, when it is a full
+                  address (else the From header's, else default_sender)
+  -F NAME         the sender's full name, when graphmailer writes From
+  --              the rest are recipients
+
+Accepted and ignored: -o<option> (-odb, -odi, -odq, -oem, -oep, ...), -O
+option=value, -e<mode>, -B<type>, -N<dsn>, -R<ret>, -V<envid>, -X<file>,
+-L<tag>, -h<hops>, -v, -m, -n, -U, -G, -bm.
+Refused: -bs, -bd, -bp, -bi, -bt, -bv, -b<other>, -I, -q.
+
+Settings: the file GRAPHMAILER_CONFIG names, else {SYSTEM_CONFIG},
+else the environment.
+"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(input: &[u8], dot_ends: bool) -> Vec<u8> {
+        read_message(input, dot_ends).unwrap()
+    }
+
+    #[test]
+    fn a_lone_dot_ends_the_message_only_at_the_start_of_a_line() {
+        let text = b"To: a@example.com\n\nx\n.\nafter\n";
+        assert_eq!(read(text, true), b"To: a@example.com\n\nx\n");
+        assert_eq!(read(text, false), text);
+        assert_eq!(read(b"a\r\n.\r\nb", true), b"a\r\n");
+        assert_eq!(read(b"a\n.", true), b"a\n");
+        assert_eq!(read(b"a\n..\n.x\n", true), b"a\n..\n.x\n");
+        // A dot that starts a piece of a long line is not a line of its own.
+        let mut long = vec![b'x'; 64 * 1024];
+        long.extend_from_slice(b".\nend\n");
+        assert_eq!(read(&long, true), long);
+    }
+
+    #[test]
+    fn past_the_limit_the_rest_is_read_and_dropped() {
+        let mut big = vec![b'y'; MAX_MIME_BYTES + 200_000];
+        big.extend_from_slice(b"\n.\n");
+        assert_eq!(read(&big, true).len(), MAX_MIME_BYTES + 1);
+        let mut reader = std::io::Cursor::new(&big);
+        read_message(&mut reader, false).unwrap();
+        assert_eq!(reader.position() as usize, big.len(), "read to the end");
+    }
+
+    #[test]
+    fn the_name_sendmail_selects_sendmail_mode() {
+        let name = |s: &str| invoked_as_sendmail(Some(&OsString::from(s)));
+        assert!(name("/usr/sbin/sendmail"));
+        assert!(name("sendmail"));
+        assert!(!name("/usr/bin/graphmailer"));
+        assert!(!name("sendmail.postfix"));
+    }
+}

@@ -1,0 +1,162 @@
+//! `graphmailer send --mime` (a ready message, sent as is) and `send
+//! --attach` with a file too large for one request (upload session, when
+//! large messages are on).
+
+mod common;
+
+use std::path::Path;
+
+use common::{BILLING_CLIENT_ID, BILLING_SECRET, BIN, Emulator, Run, base64, run, with};
+use serde_json::Value;
+
+fn send(emu: &Emulator, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> (Run, Value) {
+    let r = run(
+        Path::new(BIN),
+        &[&["send"], args, &["--json"]].concat(),
+        stdin,
+        &with(&emu.env(), env),
+    );
+    let json = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
+    (r, json)
+}
+
+#[test]
+fn send_mime_sends_a_file_or_stdin_as_is() {
+    let emu = Emulator::start();
+    let file = emu.dir.join("invoice.eml");
+    let eml = b"From: Billing <billing@contoso.test>\r\nTo: a@example.com\r\nSubject: From a file\r\n\r\nInvoice attached.\r\n";
+    std::fs::write(&file, eml).unwrap();
+    let path = file.to_str().unwrap();
+
+    // The sender is the From address.
+    let (r, out) = send(&emu, &["--mime", path], b"", &[]);
+    assert_eq!(
+        (r.code, &out["ok"]),
+        (0, &Value::Bool(true)),
+        "{}",
+        r.stderr
+    );
+    let stored = emu.messages();
+    assert_eq!(stored[0]["mailbox"], "billing@contoso.test");
+    assert_eq!(stored[0]["sent_via"], "mime");
+    assert_eq!(stored[0]["mime"].as_str().unwrap().as_bytes(), eml);
+
+    // From stdin, LF line ends, sent as the --from mailbox.
+    let (r, _) = send(
+        &emu,
+        &["--mime", "-", "--from", "erp@contoso.test"],
+        b"From: erp@contoso.test\nTo: b@example.com\nSubject: From stdin\n\nx\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stored = emu.messages();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1]["mailbox"], "erp@contoso.test");
+    assert_eq!(stored[1]["message"]["subject"], "From stdin");
+
+    // A message without recipients names the header; nothing is sent.
+    let (r, out) = send(
+        &emu,
+        &["--mime", "-"],
+        b"From: erp@contoso.test\n\nx\n",
+        &[],
+    );
+    assert_eq!(
+        (r.code, out["field"].as_str()),
+        (12, Some("mime.To")),
+        "{}",
+        r.stdout
+    );
+
+    // The options that build a message do not go with --mime; --from is
+    // needed without it.
+    let (r, _) = send(&emu, &["--mime", path, "--to", "c@example.com"], b"", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--mime"), "{}", r.stderr);
+    let (r, _) = send(&emu, &["--to", "c@example.com", "--text", "t"], b"", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--from"), "{}", r.stderr);
+    assert_eq!(emu.messages().len(), 2);
+}
+
+#[test]
+fn a_large_attachment_goes_through_an_upload_session_when_large_messages_are_on() {
+    let emu = Emulator::start();
+    // 6 MB: over Graph's 4 MB request, so two upload chunks.
+    let data: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let file = emu.dir.join("scan.bin");
+    std::fs::write(&file, &data).unwrap();
+    let args = [
+        "--from",
+        "billing@contoso.test",
+        "--to",
+        "a@example.com",
+        "--subject",
+        "Scan",
+        "--text",
+        "The scan.",
+        "--attach",
+        file.to_str().unwrap(),
+    ];
+    let billing = [
+        ("AZURE_CLIENT_ID", BILLING_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", BILLING_SECRET),
+    ];
+
+    // Off by default: refused before anything is sent, with a hint.
+    let (r, out) = send(&emu, &args, b"", &billing);
+    assert_eq!(r.code, 12, "{}", r.stdout);
+    assert_eq!(out["code"], "RequestEntityTooLarge");
+    assert!(
+        out["hint"]
+            .as_str()
+            .unwrap()
+            .contains("GRAPHMAILER_LARGE_MESSAGES"),
+        "{out}"
+    );
+
+    // An app without Mail.ReadWrite (the ERP app) cannot make the draft.
+    let (r, out) = send(&emu, &args, b"", &[("GRAPHMAILER_LARGE_MESSAGES", "true")]);
+    assert_eq!(r.code, 15, "{}", r.stdout);
+    assert!(
+        out["hint"].as_str().unwrap().contains("Mail.ReadWrite"),
+        "{out}"
+    );
+    assert!(emu.messages().is_empty());
+
+    let large = [&billing[..], &[("GRAPHMAILER_LARGE_MESSAGES", "true")]].concat();
+    let (r, out) = send(&emu, &args, b"", &large);
+    assert_eq!(
+        (r.code, &out["ok"]),
+        (0, &Value::Bool(true)),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let stored = emu.messages();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["sent_via"], "draft");
+    assert_eq!(stored[0]["mailbox"], "billing@contoso.test");
+    let attachment = &stored[0]["message"]["attachments"][0];
+    assert_eq!(attachment["name"], "scan.bin");
+    assert!(attachment["contentBytes"].as_str().unwrap() == base64(&data));
+    let drafts = emu.test_api("drafts");
+    assert_eq!(drafts["drafts"].as_array().unwrap().len(), 0, "{drafts}");
+
+    // People get a sentence, not the upload URL.
+    let r = run(
+        Path::new(BIN),
+        &[&["send"], &args[..]].concat(),
+        b"",
+        &with(&emu.env(), &large),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("Graph accepted the mail"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("/upload/"), "{}", r.stdout);
+}
