@@ -46,7 +46,7 @@ export interface MailerOptions {
    * application permission besides Mail.Send, scoped to the same mailboxes.
    */
   largeMessages?: boolean
-  /** The mailbox the sendmail stand-in sends as when a message names none (`GRAPHMAILER_DEFAULT_SENDER`). */
+  /** The mailbox `sendMime` (and the sendmail stand-in) sends as when a message has no usable From and no `sender` is given (`GRAPHMAILER_DEFAULT_SENDER`). */
   defaultSender?: string
 }
 

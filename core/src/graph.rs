@@ -104,13 +104,13 @@ pub(crate) async fn request(inner: &Inner, sender: &str, call: &Call<'_>) -> Res
         };
         let error = match outcome {
             Attempt::Done { body, request_id } => {
-                tracing::debug!(
-                    sender,
-                    attempts,
-                    path = call.path,
-                    request_id = request_id.as_deref().unwrap_or(""),
-                    "Graph request done"
-                );
+                let id = request_id.as_deref().unwrap_or("");
+                if call.sends_mail {
+                    // The one record an operator needs per mail: it went out, and its id.
+                    tracing::info!(sender, attempts, request_id = id, "mail accepted by Graph");
+                } else {
+                    tracing::debug!(sender, attempts, path = call.path, request_id = id, "Graph request done");
+                }
                 return Ok(Answer {
                     body,
                     request_id,

@@ -103,15 +103,26 @@ impl Mailer {
     }
 
     /// Sends a ready RFC 5322 message through Graph's MIME form of
-    /// `sendMail`. The mailbox to send as is `sender`, or the message's From
-    /// address when `sender` is `None`; the recipients are the message's To,
-    /// Cc and Bcc. The allowlist applies as for [`Mailer::send`].
+    /// `sendMail`. The mailbox to send as is `sender`, else the message's From
+    /// address, else the configured default sender; the recipients are the
+    /// message's To, Cc and Bcc. The allowlist applies as for [`Mailer::send`].
     pub async fn send_mime(
         &self,
         sender: Option<&str>,
         message: &MimeMessage,
     ) -> Result<SendReceipt> {
-        let sender = message.sender(sender)?;
+        let default = self
+            .inner
+            .config
+            .default_sender()
+            .filter(|_| sender.is_none());
+        let sender = match (message.sender(sender), default) {
+            // No usable From (none, or cron's `root`): the configured mailbox.
+            (Err(e), Some(default)) if e.field() == Some("sender") => {
+                message.sender(Some(default))?
+            }
+            (result, _) => result?,
+        };
         self.inner.config.allowed_senders.check(&sender)?;
         graph::send_mail(&self.inner, &sender, message.request_body(), "text/plain").await
     }

@@ -261,7 +261,7 @@ fn too_large(size: u64) -> Error {
 
 /// What a larger message needs; shared by the refusal and the documentation.
 pub(crate) const LARGE_MESSAGES_HINT: &str = "keep attachments under about 3 MB in total, or turn on large messages \
-     (GRAPHMAILER_LARGE_MESSAGES=true): graphmailer then sends through a draft and upload sessions (up to 150 MB a file), \
+     (the large_messages setting, GRAPHMAILER_LARGE_MESSAGES=true in the environment): graphmailer then sends through a draft and upload sessions (up to 150 MB a file), \
      which needs the Mail.ReadWrite application permission besides Mail.Send. Mail.ReadWrite can read and change every \
      mailbox, so scope it to the same senders: RBAC for Applications (New-ManagementRoleAssignment -Role \
      'Application Mail.ReadWrite' with the Mail.Send assignment's scope) or the Application Access Policy, which covers both";

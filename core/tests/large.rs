@@ -289,3 +289,22 @@ async fn mime_senders_pass_the_allowlist_and_the_tenant_policy() {
         .unwrap();
     assert_eq!(emu.messages().await[0]["mailbox"], ALLOWED);
 }
+
+#[tokio::test]
+async fn a_mime_message_without_a_usable_from_goes_as_the_default_sender() {
+    let emu = TestEmulator::start().await;
+    let mime =
+        MimeMessage::from_bytes("From: root\nTo: ops@example.com\nSubject: backup\n\ndone\n")
+            .unwrap();
+    let e = emu.mailer().send_mime(None, &mime).await.unwrap_err();
+    assert_eq!(e.field(), Some("sender"));
+    let with_default = Mailer::new(emu.config().default_sender(ALLOWED).build().unwrap()).unwrap();
+    with_default.send_mime(None, &mime).await.unwrap();
+    assert_eq!(emu.messages().await[0]["mailbox"], ALLOWED);
+    // An explicit sender that is wrong stays an error.
+    let e = with_default
+        .send_mime(Some("root"), &mime)
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("sender"));
+}
