@@ -1,5 +1,5 @@
-//! The built-in scenario: one tenant "Contoso" with four apps, four mailboxes,
-//! one mail-enabled security group and one application access policy.
+//! The built-in scenario: one tenant "Contoso" with five apps, four mailboxes,
+//! one mail-enabled security group and two application access policies.
 //!
 //! Other crates' tests and documentation rely on these exact values, so they
 //! are constants. The scenario is chosen so that every interesting answer is
@@ -7,7 +7,9 @@
 //! the policy group) but not as `ceo@`; `legacy@` is a member but has no
 //! Exchange Online licence; the Reporting app lacks `Mail.Send`; the Intranet
 //! app has no application permission at all; the Legacy Sync app holds
-//! `Mail.Send`, `Mail.ReadWrite` and `full_access_as_app` with no policy.
+//! `Mail.Send`, `Mail.ReadWrite` and `full_access_as_app` with no policy;
+//! the Billing app holds `Mail.Send` and `Mail.ReadWrite` (what the
+//! large-attachment path needs) under the same restriction as the ERP app.
 
 /// The Contoso tenant (directory) id.
 pub const TENANT_ID: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
@@ -71,6 +73,21 @@ pub const LEGACY_SYNC_SECRET: &str = "Lgc8Q~legacySyncSecretValue.0123456789ab";
 /// Application permissions consented to the Legacy Sync app.
 pub const LEGACY_SYNC_ROLES: &[&str] = &["Mail.Send", "Mail.ReadWrite", "full_access_as_app"];
 
+/// "Contoso Billing": `Mail.Send` and `Mail.ReadWrite`, nothing broader,
+/// restricted by policy to `erp-senders@` like the ERP app. It can create
+/// drafts and upload sessions, so it sends large attachments.
+pub const BILLING_CLIENT_ID: &str = "b7c8d9e0-f1a2-4b3c-8d4e-5f6a7b8c9d01";
+/// Display name of the Billing app.
+pub const BILLING_DISPLAY_NAME: &str = "Contoso Billing";
+/// Object id of the Billing app's service principal.
+pub const BILLING_OBJECT_ID: &str = "e2f3a4b5-c6d7-4e8f-9a0b-1c2d3e4f5a62";
+/// Id of the Billing app's secret.
+pub const BILLING_SECRET_ID: &str = "f3a4b5c6-d7e8-4f9a-8b1c-2d3e4f5a6b73";
+/// Value of the Billing app's secret.
+pub const BILLING_SECRET: &str = "Bil8Q~billingSecretValue.0123456789abcdef";
+/// Application permissions consented to the Billing app.
+pub const BILLING_ROLES: &[&str] = &["Mail.Send", "Mail.ReadWrite"];
+
 /// User mailbox the ERP app may send as (member of `erp-senders@`).
 pub const ERP_MAILBOX: &str = "erp@contoso.test";
 /// Object id of `erp@`.
@@ -117,3 +134,14 @@ pub const MAX_ASSERTION_LIFETIME_SECS: u64 = 600;
 pub const ASSERTION_CLOCK_SKEW_SECS: i64 = 300;
 /// Largest sendMail request body Graph accepts (4 MB).
 pub const MAX_REQUEST_BYTES: usize = 4_194_304;
+/// Largest chunk one PUT to an upload URL may carry (4 MB).
+pub const MAX_UPLOAD_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// Smallest attachment createUploadSession takes (3 MB); smaller files go
+/// through `POST .../attachments`.
+pub const MIN_UPLOAD_SESSION_BYTES: u64 = 3 * 1024 * 1024;
+/// Largest attachment createUploadSession takes (150 MB).
+pub const MAX_UPLOAD_SESSION_BYTES: u64 = 150 * 1024 * 1024;
+/// Default maximum message size of the tenant (35 MB, Exchange Online's default).
+pub const MAX_MESSAGE_SIZE_BYTES: u64 = 35 * 1024 * 1024;
+/// Default lifetime of an upload session (15 minutes).
+pub const UPLOAD_SESSION_LIFETIME_SECS: u64 = 900;

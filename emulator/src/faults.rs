@@ -1,7 +1,9 @@
 //! Scripted failures (`PUT /_emulator/faults`), so clients can be tested
 //! against the answers that are rare in production: 503s, 429s with
 //! `Retry-After`, and a connection that dies after the request was sent,
-//! which leaves the client unsure whether the mail went out.
+//! which leaves the client unsure whether the mail went out. Upload faults
+//! do the same to the chunks of a large attachment, so a client's resume
+//! logic (ask the upload URL where to go on) can be tested.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +14,7 @@ use crate::Error;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
-    /// Faults for sendMail requests, in order.
+    /// Faults for sendMail requests and draft sends (`.../messages/{id}/send`), in order.
     #[serde(default)]
     pub send: Vec<Fault>,
     /// Faults for token requests, in order.
@@ -25,6 +27,59 @@ pub struct FaultPlan {
     /// Answer this fraction (0.0 to 1.0) of sendMail requests with 503.
     #[serde(default)]
     pub random_503_ratio: f64,
+    /// Faults for PUTs to upload URLs (chunks of a large attachment), in
+    /// order; `nth` picks a PUT by its number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload: Vec<Fault>,
+    /// Wait this long before handling every PUT to an upload URL (after
+    /// reading the chunk), so a test can cancel a send mid-upload.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upload_delay_ms: u64,
+}
+
+/// The plan in force, with what it has counted since it was set.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveFaults {
+    pub plan: FaultPlan,
+    /// PUTs to upload URLs seen since the plan was set: what `nth` counts.
+    upload_puts_seen: u64,
+}
+
+impl ActiveFaults {
+    pub fn new(plan: FaultPlan) -> Self {
+        ActiveFaults {
+            plan,
+            upload_puts_seen: 0,
+        }
+    }
+
+    /// Counts one PUT to an upload URL and removes and returns the first
+    /// upload fault for it: its `nth` (if any) is this PUT's number and its
+    /// `mailbox` (if any) the session's mailbox.
+    pub fn take_upload(&mut self, mailbox: &str) -> Option<Fault> {
+        self.upload_puts_seen += 1;
+        let number = self.upload_puts_seen;
+        let index = self.plan.upload.iter().position(|f| {
+            f.nth.is_none_or(|n| n == number)
+                && f.mailbox
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(mailbox))
+        })?;
+        Some(self.plan.upload.remove(index))
+    }
+}
+
+impl std::ops::Deref for ActiveFaults {
+    type Target = FaultPlan;
+    fn deref(&self) -> &FaultPlan {
+        &self.plan
+    }
+}
+
+impl std::ops::DerefMut for ActiveFaults {
+    fn deref_mut(&mut self) -> &mut FaultPlan {
+        &mut self.plan
+    }
 }
 
 /// One scripted failure: either an HTTP status or a dropped connection.
@@ -67,10 +122,19 @@ pub struct Fault {
     /// Token faults only: match only requests for this client id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Upload faults only: match only the Nth PUT to any upload URL (1 =
+    /// the first) counted from when the plan was set; without it the fault
+    /// takes the next PUT it matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nth: Option<u64>,
 }
 
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl FaultPlan {
@@ -81,9 +145,9 @@ impl FaultPlan {
                 "random_503_ratio must be between 0.0 and 1.0".into(),
             ));
         }
-        if self.delay_ms > 600_000 {
+        if self.delay_ms > 600_000 || self.upload_delay_ms > 600_000 {
             return Err(Error::Options(
-                "delay_ms must be at most 600000 (10 minutes)".into(),
+                "delay_ms and upload_delay_ms must be at most 600000 (10 minutes)".into(),
             ));
         }
         for (list, fault) in self
@@ -91,6 +155,7 @@ impl FaultPlan {
             .iter()
             .map(|f| ("send", f))
             .chain(self.token.iter().map(|f| ("token", f)))
+            .chain(self.upload.iter().map(|f| ("upload", f)))
         {
             fault.validate(list)?;
         }
@@ -135,15 +200,21 @@ impl Fault {
             return bad("deliver only makes sense with drop_after_body");
         }
         if self.deliver && list == "token" {
-            return bad("deliver is for sendMail faults");
+            return bad("deliver is for sendMail and upload faults");
+        }
+        if self.nth.is_some() && list != "upload" {
+            return bad("nth is for upload faults");
+        }
+        if self.nth == Some(0) {
+            return bad("nth counts from 1 (the first PUT)");
         }
         if self.mailbox.is_some() && list == "token" {
             return bad("mailbox is for sendMail faults; use client_id");
         }
-        if self.error_code.is_some() && list == "send" {
+        if self.error_code.is_some() && list != "token" {
             return bad("error_code (an AADSTS number) is for token faults; use code");
         }
-        if self.client_id.is_some() && list == "send" {
+        if self.client_id.is_some() && list != "token" {
             return bad("client_id is for token faults; use mailbox");
         }
         Ok(())
@@ -167,6 +238,33 @@ mod tests {
             serde_json::from_str(r#"{"send":[{"status":503,"drop_after_body":true}]}"#).unwrap();
         assert!(both.validate().is_err());
         assert!(serde_json::from_str::<FaultPlan>(r#"{"sned":[]}"#).is_err());
+        // Plans without upload faults read back exactly as before.
+        let text = serde_json::to_string(&plan).unwrap();
+        assert!(!text.contains("upload"), "{text}");
+        let nth_on_send: FaultPlan =
+            serde_json::from_str(r#"{"send":[{"status":503,"nth":2}]}"#).unwrap();
+        assert!(nth_on_send.validate().is_err());
+        let zeroth: FaultPlan =
+            serde_json::from_str(r#"{"upload":[{"status":503,"nth":0}]}"#).unwrap();
+        assert!(zeroth.validate().is_err());
+    }
+
+    #[test]
+    fn upload_faults_count_puts() {
+        let plan: FaultPlan = serde_json::from_str(
+            r#"{"upload":[{"status":503,"nth":3},{"drop_after_body":true,"deliver":true,"nth":2}],
+                "upload_delay_ms":10}"#,
+        )
+        .unwrap();
+        plan.validate().unwrap();
+        let mut plan = ActiveFaults::new(plan);
+        assert!(plan.take_upload("erp@contoso.test").is_none());
+        assert!(plan.take_upload("erp@contoso.test").unwrap().deliver);
+        assert_eq!(
+            plan.take_upload("erp@contoso.test").unwrap().status,
+            Some(503)
+        );
+        assert!(plan.take_upload("erp@contoso.test").is_none());
     }
 
     #[test]

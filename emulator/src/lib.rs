@@ -14,7 +14,9 @@
 //!
 //! Modules: [`directory`] (who exists, with the certificates each app may
 //! sign client assertions with), `identity` (token endpoint, client
-//! assertions and discovery), `graph` (sendMail), `policy` (application
+//! assertions and discovery), `graph` (sendMail, drafts, attachments,
+//! upload sessions and a draft's send), `drafts` (what drafts and upload
+//! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
 //! (`/_emulator/...`), `server` (sockets and TLS). The README lists the
 //! built-in directory and the test API.
@@ -23,6 +25,7 @@ mod body;
 mod certificates;
 pub mod defaults;
 pub mod directory;
+mod drafts;
 mod error;
 pub mod faults;
 mod graph;
@@ -52,7 +55,7 @@ pub use directory::Directory;
 pub use error::Error;
 pub use faults::{Fault, FaultPlan};
 pub use settings::{Settings, SettingsUpdate};
-pub use state::{Counters, StoredMessage};
+pub use state::{Counters, SentVia, StoredMessage};
 
 use state::{CounterCells, IssuedTokens, MessageStore, Shared};
 
@@ -162,8 +165,9 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         signer: tokens::TokenSigner::generate()?,
         startup_settings: options.settings.clone(),
         settings: std::sync::RwLock::new(options.settings),
-        faults: Mutex::new(FaultPlan::default()),
+        faults: Mutex::new(faults::ActiveFaults::default()),
         messages: MessageStore::new(),
+        drafts: drafts::DraftBook::default(),
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
         throttle: throttle::Throttle::default(),
@@ -289,7 +293,7 @@ impl Emulator {
     /// Replaces the fault plan.
     pub fn set_faults(&self, plan: FaultPlan) -> Result<(), Error> {
         plan.validate()?;
-        *state::lock(&self.shared.faults) = plan;
+        *state::lock(&self.shared.faults) = faults::ActiveFaults::new(plan);
         Ok(())
     }
 

@@ -220,6 +220,9 @@ mod tests {
         assert!(granted(&dir, d::ERP_CLIENT_ID, d::ERP_MAILBOX));
         assert!(granted(&dir, d::ERP_CLIENT_ID, d::BILLING_MAILBOX));
         assert!(!granted(&dir, d::ERP_CLIENT_ID, d::CEO_MAILBOX));
+        // The Billing app is scoped like the ERP app.
+        assert!(granted(&dir, d::BILLING_CLIENT_ID, d::BILLING_MAILBOX));
+        assert!(!granted(&dir, d::BILLING_CLIENT_ID, d::CEO_MAILBOX));
         // No policy names the Reporting app: it may reach any mailbox.
         assert!(granted(&dir, d::REPORTING_CLIENT_ID, d::CEO_MAILBOX));
     }
@@ -256,8 +259,9 @@ mod tests {
         let book = PolicyBook::new(&dir);
         let ceo = tenant.mailbox(d::CEO_MAILBOX).unwrap();
         let erp = Uuid::parse_str(d::ERP_CLIENT_ID).unwrap();
+        // The ERP and Billing apps' RestrictAccess policies.
         let now = book.in_effect(tenant.id, Duration::ZERO);
-        assert_eq!(now.len(), 1);
+        assert_eq!(now.len(), 2);
         assert!(!access_granted_under(tenant, &now, erp, ceo));
         let pending = book.in_effect(tenant.id, Duration::from_secs(60));
         assert!(pending.is_empty());
@@ -271,12 +275,12 @@ mod tests {
                 description: None,
             },
         );
-        assert_eq!(book.all().len(), 2);
+        assert_eq!(book.all().len(), 3);
         assert!(!added.view(Duration::from_secs(60)).in_effect);
         assert!(book.remove(added.id));
         book.add(tenant.id, added.policy.clone());
         book.reset();
-        assert_eq!(book.all().len(), 1);
-        assert!(book.all()[0].startup);
+        assert_eq!(book.all().len(), 2);
+        assert!(book.all().iter().all(|p| p.startup));
     }
 }

@@ -30,6 +30,12 @@ pub struct Settings {
     /// Longest client assertion accepted (`exp` minus `nbf`, or `iat`);
     /// 0 = no cap. Microsoft asks for 5 to 10 minutes; MSAL uses 10.
     pub max_assertion_lifetime_secs: u64,
+    /// The tenant's maximum message size, checked when a message is sent
+    /// (sendMail or a draft's send): body plus decoded attachments, or the
+    /// decoded MIME. Exchange Online's default is 35 MB, at most 150 MB.
+    pub max_message_size_bytes: u64,
+    /// How long an upload session (createUploadSession) stays usable.
+    pub upload_session_lifetime_secs: u64,
 }
 
 impl Default for Settings {
@@ -43,6 +49,8 @@ impl Default for Settings {
             policy_apply_delay_secs: 0,
             reject_assertion_replay: true,
             max_assertion_lifetime_secs: defaults::MAX_ASSERTION_LIFETIME_SECS,
+            max_message_size_bytes: defaults::MAX_MESSAGE_SIZE_BYTES,
+            upload_session_lifetime_secs: defaults::UPLOAD_SESSION_LIFETIME_SECS,
         }
     }
 }
@@ -71,6 +79,19 @@ impl Settings {
         if self.policy_apply_delay_secs > 86_400 {
             return Err(Error::Options(
                 "policy_apply_delay_secs must be at most 86400 (a day)".into(),
+            ));
+        }
+        if self.max_message_size_bytes == 0
+            || self.max_message_size_bytes > defaults::MAX_UPLOAD_SESSION_BYTES
+        {
+            return Err(Error::Options(
+                "max_message_size_bytes must be between 1 and 157286400 (150 MB, Exchange's ceiling)"
+                    .into(),
+            ));
+        }
+        if self.upload_session_lifetime_secs == 0 || self.upload_session_lifetime_secs > 86_400 {
+            return Err(Error::Options(
+                "upload_session_lifetime_secs must be between 1 and 86400 (a day)".into(),
             ));
         }
         Ok(())
@@ -102,6 +123,12 @@ impl Settings {
         if let Some(v) = update.max_assertion_lifetime_secs {
             self.max_assertion_lifetime_secs = v;
         }
+        if let Some(v) = update.max_message_size_bytes {
+            self.max_message_size_bytes = v;
+        }
+        if let Some(v) = update.upload_session_lifetime_secs {
+            self.upload_session_lifetime_secs = v;
+        }
     }
 }
 
@@ -126,4 +153,8 @@ pub struct SettingsUpdate {
     pub reject_assertion_replay: Option<bool>,
     /// See [`Settings::max_assertion_lifetime_secs`].
     pub max_assertion_lifetime_secs: Option<u64>,
+    /// See [`Settings::max_message_size_bytes`].
+    pub max_message_size_bytes: Option<u64>,
+    /// See [`Settings::upload_session_lifetime_secs`].
+    pub upload_session_lifetime_secs: Option<u64>,
 }

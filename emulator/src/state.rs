@@ -1,5 +1,5 @@
-//! What the running emulator remembers: stored messages, counters, the
-//! current settings and fault plan, revoked tokens. One `Shared` value is
+//! What the running emulator remembers: stored messages, drafts and upload
+//! sessions, counters, the current settings and fault plan, revoked tokens. One `Shared` value is
 //! handed to every request handler and to the in-process [`crate::Emulator`].
 
 use std::collections::{HashMap, HashSet};
@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::certificates::Certificate;
 use crate::directory::Directory;
-use crate::faults::FaultPlan;
+use crate::drafts::DraftBook;
+use crate::faults::ActiveFaults;
 use crate::policy::PolicyBook;
 use crate::settings::{Settings, SettingsUpdate};
 use crate::throttle::Throttle;
@@ -28,8 +29,10 @@ pub(crate) struct Shared {
     pub signer: TokenSigner,
     pub startup_settings: Settings,
     pub settings: RwLock<Settings>,
-    pub faults: Mutex<FaultPlan>,
+    pub faults: Mutex<ActiveFaults>,
     pub messages: MessageStore,
+    /// Drafts and open upload sessions (the large-attachment flow).
+    pub drafts: DraftBook,
     pub counters: CounterCells,
     pub tokens: Mutex<IssuedTokens>,
     pub throttle: Throttle,
@@ -57,8 +60,9 @@ impl Shared {
     /// Back to the state right after start-up (the directory never changes).
     pub fn reset(&self) {
         self.messages.clear();
+        self.drafts.clear();
         self.counters.reset();
-        *lock(&self.faults) = FaultPlan::default();
+        *lock(&self.faults) = ActiveFaults::default();
         lock(&self.tokens).revoked.clear();
         self.set_settings(self.startup_settings.clone());
         self.throttle.reset();
@@ -116,12 +120,35 @@ pub struct StoredMessage {
     pub request_id: String,
     /// The `client-request-id` of the sendMail response.
     pub client_request_id: String,
-    /// The `message` object exactly as received, property names as sent.
-    /// `null` for a MIME send.
+    /// sendMail's `message` object exactly as received, property names as
+    /// sent. For a MIME send: the MIME read into the same shape (`subject`,
+    /// `from`, recipients, `body`, `attachments` with `contentBytes`). For a
+    /// draft's send: the draft's properties plus all its attachments.
     pub message: serde_json::Value,
     /// For a MIME send (`Content-Type: text/plain`): the decoded MIME text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime: Option<String>,
+    /// Which request sent it.
+    #[serde(default)]
+    pub sent_via: SentVia,
+    /// For a draft's send: the draft's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_id: Option<String>,
+}
+
+/// Which request sent a stored message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SentVia {
+    /// `POST /users/{id}/sendMail` with JSON.
+    #[default]
+    #[serde(rename = "sendMail")]
+    SendMail,
+    /// `POST /users/{id}/sendMail` with base64 MIME.
+    #[serde(rename = "mime")]
+    Mime,
+    /// `POST /users/{id}/messages/{id}/send` (a draft).
+    #[serde(rename = "draft")]
+    Draft,
 }
 
 impl StoredMessage {
@@ -213,6 +240,7 @@ impl MessageStore {
 
 /// A snapshot of what the emulator counted since start or the last reset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Requests to the token endpoint.
     pub token_requests: u64,
@@ -220,9 +248,9 @@ pub struct Counters {
     pub tokens_issued: u64,
     /// Token requests answered with an error (AADSTS errors and injected statuses).
     pub token_errors: u64,
-    /// sendMail requests received, whatever their outcome.
+    /// sendMail requests and draft sends received, whatever their outcome.
     pub send_requests: u64,
-    /// sendMail requests accepted (messages stored).
+    /// sendMail requests and draft sends accepted (messages stored).
     pub sends_accepted: u64,
     /// 429 answers sent (limits and injected faults).
     pub throttled: u64,
@@ -232,6 +260,18 @@ pub struct Counters {
     /// the request that went over the limit: above `mailbox_concurrency`
     /// means a client did not keep within it.
     pub max_in_flight: u64,
+    /// Drafts created (`POST /users/{id}/messages`).
+    pub drafts_created: u64,
+    /// Drafts deleted (`DELETE /users/{id}/messages/{id}`; a send is not a deletion).
+    pub drafts_deleted: u64,
+    /// Upload sessions created.
+    pub upload_sessions_created: u64,
+    /// PUTs to upload URLs received, whatever their outcome.
+    pub upload_requests: u64,
+    /// Chunks accepted and stored.
+    pub upload_chunks: u64,
+    /// Bytes of the chunks accepted and stored.
+    pub upload_bytes: u64,
 }
 
 /// The live counters behind [`Counters`].
@@ -245,11 +285,21 @@ pub(crate) struct CounterCells {
     pub throttled: AtomicU64,
     pub faults_injected: AtomicU64,
     pub max_in_flight: AtomicU64,
+    pub drafts_created: AtomicU64,
+    pub drafts_deleted: AtomicU64,
+    pub upload_sessions_created: AtomicU64,
+    pub upload_requests: AtomicU64,
+    pub upload_chunks: AtomicU64,
+    pub upload_bytes: AtomicU64,
 }
 
 impl CounterCells {
     pub fn bump(cell: &AtomicU64) {
         cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(cell: &AtomicU64, amount: u64) {
+        cell.fetch_add(amount, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> Counters {
@@ -263,6 +313,12 @@ impl CounterCells {
             throttled: get(&self.throttled),
             faults_injected: get(&self.faults_injected),
             max_in_flight: get(&self.max_in_flight),
+            drafts_created: get(&self.drafts_created),
+            drafts_deleted: get(&self.drafts_deleted),
+            upload_sessions_created: get(&self.upload_sessions_created),
+            upload_requests: get(&self.upload_requests),
+            upload_chunks: get(&self.upload_chunks),
+            upload_bytes: get(&self.upload_bytes),
         }
     }
 
@@ -276,6 +332,12 @@ impl CounterCells {
             &self.throttled,
             &self.faults_injected,
             &self.max_in_flight,
+            &self.drafts_created,
+            &self.drafts_deleted,
+            &self.upload_sessions_created,
+            &self.upload_requests,
+            &self.upload_chunks,
+            &self.upload_bytes,
         ] {
             cell.store(0, Ordering::Relaxed);
         }

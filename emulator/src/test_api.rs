@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::certificates::Certificate;
 use crate::directory::{AccessPolicy, AccessRight, App, MailboxKind, PolicyApps};
-use crate::faults::FaultPlan;
+use crate::faults::{ActiveFaults, FaultPlan};
 use crate::policy;
 use crate::settings::SettingsUpdate;
 use crate::state::{Shared, lock};
@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/messages", get(messages).delete(clear_messages))
         .route("/_emulator/messages/wait", get(wait_messages))
         .route("/_emulator/messages/{id}", get(message))
+        .route("/_emulator/drafts", get(drafts))
         .route("/_emulator/counters", get(counters))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/faults", get(faults).put(set_faults))
@@ -86,6 +87,12 @@ async fn wait_messages(State(shared): State<Arc<Shared>>, Query(q): Query<WaitQu
     }
 }
 
+/// Every draft (attachment names and sizes, not bytes) with its open upload
+/// sessions and their next offsets.
+async fn drafts(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.drafts.view()).into_response()
+}
+
 async fn counters(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.counters.snapshot()).into_response()
 }
@@ -96,7 +103,7 @@ async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
 }
 
 async fn faults(State(shared): State<Arc<Shared>>) -> Response {
-    Json(lock(&shared.faults).clone()).into_response()
+    Json(lock(&shared.faults).plan.clone()).into_response()
 }
 
 async fn set_faults(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
@@ -107,7 +114,7 @@ async fn set_faults(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) 
     if let Err(e) = plan.validate() {
         return problem(StatusCode::BAD_REQUEST, e.to_string());
     }
-    *lock(&shared.faults) = plan.clone();
+    *lock(&shared.faults) = ActiveFaults::new(plan.clone());
     Json(plan).into_response()
 }
 

@@ -382,7 +382,10 @@ async fn mime_sends_are_accepted_and_bad_base64_refused() {
     assert_eq!(sent.status, 202, "{}", sent.json);
     let stored = &emu.emulator.messages()[0];
     assert_eq!(stored.mime.as_deref(), Some(mime));
-    assert!(stored.message.is_null());
+    // The MIME is also read into the JSON message shape.
+    assert_eq!(stored.subject(), Some("MIME"));
+    assert_eq!(stored.recipients("toRecipients"), ["someone@example.com"]);
+    assert_eq!(stored.sent_via, graphmailer_emulator::SentVia::Mime);
 
     let bad = Answer::read(
         emu.http

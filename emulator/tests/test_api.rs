@@ -205,12 +205,13 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
             .status,
         202
     );
+    // The two start-up policies (ERP, Billing) and the new one.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
 
     let removed = emu
@@ -234,8 +235,9 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     .await;
     assert_eq!(emu.post("reset", json!({})).await.status, 204);
     let after = emu.get("policies").await.json;
-    assert_eq!(after["policies"].as_array().unwrap().len(), 1);
+    assert_eq!(after["policies"].as_array().unwrap().len(), 2);
     assert_eq!(after["policies"][0]["in_effect"], true);
+    assert_eq!(after["policies"][1]["in_effect"], true);
     assert_eq!(
         emu.send(&token, d::ERP_MAILBOX, &message("e")).await.status,
         202
@@ -294,17 +296,18 @@ async fn bad_policies_are_refused() {
         let answer = emu.post("policies", bad.clone()).await;
         assert_eq!(answer.status, 400, "{bad}: {}", answer.json);
     }
+    // Only the two start-up policies.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        1
+        2
     );
 }
 
 #[tokio::test]
-async fn directory_lists_the_four_builtin_apps() {
+async fn directory_lists_the_five_builtin_apps() {
     let emu = Emu::start().await;
     let directory = emu.get("directory").await.json;
     let apps = directory["tenants"][0]["apps"].as_array().unwrap();
@@ -318,9 +321,13 @@ async fn directory_lists_the_four_builtin_apps() {
             "Contoso ERP",
             "Contoso Reporting",
             "Contoso Intranet",
-            "Contoso Legacy Sync"
+            "Contoso Legacy Sync",
+            "Contoso Billing"
         ]
     );
+    assert_eq!(apps[4]["client_id"], d::BILLING_CLIENT_ID);
+    assert_eq!(apps[4]["roles"], json!(["Mail.Send", "Mail.ReadWrite"]));
+    assert!(!directory.to_string().contains(d::BILLING_SECRET));
     assert!(!directory.to_string().contains(d::LEGACY_SYNC_SECRET));
     let banner = emu.emulator.banner();
     assert_eq!(banner.client_id, d::ERP_CLIENT_ID);

@@ -95,6 +95,14 @@ impl Default for Directory {
                         None,
                     )],
                 ),
+                // Last, so the banner keeps advertising the ERP app.
+                app(
+                    d::BILLING_CLIENT_ID,
+                    d::BILLING_OBJECT_ID,
+                    d::BILLING_DISPLAY_NAME,
+                    d::BILLING_ROLES,
+                    vec![secret(d::BILLING_SECRET_ID, d::BILLING_SECRET, None)],
+                ),
             ],
             mailboxes: vec![
                 mailbox(
@@ -131,12 +139,22 @@ impl Default for Directory {
                     d::LEGACY_MAILBOX.to_owned(),
                 ],
             }],
-            policies: vec![AccessPolicy {
-                app_id: PolicyApps::One(id(d::ERP_CLIENT_ID)),
-                group: d::ERP_SENDERS_GROUP.to_owned(),
-                access_right: AccessRight::RestrictAccess,
-                description: Some("ERP may send only as erp-senders@ members".to_owned()),
-            }],
+            policies: vec![
+                AccessPolicy {
+                    app_id: PolicyApps::One(id(d::ERP_CLIENT_ID)),
+                    group: d::ERP_SENDERS_GROUP.to_owned(),
+                    access_right: AccessRight::RestrictAccess,
+                    description: Some("ERP may send only as erp-senders@ members".to_owned()),
+                },
+                // Mail.ReadWrite reaches every mailbox unless scoped, so the
+                // Billing app gets the same restriction as the ERP app.
+                AccessPolicy {
+                    app_id: PolicyApps::One(id(d::BILLING_CLIENT_ID)),
+                    group: d::ERP_SENDERS_GROUP.to_owned(),
+                    access_right: AccessRight::RestrictAccess,
+                    description: Some("Billing may reach only erp-senders@ members".to_owned()),
+                },
+            ],
         };
         Directory {
             tenants: vec![tenant],
@@ -165,6 +183,9 @@ mod tests {
             d::LEGACY_SYNC_CLIENT_ID,
             d::LEGACY_SYNC_OBJECT_ID,
             d::LEGACY_SYNC_SECRET_ID,
+            d::BILLING_CLIENT_ID,
+            d::BILLING_OBJECT_ID,
+            d::BILLING_SECRET_ID,
             d::ERP_MAILBOX_ID,
             d::CEO_MAILBOX_ID,
             d::BILLING_MAILBOX_ID,

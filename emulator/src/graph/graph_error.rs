@@ -57,12 +57,17 @@ pub(crate) fn graph_error(
     message: &str,
     ids: &GraphRequestIds,
 ) -> Response {
+    (status, Json(error_body(code, message, ids))).into_response()
+}
+
+/// The error body alone, for answers that add members beside `error`.
+pub(crate) fn error_body(code: &str, message: &str, ids: &GraphRequestIds) -> serde_json::Value {
     let date = OffsetDateTime::now_utc()
         .format(format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second]"
         ))
         .unwrap_or_default();
-    let body = serde_json::json!({
+    serde_json::json!({
         "error": {
             "code": code,
             "message": message,
@@ -72,8 +77,7 @@ pub(crate) fn graph_error(
                 "client-request-id": ids.client_request_id,
             }
         }
-    });
-    (status, Json(body)).into_response()
+    })
 }
 
 /// Adds `Retry-After` in seconds.

@@ -1,18 +1,19 @@
 //! sendMail with a MIME body (reference §5): `Content-Type: text/plain`,
 //! the body is base64 of a whole RFC 5322 message. Only what Graph itself
 //! refuses is checked: bad base64, no header block, no valid recipient.
+//! `mime_message.rs` then reads the accepted MIME into Graph's message shape.
 
 use super::validation::{Invalid, decode_base64};
 use crate::directory::is_email_address;
 
-/// Returns the decoded MIME text.
-pub(crate) fn check_mime(body: &[u8]) -> Result<String, Invalid> {
+/// Returns the decoded MIME bytes (exact: an 8-bit part is not altered).
+pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
     let text = std::str::from_utf8(body).ok();
     let decoded = text.and_then(decode_base64).ok_or_else(|| Invalid {
         code: "ErrorMimeContentInvalidBase64String",
         message: "Invalid base64 string for MIME content.".to_owned(),
     })?;
-    let mime = String::from_utf8_lossy(&decoded).into_owned();
+    let mime = String::from_utf8_lossy(&decoded);
     let invalid = |message: &str| Invalid {
         code: "ErrorMimeContentInvalid",
         message: message.to_owned(),
@@ -56,7 +57,7 @@ pub(crate) fn check_mime(body: &[u8]) -> Result<String, Invalid> {
             message: "At least one recipient isn't valid., A message can't be sent because it contains no recipients.".to_owned(),
         });
     }
-    Ok(mime)
+    Ok(decoded)
 }
 
 /// Header lines with continuation lines joined; `None` if a line is not a header.

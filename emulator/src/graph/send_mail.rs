@@ -3,8 +3,10 @@
 //! The stages, in order: read the body (413 over 4 MB); scripted faults;
 //! the bearer token (401); its roles (403); the mailbox (404); throttling
 //! (429) and the configured delay, holding the app+mailbox slot; then the
-//! access policy (403) and the body checks (400), in the order the
-//! `access_check_first` setting says; Send As for `from` (403); store, 202.
+//! access policy (403) and the body checks (400, the tenant's maximum
+//! message size last), in the order the `access_check_first` setting says;
+//! Send As for `from` (403); store, 202. A draft's send (`draft_send.rs`)
+//! shares the fault, delay and Send As steps.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,25 +14,26 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::access::open_mailbox;
 use super::auth::authenticate;
 use super::graph_error::{GraphRequestIds, graph_error, unauthenticated, with_retry_after};
 use super::mime::check_mime;
-use super::validation::{Invalid, check_send_mail};
+use super::mime_message::mime_to_message;
+use super::validation::{Invalid, check_message_size, check_send_mail, message_size};
 use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
-use crate::directory::MailboxKind;
+use crate::directory::Mailbox;
 use crate::faults::Fault;
-use crate::policy::access_granted_under;
 use crate::server::ConnectionControl;
-use crate::state::{CounterCells, Shared, StoredMessage, lock};
-use crate::throttle::Admission;
+use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
 
 /// What to do with a request once processed.
-enum Outcome {
+pub(super) enum Outcome {
     Respond(Response),
     /// Close the connection without answering (a scripted fault).
     DropConnection,
@@ -48,14 +51,25 @@ pub(super) async fn send_mail(
     let delay = Duration::from_millis(lock(&shared.faults).delay_ms);
     let mut delayed = false;
     let outcome = process(&shared, &ids, user_id, headers, body, delay, &mut delayed).await;
-    // Every answer waits `delay_ms`; requests that got a slot waited inside it.
+    answer_send(&ids, connection, delay, delayed, outcome).await
+}
+
+/// Every send's answer waits `delay_ms` (requests that got a slot waited
+/// inside it already), then is sent or, for a scripted drop, withheld.
+pub(super) async fn answer_send(
+    ids: &GraphRequestIds,
+    connection: Option<ConnectionControl>,
+    delay: Duration,
+    delayed: bool,
+    outcome: Outcome,
+) -> Response {
     if !delayed && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     match outcome {
         Outcome::Respond(response) => response,
         Outcome::DropConnection => {
-            tracing::info!(request_id = %ids.request_id, "fault: dropping sendMail connection");
+            tracing::info!(request_id = %ids.request_id, "fault: dropping the send's connection");
             ConnectionControl::drop_or_fail(connection.as_ref()).await
         }
     }
@@ -70,55 +84,15 @@ async fn process(
     delay: Duration,
     delayed: &mut bool,
 ) -> Outcome {
-    let body = match read_limited(body, MAX_REQUEST_BYTES).await {
-        BodyRead::Complete(bytes) => bytes,
-        BodyRead::TooLarge => {
-            return Outcome::Respond(graph_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "The maximum request length supported is 4MB.",
-                ids,
-            ));
-        }
-        BodyRead::Failed => {
-            return Outcome::Respond(graph_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "The request body could not be read.",
-                ids,
-            ));
-        }
+    let body = match read_body(body, ids).await {
+        Ok(bytes) => bytes,
+        Err(response) => return Outcome::Respond(response),
     };
-
-    // Scripted faults come first: they stand for the service failing in
-    // front of Exchange. A "deliver" drop lets the request run to the end.
-    let (fault, random_ratio) = {
-        let mut plan = lock(&shared.faults);
-        (plan.take_send(user_id), plan.random_503_ratio)
+    let drop_at_end = match scripted_send_fault(shared, user_id, ids) {
+        FaultStep::Continue { drop_at_end } => drop_at_end,
+        FaultStep::Respond(response) => return Outcome::Respond(response),
+        FaultStep::Drop => return Outcome::DropConnection,
     };
-    let mut drop_at_end = false;
-    if let Some(fault) = fault {
-        CounterCells::bump(&shared.counters.faults_injected);
-        if fault.drop_after_body {
-            if !fault.deliver {
-                return Outcome::DropConnection;
-            }
-            drop_at_end = true;
-        } else {
-            if fault.status == Some(429) {
-                CounterCells::bump(&shared.counters.throttled);
-            }
-            return Outcome::Respond(fault_response(&fault, ids));
-        }
-    } else if random_ratio > 0.0 && rand::random::<f64>() < random_ratio {
-        CounterCells::bump(&shared.counters.faults_injected);
-        return Outcome::Respond(graph_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "serviceNotAvailable",
-            "The service is temporarily unavailable. Please retry later.",
-            ids,
-        ));
-    }
     let finish = |response: Response| {
         if drop_at_end {
             Outcome::DropConnection
@@ -127,135 +101,142 @@ async fn process(
         }
     };
 
-    let caller = match authenticate(shared, headers) {
-        Ok(caller) => caller,
-        Err(message) => return finish(unauthenticated(message, ids)),
+    let access = match open_mailbox(shared, ids, headers, user_id, &["Mail.Send"]) {
+        Ok(access) => access,
+        Err(response) => return finish(response),
     };
-    if caller.roles().is_empty() {
-        return finish(graph_error(
-            StatusCode::FORBIDDEN,
-            "NoPermissionsInAccessToken",
-            "The token contains no permissions, or permissions can not be understood.",
-            ids,
-        ));
-    }
-    if !caller
-        .roles()
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case("Mail.Send"))
-    {
-        return finish(access_denied(ids));
-    }
-
-    let Some(tenant) = shared.directory.tenant_by_id(caller.tenant_id) else {
-        return finish(unauthenticated(
-            "Access token validation failure. Invalid issuer.",
-            ids,
-        ));
-    };
-    let Some(mailbox) = tenant.mailbox(user_id) else {
-        return finish(graph_error(
-            StatusCode::NOT_FOUND,
-            "ErrorInvalidUser",
-            &format!("The requested user '{user_id}' is invalid."),
-            ids,
-        ));
-    };
-    if mailbox.kind == MailboxKind::Unlicensed {
-        return finish(graph_error(
-            StatusCode::NOT_FOUND,
-            "MailboxNotEnabledForRESTAPI",
-            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
-            ids,
-        ));
-    }
-
-    let settings = shared.settings();
-    let _slot =
-        match shared
-            .throttle
-            .admit(caller.app_id, &mailbox.address, &settings, &shared.counters)
-        {
-            Admission::Admitted(slot) => slot,
-            Admission::OverConcurrency { retry_after_secs } => {
-                CounterCells::bump(&shared.counters.throttled);
-                return finish(throttled(
-                    "Application is over its MailboxConcurrency limit.",
-                    retry_after_secs,
-                    ids,
-                ));
-            }
-            Admission::OverRate { retry_after_secs } => {
-                CounterCells::bump(&shared.counters.throttled);
-                return finish(throttled(
-                    "Application is over its MailboxRequestRate limit.",
-                    retry_after_secs,
-                    ids,
-                ));
-            }
-        };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     *delayed = true;
 
-    let apply_delay = Duration::from_secs(settings.policy_apply_delay_secs);
-    let policies = shared.policies.in_effect(tenant.id, apply_delay);
-    let policy_allows = access_granted_under(tenant, &policies, caller.app_id, mailbox);
-    let policy_denied = || {
-        graph_error(
-            StatusCode::FORBIDDEN,
-            "ErrorAccessDenied",
-            "Access to OData is disabled.",
-            ids,
-        )
-    };
-    if settings.access_check_first && !policy_allows {
-        return finish(policy_denied());
-    }
-    let payload = match check_payload(headers, &body) {
-        Ok(payload) => payload,
-        Err(invalid) => {
-            return finish(graph_error(
-                StatusCode::BAD_REQUEST,
-                invalid.code,
-                &invalid.message,
-                ids,
-            ));
-        }
-    };
-    if !policy_allows {
-        return finish(policy_denied());
-    }
-    if let Some(from) = &payload.from
-        && *from != mailbox.address
-        && !mailbox.send_as.contains(from)
+    if access.settings.access_check_first
+        && let Err(response) = access.check_policy(ids)
     {
-        return finish(graph_error(
-            StatusCode::FORBIDDEN,
-            "ErrorSendAsDenied",
-            "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.",
-            ids,
-        ));
+        return finish(response);
+    }
+    let payload = match check_payload(headers, &body, access.settings.max_message_size_bytes) {
+        Ok(payload) => payload,
+        Err(invalid) => return finish(bad_request(&invalid, ids)),
+    };
+    if let Err(response) = access.check_policy(ids) {
+        return finish(response);
+    }
+    if let Err(response) = check_send_as(access.mailbox, payload.from.as_deref(), ids) {
+        return finish(response);
     }
 
     shared.messages.push(StoredMessage {
         id: Uuid::new_v4().to_string(),
-        mailbox: mailbox.address.clone(),
-        app_id: caller.app_id.to_string(),
-        tenant_id: caller.tenant_id.to_string(),
-        received_at: OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default(),
+        mailbox: access.mailbox.address.clone(),
+        app_id: access.caller.app_id.to_string(),
+        tenant_id: access.caller.tenant_id.to_string(),
+        received_at: now_rfc3339(),
         save_to_sent_items: payload.save_to_sent_items,
         request_id: ids.request_id.clone(),
         client_request_id: ids.client_request_id.clone(),
         message: payload.message,
         mime: payload.mime,
+        sent_via: payload.sent_via,
+        draft_id: None,
     });
     CounterCells::bump(&shared.counters.sends_accepted);
-    tracing::debug!(mailbox = %mailbox.address, request_id = %ids.request_id, "message accepted");
+    tracing::debug!(mailbox = %access.mailbox.address, request_id = %ids.request_id, "message accepted");
     finish(StatusCode::ACCEPTED.into_response())
+}
+
+/// Reads a Graph request body under the 4 MB cap.
+pub(super) async fn read_body(body: Body, ids: &GraphRequestIds) -> Result<Bytes, Response> {
+    match read_limited(body, MAX_REQUEST_BYTES).await {
+        BodyRead::Complete(bytes) => Ok(bytes),
+        BodyRead::TooLarge => Err(graph_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "The maximum request length supported is 4MB.",
+            ids,
+        )),
+        BodyRead::Failed => Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "The request body could not be read.",
+            ids,
+        )),
+    }
+}
+
+/// What the fault plan says about one send (sendMail or a draft's send).
+pub(super) enum FaultStep {
+    /// Go on; with `drop_at_end`, drop the connection instead of answering.
+    Continue {
+        drop_at_end: bool,
+    },
+    Respond(Response),
+    Drop,
+}
+
+/// Scripted faults come first: they stand for the service failing in
+/// front of Exchange. A "deliver" drop lets the request run to the end.
+pub(super) fn scripted_send_fault(
+    shared: &Shared,
+    user_id: &str,
+    ids: &GraphRequestIds,
+) -> FaultStep {
+    let (fault, random_ratio) = {
+        let mut plan = lock(&shared.faults);
+        (plan.take_send(user_id), plan.random_503_ratio)
+    };
+    if let Some(fault) = fault {
+        CounterCells::bump(&shared.counters.faults_injected);
+        if fault.drop_after_body {
+            if !fault.deliver {
+                return FaultStep::Drop;
+            }
+            return FaultStep::Continue { drop_at_end: true };
+        }
+        if fault.status == Some(429) {
+            CounterCells::bump(&shared.counters.throttled);
+        }
+        return FaultStep::Respond(fault_response(&fault, ids));
+    }
+    if random_ratio > 0.0 && rand::random::<f64>() < random_ratio {
+        CounterCells::bump(&shared.counters.faults_injected);
+        return FaultStep::Respond(graph_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Please retry later.",
+            ids,
+        ));
+    }
+    FaultStep::Continue { drop_at_end: false }
+}
+
+/// 403 `ErrorSendAsDenied` when `from` names an address the mailbox may not send as.
+pub(super) fn check_send_as(
+    mailbox: &Mailbox,
+    from: Option<&str>,
+    ids: &GraphRequestIds,
+) -> Result<(), Response> {
+    match from {
+        Some(from) if from != mailbox.address && !mailbox.send_as.iter().any(|a| a == from) => {
+            Err(graph_error(
+                StatusCode::FORBIDDEN,
+                "ErrorSendAsDenied",
+                "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.",
+                ids,
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn bad_request(invalid: &Invalid, ids: &GraphRequestIds) -> Response {
+    graph_error(StatusCode::BAD_REQUEST, invalid.code, &invalid.message, ids)
+}
+
+pub(super) fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// `/me/sendMail` exists only for delegated tokens; an app token gets 400.
@@ -279,24 +260,22 @@ pub(super) async fn me_send_mail(
     )
 }
 
-pub(super) fn access_denied(ids: &GraphRequestIds) -> Response {
+/// Any other `/me/...` path: the same refusal, without counting a send.
+pub(super) async fn me_refused(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let _ = read_limited(body, MAX_REQUEST_BYTES).await;
+    if let Err(message) = authenticate(shared, headers) {
+        return unauthenticated(message, ids);
+    }
     graph_error(
-        StatusCode::FORBIDDEN,
-        "ErrorAccessDenied",
-        "Access is denied. Check credentials and try again.",
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        "/me request is only valid with delegated authentication flow.",
         ids,
-    )
-}
-
-fn throttled(message: &str, retry_after_secs: u64, ids: &GraphRequestIds) -> Response {
-    with_retry_after(
-        graph_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ApplicationThrottled",
-            message,
-            ids,
-        ),
-        retry_after_secs,
     )
 }
 
@@ -306,9 +285,12 @@ struct Payload {
     mime: Option<String>,
     save_to_sent_items: bool,
     from: Option<String>,
+    sent_via: SentVia,
 }
 
-fn check_payload(headers: &HeaderMap, body: &[u8]) -> Result<Payload, Invalid> {
+/// Reads the body by its content type and applies the body checks, the
+/// tenant's maximum message size (`max_size`) last.
+fn check_payload(headers: &HeaderMap, body: &[u8], max_size: u64) -> Result<Payload, Invalid> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -321,19 +303,27 @@ fn check_payload(headers: &HeaderMap, body: &[u8]) -> Result<Payload, Invalid> {
     match content_type.as_str() {
         "application/json" => {
             let checked = check_send_mail(body)?;
+            let size = checked.message.as_object().map_or(0, message_size);
+            check_message_size(size, max_size)?;
             Ok(Payload {
                 message: checked.message,
                 mime: None,
                 save_to_sent_items: checked.save_to_sent_items,
                 from: checked.from,
+                sent_via: SentVia::SendMail,
             })
         }
-        "text/plain" => Ok(Payload {
-            message: serde_json::Value::Null,
-            mime: Some(check_mime(body)?),
-            save_to_sent_items: true,
-            from: None,
-        }),
+        "text/plain" => {
+            let raw = check_mime(body)?;
+            check_message_size(raw.len() as u64, max_size)?;
+            Ok(Payload {
+                message: mime_to_message(&raw),
+                mime: Some(String::from_utf8_lossy(&raw).into_owned()),
+                save_to_sent_items: true,
+                from: None,
+                sent_via: SentVia::Mime,
+            })
+        }
         _ => Err(Invalid {
             code: "BadRequest",
             message: "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.".to_owned(),
@@ -342,7 +332,7 @@ fn check_payload(headers: &HeaderMap, body: &[u8]) -> Result<Payload, Invalid> {
 }
 
 /// A scripted status: the fault's code and message, or Graph's usual ones.
-fn fault_response(fault: &Fault, ids: &GraphRequestIds) -> Response {
+pub(super) fn fault_response(fault: &Fault, ids: &GraphRequestIds) -> Response {
     let status = fault
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())

@@ -112,6 +112,15 @@ const MESSAGE_PROPERTIES: &[(&str, Kind)] = &[
     ("multiValueExtendedProperties", Kind::Any),
 ];
 
+/// A message property's name as Graph spells it (names are read
+/// case-insensitively), for answers that echo a message back.
+pub(crate) fn canonical_message_property(key: &str) -> Option<&'static str> {
+    MESSAGE_PROPERTIES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        .map(|(name, _)| *name)
+}
+
 /// Graph allows at most this many `internetMessageHeaders`.
 const MAX_HEADERS: usize = 5;
 
@@ -175,11 +184,85 @@ pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody, Invalid> {
     };
     let properties = expect_object(message)?;
     let from = read_message(properties)?;
-    check_exchange_rules(properties)?;
+    check_headers_and_attachments(properties)?;
+    check_recipients(properties)?;
     Ok(SendMailBody {
         message: message.clone(),
         save_to_sent_items,
         from,
+    })
+}
+
+/// A draft (`POST /users/{id}/messages`): the body is the message itself.
+/// Read and checked like sendMail's `message`, except that recipients are
+/// resolved only when the draft is sent, so none (or unresolvable ones)
+/// are fine here.
+pub(crate) fn check_draft(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(body_read("Empty Payload. JSON content expected."));
+    }
+    let root: Value = serde_json::from_slice(body).map_err(|e| {
+        body_read(format!(
+            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let properties = expect_object(&root)?;
+    read_message(properties)?;
+    check_headers_and_attachments(properties)?;
+    Ok(properties.clone())
+}
+
+/// A file attachment posted on its own (`POST .../attachments`).
+pub(crate) fn check_file_attachment(value: &Value) -> Result<(), Invalid> {
+    expect_object(value)?;
+    read_attachment(value)?;
+    check_attachment(value)
+}
+
+/// `from.emailAddress.address` of a message that passed [`read_message`], lowercase.
+pub(crate) fn from_address(properties: &Map<String, Value>) -> Option<String> {
+    get(properties, "from")?
+        .as_object()
+        .and_then(|f| get(f, "emailAddress"))
+        .and_then(Value::as_object)
+        .and_then(|e| get(e, "address"))
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+}
+
+/// What counts against the tenant's maximum message size in a sendMail
+/// message: the body's text plus every attachment's decoded bytes.
+pub(crate) fn message_size(properties: &Map<String, Value>) -> u64 {
+    let body = get(properties, "body")
+        .and_then(Value::as_object)
+        .and_then(|b| get(b, "content"))
+        .and_then(Value::as_str)
+        .map_or(0, str::len) as u64;
+    let attachments = match get(properties, "attachments") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|a| get(a.as_object()?, "contentBytes")?.as_str())
+            .filter_map(decode_base64)
+            .map(|bytes| bytes.len() as u64)
+            .sum(),
+        _ => 0,
+    };
+    body + attachments
+}
+
+/// `ErrorMessageSizeExceeded` when `size` is over the tenant's maximum.
+pub(crate) fn check_message_size(size: u64, limit: u64) -> Result<(), Invalid> {
+    if size <= limit {
+        return Ok(());
+    }
+    Err(Invalid {
+        code: "ErrorMessageSizeExceeded",
+        message: format!(
+            "The message exceeds the maximum supported size of {limit} bytes ({} MB); it is {size} bytes (body plus attachments). Send smaller attachments or ask the administrator to raise the organization's maximum message size.",
+            limit / (1024 * 1024)
+        ),
     })
 }
 
@@ -252,8 +335,9 @@ fn read_message(properties: &Map<String, Value>) -> Result<Option<String>, Inval
     Ok(from)
 }
 
-/// Exchange's rules, applied once the message reads as a message.
-fn check_exchange_rules(properties: &Map<String, Value>) -> Result<(), Invalid> {
+/// Exchange's rules on headers and attachments, applied once the message
+/// reads as a message.
+fn check_headers_and_attachments(properties: &Map<String, Value>) -> Result<(), Invalid> {
     if let Some(Value::Array(headers)) = get(properties, "internetMessageHeaders") {
         if headers.len() > MAX_HEADERS {
             return Err(header_collection(
@@ -279,6 +363,12 @@ fn check_exchange_rules(properties: &Map<String, Value>) -> Result<(), Invalid> 
             check_attachment(attachment)?;
         }
     }
+    Ok(())
+}
+
+/// Exchange's recipient resolution at submission: every address valid and
+/// at least one To, Cc or Bcc recipient.
+pub(crate) fn check_recipients(properties: &Map<String, Value>) -> Result<(), Invalid> {
     let mut recipients = 0usize;
     for list in ["toRecipients", "ccRecipients", "bccRecipients", "replyTo"] {
         let Some(Value::Array(items)) = get(properties, list) else {
@@ -651,6 +741,29 @@ mod tests {
             "RequestBodyRead"
         );
         assert!(check(serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.txt", "contentBytes": "aGk=" }] } })).is_ok());
+    }
+
+    #[test]
+    fn drafts_need_no_recipients_and_sizes_count_decoded_bytes() {
+        let draft = check_draft(br#"{"Subject": "x", "body": {"content": "12345"}}"#).unwrap();
+        assert_eq!(message_size(&draft), 5);
+        assert_eq!(
+            check_recipients(&draft).unwrap_err().code,
+            "ErrorInvalidRecipients"
+        );
+        assert_eq!(
+            check_draft(br#"{"recipients": []}"#).unwrap_err().code,
+            "RequestBodyRead"
+        );
+        let with_file = serde_json::json!({ "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.bin", "contentBytes": "AAECAw==" }] });
+        let props = check_draft(with_file.to_string().as_bytes()).unwrap();
+        assert_eq!(message_size(&props), 4);
+        assert!(check_message_size(4, 4).is_ok());
+        assert_eq!(
+            check_message_size(5, 4).unwrap_err().code,
+            "ErrorMessageSizeExceeded"
+        );
+        assert!(check_file_attachment(&serde_json::json!({ "name": "a" })).is_err());
     }
 
     #[test]

@@ -1,0 +1,514 @@
+//! Drafts and upload sessions: what Graph's large-attachment flow keeps in
+//! a mailbox between creating a draft and sending it (reference §6).
+//!
+//! One lock guards drafts and sessions together, so a chunk that completes
+//! an upload and the draft's deletion or send cannot interleave halfway.
+//! Attachment bytes are `Bytes`, so copying a draft out (to answer or to
+//! send it) does not copy up to 150 MB per attachment.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::state::lock;
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// An opaque id in the style of Exchange's (base64 with the `AAMk` prefix
+/// and `=` padding), so a client that does not escape ids in URLs or
+/// compares them case-insensitively is caught.
+pub(crate) fn new_item_id() -> String {
+    format!("AAMk{}", URL_SAFE.encode(rand::random::<[u8; 32]>()))
+}
+
+/// A file attachment of a draft, with its exact bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Attachment {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub is_inline: bool,
+    pub content_id: Option<String>,
+    pub bytes: Bytes,
+    pub modified_at: OffsetDateTime,
+}
+
+impl Attachment {
+    /// Graph's `fileAttachment`; `contentBytes` is base64 of the exact bytes.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "id": self.id,
+            "lastModifiedDateTime": rfc3339(self.modified_at),
+            "name": self.name,
+            "contentType": self.content_type,
+            "size": self.bytes.len(),
+            "isInline": self.is_inline,
+            "contentId": self.content_id,
+            "contentBytes": STANDARD.encode(&self.bytes),
+        })
+    }
+}
+
+/// A draft message in a mailbox (`POST /users/{id}/messages`).
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub id: String,
+    /// The mailbox's address (lowercase).
+    pub mailbox: String,
+    /// The app that created it.
+    pub app_id: Uuid,
+    pub created_at: OffsetDateTime,
+    /// The message properties as received (names as sent), without
+    /// `attachments` (kept below) and without the read-only `id`/`isDraft`.
+    pub message: Map<String, Value>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Draft {
+    /// What counts against the tenant's maximum message size: the body's
+    /// text plus every attachment's decoded bytes.
+    pub fn size(&self) -> u64 {
+        let body = property(&self.message, "body")
+            .and_then(|b| b.as_object())
+            .and_then(|b| property(b, "content"))
+            .and_then(Value::as_str)
+            .map_or(0, str::len);
+        body as u64
+            + self
+                .attachments
+                .iter()
+                .map(|a| a.bytes.len() as u64)
+                .sum::<u64>()
+    }
+
+    /// The message as a sent message is stored: the properties as received
+    /// plus every attachment (inline, posted and uploaded) with its bytes.
+    pub fn sent_message(&self) -> Value {
+        let mut message = self.message.clone();
+        message.insert(
+            "attachments".into(),
+            self.attachments.iter().map(Attachment::to_json).collect(),
+        );
+        Value::Object(message)
+    }
+}
+
+/// A case-insensitive property lookup, as Graph reads property names.
+pub(crate) fn property<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// What createUploadSession was asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct AttachmentItem {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub is_inline: bool,
+    pub content_id: Option<String>,
+}
+
+/// An open upload session for one attachment of one draft.
+#[derive(Debug)]
+pub(crate) struct UploadSession {
+    pub id: String,
+    /// The `authtoken` query parameter that pre-authenticates the URL.
+    pub token: String,
+    pub mailbox: String,
+    pub message_id: String,
+    pub item: AttachmentItem,
+    pub expires_at: OffsetDateTime,
+    expires: Instant,
+    received: Vec<u8>,
+}
+
+impl UploadSession {
+    pub fn new(mailbox: &str, message_id: &str, item: AttachmentItem, lifetime: Duration) -> Self {
+        UploadSession {
+            // Unpadded: both travel in the upload URL, the token in its query.
+            id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
+            token: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+            mailbox: mailbox.to_owned(),
+            message_id: message_id.to_owned(),
+            item,
+            expires_at: OffsetDateTime::now_utc() + lifetime,
+            expires: Instant::now() + lifetime,
+            received: Vec::new(),
+        }
+    }
+
+    /// The next byte offset the session expects.
+    pub fn next(&self) -> u64 {
+        self.received.len() as u64
+    }
+}
+
+/// Which session an upload URL names: every part must match.
+pub(crate) struct SessionRef<'a> {
+    pub mailbox: &'a str,
+    pub message_id: &'a str,
+    pub session_id: &'a str,
+    pub token: &'a str,
+}
+
+impl SessionRef<'_> {
+    fn names(&self, session: &UploadSession) -> bool {
+        session.id == self.session_id
+            && session.token == self.token
+            && session.message_id == self.message_id
+            && session.mailbox.eq_ignore_ascii_case(self.mailbox)
+    }
+}
+
+/// Where a session stands: the next offset and when it expires.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionStatus {
+    pub next: u64,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The outcome of one chunk.
+#[derive(Debug)]
+pub(crate) enum Append {
+    /// No such session (never was, cancelled, expired, finished, or the
+    /// authtoken does not match).
+    NotFound,
+    /// The range's total is not the size given to createUploadSession.
+    WrongTotal { size: u64 },
+    /// The chunk does not start where the session expects.
+    OutOfOrder(SessionStatus),
+    /// Stored; more to come.
+    Partial(SessionStatus),
+    /// Stored; the attachment is now on the draft.
+    Complete { attachment_id: String },
+    /// The last chunk arrived but the draft was deleted or sent meanwhile.
+    DraftGone,
+}
+
+/// Why a draft could not be taken for sending.
+pub(crate) enum TakeError<E> {
+    NotFound,
+    Refused(E),
+}
+
+#[derive(Default)]
+struct Book {
+    drafts: Vec<Draft>,
+    sessions: Vec<UploadSession>,
+}
+
+impl Book {
+    fn draft_mut(&mut self, mailbox: &str, id: &str) -> Option<&mut Draft> {
+        self.drafts
+            .iter_mut()
+            .find(|d| d.id == id && d.mailbox == mailbox)
+    }
+
+    /// Forgets expired sessions; called on every access so nothing needs a timer.
+    fn purge(&mut self) {
+        let now = Instant::now();
+        self.sessions.retain(|s| s.expires > now);
+    }
+}
+
+/// Every mailbox's drafts and open upload sessions.
+#[derive(Default)]
+pub(crate) struct DraftBook {
+    book: Mutex<Book>,
+}
+
+impl DraftBook {
+    pub fn insert(&self, draft: Draft) {
+        lock(&self.book).drafts.push(draft);
+    }
+
+    pub fn get(&self, mailbox: &str, id: &str) -> Option<Draft> {
+        lock(&self.book)
+            .drafts
+            .iter()
+            .find(|d| d.id == id && d.mailbox == mailbox)
+            .cloned()
+    }
+
+    /// Deletes a draft and cancels its upload sessions.
+    pub fn delete(&self, mailbox: &str, id: &str) -> bool {
+        let mut book = lock(&self.book);
+        let before = book.drafts.len();
+        book.drafts
+            .retain(|d| !(d.id == id && d.mailbox == mailbox));
+        let deleted = book.drafts.len() != before;
+        if deleted {
+            book.sessions
+                .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
+        }
+        deleted
+    }
+
+    /// Adds an attachment; `false` if the draft does not exist.
+    pub fn add_attachment(&self, mailbox: &str, id: &str, attachment: Attachment) -> bool {
+        match lock(&self.book).draft_mut(mailbox, id) {
+            Some(draft) => {
+                draft.attachments.push(attachment);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the draft for sending if `check` accepts it; its unfinished
+    /// upload sessions go with it (Exchange sends what the draft holds).
+    pub fn take<E>(
+        &self,
+        mailbox: &str,
+        id: &str,
+        check: impl FnOnce(&Draft) -> Result<(), E>,
+    ) -> Result<Draft, TakeError<E>> {
+        let mut book = lock(&self.book);
+        let index = book
+            .drafts
+            .iter()
+            .position(|d| d.id == id && d.mailbox == mailbox)
+            .ok_or(TakeError::NotFound)?;
+        check(&book.drafts[index]).map_err(TakeError::Refused)?;
+        book.sessions
+            .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
+        Ok(book.drafts.remove(index))
+    }
+
+    /// Opens a session; `false` if its draft does not exist.
+    pub fn open_session(&self, session: UploadSession) -> bool {
+        let mut book = lock(&self.book);
+        book.purge();
+        let exists = book
+            .drafts
+            .iter()
+            .any(|d| d.id == session.message_id && d.mailbox == session.mailbox);
+        if exists {
+            book.sessions.push(session);
+        }
+        exists
+    }
+
+    pub fn session_status(&self, target: &SessionRef<'_>) -> Option<SessionStatus> {
+        let mut book = lock(&self.book);
+        book.purge();
+        book.sessions
+            .iter()
+            .find(|s| target.names(s))
+            .map(|s| SessionStatus {
+                next: s.next(),
+                expires_at: s.expires_at,
+            })
+    }
+
+    /// The session's mailbox, for faults that match by mailbox.
+    pub fn session_mailbox(&self, target: &SessionRef<'_>) -> Option<String> {
+        let book = lock(&self.book);
+        book.sessions
+            .iter()
+            .find(|s| target.names(s))
+            .map(|s| s.mailbox.clone())
+    }
+
+    pub fn cancel_session(&self, target: &SessionRef<'_>) -> bool {
+        let mut book = lock(&self.book);
+        book.purge();
+        let before = book.sessions.len();
+        book.sessions.retain(|s| !target.names(s));
+        book.sessions.len() != before
+    }
+
+    /// Stores one chunk `bytes` at `start` of a range whose total is `total`.
+    /// The caller has checked that the range and the body agree.
+    pub fn append(&self, target: &SessionRef<'_>, start: u64, total: u64, bytes: &[u8]) -> Append {
+        let mut book = lock(&self.book);
+        book.purge();
+        let Some(index) = book.sessions.iter().position(|s| target.names(s)) else {
+            return Append::NotFound;
+        };
+        let session = &mut book.sessions[index];
+        if total != session.item.size {
+            return Append::WrongTotal {
+                size: session.item.size,
+            };
+        }
+        let status = |s: &UploadSession| SessionStatus {
+            next: s.next(),
+            expires_at: s.expires_at,
+        };
+        if start != session.next() {
+            return Append::OutOfOrder(status(session));
+        }
+        session.received.extend_from_slice(bytes);
+        if session.next() < session.item.size {
+            return Append::Partial(status(session));
+        }
+        let session = book.sessions.remove(index);
+        let attachment = Attachment {
+            id: new_item_id(),
+            name: session.item.name,
+            content_type: session.item.content_type,
+            is_inline: session.item.is_inline,
+            content_id: session.item.content_id,
+            bytes: Bytes::from(session.received),
+            modified_at: OffsetDateTime::now_utc(),
+        };
+        let attachment_id = attachment.id.clone();
+        match book.draft_mut(&session.mailbox, &session.message_id) {
+            Some(draft) => {
+                draft.attachments.push(attachment);
+                Append::Complete { attachment_id }
+            }
+            None => Append::DraftGone,
+        }
+    }
+
+    /// `GET /_emulator/drafts`: every draft with its attachments' names and
+    /// sizes, and every open session with its next offset.
+    pub fn view(&self) -> Value {
+        let mut book = lock(&self.book);
+        book.purge();
+        let sessions_of = |draft: &Draft| -> Vec<Value> {
+            book.sessions
+                .iter()
+                .filter(|s| s.message_id == draft.id && s.mailbox == draft.mailbox)
+                .map(|s| {
+                    json!({
+                        "id": s.id,
+                        "name": s.item.name,
+                        "size": s.item.size,
+                        "next_offset": s.next(),
+                        "expires_at": rfc3339(s.expires_at),
+                    })
+                })
+                .collect()
+        };
+        let drafts: Vec<Value> = book
+            .drafts
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.id,
+                    "mailbox": d.mailbox,
+                    "app_id": d.app_id,
+                    "created_at": rfc3339(d.created_at),
+                    "subject": property(&d.message, "subject"),
+                    "size": d.size(),
+                    "attachments": d.attachments.iter().map(|a| json!({
+                        "id": a.id,
+                        "name": a.name,
+                        "content_type": a.content_type,
+                        "size": a.bytes.len(),
+                    })).collect::<Vec<_>>(),
+                    "upload_sessions": sessions_of(d),
+                })
+            })
+            .collect();
+        json!({ "drafts": drafts })
+    }
+
+    pub fn clear(&self) {
+        let mut book = lock(&self.book);
+        book.drafts.clear();
+        book.sessions.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(id: &str) -> Draft {
+        Draft {
+            id: id.into(),
+            mailbox: "erp@contoso.test".into(),
+            app_id: Uuid::nil(),
+            created_at: OffsetDateTime::now_utc(),
+            message: Map::new(),
+            attachments: Vec::new(),
+        }
+    }
+
+    fn item(size: u64) -> AttachmentItem {
+        AttachmentItem {
+            name: "big.bin".into(),
+            size,
+            content_type: "application/octet-stream".into(),
+            is_inline: false,
+            content_id: None,
+        }
+    }
+
+    #[test]
+    fn chunks_go_in_order_and_complete_onto_the_draft() {
+        let book = DraftBook::default();
+        book.insert(draft("d1"));
+        let session =
+            UploadSession::new("erp@contoso.test", "d1", item(5), Duration::from_secs(60));
+        let (id, token) = (session.id.clone(), session.token.clone());
+        assert!(book.open_session(session));
+        let target = SessionRef {
+            mailbox: "ERP@contoso.test",
+            message_id: "d1",
+            session_id: &id,
+            token: &token,
+        };
+        assert!(matches!(
+            book.append(&target, 0, 6, b"abc"),
+            Append::WrongTotal { size: 5 }
+        ));
+        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::Partial(s) if s.next == 3));
+        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::OutOfOrder(s) if s.next == 3));
+        let wrong_token = SessionRef {
+            token: "nope",
+            ..target
+        };
+        assert!(matches!(
+            book.append(&wrong_token, 3, 5, b"de"),
+            Append::NotFound
+        ));
+        assert!(matches!(
+            book.append(&target, 3, 5, b"de"),
+            Append::Complete { .. }
+        ));
+        assert!(book.session_status(&target).is_none());
+        let sent = book
+            .take("erp@contoso.test", "d1", |_| Ok::<(), ()>(()))
+            .ok()
+            .unwrap();
+        assert_eq!(&sent.attachments[0].bytes[..], b"abcde");
+        assert_eq!(sent.size(), 5);
+    }
+
+    #[test]
+    fn expired_sessions_are_gone_and_ids_look_like_exchange_ones() {
+        let book = DraftBook::default();
+        book.insert(draft("d1"));
+        let session = UploadSession::new("erp@contoso.test", "d1", item(5), Duration::ZERO);
+        let (id, token) = (session.id.clone(), session.token.clone());
+        assert!(book.open_session(session));
+        let target = SessionRef {
+            mailbox: "erp@contoso.test",
+            message_id: "d1",
+            session_id: &id,
+            token: &token,
+        };
+        assert!(book.session_status(&target).is_none());
+        let id = new_item_id();
+        assert!(id.starts_with("AAMk") && id.ends_with('='), "{id}");
+        assert!(!id.contains('/') && !id.contains('+'));
+    }
+}

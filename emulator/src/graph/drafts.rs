@@ -1,0 +1,273 @@
+//! Drafts and their small attachments (reference §6, steps 1 and the
+//! under-3 MB path): `POST/GET/DELETE /users/{id}/messages[/{id}]` and
+//! `POST/GET .../messages/{id}/attachments[/{id}]`. All need
+//! `Mail.ReadWrite` (reading also takes `Mail.Read`), and the mailbox's
+//! access policy must let the app in; Mail.Send alone is not enough, which
+//! is exactly what an app restricted to Mail.Send finds out on Graph.
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::access::{MailboxAccess, open_mailbox};
+use super::graph_error::{GraphRequestIds, graph_error};
+use super::send_mail::{bad_request, read_body};
+use super::validation::{
+    Invalid, canonical_message_property, check_draft, check_file_attachment, decode_base64,
+};
+use crate::drafts::{Attachment, Draft, new_item_id, property, rfc3339};
+use crate::state::{CounterCells, Shared};
+
+const READ_WRITE: &[&str] = &["Mail.ReadWrite"];
+const READ: &[&str] = &["Mail.ReadWrite", "Mail.Read"];
+
+/// Graph's answer for an id that names nothing in the mailbox.
+pub(super) fn item_not_found(ids: &GraphRequestIds) -> Response {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+        ids,
+    )
+}
+
+/// The checks before any draft route: token, role, mailbox, throttle, policy.
+fn enter<'a>(
+    shared: &'a Shared,
+    ids: &GraphRequestIds,
+    headers: &HeaderMap,
+    user_id: &str,
+    roles: &[&str],
+) -> Result<MailboxAccess<'a>, Response> {
+    let access = open_mailbox(shared, ids, headers, user_id, roles)?;
+    access.check_policy(ids)?;
+    Ok(access)
+}
+
+/// `POST /users/{id}/messages`: 201 with the draft.
+pub(super) async fn create(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    user_id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, ids).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    let mut message = match check_draft(&body) {
+        Ok(message) => message,
+        Err(invalid) => return bad_request(&invalid, ids),
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut attachments = Vec::new();
+    if let Some(Value::Array(items)) = take_property(&mut message, "attachments") {
+        for item in &items {
+            attachments.push(attachment_from_json(item, now));
+        }
+    }
+    // Read-only properties a client may echo back; the draft gets its own.
+    for read_only in ["id", "isDraft", "hasAttachments"] {
+        take_property(&mut message, read_only);
+    }
+    let draft = Draft {
+        id: new_item_id(),
+        mailbox: access.mailbox.address.clone(),
+        app_id: access.caller.app_id,
+        created_at: now,
+        message,
+        attachments,
+    };
+    let answer = draft_json(&shared.origin, &draft);
+    shared.drafts.insert(draft);
+    CounterCells::bump(&shared.counters.drafts_created);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// `GET /users/{id}/messages/{id}`.
+pub(super) fn get(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    user_id: &str,
+    message_id: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let access = match enter(shared, ids, headers, user_id, READ) {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    match shared.drafts.get(&access.mailbox.address, message_id) {
+        Some(draft) => Json(draft_json(&shared.origin, &draft)).into_response(),
+        None => item_not_found(ids),
+    }
+}
+
+/// `DELETE /users/{id}/messages/{id}`: 204; its upload sessions end too.
+pub(super) fn delete(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    user_id: &str,
+    message_id: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    if shared.drafts.delete(&access.mailbox.address, message_id) {
+        CounterCells::bump(&shared.counters.drafts_deleted);
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        item_not_found(ids)
+    }
+}
+
+/// `POST /users/{id}/messages/{id}/attachments`: a file attachment whose
+/// bytes travel in the request (the 4 MB request cap applies).
+pub(super) async fn add_attachment(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    user_id: &str,
+    message_id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, ids).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    let value = match read_json(&body) {
+        Ok(value) => value,
+        Err(invalid) => return bad_request(&invalid, ids),
+    };
+    if let Err(invalid) = check_file_attachment(&value) {
+        return bad_request(&invalid, ids);
+    }
+    let attachment = attachment_from_json(&value, OffsetDateTime::now_utc());
+    let mut answer = attachment.to_json();
+    if !shared
+        .drafts
+        .add_attachment(&access.mailbox.address, message_id, attachment)
+    {
+        return item_not_found(ids);
+    }
+    answer["@odata.context"] = json!(format!(
+        "{}/v1.0/$metadata#users('{}')/messages('{message_id}')/attachments/$entity",
+        shared.origin, access.mailbox.address
+    ));
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// `GET .../attachments` (all, with their bytes) or `.../attachments/{id}`.
+pub(super) fn get_attachments(
+    shared: &Shared,
+    ids: &GraphRequestIds,
+    user_id: &str,
+    message_id: &str,
+    attachment_id: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let access = match enter(shared, ids, headers, user_id, READ) {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    let Some(draft) = shared.drafts.get(&access.mailbox.address, message_id) else {
+        return item_not_found(ids);
+    };
+    match attachment_id {
+        None => Json(json!({
+            "value": draft.attachments.iter().map(Attachment::to_json).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Some(wanted) => match draft.attachments.iter().find(|a| a.id == wanted) {
+            Some(a) => Json(a.to_json()).into_response(),
+            None => item_not_found(ids),
+        },
+    }
+}
+
+fn read_json(body: &Bytes) -> Result<Value, Invalid> {
+    serde_json::from_slice(body).map_err(|e| Invalid {
+        code: "RequestBodyRead",
+        message: format!(
+            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// Removes a property, whatever the case of its name.
+fn take_property(message: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let key = message
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(name))?
+        .clone();
+    message.remove(&key)
+}
+
+/// An attachment from JSON that passed `check_file_attachment`.
+fn attachment_from_json(value: &Value, now: OffsetDateTime) -> Attachment {
+    let empty = Map::new();
+    let object = value.as_object().unwrap_or(&empty);
+    let text = |name: &str| property(object, name).and_then(Value::as_str);
+    Attachment {
+        id: new_item_id(),
+        name: text("name").unwrap_or("").to_owned(),
+        content_type: text("contentType")
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        is_inline: property(object, "isInline")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        content_id: text("contentId").map(str::to_owned),
+        bytes: Bytes::from(
+            text("contentBytes")
+                .and_then(decode_base64)
+                .unwrap_or_default(),
+        ),
+        modified_at: now,
+    }
+}
+
+/// The draft as Graph answers it: the properties with Graph's spelling,
+/// plus the ones the store sets. Attachments are listed separately, as
+/// Graph does without `$expand`.
+fn draft_json(origin: &str, draft: &Draft) -> Value {
+    let mut out = Map::new();
+    for (key, value) in &draft.message {
+        let name = canonical_message_property(key).unwrap_or(key);
+        out.insert(name.to_owned(), value.clone());
+    }
+    // Set last: what the store says wins over anything the client sent.
+    let context = format!(
+        "{origin}/v1.0/$metadata#users('{}')/messages/$entity",
+        draft.mailbox
+    );
+    out.insert("@odata.context".into(), json!(context));
+    out.insert("id".into(), json!(draft.id));
+    out.insert("createdDateTime".into(), json!(rfc3339(draft.created_at)));
+    out.insert(
+        "lastModifiedDateTime".into(),
+        json!(rfc3339(draft.created_at)),
+    );
+    out.insert("isDraft".into(), json!(true));
+    out.insert(
+        "hasAttachments".into(),
+        json!(!draft.attachments.is_empty()),
+    );
+    Value::Object(out)
+}
