@@ -213,7 +213,7 @@ mod tests {
             "-Rhdrs",
             "-Vid1",
             "-X",
-            "/tmp/log",
+            "traffic.log",
             "-v",
             "-m",
             "-em",
