@@ -19,7 +19,8 @@ code, the request id and a hint::
         attachments=["invoice-4711.pdf"],
     )
 
-``send_async`` does the same for asyncio. Every failure raises a subclass of
+``send_async`` does the same for asyncio; ``send_mime`` sends a ready RFC 5322
+message (an ``email.message.EmailMessage``, say). Every failure raises a subclass of
 ``GraphMailerError``. Log records go to the ``graphmailer`` logger of
 Python's ``logging``. To test your own code offline, run the graphmailer
 emulator (see ``graphmailer.testing``).

@@ -2,8 +2,9 @@
 
 import asyncio
 import datetime
+import email.message
 import os
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union, final, overload
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, final, overload
 
 from typing_extensions import Self
 
@@ -48,6 +49,14 @@ _StrPath = Union[str, "os.PathLike[str]"]
 #: Bytes from memory.
 _Buffer = Union[bytes, bytearray, memoryview]
 
+class _BinaryReader(Protocol):
+    """A file object open in binary mode (``open(path, "rb")``, ``io.BytesIO``, ``sys.stdin.buffer``)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+#: A ready RFC 5322 message: its bytes, an ``email.message.Message`` or a binary file object.
+_MimeMessage = Union[_Buffer, email.message.Message, _BinaryReader]
+
 @final
 class Address:
     """A mail address with an optional display name.
@@ -76,7 +85,8 @@ class Attachment:
     """A file attached to a message.
 
     ``Attachment(name, content)`` (the same as ``Attachment.from_bytes``)
-    attaches bytes from memory; ``Attachment.from_path`` reads a file. The
+    attaches bytes from memory; ``Attachment.from_path`` attaches a file,
+    which is read when the message is sent. The
     content type is guessed from the name's extension unless given. An inline
     attachment (an image the HTML shows as ``<img src="cid:logo">``) needs
     ``inline=True`` and ``content_id="logo"``.
@@ -109,8 +119,10 @@ class Attachment:
         inline: Optional[bool] = None,
         content_id: Optional[str] = None,
     ) -> Attachment:
-        """An attachment read from a file now, named after the file. A file
-        that cannot be read raises ``InvalidMessageError`` (field ``attachments``)."""
+        """An attachment from a file, named after the file. The file must exist
+        now (else ``InvalidMessageError``, field ``attachments``); its bytes
+        are read when the message is sent, in chunks for a large message. A
+        file whose size changed by then is refused rather than sent cut short."""
     @property
     def name(self) -> str:
         """The file name shown to the recipient."""
@@ -122,10 +134,10 @@ class Attachment:
         """The MIME type that will be sent: the one given, or the guess."""
     @property
     def content(self) -> bytes:
-        """The file's bytes."""
+        """The attachment's bytes (one made with ``from_path`` reads its file now)."""
     @property
     def size(self) -> int:
-        """The size of the content in bytes."""
+        """The size of the content in bytes (a file's size when it was attached)."""
     @property
     def inline(self) -> bool:
         """Whether the attachment is shown in the body rather than listed."""
@@ -230,7 +242,8 @@ class Message:
     def add_header(self, name: str, value: str) -> Message:
         """Adds a custom header (its name must start with ``x-``); returns the message."""
     def attach(self, attachment: _Attachments) -> Message:
-        """Adds attachments: ``Attachment`` objects or paths to read now; returns the message."""
+        """Adds attachments: ``Attachment`` objects or paths of files (read when
+        the message is sent); returns the message."""
     def validate(self) -> None:
         """Checks everything that can be checked without the network, as a
         send would. Raises ``InvalidMessageError`` naming the field at fault."""
@@ -411,6 +424,13 @@ class Mailer:
     a wrong one raises ``ConfigError`` naming it. Give ``client_secret`` or
     ``client_certificate``. The secret is never shown: not in ``repr()``,
     errors or logs.
+
+    ``large_messages=True`` lets a message over Graph's 4 MB request limit
+    (attachments of up to 150 MB each) go through a draft and upload
+    sessions, which needs the Mail.ReadWrite application permission besides
+    Mail.Send; without it such a message is refused before any network call.
+    ``default_sender`` is the mailbox ``send_mime`` sends as when the message
+    names none that can send.
     """
 
     def __new__(
@@ -432,6 +452,8 @@ class Mailer:
         max_attempts: Optional[int] = None,
         retry_deadline: Optional[_Seconds] = None,
         max_concurrent_per_mailbox: Optional[int] = None,
+        large_messages: Optional[bool] = None,
+        default_sender: Optional[str] = None,
     ) -> Self: ...
     @staticmethod
     def from_env() -> Mailer:
@@ -464,7 +486,9 @@ class Mailer:
         """Sends a message (a ``Message``, or the message as keywords) and
         waits for Graph's answer, with the GIL released; Ctrl-C raises
         ``KeyboardInterrupt``. Returns a ``SendReceipt``; failures raise a
-        ``GraphMailerError`` subclass."""
+        ``GraphMailerError`` subclass. A message over Graph's 4 MB request
+        limit needs ``large_messages=True`` (and Mail.ReadWrite); it goes
+        through a draft that a failure or cancellation deletes."""
     @overload
     def send_async(self, message: Message, /) -> asyncio.Future[SendReceipt]: ...
     @overload
@@ -486,6 +510,20 @@ class Mailer:
     ) -> asyncio.Future[SendReceipt]:
         """Like ``send``, for asyncio: call it inside a coroutine and await
         the result. The event loop is never blocked."""
+    def send_mime(self, message: _MimeMessage, /, *, sender: Optional[str] = None) -> SendReceipt:
+        """Sends a ready RFC 5322 message (bytes, an ``email.message.Message``
+        or a binary file object; a ``str`` raises ``TypeError``) through
+        Graph's MIME ``sendMail``, to its To, Cc and Bcc, as ``sender``, else
+        its From address, else ``default_sender``. At most about 3 MB
+        (``InvalidMessageError``, code ``RequestEntityTooLarge``); a malformed
+        message raises ``InvalidMessageError`` naming the field (``mime``,
+        ``mime.To``, ``sender``, ...)."""
+    def send_mime_async(self, message: _MimeMessage, /, *, sender: Optional[str] = None) -> asyncio.Future[SendReceipt]:
+        """Like ``send_mime``, for asyncio; a file object is read before it returns."""
+    def send_mime_file(self, path: _StrPath, *, sender: Optional[str] = None) -> SendReceipt:
+        """Sends the RFC 5322 message in the file at ``path``, as ``send_mime`` does."""
+    def send_mime_file_async(self, path: _StrPath, *, sender: Optional[str] = None) -> asyncio.Future[SendReceipt]:
+        """Like ``send_mime_file``, for asyncio."""
     def diagnose(self) -> Diagnosis:
         """Gets a fresh token and explains it; failures come back as findings."""
     def diagnose_async(self) -> asyncio.Future[Diagnosis]:
@@ -542,6 +580,12 @@ class Mailer:
     @property
     def allowed_senders(self) -> List[str]:
         """The local sender allowlist; empty means no local restriction."""
+    @property
+    def large_messages(self) -> bool:
+        """Whether a message over 4 MB may go through a draft and upload sessions."""
+    @property
+    def default_sender(self) -> Optional[str]:
+        """The mailbox ``send_mime`` sends as when the message names none, or ``None``."""
     @property
     def max_attempts(self) -> int:
         """Attempts per request, the first included."""

@@ -240,9 +240,20 @@ class Emulator:
         """Forgets the mails accepted so far."""
         self.call("DELETE", "messages")
 
+    def drafts(self) -> List[Dict[str, Any]]:
+        """The drafts left in mailboxes by large sends in progress (or abandoned):
+        ``{"id", "mailbox", "app_id", "subject", "size", "attachments",
+        "upload_sessions"}``, attachments as names and sizes. A send that failed
+        or was cancelled should leave none."""
+        result: List[Dict[str, Any]] = self.call("GET", "drafts")["drafts"]
+        return result
+
     def counters(self) -> Dict[str, int]:
         """``token_requests``, ``tokens_issued``, ``token_errors``, ``send_requests``,
-        ``sends_accepted``, ``throttled``, ``faults_injected``, ``max_in_flight``."""
+        ``sends_accepted``, ``throttled``, ``faults_injected``, ``max_in_flight``, and
+        for large messages ``drafts_created``, ``drafts_deleted``,
+        ``upload_sessions_created``, ``upload_requests``, ``upload_chunks``,
+        ``upload_bytes``."""
         result: Dict[str, int] = self.call("GET", "counters")
         return result
 
@@ -251,7 +262,9 @@ class Emulator:
         self.call("POST", "reset")
 
     def set_faults(self, plan: Dict[str, Any]) -> None:
-        """Replaces the fault plan, e.g. ``{"send": [{"status": 503}], "delay_ms": 200}``."""
+        """Replaces the fault plan, e.g. ``{"send": [{"status": 503}], "delay_ms": 200}``;
+        ``"upload"`` faults and ``"upload_delay_ms"`` act on the chunks of large
+        attachments (``{"upload": [{"status": 503, "nth": 2}]}`` fails the second)."""
         self.call("PUT", "faults", plan)
 
     def settings(self) -> Dict[str, Any]:

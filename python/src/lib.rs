@@ -6,7 +6,8 @@
 //! asyncio (`bridge.rs`). Every rule lives in the `graphmailer` crate.
 //!
 //! Modules: [`convert`] (Python arguments to core values), [`message`]
-//! (`Message`, `Attachment`, `Address`), [`credential`]
+//! (`Message`, `Attachment`, `Address`), [`mime`] (ready RFC 5322 messages
+//! for `send_mime`), [`credential`]
 //! (`ClientCertificate`), [`mailer`] (`Mailer`, `SendReceipt`), [`admin`]
 //! (`Diagnosis`, `Verification`, `policy_script`), [`bridge`] (blocking waits
 //! with the GIL released, asyncio awaitables), [`error`] (one mapping of
@@ -24,6 +25,7 @@ mod error;
 mod logging;
 mod mailer;
 mod message;
+mod mime;
 
 /// The native part of the `graphmailer` package; import `graphmailer` instead.
 #[pymodule]

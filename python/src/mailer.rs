@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use graphmailer::blocking;
-use graphmailer::{Cloud, Config, Error, Message, SendReceipt};
+use graphmailer::{Cloud, Config, Error, ErrorKind, Message, MimeMessage, SendReceipt};
 
 use crate::admin::{PyDiagnosis, PyVerification};
 use crate::bridge::{awaitable, ensure_not_forked, wait_interruptibly};
@@ -17,6 +17,7 @@ use crate::credential::PyClientCertificate;
 use crate::error::{OrRaise, bad_value, to_pyerr, wrong_type};
 use crate::logging;
 use crate::message::{Parts, PyMessage};
+use crate::mime;
 
 /// Sends mail through Microsoft Graph with app-only credentials.
 ///
@@ -36,6 +37,13 @@ use crate::message::{Parts, PyMessage};
 /// Every setting is checked here; a wrong one raises ``ConfigError`` naming
 /// it. Durations are seconds (``int`` or ``float``) or ``datetime.timedelta``.
 /// The client secret is never shown: not in ``repr()``, errors or logs.
+///
+/// ``large_messages=True`` lets a message over Graph's 4 MB request limit
+/// (attachments of up to 150 MB each) go through a draft and upload sessions,
+/// which needs the Mail.ReadWrite application permission besides Mail.Send;
+/// without it such a message is refused before any network call.
+/// ``default_sender`` is the mailbox ``send_mime`` sends as when the message
+/// names none that can send.
 #[pyclass(name = "Mailer", module = "graphmailer", frozen)]
 pub(crate) struct PyMailer {
     inner: blocking::Mailer,
@@ -44,7 +52,7 @@ pub(crate) struct PyMailer {
 #[pymethods]
 impl PyMailer {
     #[new]
-    #[pyo3(signature = (*, tenant_id, client_id, client_secret=None, client_certificate=None, allowed_senders=None, cloud=None, authority_host=None, graph_endpoint=None, scope=None, ca_bundle_path=None, ca_bundle_pem=None, timeout=None, connect_timeout=None, max_attempts=None, retry_deadline=None, max_concurrent_per_mailbox=None))]
+    #[pyo3(signature = (*, tenant_id, client_id, client_secret=None, client_certificate=None, allowed_senders=None, cloud=None, authority_host=None, graph_endpoint=None, scope=None, ca_bundle_path=None, ca_bundle_pem=None, timeout=None, connect_timeout=None, max_attempts=None, retry_deadline=None, max_concurrent_per_mailbox=None, large_messages=None, default_sender=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -64,6 +72,8 @@ impl PyMailer {
         max_attempts: Option<&Bound<'_, PyAny>>,
         retry_deadline: Option<&Bound<'_, PyAny>>,
         max_concurrent_per_mailbox: Option<&Bound<'_, PyAny>>,
+        large_messages: Option<&Bound<'_, PyAny>>,
+        default_sender: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut b = Config::builder()
             .tenant_id(convert::string("tenant_id", tenant_id)?)
@@ -125,6 +135,12 @@ impl PyMailer {
                 convert::whole("max_concurrent_per_mailbox", v)? as usize
             );
         }
+        if let Some(v) = given(large_messages) {
+            b = b.large_messages(convert::boolean("large_messages", v)?);
+        }
+        if let Some(v) = convert::opt_string("default_sender", default_sender)? {
+            b = b.default_sender(v);
+        }
         logging::refresh(py);
         ensure_not_forked()?;
         let inner = py
@@ -170,9 +186,17 @@ impl PyMailer {
     /// or ``(name, value)`` pairs, names starting with ``x-``) and
     /// ``save_to_sent_items``.
     ///
+    /// A message that fits Graph's 4 MB request goes in one request. A larger
+    /// one raises ``InvalidMessageError`` (``code`` ``"RequestEntityTooLarge"``)
+    /// before any network call unless the mailer has ``large_messages=True``;
+    /// then it goes through a draft in the sender's mailbox and upload
+    /// sessions (Mail.ReadWrite needed), and a failure or cancellation part
+    /// way deletes the draft.
+    ///
     /// The GIL is released while waiting, so threads sharing this mailer send
     /// in parallel. Ctrl-C raises ``KeyboardInterrupt`` within a tenth of a
-    /// second; a mail already handed to Graph may still go out. Failures raise
+    /// second; a mail already handed to Graph may still go out, and the draft
+    /// of an interrupted large send is deleted in the background. Failures raise
     /// a subclass of ``GraphMailerError``; wrong argument types raise
     /// ``TypeError`` or ``ValueError`` naming the argument.
     #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None))]
@@ -223,8 +247,9 @@ impl PyMailer {
     ///                                       to="a@example.com", text="Hi")
     ///
     /// The event loop is never blocked: the send runs on graphmailer's own
-    /// threads. Cancelling the awaitable stops the send; a mail already
-    /// handed to Graph may still go out.
+    /// threads. Cancelling the awaitable stops the send (the draft of a large
+    /// message is deleted in the background); a mail already handed to Graph
+    /// may still go out.
     #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None))]
     #[allow(clippy::too_many_arguments)]
     fn send_async<'py>(
@@ -262,6 +287,118 @@ impl PyMailer {
         let mailer = self.inner.as_async().clone();
         awaitable(py, "send_async", async move {
             mailer.send(&message).await.map(PySendReceipt::from)
+        })
+    }
+
+    /// Sends a ready RFC 5322 message (headers, a blank line, the body, any
+    /// attachments inside as MIME parts) through Graph's MIME form of
+    /// ``sendMail``; returns a ``SendReceipt`` as ``send`` does::
+    ///
+    ///     message = EmailMessage()
+    ///     message["From"] = "erp@contoso.com"
+    ///     message["To"] = "accounts@example.com"
+    ///     message["Subject"] = "Invoice 4711"
+    ///     message.set_content("Please find the invoice attached.")
+    ///     message.add_attachment(pdf, maintype="application", subtype="pdf",
+    ///                            filename="invoice-4711.pdf")
+    ///     mailer.send_mime(message)
+    ///
+    /// ``message`` is ``bytes`` (or ``bytearray``, ``memoryview``), an
+    /// ``email.message.Message`` (``EmailMessage`` too; its ``as_bytes()`` is
+    /// sent) or a binary file object (anything with ``read``, read here,
+    /// never past the size limit). A ``str`` is refused with ``TypeError``,
+    /// as it could be the text or a path: encode it, or call
+    /// ``send_mime_file(path)``.
+    ///
+    /// The recipients are the message's To, Cc and Bcc. The mailbox to send as
+    /// is ``sender``, else the From address, else the ``default_sender``
+    /// setting; the ``allowed_senders`` list applies. Graph takes a MIME
+    /// message in one request, so it can be about 3 MB at most (larger raises
+    /// ``InvalidMessageError`` with ``code`` ``"RequestEntityTooLarge"``). A
+    /// malformed message raises ``InvalidMessageError`` naming the field:
+    /// ``mime`` (empty, no header block), ``mime.To`` (no recipients),
+    /// ``mime.Cc[1]`` (a bad address), ``sender``. The GIL is released
+    /// while waiting and Ctrl-C interrupts, as for ``send``.
+    #[pyo3(signature = (message, /, *, sender=None))]
+    fn send_mime(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        sender: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySendReceipt> {
+        let sender = convert::opt_string("sender", sender)?;
+        let message = mime::message(py, "message", message)?.or_raise(py)?;
+        logging::refresh(py);
+        let mailer = self.inner.as_async().clone();
+        let outcome = wait_interruptibly(py, send_mime(mailer, sender, Ok(message)))?;
+        outcome.map(PySendReceipt::from).or_raise(py)
+    }
+
+    /// Like ``send_mime``, for asyncio: an awaitable that resolves to a
+    /// ``SendReceipt``. A file object is read before this returns; a
+    /// malformed message raises when awaited, as ``send_async`` does.
+    #[pyo3(signature = (message, /, *, sender=None))]
+    fn send_mime_async<'py>(
+        &self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+        sender: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let sender = convert::opt_string("sender", sender)?;
+        let message = mime::message(py, "message", message)?;
+        logging::refresh(py);
+        let mailer = self.inner.as_async().clone();
+        awaitable(py, "send_mime_async", async move {
+            send_mime(mailer, sender, message)
+                .await
+                .map(PySendReceipt::from)
+        })
+    }
+
+    /// Sends the RFC 5322 message in the file at ``path`` (``str`` or
+    /// ``os.PathLike``), as ``send_mime`` does; a file that cannot be read
+    /// raises ``InvalidMessageError`` (field ``mime``).
+    #[pyo3(signature = (path, *, sender=None))]
+    fn send_mime_file(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        sender: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySendReceipt> {
+        let path = convert::path("path", path)?;
+        let sender = convert::opt_string("sender", sender)?;
+        let message = py.detach(|| MimeMessage::from_path(path)).or_raise(py)?;
+        logging::refresh(py);
+        let mailer = self.inner.as_async().clone();
+        let outcome = wait_interruptibly(py, send_mime(mailer, sender, Ok(message)))?;
+        outcome.map(PySendReceipt::from).or_raise(py)
+    }
+
+    /// Like ``send_mime_file``, for asyncio; the file is read on
+    /// graphmailer's threads, and errors raise when awaited.
+    #[pyo3(signature = (path, *, sender=None))]
+    fn send_mime_file_async<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'py, PyAny>,
+        sender: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let path = convert::path("path", path)?;
+        let sender = convert::opt_string("sender", sender)?;
+        logging::refresh(py);
+        let mailer = self.inner.as_async().clone();
+        awaitable(py, "send_mime_file_async", async move {
+            let message = tokio::task::spawn_blocking(move || MimeMessage::from_path(path))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::new(
+                        ErrorKind::Service,
+                        format!("reading the message stopped: {e}"),
+                    ))
+                });
+            send_mime(mailer, sender, message)
+                .await
+                .map(PySendReceipt::from)
         })
     }
 
@@ -437,6 +574,20 @@ impl PyMailer {
         self.inner.config().allowed_senders().entries()
     }
 
+    /// Whether a message over Graph's 4 MB request limit may go through a
+    /// draft and upload sessions (needs the Mail.ReadWrite permission).
+    #[getter]
+    fn large_messages(&self) -> bool {
+        self.inner.config().large_messages()
+    }
+
+    /// The mailbox ``send_mime`` sends as when neither ``sender`` nor the
+    /// message's From names one that can send, or ``None``.
+    #[getter]
+    fn default_sender(&self) -> Option<&str> {
+        self.inner.config().default_sender()
+    }
+
     /// Attempts per request, the first included.
     #[getter]
     fn max_attempts(&self) -> u32 {
@@ -503,6 +654,15 @@ fn message_of<'py>(
             parts.build(py, &sender)
         }
     }
+}
+
+/// Sends a MIME message once it is read (or says why it could not be).
+async fn send_mime(
+    mailer: graphmailer::Mailer,
+    sender: Option<String>,
+    message: graphmailer::Result<MimeMessage>,
+) -> graphmailer::Result<SendReceipt> {
+    mailer.send_mime(sender.as_deref(), &message?).await
 }
 
 /// An argument given and not `None`.

@@ -366,8 +366,8 @@ impl PyMessage {
         Ok(slf)
     }
 
-    /// Adds an attachment: an ``Attachment``, or a path to read now;
-    /// returns the message.
+    /// Adds attachments: ``Attachment`` objects or paths of files (read when
+    /// the message is sent); returns the message.
     fn attach<'py>(
         mut slf: PyRefMut<'py, Self>,
         attachment: &Bound<'py, PyAny>,
@@ -432,7 +432,8 @@ fn address_repr(py: Python<'_>, a: &Address) -> String {
 /// A file attached to a message.
 ///
 /// Make one from bytes with ``Attachment(name, content)`` (the same as
-/// ``Attachment.from_bytes``) or read a file with ``Attachment.from_path``.
+/// ``Attachment.from_bytes``) or from a file with ``Attachment.from_path``,
+/// which is read when the message is sent.
 /// The content type is guessed from the name's extension unless given. An
 /// inline attachment (an image the HTML shows as ``<img src="cid:logo">``)
 /// needs ``inline=True`` and ``content_id="logo"``.
@@ -489,8 +490,11 @@ impl PyAttachment {
         Self::new(name, content, content_type, inline, content_id)
     }
 
-    /// An attachment read from a file now, named after the file. A file that
-    /// cannot be read raises ``InvalidMessageError`` (field ``attachments``).
+    /// An attachment from a file, named after the file. The file must exist
+    /// now (else ``InvalidMessageError``, field ``attachments``); its bytes
+    /// are read when the message is sent (in chunks for a large one, so a
+    /// 100 MB file is never in memory at once). A file whose size changed by
+    /// then is refused rather than sent cut short.
     #[staticmethod]
     #[pyo3(signature = (path, *, content_type=None, inline=None, content_id=None))]
     fn from_path(
@@ -523,8 +527,8 @@ impl PyAttachment {
         self.inner.effective_content_type()
     }
 
-    /// The file's bytes (an attachment made with ``from_path`` reads its
-    /// file now; sending reads it in chunks instead).
+    /// The attachment's bytes (one made with ``from_path`` reads its file
+    /// now, whole; sending does not need this).
     #[getter]
     fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let content = self.inner.content.clone();
@@ -532,7 +536,7 @@ impl PyAttachment {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// The size of the content in bytes.
+    /// The size of the content in bytes (a file's size when it was attached).
     #[getter]
     fn size(&self) -> u64 {
         self.inner.size()

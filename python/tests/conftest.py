@@ -23,6 +23,10 @@ SECRET_ID = "5a1f3c7e-2b9d-4e6f-8a0c-1d3b5e7f9a2c"
 EXPIRED_SECRET = "Old8Q~expiredSecretValue.0123456789abcdef"
 REPORTING_CLIENT = "a6d4c2b0-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
 REPORTING_SECRET = "Rep8Q~reportingSecretValue.0123456789abcd"
+# The built-in "Contoso Billing" app: Mail.Send and Mail.ReadWrite (the
+# large-message path), restricted to the same mailboxes as the ERP app.
+BILLING_CLIENT = "b7c8d9e0-f1a2-4b3c-8d4e-5f6a7b8c9d01"
+BILLING_SECRET = "Bil8Q~billingSecretValue.0123456789abcdef"
 ALLOWED = "erp@contoso.test"
 SHARED = "billing@contoso.test"
 DENIED = "ceo@contoso.test"
@@ -61,3 +65,9 @@ def emu(emulator_process: Emulator) -> Emulator:
 def mailer(emu: Emulator) -> graphmailer.Mailer:
     """A mailer for the ERP app, one attempt per send (no retries)."""
     return emu.mailer(max_attempts=1)
+
+
+@pytest.fixture
+def billing(emu: Emulator) -> graphmailer.Mailer:
+    """A mailer for the Billing app (Mail.ReadWrite) with large messages on."""
+    return emu.mailer(client_id=BILLING_CLIENT, client_secret=BILLING_SECRET, large_messages=True)

@@ -161,3 +161,37 @@ def test_the_example_sends_through_the_emulator(emu: Emulator) -> None:
     )
     assert denied.returncode == 1
     assert "ErrorAccessDenied" in denied.stderr and "hint:" in denied.stderr
+
+
+def test_large_messages_and_default_sender(emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    plain = emu.mailer()
+    assert plain.large_messages is False and plain.default_sender is None
+    mailer = emu.mailer(large_messages=True, default_sender=" billing@contoso.test ")
+    assert mailer.large_messages is True
+    assert mailer.default_sender == "billing@contoso.test"
+
+    for name, value in emu.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GRAPHMAILER_LARGE_MESSAGES", "yes")
+    monkeypatch.setenv("GRAPHMAILER_DEFAULT_SENDER", "billing@contoso.test")
+    from_env = graphmailer.Mailer.from_env()
+    assert (from_env.large_messages, from_env.default_sender) == (True, "billing@contoso.test")
+    monkeypatch.setenv("GRAPHMAILER_LARGE_MESSAGES", "perhaps")
+    with pytest.raises(graphmailer.ConfigError) as caught:
+        graphmailer.Mailer.from_env()
+    assert caught.value.field == "GRAPHMAILER_LARGE_MESSAGES"
+    monkeypatch.delenv("GRAPHMAILER_LARGE_MESSAGES")
+    monkeypatch.delenv("GRAPHMAILER_DEFAULT_SENDER")
+
+    config = tmp_path / "graphmailer.toml"
+    config.write_text('large_messages = true\ndefault_sender = "erp@contoso.test"\n')
+    from_file = graphmailer.Mailer.from_file(config)
+    assert (from_file.large_messages, from_file.default_sender) == (True, ALLOWED)
+
+    with pytest.raises(TypeError, match="large_messages: expected bool"):
+        emu.mailer(large_messages="yes")
+    with pytest.raises(TypeError, match="default_sender: expected str"):
+        emu.mailer(default_sender=["erp@contoso.test"])
+    with pytest.raises(graphmailer.ConfigError) as caught:
+        emu.mailer(default_sender="root")
+    assert caught.value.field == "GRAPHMAILER_DEFAULT_SENDER"

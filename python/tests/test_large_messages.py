@@ -1,0 +1,237 @@
+"""Messages over Graph's 4 MB request limit: with ``large_messages=True`` and
+an app holding Mail.ReadWrite they go through a draft and upload sessions
+and arrive byte for byte; without the setting they are refused before any
+network call; a refused, failed, cancelled or interrupted send leaves no
+draft behind. Attachments made from paths are read when sent."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import graphmailer
+from graphmailer import Attachment
+from graphmailer.testing import Emulator
+
+from .conftest import ALLOWED, BILLING_CLIENT, BILLING_SECRET, SECRET
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def twenty_mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20 MiB file of random bytes (made for the run, never committed)."""
+    path = tmp_path_factory.mktemp("large") / "scan-20mb.bin"
+    path.write_bytes(os.urandom(20 * MiB))
+    return path
+
+
+@pytest.fixture(scope="module")
+def nine_mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 9 MiB file: an upload session of three chunks."""
+    path = tmp_path_factory.mktemp("large") / "ledger-9mb.bin"
+    path.write_bytes(os.urandom(9 * MiB))
+    return path
+
+
+def stored_files(stored: dict[str, Any]) -> dict[str, bytes]:
+    return {a["name"]: base64.b64decode(a["contentBytes"]) for a in stored["message"].get("attachments", [])}
+
+
+def drafts_after(emu: Emulator, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The drafts once none are left, or those still there after ``timeout``
+    (a cancelled send deletes its draft in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        drafts = emu.drafts()
+        if not drafts or time.monotonic() > deadline:
+            return drafts
+        time.sleep(0.05)
+
+
+def test_a_20_mb_attachment_goes_through_an_upload_session(
+    emu: Emulator, billing: graphmailer.Mailer, twenty_mb: Path
+) -> None:
+    attachment = Attachment.from_path(twenty_mb)
+    assert attachment.size == 20 * MiB and isinstance(attachment.size, int)
+    receipt = billing.send(
+        sender=ALLOWED,
+        to=("Archive", "archive@example.com"),
+        subject="Scan of the ledger",
+        text="20 MB attached.",
+        attachments=[attachment, Attachment("note.txt", b"and a small one")],
+    )
+    assert isinstance(receipt, graphmailer.SendReceipt)
+    [stored] = emu.messages()
+    assert stored["request_id"] == receipt.request_id
+    assert stored["mailbox"] == ALLOWED
+    assert stored["app_id"] == BILLING_CLIENT
+    assert stored["message"]["subject"] == "Scan of the ledger"
+    files = stored_files(stored)
+    assert set(files) == {"scan-20mb.bin", "note.txt"}
+    assert files["scan-20mb.bin"] == twenty_mb.read_bytes()
+    assert files["note.txt"] == b"and a small one"
+    counters = emu.counters()
+    assert counters["drafts_created"] == 1, counters
+    assert counters["upload_sessions_created"] == 1, counters
+    assert counters["upload_chunks"] >= 6, counters  # chunks under 4 MB each
+    assert counters["upload_bytes"] == 20 * MiB, counters
+    assert emu.drafts() == []
+
+
+def test_without_large_messages_it_is_refused_before_any_network_call(emu: Emulator, twenty_mb: Path) -> None:
+    mailer = emu.mailer(client_id=BILLING_CLIENT, client_secret=BILLING_SECRET)
+    assert mailer.large_messages is False
+    with pytest.raises(graphmailer.InvalidMessageError) as caught:
+        mailer.send(sender=ALLOWED, to="archive@example.com", text="too big", attachments=[twenty_mb])
+    e = caught.value
+    assert e.field == "attachments"
+    assert e.code == "RequestEntityTooLarge"
+    assert e.hint is not None and "Mail.ReadWrite" in e.hint
+    assert isinstance(e, ValueError)
+    counters = emu.counters()
+    assert counters["token_requests"] == 0 and counters["send_requests"] == 0, counters
+    assert counters["drafts_created"] == 0, counters
+
+
+def test_an_app_without_mail_readwrite_is_told_what_it_lacks(emu: Emulator, nine_mb: Path) -> None:
+    mailer = emu.mailer(large_messages=True, max_attempts=1)  # the ERP app: Mail.Send only
+    with pytest.raises(graphmailer.AccessDeniedError) as caught:
+        mailer.send(sender=ALLOWED, to="archive@example.com", text="big", attachments=[nine_mb])
+    e = caught.value
+    assert e.hint is not None and "Mail.ReadWrite" in e.hint
+    assert e.request_id
+    assert drafts_after(emu) == []
+    assert emu.messages() == []
+    assert SECRET not in str(e)
+
+
+def test_a_failed_and_a_dropped_chunk_are_resumed(
+    emu: Emulator, billing: graphmailer.Mailer, nine_mb: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The second PUT is answered 503; the connection of the fourth dies after its body.
+    emu.set_faults({"upload": [{"status": 503, "nth": 2}, {"drop_after_body": True, "nth": 4}]})
+    with caplog.at_level(logging.DEBUG, logger="graphmailer"):
+        receipt = billing.send(sender=ALLOWED, to="archive@example.com", text="resumed", attachments=[nine_mb])
+    [stored] = emu.messages()
+    assert stored["request_id"] == receipt.request_id
+    assert stored_files(stored)["ledger-9mb.bin"] == nine_mb.read_bytes()
+    counters = emu.counters()
+    assert counters["faults_injected"] == 2, counters
+    assert counters["upload_requests"] > counters["upload_chunks"], counters
+    assert emu.drafts() == []
+    records = [r for r in caplog.records if r.name == "graphmailer"]
+    assert any("resuming" in r.getMessage() for r in records)
+    # The upload URL carries its own token: it must not reach any record.
+    for r in records:
+        assert "authtoken" not in str(r.__dict__)
+        assert SECRET not in str(r.__dict__) and BILLING_SECRET not in str(r.__dict__)
+
+
+def test_cancelling_send_async_mid_upload_deletes_the_draft(
+    emu: Emulator, billing: graphmailer.Mailer, nine_mb: Path
+) -> None:
+    emu.set_faults({"upload_delay_ms": 1000})
+
+    async def main() -> list[dict[str, Any]]:
+        send = asyncio.ensure_future(
+            billing.send_async(sender=ALLOWED, to="archive@example.com", text="cancelled", attachments=[nine_mb])
+        )
+        drafts: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 10
+        while not any(d["upload_sessions"] for d in drafts) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            drafts = await asyncio.to_thread(emu.drafts)
+        assert drafts and drafts[0]["upload_sessions"], "no upload started"
+        assert not send.done()
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+        return drafts
+
+    [draft] = asyncio.run(main())
+    assert draft["mailbox"] == ALLOWED
+    assert drafts_after(emu) == []
+    counters = emu.counters()
+    assert counters["drafts_created"] == 1 and counters["drafts_deleted"] == 1, counters
+    assert emu.messages() == []
+
+
+CTRL_C_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    emu_url, tenant, client, secret, path = sys.argv[1:6]
+    import graphmailer
+    mailer = graphmailer.Mailer(tenant_id=tenant, client_id=client, client_secret=secret,
+                                authority_host=emu_url, graph_endpoint=emu_url, large_messages=True)
+    print("sending", flush=True)
+    try:
+        mailer.send(sender="erp@contoso.test", to="a@example.com", text="big", attachments=[path])
+        print("sent", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        time.sleep(30)  # the draft is deleted in the background: stay alive until the test is done
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+def test_ctrl_c_during_a_large_send_deletes_the_draft(emu: Emulator, nine_mb: Path) -> None:
+    emu.set_faults({"upload_delay_ms": 1000})
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_CHILD, emu.url, emu.tenant_id, BILLING_CLIENT, BILLING_SECRET, str(nine_mb)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "sending"
+        deadline = time.monotonic() + 10
+        while not any(d["upload_sessions"] for d in emu.drafts()):
+            assert time.monotonic() < deadline, "no upload started"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        assert child.stdout.readline().strip() == "interrupted"
+        assert drafts_after(emu) == []
+    finally:
+        child.kill()
+        child.communicate(timeout=10)
+    counters = emu.counters()
+    assert counters["drafts_deleted"] == 1, counters
+    assert emu.messages() == []
+
+
+def test_an_attachment_from_a_path_is_read_when_sent(emu: Emulator, mailer: graphmailer.Mailer, tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"version 1")
+    attachment = Attachment.from_path(path)
+    assert attachment.size == 9 and isinstance(attachment.size, int)
+    assert attachment.name == "report.csv"
+    path.write_bytes(b"version 2")  # the same size: sent as it is now
+    assert attachment.content == b"version 2"
+    mailer.send(sender=ALLOWED, to="a@example.com", text="x", attachments=[attachment])
+    assert stored_files(emu.messages()[0])["report.csv"] == b"version 2"
+
+    path.write_bytes(b"a longer version 3")
+    with pytest.raises(graphmailer.InvalidMessageError) as caught:
+        mailer.send(sender=ALLOWED, to="a@example.com", text="x", attachments=[attachment])
+    assert caught.value.field == "attachments"
+    assert "changed size" in str(caught.value)
+    path.unlink()
+    with pytest.raises(graphmailer.InvalidMessageError) as caught:
+        mailer.send(sender=ALLOWED, to="a@example.com", text="x", attachments=[attachment])
+    assert caught.value.field == "attachments" and "report.csv" in str(caught.value)
+    assert len(emu.messages()) == 1
+    assert emu.counters()["send_requests"] == 1
