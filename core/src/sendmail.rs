@@ -128,16 +128,16 @@ impl Envelope {
         let mut envelope = Vec::new();
         for (i, arg) in self.recipients.iter().enumerate() {
             for address in parse_address_list(arg) {
-                check_address(&format!("recipients[{i}]"), &address.address)
-                    .map_err(|e| Error::invalid("recipients", e.message().to_owned()))?;
+                check_address(&format!("argument {}", i + 1), &address.address)
+                    .map_err(|e| e.with_field("recipients"))?;
                 envelope.push(address);
             }
         }
         if self.read_recipients {
             for name in ["to", "cc", "bcc"] {
                 for address in header_addresses(fields, name) {
-                    check_address(&format!("mime.{name}"), &address.address)
-                        .map_err(|e| Error::invalid("recipients", e.message().to_owned()))?;
+                    check_address(&format!("the {name} header"), &address.address)
+                        .map_err(|e| e.with_field("recipients"))?;
                 }
             }
             // Arguments given with -t are added, as Postfix does.
