@@ -285,6 +285,11 @@ impl Emulator {
         self.shared.messages.all()
     }
 
+    /// The drafts still in mailboxes, as `GET /_emulator/drafts` shows them.
+    pub fn drafts(&self) -> serde_json::Value {
+        self.shared.drafts.view()
+    }
+
     /// Counters since start or the last reset.
     pub fn counters(&self) -> Counters {
         self.shared.counters.snapshot()
