@@ -164,6 +164,13 @@ impl Error {
         .with_field(field)
     }
 
+    /// The same error as another kind (a server error on a request that
+    /// cannot send mail is passing, not ambiguous).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
     /// Adds a sentence to the message (what was done about the failure).
     pub(crate) fn with_note(mut self, note: &str) -> Self {
         self.0.message.push_str("; ");
@@ -179,23 +186,12 @@ impl Error {
         self.0.code = Some(code.into());
         self
     }
-    pub(crate) fn with_code_opt(self, code: Option<String>) -> Self {
-        match code {
-            Some(code) => self.with_code(code),
-            None => self,
-        }
-    }
-
     pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
         self.0.request_id = request_id;
         self
     }
     pub(crate) fn with_status(mut self, status: u16) -> Self {
         self.0.status = Some(status);
-        self
-    }
-    pub(crate) fn with_status_opt(mut self, status: Option<u16>) -> Self {
-        self.0.status = status;
         self
     }
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {

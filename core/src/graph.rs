@@ -109,7 +109,13 @@ pub(crate) async fn request(inner: &Inner, sender: &str, call: &Call<'_>) -> Res
                     // The one record an operator needs per mail: it went out, and its id.
                     tracing::info!(sender, attempts, request_id = id, "mail accepted by Graph");
                 } else {
-                    tracing::debug!(sender, attempts, path = call.path, request_id = id, "Graph request done");
+                    tracing::debug!(
+                        sender,
+                        attempts,
+                        path = call.path,
+                        request_id = id,
+                        "Graph request done"
+                    );
                 }
                 return Ok(Answer {
                     body,
@@ -149,19 +155,10 @@ pub(crate) async fn request(inner: &Inner, sender: &str, call: &Call<'_>) -> Res
 
 /// The last retryable error, saying how long was spent.
 pub(crate) fn gave_up(error: Error, attempts: u32, started: Instant) -> Error {
-    let spent = format!(
-        " (gave up after {attempts} attempts in {:.1} s)",
+    error.with_note(&format!(
+        "gave up after {attempts} attempts in {:.1} s",
         started.elapsed().as_secs_f64()
-    );
-    let message = format!("{}{spent}", error.message());
-    let retried = Error::new(error.kind(), message)
-        .with_status_opt(error.status())
-        .with_request_id(error.request_id().map(str::to_owned))
-        .with_retry_after(error.retry_after());
-    match error.code() {
-        Some(code) => retried.with_code(code),
-        None => retried,
-    }
+    ))
 }
 
 enum Attempt {
@@ -249,10 +246,7 @@ async fn attempt(
     }
     let mut error = graph_error(status, &headers, &body);
     if !call.sends_mail && error.kind() == ErrorKind::AmbiguousDelivery {
-        error = Error::new(ErrorKind::Transient, error.message().to_owned())
-            .with_status(status.as_u16())
-            .with_request_id(error.request_id().map(str::to_owned))
-            .with_code_opt(error.code().map(str::to_owned));
+        error = error.with_kind(ErrorKind::Transient);
     }
     match status.as_u16() {
         401 => Attempt::TokenRefused(error),

@@ -175,17 +175,10 @@ async fn put(inner: &Inner, url: &Secret, chunk: Bytes, offset: u64, total: u64)
             resume_at: None,
         },
         404 => Chunk::Final(
-            Error::new(
-                ErrorKind::Service,
-                format!(
-                    "the upload session is gone (expired or cancelled): {}",
-                    error.message()
-                ),
-            )
-            .with_status(404)
-            .with_request_id(error.request_id().map(str::to_owned))
-            .with_code_opt(error.code().map(str::to_owned))
-            .with_hint("upload sessions last a limited time: send the message again"),
+            error
+                .with_kind(ErrorKind::Service)
+                .with_note("the upload session is gone (expired or cancelled)")
+                .with_hint("upload sessions last a limited time: send the message again"),
         ),
         _ => Chunk::Final(error),
     }
@@ -222,11 +215,7 @@ fn next_offset(ranges: &[String]) -> Option<u64> {
 /// ambiguous as it would be for `sendMail`.
 fn transient(error: Error) -> Error {
     if error.kind() == ErrorKind::AmbiguousDelivery {
-        let retyped = Error::new(ErrorKind::Transient, error.message().to_owned())
-            .with_status_opt(error.status())
-            .with_request_id(error.request_id().map(str::to_owned))
-            .with_retry_after(error.retry_after());
-        return retyped.with_code_opt(error.code().map(str::to_owned));
+        return error.with_kind(ErrorKind::Transient);
     }
     error
 }
