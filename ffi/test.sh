@@ -8,8 +8,9 @@
 #   - the C tests (tests/*.c, compiled with gcc against the installed library)
 #     against the real emulator, three times: plain, under AddressSanitizer +
 #     UndefinedBehaviorSanitizer, and under valgrind (no leak, no invalid
-#     access). The shared scenarios (tests/scenarios.json) run in the first
-#     two; valgrind, twenty times slower, runs the rest.
+#     access). The shared scenarios (tests/scenarios.json) and the 20 MB
+#     attachment run in the first two; valgrind, twenty times slower, runs
+#     the rest.
 # Installs the tools it needs. Its last line is "N passed, N failed".
 set -euo pipefail
 
@@ -113,6 +114,8 @@ check "make install: header, .so (soname), .a and graphmailer.pc $version" \
         && readelf -d '$PREFIX/lib/libgraphmailer.so' | grep -q 'SONAME.*libgraphmailer.so.0'"
 check "examples/send.c builds with cc \$(pkg-config --cflags --libs graphmailer)" \
     bash -c "cc '$HERE/examples/send.c' \$(pkg-config --cflags --libs graphmailer) -Wl,-rpath,'$PREFIX/lib' -o '$BUILD/send'"
+check "examples/send_mime.c builds with cc \$(pkg-config --cflags --libs graphmailer)" \
+    bash -c "cc -Wall -Wextra -Werror '$HERE/examples/send_mime.c' \$(pkg-config --cflags --libs graphmailer) -Wl,-rpath,'$PREFIX/lib' -o '$BUILD/send_mime'"
 check "examples/send.c links statically (libgraphmailer.a + Libs.private)" \
     bash -c "cc '$HERE/examples/send.c' \$(pkg-config --cflags graphmailer) '$PREFIX/lib/libgraphmailer.a' \
         \$(pkg-config --static --libs-only-l graphmailer | sed 's/-lgraphmailer//') -o '$BUILD/send-static' \
@@ -126,6 +129,7 @@ export GM_FIXTURES="$FIX"
 export GM_SCENARIOS="$ROOT/tests/scenarios.json"
 export GM_EXAMPLE="$BUILD/send"
 export GM_EXAMPLE_STATIC="$BUILD/send-static"
+export GM_EXAMPLE_MIME="$BUILD/send_mime"
 TEST_SOURCES=("$HERE"/tests/*.c)
 TEST_FLAGS=(-std=c99 -Wall -Wextra -Werror -pthread -g -I "$HERE/tests")
 gcc "${TEST_FLAGS[@]}" "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests"
@@ -150,11 +154,11 @@ else
     fail "AddressSanitizer or UBSan reported errors (exit $asan_rc, see $BUILD/asan.log)"
 fi
 
-echo "== C tests under valgrind (the shared scenarios are left out here: they run twice above)"
+echo "== C tests under valgrind (the shared scenarios and the 20 MB send are left out here: they run twice above)"
 set +e
 GM_QUICK=1 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes \
-    --trace-children=no --log-file="$BUILD/valgrind.txt" "$BUILD/c-tests" -scenarios >"$BUILD/valgrind.log" 2>&1
+    --trace-children=no --log-file="$BUILD/valgrind.txt" "$BUILD/c-tests" -scenarios -20mb >"$BUILD/valgrind.log" 2>&1
 valgrind_rc=$?
 set -e
 grep -v '^ok ' "$BUILD/valgrind.log" | tail -40 || true

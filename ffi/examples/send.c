@@ -8,6 +8,9 @@
  * The settings are the ones Azure's SDKs read (AZURE_TENANT_ID,
  * AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH) plus
  * GRAPHMAILER_* (GRAPHMAILER_ALLOWED_SENDERS, GRAPHMAILER_CA_BUNDLE, ...).
+ * A file over about 3 MB needs GRAPHMAILER_LARGE_MESSAGES=true, and the app
+ * the Mail.ReadWrite permission besides Mail.Send (upload sessions); the
+ * file is read while sending.
  * Exit status: 0 when Graph accepted the mail, 10 + the status number when it
  * was refused (as the graphmailer command does), 2 for a usage error.
  */

@@ -20,7 +20,10 @@
  *   optional. Strings are NUL-terminated UTF-8 (invalid UTF-8 returns
  *   GRAPHMAILER_ERR_INVALID_UTF8); file paths are taken as raw bytes. No
  *   string or buffer may exceed GRAPHMAILER_MAX_INPUT_BYTES
- *   (GRAPHMAILER_ERR_INVALID_ARGUMENT): nothing larger could ever be sent.
+ *   (GRAPHMAILER_ERR_INVALID_ARGUMENT), Graph's limit for one request, but
+ *   attachment data (up to GRAPHMAILER_MAX_ATTACHMENT_BYTES, sent through
+ *   upload sessions when large_messages is on) and raw MIME messages (see
+ *   graphmailer_mailer_send_mime and GRAPHMAILER_MAX_MIME_BYTES).
  *
  * Ownership
  * ---------
@@ -62,11 +65,12 @@
  * -------
  * A mailer is thread-safe: create one and share it between all threads; they
  * share one token and one limit of requests in flight per mailbox.
- * graphmailer_mailer_send blocks the calling thread. A message may be sent
- * from several threads at once; changing a message while another thread
- * sends it is safe too (the send takes a snapshot). After fork(), only the
- * process that first used graphmailer can send: a child gets
- * GRAPHMAILER_ERR_FORKED (the library's worker threads stay in the parent).
+ * graphmailer_mailer_send and graphmailer_mailer_send_mime (_file, _fd)
+ * block the calling thread. A message may be sent from several threads at
+ * once; changing a message while another thread sends it is safe too (the
+ * send takes a snapshot). After fork(), only the process that first used
+ * graphmailer can send: a child gets GRAPHMAILER_ERR_FORKED (the library's
+ * worker threads stay in the parent).
  */
 
 
@@ -86,6 +90,23 @@
  * string that lacks its NUL from being scanned without end.
  */
 #define GRAPHMAILER_MAX_INPUT_BYTES ((4 * 1024) * 1024)
+
+/**
+ * The largest attachment given from memory, in bytes: Graph's limit for one
+ * file attachment (the core's `limits::MAX_ATTACHMENT_BYTES`, 150 MiB). An
+ * attachment over 4 MB goes out only with graphmailer_config.large_messages
+ * on, through an upload session.
+ */
+#define GRAPHMAILER_MAX_ATTACHMENT_BYTES ((150 * 1024) * 1024)
+
+/**
+ * The largest raw MIME message the graphmailer_mailer_send_mime functions
+ * send, in bytes (3 MiB, the core's `limits::MAX_MIME_BYTES`): Graph takes a MIME message
+ * as base64 in one request of at most 4 MB, and has no upload session for
+ * it. Send larger files as attachments of a graphmailer_message with
+ * large_messages on.
+ */
+#define GRAPHMAILER_MAX_MIME_BYTES ((3 * 1024) * 1024)
 
 /**
  * The result of every graphmailer function that can fail.
@@ -328,6 +349,22 @@ typedef struct graphmailer_config {
      * Requests in flight per mailbox, 1 to 4 (0: 4, Graph's limit).
      */
     uint32_t max_concurrent_per_mailbox;
+    /**
+     * Lets a message over Graph's 4 MB request limit go out through a draft
+     * and upload sessions (files up to 150 MB each) instead of being refused
+     * (GRAPHMAILER_LARGE_MESSAGES). Off by default: that path needs the
+     * Mail.ReadWrite application permission besides Mail.Send, which should
+     * be granted, and scoped, on purpose. Messages that fit one request are
+     * sent the same way either way.
+     */
+    bool large_messages;
+    /**
+     * The mailbox to send as when a message names none that can be used, as
+     * the `graphmailer sendmail` command uses it (GRAPHMAILER_DEFAULT_SENDER).
+     * graphmailer_mailer_send_mime does not use it: its sender is the
+     * argument or the message's From address.
+     */
+    const char *default_sender;
 } graphmailer_config;
 
 /**
@@ -544,6 +581,17 @@ graphmailer_status graphmailer_mailer_free(struct graphmailer_mailer *mailer);
  * accepted the mail; delivery happens after. Safe to call from many threads
  * with one mailer.
  *
+ * A message that fits Graph's 4 MB request (attachments count a third more,
+ * as base64) goes in one request. A larger one is refused with
+ * GRAPHMAILER_ERR_INVALID_MESSAGE (field "attachments", code
+ * RequestEntityTooLarge, a hint) unless the mailer's configuration has
+ * large_messages on; then it goes through a draft in the sender's mailbox,
+ * its attachments (upload sessions in chunks for files of 3 MB and more, up
+ * to 150 MB each) and the draft's send. That path needs the Mail.ReadWrite
+ * application permission: an app without it gets
+ * GRAPHMAILER_ERR_ACCESS_DENIED with a hint naming it. A failure part way
+ * deletes the draft. Attachments added from files are read during the send.
+ *
  * `receipt_out` may be NULL when the receipt is not wanted; otherwise it
  * receives a receipt to release with graphmailer_receipt_free.
  *
@@ -553,6 +601,73 @@ graphmailer_status graphmailer_mailer_free(struct graphmailer_mailer *mailer);
 graphmailer_status graphmailer_mailer_send(const struct graphmailer_mailer *mailer,
                                            const struct graphmailer_message *message,
                                            struct graphmailer_receipt **receipt_out);
+
+/**
+ * Sends a ready RFC 5322 message (headers, a blank line, the body, any
+ * attachments as MIME parts, as a mail library or `sendmail -t` takes it)
+ * as is, through Graph's MIME form of sendMail, and blocks until Graph
+ * accepts or refuses it. Bare line feeds are turned into CRLF.
+ *
+ * `sender` (may be NULL) is the mailbox to send as; NULL or "" takes the
+ * message's From address. The recipients are the addresses in its To, Cc
+ * and Bcc headers. The message is checked before any network call:
+ * GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
+ * block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
+ * RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
+ * and the like (a malformed address) or "sender" (no sender and no From).
+ * The mailer's allowed_senders applies as for graphmailer_mailer_send, and
+ * so do retries, errors and the receipt (`receipt_out` may be NULL).
+ *
+ * `len` may be anything: of a longer message only the first
+ * GRAPHMAILER_MAX_MIME_BYTES + 1 bytes are read before it is refused.
+ *
+ * # Safety
+ * `sender` is NULL or a NUL-terminated string; `data` points to `len`
+ * readable bytes; `receipt_out` is NULL or points to writable memory for
+ * one pointer.
+ */
+graphmailer_status graphmailer_mailer_send_mime(const struct graphmailer_mailer *mailer,
+                                                const char *sender,
+                                                const uint8_t *data,
+                                                size_t len,
+                                                struct graphmailer_receipt **receipt_out);
+
+/**
+ * Sends the RFC 5322 message in a file (a .eml file, a mail queue entry),
+ * as graphmailer_mailer_send_mime does. A file that cannot be read returns
+ * GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" and the path in the
+ * message.
+ *
+ * # Safety
+ * `sender` is NULL or a NUL-terminated string; `path` is a NUL-terminated
+ * string; `receipt_out` is NULL or points to writable memory for one
+ * pointer.
+ */
+graphmailer_status graphmailer_mailer_send_mime_file(const struct graphmailer_mailer *mailer,
+                                                     const char *sender,
+                                                     const char *path,
+                                                     struct graphmailer_receipt **receipt_out);
+
+/**
+ * Sends the RFC 5322 message read from an open file descriptor (a pipe
+ * from another program, a socket, standard input, a file), as
+ * graphmailer_mailer_send_mime does. It reads from the descriptor's current
+ * position to end of file, blocking (give a descriptor in blocking mode),
+ * and stops one byte past GRAPHMAILER_MAX_MIME_BYTES rather than read an
+ * endless stream. The descriptor stays the caller's: it is never closed. A
+ * descriptor that is not open returns GRAPHMAILER_ERR_INVALID_ARGUMENT
+ * naming "fd"; a read error returns GRAPHMAILER_ERR_INVALID_MESSAGE with the
+ * field "mime".
+ *
+ * # Safety
+ * `sender` is NULL or a NUL-terminated string; `fd` is not closed by
+ * another thread during the call; `receipt_out` is NULL or points to
+ * writable memory for one pointer.
+ */
+graphmailer_status graphmailer_mailer_send_mime_fd(const struct graphmailer_mailer *mailer,
+                                                   const char *sender,
+                                                   int fd,
+                                                   struct graphmailer_receipt **receipt_out);
 
 /**
  * How many token requests this mailer has made: 1 after any number of sends
@@ -567,8 +682,8 @@ graphmailer_status graphmailer_mailer_token_requests(const struct graphmailer_ma
 /**
  * The mailer's public settings as one JSON object: tenant_id, client_id,
  * credential ("client secret" or "certificate"), cloud, authority_host,
- * graph_endpoint, token_url, scope, allowed_senders. Never the secret or the
- * key. The string is the caller's: release it with graphmailer_string_free.
+ * graph_endpoint, token_url, scope, allowed_senders, large_messages,
+ * default_sender. Never the secret or the key. The string is the caller's: release it with graphmailer_string_free.
  *
  * # Safety
  * `json_out` points to writable memory for one pointer.
@@ -750,6 +865,9 @@ graphmailer_status graphmailer_message_add_header(struct graphmailer_message *me
 /**
  * Adds an attachment from memory. The bytes are copied. `content_type` (may
  * be NULL) is the MIME type; NULL guesses it from the name's extension.
+ * `len` may be up to GRAPHMAILER_MAX_ATTACHMENT_BYTES (150 MiB, Graph's
+ * largest file); a message over 4 MB in all goes out only with
+ * graphmailer_config.large_messages on (see graphmailer_mailer_send).
  *
  * # Safety
  * `name` is a NUL-terminated string; `data` points to `len` readable bytes
@@ -763,9 +881,16 @@ graphmailer_status graphmailer_message_attach_bytes(struct graphmailer_message *
                                                     const char *content_type);
 
 /**
- * Adds an attachment read from a file now, named after the file. A file
- * that cannot be read returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field
- * "attachments". `content_type` as for graphmailer_message_attach_bytes.
+ * Adds an attachment from a file, named after the file. Only the file's
+ * existence and size are checked now (a path that is missing or not a
+ * regular file returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field
+ * "attachments"); the bytes are read by graphmailer_mailer_send, each time
+ * the message is sent: whole for a message that fits one request, in chunks
+ * for a large one (see graphmailer_config.large_messages), so a large file
+ * is never held in memory at once. Keep the file in place and unchanged
+ * until the send returns: a file gone, unreadable or of another size by
+ * then fails that send with GRAPHMAILER_ERR_INVALID_MESSAGE.
+ * `content_type` as for graphmailer_message_attach_bytes.
  *
  * # Safety
  * `path` is a NUL-terminated string; `content_type` is NULL or one.
@@ -792,8 +917,9 @@ graphmailer_status graphmailer_message_attach_inline_bytes(struct graphmailer_me
                                                            const char *content_id);
 
 /**
- * Adds an inline attachment read from a file, like
- * graphmailer_message_attach_inline_bytes.
+ * Adds an inline attachment from a file, like
+ * graphmailer_message_attach_inline_bytes; the file is checked now and read
+ * when the message is sent, as for graphmailer_message_attach_file.
  *
  * # Safety
  * `path` is a NUL-terminated string; `content_type` and `content_id` are

@@ -148,23 +148,71 @@ pub(crate) unsafe fn strings(
         .collect()
 }
 
-/// A buffer given as pointer and length; NULL is allowed for length 0.
+/// The largest attachment given from memory, in bytes: Graph's limit for one
+/// file attachment (the core's `limits::MAX_ATTACHMENT_BYTES`, 150 MiB). An
+/// attachment over 4 MB goes out only with graphmailer_config.large_messages
+/// on, through an upload session.
+pub const GRAPHMAILER_MAX_ATTACHMENT_BYTES: usize = 150 * 1024 * 1024;
+
+/// A buffer given as pointer and length; NULL is allowed for length 0. At
+/// most GRAPHMAILER_MAX_INPUT_BYTES.
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` readable bytes.
 pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, arg: &str) -> Result<&'a [u8], Failure> {
+    unsafe {
+        bytes_up_to(
+            ptr,
+            len,
+            arg,
+            GRAPHMAILER_MAX_INPUT_BYTES,
+            "GRAPHMAILER_MAX_INPUT_BYTES), which Graph accepts in one request",
+        )
+    }
+}
+
+/// The data of an attachment: like [`bytes`], up to
+/// GRAPHMAILER_MAX_ATTACHMENT_BYTES.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes.
+pub(crate) unsafe fn attachment_bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    arg: &str,
+) -> Result<&'a [u8], Failure> {
+    unsafe {
+        bytes_up_to(
+            ptr,
+            len,
+            arg,
+            GRAPHMAILER_MAX_ATTACHMENT_BYTES,
+            "GRAPHMAILER_MAX_ATTACHMENT_BYTES), the largest file Graph accepts",
+        )
+    }
+}
+
+/// A buffer of at most `limit` bytes (`why` ends the message of a longer one).
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes.
+unsafe fn bytes_up_to<'a>(
+    ptr: *const u8,
+    len: usize,
+    arg: &str,
+    limit: usize,
+    why: &str,
+) -> Result<&'a [u8], Failure> {
     if len == 0 {
         return Ok(&[]);
     }
     if ptr.is_null() {
         return Err(Failure::null(arg));
     }
-    if len > GRAPHMAILER_MAX_INPUT_BYTES {
+    if len > limit {
         return Err(Failure::invalid(
             arg,
-            format!(
-                "is {len} bytes, more than {GRAPHMAILER_MAX_INPUT_BYTES} (GRAPHMAILER_MAX_INPUT_BYTES), which Graph accepts in one request"
-            ),
+            format!("is {len} bytes, more than {limit} ({why}"),
         ));
     }
     // SAFETY: non-NULL, `len` readable bytes promised by the caller, and len
@@ -212,6 +260,35 @@ mod tests {
             GRAPHMAILER_MAX_INPUT_BYTES,
             gm_core::limits::MAX_REQUEST_BYTES
         );
+    }
+
+    #[test]
+    fn the_attachment_limit_is_the_cores() {
+        assert_eq!(
+            GRAPHMAILER_MAX_ATTACHMENT_BYTES as u64,
+            gm_core::limits::MAX_ATTACHMENT_BYTES
+        );
+    }
+
+    #[test]
+    fn buffers_are_checked_against_their_own_limit() {
+        let data = [1u8, 2, 3];
+        assert_eq!(unsafe { bytes(data.as_ptr(), 3, "data") }.unwrap(), &data);
+        assert!(
+            unsafe { bytes(std::ptr::null(), 0, "data") }
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            unsafe { bytes(std::ptr::null(), 1, "data") },
+            Err(Failure::Boundary { .. })
+        ));
+        // Refused on the length alone: nothing is read.
+        let over_input = GRAPHMAILER_MAX_INPUT_BYTES + 1;
+        assert!(unsafe { bytes(data.as_ptr(), over_input, "data") }.is_err());
+        let over_attachment = GRAPHMAILER_MAX_ATTACHMENT_BYTES + 1;
+        assert!(unsafe { attachment_bytes(data.as_ptr(), over_attachment, "data") }.is_err());
+        assert!(unsafe { attachment_bytes(data.as_ptr(), usize::MAX, "data") }.is_err());
     }
 
     #[test]

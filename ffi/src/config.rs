@@ -61,6 +61,18 @@ pub struct graphmailer_config {
     pub retry_deadline_ms: u64,
     /// Requests in flight per mailbox, 1 to 4 (0: 4, Graph's limit).
     pub max_concurrent_per_mailbox: u32,
+    /// Lets a message over Graph's 4 MB request limit go out through a draft
+    /// and upload sessions (files up to 150 MB each) instead of being refused
+    /// (GRAPHMAILER_LARGE_MESSAGES). Off by default: that path needs the
+    /// Mail.ReadWrite application permission besides Mail.Send, which should
+    /// be granted, and scoped, on purpose. Messages that fit one request are
+    /// sent the same way either way.
+    pub large_messages: bool,
+    /// The mailbox to send as when a message names none that can be used, as
+    /// the `graphmailer sendmail` command uses it (GRAPHMAILER_DEFAULT_SENDER).
+    /// graphmailer_mailer_send_mime does not use it: its sender is the
+    /// argument or the message's From address.
+    pub default_sender: *const c_char,
 }
 
 /// Turns the C struct into the core's checked configuration.
@@ -139,6 +151,12 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
     }
     if c.max_concurrent_per_mailbox != 0 {
         b = b.max_concurrent_per_mailbox(c.max_concurrent_per_mailbox as usize);
+    }
+    if c.large_messages {
+        b = b.large_messages(true);
+    }
+    if let Some(v) = unsafe { args::setting(c.default_sender, "default_sender") }? {
+        b = b.default_sender(v);
     }
     Ok(b.build()?)
 }

@@ -23,7 +23,8 @@ mod strings;
 
 use std::ffi::c_char;
 
-pub use args::GRAPHMAILER_MAX_INPUT_BYTES;
+pub use args::{GRAPHMAILER_MAX_ATTACHMENT_BYTES, GRAPHMAILER_MAX_INPUT_BYTES};
+pub use mailer::GRAPHMAILER_MAX_MIME_BYTES;
 
 /// The library's version ("0.1.0"), the same as the core's. Static: never
 /// free it.

@@ -1,12 +1,12 @@
 //! The mailer: created from the config struct, the environment or a file;
 //! shared by any number of threads; sends, diagnoses and verifies.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use gm_core::Config;
 use gm_core::blocking::Mailer;
+use gm_core::{Config, MimeMessage};
 
 use crate::args;
 use crate::config::{graphmailer_config, to_core};
@@ -162,6 +162,17 @@ pub extern "C" fn graphmailer_mailer_free(mailer: *mut graphmailer_mailer) -> gr
 /// accepted the mail; delivery happens after. Safe to call from many threads
 /// with one mailer.
 ///
+/// A message that fits Graph's 4 MB request (attachments count a third more,
+/// as base64) goes in one request. A larger one is refused with
+/// GRAPHMAILER_ERR_INVALID_MESSAGE (field "attachments", code
+/// RequestEntityTooLarge, a hint) unless the mailer's configuration has
+/// large_messages on; then it goes through a draft in the sender's mailbox,
+/// its attachments (upload sessions in chunks for files of 3 MB and more, up
+/// to 150 MB each) and the draft's send. That path needs the Mail.ReadWrite
+/// application permission: an app without it gets
+/// GRAPHMAILER_ERR_ACCESS_DENIED with a hint naming it. A failure part way
+/// deletes the draft. Attachments added from files are read during the send.
+///
 /// `receipt_out` may be NULL when the receipt is not wanted; otherwise it
 /// receives a receipt to release with graphmailer_receipt_free.
 ///
@@ -178,13 +189,175 @@ pub unsafe extern "C" fn graphmailer_mailer_send(
         let message = snapshot(message)?;
         not_forked()?;
         let receipt = mailer.send(&message)?;
-        if !receipt_out.is_null() {
-            let handle = handle::insert::<Receipt, graphmailer_receipt>(Receipt::from(receipt));
-            // SAFETY: non-NULL; the caller promised writable memory.
-            unsafe { receipt_out.write(handle) };
-        }
+        give_receipt(receipt_out, receipt);
         Ok(())
     })
+}
+
+/// Writes a receipt handle when the caller asked for one.
+fn give_receipt(receipt_out: *mut *mut graphmailer_receipt, receipt: gm_core::SendReceipt) {
+    if !receipt_out.is_null() {
+        let handle = handle::insert::<Receipt, graphmailer_receipt>(Receipt::from(receipt));
+        // SAFETY: non-NULL; the caller promised writable memory.
+        unsafe { receipt_out.write(handle) };
+    }
+}
+
+/// The largest raw MIME message the graphmailer_mailer_send_mime functions
+/// send, in bytes (3 MiB, the core's `limits::MAX_MIME_BYTES`): Graph takes a MIME message
+/// as base64 in one request of at most 4 MB, and has no upload session for
+/// it. Send larger files as attachments of a graphmailer_message with
+/// large_messages on.
+pub const GRAPHMAILER_MAX_MIME_BYTES: usize = 3 * 1024 * 1024;
+
+/// The common part of the three MIME sends, once the message is read.
+fn send_mime(
+    mailer: &Mailer,
+    sender: Option<&str>,
+    message: &MimeMessage,
+    receipt_out: *mut *mut graphmailer_receipt,
+) -> Result<(), Failure> {
+    not_forked()?;
+    let receipt = mailer.send_mime(sender, message)?;
+    give_receipt(receipt_out, receipt);
+    Ok(())
+}
+
+/// Sends a ready RFC 5322 message (headers, a blank line, the body, any
+/// attachments as MIME parts, as a mail library or `sendmail -t` takes it)
+/// as is, through Graph's MIME form of sendMail, and blocks until Graph
+/// accepts or refuses it. Bare line feeds are turned into CRLF.
+///
+/// `sender` (may be NULL) is the mailbox to send as; NULL or "" takes the
+/// message's From address. The recipients are the addresses in its To, Cc
+/// and Bcc headers. The message is checked before any network call:
+/// GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
+/// block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
+/// RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
+/// and the like (a malformed address) or "sender" (no sender and no From).
+/// The mailer's allowed_senders applies as for graphmailer_mailer_send, and
+/// so do retries, errors and the receipt (`receipt_out` may be NULL).
+///
+/// `len` may be anything: of a longer message only the first
+/// GRAPHMAILER_MAX_MIME_BYTES + 1 bytes are read before it is refused.
+///
+/// # Safety
+/// `sender` is NULL or a NUL-terminated string; `data` points to `len`
+/// readable bytes; `receipt_out` is NULL or points to writable memory for
+/// one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_send_mime(
+    mailer: *const graphmailer_mailer,
+    sender: *const c_char,
+    data: *const u8,
+    len: usize,
+    receipt_out: *mut *mut graphmailer_receipt,
+) -> graphmailer_status {
+    call("graphmailer_mailer_send_mime", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        // One byte past the limit is enough for the core to refuse a longer
+        // message with its own error (field "mime", RequestEntityTooLarge).
+        let read = len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
+        let data = unsafe { args::bytes(data, read, "data") }?;
+        let message = MimeMessage::from_bytes(data.to_vec())?;
+        send_mime(&mailer, sender, &message, receipt_out)
+    })
+}
+
+/// Sends the RFC 5322 message in a file (a .eml file, a mail queue entry),
+/// as graphmailer_mailer_send_mime does. A file that cannot be read returns
+/// GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" and the path in the
+/// message.
+///
+/// # Safety
+/// `sender` is NULL or a NUL-terminated string; `path` is a NUL-terminated
+/// string; `receipt_out` is NULL or points to writable memory for one
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_send_mime_file(
+    mailer: *const graphmailer_mailer,
+    sender: *const c_char,
+    path: *const c_char,
+    receipt_out: *mut *mut graphmailer_receipt,
+) -> graphmailer_status {
+    call("graphmailer_mailer_send_mime_file", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        let path = unsafe { args::path(path, "path") }?;
+        let message = MimeMessage::from_path(path)?;
+        send_mime(&mailer, sender, &message, receipt_out)
+    })
+}
+
+/// Sends the RFC 5322 message read from an open file descriptor (a pipe
+/// from another program, a socket, standard input, a file), as
+/// graphmailer_mailer_send_mime does. It reads from the descriptor's current
+/// position to end of file, blocking (give a descriptor in blocking mode),
+/// and stops one byte past GRAPHMAILER_MAX_MIME_BYTES rather than read an
+/// endless stream. The descriptor stays the caller's: it is never closed. A
+/// descriptor that is not open returns GRAPHMAILER_ERR_INVALID_ARGUMENT
+/// naming "fd"; a read error returns GRAPHMAILER_ERR_INVALID_MESSAGE with the
+/// field "mime".
+///
+/// # Safety
+/// `sender` is NULL or a NUL-terminated string; `fd` is not closed by
+/// another thread during the call; `receipt_out` is NULL or points to
+/// writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_send_mime_fd(
+    mailer: *const graphmailer_mailer,
+    sender: *const c_char,
+    fd: c_int,
+    receipt_out: *mut *mut graphmailer_receipt,
+) -> graphmailer_status {
+    call("graphmailer_mailer_send_mime_fd", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        let file = borrow_fd(fd)?;
+        let message = MimeMessage::from_reader(&*file)?;
+        send_mime(&mailer, sender, &message, receipt_out)
+    })
+}
+
+/// Checks that `fd` is an open descriptor and wraps it in a File that is
+/// never dropped, so the descriptor is left open whatever happens (an
+/// unwinding panic included).
+#[cfg(unix)]
+fn borrow_fd(fd: c_int) -> Result<std::mem::ManuallyDrop<std::fs::File>, Failure> {
+    use std::os::fd::FromRawFd;
+    if fd < 0 {
+        return Err(Failure::invalid(
+            "fd",
+            format!("is {fd}, not a file descriptor"),
+        ));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; any int may be asked about.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(Failure::invalid(
+            "fd",
+            format!(
+                "({fd}) is not an open file descriptor: {}",
+                std::io::Error::last_os_error()
+            ),
+        ));
+    }
+    // SAFETY: the descriptor is open and stays open for this call (it is the
+    // caller's, who promised not to close it meanwhile); ManuallyDrop keeps
+    // the File from ever closing it.
+    Ok(std::mem::ManuallyDrop::new(unsafe {
+        std::fs::File::from_raw_fd(fd)
+    }))
+}
+
+#[cfg(not(unix))]
+fn borrow_fd(fd: c_int) -> Result<std::mem::ManuallyDrop<std::fs::File>, Failure> {
+    Err(Failure::invalid(
+        "fd",
+        format!(
+            "({fd}): file descriptors are read on Unix only; use graphmailer_mailer_send_mime_file"
+        ),
+    ))
 }
 
 /// How many token requests this mailer has made: 1 after any number of sends
@@ -222,8 +395,8 @@ fn give_json(
 
 /// The mailer's public settings as one JSON object: tenant_id, client_id,
 /// credential ("client secret" or "certificate"), cloud, authority_host,
-/// graph_endpoint, token_url, scope, allowed_senders. Never the secret or the
-/// key. The string is the caller's: release it with graphmailer_string_free.
+/// graph_endpoint, token_url, scope, allowed_senders, large_messages,
+/// default_sender. Never the secret or the key. The string is the caller's: release it with graphmailer_string_free.
 ///
 /// # Safety
 /// `json_out` points to writable memory for one pointer.
@@ -329,4 +502,42 @@ pub unsafe extern "C" fn graphmailer_mailer_verify_until(
             |_, _| {},
         )?))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mime_limit_is_the_cores() {
+        assert_eq!(GRAPHMAILER_MAX_MIME_BYTES, gm_core::limits::MAX_MIME_BYTES);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_borrowed_descriptor_is_read_and_left_open() {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join(format!("graphmailer-ffi-fd-{}", std::process::id()));
+        let mut file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(b"To: a@example.com\n\nhi").unwrap();
+        file.rewind().unwrap();
+        let fd = file.as_raw_fd();
+        let mut text = String::new();
+        (&*borrow_fd(fd).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "To: a@example.com\n\nhi");
+        // Still open after the borrow ended; the File closes it, once.
+        assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
+        drop(file);
+        std::fs::remove_file(path).unwrap();
+        assert!(borrow_fd(-1).is_err());
+    }
 }

@@ -252,6 +252,9 @@ pub unsafe extern "C" fn graphmailer_message_add_header(
 
 /// Adds an attachment from memory. The bytes are copied. `content_type` (may
 /// be NULL) is the MIME type; NULL guesses it from the name's extension.
+/// `len` may be up to GRAPHMAILER_MAX_ATTACHMENT_BYTES (150 MiB, Graph's
+/// largest file); a message over 4 MB in all goes out only with
+/// graphmailer_config.large_messages on (see graphmailer_mailer_send).
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `data` points to `len` readable bytes
@@ -272,9 +275,16 @@ pub unsafe extern "C" fn graphmailer_message_attach_bytes(
     })
 }
 
-/// Adds an attachment read from a file now, named after the file. A file
-/// that cannot be read returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field
-/// "attachments". `content_type` as for graphmailer_message_attach_bytes.
+/// Adds an attachment from a file, named after the file. Only the file's
+/// existence and size are checked now (a path that is missing or not a
+/// regular file returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field
+/// "attachments"); the bytes are read by graphmailer_mailer_send, each time
+/// the message is sent: whole for a message that fits one request, in chunks
+/// for a large one (see graphmailer_config.large_messages), so a large file
+/// is never held in memory at once. Keep the file in place and unchanged
+/// until the send returns: a file gone, unreadable or of another size by
+/// then fails that send with GRAPHMAILER_ERR_INVALID_MESSAGE.
+/// `content_type` as for graphmailer_message_attach_bytes.
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `content_type` is NULL or one.
@@ -316,8 +326,9 @@ pub unsafe extern "C" fn graphmailer_message_attach_inline_bytes(
     })
 }
 
-/// Adds an inline attachment read from a file, like
-/// graphmailer_message_attach_inline_bytes.
+/// Adds an inline attachment from a file, like
+/// graphmailer_message_attach_inline_bytes; the file is checked now and read
+/// when the message is sent, as for graphmailer_message_attach_file.
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `content_type` and `content_id` are
@@ -346,7 +357,7 @@ unsafe fn from_bytes(
     content_type: *const c_char,
 ) -> Result<Attachment, Failure> {
     let name = unsafe { args::string(name, "name") }?;
-    let data = unsafe { args::bytes(data, len, "data") }?;
+    let data = unsafe { args::attachment_bytes(data, len, "data") }?;
     let content_type = unsafe { args::optional_string(content_type, "content_type") }?;
     let attachment = Attachment::from_bytes(name, data.to_vec());
     Ok(match content_type {

@@ -100,6 +100,11 @@ json_value *gm_get_json(const char *path);  /* GET, parsed; NULL on failure */
 json_value *gm_messages(void);              /* GET /_emulator/messages */
 long gm_counter(const char *name);          /* GET /_emulator/counters .name */
 
+/* Base64 (RFC 4648, padded): the decoder skips '=' and whitespace. Both
+ * return a malloc'ed buffer the caller frees; the encoder's is a C string. */
+unsigned char *gm_base64_decode(const char *text, size_t *len_out);
+char *gm_base64_encode(const unsigned char *data, size_t len);
+
 /* A config pointing at gm_emu with the ERP app's secret (all else zero). */
 graphmailer_config gm_config(void);
 /* A mailer from gm_config(), or NULL (with a failed check). */

@@ -47,6 +47,17 @@ static const gm_test TESTS[] = {
     T(test_verify),
     T(test_peer_hanging_up_does_not_kill_the_host),
     T(test_example_programs),
+    T(test_config_large_messages_and_default_sender),
+    T(test_attached_file_is_read_when_sent),
+    T(test_large_attachment_20mb_through_upload_session),
+    T(test_large_message_refused_without_large_messages),
+    T(test_large_message_needs_mail_readwrite),
+    T(test_large_upload_survives_chunk_faults),
+    T(test_send_mime_buffer_with_pdf),
+    T(test_send_mime_file),
+    T(test_send_mime_fd_from_pipe),
+    T(test_send_mime_errors),
+    T(test_example_send_mime),
 };
 
 /* Arguments select tests whose names contain them; "-word" leaves out those

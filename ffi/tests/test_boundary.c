@@ -162,11 +162,19 @@ void test_oversized_inputs(void) {
     CHECK_STATUS(graphmailer_message_set_text(m, s), GRAPHMAILER_ERR_INVALID_ARGUMENT);
     CHECK_FIELD("text");
     CHECK_CONTAINS(graphmailer_last_error_message(), "GRAPHMAILER_MAX_INPUT_BYTES");
-    CHECK_STATUS(graphmailer_message_attach_bytes(m, "big.bin", (const uint8_t *)s, big, NULL),
+    /* attachment data may be larger (sent through an upload session when
+     * large messages are on), up to GRAPHMAILER_MAX_ATTACHMENT_BYTES */
+    CHECK_OK(graphmailer_message_attach_bytes(m, "big.bin", (const uint8_t *)s, big, NULL));
+    CHECK(GRAPHMAILER_MAX_ATTACHMENT_BYTES == 150 * 1024 * 1024);
+    CHECK_STATUS(graphmailer_message_attach_bytes(m, "huge.bin", (const uint8_t *)s,
+                                                  (size_t)GRAPHMAILER_MAX_ATTACHMENT_BYTES + 1, NULL),
                  GRAPHMAILER_ERR_INVALID_ARGUMENT);
     CHECK_FIELD("data");
+    CHECK_CONTAINS(graphmailer_last_error_message(), "GRAPHMAILER_MAX_ATTACHMENT_BYTES");
     /* a length no buffer can have is refused before anything is read */
     CHECK_STATUS(graphmailer_message_attach_bytes(m, "x", (const uint8_t *)s, (size_t)-1, NULL),
+                 GRAPHMAILER_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(graphmailer_message_attach_inline_bytes(m, "x", (const uint8_t *)s, (size_t)-1, NULL, "x"),
                  GRAPHMAILER_ERR_INVALID_ARGUMENT);
     graphmailer_config c = gm_config();
     const char *one[] = {"erp@contoso.test"};

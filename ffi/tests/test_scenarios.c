@@ -2,36 +2,6 @@
  * library against the emulator, reset between cases. */
 #include "tests.h"
 
-static int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decodes base64 into a new buffer. */
-static uint8_t *b64_decode(const char *text, size_t *len_out) {
-    size_t n = strlen(text);
-    uint8_t *out = malloc(n / 4 * 3 + 3);
-    size_t len = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(text[i]);
-        if (v < 0) continue; /* '=' and whitespace */
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[len++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *len_out = len;
-    return out;
-}
-
 typedef graphmailer_status (*add_fn)(graphmailer_message *, const char *, const char *);
 
 /* Adds every address of a list: "a@b" or {"name", "address"}. */
@@ -77,7 +47,7 @@ static graphmailer_status build(const json_value *msg, graphmailer_message **out
         const json_value *inl = json_member(a, "inline");
         uint8_t *data = NULL;
         size_t len = 0;
-        if (b64) data = b64_decode(b64, &len);
+        if (b64) data = gm_base64_decode(b64, &len);
         const uint8_t *bytes = data ? data : (const uint8_t *)content;
         if (!data && content) len = strlen(content);
         if (inl && inl->type == JSON_BOOL && inl->boolean)

@@ -839,20 +839,37 @@ static int run_example(const char *program, const char *sender, const char *atta
  * library, shared (GM_EXAMPLE) and static (GM_EXAMPLE_STATIC). */
 void test_example_programs(void) {
     const char *programs[] = {getenv("GM_EXAMPLE"), getenv("GM_EXAMPLE_STATIC")};
+    /* an attachment must be a regular file (its size is taken when attached,
+     * its bytes when sent), so not /dev/null */
+    char dir[] = "/tmp/gm-ffi-example-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char attachment[1200];
+    snprintf(attachment, sizeof attachment, "%s/remittance.txt", dir);
+    FILE *f = fopen(attachment, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("paid\n", f);
+        fclose(f);
+    }
     for (int i = 0; i < 2; i++) {
         if (!programs[i]) {
             gm_fail(__FILE__, __LINE__, "%s is not set (test.sh builds the example)", i ? "GM_EXAMPLE_STATIC" : "GM_EXAMPLE");
             continue;
         }
         gm_reset();
-        CHECK(run_example(programs[i], "erp@contoso.test", "/dev/null") == 0, "%s", programs[i]);
+        CHECK(run_example(programs[i], "erp@contoso.test", attachment) == 0, "%s", programs[i]);
         json_value *all = gm_messages();
         CHECK_STR(json_string_at(all, "messages.0.message.subject"), "From the example");
-        CHECK_STR(json_string_at(all, "messages.0.message.attachments.0.name"), "null");
+        CHECK_STR(json_string_at(all, "messages.0.message.attachments.0.name"), "remittance.txt");
+        CHECK_STR(json_string_at(all, "messages.0.message.attachments.0.contentBytes"), "cGFpZAo=");
         json_free(all);
         /* refused: exit status 10 + the status number */
         CHECK(run_example(programs[i], "ceo@contoso.test", NULL) == 10 + GRAPHMAILER_ERR_ACCESS_DENIED);
+        /* not a regular file: refused while building the message */
+        CHECK(run_example(programs[i], "erp@contoso.test", "/dev/null") == 10 + GRAPHMAILER_ERR_INVALID_MESSAGE);
     }
+    unlink(attachment);
+    rmdir(dir);
 }
 
 typedef struct {

@@ -54,6 +54,19 @@ void test_peer_hanging_up_does_not_kill_the_host(void);
 void test_example_programs(void);
 void test_one_message_shared_by_threads(void);
 
+/* test_large.c: large messages, file attachments read when sent, raw MIME */
+void test_config_large_messages_and_default_sender(void);
+void test_attached_file_is_read_when_sent(void);
+void test_large_attachment_20mb_through_upload_session(void);
+void test_large_message_refused_without_large_messages(void);
+void test_large_message_needs_mail_readwrite(void);
+void test_large_upload_survives_chunk_faults(void);
+void test_send_mime_buffer_with_pdf(void);
+void test_send_mime_file(void);
+void test_send_mime_fd_from_pipe(void);
+void test_send_mime_errors(void);
+void test_example_send_mime(void);
+
 /* test_scenarios.c */
 void run_scenarios(const char *path);
 

@@ -12,6 +12,13 @@ int main(void) {
     (void)request;
     if (status != GRAPHMAILER_ERR_CONFIG) return 1;
     if (GRAPHMAILER_ERR_FORKED != 105 || GRAPHMAILER_POLICY_APPLICATION_ACCESS_POLICY != 1) return 2;
+    config.large_messages = true;
+    config.default_sender = "erp@contoso.test";
+    if (GRAPHMAILER_MAX_MIME_BYTES != 3 * 1024 * 1024 || GRAPHMAILER_MAX_ATTACHMENT_BYTES < GRAPHMAILER_MAX_INPUT_BYTES)
+        return 3;
+    if (graphmailer_mailer_send_mime(NULL, NULL, NULL, 0, NULL) != GRAPHMAILER_ERR_NULL_ARGUMENT) return 4;
+    if (graphmailer_mailer_send_mime_file(NULL, NULL, "x.eml", NULL) != GRAPHMAILER_ERR_NULL_ARGUMENT) return 5;
+    if (graphmailer_mailer_send_mime_fd(NULL, NULL, 0, NULL) != GRAPHMAILER_ERR_NULL_ARGUMENT) return 6;
     printf("C sees libgraphmailer %s\n", graphmailer_version());
     return 0;
 }

@@ -15,9 +15,15 @@ int main() {
     if (graphmailer_message_new("erp@contoso.test", &message) != GRAPHMAILER_OK) return 3;
     if (graphmailer_message_validate(message) != GRAPHMAILER_ERR_INVALID_MESSAGE) return 4;
     if (graphmailer_message_free(message) != GRAPHMAILER_OK) return 5;
+    config.large_messages = true;
+    config.default_sender = "erp@contoso.test";
+    const uint8_t mime[] = "To: alice@example.com\r\n\r\nHi\r\n";
+    if (graphmailer_mailer_send_mime(nullptr, nullptr, mime, sizeof mime - 1, nullptr) !=
+        GRAPHMAILER_ERR_NULL_ARGUMENT)
+        return 6;
     graphmailer_policy_style style = GRAPHMAILER_POLICY_RBAC;
     (void)style;
-    std::printf("C++ sees libgraphmailer %s, max input %d bytes\n", graphmailer_version(),
-                GRAPHMAILER_MAX_INPUT_BYTES);
+    std::printf("C++ sees libgraphmailer %s, max input %d bytes, max MIME %d bytes\n", graphmailer_version(),
+                GRAPHMAILER_MAX_INPUT_BYTES, GRAPHMAILER_MAX_MIME_BYTES);
     return 0;
 }
