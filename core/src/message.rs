@@ -204,27 +204,40 @@ impl Attachment {
 
     /// An attachment from a file, named after it. The file must exist now;
     /// its bytes are read when the message is sent (in chunks when it goes
-    /// through an upload session).
+    /// through an upload session). A pipe or a device, which can be read only
+    /// once, is read now.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let metadata = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
-        if !metadata.is_file() {
+        if metadata.is_dir() {
             return Err(Error::invalid(
                 "attachments",
-                format!("'{}' is not a file", path.display()),
+                format!("'{}' is a directory, not a file", path.display()),
             ));
         }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "attachment".into());
+        let content = if metadata.is_file() {
+            Content::File {
+                path: path.to_path_buf(),
+                size: metadata.len(),
+            }
+        } else {
+            // A pipe or a device (`<(command)`, /dev/stdin) has no size and
+            // can be read once only: read it now, up to Graph's largest file.
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(MAX_ATTACHMENT_BYTES + 1).read_to_end(&mut bytes))
+                .map_err(|e| read_error(path, &e))?;
+            Content::Bytes(bytes.into())
+        };
         Ok(Attachment {
             name,
             content_type: None,
-            content: Content::File {
-                path: path.to_path_buf(),
-                size: metadata.len(),
-            },
+            content,
             inline: false,
             content_id: None,
         })
@@ -643,6 +656,26 @@ mod tests {
         );
         let given = Attachment::from_bytes("a.bin", "x").with_content_type("image/png");
         assert_eq!(given.effective_content_type(), "image/png");
+    }
+
+    #[test]
+    fn from_path_reads_a_regular_file_later_and_a_device_now() {
+        let dir = std::env::temp_dir().join(format!("gm-attach-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.csv");
+        std::fs::write(&path, "a,b\n").unwrap();
+        let lazy = Attachment::from_path(&path).unwrap();
+        assert!(lazy.content.as_bytes().is_none());
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        let e = lazy.content.read_all().unwrap_err();
+        assert!(e.message().contains("changed size"), "{e}");
+        let device = Attachment::from_path("/dev/null").unwrap();
+        assert_eq!(device.content.as_bytes().map(|b| b.len()), Some(0));
+        assert_eq!(
+            Attachment::from_path(&dir).unwrap_err().field(),
+            Some("attachments")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -359,10 +359,9 @@ typedef struct graphmailer_config {
      */
     bool large_messages;
     /**
-     * The mailbox to send as when a message names none that can be used, as
-     * the `graphmailer sendmail` command uses it (GRAPHMAILER_DEFAULT_SENDER).
-     * graphmailer_mailer_send_mime does not use it: its sender is the
-     * argument or the message's From address.
+     * The mailbox graphmailer_mailer_send_mime (and the `graphmailer sendmail`
+     * command) sends as when no sender is given and the message has no
+     * usable From address (GRAPHMAILER_DEFAULT_SENDER).
      */
     const char *default_sender;
 } graphmailer_config;
@@ -609,12 +608,14 @@ graphmailer_status graphmailer_mailer_send(const struct graphmailer_mailer *mail
  * accepts or refuses it. Bare line feeds are turned into CRLF.
  *
  * `sender` (may be NULL) is the mailbox to send as; NULL or "" takes the
- * message's From address. The recipients are the addresses in its To, Cc
+ * message's From address, or the configuration's default_sender when the
+ * message has no usable From. The recipients are the addresses in its To, Cc
  * and Bcc headers. The message is checked before any network call:
  * GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
  * block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
  * RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
- * and the like (a malformed address) or "sender" (no sender and no From).
+ * and the like (a malformed address) or "sender" (no sender, no From and no
+ * default_sender).
  * The mailer's allowed_senders applies as for graphmailer_mailer_send, and
  * so do retries, errors and the receipt (`receipt_out` may be NULL).
  *

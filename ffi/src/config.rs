@@ -68,10 +68,9 @@ pub struct graphmailer_config {
     /// be granted, and scoped, on purpose. Messages that fit one request are
     /// sent the same way either way.
     pub large_messages: bool,
-    /// The mailbox to send as when a message names none that can be used, as
-    /// the `graphmailer sendmail` command uses it (GRAPHMAILER_DEFAULT_SENDER).
-    /// graphmailer_mailer_send_mime does not use it: its sender is the
-    /// argument or the message's From address.
+    /// The mailbox graphmailer_mailer_send_mime (and the `graphmailer sendmail`
+    /// command) sends as when no sender is given and the message has no
+    /// usable From address (GRAPHMAILER_DEFAULT_SENDER).
     pub default_sender: *const c_char,
 }
 

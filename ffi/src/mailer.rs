@@ -229,12 +229,14 @@ fn send_mime(
 /// accepts or refuses it. Bare line feeds are turned into CRLF.
 ///
 /// `sender` (may be NULL) is the mailbox to send as; NULL or "" takes the
-/// message's From address. The recipients are the addresses in its To, Cc
+/// message's From address, or the configuration's default_sender when the
+/// message has no usable From. The recipients are the addresses in its To, Cc
 /// and Bcc headers. The message is checked before any network call:
 /// GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
 /// block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
 /// RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
-/// and the like (a malformed address) or "sender" (no sender and no From).
+/// and the like (a malformed address) or "sender" (no sender, no From and no
+/// default_sender).
 /// The mailer's allowed_senders applies as for graphmailer_mailer_send, and
 /// so do retries, errors and the receipt (`receipt_out` may be NULL).
 ///
