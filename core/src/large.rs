@@ -22,6 +22,13 @@ const JSON: &str = "application/json";
 
 pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendReceipt> {
     let sender = message.sender.as_str();
+    if !message.save_to_sent_items {
+        // A draft's `send` takes no saveToSentItems: say so rather than ignore it.
+        tracing::warn!(
+            sender,
+            "a large message keeps a copy in Sent Items: Graph's draft send has no saveToSentItems"
+        );
+    }
     let created = graph::request(
         &inner,
         sender,
