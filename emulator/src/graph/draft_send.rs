@@ -13,12 +13,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
-use super::access::open_mailbox;
 use super::drafts::item_not_found;
 use super::graph_error::GraphRequestIds;
 use super::send_mail::{
-    FaultStep, Outcome, answer_send, bad_request, check_send_as, now_rfc3339, read_body,
-    scripted_send_fault,
+    Outcome, answer_send, bad_request, check_send_as, finish, now_rfc3339, open_send, read_body,
 };
 use super::validation::{check_message_size, check_recipients, from_address};
 use crate::drafts::TakeError;
@@ -67,32 +65,12 @@ async fn process(
     if let Err(response) = read_body(body, ids).await {
         return Outcome::Respond(response);
     }
-    let drop_at_end = match scripted_send_fault(shared, user_id, ids) {
-        FaultStep::Continue { drop_at_end } => drop_at_end,
-        FaultStep::Respond(response) => return Outcome::Respond(response),
-        FaultStep::Drop => return Outcome::DropConnection,
-    };
-    let finish = |response: Response| {
-        if drop_at_end {
-            Outcome::DropConnection
-        } else {
-            Outcome::Respond(response)
-        }
-    };
-
-    let access = match open_mailbox(shared, ids, headers, user_id, &["Mail.Send"]) {
-        Ok(access) => access,
-        Err(response) => return finish(response),
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    *delayed = true;
-    if access.settings.access_check_first
-        && let Err(response) = access.check_policy(ids)
+    let (access, drop_at_end) = match open_send(shared, ids, headers, user_id, delay, delayed).await
     {
-        return finish(response);
-    }
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
+    };
+    let finish = |response: Response| finish(response, drop_at_end);
 
     let max_size = access.settings.max_message_size_bytes;
     let taken = shared

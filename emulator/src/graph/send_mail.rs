@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::access::open_mailbox;
+use super::access::{MailboxAccess, open_mailbox};
 use super::auth::authenticate;
 use super::graph_error::{GraphRequestIds, graph_error, unauthenticated, with_retry_after};
 use super::mime::check_mime;
@@ -52,6 +52,46 @@ pub(super) async fn send_mail(
     let mut delayed = false;
     let outcome = process(&shared, &ids, user_id, headers, body, delay, &mut delayed).await;
     answer_send(&ids, connection, delay, delayed, outcome).await
+}
+
+/// The steps every send shares once its body is read: scripted faults, the
+/// token, its roles and the mailbox, the configured delay (inside the
+/// app+mailbox slot), and the access policy when it is checked first. Gives
+/// the mailbox and whether the connection must be dropped at the end.
+pub(super) async fn open_send<'a>(
+    shared: &'a Shared,
+    ids: &GraphRequestIds,
+    headers: &HeaderMap,
+    user_id: &str,
+    delay: Duration,
+    delayed: &mut bool,
+) -> Result<(MailboxAccess<'a>, bool), Outcome> {
+    let drop_at_end = match scripted_send_fault(shared, user_id, ids) {
+        FaultStep::Continue { drop_at_end } => drop_at_end,
+        FaultStep::Respond(response) => return Err(Outcome::Respond(response)),
+        FaultStep::Drop => return Err(Outcome::DropConnection),
+    };
+    let access = open_mailbox(shared, ids, headers, user_id, &["Mail.Send"])
+        .map_err(|response| finish(response, drop_at_end))?;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    *delayed = true;
+    if access.settings.access_check_first {
+        access
+            .check_policy(ids)
+            .map_err(|response| finish(response, drop_at_end))?;
+    }
+    Ok((access, drop_at_end))
+}
+
+/// A refusal or answer, withheld when a scripted fault drops the connection.
+pub(super) fn finish(response: Response, drop_at_end: bool) -> Outcome {
+    if drop_at_end {
+        Outcome::DropConnection
+    } else {
+        Outcome::Respond(response)
+    }
 }
 
 /// Every send's answer waits `delay_ms` (requests that got a slot waited
@@ -88,33 +128,12 @@ async fn process(
         Ok(bytes) => bytes,
         Err(response) => return Outcome::Respond(response),
     };
-    let drop_at_end = match scripted_send_fault(shared, user_id, ids) {
-        FaultStep::Continue { drop_at_end } => drop_at_end,
-        FaultStep::Respond(response) => return Outcome::Respond(response),
-        FaultStep::Drop => return Outcome::DropConnection,
-    };
-    let finish = |response: Response| {
-        if drop_at_end {
-            Outcome::DropConnection
-        } else {
-            Outcome::Respond(response)
-        }
-    };
-
-    let access = match open_mailbox(shared, ids, headers, user_id, &["Mail.Send"]) {
-        Ok(access) => access,
-        Err(response) => return finish(response),
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    *delayed = true;
-
-    if access.settings.access_check_first
-        && let Err(response) = access.check_policy(ids)
+    let (access, drop_at_end) = match open_send(shared, ids, headers, user_id, delay, delayed).await
     {
-        return finish(response);
-    }
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
+    };
+    let finish = |response: Response| finish(response, drop_at_end);
     let payload = match check_payload(headers, &body, access.settings.max_message_size_bytes) {
         Ok(payload) => payload,
         Err(invalid) => return finish(bad_request(&invalid, ids)),
