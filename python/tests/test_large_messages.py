@@ -170,7 +170,10 @@ def test_cancelling_send_async_mid_upload_deletes_the_draft(
 
 CTRL_C_CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # A job a shell starts in the background inherits SIGINT as ignored; a
+    # program a person runs has Python's handler, which is what is tested.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     emu_url, tenant, client, secret, path = sys.argv[1:6]
     import graphmailer
     mailer = graphmailer.Mailer(tenant_id=tenant, client_id=client, client_secret=secret,
