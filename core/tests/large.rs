@@ -60,23 +60,10 @@ fn billing(emu: &TestEmulator, large: bool) -> Mailer {
     .unwrap()
 }
 
-async fn drafts(emu: &TestEmulator) -> Vec<Value> {
-    let v: Value = emu
-        .http
-        .get(format!("{}/_emulator/drafts", emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["drafts"].as_array().cloned().unwrap_or_default()
-}
-
 async fn wait_for_drafts(emu: &TestEmulator, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let now = drafts(emu).await;
+        let now = emu.drafts().await;
         if now.len() == count || Instant::now() > deadline {
             return now;
         }
@@ -119,7 +106,7 @@ async fn a_20_mb_attachment_goes_through_upload_sessions_byte_for_byte() {
     assert!(attachment_bytes(&sent[0], "summary.csv") == small);
     let counters = emu.counters().await;
     assert_eq!(counters["upload_chunks"], 6, "{counters}");
-    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.drafts().await.is_empty());
 }
 
 #[tokio::test]
@@ -161,7 +148,7 @@ async fn an_app_without_mail_readwrite_is_told_what_to_grant() {
         hint.contains("Mail.ReadWrite") && hint.contains("scope"),
         "{hint}"
     );
-    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.drafts().await.is_empty());
     assert!(emu.messages().await.is_empty());
 }
 
@@ -184,7 +171,7 @@ async fn a_failed_chunk_resumes_where_the_service_stands() {
     let counters = emu.counters().await;
     assert_eq!(counters["upload_chunks"], 4, "{counters}");
     assert_eq!(counters["upload_requests"], 5, "{counters}");
-    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.drafts().await.is_empty());
 }
 
 #[tokio::test]
@@ -197,7 +184,7 @@ async fn a_failure_part_way_deletes_the_draft() {
     assert_eq!(e.code(), Some("ErrorMessageSizeExceeded"), "{e}");
     assert!(e.message().contains("draft was deleted"), "{e}");
     assert!(e.hint().unwrap().contains("MaxSendSize"));
-    assert!(drafts(&emu).await.is_empty());
+    assert!(emu.drafts().await.is_empty());
     assert!(emu.messages().await.is_empty());
 }
 

@@ -93,6 +93,13 @@ impl TestEmulator {
             .unwrap()
             .clone()
     }
+    /// The drafts left in mailboxes (`GET /_emulator/drafts`).
+    pub async fn drafts(&self) -> Vec<Value> {
+        self.call(reqwest::Method::GET, "drafts", None).await["drafts"]
+            .as_array()
+            .expect("the test API lists drafts")
+            .clone()
+    }
     pub async fn reset(&self) {
         self.call(reqwest::Method::POST, "reset", None).await;
     }
