@@ -5,7 +5,9 @@ that uses it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,28 @@ BILLING_SECRET = "Bil8Q~billingSecretValue.0123456789abcdef"
 ALLOWED = "erp@contoso.test"
 SHARED = "billing@contoso.test"
 DENIED = "ceo@contoso.test"
+
+
+def ticks_while(action: Callable[[], object]) -> int:
+    """How many times another Python thread got to run (about once a
+    millisecond) while ``action`` blocked: near zero if it held the GIL."""
+    ticks = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        action()
+    finally:
+        done.set()
+        counter.join()
+    return ticks
 
 
 def emulator_binary() -> Path:

@@ -19,7 +19,7 @@ import pytest
 import graphmailer
 from graphmailer.testing import Emulator
 
-from .conftest import ALLOWED, SHARED
+from .conftest import ALLOWED, SHARED, ticks_while
 
 DELAY_MS = 300
 
@@ -55,22 +55,7 @@ def test_python_threads_run_while_a_send_waits(emu: Emulator) -> None:
     mailer = emu.mailer()
     mailer.send(sender=ALLOWED, to="warm@example.com", text="token first")
     emu.set_faults({"delay_ms": 500})
-    ticks = 0
-    done = threading.Event()
-
-    def count() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    try:
-        mailer.send(sender=ALLOWED, to="a@example.com", text="slow")
-    finally:
-        done.set()
-        counter.join()
+    ticks = ticks_while(lambda: mailer.send(sender=ALLOWED, to="a@example.com", text="slow"))
     # The other thread kept running for the 500 ms the send waited.
     assert ticks > 50, ticks
 

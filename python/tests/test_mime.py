@@ -10,8 +10,6 @@ import base64
 import email
 import io
 import os
-import threading
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import pytest
 import graphmailer
 from graphmailer.testing import Emulator
 
-from .conftest import ALLOWED, DENIED, SHARED
+from .conftest import ALLOWED, DENIED, SHARED, ticks_while
 
 MAX_MIME_BYTES = 3 * 1024 * 1024  # the core's limit: 4 MB of base64
 
@@ -236,21 +234,6 @@ def test_the_allowlist_applies(emu: Emulator) -> None:
 def test_the_gil_is_released_while_send_mime_waits(emu: Emulator, mailer: graphmailer.Mailer) -> None:
     mailer.send_mime(PLAIN)  # the token first
     emu.set_faults({"delay_ms": 500})
-    ticks = 0
-    done = threading.Event()
-
-    def count() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    try:
-        mailer.send_mime(PLAIN)
-    finally:
-        done.set()
-        counter.join()
+    ticks = ticks_while(lambda: mailer.send_mime(PLAIN))
     assert ticks > 50, ticks
     assert len(emu.messages()) == 2
