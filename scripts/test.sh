@@ -60,6 +60,7 @@ run() {
 }
 
 checks() {
+  scripts/module-cycles.sh >/dev/null &&
   cargo fmt --all -- --check &&
   cargo clippy --workspace --all-targets --locked -- -D warnings
 }

@@ -6,10 +6,10 @@ use std::sync::OnceLock;
 
 use std::time::Duration;
 
+use crate::client::SendReceipt;
 use crate::config::Config;
 use crate::diagnose::Diagnosis;
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph::SendReceipt;
 use crate::message::Message;
 use crate::mime::MimeMessage;
 use crate::verify::Verification;

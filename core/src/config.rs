@@ -2,7 +2,6 @@
 //! plus `GRAPHMAILER_*`), or a TOML file.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +12,8 @@ use crate::certificate::ClientCertificate;
 use crate::cloud::Cloud;
 use crate::credential::Credential;
 use crate::error::{Error, Result};
-use crate::limits::MAX_CONCURRENT_PER_MAILBOX;
+use crate::loopback;
+use crate::message_limits::MAX_CONCURRENT_PER_MAILBOX;
 use crate::policy::SenderPolicy;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
@@ -556,9 +556,7 @@ fn endpoint(name: &str, value: &str) -> Result<Url> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
+            if !loopback::transport_allowed(&url) {
                 return Err(Error::config(
                     name,
                     format!(

@@ -118,8 +118,8 @@ impl Mailer {
     /// Gets a fresh token and explains it. Never fails: a failure is reported
     /// as a finding with its hint.
     pub async fn diagnose(&self) -> Diagnosis {
-        let inner = &self.inner;
-        let config = &inner.config;
+        let client = &self.client;
+        let config = &client.config;
         let proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
@@ -148,8 +148,8 @@ impl Mailer {
             findings: Vec::new(),
         };
         // A fresh token, so the roles reflect consent as it is now.
-        inner.tokens.clear();
-        let token = match inner.tokens.get(&inner.http, config).await {
+        client.tokens.clear();
+        let token = match client.token().await {
             Ok(token) => token,
             Err(error) => {
                 d.findings.push(Finding {

@@ -46,12 +46,26 @@ pub(crate) fn failed_before_sending(error: &reqwest::Error) -> bool {
 
 /// True when TLS refused the server's certificate: a setting to fix (an
 /// intercepting proxy or the emulator needs its CA trusted), not a passing
-/// failure to retry.
+/// failure to retry. Recognised by the TLS library's own error type, found
+/// in the cause chain (an I/O error carries it inside, not as its source).
 pub(crate) fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        let text = cause.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("unknownissuer") {
+        let inner = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        if [Some(cause), inner]
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.downcast_ref::<rustls::Error>())
+            .any(|e| {
+                matches!(
+                    e,
+                    rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+                )
+            })
+        {
             return true;
         }
         source = cause.source();

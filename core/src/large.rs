@@ -6,21 +6,18 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use reqwest::Method;
 use serde::Deserialize;
 
+use crate::client::{Body, GraphClient, SendReceipt};
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph::{self, Call, SendReceipt};
-use crate::limits::UPLOAD_SESSION_MIN_BYTES;
-use crate::mailer::Inner;
 use crate::message::{Attachment, Message};
+use crate::message_limits::UPLOAD_SESSION_MIN_BYTES;
+use crate::offload;
 use crate::upload;
 use crate::wire;
 
-const JSON: &str = "application/json";
-
-pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendReceipt> {
+pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<SendReceipt> {
     let sender = message.sender.as_str();
     if !message.save_to_sent_items {
         // A draft's `send` takes no saveToSentItems: say so rather than ignore it.
@@ -29,28 +26,25 @@ pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendRece
             "a large message keeps a copy in Sent Items: Graph's draft send has no saveToSentItems"
         );
     }
-    let created = graph::request(
-        &inner,
-        sender,
-        &Call {
-            method: Method::POST,
-            path: "/messages",
-            content_type: JSON,
-            body: wire::draft_body(&message)?.into(),
-            sends_mail: false,
-        },
-    )
-    .await
-    .map_err(|e| needs_read_write(e, &inner))?;
+    let created = client
+        .request(
+            Method::POST,
+            sender,
+            "/messages",
+            Body::json(wire::draft_body(&message)?),
+            false,
+        )
+        .await
+        .map_err(|e| needs_read_write(e, &client))?;
     let id = draft_id(&created.body)?;
     tracing::info!(
         sender,
         attachments = message.attachments.len(),
         "draft created for a large message"
     );
-    let mut draft = Draft::new(inner.clone(), sender, &id);
+    let mut draft = Draft::new(client.clone(), sender, &id);
     for (index, attachment) in message.attachments.iter().enumerate() {
-        if let Err(e) = attach(&inner, sender, &draft.path, attachment).await {
+        if let Err(e) = attach(&client, sender, &draft.path, attachment).await {
             let e = e.with_note(&format!(
                 "attachments[{index}] ('{}') was not added",
                 attachment.name
@@ -58,18 +52,15 @@ pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendRece
             return Err(draft.discard(e).await);
         }
     }
-    let sent = graph::request(
-        &inner,
-        sender,
-        &Call {
-            method: Method::POST,
-            path: &format!("{}/send", draft.path),
-            content_type: JSON,
-            body: Bytes::new(),
-            sends_mail: true,
-        },
-    )
-    .await;
+    let sent = client
+        .request(
+            Method::POST,
+            sender,
+            &format!("{}/send", draft.path),
+            Body::empty(),
+            true,
+        )
+        .await;
     match sent {
         Ok(answer) => {
             draft.keep();
@@ -86,31 +77,26 @@ pub(crate) async fn send(inner: Arc<Inner>, message: Message) -> Result<SendRece
     }
 }
 
-async fn attach(inner: &Inner, sender: &str, draft: &str, attachment: &Attachment) -> Result<()> {
+async fn attach(
+    client: &GraphClient,
+    sender: &str,
+    draft: &str,
+    attachment: &Attachment,
+) -> Result<()> {
     if attachment.size() >= UPLOAD_SESSION_MIN_BYTES {
-        return upload::upload(inner, sender, draft, attachment).await;
+        return upload::upload(client, sender, draft, attachment).await;
     }
     let content = attachment.content.clone();
-    let bytes = tokio::task::spawn_blocking(move || content.read_all())
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Service,
-                format!("reading an attachment stopped: {e}"),
-            )
-        })??;
-    graph::request(
-        inner,
-        sender,
-        &Call {
-            method: Method::POST,
-            path: &format!("{draft}/attachments"),
-            content_type: JSON,
-            body: wire::attachment_body(attachment, &bytes)?.into(),
-            sends_mail: false,
-        },
-    )
-    .await?;
+    let bytes = offload::read(move || content.read_all()).await?;
+    client
+        .request(
+            Method::POST,
+            sender,
+            &format!("{draft}/attachments"),
+            Body::json(wire::attachment_body(attachment, &bytes)?),
+            false,
+        )
+        .await?;
     Ok(())
 }
 
@@ -135,8 +121,8 @@ fn draft_id(body: &[u8]) -> Result<String> {
 
 /// A 403 on the draft usually means the app lacks Mail.ReadWrite, which the
 /// large-message path needs on top of Mail.Send: say so, and what it implies.
-fn needs_read_write(error: Error, inner: &Inner) -> Error {
-    let lacks = inner
+fn needs_read_write(error: Error, client: &GraphClient) -> Error {
+    let lacks = client
         .tokens
         .roles()
         .is_some_and(|roles| !roles.iter().any(|r| r == "Mail.ReadWrite"));
@@ -151,14 +137,14 @@ fn needs_read_write(error: Error, inner: &Inner) -> Error {
          Applications: 'Application Mail.ReadWrite' with the same scope; an Application Access \
          Policy covers it already), because unscoped it can read every mailbox. Or keep \
          attachments under about 3 MB in total.",
-        inner.config.client_id
+        client.config.client_id
     ))
 }
 
 /// The draft of a send in progress. Dropped before `keep` or `discard` (the
 /// send's future was cancelled), it deletes the draft in the background.
 struct Draft {
-    inner: Arc<Inner>,
+    client: Arc<GraphClient>,
     sender: String,
     id: String,
     /// `/messages/{id}`, escaped for a URL path.
@@ -167,10 +153,10 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(inner: Arc<Inner>, sender: &str, id: &str) -> Self {
+    fn new(client: Arc<GraphClient>, sender: &str, id: &str) -> Self {
         let escaped: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
         Draft {
-            inner,
+            client,
             sender: sender.to_owned(),
             id: id.to_owned(),
             path: format!("/messages/{escaped}"),
@@ -186,7 +172,7 @@ impl Draft {
     /// Deletes the draft after `error`, and says so in the error.
     async fn discard(&mut self, error: Error) -> Error {
         self.live = false;
-        match delete(&self.inner, &self.sender, &self.path).await {
+        match delete(&self.client, &self.sender, &self.path).await {
             Ok(()) => error.with_note("nothing was sent and the draft was deleted"),
             Err(e) => error.with_note(&format!(
                 "nothing was sent, but the draft {} could not be deleted ({}): delete it from {}'s Drafts folder",
@@ -203,8 +189,8 @@ impl Drop for Draft {
         if !self.live {
             return;
         }
-        let (inner, sender, path, id) = (
-            self.inner.clone(),
+        let (client, sender, path, id) = (
+            self.client.clone(),
             self.sender.clone(),
             self.path.clone(),
             self.id.clone(),
@@ -212,7 +198,7 @@ impl Drop for Draft {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(async move {
-                    match delete(&inner, &sender, &path).await {
+                    match delete(&client, &sender, &path).await {
                         Ok(()) => tracing::info!(sender, "send cancelled; its draft was deleted"),
                         Err(e) => tracing::warn!(sender, draft = id, error = %e.message(), "send cancelled; its draft could not be deleted"),
                     }
@@ -229,18 +215,9 @@ impl Drop for Draft {
     }
 }
 
-async fn delete(inner: &Inner, sender: &str, path: &str) -> Result<()> {
-    graph::request(
-        inner,
-        sender,
-        &Call {
-            method: Method::DELETE,
-            path,
-            content_type: JSON,
-            body: Bytes::new(),
-            sends_mail: false,
-        },
-    )
-    .await
-    .map(drop)
+async fn delete(client: &GraphClient, sender: &str, path: &str) -> Result<()> {
+    client
+        .request(Method::DELETE, sender, path, Body::empty(), false)
+        .await
+        .map(drop)
 }

@@ -34,20 +34,23 @@
 mod address;
 pub mod blocking;
 mod certificate;
+mod client;
 mod cloud;
 pub mod config;
 mod credential;
 pub mod diagnose;
 pub mod error;
-mod graph;
+mod graph_error;
 mod hints;
 mod http;
 mod large;
-mod limiter;
-pub mod limits;
+mod loopback;
+mod mailbox_limiter;
 mod mailer;
 pub mod message;
+mod message_limits;
 mod mime;
+pub mod offload;
 pub mod policy;
 pub mod powershell;
 mod report;
@@ -61,12 +64,12 @@ mod wire;
 
 pub use address::Address;
 pub use certificate::ClientCertificate;
+pub use client::SendReceipt;
 pub use cloud::Cloud;
 pub use config::{Config, ConfigBuilder};
 pub use credential::Credential;
 pub use diagnose::{Diagnosis, Finding, Severity};
 pub use error::{Error, ErrorKind, Result};
-pub use graph::SendReceipt;
 pub use mailer::Mailer;
 pub use message::{Attachment, Body, BodyType, Content, Header, Importance, Message};
 pub use mime::MimeMessage;
@@ -77,6 +80,11 @@ pub use secret::Secret;
 pub use verify::{
     Expectation, Observed, Verification, VerifyRow, default_interval, parse_duration,
 };
+
+/// Microsoft's published limits that graphmailer enforces before sending.
+pub mod limits {
+    pub use crate::message_limits::*;
+}
 
 /// The library's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

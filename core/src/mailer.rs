@@ -3,15 +3,13 @@
 
 use std::sync::Arc;
 
+use crate::client::{Body, GraphClient, SendReceipt};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, Result};
-use crate::graph::{self, SendReceipt};
-use crate::http;
+use crate::error::Result;
 use crate::large;
-use crate::limiter::MailboxLimiter;
 use crate::message::Message;
 use crate::mime::MimeMessage;
-use crate::token::TokenCache;
+use crate::offload;
 use crate::wire;
 
 /// Sends mail through Microsoft Graph with app-only credentials.
@@ -21,28 +19,14 @@ use crate::wire;
 /// share it.
 #[derive(Clone)]
 pub struct Mailer {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub config: Config,
-    pub http: reqwest::Client,
-    pub tokens: TokenCache,
-    pub limiter: MailboxLimiter,
+    pub(crate) client: Arc<GraphClient>,
 }
 
 impl Mailer {
     /// A mailer for a checked configuration.
     pub fn new(config: Config) -> Result<Mailer> {
-        let http = http::build_client(&config)?;
-        let limiter = MailboxLimiter::new(config.max_concurrent_per_mailbox);
         Ok(Mailer {
-            inner: Arc::new(Inner {
-                config,
-                http,
-                tokens: TokenCache::default(),
-                limiter,
-            }),
+            client: Arc::new(GraphClient::new(config)?),
         })
     }
 
@@ -53,7 +37,7 @@ impl Mailer {
 
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.client.config
     }
 
     /// Sends a message. In order, and stopping at the first failure: the
@@ -70,9 +54,9 @@ impl Mailer {
     /// as does cancelling the send (dropping its future).
     pub async fn send(&self, message: &Message) -> Result<SendReceipt> {
         message.validate()?;
-        self.inner.config.allowed_senders.check(&message.sender)?;
-        if !wire::fits_one_request(message) && self.inner.config.large_messages {
-            return large::send(self.inner.clone(), message.clone()).await;
+        self.client.config.allowed_senders.check(&message.sender)?;
+        if !wire::fits_one_request(message) && self.client.config.large_messages {
+            return large::send(self.client.clone(), message.clone()).await;
         }
         let body = if message
             .attachments
@@ -80,26 +64,15 @@ impl Mailer {
             .any(|a| a.content.as_bytes().is_none())
         {
             // Attachment files are read whole here (they are small, or
-            // `send_mail_body` refuses them): keep that off the async threads.
+            // `send_mail_body` refuses them).
             let message = message.clone();
-            tokio::task::spawn_blocking(move || wire::send_mail_body(&message))
-                .await
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Service,
-                        format!("reading attachments stopped: {e}"),
-                    )
-                })??
+            offload::read(move || wire::send_mail_body(&message)).await?
         } else {
             wire::send_mail_body(message)?
         };
-        graph::send_mail(
-            &self.inner,
-            &message.sender,
-            body.into(),
-            "application/json",
-        )
-        .await
+        self.client
+            .send_mail(&message.sender, Body::json(body))
+            .await
     }
 
     /// Sends a ready RFC 5322 message through Graph's MIME form of
@@ -112,7 +85,7 @@ impl Mailer {
         message: &MimeMessage,
     ) -> Result<SendReceipt> {
         let default = self
-            .inner
+            .client
             .config
             .default_sender()
             .filter(|_| sender.is_none());
@@ -123,20 +96,22 @@ impl Mailer {
             }
             (result, _) => result?,
         };
-        self.inner.config.allowed_senders.check(&sender)?;
-        graph::send_mail(&self.inner, &sender, message.request_body(), "text/plain").await
+        self.client.config.allowed_senders.check(&sender)?;
+        self.client
+            .send_mail(&sender, Body::mime(message.request_body()))
+            .await
     }
 
     /// How many token requests this mailer has made, for diagnostics and tests.
     pub fn token_requests(&self) -> u64 {
-        self.inner.tokens.requests()
+        self.client.tokens.requests()
     }
 }
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mailer")
-            .field("config", &self.inner.config)
+            .field("config", &self.client.config)
             .finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::address::{Address, check_address, check_single_line, is_guid, printable};
 use crate::error::{Error, Result};
-use crate::limits::{MAX_ATTACHMENT_BYTES, MAX_HEADERS, MAX_RECIPIENTS};
+use crate::message_limits::{MAX_ATTACHMENT_BYTES, MAX_HEADERS, MAX_RECIPIENTS};
 
 /// Whether the body is plain text or HTML.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::error::Error;
+
 /// The retry rules of a mailer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -63,6 +65,64 @@ impl RetryPolicy {
         let jitter = rand::rng().random_range(0.5..=1.0);
         let delay = ceiling.mul_f64(jitter).max(retry_after.unwrap_or_default());
         (started.elapsed() + delay <= self.deadline).then_some(delay)
+    }
+}
+
+/// The one retry driver: the token request, Graph requests and upload chunks
+/// each keep one of these per request, report every failure their own rules
+/// call retryable to [`Attempts::wait_after`], and stop when it gives the
+/// error back.
+pub(crate) struct Attempts<'a> {
+    policy: &'a RetryPolicy,
+    started: Instant,
+    failed: u32,
+}
+
+impl<'a> Attempts<'a> {
+    pub(crate) fn new(policy: &'a RetryPolicy) -> Self {
+        Attempts {
+            policy,
+            started: Instant::now(),
+            failed: 0,
+        }
+    }
+
+    /// Counts `error` as a failed attempt and waits before the next one, or
+    /// gives `error` back, noting what was spent, when the attempts or the
+    /// deadline are used up. `what` goes into the log line (never a secret).
+    pub(crate) async fn wait_after(&mut self, error: Error, what: &str) -> Result<(), Error> {
+        self.failed += 1;
+        match self
+            .policy
+            .next_delay(self.failed, self.started, error.retry_after())
+        {
+            Some(delay) => {
+                tracing::warn!(attempt = self.failed, delay_ms = delay.as_millis() as u64, error = %error.message(), "{what}");
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            None => Err(error),
+        }
+    }
+
+    /// The last retryable error, saying how long was spent.
+    pub(crate) fn gave_up(&self, error: Error, attempts: u32) -> Error {
+        error.with_note(&format!(
+            "gave up after {attempts} attempts in {:.1} s",
+            self.started.elapsed().as_secs_f64()
+        ))
+    }
+
+    /// How many attempts failed so far.
+    pub(crate) fn failed(&self) -> u32 {
+        self.failed
+    }
+
+    /// Starts the count again: an upload that moved forward has new attempts
+    /// and a new deadline for its next chunk.
+    pub(crate) fn restart(&mut self) {
+        self.started = Instant::now();
+        self.failed = 0;
     }
 }
 

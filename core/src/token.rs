@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hints::{self, HintContext};
 use crate::http;
-use crate::retry::retry_after;
+use crate::retry::{Attempts, retry_after};
 use crate::secret::Secret;
 
 /// Refresh this long before expiry, or at half the lifetime for short tokens.
@@ -158,11 +158,9 @@ struct TokenErrorBody {
 
 async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken> {
     let url = config.token_url();
-    let started = Instant::now();
-    let mut failed = 0;
+    let mut attempts = Attempts::new(&config.retry);
     loop {
-        let outcome = request_once(client, config, &url).await;
-        let error = match outcome {
+        let error = match request_once(client, config, &url).await {
             Ok(token) => {
                 tracing::info!(
                     tenant = %config.tenant_id,
@@ -172,25 +170,12 @@ async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken>
                 );
                 return Ok(token);
             }
-            Err(e) => e,
+            Err(e) if e.kind().is_retryable() => e,
+            Err(e) => return Err(e),
         };
-        failed += 1;
-        let delay = error
-            .kind()
-            .is_retryable()
-            .then(|| {
-                config
-                    .retry
-                    .next_delay(failed, started, error.retry_after())
-            })
-            .flatten();
-        match delay {
-            Some(delay) => {
-                tracing::warn!(attempt = failed, delay_ms = delay.as_millis() as u64, error = %error.message(), "token request failed; retrying");
-                tokio::time::sleep(delay).await;
-            }
-            None => return Err(error),
-        }
+        attempts
+            .wait_after(error, "token request failed; retrying")
+            .await?;
     }
 }
 

@@ -8,20 +8,20 @@
 //! treated as a secret: never logged, never in an error, and it gets no
 //! Authorization header.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
+use crate::client::{Body, GraphClient};
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph::{self, Call};
+use crate::graph_error::graph_error;
 use crate::http;
-use crate::limits::UPLOAD_CHUNK_BYTES;
-use crate::mailer::Inner;
+use crate::loopback;
 use crate::message::Attachment;
-use crate::retry::retry_after;
+use crate::message_limits::UPLOAD_CHUNK_BYTES;
+use crate::offload;
+use crate::retry::{Attempts, retry_after};
 use crate::secret::Secret;
 use crate::wire;
 
@@ -36,43 +36,32 @@ struct Session {
 
 /// Uploads `attachment` onto the draft at `draft` (`/messages/{id}`).
 pub(crate) async fn upload(
-    inner: &Inner,
+    client: &GraphClient,
     sender: &str,
     draft: &str,
     attachment: &Attachment,
 ) -> Result<()> {
-    let created = graph::request(
-        inner,
-        sender,
-        &Call {
-            method: Method::POST,
-            path: &format!("{draft}/attachments/createUploadSession"),
-            content_type: "application/json",
-            body: wire::upload_session_body(attachment)?.into(),
-            sends_mail: false,
-        },
-    )
-    .await?;
+    let created = client
+        .request(
+            Method::POST,
+            sender,
+            &format!("{draft}/attachments/createUploadSession"),
+            Body::json(wire::upload_session_body(attachment)?),
+            false,
+        )
+        .await?;
     let session: Session = serde_json::from_slice(&created.body).map_err(|_| no_session())?;
     let url = checked_url(session.upload_url)?;
     let total = attachment.size();
     let mut offset = next_offset(&session.next_expected_ranges).unwrap_or(0);
-    let mut failed = 0;
-    let mut started = Instant::now();
+    let mut retries = Attempts::new(&client.config.retry);
     loop {
         let len = (total.saturating_sub(offset)).min(UPLOAD_CHUNK_BYTES as u64) as usize;
         let content = attachment.content.clone();
-        let chunk = tokio::task::spawn_blocking(move || content.read_at(offset, len))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Service,
-                    format!("reading an attachment stopped: {e}"),
-                )
-            })??;
+        let chunk = offload::read(move || content.read_at(offset, len)).await?;
         let outcome = {
-            let _slot = inner.limiter.acquire(sender).await;
-            put(inner, &url, chunk, offset, total).await
+            let _slot = client.limiter.acquire(sender).await;
+            put(client, &url, chunk, offset, total).await
         };
         match outcome {
             Chunk::Complete => {
@@ -81,24 +70,16 @@ pub(crate) async fn upload(
             }
             Chunk::Accepted(next) => {
                 offset = next.unwrap_or(offset + len as u64);
-                failed = 0;
-                started = Instant::now();
+                retries.restart();
             }
             Chunk::Failed { error, resume_at } => {
-                failed += 1;
-                let Some(delay) =
-                    inner
-                        .config
-                        .retry
-                        .next_delay(failed, started, error.retry_after())
-                else {
-                    return Err(graph::gave_up(error, failed, started));
-                };
-                tracing::warn!(sender, offset, delay_ms = delay.as_millis() as u64, error = %error.message(), "upload chunk failed; resuming");
-                tokio::time::sleep(delay).await;
+                let what = format!("upload chunk at byte {offset} failed; resuming");
+                if let Err(error) = retries.wait_after(error, &what).await {
+                    return Err(retries.gave_up(error, retries.failed()));
+                }
                 let resume_at = match resume_at {
                     Some(at) => Some(at),
-                    None => status(inner, &url).await,
+                    None => status(client, &url).await,
                 };
                 offset = resume_at.unwrap_or(offset);
             }
@@ -126,9 +107,9 @@ enum Chunk {
     Final(Error),
 }
 
-async fn put(inner: &Inner, url: &Secret, chunk: Bytes, offset: u64, total: u64) -> Chunk {
+async fn put(client: &GraphClient, url: &Secret, chunk: Bytes, offset: u64, total: u64) -> Chunk {
     let end = offset + chunk.len() as u64 - 1;
-    let sent = inner
+    let sent = client
         .http
         .put(url.expose())
         .header(CONTENT_RANGE, format!("bytes {offset}-{end}/{total}"))
@@ -161,7 +142,7 @@ async fn put(inner: &Inner, url: &Secret, chunk: Bytes, offset: u64, total: u64)
     if status.is_success() {
         return Chunk::Accepted(parse_ranges(&body));
     }
-    let error = graph::graph_error(status, &headers, &body)
+    let error = graph_error(status, &headers, &body)
         .with_retry_after(retry_after(&headers))
         .with_note(&format!("uploading bytes {offset}-{end} of {total}"));
     match status.as_u16() {
@@ -185,8 +166,8 @@ async fn put(inner: &Inner, url: &Secret, chunk: Bytes, offset: u64, total: u64)
 }
 
 /// Where the session stands, asked after a chunk whose answer never came.
-async fn status(inner: &Inner, url: &Secret) -> Option<u64> {
-    let response = inner.http.get(url.expose()).send().await.ok()?;
+async fn status(client: &GraphClient, url: &Secret) -> Option<u64> {
+    let response = client.http.get(url.expose()).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
@@ -231,20 +212,13 @@ fn no_session() -> Error {
 /// emulator): it carries its own credential.
 fn checked_url(url: String) -> Result<Secret> {
     let parsed = url::Url::parse(&url).map_err(|_| no_session())?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match parsed.scheme() {
-        "https" => Ok(Secret::new(url)),
-        "http" if loopback => Ok(Secret::new(url)),
-        _ => Err(Error::new(
+    if !loopback::transport_allowed(&parsed) {
+        return Err(Error::new(
             ErrorKind::Service,
             "Graph gave an upload URL that is not HTTPS; refusing to send the attachment over it",
-        )),
+        ));
     }
+    Ok(Secret::new(url))
 }
 
 #[cfg(test)]

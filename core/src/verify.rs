@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::address::check_address;
+use crate::client::Body;
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph;
 use crate::mailer::Mailer;
 use crate::message::Message;
 use crate::wire;
@@ -217,7 +217,7 @@ impl Mailer {
                 request_id: request_id.map(str::to_owned),
                 detail,
             };
-        Ok(match graph::send_mail(&self.inner, sender, body.into(), "application/json").await {
+        Ok(match self.client.send_mail(sender, Body::json(body)).await {
             Ok(receipt) => row(
                 Observed::Sent,
                 None,

@@ -7,8 +7,8 @@ use serde::{Serialize, Serializer};
 
 use crate::address::Address;
 use crate::error::{Error, Result};
-use crate::limits::MAX_REQUEST_BYTES;
 use crate::message::{Attachment, BodyType, Message};
+use crate::message_limits::MAX_REQUEST_BYTES;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,326 @@
+//! The transport layer: one `GraphClient` holds what every request to Graph
+//! needs (the configuration, the pooled HTTP client, the token cache and the
+//! per-mailbox limiter) and makes authenticated requests on a mailbox's
+//! behalf, retrying only where Graph cannot have acted (see `retry.rs`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph_error::{graph_error, header};
+use crate::hints::{self, HintContext};
+use crate::http;
+use crate::mailbox_limiter::MailboxLimiter;
+use crate::retry::Attempts;
+use crate::token::{AccessToken, TokenCache};
+
+/// What Graph said when it accepted a mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// Graph's `request-id` of the accepted request.
+    pub request_id: Option<String>,
+    /// The `client-request-id` graphmailer sent (the same on every attempt of
+    /// one send), to find the send in Microsoft's logs.
+    pub client_request_id: String,
+    /// How many requests it took (1 unless throttled or refused a token).
+    pub attempts: u32,
+}
+
+/// A request body with its content type.
+pub(crate) struct Body {
+    pub content_type: &'static str,
+    pub bytes: Bytes,
+}
+
+impl Body {
+    pub(crate) fn json(bytes: impl Into<Bytes>) -> Body {
+        Body {
+            content_type: "application/json",
+            bytes: bytes.into(),
+        }
+    }
+
+    /// No body (a GET, a DELETE, a draft's `send`).
+    pub(crate) fn empty() -> Body {
+        Body::json(Bytes::new())
+    }
+
+    /// A raw RFC 5322 message, base64 as Graph's MIME `sendMail` takes it.
+    pub(crate) fn mime(bytes: impl Into<Bytes>) -> Body {
+        Body {
+            content_type: "text/plain",
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// Graph's successful answer.
+pub(crate) struct Answer {
+    pub body: Bytes,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
+    pub attempts: u32,
+}
+
+impl Answer {
+    pub(crate) fn into_receipt(self) -> SendReceipt {
+        SendReceipt {
+            request_id: self.request_id,
+            client_request_id: self.client_request_id,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// Sends requests to Graph for any mailbox; shared (in an `Arc`) by every
+/// clone of a mailer.
+pub(crate) struct GraphClient {
+    pub config: Config,
+    pub http: reqwest::Client,
+    pub tokens: TokenCache,
+    pub limiter: MailboxLimiter,
+}
+
+impl GraphClient {
+    pub(crate) fn new(config: Config) -> Result<GraphClient> {
+        let http = http::build_client(&config)?;
+        let limiter = MailboxLimiter::new(config.max_concurrent_per_mailbox);
+        Ok(GraphClient {
+            config,
+            http,
+            tokens: TokenCache::default(),
+            limiter,
+        })
+    }
+
+    /// A token from the cache, or a new one.
+    pub(crate) async fn token(&self) -> Result<Arc<AccessToken>> {
+        self.tokens.get(&self.http, &self.config).await
+    }
+
+    /// `{graph}/v1.0/users/{mailbox}{path}`.
+    pub(crate) fn user_url(&self, mailbox: &str, path: &str) -> String {
+        format!(
+            "{}/v1.0/users/{}{path}",
+            self.config.graph_endpoint(),
+            url::form_urlencoded::byte_serialize(mailbox.as_bytes()).collect::<String>()
+        )
+    }
+
+    /// Posts one prepared `sendMail` body (JSON, or base64 MIME).
+    pub(crate) async fn send_mail(&self, sender: &str, body: Body) -> Result<SendReceipt> {
+        let answer = self
+            .request(Method::POST, sender, "/sendMail", body, true)
+            .await?;
+        Ok(answer.into_receipt())
+    }
+
+    /// Makes one authenticated request to `path` below `/v1.0/users/{mailbox}`,
+    /// within the mailbox's limit of requests in flight. `sends_mail` is true
+    /// for a request that sends mail (`sendMail`, a draft's `send`): when such
+    /// a request may have reached Graph without an answer, the send is
+    /// ambiguous and never retried. Any other request failing that way sent
+    /// nothing.
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        mailbox: &str,
+        path: &str,
+        body: Body,
+        sends_mail: bool,
+    ) -> Result<Answer> {
+        let call = Call {
+            method,
+            url: self.user_url(mailbox, path),
+            body,
+            sends_mail,
+            client_request_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut retries = Attempts::new(&self.config.retry);
+        let mut attempts = 0;
+        let mut refreshed_after_401 = false;
+        loop {
+            attempts += 1;
+            let token = self.token().await?;
+            let outcome = {
+                let _slot = self.limiter.acquire(mailbox).await;
+                self.attempt(&token, &call).await
+            };
+            let error = match outcome {
+                Attempt::Done { body, request_id } => {
+                    let id = request_id.as_deref().unwrap_or("");
+                    if sends_mail {
+                        // The one record an operator needs per mail: it went out, and its id.
+                        tracing::info!(
+                            sender = mailbox,
+                            attempts,
+                            request_id = id,
+                            "mail accepted by Graph"
+                        );
+                    } else {
+                        tracing::debug!(
+                            sender = mailbox,
+                            attempts,
+                            path,
+                            request_id = id,
+                            "Graph request done"
+                        );
+                    }
+                    return Ok(Answer {
+                        body,
+                        request_id,
+                        client_request_id: call.client_request_id,
+                        attempts,
+                    });
+                }
+                Attempt::TokenRefused(_) if !refreshed_after_401 => {
+                    // The token may have been revoked or expired early: one fresh
+                    // token, one more try. Graph refused the request, so nothing was sent.
+                    tracing::warn!(
+                        sender = mailbox,
+                        "Graph refused the access token; fetching a new one"
+                    );
+                    self.tokens.invalidate(&token);
+                    refreshed_after_401 = true;
+                    continue;
+                }
+                Attempt::TokenRefused(error) | Attempt::Final(error) => {
+                    return Err(self.with_hint(error, mailbox));
+                }
+                Attempt::Retryable(error) => error,
+            };
+            let what = format!("request for {mailbox} not taken; retrying");
+            if let Err(error) = retries.wait_after(error, &what).await {
+                let error = retries.gave_up(error, attempts);
+                return Err(self.with_hint(error, mailbox));
+            }
+        }
+    }
+
+    async fn attempt(&self, token: &AccessToken, call: &Call) -> Attempt {
+        let mut authorization =
+            match HeaderValue::from_str(&format!("Bearer {}", token.value.expose())) {
+                Ok(v) => v,
+                Err(_) => {
+                    return Attempt::Final(Error::new(
+                        ErrorKind::Service,
+                        "the access token is not a valid header value",
+                    ));
+                }
+            };
+        authorization.set_sensitive(true);
+        let graph = self.config.graph_endpoint();
+        let sent = self
+            .http
+            .request(call.method.clone(), &call.url)
+            .header(AUTHORIZATION, authorization)
+            .header(CONTENT_TYPE, call.body.content_type)
+            .header("client-request-id", &call.client_request_id)
+            .header("return-client-request-id", "true")
+            .body(call.body.bytes.clone())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if http::is_untrusted_certificate(&e) => {
+                return Attempt::Final(http::certificate_error(graph, &e));
+            }
+            Err(e) if http::failed_before_sending(&e) => {
+                return Attempt::Retryable(Error::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "could not connect to Graph at {graph}: {}",
+                        http::describe(&e)
+                    ),
+                ));
+            }
+            Err(e) => {
+                let (kind, text) = if call.sends_mail {
+                    (
+                        ErrorKind::AmbiguousDelivery,
+                        "the connection to Graph failed after the mail was sent, before an answer came",
+                    )
+                } else {
+                    (
+                        ErrorKind::Transient,
+                        "the connection to Graph failed before an answer came",
+                    )
+                };
+                return Attempt::Final(
+                    Error::new(kind, format!("{text}: {}", http::describe(&e)))
+                        .with_request_id(Some(call.client_request_id.clone())),
+                );
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let request_id = header(&headers, "request-id");
+        // The status is what matters; an unreadable body still leaves it.
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return Attempt::Done { body, request_id };
+        }
+        let mut error = graph_error(status, &headers, &body);
+        if !call.sends_mail && error.kind() == ErrorKind::AmbiguousDelivery {
+            error = error.with_kind(ErrorKind::Transient);
+        }
+        match status.as_u16() {
+            401 => Attempt::TokenRefused(error),
+            429 | 503 => Attempt::Retryable(error),
+            _ => Attempt::Final(error),
+        }
+    }
+
+    /// Adds the hint a person can act on, from what the token and the
+    /// configuration say.
+    pub(crate) fn with_hint(&self, error: Error, sender: &str) -> Error {
+        if error.hint().is_some() {
+            return error;
+        }
+        let roles = self.tokens.roles();
+        let cx = HintContext {
+            tenant_id: &self.config.tenant_id,
+            client_id: &self.config.client_id,
+            sender: Some(sender),
+            secret_looks_like_id: false,
+            token_roles: roles.as_deref(),
+        };
+        let hint = match error.kind() {
+            ErrorKind::AmbiguousDelivery => Some(hints::for_ambiguous(sender)),
+            _ => error
+                .code()
+                .and_then(|c| hints::for_graph(c, error.message(), &cx)),
+        };
+        let hint = hint.or_else(|| match error.kind() {
+            ErrorKind::Transient => Some("Graph or the network is failing for now; try again later. Nothing was sent.".into()),
+            ErrorKind::Throttled => Some(format!(
+                "Graph throttles each app per mailbox (4 requests at once, 10,000 per 10 minutes): slow down and retry {sender}'s mail later."
+            )),
+            _ => None,
+        });
+        error.with_hint_opt(hint)
+    }
+}
+
+/// One request, the same on every attempt.
+struct Call {
+    method: Method,
+    url: String,
+    body: Body,
+    sends_mail: bool,
+    client_request_id: String,
+}
+
+enum Attempt {
+    Done {
+        body: Bytes,
+        request_id: Option<String>,
+    },
+    TokenRefused(Error),
+    Retryable(Error),
+    Final(Error),
+}
