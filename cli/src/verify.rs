@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use graphmailer::{Verification, blocking, default_interval, parse_duration};
+use graphmailer::{Verification, blocking, parse_duration};
 
 use crate::config_arg::ConfigArg;
 use crate::output;
@@ -61,7 +61,7 @@ fn verify(args: VerifyArgs) -> graphmailer::Result<Verification> {
     let Some(wait) = wait else {
         return mailer.verify(&args.allowed, &args.denied);
     };
-    let interval = interval.unwrap_or_else(|| default_interval(wait));
+    let interval = blocking::verify_interval(wait, interval);
     mailer.verify_until(
         &args.allowed,
         &args.denied,

@@ -17,16 +17,69 @@ use crate::verify::Verification;
 /// The process-wide runtime graphmailer's own threads run on. Bindings spawn
 /// their async work onto it too (Python's asyncio bridge, Node's promises go
 /// through napi's own runtime).
+///
+/// Its threads block SIGPIPE: a write on a socket the peer has closed would
+/// otherwise raise it in the writing thread, and its default action ends the
+/// process. Rust programs, Python and Node ignore SIGPIPE, but a C host
+/// usually does not, and the HTTP stack writes with `writev`, which (unlike
+/// `send` with MSG_NOSIGNAL) raises it. Blocked in these threads only, their
+/// writes fail with EPIPE instead, and the host's own handling is untouched.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
+        let _ = RUNTIME_OWNER.set(std::process::id());
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("graphmailer")
+            .on_thread_start(block_sigpipe)
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("graphmailer cannot start its runtime threads: {e}"))
     })
+}
+
+/// The process that started the runtime's threads. `fork()` copies only the
+/// calling thread, so in a forked child the runtime has no workers and
+/// anything spawned onto it would wait forever.
+static RUNTIME_OWNER: OnceLock<u32> = OnceLock::new();
+
+/// Refuses to run in a child forked after graphmailer started its threads,
+/// with an error that says what to do, instead of hanging. [`wait`] checks
+/// it; bindings that spawn onto [`runtime`] themselves call it first.
+pub fn ensure_not_forked() -> Result<()> {
+    let me = std::process::id();
+    match RUNTIME_OWNER.get() {
+        Some(&owner) if owner != me => Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "graphmailer was already used in process {owner}, and this process ({me}) is a fork of it: \
+                 graphmailer's worker threads do not survive fork()"
+            ),
+        )
+        .with_hint(
+            "create every mailer only after the fork (for example in the worker's start-up hook, \
+             not at import time with a pre-forking server)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn block_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: plain signal-mask calls on this thread's own mask, with a set
+    // initialized by sigemptyset.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut());
+    }
+}
+
+/// The time between verify rounds when the caller names none (see
+/// [`crate::default_interval`]); the bindings and the CLI all take it from here.
+pub fn verify_interval(wait: Duration, interval: Option<Duration>) -> Duration {
+    interval.unwrap_or_else(|| crate::verify::default_interval(wait))
 }
 
 /// Runs `future` on the shared runtime and waits for it. Safe to call from any
@@ -37,6 +90,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    ensure_not_forked()?;
     futures::executor::block_on(runtime().spawn(future)).map_err(|e| {
         Error::new(
             ErrorKind::Service,

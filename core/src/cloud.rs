@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::Error;
+
 /// A Microsoft 365 cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -67,7 +69,7 @@ impl fmt::Display for Cloud {
 }
 
 impl FromStr for Cloud {
-    type Err = String;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let folded: String = s
@@ -80,8 +82,12 @@ impl FromStr for Cloud {
             "usgov" | "gcchigh" | "usgovernment" | "azureusgovernment" | "l4" => Ok(Cloud::UsGov),
             "usgovdod" | "dod" | "l5" => Ok(Cloud::UsGovDod),
             "china" | "21vianet" | "azurechinacloud" => Ok(Cloud::China),
-            _ => Err(format!(
-                "unknown cloud '{s}': use one of global, usgov (GCC High), usgovdod (DoD), china (21Vianet)"
+            _ => Err(Error::config(
+                "GRAPHMAILER_CLOUD",
+                format!(
+                    "unknown cloud '{}': use one of global, usgov (GCC High), usgovdod (DoD), china (21Vianet)",
+                    crate::address::printable(s)
+                ),
             )),
         }
     }
@@ -101,11 +107,13 @@ mod tests {
             Cloud::UsGov.authority_host(),
             Cloud::UsGovDod.authority_host()
         );
-        assert_eq!("GCC-High".parse::<Cloud>(), Ok(Cloud::UsGov));
-        assert_eq!("21Vianet".parse::<Cloud>(), Ok(Cloud::China));
-        assert!("mars".parse::<Cloud>().unwrap_err().contains("usgov"));
+        assert_eq!("GCC-High".parse::<Cloud>().ok(), Some(Cloud::UsGov));
+        assert_eq!("21Vianet".parse::<Cloud>().ok(), Some(Cloud::China));
+        let e = "mars".parse::<Cloud>().unwrap_err();
+        assert!(e.message().contains("usgov"));
+        assert_eq!(e.field(), Some("GRAPHMAILER_CLOUD"));
         for cloud in Cloud::ALL {
-            assert_eq!(cloud.name().parse::<Cloud>(), Ok(cloud));
+            assert_eq!(cloud.name().parse::<Cloud>().ok(), Some(cloud));
         }
     }
 }

@@ -47,30 +47,36 @@ pub(crate) fn failed_before_sending(error: &reqwest::Error) -> bool {
 /// True when TLS refused the server's certificate: a setting to fix (an
 /// intercepting proxy or the emulator needs its CA trusted), not a passing
 /// failure to retry. Recognised by the TLS library's own error type, found
-/// in the cause chain (an I/O error carries it inside, not as its source).
+/// in the cause chain.
 pub(crate) fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        let inner = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|e| e as &(dyn std::error::Error + 'static));
-        if [Some(cause), inner]
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.downcast_ref::<rustls::Error>())
-            .any(|e| {
-                matches!(
-                    e,
-                    rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-                )
-            })
-        {
+        if refused_certificate(cause) {
             return true;
         }
         source = cause.source();
     }
     false
+}
+
+/// An I/O error hides what it carries from `source()`, and the TLS
+/// connector wraps the handshake's I/O error in another: look inside each.
+fn refused_certificate(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => error = inner,
+            None => return false,
+        }
+    }
 }
 
 /// The error for a connection that TLS refused.

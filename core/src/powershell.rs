@@ -16,6 +16,39 @@ pub enum PolicyStyle {
     ApplicationAccessPolicy,
 }
 
+impl PolicyStyle {
+    /// The name in configuration and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyStyle::Rbac => "rbac",
+            PolicyStyle::ApplicationAccessPolicy => "application_access_policy",
+        }
+    }
+}
+
+impl std::str::FromStr for PolicyStyle {
+    type Err = Error;
+
+    /// `rbac`, or `application_access_policy` (also spelled
+    /// `applicationAccessPolicy` as JavaScript names things). Exact: a
+    /// restriction is not the place to guess.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "rbac" => Ok(PolicyStyle::Rbac),
+            "application_access_policy" | "applicationAccessPolicy" => {
+                Ok(PolicyStyle::ApplicationAccessPolicy)
+            }
+            other => Err(Error::config(
+                "style",
+                format!(
+                    "'{}' is not one of 'rbac', 'application_access_policy'",
+                    crate::address::printable(other)
+                ),
+            )),
+        }
+    }
+}
+
 /// What the script restricts.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyRequest {
@@ -228,6 +261,21 @@ pub fn policy_script(request: &PolicyRequest, style: PolicyStyle) -> Result<Stri
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn styles_parse_by_their_names_only() {
+        for style in [PolicyStyle::Rbac, PolicyStyle::ApplicationAccessPolicy] {
+            assert_eq!(style.name().parse::<PolicyStyle>().ok(), Some(style));
+        }
+        assert_eq!(
+            "applicationAccessPolicy".parse::<PolicyStyle>().ok(),
+            Some(PolicyStyle::ApplicationAccessPolicy)
+        );
+        let e = "RBAC".parse::<PolicyStyle>().unwrap_err();
+        assert_eq!(e.field(), Some("style"));
+        assert!(e.message().contains("'RBAC' is not one of"), "{e}");
+    }
+
     use super::*;
 
     const APP: &str = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";

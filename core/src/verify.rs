@@ -91,6 +91,10 @@ impl Verification {
     }
 }
 
+/// The shortest time allowed between two rounds: short enough for tests
+/// against the emulator, long enough that no caller sends without pause.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
 /// The time between rounds when the caller names none: a twelfth of the
 /// wait, between 10 seconds and 5 minutes, so a two-hour wait checks every
 /// five minutes and a two-minute one every ten seconds.
@@ -152,6 +156,17 @@ impl Mailer {
         interval: Duration,
         mut progress: impl FnMut(&Verification, Duration),
     ) -> Result<Verification> {
+        // Every round sends test mail: a zero interval must not become a
+        // loop without pause, whichever binding it came through.
+        if interval < MIN_INTERVAL {
+            return Err(Error::config(
+                "interval",
+                format!(
+                    "must be at least {} ms: each round sends test mail",
+                    MIN_INTERVAL.as_millis()
+                ),
+            ));
+        }
         let started = Instant::now();
         let mut round = 1;
         loop {

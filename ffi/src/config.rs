@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use gm_core::{ClientCertificate, Cloud, Config};
+use gm_core::{ClientCertificate, Config};
 
 use crate::args;
 use crate::error::{Failure, c_string, call};
@@ -95,25 +95,15 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
             "client_certificate",
         )?)
     };
-    match (secret, certificate) {
-        (Some(_), Some(_)) => {
-            return Err(Failure::invalid(
-                "client_certificate",
-                "is given together with client_secret: give one credential".into(),
-            ));
-        }
-        (Some(secret), None) => b = b.client_secret(secret),
-        (None, Some(certificate)) => b = b.client_certificate(certificate.certificate.clone()),
-        // The core names the missing credential.
-        (None, None) => {}
+    // Core refuses a secret and a certificate together, naming both.
+    if let Some(secret) = secret {
+        b = b.client_secret(secret);
+    }
+    if let Some(certificate) = certificate {
+        b = b.client_certificate(certificate.certificate.clone());
     }
     if let Some(v) = unsafe { args::setting(c.cloud, "cloud") }? {
-        // CORE-GAP: Cloud::from_str returns a String, not an Error naming the
-        // setting; wrapped here exactly as Config::from_lookup does.
-        let cloud = v
-            .parse::<Cloud>()
-            .map_err(|e| gm_core::Error::config("GRAPHMAILER_CLOUD", e))?;
-        b = b.cloud(cloud);
+        b = b.set("cloud", v)?;
     }
     if let Some(v) = unsafe { args::setting(c.authority_host, "authority_host") }? {
         b = b.authority_host(v);

@@ -2,7 +2,6 @@
 //! shared by any number of threads; sends, diagnoses and verifies.
 
 use std::ffi::{c_char, c_int};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use gm_core::blocking::Mailer;
@@ -25,48 +24,10 @@ pub struct graphmailer_mailer {
     _private: [u8; 0],
 }
 
-/// The process that started graphmailer's worker threads. A child of fork()
-/// has none of them, and waiting on them would hang it forever.
-static OWNER: OnceLock<u32> = OnceLock::new();
-
+/// A child of fork() has none of graphmailer's worker threads, and waiting
+/// on them would hang it forever: core knows, and says so.
 fn not_forked() -> Result<(), Failure> {
-    if *OWNER.get_or_init(std::process::id) == std::process::id() {
-        Ok(())
-    } else {
-        Err(Failure::forked())
-    }
-}
-
-/// Starts the core's runtime with SIGPIPE blocked in its worker threads.
-///
-/// A write on a socket the peer has closed raises SIGPIPE in the writing
-/// thread, and its default action ends the process. Rust programs, Python and
-/// Node ignore SIGPIPE, but a C host usually does not, and the HTTP stack
-/// writes with `writev`, which (unlike `send` with MSG_NOSIGNAL) raises it. So
-/// the runtime's threads are created while the creating thread blocks
-/// SIGPIPE: they inherit the mask (and so do the blocking-pool threads they
-/// start), their writes fail with EPIPE instead, and the host's own signal
-/// handling is left exactly as it was.
-// CORE-GAP: the core's runtime() could block SIGPIPE in its threads itself
-// (an on_thread_start hook), for every host that does not ignore it.
-fn start_runtime() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        #[cfg(unix)]
-        // SAFETY: plain signal-mask calls on this thread's own mask, with
-        // sets initialized by sigemptyset; the old mask is restored.
-        unsafe {
-            let mut block: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut block);
-            libc::sigaddset(&mut block, libc::SIGPIPE);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-            let _ = gm_core::blocking::runtime();
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        }
-        #[cfg(not(unix))]
-        let _ = gm_core::blocking::runtime();
-    });
+    gm_core::blocking::ensure_not_forked().map_err(|_| Failure::forked())
 }
 
 fn issue(
@@ -78,7 +39,6 @@ fn issue(
         let out = args::out(mailer_out, "mailer_out")?;
         let config = config()?;
         not_forked()?;
-        start_runtime();
         let mailer = Mailer::new(config)?;
         let handle = handle::insert::<Mailer, graphmailer_mailer>(mailer);
         // SAFETY: checked non-NULL; the caller promised writable memory.
@@ -492,10 +452,10 @@ pub unsafe extern "C" fn graphmailer_mailer_verify_until(
         let denied = unsafe { args::strings(denied, denied_len, "denied") }?;
         not_forked()?;
         let wait = Duration::from_millis(wait_ms);
-        let interval = match interval_ms {
-            0 => gm_core::default_interval(wait),
-            ms => Duration::from_millis(ms),
-        };
+        let interval = gm_core::blocking::verify_interval(
+            wait,
+            (interval_ms != 0).then(|| Duration::from_millis(interval_ms)),
+        );
         Ok(report::verification(&mailer.verify_until(
             &allowed,
             &denied,

@@ -487,8 +487,9 @@ void test_certificate_loading(void) {
     graphmailer_config c = gm_config();
     c.client_certificate = cert;
     graphmailer_mailer *mailer = NULL;
-    CHECK_STATUS(graphmailer_mailer_new(&c, &mailer), GRAPHMAILER_ERR_INVALID_ARGUMENT);
-    CHECK_STR(graphmailer_last_error_field(), "client_certificate");
+    CHECK_STATUS(graphmailer_mailer_new(&c, &mailer), GRAPHMAILER_ERR_CONFIG);
+    CHECK_STR(graphmailer_last_error_field(), "AZURE_CLIENT_SECRET");
+    CHECK(strstr(gm_last_message(), "AZURE_CLIENT_CERTIFICATE_PATH") != NULL);
     CHECK_OK(graphmailer_certificate_free(cert));
 }
 

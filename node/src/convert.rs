@@ -86,22 +86,12 @@ pub fn config(env: &Env, options: Unknown<'_>) -> Converted<Config> {
         }
         b = b.client_secret(unsafe { v.cast::<String>()? });
     }
+    // Core refuses a secret and a certificate together, naming both.
     if let Some(v) = field(&options, "clientCertificate")? {
-        if field(&options, "clientSecret")?.is_some() {
-            return Err(Failure::arg_value(
-                "options.clientCertificate",
-                "cannot be given together with options.clientSecret: give one credential",
-            ));
-        }
         b = b.client_certificate(crate::certificate::from_option(env, v)?);
     }
     if let Some(v) = optional_string(&options, "cloud", "options")? {
-        // CORE-GAP: `Cloud::from_str` returns a plain `String` error; it is
-        // wrapped here exactly as `Config::from_lookup` wraps it.
-        let cloud = v
-            .parse()
-            .map_err(|e: String| graphmailer::Error::config("GRAPHMAILER_CLOUD", e))?;
-        b = b.cloud(cloud);
+        b = b.set("cloud", &v)?;
     }
     if let Some(v) = optional_string(&options, "authorityHost", "options")? {
         b = b.authority_host(v);
@@ -150,7 +140,8 @@ pub fn config(env: &Env, options: Unknown<'_>) -> Converted<Config> {
 pub fn environment(env: Unknown<'_>) -> Converted<Config> {
     let env = object(env, "env", "of type object")?;
     let mut values = HashMap::new();
-    for (name, _) in graphmailer::config::SETTINGS {
+    for setting in graphmailer::config::SETTINGS {
+        let name = setting.env;
         let Some(v) = field(&env, name)? else {
             continue;
         };
@@ -162,7 +153,7 @@ pub fn environment(env: Unknown<'_>) -> Converted<Config> {
                 format!("Received type {}", type_name(v.get_type()?)),
             ));
         }
-        values.insert(*name, unsafe { v.cast::<String>()? });
+        values.insert(name, unsafe { v.cast::<String>()? });
     }
     Ok(Config::from_lookup(|name| values.get(name).cloned())?)
 }
@@ -320,21 +311,19 @@ pub fn policy_request(v: Unknown<'_>) -> Converted<graphmailer::PolicyRequest> {
 }
 
 /// `'rbac'` or `'applicationAccessPolicy'`.
-// CORE-GAP: `PolicyStyle` has no `FromStr` or name; the binding names the two
-// styles itself.
 pub fn policy_style(v: Unknown<'_>) -> Converted<graphmailer::PolicyStyle> {
     const NAME: &str = "style";
-    match string(v, NAME)?.as_str() {
-        "rbac" => Ok(graphmailer::PolicyStyle::Rbac),
-        "applicationAccessPolicy" => Ok(graphmailer::PolicyStyle::ApplicationAccessPolicy),
-        other => Err(Failure::arg_value(
+    let text = string(v, NAME)?;
+    // Core parses; the message uses JavaScript's spelling of the names.
+    text.parse().map_err(|_| {
+        Failure::arg_value(
             NAME,
             format!(
                 "must be 'rbac' or 'applicationAccessPolicy'. Received '{}'",
-                printable(other)
+                printable(&text)
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// A message whose file attachments are still to be attached: core's

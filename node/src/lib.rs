@@ -257,9 +257,7 @@ impl Mailer {
                         (None, None) => mailer.verify(&o.allowed, &o.denied).await?,
                         (wait, on_progress) => {
                             let wait = wait.unwrap_or_default();
-                            let interval = o
-                                .interval
-                                .unwrap_or_else(|| graphmailer::default_interval(wait));
+                            let interval = graphmailer::blocking::verify_interval(wait, o.interval);
                             let progress =
                                 move |v: &graphmailer::Verification, left: std::time::Duration| {
                                     if let Some(f) = &on_progress {

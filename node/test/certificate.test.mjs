@@ -101,9 +101,9 @@ test('wrong argument types are TypeErrors; a password is never echoed', () => {
 test('a secret and a certificate together are refused', () => {
   const certificate = ClientCertificate.fromPath(fixture('bundle.pem'))
   assert.throws(() => new Mailer(emu.options({ clientCertificate: certificate })), {
-    name: 'TypeError',
-    code: 'ERR_INVALID_ARG_VALUE',
-    message: /cannot be given together with options.clientSecret/,
+    code: 'ERR_CONFIG',
+    field: 'AZURE_CLIENT_SECRET',
+    message: /AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH are both given: .*not both/,
   })
 })
 

@@ -3,6 +3,7 @@
 //! Online PowerShell that restricts the app. The core decides everything;
 //! these are read-only views of its results.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -10,7 +11,7 @@ use graphmailer::powershell::POLICY_WARNINGS;
 use graphmailer::{Diagnosis, Finding, PolicyRequest, PolicyStyle, Verification, VerifyRow};
 
 use crate::convert;
-use crate::error::{OrRaise, bad_value, to_pyerr};
+use crate::error::{OrRaise, to_pyerr};
 
 /// What ``Mailer.diagnose()`` learned from a fresh token: the app, its
 /// roles, the token's lifetime, the clock's skew, the endpoints and proxy,
@@ -336,17 +337,9 @@ pub(crate) fn policy_script(
     denied: Option<&Bound<'_, PyAny>>,
     group: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    // CORE-GAP: PolicyStyle has no name() / FromStr; these are the CLI's spellings.
-    let style = match style {
-        "rbac" => PolicyStyle::Rbac,
-        "application_access_policy" => PolicyStyle::ApplicationAccessPolicy,
-        other => {
-            return Err(bad_value(
-                "style",
-                format!("'{other}' is not one of 'rbac', 'application_access_policy'"),
-            ));
-        }
-    };
+    let style: PolicyStyle = style
+        .parse()
+        .map_err(|e: graphmailer::Error| PyValueError::new_err(e.message().to_owned()))?;
     let request = PolicyRequest {
         app_id: convert::string("app_id", app_id)?,
         service_principal_id: convert::opt_string("service_principal_id", service_principal_id)?,

@@ -3,8 +3,8 @@
 //! on the core's one runtime, `graphmailer::blocking::runtime()`.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -22,27 +22,13 @@ use crate::error::to_pyerr;
 /// Ctrl-C raises `KeyboardInterrupt` instead of waiting for the network.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The process that started the core's runtime threads. `fork()` copies
-/// only the calling thread, so in a forked child the runtime has no workers
-/// and anything spawned onto it would wait forever.
-static RUNTIME_OWNER: OnceLock<u32> = OnceLock::new();
-
-/// Call before anything that touches the core's runtime: refuses to run in a
-/// child forked after graphmailer was used, with an error that says what to
-/// do, instead of hanging.
-// CORE-GAP: the core's process-wide runtime is not fork-safe (no way to
-// build a new one in a forked child).
+/// Call before anything that touches the core's runtime: in a child forked
+/// after graphmailer was used, core refuses (instead of hanging) with an
+/// error that says what to do, raised here as `RuntimeError`.
 pub(crate) fn ensure_not_forked() -> PyResult<()> {
-    let owner = *RUNTIME_OWNER.get_or_init(std::process::id);
-    let me = std::process::id();
-    if owner == me {
-        return Ok(());
-    }
-    Err(PyRuntimeError::new_err(format!(
-        "graphmailer was already used in process {owner}, and this process ({me}) is a fork of it: \
-         graphmailer's worker threads do not survive fork(). Create every Mailer only after the fork \
-         (for example in the worker's start-up hook, not at import time with a pre-forking server)"
-    )))
+    graphmailer::blocking::ensure_not_forked().map_err(|e| {
+        PyRuntimeError::new_err(format!("{}: {}", e.message(), e.hint().unwrap_or_default()))
+    })
 }
 
 /// Runs `future` on the core's runtime and waits for it with the GIL

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use graphmailer::blocking;
-use graphmailer::{Cloud, Config, Error, ErrorKind, Message, MimeMessage, SendReceipt};
+use graphmailer::{Config, Error, ErrorKind, Message, MimeMessage, SendReceipt};
 
 use crate::admin::{PyDiagnosis, PyVerification};
 use crate::bridge::{awaitable, ensure_not_forked, wait_interruptibly};
@@ -78,30 +78,21 @@ impl PyMailer {
         let mut b = Config::builder()
             .tenant_id(convert::string("tenant_id", tenant_id)?)
             .client_id(convert::string("client_id", client_id)?);
-        match (given(client_secret), given(client_certificate)) {
-            (Some(_), Some(_)) => {
-                return Err(PyTypeError::new_err(
-                    "client_secret, client_certificate: give one credential, a client secret or a certificate, not both",
-                ));
-            }
-            (Some(secret), None) => b = b.client_secret(convert::string("client_secret", secret)?),
-            (None, Some(cert)) => {
-                let cert = cert
-                    .cast::<PyClientCertificate>()
-                    .map_err(|_| wrong_type("client_certificate", "a ClientCertificate", cert))?;
-                b = b.client_certificate(cert.get().inner.clone());
-            }
-            // The core names the missing credential.
-            (None, None) => {}
+        // Core refuses a secret and a certificate together, naming both.
+        if let Some(secret) = given(client_secret) {
+            b = b.client_secret(convert::string("client_secret", secret)?);
+        }
+        if let Some(cert) = given(client_certificate) {
+            let cert = cert
+                .cast::<PyClientCertificate>()
+                .map_err(|_| wrong_type("client_certificate", "a ClientCertificate", cert))?;
+            b = b.client_certificate(cert.get().inner.clone());
         }
         if let Some(v) = given(allowed_senders) {
             b = b.allowed_senders(convert::strings("allowed_senders", v)?);
         }
         if let Some(v) = convert::opt_string("cloud", cloud)? {
-            let cloud = v
-                .parse::<Cloud>()
-                .map_err(|e| to_pyerr(py, &Error::config("cloud", e)))?;
-            b = b.cloud(cloud);
+            b = b.set("cloud", &v).map_err(|e| to_pyerr(py, &e))?;
         }
         if let Some(v) = convert::opt_string("authority_host", authority_host)? {
             b = b.authority_host(v);
@@ -487,10 +478,10 @@ impl PyMailer {
     ) -> PyResult<PyVerification> {
         let (allowed, denied) = senders(allowed, denied)?;
         let wait = convert::duration("wait", wait)?;
-        let interval = match given(interval) {
-            Some(v) => convert::duration("interval", v)?,
-            None => graphmailer::default_interval(wait),
-        };
+        let interval = given(interval)
+            .map(|v| convert::duration("interval", v))
+            .transpose()?;
+        let interval = graphmailer::blocking::verify_interval(wait, interval);
         if interval.is_zero() {
             return Err(bad_value("interval", "must be more than 0 seconds"));
         }

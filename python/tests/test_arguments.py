@@ -4,6 +4,7 @@ name the argument; nothing is sent."""
 from __future__ import annotations
 
 import datetime
+import subprocess
 from typing import Any
 
 import pytest
@@ -108,13 +109,33 @@ def test_mailer_arguments_name_themselves(setting: str, value: Any, error: type[
 
 
 def test_a_secret_and_a_certificate_together_is_refused(tmp_path: Any) -> None:
-    with pytest.raises(TypeError, match="not both"):
+    # A certificate of the wrong type is a TypeError before anything else.
+    with pytest.raises(TypeError, match="client_certificate"):
         graphmailer.Mailer(
             tenant_id=TENANT,
             client_id=CLIENT,
             client_secret=SECRET,
             client_certificate=object(),  # type: ignore[arg-type]
         )
+    # Core holds the rule of one credential and names both settings.
+    key = tmp_path / "key.pem"
+    cert = tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=graphmailer test",
+         "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    certificate = graphmailer.ClientCertificate.from_pem(cert.read_text(), key.read_bytes())
+    with pytest.raises(graphmailer.ConfigError, match="not both") as caught:
+        graphmailer.Mailer(
+            tenant_id=TENANT,
+            client_id=CLIENT,
+            client_secret=SECRET,
+            client_certificate=certificate,
+        )
+    assert "AZURE_CLIENT_CERTIFICATE_PATH" in str(caught.value)
+    assert SECRET not in str(caught.value)
 
 
 def test_settings_out_of_range_are_config_errors() -> None:

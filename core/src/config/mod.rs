@@ -1,0 +1,167 @@
+//! Configuration: a builder, the environment (the names Azure's SDKs read,
+//! plus `GRAPHMAILER_*`), or a TOML file. Every setting is declared once, in
+//! [`SETTINGS`].
+
+mod builder;
+mod checks;
+mod file;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::cloud::Cloud;
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+use crate::policy::SenderPolicy;
+use crate::retry::RetryPolicy;
+
+pub use builder::ConfigBuilder;
+use settings::{CERTIFICATE_PASSWORD, CERTIFICATE_PATH, CLIENT_SECRET};
+pub use settings::{SETTINGS, Setting, SettingType, setting, settings_table};
+
+/// A checked configuration. Build it with [`Config::builder`],
+/// [`Config::from_env`] or [`Config::from_file`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) tenant_id: String,
+    pub(crate) client_id: String,
+    pub(crate) credential: Credential,
+    pub(crate) cloud: Cloud,
+    pub(crate) authority_host: Url,
+    pub(crate) graph_endpoint: Url,
+    pub(crate) scope: String,
+    pub(crate) allowed_senders: SenderPolicy,
+    pub(crate) ca_bundle: Option<CaBundle>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_concurrent_per_mailbox: usize,
+    pub(crate) large_messages: bool,
+    pub(crate) default_sender: Option<String>,
+    pub(crate) outbox: Option<String>,
+}
+
+/// Extra certificate authorities to trust, besides the system's.
+#[derive(Clone, Debug)]
+pub(crate) struct CaBundle {
+    pub source: String,
+    pub pem: Vec<u8>,
+}
+
+impl Config {
+    /// A builder; `tenant_id`, `client_id` and a credential are required.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Reads the environment: the names in the first column of [`SETTINGS`]
+    /// (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, ...,
+    /// `GRAPHMAILER_*`).
+    pub fn from_env() -> Result<Config> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads a TOML file whose keys are the file keys of [`SETTINGS`]
+    /// (`tenant_id = "..."`); a setting the file leaves out is taken from the
+    /// environment, so the secret can stay out of the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(
+                "config file",
+                format!("cannot read '{}': {e}", path.display()),
+            )
+        })?;
+        let values = file::parse_file(&text, path)?;
+        Config::from_lookup(|name| {
+            let key = SETTINGS.iter().find(|s| s.env == name)?.key;
+            values
+                .get(key)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+        })
+    }
+
+    /// Reads settings by environment-variable name from any source.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        // As in Azure's SDKs, a secret wins over a certificate when both are
+        // set in the environment (in code, giving both is refused).
+        let secret_given = lookup(CLIENT_SECRET).is_some_and(|v| !v.is_empty());
+        let mut b = Config::builder();
+        for setting in SETTINGS {
+            if secret_given && [CERTIFICATE_PATH, CERTIFICATE_PASSWORD].contains(&setting.env) {
+                continue;
+            }
+            if let Some(value) = lookup(setting.env) {
+                b = b.set(setting.env, &value)?;
+            }
+        }
+        b.build()
+    }
+
+    /// The directory (tenant) ID or domain.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    /// The application (client) ID.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The credential's kind, for diagnostics.
+    pub fn credential_kind(&self) -> &'static str {
+        self.credential.kind()
+    }
+    /// The cloud.
+    pub fn cloud(&self) -> Cloud {
+        self.cloud
+    }
+    /// The identity platform's origin.
+    pub fn authority_host(&self) -> &str {
+        self.authority_host.as_str().trim_end_matches('/')
+    }
+    /// Microsoft Graph's origin.
+    pub fn graph_endpoint(&self) -> &str {
+        self.graph_endpoint.as_str().trim_end_matches('/')
+    }
+    /// The token endpoint for this tenant.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_host(),
+            self.tenant_id
+        )
+    }
+    /// The scope requested.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+    /// The local sender allowlist.
+    pub fn allowed_senders(&self) -> &SenderPolicy {
+        &self.allowed_senders
+    }
+
+    /// Whether a message too large for one request may go through a draft
+    /// and upload sessions (needs Mail.ReadWrite besides Mail.Send).
+    pub fn large_messages(&self) -> bool {
+        self.large_messages
+    }
+
+    /// The mailbox to send as when a message names none that can be used
+    /// (the `sendmail` command's mail from cron, which comes from `root`).
+    pub fn default_sender(&self) -> Option<&str> {
+        self.default_sender.as_deref()
+    }
+    /// The durable queue's URL, when one is configured (`GRAPHMAILER_OUTBOX`).
+    pub fn outbox(&self) -> Option<&str> {
+        self.outbox.as_deref()
+    }
+    /// The retry rules.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
