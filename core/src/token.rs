@@ -303,11 +303,7 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
 
 /// An HTTP `Date` header (`Mon, 23 Nov 2026 16:20:00 GMT`).
 fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let date = time::PrimitiveDateTime::parse(value.trim(), &format).ok()?;
-    Some(date.assume_utc().into())
+    httpdate::parse_http_date(value.trim()).ok()
 }
 
 fn aadsts_in(description: &str) -> Option<u32> {

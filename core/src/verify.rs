@@ -104,37 +104,16 @@ pub fn default_interval(wait: Duration) -> Duration {
 
 /// Parses `90s`, `30m`, `2h`, `1h30m` or a number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || {
-        Error::config(
-            "duration",
-            format!("'{text}' is not a duration such as 90s, 30m, 2h or 1h30m"),
-        )
-    };
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        total += n * match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-    }
-    if !digits.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    humantime::parse_duration(text).map_err(|_| {
+        Error::config(
+            "duration",
+            format!("'{text}' is not a duration such as 90s, 30m, 2h or 1h30m"),
+        )
+    })
 }
 
 impl Mailer {
