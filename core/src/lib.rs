@@ -40,6 +40,7 @@ mod credential;
 pub mod diagnose;
 pub mod error;
 mod graph;
+mod headers;
 mod hints;
 mod http;
 mod large;
