@@ -1,4 +1,4 @@
-//! sendMail with a MIME body (reference §5): `Content-Type: text/plain`,
+//! sendMail with a MIME body (docs/graph-mail-protocol.md §5): `Content-Type: text/plain`,
 //! the body is base64 of a whole RFC 5322 message. Only what Graph itself
 //! refuses is checked: bad base64, no header block, no valid recipient.
 //! `mime_message.rs` then reads the accepted MIME into Graph's message shape.
