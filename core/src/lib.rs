@@ -51,6 +51,7 @@ pub mod message;
 mod mime;
 pub mod policy;
 pub mod powershell;
+mod readme;
 mod report;
 mod retry;
 mod secret;
