@@ -213,6 +213,37 @@ mod tests {
     }
 
     #[test]
+    fn odd_header_blocks_are_refused_or_read_without_panicking() {
+        let odd: [&[u8]; 12] = [
+            b": value\r\n\r\n",
+            b"::\r\n\r\n",
+            b"X-A:: b\r\n\r\n",
+            b"From root@host Fri Dec  4 14:25:39 2026\r\nTo: a@b.c\r\n\r\n",
+            b"\r\n\r\nTo: a@b.c\r\n",
+            b"To\r\n",
+            b"To:",
+            b"To: a@b.c\r\n \r\n\r\n",
+            b"\xff\xfe: x\r\n\r\n",
+            b"To: \"unterminated <a@b.c>\r\n\r\n",
+            b"To: (unterminated <a@b.c>\r\n\r\n",
+            b"X-Very-Long-Header-Name-Over-Thirty-Four-Characters: x\r\n\r\n",
+        ];
+        for message in odd {
+            if let Ok((fields, _)) = split(message) {
+                for field in fields {
+                    let _ = field.addresses();
+                }
+            }
+        }
+        let (fields, _) = split(odd[11]).unwrap();
+        assert_eq!(
+            fields[0].name,
+            "X-Very-Long-Header-Name-Over-Thirty-Four-Characters"
+        );
+        assert!(split(odd[3]).is_err());
+    }
+
+    #[test]
     fn a_line_that_is_not_a_header_is_named() {
         let message = |m: &str| split(m.as_bytes()).unwrap_err().to_string();
         assert!(
