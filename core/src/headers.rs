@@ -189,6 +189,11 @@ mod tests {
             addresses("=?ISO-8859-1?Q?J=F6rg?= <j@example.com>"),
             pairs(&[("Jörg", "j@example.com")])
         );
+        // Charsets outside mail-parser's built-in set need its full_encoding.
+        assert_eq!(
+            addresses("=?ISO-2022-JP?B?GyRCJEYkOSRIGyhC?= <t@example.com>"),
+            pairs(&[("てすと", "t@example.com")])
+        );
     }
 
     #[test]
