@@ -497,3 +497,149 @@ fn a_syslog_socket_that_does_not_answer_changes_nothing() {
     }
     assert_eq!(emu.messages().len(), 2);
 }
+
+/// The header block of the stored message's MIME text, exactly as the
+/// emulator received it (its own parser is lenient, so the tests below read
+/// the bytes, not the parsed names).
+fn raw_header_block(stored: &Value) -> String {
+    let mime = stored["mime"].as_str().unwrap();
+    let end = mime
+        .find("\r\n\r\n")
+        .expect("a blank line after the headers");
+    mime[..end].to_owned()
+}
+
+/// The header field called `name`, folding kept.
+fn raw_field(head: &str, name: &str) -> String {
+    let mut field: Option<String> = None;
+    for line in head.split("\r\n") {
+        match &mut field {
+            Some(f) if line.starts_with([' ', '\t']) => {
+                f.push_str("\r\n");
+                f.push_str(line);
+            }
+            Some(_) => break,
+            None if line
+                .split_once(':')
+                .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name)) =>
+            {
+                field = Some(line.to_owned())
+            }
+            None => {}
+        }
+    }
+    field.unwrap_or_else(|| panic!("no {name} header in {head}"))
+}
+
+/// Every RFC 2047 encoded word in `text` (graphmailer writes UTF-8 base64
+/// ones) is at most 75 characters, outside quotes, and holds whole UTF-8
+/// characters; gives their count.
+fn check_encoded_words(text: &str) -> usize {
+    use base64::Engine;
+    let (mut count, mut from) = (0, 0);
+    while let Some(start) = text[from..].find("=?UTF-8?B?") {
+        let i = from + start;
+        let word = &text[i..];
+        let end = word[10..]
+            .find("?=")
+            .map(|e| e + 12)
+            .unwrap_or_else(|| panic!("unterminated encoded word in {text}"));
+        let word = &word[..end];
+        from = i + end;
+        assert!(word.len() <= 75, "{} characters: {word}", word.len());
+        assert!(!text[..i].ends_with('"'), "encoded word in quotes: {text}");
+        let payload = &word[10..word.len() - 2];
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap();
+        assert!(String::from_utf8(bytes).is_ok(), "{word} cuts a character");
+        count += 1;
+    }
+    count
+}
+
+fn check_line_lengths(head: &str) {
+    for line in head.split("\r\n") {
+        assert!(line.len() <= 78, "{} characters: {line:?}", line.len());
+        assert!(!line.trim().is_empty(), "blank folded line in {head}");
+    }
+}
+
+#[test]
+fn an_encoded_from_name_keeps_its_encoded_word_when_the_default_sender_replaces_the_address() {
+    let emu = Emulator::start();
+    let message = "From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <root@localhost>\nTo: customer@example.com\nSubject: Report\n\nbody\n";
+    let r = sendmail(&emu, &["-t", "-i"], message);
+    assert_silent_success(&r);
+    let stored = only_message(&emu);
+    assert_eq!(stored["mailbox"], "erp@contoso.test");
+    let head = raw_header_block(&stored);
+    assert_eq!(
+        raw_field(&head, "From"),
+        "From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <erp@contoso.test>"
+    );
+    assert!(!head.contains("\"=?"), "{head}");
+    assert_eq!(
+        stored["message"]["from"]["emailAddress"]["name"],
+        "Jürgen Müller"
+    );
+}
+
+#[test]
+fn a_long_non_ascii_full_name_is_split_into_short_encoded_words_and_folded() {
+    let emu = Emulator::start();
+    let name = "Größenwahn-Überwachungsausschuss für öffentliche Ärgernisse, Übermäßige Müdigkeit und „Anführungszeichen“";
+    let full_name = format!("-F{name}");
+    let r = sendmail(
+        &emu,
+        &[&full_name, "-i", "ops@example.com"],
+        "Subject: nightly\n\ndone\n",
+    );
+    assert_silent_success(&r);
+    let stored = only_message(&emu);
+    let head = raw_header_block(&stored);
+    check_line_lengths(&head);
+    let from = raw_field(&head, "From");
+    assert!(from.contains("?=\r\n =?UTF-8?B?"), "folded: {from}");
+    assert!(check_encoded_words(&from) >= 3, "{from}");
+    assert!(from.ends_with(" <erp@contoso.test>"), "{from}");
+    let parsed = &stored["message"]["from"]["emailAddress"];
+    assert_eq!(parsed["name"], name);
+    assert_eq!(parsed["address"], "erp@contoso.test");
+}
+
+#[test]
+fn recipients_with_non_ascii_and_special_names_are_written_so_they_read_back() {
+    let emu = Emulator::start();
+    // The headers name someone the envelope does not, so the To header is
+    // written from the arguments.
+    let r = sendmail(
+        &emu,
+        &[
+            "-i",
+            "Zoë Ärger <zoe@example.com>",
+            "\"Doe, Jane (Sales)\" <jane@example.com>",
+            "=?UTF-8?B?5pel5pys?= <nihon@example.com>",
+        ],
+        "From: billing@contoso.test\nTo: root\nSubject: x\n\nbody\n",
+    );
+    assert_silent_success(&r);
+    let stored = only_message(&emu);
+    let head = raw_header_block(&stored);
+    check_line_lengths(&head);
+    let to = raw_field(&head, "To");
+    assert_eq!(check_encoded_words(&to), 2, "{to}");
+    assert!(
+        to.replace("\r\n", "")
+            .contains("\"Doe, Jane (Sales)\" <jane@example.com>"),
+        "{to}"
+    );
+    let names: Vec<&str> = stored["message"]["toRecipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["emailAddress"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Zoë Ärger", "Doe, Jane (Sales)", "日本"]);
+    assert!(head.contains("X-Original-To: root"), "{head}");
+}

@@ -9,7 +9,8 @@
 
 use crate::address::{Address, check_address};
 use crate::error::{Error, ErrorKind, Result};
-use crate::mime::{self, MimeMessage, RawField, parse_address_list};
+use crate::headers::{self, RawField, field, mailbox, mailbox_list, parse_address_list};
+use crate::mime::{self, MimeMessage};
 
 /// `sysexits.h` statuses, which sendmail's callers understand.
 pub mod sysexits {
@@ -74,7 +75,7 @@ impl Envelope {
     /// full address, else the From header's address, else `default_sender`.
     pub fn prepare(&self, raw: &[u8], default_sender: Option<&str>) -> Result<Prepared> {
         let bytes = mime::crlf(bytes::Bytes::copy_from_slice(raw));
-        let (mut fields, body) = mime::split(&bytes)?;
+        let (mut fields, body) = headers::split(&bytes)?;
         let from_header = header_addresses(&fields, "from").into_iter().next();
         let sender = self.sender(from_header.as_ref(), default_sender)?;
         if from_header.as_ref().is_none_or(|a| !is_full(&a.address)) {
@@ -90,7 +91,7 @@ impl Envelope {
         for f in &fields {
             out.extend_from_slice(f.name.as_bytes());
             out.push(b':');
-            out.extend_from_slice(f.raw.as_bytes());
+            out.extend_from_slice(&f.raw);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
@@ -147,7 +148,7 @@ impl Envelope {
                 .filter(|a| !contains(&in_headers, &a.address))
                 .collect();
             if !extra.is_empty() {
-                fields.push(field("Bcc", &list(extra)));
+                fields.push(field("Bcc", &mailbox_list(&extra)));
             }
             if all_header_recipients(fields).is_empty() {
                 return Err(no_recipients());
@@ -167,7 +168,7 @@ impl Envelope {
                 .filter(|a| !contains(&in_headers, &a.address))
                 .collect();
             if !extra.is_empty() {
-                fields.push(field("Bcc", &list(extra)));
+                fields.push(field("Bcc", &mailbox_list(&extra)));
             }
             return Ok(());
         }
@@ -189,7 +190,8 @@ impl Envelope {
                 _ => rewritten.push(f),
             }
         }
-        rewritten.push(field("To", &list(envelope.iter().collect())));
+        let to: Vec<&Address> = envelope.iter().collect();
+        rewritten.push(field("To", &mailbox_list(&to)));
         *fields = rewritten;
         Ok(())
     }
@@ -214,7 +216,7 @@ fn header_addresses(fields: &[RawField], name: &str) -> Vec<Address> {
     fields
         .iter()
         .filter(|f| f.name.eq_ignore_ascii_case(name))
-        .flat_map(|f| parse_address_list(&f.value()))
+        .flat_map(RawField::addresses)
         .collect()
 }
 
@@ -223,38 +225,6 @@ fn all_header_recipients(fields: &[RawField]) -> Vec<Address> {
         .iter()
         .flat_map(|n| header_addresses(fields, n))
         .collect()
-}
-
-fn field(name: &str, value: &str) -> RawField {
-    RawField {
-        name: name.to_owned(),
-        raw: format!(" {value}"),
-    }
-}
-
-fn list(addresses: Vec<&Address>) -> String {
-    addresses
-        .iter()
-        .map(|a| mailbox(a.name.as_deref(), &a.address))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `"Name" <address>`, the name quoted, or RFC 2047-encoded when it is not
-/// plain ASCII.
-fn mailbox(name: Option<&str>, address: &str) -> String {
-    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
-        return address.to_owned();
-    };
-    let name: String = name.chars().filter(|c| !c.is_control()).collect();
-    if name.is_ascii() {
-        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{escaped}\" <{address}>")
-    } else {
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
-        format!("=?UTF-8?B?{encoded}?= <{address}>")
-    }
 }
 
 #[cfg(test)]
@@ -278,7 +248,7 @@ mod tests {
         assert_eq!(p.sender, "cron@contoso.test");
         let t = text(&p);
         assert!(
-            t.starts_with("From: \"CronDaemon\" <cron@contoso.test>\r\n"),
+            t.starts_with("From: CronDaemon <cron@contoso.test>\r\n"),
             "{t}"
         );
         assert!(t.contains("X-Original-To: root\r\n"), "{t}");
@@ -358,14 +328,47 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_full_names_are_encoded() {
-        assert_eq!(
-            mailbox(Some("Jörg"), "j@example.com"),
-            "=?UTF-8?B?SsO2cmc=?= <j@example.com>"
+    fn an_encoded_from_name_stays_an_encoded_word_when_the_address_changes() {
+        let raw = "From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <root@localhost>\nTo: a@example.com\n\nx";
+        let envelope = Envelope {
+            read_recipients: true,
+            ..Envelope::default()
+        };
+        let p = envelope
+            .prepare(raw.as_bytes(), Some("erp@contoso.test"))
+            .unwrap();
+        assert_eq!(p.sender, "erp@contoso.test");
+        let t = text(&p);
+        assert!(
+            t.starts_with("From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <erp@contoso.test>\r\n"),
+            "{t}"
         );
+        let from = p.message.from_address().unwrap();
+        assert_eq!(from.name.as_deref(), Some("Jürgen Müller"));
+    }
+
+    #[test]
+    fn a_long_non_ascii_full_name_is_split_and_folded() {
+        let name =
+            "Größenwahn-Überwachungs-Ausschuss für Öffentliche Ärgernisse und Übermäßige Müdigkeit";
+        let envelope = Envelope {
+            full_name: Some(name.into()),
+            recipients: vec!["a@example.com".into()],
+            ..Envelope::default()
+        };
+        let p = envelope
+            .prepare(b"Subject: x\n\nx", Some("erp@contoso.test"))
+            .unwrap();
+        let t = text(&p);
+        let head = &t[..t.find("\r\n\r\n").unwrap()];
+        for line in head.split("\r\n") {
+            assert!(line.len() <= 78, "{line:?}");
+        }
+        assert!(t.starts_with("From: =?UTF-8?B?"), "{t}");
+        assert!(t.contains("?=\r\n =?UTF-8?B?"), "{t}");
         assert_eq!(
-            mailbox(Some("A \"B\""), "a@example.com"),
-            "\"A \\\"B\\\"\" <a@example.com>"
+            p.message.from_address().unwrap().name.as_deref(),
+            Some(name)
         );
     }
 }

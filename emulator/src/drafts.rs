@@ -1,5 +1,5 @@
 //! Drafts and upload sessions: what Graph's large-attachment flow keeps in
-//! a mailbox between creating a draft and sending it (reference §6).
+//! a mailbox between creating a draft and sending it (docs/graph-mail-protocol.md §6).
 //!
 //! One lock guards drafts and sessions together, so a chunk that completes
 //! an upload and the draft's deletion or send cannot interleave halfway.

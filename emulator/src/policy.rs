@@ -1,5 +1,5 @@
 //! Application access policies, evaluated the way Exchange Online does
-//! (reference §10): a matching DenyAccess wins; else a matching
+//! (docs/graph-mail-protocol.md §10): a matching DenyAccess wins; else a matching
 //! RestrictAccess grants; else any RestrictAccess for the app denies; else
 //! the app may reach the mailbox.
 //!

@@ -13,7 +13,7 @@ pub struct Settings {
     pub token_lifetime_secs: u64,
     /// Check the application access policy before validating the message
     /// body (`true`), or validate the body first (`false`). Graph's real
-    /// order is not documented (reference §11), so clients must not rely on it.
+    /// order is not documented (docs/graph-mail-protocol.md §11), so clients must not rely on it.
     pub access_check_first: bool,
     /// Concurrent sendMail requests allowed per app and mailbox.
     pub mailbox_concurrency: u32,

@@ -1,4 +1,4 @@
-//! Graph's Outlook limits per app and mailbox (reference §8): a cap on
+//! Graph's Outlook limits per app and mailbox (docs/graph-mail-protocol.md §8): a cap on
 //! concurrent requests ("MailboxConcurrency") and a request budget per
 //! sliding window. Both answer 429 with `Retry-After`.
 

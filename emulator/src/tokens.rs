@@ -1,5 +1,5 @@
 //! Access tokens: RS256-signed JWTs shaped like Entra's v1.0 app-only Graph
-//! tokens (reference §3), and their verification at the Graph endpoints.
+//! tokens (docs/graph-mail-protocol.md §3), and their verification at the Graph endpoints.
 //!
 //! The signing key is RSA-2048, generated at start, published at the JWKS
 //! endpoints with a self-signed certificate (`x5c`) whose SHA-1 thumbprint is

@@ -1,4 +1,4 @@
-//! `POST /users/{id}/messages/{id}/send` (reference §6, step 4): sends a
+//! `POST /users/{id}/messages/{id}/send` (docs/graph-mail-protocol.md §6, step 4): sends a
 //! draft. It needs `Mail.Send` (not Mail.ReadWrite) and behaves like
 //! sendMail around the message: the same scripted faults, delay, throttle,
 //! policy order (`access_check_first`), recipient resolution, maximum

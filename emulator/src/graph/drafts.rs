@@ -1,4 +1,4 @@
-//! Drafts and their small attachments (reference §6, steps 1 and the
+//! Drafts and their small attachments (docs/graph-mail-protocol.md §6, steps 1 and the
 //! under-3 MB path): `POST/GET/DELETE /users/{id}/messages[/{id}]` and
 //! `POST/GET .../messages/{id}/attachments[/{id}]`. All need
 //! `Mail.ReadWrite` (reading also takes `Mail.Read`), and the mailbox's

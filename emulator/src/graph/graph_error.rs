@@ -1,4 +1,4 @@
-//! Graph's error shape (reference §7) and the ids every Graph answer carries.
+//! Graph's error shape (docs/graph-mail-protocol.md §7) and the ids every Graph answer carries.
 
 use axum::Json;
 use axum::extract::Request;

@@ -1,7 +1,10 @@
-//! sendMail with a MIME body (reference §5): `Content-Type: text/plain`,
+//! sendMail with a MIME body (docs/graph-mail-protocol.md §5): `Content-Type: text/plain`,
 //! the body is base64 of a whole RFC 5322 message. Only what Graph itself
 //! refuses is checked: bad base64, no header block, no valid recipient.
 //! `mime_message.rs` then reads the accepted MIME into Graph's message shape.
+
+use mail_parser::HeaderValue;
+use mail_parser::parsers::MessageStream;
 
 use super::validation::{Invalid, decode_base64};
 use crate::directory::is_email_address;
@@ -35,12 +38,8 @@ pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
         if !["to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str()) {
             continue;
         }
-        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let address = match (part.rfind('<'), part.rfind('>')) {
-                (Some(open), Some(close)) if open < close => &part[open + 1..close],
-                _ => part,
-            };
-            if !is_email_address(address.trim()) {
+        for address in header_addresses(value) {
+            if !is_email_address(&address) {
                 return Err(Invalid {
                     code: "ErrorInvalidRecipients",
                     message: format!(
@@ -58,6 +57,21 @@ pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
         });
     }
     Ok(decoded)
+}
+
+/// The addresses of a To, Cc or Bcc value. Read as an RFC 5322 address list,
+/// so a comma inside a quoted name (`"Doe, Jane" <jane@example.com>`) does
+/// not split it; a word without `@` (`root`) is kept, to be refused by name.
+fn header_addresses(value: &str) -> Vec<String> {
+    let line = format!("{value}\r\n");
+    let HeaderValue::Address(list) = MessageStream::new(line.as_bytes()).parse_address() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|a| a.address().or(a.name()))
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 /// Header lines with continuation lines joined; `None` if a line is not a header.
@@ -95,6 +109,12 @@ mod tests {
     fn mime_checks() {
         let good = "From: erp@contoso.test\r\nTo: \"A\" <a@b.test>, c@d.test\r\nSubject: x\r\n\r\nhello\r\n";
         assert!(check_mime(STANDARD.encode(good).as_bytes()).is_ok());
+        let quoted_comma = "To: \"Doe, Jane\" <jane@b.test>\r\n\r\nhello\r\n";
+        assert!(check_mime(STANDARD.encode(quoted_comma).as_bytes()).is_ok());
+        let local = "To: a@b.test, root\r\n\r\nhello\r\n";
+        let refused = check_mime(STANDARD.encode(local).as_bytes()).unwrap_err();
+        assert_eq!(refused.code, "ErrorInvalidRecipients");
+        assert!(refused.message.contains("'root'"), "{}", refused.message);
         assert_eq!(
             check_mime(b"!!!").unwrap_err().code,
             "ErrorMimeContentInvalidBase64String"

@@ -1,4 +1,4 @@
-//! Upload URLs (reference §6, step 3): `PUT` a chunk, `GET` the session's
+//! Upload URLs (docs/graph-mail-protocol.md §6, step 3): `PUT` a chunk, `GET` the session's
 //! status, `DELETE` to cancel. createUploadSession (`upload_session.rs`)
 //! hands them out.
 //!

@@ -1,5 +1,5 @@
 //! `POST /users/{id}/messages/{id}/attachments/createUploadSession`
-//! (reference §6, step 2): an upload session for one file attachment of
+//! (docs/graph-mail-protocol.md §6, step 2): an upload session for one file attachment of
 //! 3 to 150 MB. Its upload URL is served by `upload.rs`.
 
 use std::time::Duration;

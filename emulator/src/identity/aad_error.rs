@@ -1,4 +1,4 @@
-//! Error answers in the Microsoft identity platform's shape (reference §1):
+//! Error answers in the Microsoft identity platform's shape (docs/graph-mail-protocol.md §1):
 //! `error`, `error_description` beginning `AADSTSnnnn: ` and ending with the
 //! trace id, correlation id and timestamp, `error_codes`, `timestamp`,
 //! `trace_id`, `correlation_id`, `error_uri`. `invalid_client` is 401, the

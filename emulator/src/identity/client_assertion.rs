@@ -1,5 +1,5 @@
 //! Certificate credentials: the client assertion (RFC 7523 `private_key_jwt`)
-//! that stands in for a secret (reference §2).
+//! that stands in for a secret (docs/graph-mail-protocol.md §2).
 //!
 //! Checks, in order: a JWT with a supported `alg` (RS256, PS256); a
 //! registered certificate named by `x5t#S256` or `x5t`, valid today; the

@@ -1,5 +1,5 @@
 //! Discovery documents, so MSAL and Azure Identity accept the emulator as an
-//! authority (reference §12): OpenID configuration (v2.0 and v1), instance
+//! authority (docs/graph-mail-protocol.md §12): OpenID configuration (v2.0 and v1), instance
 //! discovery, and the signing keys. Every URL in them points back at this
 //! emulator's origin; msal-node insists the issuer shares its scheme, host
 //! and port.

@@ -1,6 +1,6 @@
 //! The Microsoft identity platform's side: the v2.0 token endpoint for the
 //! client-credentials grant, and the discovery documents MSAL and Azure
-//! Identity read before they ask for a token (reference §1-§3, §12).
+//! Identity read before they ask for a token (docs/graph-mail-protocol.md §1-§3, §12).
 
 mod aad_error;
 mod client_assertion;
