@@ -55,6 +55,7 @@ mod report;
 mod retry;
 mod secret;
 pub mod sendmail;
+mod sent_items;
 mod token;
 mod upload;
 pub mod verify;
