@@ -23,9 +23,9 @@ server_bin() {
 
 if ! bin=$(server_bin); then
     echo "with-postgres: installing Debian's postgresql package" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
+    sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
     bin=$(server_bin)
 fi
 

@@ -317,3 +317,81 @@ fn a_worker_killed_mid_burst_loses_and_doubles_nothing() {
 fn a_worker_killed_mid_burst_of_2000_loses_and_doubles_nothing() {
     killed_worker_burst(2000);
 }
+
+/// A new database on the test server (through psql, which Debian's
+/// postgresql package brings), so this test has a queue of its own.
+fn fresh_postgres(base: &str) -> String {
+    let name = format!("outbox_cli_{}", std::process::id());
+    let status = Command::new("psql")
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .args([
+            base,
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name}"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .expect("psql runs");
+    assert!(status.success());
+    let (head, query) = base.split_once('?').unwrap_or((base, ""));
+    let root = head.rsplit_once('/').map_or(head, |(r, _)| r);
+    format!("{root}/{name}?{query}")
+}
+
+#[test]
+fn two_workers_on_one_postgresql_queue_killed_alternately_lose_and_double_nothing() {
+    let Ok(base) = std::env::var("GRAPHMAILER_TEST_POSTGRES") else {
+        eprintln!("GRAPHMAILER_TEST_POSTGRES is unset: skipped (scripts/with-postgres.sh sets it)");
+        return;
+    };
+    let count = 300;
+    let emu = Emulator::start();
+    let url = fresh_postgres(&base);
+    let env = reading_env(&emu, &url);
+    put(&emu, "settings", json!({"sent_items_lag_ms": 50}));
+    emu.set_faults(json!({"random_drop_ratio": 0.05, "delay_ms": 10}));
+    let ids = enqueue_burst(&url, count);
+    let log = |n: usize| emu.dir.join(format!("worker{n}.log"));
+    let mut workers = [spawn_worker(&env, &log(0)), spawn_worker(&env, &log(1))];
+    let mut kills = 0;
+    for (step, which) in [(1, 0), (2, 1), (3, 0)] {
+        wait_for_deliveries(&emu, count * step / 5, Duration::from_secs(120));
+        workers[which].kill().unwrap();
+        workers[which].wait().unwrap();
+        kills += 1;
+        workers[which] = spawn_worker(&env, &log(step + 1));
+    }
+    for mut worker in workers {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+    let at_end = emu.messages().len();
+    let summary = queue_json(
+        &[
+            "run",
+            "--once",
+            "--lease-secs",
+            "3",
+            "--reconcile-wait-secs",
+            "1",
+        ],
+        &env,
+    );
+    let seen = deliveries(&emu);
+    let lost = ids.iter().filter(|id| !seen.contains_key(*id)).count();
+    let doubled = seen.values().filter(|n| **n > 1).count();
+    let counters = emu.test_api("counters");
+    println!(
+        "PostgreSQL, two workers, {kills} kills: {at_end} of {count} delivered before the last run, then {summary}; dropped connections {}; peak in flight per mailbox {}; lost {lost}, duplicated {doubled}",
+        counters["faults_injected"], counters["max_in_flight"]
+    );
+    assert_eq!((lost, doubled), (0, 0));
+    assert_eq!(seen.len(), count);
+    assert!(
+        counters["max_in_flight"].as_u64().unwrap() <= 4,
+        "{counters}"
+    );
+    assert_eq!(queue_json(&["stats"], &env)["by_state"]["sent"], count);
+}

@@ -51,7 +51,13 @@ impl Queues {
                 "GRAPHMAILER_TEST_POSTGRES is unset: PostgreSQL runs skipped (scripts/with-postgres.sh sets it)"
             ),
         }
-        eprintln!("queues under test: {}", urls.iter().map(|u| u.split(':').next().unwrap_or("")).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "queues under test: {}",
+            urls.iter()
+                .map(|u| u.split(':').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         Queues { _dir: dir, urls }
     }
 }
