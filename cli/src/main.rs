@@ -7,6 +7,7 @@ mod demo;
 mod doctor;
 mod output;
 mod policy;
+mod relay;
 mod send;
 mod sendmail;
 mod sendmail_args;
@@ -50,6 +51,9 @@ enum Command {
     /// Start an embedded emulator, send as the permitted mailbox, then try the
     /// CEO's and show the refusal.
     Demo,
+    /// Run the SMTP relay (printers, scanners, ERPs) in front of Graph, hash
+    /// a password for it, or start its demo (`--demo`).
+    Relay(relay::RelayArgs),
     /// Stand in for /usr/sbin/sendmail: read a message on stdin and send it
     /// (sendmail's options; `graphmailer sendmail --help` lists them). A link
     /// named `sendmail` to this binary does the same.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Emulator(args) => run_emulator(args),
         Command::Demo => demo::run(),
+        Command::Relay(args) => relay::run(args),
         Command::Sendmail { args } => sendmail::run(args),
     }
 }
