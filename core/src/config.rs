@@ -45,6 +45,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("GRAPHMAILER_LARGE_MESSAGES", "large_messages"),
     ("GRAPHMAILER_DEFAULT_SENDER", "default_sender"),
+    ("GRAPHMAILER_OUTBOX", "outbox"),
 ];
 
 /// A checked configuration. Build it with [`Config::builder`],
@@ -66,6 +67,7 @@ pub struct Config {
     pub(crate) max_concurrent_per_mailbox: usize,
     pub(crate) large_messages: bool,
     pub(crate) default_sender: Option<String>,
+    pub(crate) outbox: Option<String>,
 }
 
 /// Extra certificate authorities to trust, besides the system's.
@@ -180,6 +182,9 @@ impl Config {
         if let Some(v) = get("GRAPHMAILER_DEFAULT_SENDER") {
             b = b.default_sender(v);
         }
+        if let Some(v) = get("GRAPHMAILER_OUTBOX") {
+            b = b.outbox(v);
+        }
         b.build()
     }
 
@@ -235,6 +240,11 @@ impl Config {
     pub fn default_sender(&self) -> Option<&str> {
         self.default_sender.as_deref()
     }
+    /// The durable queue's URL (`sqlite:PATH` or `postgres://...`), when
+    /// mail is to be queued rather than sent at once.
+    pub fn outbox(&self) -> Option<&str> {
+        self.outbox.as_deref()
+    }
     /// The retry rules.
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
@@ -262,6 +272,7 @@ pub struct ConfigBuilder {
     max_concurrent_per_mailbox: Option<usize>,
     large_messages: bool,
     default_sender: Option<String>,
+    outbox: Option<String>,
 }
 
 impl ConfigBuilder {
@@ -368,6 +379,12 @@ impl ConfigBuilder {
     /// The mailbox to send as when a message names none that can be used.
     pub fn default_sender(mut self, v: impl Into<String>) -> Self {
         self.default_sender = Some(v.into());
+        self
+    }
+
+    /// The durable queue's URL: `sqlite:PATH` or `postgres://...`.
+    pub fn outbox(mut self, v: impl Into<String>) -> Self {
+        self.outbox = Some(v.into());
         self
     }
 
@@ -498,6 +515,10 @@ impl ConfigBuilder {
             max_concurrent_per_mailbox,
             large_messages: self.large_messages,
             default_sender,
+            outbox: self
+                .outbox
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
         })
     }
 }
@@ -702,6 +723,20 @@ mod tests {
         assert_eq!(c.graph_endpoint(), "https://graph.microsoft.com");
         assert_eq!(c.scope(), "https://graph.microsoft.com/.default");
         assert_eq!(c.max_concurrent_per_mailbox, 4);
+    }
+
+    #[test]
+    fn the_outbox_url_is_read_from_the_environment() {
+        assert_eq!(env(&base()).unwrap().outbox(), None);
+        let mut e = base();
+        e.push((
+            "GRAPHMAILER_OUTBOX",
+            " sqlite:/var/spool/graphmailer/outbox.db ",
+        ));
+        assert_eq!(
+            env(&e).unwrap().outbox(),
+            Some("sqlite:/var/spool/graphmailer/outbox.db")
+        );
     }
 
     #[test]

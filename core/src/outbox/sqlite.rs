@@ -1,0 +1,453 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a commit is on disk before `enqueue` returns. rusqlite is blocking:
+//! every call runs on tokio's blocking threads, one connection per outbox
+//! (SQLite has one writer at a time anyway), `BEGIN IMMEDIATE` for leases so
+//! two processes on one file never take the same mail.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::store::{Command, LeaseRules, Leased, NewMail, Outcome, Pending, from_ms};
+use super::types::{ListFilter, QueueId, QueueState, QueueStats, QueuedMail};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Bumped when the tables change; a file with another value is refused.
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS graphmailer_outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graphmailer_outbox (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipients INTEGER NOT NULL,
+    internet_message_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    next_attempt_ms INTEGER,
+    lease_owner TEXT,
+    lease_until_ms INTEGER,
+    on_wire INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    request_id TEXT,
+    sent_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_due ON graphmailer_outbox (state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_sender ON graphmailer_outbox (sender, state);
+CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
+    sender TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, used INTEGER NOT NULL
+);
+";
+
+const COLUMNS: &str = "id, state, sender, recipients, attempts, created_ms, next_attempt_ms, \
+     last_error, request_id, sent_ms, internet_message_id, length(payload)";
+
+pub(crate) struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &str) -> Result<SqliteStore> {
+        let path = PathBuf::from(path);
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || open_file(&opened))
+            .await
+            .map_err(stopped)??;
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+            path,
+        })
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let connection = self.connection.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut connection).map_err(|e| db_error(&path, what, e))
+        })
+        .await
+        .map_err(stopped)?
+    }
+
+    pub(crate) async fn insert(&self, mail: NewMail) -> Result<()> {
+        self.call("store the mail", move |c| {
+            c.execute(
+                "INSERT INTO graphmailer_outbox (id, state, sender, recipients, internet_message_id, \
+                 payload, created_ms, next_attempt_ms) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![
+                    mail.id.0,
+                    mail.sender,
+                    mail.recipients as i64,
+                    mail.internet_message_id,
+                    &mail.payload[..],
+                    mail.created_ms
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn get(&self, id: &QueueId) -> Result<Option<QueuedMail>> {
+        let id = id.0.clone();
+        self.call("read the mail", move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM graphmailer_outbox WHERE id = ?1"),
+                [id],
+                row_to_mail,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn list(&self, filter: &ListFilter) -> Result<Vec<QueuedMail>> {
+        let state = filter.state.map(|s| s.name().to_owned());
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        self.call("list the queue", move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM graphmailer_outbox WHERE (?1 IS NULL OR state = ?1) \
+                 ORDER BY created_ms, id LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![state, limit], row_to_mail)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn stats(&self, now_ms: i64) -> Result<QueueStats> {
+        self.call("count the queue", move |c| {
+            let mut stats = QueueStats::default();
+            for state in QueueState::ALL {
+                stats.by_state.insert(state, 0);
+            }
+            let mut statement =
+                c.prepare("SELECT state, COUNT(*) FROM graphmailer_outbox GROUP BY state")?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let state: String = row.get(0)?;
+                let count: i64 = row.get(1)?;
+                if let Ok(state) = state.parse::<QueueState>() {
+                    stats.by_state.insert(state, count as u64);
+                }
+            }
+            let oldest: Option<i64> = c.query_row(
+                "SELECT MIN(created_ms) FROM graphmailer_outbox WHERE state NOT IN ('sent', 'failed')",
+                [],
+                |r| r.get(0),
+            )?;
+            stats.oldest_unsent_age =
+                oldest.map(|t| Duration::from_millis((now_ms - t).max(0) as u64));
+            Ok(stats)
+        })
+        .await
+    }
+
+    pub(crate) async fn lease(
+        &self,
+        rules: &LeaseRules,
+        only: Option<&QueueId>,
+    ) -> Result<Option<Leased>> {
+        let owner = rules.owner.clone();
+        let (now, lease_ms, max, budget, window) = (
+            rules.now_ms,
+            rules.lease_ms,
+            rules.max_in_flight as i64,
+            rules.budget as i64,
+            rules.budget_window_ms,
+        );
+        let only = only.map(|id| id.0.clone());
+        self.call("lease a mail", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found = tx
+                .query_row(
+                    "SELECT id, sender, internet_message_id, payload, attempts, created_ms, on_wire \
+                     FROM graphmailer_outbox AS o \
+                     WHERE ((state IN ('queued', 'deferred') AND next_attempt_ms <= ?1) \
+                            OR (state = 'sending' AND lease_until_ms < ?1)) \
+                       AND (?2 IS NULL OR id = ?2) \
+                       AND (SELECT COUNT(*) FROM graphmailer_outbox AS f WHERE f.sender = o.sender \
+                            AND f.state = 'sending' AND f.lease_until_ms >= ?1) < ?3 \
+                       AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
+                            WHERE b.sender = o.sender AND b.window_start_ms > ?1 - ?5 AND b.used >= ?4) \
+                     ORDER BY next_attempt_ms, created_ms LIMIT 1",
+                    params![now, only, max, budget, window],
+                    |r| {
+                        Ok(Leased {
+                            id: QueueId(r.get(0)?),
+                            sender: r.get(1)?,
+                            internet_message_id: r.get(2)?,
+                            payload: Bytes::from(r.get::<_, Vec<u8>>(3)?),
+                            attempts: r.get::<_, i64>(4)? as u32 + 1,
+                            created_ms: r.get(5)?,
+                            must_reconcile: r.get::<_, i64>(6)? != 0,
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(mut leased) = found else {
+                return Ok(None);
+            };
+            // A sending mail whose lease ran out was on the wire when its worker stopped.
+            let state: String = tx.query_row(
+                "SELECT state FROM graphmailer_outbox WHERE id = ?1",
+                [&leased.id.0],
+                |r| r.get(0),
+            )?;
+            leased.must_reconcile |= state == "sending";
+            tx.execute(
+                "UPDATE graphmailer_outbox SET state = 'sending', lease_owner = ?2, \
+                 lease_until_ms = ?3, on_wire = 1, attempts = ?4 WHERE id = ?1",
+                params![leased.id.0, owner, now + lease_ms, leased.attempts as i64],
+            )?;
+            tx.execute(
+                "INSERT INTO graphmailer_outbox_budget (sender, window_start_ms, used) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (sender) DO UPDATE SET \
+                   used = CASE WHEN window_start_ms > ?2 - ?3 THEN used + 1 ELSE 1 END, \
+                   window_start_ms = CASE WHEN window_start_ms > ?2 - ?3 THEN window_start_ms ELSE ?2 END",
+                params![leased.sender, now, window],
+            )?;
+            tx.commit()?;
+            Ok(Some(leased))
+        })
+        .await
+    }
+
+    pub(crate) async fn finish(&self, id: &QueueId, owner: &str, outcome: Outcome) -> Result<bool> {
+        let id = id.0.clone();
+        let owner = owner.to_owned();
+        let now = super::store::now_ms();
+        self.call("record the outcome", move |c| {
+            let (state, next, error, request_id, sent, on_wire) = match outcome {
+                Outcome::Sent { request_id, note } => {
+                    ("sent", None, note, request_id, Some(now), 0)
+                }
+                Outcome::Deferred {
+                    next_ms,
+                    error,
+                    must_reconcile,
+                } => (
+                    "deferred",
+                    Some(next_ms),
+                    Some(error),
+                    None,
+                    None,
+                    must_reconcile as i64,
+                ),
+                Outcome::Failed { error } => ("failed", None, Some(error), None, None, 0),
+                Outcome::Uncertain { error } => ("uncertain", None, Some(error), None, None, 1),
+            };
+            let changed = c.execute(
+                "UPDATE graphmailer_outbox SET state = ?3, next_attempt_ms = ?4, last_error = ?5, \
+                 request_id = COALESCE(?6, request_id), sent_ms = ?7, on_wire = ?8, \
+                 lease_owner = NULL, lease_until_ms = NULL \
+                 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+                params![id, owner, state, next, error, request_id, sent, on_wire],
+            )?;
+            if state == "sent" && changed == 1 {
+                // The message is not needed once sent: keep the record, free the space.
+                c.execute(
+                    "UPDATE graphmailer_outbox SET payload = x'' WHERE id = ?1",
+                    [&id],
+                )?;
+            }
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn command(
+        &self,
+        id: &QueueId,
+        command: Command,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let id = id.0.clone();
+        self.call("change the mail", move |c| {
+            let changed = match command {
+                Command::Retry => c.execute(
+                    "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = ?2 \
+                     WHERE id = ?1 AND state IN ('deferred', 'failed') AND length(payload) > 0",
+                    params![id, now_ms],
+                )?,
+                Command::Release => c.execute(
+                    "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = ?2, on_wire = 0 \
+                     WHERE id = ?1 AND state = 'uncertain'",
+                    params![id, now_ms],
+                )?,
+                Command::Delete => c.execute(
+                    "DELETE FROM graphmailer_outbox WHERE id = ?1 AND state <> 'sending'",
+                    [&id],
+                )?,
+            };
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn retry_all_deferred(&self, now_ms: i64) -> Result<u64> {
+        self.call("retry deferred mail", move |c| {
+            c.execute(
+                "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = ?1 WHERE state = 'deferred'",
+                [now_ms],
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
+    pub(crate) async fn pending(&self, now_ms: i64) -> Result<Pending> {
+        self.call("look for due mail", move |c| {
+            let due: i64 = c.query_row(
+                "SELECT COUNT(*) FROM graphmailer_outbox WHERE (state IN ('queued', 'deferred') \
+                 AND next_attempt_ms <= ?1) OR (state = 'sending' AND lease_until_ms < ?1)",
+                [now_ms],
+                |r| r.get(0),
+            )?;
+            if due > 0 {
+                return Ok(Pending::DueNow);
+            }
+            let leased: Option<i64> = c.query_row(
+                "SELECT MIN(lease_until_ms) FROM graphmailer_outbox WHERE state = 'sending'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(leased.map_or(Pending::Empty, Pending::LeasedUntil))
+        })
+        .await
+    }
+}
+
+fn open_file(path: &Path) -> Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    connection
+        .busy_timeout(Duration::from_secs(10))
+        .map_err(|e| open_error(path, e))?;
+    // WAL lets readers (`queue list`) run beside a worker; FULL syncs the
+    // log on every commit, the durability `enqueue` promises.
+    let mode: String = connection
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %path.display(), mode, "the outbox's file system does not support WAL");
+    }
+    connection
+        .execute_batch("PRAGMA synchronous = FULL;")
+        .map_err(|e| open_error(path, e))?;
+    check_owner(&connection, path)?;
+    connection
+        .execute_batch(SCHEMA)
+        .map_err(|e| open_error(path, e))?;
+    connection
+        .execute(
+            "INSERT OR IGNORE INTO graphmailer_outbox_meta (key, value) VALUES ('schema', ?1)",
+            [SCHEMA_VERSION],
+        )
+        .map_err(|e| open_error(path, e))?;
+    let version: String = connection
+        .query_row(
+            "SELECT value FROM graphmailer_outbox_meta WHERE key = 'schema'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| open_error(path, e))?;
+    if version != SCHEMA_VERSION {
+        return Err(Error::config(
+            "outbox",
+            format!(
+                "'{}' holds an outbox of schema {version}; this graphmailer reads schema {SCHEMA_VERSION}",
+                path.display()
+            ),
+        ));
+    }
+    Ok(connection)
+}
+
+/// Refuses a database that belongs to another program, rather than adding
+/// tables to it.
+fn check_owner(connection: &Connection, path: &Path) -> Result<()> {
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| open_error(path, e))?;
+    let ours = |t: &String| t.starts_with("graphmailer_outbox");
+    if !tables.is_empty() && !tables.iter().any(ours) {
+        return Err(Error::config(
+            "outbox",
+            format!(
+                "'{}' is a SQLite database of another program (tables {}); point the outbox at a file of its own",
+                path.display(),
+                tables.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn row_to_mail(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
+    let state: String = r.get(1)?;
+    Ok(QueuedMail {
+        id: QueueId(r.get(0)?),
+        state: state.parse().unwrap_or(QueueState::Queued),
+        sender: r.get(2)?,
+        recipients: r.get::<_, i64>(3)? as usize,
+        attempts: r.get::<_, i64>(4)? as u32,
+        created: from_ms(r.get(5)?),
+        next_attempt: r
+            .get::<_, Option<i64>>(6)?
+            .filter(|_| matches!(state.as_str(), "queued" | "deferred"))
+            .map(from_ms),
+        last_error: r.get(7)?,
+        request_id: r.get(8)?,
+        sent_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+        internet_message_id: r.get(10)?,
+        size: r.get::<_, i64>(11)? as u64,
+    })
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::config(
+        "outbox",
+        format!("cannot open the SQLite outbox '{}': {e}", path.display()),
+    )
+    .with_hint("point `outbox` at a file this user can write, in a directory of its own (for example sqlite:/var/spool/graphmailer/outbox.db)")
+}
+
+fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    let readonly = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == rusqlite::ErrorCode::ReadOnly || f.code == rusqlite::ErrorCode::DiskFull);
+    let error = Error::new(
+        ErrorKind::Transient,
+        format!("outbox: cannot {what} in '{}': {e}", path.display()),
+    )
+    .with_field("outbox");
+    if readonly {
+        error.with_hint("the outbox's file or its disk cannot take writes: free space or fix its permissions; mail already queued is kept")
+    } else {
+        error
+    }
+}
+
+fn stopped(e: tokio::task::JoinError) -> Error {
+    Error::new(
+        ErrorKind::Service,
+        format!("the outbox's database call stopped: {e}"),
+    )
+}
