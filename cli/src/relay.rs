@@ -110,6 +110,7 @@ address = "127.0.0.1:0"
 mode = "tls"
 [[mailer]]
 name = "emulator"
+outbox = {outbox:?}
 [[user]]
 name = "demo"
 password_hash = "{hash}"
@@ -119,6 +120,7 @@ may_send_as = [{allowed:?}]
         cert = certs.certificate.display().to_string(),
         key = certs.key.display().to_string(),
         allowed = banner.allowed_sender,
+        outbox = format!("sqlite:{}", dir.join("outbox.db").display()),
     );
     let config = RelayConfig::from_toml(&text).map_err(|e| e.to_string())?;
     let mailer_config = Config::builder()

@@ -63,7 +63,7 @@ impl Access {
             ));
         }
         // The most specific network wins, so a /32 for one printer can narrow a /24.
-        networks.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        networks.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
         Ok(Arc::new(Access { users, networks }))
     }
 

@@ -55,8 +55,9 @@ pub struct MailerConfig {
     #[serde(default)]
     pub config: Option<PathBuf>,
     /// Where this mailer's durable queue lives (`sqlite:PATH` or a
-    /// `postgres://` URL). Without it the relay hands each message to Graph
-    /// during DATA and answers 250 only after Graph accepted it.
+    /// `postgres://` URL); the mailer file's own `outbox` key otherwise.
+    /// Without either the relay hands each message to Graph during DATA and
+    /// answers 250 only after Graph accepted it.
     #[serde(default)]
     pub outbox: Option<String>,
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use graphmailer::{Error, ErrorKind, Mailer, MimeMessage};
+use graphmailer::{Error, ErrorKind, Mailer, MimeMessage, Outbox};
 
 use crate::metrics::Metrics;
 use crate::reply::Reply;
@@ -13,10 +13,14 @@ use crate::reply::Reply;
 pub struct Route {
     pub name: String,
     pub mailer: Mailer,
+    /// The durable queue; `None`: hand to Graph while the client waits.
+    pub outbox: Option<Outbox>,
 }
 
 /// What the relay may tell the client once a message is handed over.
 pub enum Handover {
+    /// Committed to the outbox, which now owns its delivery.
+    Queued { id: String },
     /// Graph accepted it (202) while the client waited.
     Sent { request_id: Option<String> },
 }
@@ -24,6 +28,7 @@ pub enum Handover {
 impl Handover {
     pub fn reply(&self) -> Reply {
         match self {
+            Handover::Queued { id } => Reply::with(250, "2.0.0", format!("queued as {id}")),
             Handover::Sent { request_id } => Reply::with(
                 250,
                 "2.0.0",
@@ -38,6 +43,7 @@ impl Handover {
     /// The id to log and to show: the queue id or Graph's request id.
     pub fn id(&self) -> &str {
         match self {
+            Handover::Queued { id } => id,
             Handover::Sent { request_id } => request_id.as_deref().unwrap_or("-"),
         }
     }
@@ -50,6 +56,12 @@ impl Route {
         message: &MimeMessage,
         metrics: &Metrics,
     ) -> Result<Handover, Error> {
+        if let Some(outbox) = &self.outbox {
+            // The mailer's own allowlist refuses now, not days later in the queue.
+            self.mailer.config().allowed_senders().check(sender)?;
+            let id = outbox.enqueue_mime(Some(sender), message).await?;
+            return Ok(Handover::Queued { id: id.to_string() });
+        }
         let started = Instant::now();
         let result = self.mailer.send_mime(Some(sender), message).await;
         let status = match &result {

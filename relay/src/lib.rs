@@ -28,7 +28,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use graphmailer::{Config, Error, Mailer, Result};
+use graphmailer::{Config, Error, Mailer, Outbox, Result};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -46,6 +46,8 @@ pub struct Relay {
     stop: watch::Sender<bool>,
     smtp: JoinHandle<()>,
     ops_task: Option<JoinHandle<()>>,
+    /// The outboxes' delivery workers, run in the relay's process.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Relay {
@@ -88,15 +90,23 @@ impl Relay {
             .as_ref()
             .map(tls::Certificates::load)
             .transpose()?;
-        let routes = config
-            .mailers
-            .iter()
-            .zip(mailers)
-            .map(|(m, mailer)| Route {
+        let mut routes = Vec::new();
+        for (i, (m, mailer)) in config.mailers.iter().zip(mailers).enumerate() {
+            let url = m.outbox.as_deref().or(mailer.config().outbox());
+            let outbox = match url {
+                Some(url) => Some(
+                    Outbox::open(url)
+                        .await
+                        .map_err(|e| Error::config(&format!("mailer[{i}].outbox"), e.message()))?,
+                ),
+                None => None,
+            };
+            routes.push(Route {
                 name: m.name.clone(),
                 mailer,
-            })
-            .collect();
+                outbox,
+            });
+        }
         let shared = Arc::new(server::Shared {
             hostname: config.hostname.clone(),
             limits: config.limits.clone(),
@@ -140,7 +150,26 @@ impl Relay {
         let ops = ops_socket.as_ref().and_then(|s| s.local_addr().ok());
         let (stop, stopped) = watch::channel(false);
         let smtp = tokio::spawn(server::serve(shared.clone(), bound, stopped.clone()));
-        let ops_task = ops_socket.map(|s| tokio::spawn(ops::serve(shared.clone(), s, stopped)));
+        let ops_task =
+            ops_socket.map(|s| tokio::spawn(ops::serve(shared.clone(), s, stopped.clone())));
+        let workers = shared
+            .routes
+            .iter()
+            .filter_map(|route| {
+                let outbox = route.outbox.clone()?;
+                let mailer = route.mailer.clone();
+                let name = route.name.clone();
+                let mut stopped = stopped.clone();
+                Some(tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = outbox.run(&mailer, stop).await {
+                        tracing::error!("outbox worker of mailer '{name}' stopped: {e}");
+                    }
+                }))
+            })
+            .collect();
         Ok(Relay {
             listeners,
             ops,
@@ -148,6 +177,7 @@ impl Relay {
             stop,
             smtp,
             ops_task,
+            workers,
         })
     }
 
@@ -182,6 +212,11 @@ impl Relay {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.smtp.await;
+        // The workers finish and record the sends in hand, so the queue is
+        // consistent when the process exits.
+        for worker in self.workers {
+            let _ = worker.await;
+        }
         if let Some(ops) = self.ops_task {
             let _ = ops.await;
         }

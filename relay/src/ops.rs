@@ -1,5 +1,6 @@
 //! The operations listener: `/livez` (the process answers), `/readyz` (it
-//! can do its job: every mailer obtains a token) and `/metrics`
+//! can do its job: every outbox answers and every mailer obtains a token)
+//! and `/metrics`
 //! (Prometheus text). Plain HTTP: bind it to loopback or a management
 //! network, never to the internet.
 
@@ -14,6 +15,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 
+use crate::metrics::QueueFigures;
 use crate::server::Shared;
 
 /// Readiness asks Microsoft for a token; the answer is kept this long so
@@ -59,6 +61,14 @@ async fn readyz(State(ops): State<Arc<Ops>>) -> impl IntoResponse {
 
 async fn check(shared: &Shared) -> Result<(), String> {
     for route in &shared.routes {
+        if let Some(outbox) = &route.outbox
+            && let Err(e) = outbox.stats().await
+        {
+            return Err(format!(
+                "mailer '{}': the outbox cannot be read: {e}",
+                route.name
+            ));
+        }
         let diagnosis = route.mailer.diagnose().await;
         if !diagnosis.token_acquired {
             return Err(format!(
@@ -71,11 +81,29 @@ async fn check(shared: &Shared) -> Result<(), String> {
 }
 
 async fn metrics(State(ops): State<Arc<Ops>>) -> impl IntoResponse {
+    let queue = queue_figures(&ops.shared).await;
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        ops.shared.metrics.render(None),
+        ops.shared.metrics.render(queue.as_ref()),
     )
+}
+
+/// The outboxes' figures added up (one queue per mailer); `None` without
+/// any outbox.
+async fn queue_figures(shared: &Shared) -> Option<QueueFigures> {
+    let mut figures: Option<QueueFigures> = None;
+    for outbox in shared.routes.iter().filter_map(|r| r.outbox.as_ref()) {
+        let Ok(stats) = outbox.stats().await else {
+            continue;
+        };
+        let f = figures.get_or_insert_with(QueueFigures::default);
+        for (state, n) in stats.by_state {
+            *f.by_state.entry(state.to_string()).or_default() += n;
+        }
+        f.oldest_unsent_age = f.oldest_unsent_age.max(stats.oldest_unsent_age);
+    }
+    figures
 }
