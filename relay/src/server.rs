@@ -37,7 +37,7 @@ pub struct Shared {
 pub async fn bind(addresses: &[(SocketAddr, Listener)]) -> Result<Vec<(TcpListener, Listener)>> {
     let mut bound = Vec::new();
     for (address, listener) in addresses {
-        let socket = TcpListener::bind(address).await.map_err(|e| {
+        let socket = listen(*address).map_err(|e| {
             Error::config(
                 "listener.address",
                 format!("cannot listen on {address}: {e}"),
@@ -46,6 +46,22 @@ pub async fn bind(addresses: &[(SocketAddr, Listener)]) -> Result<Vec<(TcpListen
         bound.push((socket, *listener));
     }
     Ok(bound)
+}
+
+/// A burst of clients (a print queue released at once) must wait in the
+/// kernel's queue rather than be dropped: the backlog is as deep as the
+/// system allows (net.core.somaxconn caps it).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves the listeners until `stop` turns true, then waits for the open

@@ -27,9 +27,18 @@ async fn starttls_login_and_send_is_queued_then_delivered() {
     assert_eq!(messages[0]["mailbox"], s.allowed.as_str());
     assert_eq!(messages[0]["message"]["subject"], "Scan 1");
     let metrics = s.metrics().await;
-    assert!(metrics.contains("graphmailer_messages_total{result=\"accepted\"} 1\n"), "{metrics}");
-    assert!(metrics.contains("graphmailer_smtp_connections_total 1\n"), "{metrics}");
-    assert!(metrics.contains("graphmailer_queue_messages{state=\"queued\"}"), "{metrics}");
+    assert!(
+        metrics.contains("graphmailer_messages_total{result=\"accepted\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("graphmailer_smtp_connections_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("graphmailer_queue_messages{state=\"queued\"}"),
+        "{metrics}"
+    );
     assert!(!metrics.contains(&s.allowed), "no addresses in metrics");
 }
 
@@ -49,7 +58,11 @@ async fn the_ehlo_reply_lists_the_extensions_and_auth_only_after_tls() {
     ] {
         ehlo.expect_text(ext);
     }
-    assert!(!ehlo.text.contains("AUTH"), "no AUTH before TLS: {}", ehlo.text);
+    assert!(
+        !ehlo.text.contains("AUTH"),
+        "no AUTH before TLS: {}",
+        ehlo.text
+    );
     c.command("STARTTLS").await.expect_code(220);
     let mut tls = c.start_tls(&s).await;
     let ehlo = tls.command("EHLO client.test").await;
@@ -72,7 +85,10 @@ async fn auth_login_works_on_implicit_tls() {
     };
     c.expect(220).await;
     c.command("EHLO client.test").await.expect_code(250);
-    c.command("AUTH LOGIN").await.expect_code(334).expect_text("VXNlcm5hbWU6");
+    c.command("AUTH LOGIN")
+        .await
+        .expect_code(334)
+        .expect_text("VXNlcm5hbWU6");
     c.command(&b64(&s.user)).await.expect_code(334);
     c.command(&b64(&s.password)).await.expect_code(235);
     c.send_mail(
@@ -171,7 +187,11 @@ may_send_as = ["erp@contoso.test"]
     p.send_mail(
         "erp@contoso.test",
         &["ap@fabrikam.example"],
-        &message("erp@contoso.test", "ap@fabrikam.example", "From the network"),
+        &message(
+            "erp@contoso.test",
+            "ap@fabrikam.example",
+            "From the network",
+        ),
     )
     .await
     .expect_code(250);
@@ -225,8 +245,14 @@ async fn pipelined_commands_get_their_replies_in_order() {
     c.expect(250).await;
     c.expect(250).await;
     c.expect(354).await;
-    c.send_raw(format!("From: {}\r\nSubject: piped\r\n\r\n..dot line\r\n.\r\nQUIT\r\n", s.allowed).as_bytes())
-        .await;
+    c.send_raw(
+        format!(
+            "From: {}\r\nSubject: piped\r\n\r\n..dot line\r\n.\r\nQUIT\r\n",
+            s.allowed
+        )
+        .as_bytes(),
+    )
+    .await;
     c.expect(250).await;
     c.expect(221).await;
     let all = s.wait_for_messages(1).await;

@@ -125,8 +125,7 @@ impl Setup {
     pub async fn wait_for_messages(&self, count: usize) -> Vec<serde_json::Value> {
         let client = reqwest::Client::builder()
             .add_root_certificate(
-                reqwest::Certificate::from_pem(self.emulator.ca_pem().unwrap().as_bytes())
-                    .unwrap(),
+                reqwest::Certificate::from_pem(self.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
             )
             .build()
             .unwrap();
@@ -205,7 +204,12 @@ impl Reply {
     }
     #[track_caller]
     pub fn expect_text(&self, part: &str) -> &Self {
-        assert!(self.text.contains(part), "reply: {} {}", self.code, self.text);
+        assert!(
+            self.text.contains(part),
+            "reply: {} {}",
+            self.code,
+            self.text
+        );
         self
     }
 }
@@ -250,10 +254,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let mut text = String::new();
         loop {
             let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(30), self.stream.read_line(&mut line))
-                .await
-                .expect("no reply within 30 s")
-                .unwrap_or(0);
+            let Ok(read) =
+                tokio::time::timeout(Duration::from_secs(30), self.stream.read_line(&mut line))
+                    .await
+            else {
+                // No reply at all: 1 tells it from a closed connection (0).
+                return Reply { code: 1, text };
+            };
+            let n = read.unwrap_or(0);
             if n == 0 {
                 return Reply { code: 0, text };
             }
