@@ -149,6 +149,56 @@ impl LimitsConfig {
     }
 }
 
+/// Timings of the outboxes' workers in this process (the queue's defaults
+/// otherwise: a 5-minute lease, checks in Sent Items for a minute).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxTuning {
+    /// How long a worker holds a mail; after a crash, mail in hand waits
+    /// this long before it is checked in Sent Items and sent again.
+    pub lease_seconds: Option<u64>,
+    /// How long to look for an uncertain send's copy in Sent Items.
+    pub reconcile_wait_seconds: Option<u64>,
+    /// Mails one worker sends at once.
+    pub concurrency: Option<usize>,
+    /// Whether this process delivers the queued mail (default true). With
+    /// false the relay only accepts, and `graphmailer queue run` or another
+    /// relay sharing the queue delivers.
+    #[serde(default = "yes")]
+    pub deliver: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for OutboxTuning {
+    fn default() -> Self {
+        OutboxTuning {
+            lease_seconds: None,
+            reconcile_wait_seconds: None,
+            concurrency: None,
+            deliver: true,
+        }
+    }
+}
+
+impl OutboxTuning {
+    pub fn settings(&self) -> graphmailer::outbox::OutboxSettings {
+        let mut s = graphmailer::outbox::OutboxSettings::default();
+        if let Some(v) = self.lease_seconds {
+            s.lease = Duration::from_secs(v);
+        }
+        if let Some(v) = self.reconcile_wait_seconds {
+            s.reconcile_wait = Duration::from_secs(v);
+        }
+        if let Some(v) = self.concurrency {
+            s.concurrency = v;
+        }
+        s
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -176,6 +226,8 @@ pub struct RelayConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub lockout: LockoutConfig,
+    #[serde(default)]
+    pub outbox: OutboxTuning,
     #[serde(default, rename = "mailer")]
     pub mailers: Vec<MailerConfig>,
     #[serde(default, rename = "user")]
@@ -324,6 +376,12 @@ impl RelayConfig {
             return Err(Error::config(
                 "limits.max_line_bytes",
                 "must be at least 1000 (RFC 5321 4.5.3.1.6)",
+            ));
+        }
+        if self.outbox.lease_seconds == Some(0) || self.outbox.concurrency == Some(0) {
+            return Err(Error::config(
+                "outbox",
+                "lease_seconds and concurrency must be at least 1",
             ));
         }
         if l.command_timeout_seconds == 0 || l.data_timeout_seconds == 0 {

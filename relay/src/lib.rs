@@ -155,6 +155,7 @@ impl Relay {
         let workers = shared
             .routes
             .iter()
+            .filter(|_| config.outbox.deliver)
             .filter_map(|route| {
                 let outbox = route.outbox.clone()?;
                 let mailer = route.mailer.clone();

@@ -44,10 +44,10 @@ fn send_with_lettre(
         .multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain("Invoice attached.".to_owned()))
-                .singlepart(
-                    Attachment::new("invoice.bin".into())
-                        .body(bytes, ContentType::parse("application/octet-stream").unwrap()),
-                ),
+                .singlepart(Attachment::new("invoice.bin".into()).body(
+                    bytes,
+                    ContentType::parse("application/octet-stream").unwrap(),
+                )),
         )
         .unwrap();
     transport.send(&email).unwrap()
