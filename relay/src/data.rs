@@ -15,7 +15,7 @@ pub enum Data {
     Complete(Vec<u8>),
     /// Read to the end but refused; the session goes on.
     Refused(Reply),
-    /// The session cannot go on (bare LF, timeout, the client left).
+    /// The session cannot go on (timeout).
     Abort(Reply),
 }
 
@@ -60,14 +60,17 @@ pub async fn read_data<S: AsyncRead + Unpin>(
             }
             Line::Complete => {}
         }
-        // Only CRLF ends a line: a client (or a smuggler) that ends lines
-        // with bare LF could otherwise end the data where the relay does
-        // not, and slip a second message past it.
-        if has_bare_lf(&line) {
-            return Ok(Data::Abort(reply::BARE_LF));
-        }
+        // Only CRLF.CRLF ends the data: a client (or a smuggler) whose
+        // "<LF>.<LF>" ended it here but not at the next hop could slip a
+        // second message past the checks. A line ended by a bare LF is
+        // content, taken as if it ended in CRLF (as Postfix does by
+        // default), so scripts that write "\n" still get their mail through.
         if line == b".\r\n" {
             break;
+        }
+        if has_bare_lf(&line) {
+            line.pop();
+            line.extend_from_slice(b"\r\n");
         }
         let content = line.strip_prefix(b".").unwrap_or(&line);
         if content.contains(&0) {

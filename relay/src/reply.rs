@@ -52,11 +52,6 @@ impl Reply {
 pub const OK: Reply = Reply::new(250, "2.0.0", "OK");
 pub const BAD_SEQUENCE: Reply = Reply::new(503, "5.5.1", "bad sequence of commands");
 pub const LINE_TOO_LONG: Reply = Reply::new(500, "5.5.2", "line too long");
-pub const BARE_LF: Reply = Reply::new(
-    521,
-    "5.5.2",
-    "bare LF received: SMTP lines end in CRLF (RFC 5321 2.3.8); closing",
-);
 pub const BARE_CR_OR_NUL: Reply = Reply::new(
     500,
     "5.5.2",

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::access::Grant;
 use crate::config::ListenerMode;
-use crate::lines::{Line, has_bare_lf, read_line};
+use crate::lines::{Line, read_line};
 use crate::reply::{self, Reply};
 use crate::server::Shared;
 use crate::submission::Submission;
@@ -129,11 +129,6 @@ impl Session {
             let step = match read {
                 Line::Closed => return Ok(Ended::Closed),
                 Line::TooLong => Step::Reply(reply::LINE_TOO_LONG),
-                Line::Complete if has_bare_lf(&line) => {
-                    reply::BARE_LF.write_to(&mut out.0);
-                    flush(&mut reader, &mut out).await?;
-                    return Ok(Ended::Closed);
-                }
                 Line::Complete if has_bare_cr_or_nul(&line) => Step::Reply(reply::BARE_CR_OR_NUL),
                 Line::Complete => self.command(&line, &mut reader, &mut out).await?,
             };

@@ -128,7 +128,7 @@ async fn a_message_over_size_gets_552_whether_declared_or_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bare_lf_in_data_gets_521_and_the_connection_closes() {
+async fn bare_lf_cannot_end_the_data_so_no_second_message_is_smuggled() {
     let s = start("barelf", "").await;
     let mut c = s.logged_in().await;
     c.command(&format!("MAIL FROM:<{}>", s.allowed))
@@ -138,20 +138,33 @@ async fn bare_lf_in_data_gets_521_and_the_connection_closes() {
         .await
         .expect_code(250);
     c.command("DATA").await.expect_code(354);
-    // A smuggling attempt: a bare-LF "end of data" then a second message.
+    // A smuggling attempt: a bare-LF "end of data", then a second
+    // transaction as someone the client may not send as.
     c.send_raw(
         format!(
-            "From: {}\r\nSubject: one\r\n\r\nbody\n.\nMAIL FROM:<{}>\r\n",
+            "From: {}\r\nSubject: one\r\n\r\nbody\n.\nMAIL FROM:<{}>\r\nRCPT TO:<victim@fabrikam.example>\r\nDATA\r\n",
             s.allowed, s.denied
         )
         .as_bytes(),
     )
     .await;
-    c.expect(521).await;
-    assert_eq!(c.reply().await.code, 0, "closed");
-    // Others are still served.
-    let mut d = s.logged_in().await;
-    d.command("NOOP").await.expect_code(250);
+    // Only CRLF.CRLF ends it: one message, one reply.
+    c.send_raw(b"tail\r\n.\r\n").await;
+    c.expect(250).await.expect_text("queued as");
+    c.command("NOOP").await.expect_code(250);
+    let all = s.wait_for_messages(1).await;
+    assert_eq!(all.len(), 1);
+    let mime = all[0]["mime"].as_str().unwrap_or_default();
+    assert!(
+        mime.contains("body\r\n\r\nMAIL FROM:"),
+        "the smuggled commands stayed text, lines ending in CRLF: {mime}"
+    );
+    let recipients: Vec<String> = ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .flat_map(|k| all[0]["message"][k].as_array().cloned().unwrap_or_default())
+        .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recipients, ["a@fabrikam.example"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
