@@ -411,3 +411,36 @@ impl RelayConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_configuration_is_valid() {
+        let config = RelayConfig::from_toml(include_str!("../dist/relay.toml")).unwrap();
+        assert_eq!(config.listeners.len(), 3);
+        assert_eq!(config.mailers.len(), 2);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        let base = include_str!("../dist/relay.toml");
+        let bad = base.replacen("mailer = \"contoso\"", "mailer = \"nobody\"", 1);
+        let e = RelayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!(e.field(), Some("user[0].mailer"), "{e}");
+        let bad = base.replacen("password_hash = \"$argon2id", "password_hash = \"$md5", 1);
+        let e = RelayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!(e.field(), Some("user[0].password_hash"), "{e}");
+        let bad = base.replacen(
+            "may_send_as = [\"scanner@contoso.com\"]",
+            "may_send_as = []",
+            1,
+        );
+        let e = RelayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!(e.field(), Some("user[0].may_send_as"), "{e}");
+        let e = RelayConfig::from_toml("hostname = \"x\"").unwrap_err();
+        assert_eq!(e.field(), Some("listener"), "{e}");
+    }
+}

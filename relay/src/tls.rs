@@ -126,15 +126,24 @@ pub fn generate_local(dir: &Path) -> Result<GeneratedCertificates> {
     leaf.not_after = now + Duration::days(30);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(fail)?;
 
-    let write = |name: &str, text: &str| -> Result<PathBuf> {
+    // The key is readable by its owner only, like any private key.
+    let write = |name: &str, text: &str, mode: u32| -> Result<PathBuf> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(name);
-        std::fs::write(&path, text)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
             .map_err(|e| Error::config("tls", format!("cannot write '{}': {e}", path.display())))?;
         Ok(path)
     };
     Ok(GeneratedCertificates {
-        ca_file: write("relay-ca.pem", &ca_cert.pem())?,
-        certificate: write("relay-cert.pem", &leaf_cert.pem())?,
-        key: write("relay-key.pem", &leaf_key.serialize_pem())?,
+        ca_file: write("relay-ca.pem", &ca_cert.pem(), 0o644)?,
+        certificate: write("relay-cert.pem", &leaf_cert.pem(), 0o644)?,
+        key: write("relay-key.pem", &leaf_key.serialize_pem(), 0o600)?,
     })
 }
