@@ -8,6 +8,7 @@ mod doctor;
 mod output;
 mod policy;
 mod queue;
+mod relay;
 mod send;
 mod sendmail;
 mod sendmail_args;
@@ -53,6 +54,9 @@ enum Command {
     /// Start an embedded emulator, send as the permitted mailbox, then try the
     /// CEO's and show the refusal.
     Demo,
+    /// Run the SMTP relay (printers, scanners, ERPs) in front of Graph, hash
+    /// a password for it, or start its demo (`--demo`).
+    Relay(relay::RelayArgs),
     /// Stand in for /usr/sbin/sendmail: read a message on stdin and send it
     /// (sendmail's options; `graphmailer sendmail --help` lists them). A link
     /// named `sendmail` to this binary does the same.
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         Command::Queue(args) => queue::run(args),
         Command::Emulator(args) => run_emulator(args),
         Command::Demo => demo::run(),
+        Command::Relay(args) => relay::run(args),
         Command::Sendmail { args } => sendmail::run(args),
     }
 }

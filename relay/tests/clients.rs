@@ -1,0 +1,111 @@
+//! A mail client nobody here wrote (lettre) submits through the relay;
+//! attachments arrive at the emulator byte for byte.
+
+mod common;
+
+use base64::Engine;
+use graphmailer_relay::ListenerMode;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Message, SmtpTransport, Transport};
+
+fn attachment_bytes(seed: u8) -> Vec<u8> {
+    (0..200_000u32)
+        .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
+        .collect()
+}
+
+fn send_with_lettre(
+    s: &common::Setup,
+    mode: ListenerMode,
+    subject: &str,
+    bytes: Vec<u8>,
+) -> lettre::transport::smtp::response::Response {
+    let ca = std::fs::read(&s.ca_file).unwrap();
+    let tls = TlsParameters::builder("localhost".into())
+        .add_root_certificate(Certificate::from_pem(&ca).unwrap())
+        .build_rustls()
+        .unwrap();
+    let tls = match mode {
+        ListenerMode::Tls => Tls::Wrapper(tls),
+        _ => Tls::Required(tls),
+    };
+    let transport = SmtpTransport::builder_dangerous("localhost")
+        .port(s.addr(mode).port())
+        .tls(tls)
+        .credentials(Credentials::new(s.user.clone(), s.password.clone()))
+        .build();
+    let email = Message::builder()
+        .from(format!("ERP <{}>", s.allowed).parse().unwrap())
+        .to("Accounts <ap@fabrikam.example>".parse().unwrap())
+        .subject(subject)
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain("Invoice attached.".to_owned()))
+                .singlepart(Attachment::new("invoice.bin".into()).body(
+                    bytes,
+                    ContentType::parse("application/octet-stream").unwrap(),
+                )),
+        )
+        .unwrap();
+    transport.send(&email).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lettre_over_starttls_and_implicit_tls_delivers_attachments_byte_for_byte() {
+    let s = common::start("lettre", "").await;
+    let sent = [attachment_bytes(1), attachment_bytes(2)];
+    let modes = [ListenerMode::Starttls, ListenerMode::Tls];
+    for (i, mode) in modes.into_iter().enumerate() {
+        let bytes = sent[i].clone();
+        let subject = format!("lettre {i}");
+        let response = tokio::task::block_in_place(|| send_with_lettre(&s, mode, &subject, bytes));
+        assert_eq!(response.code().to_string(), "250");
+        let text = response.message().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("queued as"), "{text}");
+    }
+    let all = s.wait_for_messages(2).await;
+    for (i, expected) in sent.iter().enumerate() {
+        let m = all
+            .iter()
+            .find(|m| m["message"]["subject"] == format!("lettre {i}"))
+            .expect("arrived");
+        let attachment = &m["message"]["attachments"][0];
+        assert_eq!(attachment["name"], "invoice.bin");
+        let got = base64::engine::general_purpose::STANDARD
+            .decode(attachment["contentBytes"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(&got, expected, "attachment {i} arrived byte for byte");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_style_shutdown_finishes_an_open_transaction_and_refuses_new_ones() {
+    let mut s = common::start("shutdown", "").await;
+    let mut c = s.logged_in().await;
+    c.command(&format!("MAIL FROM:<{}>", s.allowed))
+        .await
+        .expect_code(250);
+    c.command("RCPT TO:<ap@fabrikam.example>")
+        .await
+        .expect_code(250);
+    let mut idle = s.logged_in().await;
+    let addr = s.addr(ListenerMode::Starttls);
+    let relay = s.relay.take().unwrap();
+    let stopping = tokio::spawn(relay.shutdown());
+    // The idle session is told to come back later.
+    idle.expect(421).await.expect_text("shutting down");
+    // The open transaction is finished and its message accepted.
+    c.command("DATA").await.expect_code(354);
+    c.send_raw(format!("From: {}\r\nSubject: last one\r\n\r\nx\r\n.\r\n", s.allowed).as_bytes())
+        .await;
+    c.expect(250).await.expect_text("queued as");
+    c.command("QUIT").await;
+    stopping.await.unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
