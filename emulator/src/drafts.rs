@@ -19,6 +19,12 @@ use uuid::Uuid;
 
 use crate::state::lock;
 
+/// The length of `len` bytes in padded base64: what an attachment weighs
+/// against the tenant's maximum message size.
+pub(crate) fn encoded_size(len: u64) -> u64 {
+    len.div_ceil(3) * 4
+}
+
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -76,7 +82,7 @@ pub(crate) struct Draft {
 
 impl Draft {
     /// What counts against the tenant's maximum message size: the body's
-    /// text plus every attachment's decoded bytes.
+    /// text plus every attachment base64-encoded, as Exchange stores it.
     pub fn size(&self) -> u64 {
         let body = property(&self.message, "body")
             .and_then(|b| b.as_object())
@@ -87,7 +93,7 @@ impl Draft {
             + self
                 .attachments
                 .iter()
-                .map(|a| a.bytes.len() as u64)
+                .map(|a| encoded_size(a.bytes.len() as u64))
                 .sum::<u64>()
     }
 
@@ -196,6 +202,9 @@ pub(crate) enum Append {
     Complete { attachment_id: String },
     /// The last chunk arrived but the draft was deleted or sent meanwhile.
     DraftGone,
+    /// The draft with what was uploaded so far would pass the tenant's
+    /// maximum message size: the session is closed, as Exchange stops it.
+    TooLarge { size: u64 },
 }
 
 /// Why a draft could not be taken for sending.
@@ -333,7 +342,16 @@ impl DraftBook {
 
     /// Stores one chunk `bytes` at `start` of a range whose total is `total`.
     /// The caller has checked that the range and the body agree.
-    pub fn append(&self, target: &SessionRef<'_>, start: u64, total: u64, bytes: &[u8]) -> Append {
+    /// Stores one chunk; `max_message_size` is the tenant's limit, which
+    /// the draft plus the upload so far (encoded) must stay within.
+    pub fn append(
+        &self,
+        target: &SessionRef<'_>,
+        start: u64,
+        total: u64,
+        bytes: &[u8],
+        max_message_size: u64,
+    ) -> Append {
         let mut book = lock(&self.book);
         book.purge();
         let Some(index) = book.sessions.iter().position(|s| target.names(s)) else {
@@ -352,6 +370,18 @@ impl DraftBook {
         if start != session.next() {
             return Append::OutOfOrder(status(session));
         }
+        let uploaded = encoded_size(session.next() + bytes.len() as u64);
+        let (mailbox, message_id) = (session.mailbox.clone(), session.message_id.clone());
+        let draft_size = book
+            .draft_mut(&mailbox, &message_id)
+            .map_or(0, |d| d.size());
+        if draft_size + uploaded > max_message_size {
+            book.sessions.remove(index);
+            return Append::TooLarge {
+                size: draft_size + uploaded,
+            };
+        }
+        let session = &mut book.sessions[index];
         session.received.extend_from_slice(bytes);
         if session.next() < session.item.size {
             return Append::Partial(status(session));
@@ -431,6 +461,12 @@ impl DraftBook {
 mod tests {
     use super::*;
 
+    impl DraftBook {
+        fn append_for_test(&self, t: &SessionRef<'_>, start: u64, total: u64, b: &[u8]) -> Append {
+            self.append(t, start, total, b, u64::MAX)
+        }
+    }
+
     fn draft(id: &str) -> Draft {
         Draft {
             id: id.into(),
@@ -467,21 +503,25 @@ mod tests {
             token: &token,
         };
         assert!(matches!(
-            book.append(&target, 0, 6, b"abc"),
+            book.append_for_test(&target, 0, 6, b"abc"),
             Append::WrongTotal { size: 5 }
         ));
-        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::Partial(s) if s.next == 3));
-        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::OutOfOrder(s) if s.next == 3));
+        assert!(
+            matches!(book.append_for_test(&target, 0, 5, b"abc"), Append::Partial(s) if s.next == 3)
+        );
+        assert!(
+            matches!(book.append_for_test(&target, 0, 5, b"abc"), Append::OutOfOrder(s) if s.next == 3)
+        );
         let wrong_token = SessionRef {
             token: "nope",
             ..target
         };
         assert!(matches!(
-            book.append(&wrong_token, 3, 5, b"de"),
+            book.append_for_test(&wrong_token, 3, 5, b"de"),
             Append::NotFound
         ));
         assert!(matches!(
-            book.append(&target, 3, 5, b"de"),
+            book.append_for_test(&target, 3, 5, b"de"),
             Append::Complete { .. }
         ));
         assert!(book.session_status(&target).is_none());
@@ -490,7 +530,33 @@ mod tests {
             .ok()
             .unwrap();
         assert_eq!(&sent.attachments[0].bytes[..], b"abcde");
-        assert_eq!(sent.size(), 5);
+        assert_eq!(sent.size(), 8);
+    }
+
+    #[test]
+    fn an_upload_stops_when_the_message_would_pass_the_limit() {
+        let book = DraftBook::default();
+        book.insert(draft("d1"));
+        let session =
+            UploadSession::new("erp@contoso.test", "d1", item(6), Duration::from_secs(60));
+        let (id, token) = (session.id.clone(), session.token.clone());
+        assert!(book.open_session(session));
+        let target = SessionRef {
+            mailbox: "erp@contoso.test",
+            message_id: "d1",
+            session_id: &id,
+            token: &token,
+        };
+        // Three bytes weigh four encoded; six weigh eight, over a limit of 7.
+        assert!(matches!(
+            book.append(&target, 0, 6, b"abc", 7),
+            Append::Partial(_)
+        ));
+        assert!(matches!(
+            book.append(&target, 3, 6, b"def", 7),
+            Append::TooLarge { size: 8 }
+        ));
+        assert!(book.session_status(&target).is_none());
     }
 
     #[test]

@@ -254,6 +254,9 @@ pub struct Counters {
     pub sends_accepted: u64,
     /// 429 answers sent (limits and injected faults).
     pub throttled: u64,
+    /// Requests that came before the `Retry-After` of their app+mailbox's
+    /// last 429 had passed (each got another 429).
+    pub early_retries: u64,
     /// Faults injected (scripted, random 503s and dropped connections).
     pub faults_injected: u64,
     /// Most concurrent sendMail requests seen for one app+mailbox, counting
@@ -283,6 +286,7 @@ pub(crate) struct CounterCells {
     pub send_requests: AtomicU64,
     pub sends_accepted: AtomicU64,
     pub throttled: AtomicU64,
+    pub early_retries: AtomicU64,
     pub faults_injected: AtomicU64,
     pub max_in_flight: AtomicU64,
     pub drafts_created: AtomicU64,
@@ -311,6 +315,7 @@ impl CounterCells {
             send_requests: get(&self.send_requests),
             sends_accepted: get(&self.sends_accepted),
             throttled: get(&self.throttled),
+            early_retries: get(&self.early_retries),
             faults_injected: get(&self.faults_injected),
             max_in_flight: get(&self.max_in_flight),
             drafts_created: get(&self.drafts_created),
@@ -330,6 +335,7 @@ impl CounterCells {
             &self.send_requests,
             &self.sends_accepted,
             &self.throttled,
+            &self.early_retries,
             &self.faults_injected,
             &self.max_in_flight,
             &self.drafts_created,

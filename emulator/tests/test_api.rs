@@ -87,8 +87,9 @@ async fn settings_are_validated() {
     let emu = Emu::start().await;
     let settings = emu.get("settings").await.json;
     assert_eq!(settings["policy_apply_delay_secs"], 0);
-    assert_eq!(settings["reject_assertion_replay"], true);
-    assert_eq!(settings["max_assertion_lifetime_secs"], 600);
+    assert_eq!(settings["reject_assertion_replay"], false);
+    assert_eq!(settings["max_assertion_lifetime_secs"], 0);
+    assert_eq!(settings["max_recipients_per_message"], 500);
     for bad in [
         json!({"mailbox_concurrency": 0}),
         json!({"rate_limit_requests": 0}),

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use crate::directory::is_email_address;
+use crate::drafts::encoded_size;
 
 /// A sendMail body that passed every check.
 #[derive(Debug)]
@@ -53,6 +54,20 @@ fn invalid_recipients(message: impl Into<String>) -> Invalid {
 fn header_collection(message: impl Into<String>) -> Invalid {
     Invalid {
         code: "InvalidInternetMessageHeaderCollection",
+        message: message.into(),
+    }
+}
+
+fn header_name(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "InvalidInternetMessageHeader",
+        message: message.into(),
+    }
+}
+
+fn required_property_missing(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "ErrorRequiredPropertyMissing",
         message: message.into(),
     }
 }
@@ -161,18 +176,12 @@ pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody, Invalid> {
     }
     let save_to_sent_items = match save {
         None => true,
-        Some(Value::Bool(b)) => *b,
         Some(Value::Null) => {
             return Err(body_read(
                 "A null value was found for the parameter named 'SaveToSentItems', which has the expected type 'Edm.Boolean[Nullable=False]'.",
             ));
         }
-        Some(other) => {
-            return Err(body_read(format!(
-                "Cannot convert the literal '{}' to the expected type 'Edm.Boolean'.",
-                literal(other)
-            )));
-        }
+        Some(value) => read_bool(value)?.unwrap_or(true),
     };
     let message = match message {
         None | Some(Value::Null) => {
@@ -233,7 +242,9 @@ pub(crate) fn from_address(properties: &Map<String, Value>) -> Option<String> {
 }
 
 /// What counts against the tenant's maximum message size in a sendMail
-/// message: the body's text plus every attachment's decoded bytes.
+/// message: the body's text plus every attachment as Exchange stores it,
+/// base64-encoded (a third more than the file), so a 30 MB file does not
+/// fit a 35 MB limit.
 pub(crate) fn message_size(properties: &Map<String, Value>) -> u64 {
     let body = get(properties, "body")
         .and_then(Value::as_object)
@@ -245,7 +256,7 @@ pub(crate) fn message_size(properties: &Map<String, Value>) -> u64 {
             .iter()
             .filter_map(|a| get(a.as_object()?, "contentBytes")?.as_str())
             .filter_map(decode_base64)
-            .map(|bytes| bytes.len() as u64)
+            .map(|bytes| encoded_size(bytes.len() as u64))
             .sum(),
         _ => 0,
     };
@@ -260,7 +271,7 @@ pub(crate) fn check_message_size(size: u64, limit: u64) -> Result<(), Invalid> {
     Err(Invalid {
         code: "ErrorMessageSizeExceeded",
         message: format!(
-            "The message exceeds the maximum supported size of {limit} bytes ({} MB); it is {size} bytes (body plus attachments). Send smaller attachments or ask the administrator to raise the organization's maximum message size.",
+            "The message exceeds the maximum supported size of {limit} bytes ({} MB); it is {size} bytes (body plus attachments as encoded, base64 adding a third). Send smaller attachments or ask the administrator to raise the organization's maximum message size.",
             limit / (1024 * 1024)
         ),
     })
@@ -289,9 +300,7 @@ fn read_message(properties: &Map<String, Value>) -> Result<Option<String>, Inval
         match kind {
             Kind::Text => expect_text(name, value)?,
             Kind::Bool => {
-                if !matches!(value, Value::Bool(_) | Value::Null) {
-                    return Err(cannot_convert(value, "Edm.Boolean"));
-                }
+                read_bool(value)?;
             }
             Kind::ItemBody => read_item_body(value)?,
             Kind::Recipient => {
@@ -352,7 +361,7 @@ fn check_headers_and_attachments(properties: &Map<String, Value>) -> Result<(), 
                 .unwrap_or("");
             let custom = name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
             if !custom {
-                return Err(header_collection(format!(
+                return Err(header_name(format!(
                     "The internet message header name '{name}' should start with 'x-' or 'X-'."
                 )));
             }
@@ -399,6 +408,28 @@ pub(crate) fn check_recipients(properties: &Map<String, Value>) -> Result<(), In
         ));
     }
     Ok(())
+}
+
+/// To, Cc and Bcc recipients of a message (Reply-To does not count).
+pub(crate) fn recipient_count(properties: &Map<String, Value>) -> usize {
+    ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .filter_map(|list| get(properties, list)?.as_array())
+        .map(Vec::len)
+        .sum()
+}
+
+/// Exchange Online's recipients-per-message limit (500 unless raised).
+pub(crate) fn check_recipient_limit(count: usize, limit: u32) -> Result<(), Invalid> {
+    if count <= limit as usize {
+        return Ok(());
+    }
+    Err(Invalid {
+        code: "ErrorRecipientLimitExceeded",
+        message: format!(
+            "The message has {count} recipients; the organization allows at most {limit} per message (RESOLVER.ADR.RecipLimit; too many recipients). Split the recipients over several messages."
+        ),
+    })
 }
 
 fn read_item_body(value: &Value) -> Result<(), Invalid> {
@@ -475,8 +506,8 @@ fn read_attachment(value: &Value) -> Result<(), Invalid> {
         if !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(key)) {
             return Err(unknown_property(key, "microsoft.graph.fileAttachment"));
         }
-        if key.eq_ignore_ascii_case("isInline") && !matches!(v, Value::Bool(_) | Value::Null) {
-            return Err(cannot_convert(v, "Edm.Boolean"));
+        if key.eq_ignore_ascii_case("isInline") {
+            read_bool(v)?;
         }
         if ["name", "contentType", "contentId", "contentBytes"]
             .iter()
@@ -504,8 +535,10 @@ fn check_attachment(value: &Value) -> Result<(), Invalid> {
     let odata_type = get(attachment, "@odata.type").and_then(Value::as_str);
     match odata_type {
         None => {
-            return Err(invalid_request(format!(
-                "The attachment has no '@odata.type'; a file attachment needs \"@odata.type\": \"{FILE_ATTACHMENT}\"."
+            // An attachment is an abstract OData type: without the property
+            // the reader cannot pick a concrete one.
+            return Err(body_read(format!(
+                "Cannot create an abstract class. The property '@odata.type' is missing on an attachment; a file attachment needs \"@odata.type\": \"{FILE_ATTACHMENT}\"."
             )));
         }
         Some(t)
@@ -529,8 +562,8 @@ fn check_attachment(value: &Value) -> Result<(), Invalid> {
         .and_then(Value::as_str)
         .is_none()
     {
-        return Err(invalid_request(format!(
-            "The attachment '{name}' has no 'contentBytes'."
+        return Err(required_property_missing(format!(
+            "Required property 'contentBytes' is missing on the file attachment '{name}'."
         )));
     }
     Ok(())
@@ -620,6 +653,19 @@ fn read_enum(value: &Value, allowed: &[&str], type_name: &str) -> Result<(), Inv
             "Cannot convert the literal '{}' to the expected type '{type_name}'.",
             literal(other)
         ))),
+    }
+}
+
+/// An OData boolean: JSON `true`/`false`, or the strings `"true"`/`"false"`,
+/// which Graph's OData reader accepts too (Microsoft's own sendMail example
+/// sends `"saveToSentItems": "false"`). `None` for null.
+pub(crate) fn read_bool(value: &Value) -> Result<Option<bool>, Invalid> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        other => Err(cannot_convert(other, "Edm.Boolean")),
     }
 }
 
@@ -726,13 +772,13 @@ mod tests {
             code(
                 serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "internetMessageHeaders": [{ "name": "Reply-To", "value": "v" }] } })
             ),
-            "InvalidInternetMessageHeaderCollection"
+            "InvalidInternetMessageHeader"
         );
         assert_eq!(
             code(
                 serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "attachments": [{ "name": "a.txt", "contentBytes": "aGk=" }] } })
             ),
-            "ErrorInvalidRequest"
+            "RequestBodyRead"
         );
         assert_eq!(
             code(
@@ -757,7 +803,7 @@ mod tests {
         );
         let with_file = serde_json::json!({ "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.bin", "contentBytes": "AAECAw==" }] });
         let props = check_draft(with_file.to_string().as_bytes()).unwrap();
-        assert_eq!(message_size(&props), 4);
+        assert_eq!(message_size(&props), 8);
         assert!(check_message_size(4, 4).is_ok());
         assert_eq!(
             check_message_size(5, 4).unwrap_err().code,
