@@ -7,7 +7,9 @@
 //! send it) does not copy up to 150 MB per attachment.
 
 use std::sync::Mutex;
+
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -233,14 +235,36 @@ impl Book {
     }
 }
 
+struct NotifyOnDrop<'a>(&'a watch::Sender<u64>);
+
+impl Drop for NotifyOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
 /// Every mailbox's drafts and open upload sessions.
 #[derive(Default)]
 pub(crate) struct DraftBook {
     book: Mutex<Book>,
+    /// Bumped on every change, for live views (the inbox's events).
+    changes: watch::Sender<u64>,
 }
 
 impl DraftBook {
+    /// Wakes when drafts or sessions change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Declared before the lock, it fires after the lock is released, so a
+    /// watcher woken by it reads the change.
+    fn notify_on_return(&self) -> NotifyOnDrop<'_> {
+        NotifyOnDrop(&self.changes)
+    }
+
     pub fn insert(&self, draft: Draft) {
+        let _notify = self.notify_on_return();
         lock(&self.book).drafts.push(draft);
     }
 
@@ -254,6 +278,7 @@ impl DraftBook {
 
     /// Deletes a draft and cancels its upload sessions.
     pub fn delete(&self, mailbox: &str, id: &str) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         let before = book.drafts.len();
         book.drafts
@@ -268,6 +293,7 @@ impl DraftBook {
 
     /// Adds an attachment; `false` if the draft does not exist.
     pub fn add_attachment(&self, mailbox: &str, id: &str, attachment: Attachment) -> bool {
+        let _notify = self.notify_on_return();
         match lock(&self.book).draft_mut(mailbox, id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
@@ -285,6 +311,7 @@ impl DraftBook {
         id: &str,
         check: impl FnOnce(&Draft) -> Result<(), E>,
     ) -> Result<Draft, TakeError<E>> {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         let index = book
             .drafts
@@ -299,6 +326,7 @@ impl DraftBook {
 
     /// Opens a session; `false` if its draft does not exist.
     pub fn open_session(&self, session: UploadSession) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         book.purge();
         let exists = book
@@ -333,6 +361,7 @@ impl DraftBook {
     }
 
     pub fn cancel_session(&self, target: &SessionRef<'_>) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         book.purge();
         let before = book.sessions.len();
@@ -352,6 +381,7 @@ impl DraftBook {
         bytes: &[u8],
         max_message_size: u64,
     ) -> Append {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         book.purge();
         let Some(index) = book.sessions.iter().position(|s| target.names(s)) else {
@@ -451,6 +481,7 @@ impl DraftBook {
     }
 
     pub fn clear(&self) {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         book.drafts.clear();
         book.sessions.clear();

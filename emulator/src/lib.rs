@@ -18,7 +18,7 @@
 //! upload sessions and a draft's send), `drafts` (what drafts and upload
 //! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
-//! (`/_emulator/...`), `server` (sockets and TLS). The README lists the
+//! (`/_emulator/...`), `inbox` (the web inbox at `/`), `server` (sockets and TLS). The README lists the
 //! built-in directory and the test API.
 
 mod body;
@@ -30,6 +30,7 @@ mod error;
 pub mod faults;
 mod graph;
 mod identity;
+mod inbox;
 mod policy;
 mod server;
 pub mod settings;
@@ -99,6 +100,8 @@ pub struct Banner {
     /// The CA certificate to trust (HTTPS only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The web inbox, for people: what arrived, drafts, the tenant.
+    pub inbox: String,
     /// The first tenant's id.
     pub tenant_id: String,
     /// An app of that tenant holding `Mail.Send`.
@@ -192,6 +195,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(identity::router())
         .merge(graph::router())
         .merge(test_api::router())
+        .merge(inbox::router())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -248,6 +252,7 @@ fn banner(directory: &Directory, url: String, ca_file: Option<PathBuf>) -> Resul
         .filter(usable)
         .find(|m| !policy::access_granted(tenant, app.client_id, m));
     Ok(Banner {
+        inbox: format!("{url}{}", inbox::PATH),
         url,
         ca_file,
         tenant_id: tenant.id.to_string(),
@@ -354,6 +359,7 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  AZURE_CLIENT_ID     {}", b.client_id));
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
+    lines.push(format!("  inbox (browser)     {}", b.inbox));
     lines.push(format!(
         "  test API            {}/_emulator/messages",
         b.url

@@ -193,6 +193,8 @@ fn ci_get<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a serde_json
 pub(crate) struct MessageStore {
     list: Mutex<Vec<StoredMessage>>,
     count: watch::Sender<usize>,
+    /// Bumped on every change (a count alone misses a clear then a push).
+    changes: watch::Sender<u64>,
 }
 
 impl MessageStore {
@@ -200,6 +202,7 @@ impl MessageStore {
         MessageStore {
             list: Mutex::new(Vec::new()),
             count: watch::Sender::new(0),
+            changes: watch::Sender::new(0),
         }
     }
 
@@ -207,6 +210,12 @@ impl MessageStore {
         let mut list = lock(&self.list);
         list.push(message);
         self.count.send_replace(list.len());
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes when a message arrives or the store is cleared.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub fn all(&self) -> Vec<StoredMessage> {
@@ -221,6 +230,7 @@ impl MessageStore {
         let mut list = lock(&self.list);
         list.clear();
         self.count.send_replace(0);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Waits until at least `count` messages are stored. `Err` carries what
