@@ -38,7 +38,7 @@ count() {
     node)
       p=$(grep -E '^(# |ℹ )pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')
       f=$(grep -E '^(# |ℹ )fail [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$') ;;
-    c|clients)
+    c|clients|ui)
       p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
       f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}') ;;
   esac
@@ -67,6 +67,7 @@ checks() {
 run checks checks
 run rust cargo test --workspace --locked
 run clients tests/clients/test.sh
+run ui emulator/test-ui.sh
 for suite in python node c; do
   dir=$suite; [ "$suite" = c ] && dir=ffi
   if [ -x "$dir/test.sh" ]; then

@@ -82,7 +82,7 @@ async function loadMessages() {
     const li = el("li", { "data-id": m.id, onclick: () => openMessage(m.id) },
       el("span", { class: "when" }, new Date(m.received_at).toLocaleTimeString()),
       el("span", { class: "from" }, formatAddress(m.from)),
-      el("span", { class: "subject" }, m.subject || "(no subject)", m.attachments ? ` 📎${m.attachments}` : ""),
+      el("span", { class: "subject" }, m.subject || "(no subject)", m.attachments ? ` · ${m.attachments} attachment${m.attachments > 1 ? "s" : ""}` : ""),
       el("span", { class: "preview" }, `to ${m.to.map(formatAddress).join(", ")} — ${m.preview}`));
     if (state.known.size && !state.known.has(m.id)) li.classList.add("new");
     li.classList.toggle("active", m.id === state.selected);
