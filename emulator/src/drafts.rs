@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::state::lock;
 
 /// The length of `len` bytes in padded base64: what an attachment weighs
@@ -144,7 +145,13 @@ pub(crate) struct UploadSession {
 }
 
 impl UploadSession {
-    pub fn new(mailbox: &str, message_id: &str, item: AttachmentItem, lifetime: Duration) -> Self {
+    pub fn new(
+        mailbox: &str,
+        message_id: &str,
+        item: AttachmentItem,
+        lifetime: Duration,
+        clock: &Clock,
+    ) -> Self {
         UploadSession {
             // Unpadded: both travel in the upload URL, the token in its query.
             id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
@@ -152,8 +159,8 @@ impl UploadSession {
             mailbox: mailbox.to_owned(),
             message_id: message_id.to_owned(),
             item,
-            expires_at: OffsetDateTime::now_utc() + lifetime,
-            expires: Instant::now() + lifetime,
+            expires_at: clock.now_utc() + lifetime,
+            expires: clock.now() + lifetime,
             received: Vec::new(),
         }
     }
@@ -229,8 +236,7 @@ impl Book {
     }
 
     /// Forgets expired sessions; called on every access so nothing needs a timer.
-    fn purge(&mut self) {
-        let now = Instant::now();
+    fn purge(&mut self, now: Instant) {
         self.sessions.retain(|s| s.expires > now);
     }
 }
@@ -249,9 +255,18 @@ pub(crate) struct DraftBook {
     book: Mutex<Book>,
     /// Bumped on every change, for live views (the inbox's events).
     changes: watch::Sender<u64>,
+    /// The emulator's time, for sessions' expiry.
+    clock: Clock,
 }
 
 impl DraftBook {
+    pub fn new(clock: Clock) -> Self {
+        DraftBook {
+            clock,
+            ..Default::default()
+        }
+    }
+
     /// Wakes when drafts or sessions change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
@@ -328,7 +343,7 @@ impl DraftBook {
     pub fn open_session(&self, session: UploadSession) -> bool {
         let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let exists = book
             .drafts
             .iter()
@@ -341,7 +356,7 @@ impl DraftBook {
 
     pub fn session_status(&self, target: &SessionRef<'_>) -> Option<SessionStatus> {
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         book.sessions
             .iter()
             .find(|s| target.names(s))
@@ -363,7 +378,7 @@ impl DraftBook {
     pub fn cancel_session(&self, target: &SessionRef<'_>) -> bool {
         let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let before = book.sessions.len();
         book.sessions.retain(|s| !target.names(s));
         book.sessions.len() != before
@@ -383,7 +398,7 @@ impl DraftBook {
     ) -> Append {
         let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let Some(index) = book.sessions.iter().position(|s| target.names(s)) else {
             return Append::NotFound;
         };
@@ -440,7 +455,7 @@ impl DraftBook {
     /// sizes, and every open session with its next offset.
     pub fn view(&self) -> Value {
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let sessions_of = |draft: &Draft| -> Vec<Value> {
             book.sessions
                 .iter()
@@ -523,8 +538,13 @@ mod tests {
     fn chunks_go_in_order_and_complete_onto_the_draft() {
         let book = DraftBook::default();
         book.insert(draft("d1"));
-        let session =
-            UploadSession::new("erp@contoso.test", "d1", item(5), Duration::from_secs(60));
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(5),
+            Duration::from_secs(60),
+            &Clock::default(),
+        );
         let (id, token) = (session.id.clone(), session.token.clone());
         assert!(book.open_session(session));
         let target = SessionRef {
@@ -568,8 +588,13 @@ mod tests {
     fn an_upload_stops_when_the_message_would_pass_the_limit() {
         let book = DraftBook::default();
         book.insert(draft("d1"));
-        let session =
-            UploadSession::new("erp@contoso.test", "d1", item(6), Duration::from_secs(60));
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(6),
+            Duration::from_secs(60),
+            &Clock::default(),
+        );
         let (id, token) = (session.id.clone(), session.token.clone());
         assert!(book.open_session(session));
         let target = SessionRef {
@@ -594,7 +619,13 @@ mod tests {
     fn expired_sessions_are_gone_and_ids_look_like_exchange_ones() {
         let book = DraftBook::default();
         book.insert(draft("d1"));
-        let session = UploadSession::new("erp@contoso.test", "d1", item(5), Duration::ZERO);
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(5),
+            Duration::ZERO,
+            &Clock::default(),
+        );
         let (id, token) = (session.id.clone(), session.token.clone());
         assert!(book.open_session(session));
         let target = SessionRef {

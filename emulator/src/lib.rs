@@ -23,6 +23,7 @@
 
 mod body;
 mod certificates;
+mod clock;
 pub mod defaults;
 pub mod directory;
 mod drafts;
@@ -161,7 +162,8 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     };
 
     let banner = banner(&options.directory, origin.clone(), ca_file)?;
-    let policies = policy::PolicyBook::new(&options.directory);
+    let clock = clock::Clock::default();
+    let policies = policy::PolicyBook::new(&options.directory, clock.clone());
     let shared = Arc::new(Shared {
         directory: options.directory,
         origin,
@@ -170,10 +172,11 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         settings: std::sync::RwLock::new(options.settings),
         faults: Mutex::new(faults::ActiveFaults::default()),
         messages: MessageStore::new(),
-        drafts: drafts::DraftBook::default(),
+        drafts: drafts::DraftBook::new(clock.clone()),
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
-        throttle: throttle::Throttle::default(),
+        throttle: throttle::Throttle::new(clock.clone()),
+        clock,
         policies,
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
@@ -311,6 +314,13 @@ impl Emulator {
     /// Naming `policy_apply_delay_secs` re-stamps every policy to now.
     pub fn update_settings(&self, update: &SettingsUpdate) -> Result<Settings, Error> {
         self.shared.update_settings(update)
+    }
+
+    /// Moves the emulator's clock forward: policies' apply delays, upload
+    /// sessions' lifetimes, tokens' expiry and throttling windows pass as
+    /// if that time had gone by.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.shared.clock.advance(by);
     }
 
     /// Back to the state right after start: no messages, zero counters,

@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     pub certificates: Mutex<HashMap<Uuid, Vec<Certificate>>>,
     /// Client assertion ids already used, until their expiry.
     pub assertions: Mutex<SeenAssertions>,
+    /// The emulator's time (the wall clock plus what tests advanced it by;
+    /// a reset keeps it, since time does not run back).
+    pub clock: crate::clock::Clock,
 }
 
 impl Shared {

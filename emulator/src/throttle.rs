@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::state::{CounterCells, lock};
 
@@ -37,6 +38,7 @@ impl SlotState {
 #[derive(Default)]
 pub(crate) struct Throttle {
     slots: Arc<Mutex<HashMap<Key, SlotState>>>,
+    clock: Clock,
 }
 
 /// The outcome of asking to start a sendMail request.
@@ -62,6 +64,13 @@ fn seconds_until(until: Instant, now: Instant) -> u64 {
 }
 
 impl Throttle {
+    pub fn new(clock: Clock) -> Self {
+        Throttle {
+            slots: Arc::default(),
+            clock,
+        }
+    }
+
     pub fn admit(
         &self,
         app_id: Uuid,
@@ -70,7 +79,7 @@ impl Throttle {
         counters: &CounterCells,
     ) -> Admission {
         let key = (app_id, mailbox.to_owned());
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut slots = lock(&self.slots);
         let slot = slots.entry(key.clone()).or_default();
         if let Some(until) = slot.retry_not_before.filter(|t| *t > now) {
@@ -113,6 +122,7 @@ impl Throttle {
         Admission::Admitted(SlotGuard {
             slots: Arc::clone(&self.slots),
             key: Some(key),
+            clock: self.clock.clone(),
         })
     }
 
@@ -132,6 +142,7 @@ impl Throttle {
 pub(crate) struct SlotGuard {
     slots: Arc<Mutex<HashMap<Key, SlotState>>>,
     key: Option<Key>,
+    clock: Clock,
 }
 
 impl Drop for SlotGuard {
@@ -140,7 +151,7 @@ impl Drop for SlotGuard {
         let mut slots = lock(&self.slots);
         if let Some(slot) = slots.get_mut(&key) {
             slot.in_flight = slot.in_flight.saturating_sub(1);
-            if slot.idle(Instant::now()) {
+            if slot.idle(self.clock.now()) {
                 slots.remove(&key);
             }
         }

@@ -949,7 +949,10 @@ async fn a_delayed_upload_can_be_cancelled_midway() {
                 .as_u16()
         })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Cancel once the PUT has arrived and is held by the upload delay.
+    while emu.emulator.counters().upload_requests == 0 {
+        tokio::task::yield_now().await;
+    }
     assert_eq!(emu.http.delete(&url).send().await.unwrap().status(), 204);
     assert_eq!(
         slow.await.unwrap(),
@@ -977,7 +980,7 @@ async fn an_expired_session_is_gone() {
         emu.put_chunk(&url, 0, &file[..MB], file.len()).await.status,
         200
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    emu.advance_clock(1100).await;
     let late = emu.put_chunk(&url, MB, &file[MB..], file.len()).await;
     assert_eq!(late.status, 404);
     assert_eq!(late.graph_code(), "ErrorItemNotFound");

@@ -45,7 +45,7 @@ pub(super) async fn create_session(
     };
     let lifetime = Duration::from_secs(access.settings.upload_session_lifetime_secs);
     let mailbox = access.mailbox.address.clone();
-    let session = UploadSession::new(&mailbox, message_id, item, lifetime);
+    let session = UploadSession::new(&mailbox, message_id, item, lifetime, &shared.clock);
     let url = format!(
         "{}/upload/users/{mailbox}/messages/{message_id}/attachments/{}?authtoken={}",
         shared.origin, session.id, session.token

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use time::OffsetDateTime;
 
 use super::{AadContext, AadError, client_assertion};
 use crate::body::{BodyRead, read_limited};
@@ -226,7 +225,7 @@ fn issue(
 
     let settings = shared.settings();
     let lifetime = settings.token_lifetime_secs;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.clock.now_utc().unix_timestamp();
     let issued_at = now - 300;
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
     let uti = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
@@ -335,7 +334,7 @@ fn check_credential(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    let now = OffsetDateTime::now_utc();
+    let now = shared.clock.now_utc();
     let matching = app.secrets.iter().find(|s| {
         aws_lc_rs::constant_time::verify_slices_are_equal(s.value.as_bytes(), secret.as_bytes())
             .is_ok()
