@@ -38,7 +38,7 @@ count() {
     node)
       p=$(grep -E '^(# |ℹ )pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')
       f=$(grep -E '^(# |ℹ )fail [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$') ;;
-    c|clients|relay)
+    c|clients|relay|ui)
       p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
       f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}') ;;
   esac
@@ -71,6 +71,7 @@ run rust scripts/with-postgres.sh cargo test --workspace --locked
 run clients tests/clients/test.sh
 # The relay's Rust tests ran with the workspace above; this adds real SMTP clients.
 run relay relay/test.sh --no-cargo
+run ui emulator/test-ui.sh
 for suite in python node c; do
   dir=$suite; [ "$suite" = c ] && dir=ffi
   if [ -x "$dir/test.sh" ]; then

@@ -180,6 +180,12 @@ fn demo() -> Result<(), String> {
     }
     large_message(&emulator, &config)?;
     println!("\n      ({:.1} s)", started.elapsed().as_secs_f64());
+    // The demo's emulator stops with it; a long-running one keeps its inbox.
+    println!(
+        "      To watch mail like this arrive in a browser, run `graphmailer emulator` and open\n      \
+         the inbox it prints (this run's was {}).",
+        emulator.banner().inbox
+    );
     blocking::runtime().block_on(emulator.shutdown());
     Ok(())
 }

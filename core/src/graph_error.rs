@@ -49,6 +49,9 @@ pub(crate) fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
     let kind = match status.as_u16() {
         400 if message.contains("/me") => ErrorKind::Config,
         400 | 413 => ErrorKind::InvalidMessage,
+        // Graph answers a token without any role 401, but the cure is a
+        // permission grant, not other credentials.
+        401 if code == "NoPermissionsInAccessToken" => ErrorKind::AccessDenied,
         401 => ErrorKind::Authentication,
         403 => ErrorKind::AccessDenied,
         404 => ErrorKind::MailboxNotFound,

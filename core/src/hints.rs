@@ -85,7 +85,9 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
                                      the scope."
             .into(),
         500011 => format!(
-            "Microsoft Graph is not provisioned in tenant {tenant}; check the tenant and the cloud."
+            "tenant {tenant} knows no resource by the name in the scope: the scope must be \
+             Microsoft Graph's, https://graph.microsoft.com/.default (or the cloud's Graph, \
+             GRAPHMAILER_CLOUD); check GRAPHMAILER_SCOPE, the tenant and the cloud."
         ),
         50049 => "the authority host is wrong for this cloud: check AZURE_AUTHORITY_HOST and \
                   GRAPHMAILER_CLOUD."

@@ -172,6 +172,9 @@ impl Draft {
     /// Deletes the draft after `error`, and says so in the error.
     async fn discard(&mut self, error: Error) -> Error {
         self.live = false;
+        // An upload chunk's refusal (the tenant's size limit stops an upload
+        // part way) gets the same hint as Graph's own answers.
+        let error = self.client.with_hint(error, &self.sender);
         match delete(&self.client, &self.sender, &self.path).await {
             Ok(()) => error.with_note("nothing was sent and the draft was deleted"),
             Err(e) => error.with_note(&format!(

@@ -270,6 +270,9 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
             {
                 ErrorKind::Config
             }
+            // An unknown resource in the scope: Entra's answer to a
+            // mistyped GRAPHMAILER_SCOPE.
+            "invalid_resource" => ErrorKind::Config,
             _ => ErrorKind::Authentication,
         },
         _ => ErrorKind::Service,

@@ -175,10 +175,12 @@ async fn status(client: &GraphClient, url: &Secret) -> Option<u64> {
 }
 
 fn parse_ranges(body: &[u8]) -> Option<u64> {
+    // Graph's createUploadSession answers camelCase; the upload host is
+    // Outlook's and answers PascalCase (`NextExpectedRanges`).
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Ranges {
-        #[serde(default)]
+        #[serde(default, alias = "NextExpectedRanges")]
         next_expected_ranges: Vec<String>,
     }
     let ranges: Ranges = serde_json::from_slice(body).ok()?;
@@ -233,6 +235,10 @@ mod tests {
         assert_eq!(next_offset(&[]), None);
         assert_eq!(
             parse_ranges(br#"{"expirationDateTime":"x","nextExpectedRanges":["42"]}"#),
+            Some(42)
+        );
+        assert_eq!(
+            parse_ranges(br#"{"ExpirationDateTime":"x","NextExpectedRanges":["42"]}"#),
             Some(42)
         );
     }

@@ -270,7 +270,7 @@ async fn identity_platform_refusals_carry_their_code_and_hint() {
         (
             emu.config().scope("api://unknown/.default"),
             ErrorKind::Config,
-            "AADSTS70011",
+            "AADSTS500011",
             "/.default",
         ),
     ];

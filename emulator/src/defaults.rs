@@ -146,8 +146,12 @@ pub const MAILBOX_CONCURRENCY: u32 = 4;
 pub const RATE_LIMIT_REQUESTS: u32 = 10_000;
 /// Default rate-limit window in seconds (10 minutes).
 pub const RATE_LIMIT_WINDOW_SECS: u64 = 600;
-/// Default longest client assertion accepted (10 minutes, what MSAL signs).
+/// The longest client assertion Microsoft's documentation asks for (10
+/// minutes, what MSAL signs): a value for the `max_assertion_lifetime_secs`
+/// setting, which is off (0) by default as Entra does not cap it.
 pub const MAX_ASSERTION_LIFETIME_SECS: u64 = 600;
+/// Default recipients (To, Cc, Bcc) per message: Exchange Online's 500.
+pub const MAX_RECIPIENTS_PER_MESSAGE: u32 = 500;
 /// Clock skew allowed on a client assertion's `exp`, `nbf` and `iat` (5 minutes).
 pub const ASSERTION_CLOCK_SKEW_SECS: i64 = 300;
 /// Largest sendMail request body Graph accepts (4 MB).

@@ -7,7 +7,9 @@
 //! send it) does not copy up to 150 MB per attachment.
 
 use std::sync::Mutex;
+
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -17,7 +19,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::state::lock;
+
+/// The length of `len` bytes in padded base64: what an attachment weighs
+/// against the tenant's maximum message size.
+pub(crate) fn encoded_size(len: u64) -> u64 {
+    len.div_ceil(3) * 4
+}
 
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -76,7 +85,7 @@ pub(crate) struct Draft {
 
 impl Draft {
     /// What counts against the tenant's maximum message size: the body's
-    /// text plus every attachment's decoded bytes.
+    /// text plus every attachment base64-encoded, as Exchange stores it.
     pub fn size(&self) -> u64 {
         let body = property(&self.message, "body")
             .and_then(|b| b.as_object())
@@ -87,7 +96,7 @@ impl Draft {
             + self
                 .attachments
                 .iter()
-                .map(|a| a.bytes.len() as u64)
+                .map(|a| encoded_size(a.bytes.len() as u64))
                 .sum::<u64>()
     }
 
@@ -136,7 +145,13 @@ pub(crate) struct UploadSession {
 }
 
 impl UploadSession {
-    pub fn new(mailbox: &str, message_id: &str, item: AttachmentItem, lifetime: Duration) -> Self {
+    pub fn new(
+        mailbox: &str,
+        message_id: &str,
+        item: AttachmentItem,
+        lifetime: Duration,
+        clock: &Clock,
+    ) -> Self {
         UploadSession {
             // Unpadded: both travel in the upload URL, the token in its query.
             id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
@@ -144,8 +159,8 @@ impl UploadSession {
             mailbox: mailbox.to_owned(),
             message_id: message_id.to_owned(),
             item,
-            expires_at: OffsetDateTime::now_utc() + lifetime,
-            expires: Instant::now() + lifetime,
+            expires_at: clock.now_utc() + lifetime,
+            expires: clock.now() + lifetime,
             received: Vec::new(),
         }
     }
@@ -196,6 +211,9 @@ pub(crate) enum Append {
     Complete { attachment_id: String },
     /// The last chunk arrived but the draft was deleted or sent meanwhile.
     DraftGone,
+    /// The draft with what was uploaded so far would pass the tenant's
+    /// maximum message size: the session is closed, as Exchange stops it.
+    TooLarge { size: u64 },
 }
 
 /// Why a draft could not be taken for sending.
@@ -218,9 +236,16 @@ impl Book {
     }
 
     /// Forgets expired sessions; called on every access so nothing needs a timer.
-    fn purge(&mut self) {
-        let now = Instant::now();
+    fn purge(&mut self, now: Instant) {
         self.sessions.retain(|s| s.expires > now);
+    }
+}
+
+struct NotifyOnDrop<'a>(&'a watch::Sender<u64>);
+
+impl Drop for NotifyOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
     }
 }
 
@@ -228,10 +253,33 @@ impl Book {
 #[derive(Default)]
 pub(crate) struct DraftBook {
     book: Mutex<Book>,
+    /// Bumped on every change, for live views (the inbox's events).
+    changes: watch::Sender<u64>,
+    /// The emulator's time, for sessions' expiry.
+    clock: Clock,
 }
 
 impl DraftBook {
+    pub fn new(clock: Clock) -> Self {
+        DraftBook {
+            clock,
+            ..Default::default()
+        }
+    }
+
+    /// Wakes when drafts or sessions change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Declared before the lock, it fires after the lock is released, so a
+    /// watcher woken by it reads the change.
+    fn notify_on_return(&self) -> NotifyOnDrop<'_> {
+        NotifyOnDrop(&self.changes)
+    }
+
     pub fn insert(&self, draft: Draft) {
+        let _notify = self.notify_on_return();
         lock(&self.book).drafts.push(draft);
     }
 
@@ -245,6 +293,7 @@ impl DraftBook {
 
     /// Deletes a draft and cancels its upload sessions.
     pub fn delete(&self, mailbox: &str, id: &str) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         let before = book.drafts.len();
         book.drafts
@@ -259,6 +308,7 @@ impl DraftBook {
 
     /// Adds an attachment; `false` if the draft does not exist.
     pub fn add_attachment(&self, mailbox: &str, id: &str, attachment: Attachment) -> bool {
+        let _notify = self.notify_on_return();
         match lock(&self.book).draft_mut(mailbox, id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
@@ -276,6 +326,7 @@ impl DraftBook {
         id: &str,
         check: impl FnOnce(&Draft) -> Result<(), E>,
     ) -> Result<Draft, TakeError<E>> {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         let index = book
             .drafts
@@ -290,8 +341,9 @@ impl DraftBook {
 
     /// Opens a session; `false` if its draft does not exist.
     pub fn open_session(&self, session: UploadSession) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let exists = book
             .drafts
             .iter()
@@ -304,7 +356,7 @@ impl DraftBook {
 
     pub fn session_status(&self, target: &SessionRef<'_>) -> Option<SessionStatus> {
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         book.sessions
             .iter()
             .find(|s| target.names(s))
@@ -324,8 +376,9 @@ impl DraftBook {
     }
 
     pub fn cancel_session(&self, target: &SessionRef<'_>) -> bool {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let before = book.sessions.len();
         book.sessions.retain(|s| !target.names(s));
         book.sessions.len() != before
@@ -333,9 +386,19 @@ impl DraftBook {
 
     /// Stores one chunk `bytes` at `start` of a range whose total is `total`.
     /// The caller has checked that the range and the body agree.
-    pub fn append(&self, target: &SessionRef<'_>, start: u64, total: u64, bytes: &[u8]) -> Append {
+    /// Stores one chunk; `max_message_size` is the tenant's limit, which
+    /// the draft plus the upload so far (encoded) must stay within.
+    pub fn append(
+        &self,
+        target: &SessionRef<'_>,
+        start: u64,
+        total: u64,
+        bytes: &[u8],
+        max_message_size: u64,
+    ) -> Append {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let Some(index) = book.sessions.iter().position(|s| target.names(s)) else {
             return Append::NotFound;
         };
@@ -352,6 +415,18 @@ impl DraftBook {
         if start != session.next() {
             return Append::OutOfOrder(status(session));
         }
+        let uploaded = encoded_size(session.next() + bytes.len() as u64);
+        let (mailbox, message_id) = (session.mailbox.clone(), session.message_id.clone());
+        let draft_size = book
+            .draft_mut(&mailbox, &message_id)
+            .map_or(0, |d| d.size());
+        if draft_size + uploaded > max_message_size {
+            book.sessions.remove(index);
+            return Append::TooLarge {
+                size: draft_size + uploaded,
+            };
+        }
+        let session = &mut book.sessions[index];
         session.received.extend_from_slice(bytes);
         if session.next() < session.item.size {
             return Append::Partial(status(session));
@@ -380,7 +455,7 @@ impl DraftBook {
     /// sizes, and every open session with its next offset.
     pub fn view(&self) -> Value {
         let mut book = lock(&self.book);
-        book.purge();
+        book.purge(self.clock.now());
         let sessions_of = |draft: &Draft| -> Vec<Value> {
             book.sessions
                 .iter()
@@ -421,6 +496,7 @@ impl DraftBook {
     }
 
     pub fn clear(&self) {
+        let _notify = self.notify_on_return();
         let mut book = lock(&self.book);
         book.drafts.clear();
         book.sessions.clear();
@@ -430,6 +506,12 @@ impl DraftBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl DraftBook {
+        fn append_for_test(&self, t: &SessionRef<'_>, start: u64, total: u64, b: &[u8]) -> Append {
+            self.append(t, start, total, b, u64::MAX)
+        }
+    }
 
     fn draft(id: &str) -> Draft {
         Draft {
@@ -456,8 +538,13 @@ mod tests {
     fn chunks_go_in_order_and_complete_onto_the_draft() {
         let book = DraftBook::default();
         book.insert(draft("d1"));
-        let session =
-            UploadSession::new("erp@contoso.test", "d1", item(5), Duration::from_secs(60));
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(5),
+            Duration::from_secs(60),
+            &Clock::default(),
+        );
         let (id, token) = (session.id.clone(), session.token.clone());
         assert!(book.open_session(session));
         let target = SessionRef {
@@ -467,21 +554,25 @@ mod tests {
             token: &token,
         };
         assert!(matches!(
-            book.append(&target, 0, 6, b"abc"),
+            book.append_for_test(&target, 0, 6, b"abc"),
             Append::WrongTotal { size: 5 }
         ));
-        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::Partial(s) if s.next == 3));
-        assert!(matches!(book.append(&target, 0, 5, b"abc"), Append::OutOfOrder(s) if s.next == 3));
+        assert!(
+            matches!(book.append_for_test(&target, 0, 5, b"abc"), Append::Partial(s) if s.next == 3)
+        );
+        assert!(
+            matches!(book.append_for_test(&target, 0, 5, b"abc"), Append::OutOfOrder(s) if s.next == 3)
+        );
         let wrong_token = SessionRef {
             token: "nope",
             ..target
         };
         assert!(matches!(
-            book.append(&wrong_token, 3, 5, b"de"),
+            book.append_for_test(&wrong_token, 3, 5, b"de"),
             Append::NotFound
         ));
         assert!(matches!(
-            book.append(&target, 3, 5, b"de"),
+            book.append_for_test(&target, 3, 5, b"de"),
             Append::Complete { .. }
         ));
         assert!(book.session_status(&target).is_none());
@@ -490,14 +581,51 @@ mod tests {
             .ok()
             .unwrap();
         assert_eq!(&sent.attachments[0].bytes[..], b"abcde");
-        assert_eq!(sent.size(), 5);
+        assert_eq!(sent.size(), 8);
+    }
+
+    #[test]
+    fn an_upload_stops_when_the_message_would_pass_the_limit() {
+        let book = DraftBook::default();
+        book.insert(draft("d1"));
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(6),
+            Duration::from_secs(60),
+            &Clock::default(),
+        );
+        let (id, token) = (session.id.clone(), session.token.clone());
+        assert!(book.open_session(session));
+        let target = SessionRef {
+            mailbox: "erp@contoso.test",
+            message_id: "d1",
+            session_id: &id,
+            token: &token,
+        };
+        // Three bytes weigh four encoded; six weigh eight, over a limit of 7.
+        assert!(matches!(
+            book.append(&target, 0, 6, b"abc", 7),
+            Append::Partial(_)
+        ));
+        assert!(matches!(
+            book.append(&target, 3, 6, b"def", 7),
+            Append::TooLarge { size: 8 }
+        ));
+        assert!(book.session_status(&target).is_none());
     }
 
     #[test]
     fn expired_sessions_are_gone_and_ids_look_like_exchange_ones() {
         let book = DraftBook::default();
         book.insert(draft("d1"));
-        let session = UploadSession::new("erp@contoso.test", "d1", item(5), Duration::ZERO);
+        let session = UploadSession::new(
+            "erp@contoso.test",
+            "d1",
+            item(5),
+            Duration::ZERO,
+            &Clock::default(),
+        );
         let (id, token) = (session.id.clone(), session.token.clone());
         assert!(book.open_session(session));
         let target = SessionRef {

@@ -18,11 +18,12 @@
 //! upload sessions and a draft's send), `drafts` (what drafts and upload
 //! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
-//! (`/_emulator/...`), `server` (sockets and TLS). The README lists the
+//! (`/_emulator/...`), `inbox` (the web inbox at `/`), `server` (sockets and TLS). The README lists the
 //! built-in directory and the test API.
 
 mod body;
 mod certificates;
+mod clock;
 pub mod defaults;
 pub mod directory;
 mod drafts;
@@ -30,6 +31,7 @@ mod error;
 pub mod faults;
 mod graph;
 mod identity;
+mod inbox;
 mod policy;
 mod server;
 pub mod settings;
@@ -99,6 +101,8 @@ pub struct Banner {
     /// The CA certificate to trust (HTTPS only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The web inbox, for people: what arrived, drafts, the tenant.
+    pub inbox: String,
     /// The first tenant's id.
     pub tenant_id: String,
     /// An app of that tenant holding `Mail.Send`.
@@ -158,7 +162,8 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     };
 
     let banner = banner(&options.directory, origin.clone(), ca_file)?;
-    let policies = policy::PolicyBook::new(&options.directory);
+    let clock = clock::Clock::default();
+    let policies = policy::PolicyBook::new(&options.directory, clock.clone());
     let shared = Arc::new(Shared {
         directory: options.directory,
         origin,
@@ -167,10 +172,11 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         settings: std::sync::RwLock::new(options.settings),
         faults: Mutex::new(faults::ActiveFaults::default()),
         messages: MessageStore::new(),
-        drafts: drafts::DraftBook::default(),
+        drafts: drafts::DraftBook::new(clock.clone()),
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
-        throttle: throttle::Throttle::default(),
+        throttle: throttle::Throttle::new(clock.clone()),
+        clock,
         policies,
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
@@ -192,6 +198,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(identity::router())
         .merge(graph::router())
         .merge(test_api::router())
+        .merge(inbox::router())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -248,6 +255,7 @@ fn banner(directory: &Directory, url: String, ca_file: Option<PathBuf>) -> Resul
         .filter(usable)
         .find(|m| !policy::access_granted(tenant, app.client_id, m));
     Ok(Banner {
+        inbox: format!("{url}{}", inbox::PATH),
         url,
         ca_file,
         tenant_id: tenant.id.to_string(),
@@ -308,6 +316,13 @@ impl Emulator {
         self.shared.update_settings(update)
     }
 
+    /// Moves the emulator's clock forward: policies' apply delays, upload
+    /// sessions' lifetimes, tokens' expiry and throttling windows pass as
+    /// if that time had gone by.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.shared.clock.advance(by);
+    }
+
     /// Back to the state right after start: no messages, zero counters,
     /// no faults, the start-up settings, the start-up policies (stamped
     /// now), no certificates registered at run time, no assertion ids seen.
@@ -354,6 +369,7 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  AZURE_CLIENT_ID     {}", b.client_id));
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
+    lines.push(format!("  inbox (browser)     {}", b.inbox));
     lines.push(format!(
         "  test API            {}/_emulator/messages",
         b.url

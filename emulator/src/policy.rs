@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::directory::{AccessPolicy, AccessRight, Directory, Mailbox, PolicyApps, Tenant};
 use crate::state::lock;
 
@@ -99,14 +100,14 @@ pub(crate) struct PolicyView {
 }
 
 impl StampedPolicy {
-    fn new(id: Uuid, tenant_id: Uuid, policy: AccessPolicy, startup: bool) -> Self {
+    fn new(id: Uuid, tenant_id: Uuid, policy: AccessPolicy, startup: bool, clock: &Clock) -> Self {
         StampedPolicy {
             id,
             tenant_id,
             policy,
             startup,
-            stamped: Instant::now(),
-            stamped_at: OffsetDateTime::now_utc(),
+            stamped: clock.now(),
+            stamped_at: clock.now_utc(),
         }
     }
 
@@ -114,7 +115,8 @@ impl StampedPolicy {
         now.saturating_duration_since(self.stamped) >= delay
     }
 
-    pub fn view(&self, delay: Duration) -> PolicyView {
+    /// The policy as the test API shows it at `now` (the emulator's clock).
+    pub fn view(&self, delay: Duration, now: Instant) -> PolicyView {
         let effective = self.stamped_at + delay;
         PolicyView {
             id: self.id,
@@ -126,7 +128,7 @@ impl StampedPolicy {
             source: if self.startup { "startup" } else { "runtime" },
             created_at: self.stamped_at.format(&Rfc3339).unwrap_or_default(),
             effective_at: effective.format(&Rfc3339).unwrap_or_default(),
-            in_effect: self.in_effect(delay, Instant::now()),
+            in_effect: self.in_effect(delay, now),
         }
     }
 }
@@ -135,11 +137,12 @@ impl StampedPolicy {
 pub(crate) struct PolicyBook {
     startup: Vec<(Uuid, Uuid, AccessPolicy)>,
     live: Mutex<Vec<StampedPolicy>>,
+    clock: Clock,
 }
 
 impl PolicyBook {
     /// The directory's policies, stamped now.
-    pub fn new(directory: &Directory) -> Self {
+    pub fn new(directory: &Directory, clock: Clock) -> Self {
         let startup: Vec<(Uuid, Uuid, AccessPolicy)> = directory
             .tenants
             .iter()
@@ -148,6 +151,7 @@ impl PolicyBook {
         let book = PolicyBook {
             startup,
             live: Mutex::new(Vec::new()),
+            clock,
         };
         book.reset();
         book
@@ -158,14 +162,14 @@ impl PolicyBook {
         *lock(&self.live) = self
             .startup
             .iter()
-            .map(|(id, tenant, p)| StampedPolicy::new(*id, *tenant, p.clone(), true))
+            .map(|(id, tenant, p)| StampedPolicy::new(*id, *tenant, p.clone(), true, &self.clock))
             .collect();
     }
 
     /// Every policy counts as created now.
     pub fn restamp(&self) {
-        let now = Instant::now();
-        let now_utc = OffsetDateTime::now_utc();
+        let now = self.clock.now();
+        let now_utc = self.clock.now_utc();
         for p in lock(&self.live).iter_mut() {
             p.stamped = now;
             p.stamped_at = now_utc;
@@ -174,7 +178,7 @@ impl PolicyBook {
 
     /// Adds a policy, stamped now.
     pub fn add(&self, tenant_id: Uuid, policy: AccessPolicy) -> StampedPolicy {
-        let stamped = StampedPolicy::new(Uuid::new_v4(), tenant_id, policy, false);
+        let stamped = StampedPolicy::new(Uuid::new_v4(), tenant_id, policy, false, &self.clock);
         lock(&self.live).push(stamped.clone());
         stamped
     }
@@ -193,7 +197,7 @@ impl PolicyBook {
 
     /// The tenant's policies that apply now.
     pub fn in_effect(&self, tenant_id: Uuid, delay: Duration) -> Vec<AccessPolicy> {
-        let now = Instant::now();
+        let now = self.clock.now();
         lock(&self.live)
             .iter()
             .filter(|p| p.tenant_id == tenant_id && p.in_effect(delay, now))
@@ -256,7 +260,8 @@ mod tests {
     fn policies_apply_after_the_delay() {
         let dir = Directory::default();
         let tenant = &dir.tenants[0];
-        let book = PolicyBook::new(&dir);
+        let clock = Clock::default();
+        let book = PolicyBook::new(&dir, clock.clone());
         let ceo = tenant.mailbox(d::CEO_MAILBOX).unwrap();
         let erp = Uuid::parse_str(d::ERP_CLIENT_ID).unwrap();
         // The ERP, Billing and Outbox apps' RestrictAccess policies.
@@ -276,7 +281,11 @@ mod tests {
             },
         );
         assert_eq!(book.all().len(), 4);
-        assert!(!added.view(Duration::from_secs(60)).in_effect);
+        assert!(!added.view(Duration::from_secs(60), clock.now()).in_effect);
+        // The emulator's clock, moved forward, applies it.
+        clock.advance(Duration::from_secs(60));
+        assert!(added.view(Duration::from_secs(60), clock.now()).in_effect);
+        assert_eq!(book.in_effect(tenant.id, Duration::from_secs(60)).len(), 4);
         assert!(book.remove(added.id));
         book.add(tenant.id, added.policy.clone());
         book.reset();

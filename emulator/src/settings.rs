@@ -25,11 +25,17 @@ pub struct Settings {
     /// created (Exchange says up to 30 minutes, sometimes over an hour).
     /// Setting it (`PUT /_emulator/settings`) re-stamps every policy to now.
     pub policy_apply_delay_secs: u64,
-    /// Refuse a client assertion whose `jti` was already used (until its `exp`).
+    /// Refuse a client assertion whose `jti` was already used (until its
+    /// `exp`). Off by default: Entra lets an assertion be reused until it
+    /// expires, and MSAL .NET and msal-node cache theirs and rely on it.
     pub reject_assertion_replay: bool,
     /// Longest client assertion accepted (`exp` minus `nbf`, or `iat`);
-    /// 0 = no cap. Microsoft asks for 5 to 10 minutes; MSAL uses 10.
+    /// 0 = no cap, Entra's behaviour. Microsoft's documentation asks for 5
+    /// to 10 minutes and MSAL signs 10: set 600 to hold clients to that.
     pub max_assertion_lifetime_secs: u64,
+    /// Recipients (To, Cc and Bcc) one message may have. Exchange Online
+    /// allows 500; an administrator can raise it to 1000.
+    pub max_recipients_per_message: u32,
     /// The tenant's maximum message size, checked when a message is sent
     /// (sendMail or a draft's send): body plus decoded attachments, or the
     /// decoded MIME. Exchange Online's default is 35 MB, at most 150 MB.
@@ -50,8 +56,9 @@ impl Default for Settings {
             rate_limit_requests: defaults::RATE_LIMIT_REQUESTS,
             rate_limit_window_secs: defaults::RATE_LIMIT_WINDOW_SECS,
             policy_apply_delay_secs: 0,
-            reject_assertion_replay: true,
-            max_assertion_lifetime_secs: defaults::MAX_ASSERTION_LIFETIME_SECS,
+            reject_assertion_replay: false,
+            max_assertion_lifetime_secs: 0,
+            max_recipients_per_message: defaults::MAX_RECIPIENTS_PER_MESSAGE,
             max_message_size_bytes: defaults::MAX_MESSAGE_SIZE_BYTES,
             upload_session_lifetime_secs: defaults::UPLOAD_SESSION_LIFETIME_SECS,
             sent_items_lag_ms: defaults::SENT_ITEMS_LAG_MS,
@@ -75,6 +82,11 @@ impl Settings {
         if self.rate_limit_window_secs == 0 {
             return Err(Error::Options(
                 "rate_limit_window_secs must be at least 1".into(),
+            ));
+        }
+        if self.max_recipients_per_message == 0 || self.max_recipients_per_message > 1000 {
+            return Err(Error::Options(
+                "max_recipients_per_message must be between 1 and 1000 (Exchange's ceiling)".into(),
             ));
         }
         if self.token_lifetime_secs > 86_400 * 365 {
@@ -132,6 +144,9 @@ impl Settings {
         if let Some(v) = update.max_assertion_lifetime_secs {
             self.max_assertion_lifetime_secs = v;
         }
+        if let Some(v) = update.max_recipients_per_message {
+            self.max_recipients_per_message = v;
+        }
         if let Some(v) = update.max_message_size_bytes {
             self.max_message_size_bytes = v;
         }
@@ -165,6 +180,8 @@ pub struct SettingsUpdate {
     pub reject_assertion_replay: Option<bool>,
     /// See [`Settings::max_assertion_lifetime_secs`].
     pub max_assertion_lifetime_secs: Option<u64>,
+    /// See [`Settings::max_recipients_per_message`].
+    pub max_recipients_per_message: Option<u32>,
     /// See [`Settings::max_message_size_bytes`].
     pub max_message_size_bytes: Option<u64>,
     /// See [`Settings::upload_session_lifetime_secs`].

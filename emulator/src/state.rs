@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     pub certificates: Mutex<HashMap<Uuid, Vec<Certificate>>>,
     /// Client assertion ids already used, until their expiry.
     pub assertions: Mutex<SeenAssertions>,
+    /// The emulator's time (the wall clock plus what tests advanced it by;
+    /// a reset keeps it, since time does not run back).
+    pub clock: crate::clock::Clock,
 }
 
 impl Shared {
@@ -193,6 +196,8 @@ fn ci_get<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a serde_json
 pub(crate) struct MessageStore {
     list: Mutex<Vec<StoredMessage>>,
     count: watch::Sender<usize>,
+    /// Bumped on every change (a count alone misses a clear then a push).
+    changes: watch::Sender<u64>,
 }
 
 impl MessageStore {
@@ -200,6 +205,7 @@ impl MessageStore {
         MessageStore {
             list: Mutex::new(Vec::new()),
             count: watch::Sender::new(0),
+            changes: watch::Sender::new(0),
         }
     }
 
@@ -207,6 +213,12 @@ impl MessageStore {
         let mut list = lock(&self.list);
         list.push(message);
         self.count.send_replace(list.len());
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes when a message arrives or the store is cleared.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub fn all(&self) -> Vec<StoredMessage> {
@@ -221,6 +233,7 @@ impl MessageStore {
         let mut list = lock(&self.list);
         list.clear();
         self.count.send_replace(0);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Waits until at least `count` messages are stored. `Err` carries what
@@ -254,6 +267,9 @@ pub struct Counters {
     pub sends_accepted: u64,
     /// 429 answers sent (limits and injected faults).
     pub throttled: u64,
+    /// Requests that came before the `Retry-After` of their app+mailbox's
+    /// last 429 had passed (each got another 429).
+    pub early_retries: u64,
     /// Faults injected (scripted, random 503s and dropped connections).
     pub faults_injected: u64,
     /// Most concurrent sendMail requests seen for one app+mailbox, counting
@@ -283,6 +299,7 @@ pub(crate) struct CounterCells {
     pub send_requests: AtomicU64,
     pub sends_accepted: AtomicU64,
     pub throttled: AtomicU64,
+    pub early_retries: AtomicU64,
     pub faults_injected: AtomicU64,
     pub max_in_flight: AtomicU64,
     pub drafts_created: AtomicU64,
@@ -311,6 +328,7 @@ impl CounterCells {
             send_requests: get(&self.send_requests),
             sends_accepted: get(&self.sends_accepted),
             throttled: get(&self.throttled),
+            early_retries: get(&self.early_retries),
             faults_injected: get(&self.faults_injected),
             max_in_flight: get(&self.max_in_flight),
             drafts_created: get(&self.drafts_created),
@@ -330,6 +348,7 @@ impl CounterCells {
             &self.send_requests,
             &self.sends_accepted,
             &self.throttled,
+            &self.early_retries,
             &self.faults_injected,
             &self.max_in_flight,
             &self.drafts_created,

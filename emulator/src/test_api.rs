@@ -27,6 +27,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/messages/{id}", get(message))
         .route("/_emulator/drafts", get(drafts))
         .route("/_emulator/counters", get(counters))
+        .route("/_emulator/clock", get(clock))
+        .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/faults", get(faults).put(set_faults))
         .route("/_emulator/tokens/revoke", post(revoke))
@@ -95,6 +97,49 @@ async fn drafts(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn counters(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.counters.snapshot()).into_response()
+}
+
+fn clock_json(shared: &Shared) -> serde_json::Value {
+    json!({
+        "now": crate::drafts::rfc3339(shared.clock.now_utc()),
+        "offset_ms": u64::try_from(shared.clock.offset().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+async fn clock(State(shared): State<Arc<Shared>>) -> Response {
+    Json(clock_json(&shared)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    #[serde(default)]
+    secs: u64,
+    #[serde(default)]
+    ms: u64,
+}
+
+/// Moves the emulator's clock forward by `secs` and/or `ms` (at most a
+/// year at a time), so tests need not sleep through delays and lifetimes.
+async fn advance_clock(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let advance: Advance = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("clock advance: {e}; send {{\"secs\": N}} or {{\"ms\": N}}"),
+            );
+        }
+    };
+    let by = Duration::from_secs(advance.secs) + Duration::from_millis(advance.ms);
+    if by > Duration::from_secs(86_400 * 365) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "clock advance: at most a year at a time",
+        );
+    }
+    shared.clock.advance(by);
+    Json(clock_json(&shared)).into_response()
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -254,7 +299,7 @@ fn policy_list(shared: &Shared) -> serde_json::Value {
         .policies
         .all()
         .iter()
-        .map(|p| p.view(delay))
+        .map(|p| p.view(delay, shared.clock.now()))
         .collect();
     json!({ "policy_apply_delay_secs": delay.as_secs(), "policies": list })
 }
@@ -332,7 +377,11 @@ async fn add_policy(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) 
         },
     );
     let delay = Duration::from_secs(shared.settings().policy_apply_delay_secs);
-    (StatusCode::CREATED, Json(stamped.view(delay))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(stamped.view(delay, shared.clock.now())),
+    )
+        .into_response()
 }
 
 /// `Remove-ApplicationAccessPolicy`: immediate (start-up ones come back on reset).

@@ -73,12 +73,24 @@ pub(crate) struct TokenSigner {
     x5c: String,
 }
 
+/// One RSA key per process: making a 2048-bit key is the slowest part of
+/// starting an emulator, and test suites start dozens. Emulators in one
+/// process therefore sign with the same key (each still has its own
+/// certificate around it); a real tenant never shares one.
+fn shared_rsa_key() -> Result<&'static [u8], Error> {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    if let Some(key) = KEY.get() {
+        return Ok(key);
+    }
+    let fresh = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .map_err(|e| Error::Crypto(format!("token signing key: {e}")))?;
+    Ok(KEY.get_or_init(|| fresh.serialize_der()))
+}
+
 impl TokenSigner {
     pub fn generate() -> Result<Self, Error> {
         let crypto = |e: &dyn std::fmt::Display| Error::Crypto(format!("token signing key: {e}"));
-        let rc_key =
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-                .map_err(|e| crypto(&e))?;
+        let rc_key = rcgen::KeyPair::try_from(shared_rsa_key()?).map_err(|e| crypto(&e))?;
         let key = RsaKeyPair::from_pkcs8(&rc_key.serialize_der()).map_err(|e| crypto(&e))?;
         let mut params =
             rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| crypto(&e))?;
@@ -86,6 +98,12 @@ impl TokenSigner {
             rcgen::DnType::CommonName,
             "graphmailer emulator token signing",
         );
+        // Emulators share the key but not the certificate: a random serial
+        // gives each its own thumbprint (`kid`), so one emulator still
+        // refuses another's tokens.
+        let mut serial = rand::random::<[u8; 16]>();
+        serial[0] &= 0x7f;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(365);

@@ -115,7 +115,7 @@ async fn forbidden_for_missing_role_and_for_policy() {
 
     let intranet = emu.token(d::INTRANET_CLIENT_ID, d::INTRANET_SECRET).await;
     let no_roles = emu.send(&intranet, d::ERP_MAILBOX, &message("x")).await;
-    assert_eq!(no_roles.status, 403);
+    assert_eq!(no_roles.status, 401);
     assert_eq!(no_roles.graph_code(), "NoPermissionsInAccessToken");
 
     let erp = emu.erp_token().await;

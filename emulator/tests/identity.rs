@@ -160,7 +160,7 @@ async fn token_errors_have_entra_codes_and_shape() {
             "fabrikam.test",
             secret_form(d::ERP_CLIENT_ID, d::ERP_SECRET, d::GRAPH_SCOPE),
             400,
-            "invalid_tenant",
+            "invalid_request",
             90002,
         ),
         (
@@ -178,8 +178,8 @@ async fn token_errors_have_entra_codes_and_shape() {
                 "https://example.com/.default",
             ),
             400,
-            "invalid_scope",
-            70011,
+            "invalid_resource",
+            500011,
         ),
         (
             d::TENANT_ID,
@@ -372,6 +372,11 @@ async fn assertions_other_audiences_entra_accepts() {
 #[tokio::test]
 async fn bad_assertions_are_refused_with_entra_codes() {
     let (emu, cert, aud) = with_registered_cert().await;
+    // The lifetime cap is a stricter check than Entra's, kept as a setting.
+    let capped = emu
+        .put("settings", json!({"max_assertion_lifetime_secs": 600}))
+        .await;
+    assert_eq!(capped.status, 200);
     let rs256 = json!({"alg": "RS256", "typ": "JWT", "x5t": cert.x5t()});
     let good_claims = || TestCert::claims(d::ERP_CLIENT_ID, &aud);
     let with = |key: &str, value: serde_json::Value| {
@@ -469,8 +474,12 @@ async fn bad_assertions_are_refused_with_entra_codes() {
 }
 
 #[tokio::test]
-async fn replayed_assertion_is_refused_unless_allowed() {
+async fn replayed_assertion_is_refused_when_asked() {
     let (emu, cert, aud) = with_registered_cert().await;
+    let strict = emu
+        .put("settings", json!({"reject_assertion_replay": true}))
+        .await;
+    assert_eq!(strict.status, 200);
     let assertion = cert.assertion(d::ERP_CLIENT_ID, &aud);
     let form = assertion_form(d::ERP_CLIENT_ID, &assertion);
     assert_eq!(emu.token_request(d::TENANT_ID, &form).await.status, 200);
@@ -630,4 +639,19 @@ async fn either_thumbprint_may_name_the_certificate() {
         description.contains(&format!("Thumbprint of key used by client: '{hex}'")),
         "{description}"
     );
+}
+
+#[tokio::test]
+async fn an_assertion_may_be_reused_until_it_expires_with_no_lifetime_cap() {
+    let (emu, cert, aud) = with_registered_cert().await;
+    // An hour long, as MSAL .NET and msal-node may cache one, and used twice.
+    let rs256 = json!({"alg": "RS256", "typ": "JWT", "x5t": cert.x5t()});
+    let mut claims = TestCert::claims(d::ERP_CLIENT_ID, &aud);
+    claims["exp"] = json!(now() + 3600);
+    let assertion = cert.sign(&rs256, &claims);
+    let form = assertion_form(d::ERP_CLIENT_ID, &assertion);
+    for attempt in ["first", "second"] {
+        let answer = emu.token_request(d::TENANT_ID, &form).await;
+        assert_eq!(answer.status, 200, "{attempt}: {}", answer.json);
+    }
 }

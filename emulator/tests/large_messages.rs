@@ -148,8 +148,8 @@ impl Emu {
                 return answer;
             }
             assert_eq!(answer.status, 200, "chunk at {start}: {}", answer.json);
-            assert_eq!(answer.json["nextExpectedRanges"], json!([end.to_string()]));
-            assert!(answer.json["expirationDateTime"].is_string());
+            assert_eq!(answer.json["NextExpectedRanges"], json!([end.to_string()]));
+            assert!(answer.json["ExpirationDateTime"].is_string());
             start = end;
         }
     }
@@ -196,7 +196,7 @@ async fn large_attachments_upload_and_send_byte_for_byte() {
     );
     assert!(report_url.contains("authtoken="));
     assert_eq!(
-        emu.upload_status(&report_url).await.json["nextExpectedRanges"],
+        emu.upload_status(&report_url).await.json["NextExpectedRanges"],
         json!(["0"])
     );
 
@@ -219,10 +219,25 @@ async fn large_attachments_upload_and_send_byte_for_byte() {
         Value::Null,
         "the last chunk's answer has no body"
     );
+    // Outlook's Location form; the attachment is then read through Graph.
     let location = last.header("location").unwrap().to_owned();
+    let prefix = format!(
+        "{}/api/v2.0/Users('{}')/Messages('{draft}')/Attachments('",
+        emu.url(),
+        d::BILLING_MAILBOX
+    );
+    let attachment_id = location
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix("')"))
+        .unwrap_or_else(|| panic!("Location {location} is not of the form {prefix}...')"));
+    let graph_url = format!(
+        "{}/v1.0/users/{}/messages/{draft}/attachments/{attachment_id}",
+        emu.url(),
+        d::BILLING_MAILBOX
+    );
     let via_location = Answer::read(
         emu.http
-            .get(&location)
+            .get(&graph_url)
             .bearer_auth(&token)
             .send()
             .await
@@ -524,7 +539,7 @@ async fn the_tenant_maximum_message_size_is_checked_at_send() {
         .session(&token, d::ERP_MAILBOX, &draft, "big.bin", file.len())
         .await;
     assert_eq!(emu.upload(&url, &file, 4 * MB).await.status, 201);
-    // The body text counts too, so 3 MB exactly is over a 3 MB limit.
+    // Attachments count encoded: 3 MB weigh 4 MB, over a 3 MB limit.
     let set = emu
         .put("settings", json!({"max_message_size_bytes": 3 * MB}))
         .await;
@@ -546,7 +561,12 @@ async fn the_tenant_maximum_message_size_is_checked_at_send() {
     let inline = emu.send(&token, d::ERP_MAILBOX, &message).await;
     assert_eq!(inline.graph_code(), "ErrorMessageSizeExceeded");
 
+    // 4 MB encoded plus the body's text: over 4 MB, under 5.
     emu.put("settings", json!({"max_message_size_bytes": 4 * MB}))
+        .await;
+    let over = emu.graph_call(reqwest::Method::POST, &token, &path).await;
+    assert_eq!(over.graph_code(), "ErrorMessageSizeExceeded");
+    emu.put("settings", json!({"max_message_size_bytes": 5 * MB}))
         .await;
     assert_eq!(
         emu.graph_call(reqwest::Method::POST, &token, &path)
@@ -651,7 +671,7 @@ async fn chunks_must_come_in_order_with_a_valid_range() {
             .await;
         assert_eq!(wrong.status, 416, "{}", wrong.json);
         assert_eq!(wrong.graph_code(), "InvalidContentRange");
-        assert_eq!(wrong.json["nextExpectedRanges"], json!([MB.to_string()]));
+        assert_eq!(wrong.json["NextExpectedRanges"], json!([MB.to_string()]));
     }
     let wrong_total = emu
         .put_chunk(&url, MB, &file[MB..2 * MB], file.len() + 1)
@@ -686,7 +706,7 @@ async fn chunks_must_come_in_order_with_a_valid_range() {
     assert_eq!(over_4mb.status, 413);
     // None of that moved the session on.
     assert_eq!(
-        emu.upload_status(&url).await.json["nextExpectedRanges"],
+        emu.upload_status(&url).await.json["NextExpectedRanges"],
         json!([MB.to_string()])
     );
     assert_eq!(
@@ -732,7 +752,7 @@ async fn upload_urls_refuse_an_authorization_header_and_a_wrong_authtoken() {
             .contains("without an Authorization header")
     );
     assert_eq!(
-        emu.upload_status(&url).await.json["nextExpectedRanges"],
+        emu.upload_status(&url).await.json["NextExpectedRanges"],
         json!(["0"])
     );
 
@@ -848,10 +868,10 @@ async fn after_a_dropped_chunk_the_upload_url_says_where_to_resume() {
     let status = emu.upload_status(&url).await;
     assert_eq!(status.status, 200);
     assert_eq!(
-        status.json["nextExpectedRanges"],
+        status.json["NextExpectedRanges"],
         json!([(2 * MB).to_string()])
     );
-    assert!(status.json["expirationDateTime"].is_string());
+    assert!(status.json["ExpirationDateTime"].is_string());
     // PUT 3: a 503 with Retry-After; PUT 4: the retry goes through.
     let unavailable = emu
         .put_chunk(&url, 2 * MB, &file[2 * MB..3 * MB], file.len())
@@ -871,7 +891,7 @@ async fn after_a_dropped_chunk_the_upload_url_says_where_to_resume() {
             .is_err()
     );
     assert_eq!(
-        emu.upload_status(&url).await.json["nextExpectedRanges"],
+        emu.upload_status(&url).await.json["NextExpectedRanges"],
         json!([(3 * MB).to_string()])
     );
     assert_eq!(
@@ -929,7 +949,10 @@ async fn a_delayed_upload_can_be_cancelled_midway() {
                 .as_u16()
         })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Cancel once the PUT has arrived and is held by the upload delay.
+    while emu.emulator.counters().upload_requests == 0 {
+        tokio::task::yield_now().await;
+    }
     assert_eq!(emu.http.delete(&url).send().await.unwrap().status(), 204);
     assert_eq!(
         slow.await.unwrap(),
@@ -957,7 +980,7 @@ async fn an_expired_session_is_gone() {
         emu.put_chunk(&url, 0, &file[..MB], file.len()).await.status,
         200
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    emu.advance_clock(1100).await;
     let late = emu.put_chunk(&url, MB, &file[MB..], file.len()).await;
     assert_eq!(late.status, 404);
     assert_eq!(late.graph_code(), "ErrorItemNotFound");
@@ -1076,4 +1099,36 @@ async fn mime_sends_are_read_into_the_message_json_with_exact_bytes() {
     assert_eq!(refused.status, 413);
     assert_eq!(refused.graph_code(), "RequestEntityTooLarge");
     assert_eq!(emu.emulator.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_size_limit_stops_an_upload_part_way_in_outlooks_words() {
+    let emu = Emu::start().await;
+    let token = emu.billing_token().await;
+    let draft = emu.draft(&token, d::BILLING_MAILBOX, "Too big").await;
+    let limit = emu
+        .put("settings", json!({"max_message_size_bytes": 5 * MB}))
+        .await;
+    assert_eq!(limit.status, 200, "{}", limit.json);
+    // 6 MB weigh 8 MB encoded: the upload stops once past 5 MB encoded,
+    // before the file is complete.
+    let file = pattern(6 * MB, 9);
+    let url = emu
+        .session(&token, d::BILLING_MAILBOX, &draft, "big.bin", file.len())
+        .await;
+    let first = emu.put_chunk(&url, 0, &file[..2 * MB], file.len()).await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    let second = emu
+        .put_chunk(&url, 2 * MB, &file[2 * MB..4 * MB], file.len())
+        .await;
+    assert_eq!(second.status, 400, "{}", second.json);
+    assert_eq!(second.graph_code(), "ErrorMessageSizeExceeded");
+    // The upload host is Outlook's: no Graph innerError in its errors.
+    assert!(
+        second.json["error"].get("innerError").is_none(),
+        "{}",
+        second.json
+    );
+    assert!(second.header("request-id").is_some());
+    assert_eq!(emu.upload_status(&url).await.status, 404);
 }

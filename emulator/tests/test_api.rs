@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Emu, message};
 use graphmailer_emulator::defaults as d;
 use serde_json::json;
@@ -27,15 +25,20 @@ async fn messages_can_be_listed_fetched_waited_for_and_cleared() {
         );
         tokio::spawn(async move { http.get(url).send().await.unwrap().status().as_u16() })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for subject in ["one", "two"] {
-        assert_eq!(
-            emu.send(&token, d::ERP_MAILBOX, &message(subject))
-                .await
-                .status,
-            202
-        );
-    }
+    // One message is not enough for the waiter, however early it started.
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("one"))
+            .await
+            .status,
+        202
+    );
+    assert!(!waiter.is_finished());
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("two"))
+            .await
+            .status,
+        202
+    );
     assert_eq!(waiter.await.unwrap(), 200);
 
     let listed = emu.get("messages").await;
@@ -87,8 +90,9 @@ async fn settings_are_validated() {
     let emu = Emu::start().await;
     let settings = emu.get("settings").await.json;
     assert_eq!(settings["policy_apply_delay_secs"], 0);
-    assert_eq!(settings["reject_assertion_replay"], true);
-    assert_eq!(settings["max_assertion_lifetime_secs"], 600);
+    assert_eq!(settings["reject_assertion_replay"], false);
+    assert_eq!(settings["max_assertion_lifetime_secs"], 0);
+    assert_eq!(settings["max_recipients_per_message"], 500);
     for bad in [
         json!({"mailbox_concurrency": 0}),
         json!({"rate_limit_requests": 0}),
@@ -153,7 +157,7 @@ async fn policies_apply_after_the_configured_delay() {
     assert_eq!(check.json["EffectiveNow"], "Granted");
     assert_eq!(check.json["MailboxId"], d::CEO_MAILBOX_ID);
 
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    emu.advance_clock(2300).await;
     assert_eq!(
         emu.get("policies").await.json["policies"][0]["in_effect"],
         true
@@ -175,7 +179,7 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     let token = emu.erp_token().await;
     emu.put("settings", json!({"policy_apply_delay_secs": 1}))
         .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    emu.advance_clock(1100).await;
 
     let created = emu
         .post(
@@ -193,7 +197,7 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
         emu.send(&token, d::ERP_MAILBOX, &message("a")).await.status,
         202
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    emu.advance_clock(1100).await;
     // DenyAccess wins over the RestrictAccess group that includes erp@.
     assert_eq!(
         emu.send(&token, d::ERP_MAILBOX, &message("b")).await.status,
@@ -334,4 +338,36 @@ async fn directory_lists_the_six_builtin_apps() {
     assert_eq!(banner.client_id, d::ERP_CLIENT_ID);
     assert_eq!(banner.allowed_sender, d::ERP_MAILBOX);
     assert_eq!(banner.denied_sender, d::CEO_MAILBOX);
+}
+
+#[tokio::test]
+async fn the_clock_moves_forward_on_request() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    assert_eq!(emu.get("clock").await.json["offset_ms"], 0);
+    emu.advance_clock(3_000_000).await;
+    // Not yet past the token's hour.
+    assert_eq!(
+        emu.send(&token, d::ERP_MAILBOX, &message("still valid"))
+            .await
+            .status,
+        202
+    );
+    let moved = emu.post("clock/advance", json!({"secs": 700})).await;
+    assert_eq!(moved.json["offset_ms"], 3_700_000);
+    let expired = emu.send(&token, d::ERP_MAILBOX, &message("late")).await;
+    assert_eq!(expired.status, 401, "{}", expired.json);
+    assert_eq!(expired.graph_code(), "InvalidAuthenticationToken");
+    // A fresh token is issued on the emulator's time, so it works again.
+    let fresh = emu.erp_token().await;
+    assert_eq!(
+        emu.send(&fresh, d::ERP_MAILBOX, &message("fresh"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        emu.post("clock/advance", json!({"hours": 1})).await.status,
+        400
+    );
 }

@@ -1,5 +1,6 @@
 //! The checks every mailbox route makes before looking at its body, in
-//! Graph's order: the bearer token (401), its roles (403), the mailbox
+//! Graph's order: the bearer token (401, also for a token without any
+//! role), its roles (403), the mailbox
 //! (404), throttling (429). The access policy's verdict is computed here
 //! but applied by each route, because sendMail may check it after the body
 //! (`access_check_first`).
@@ -38,9 +39,11 @@ pub(crate) fn open_mailbox<'a>(
     roles: &[&str],
 ) -> Result<MailboxAccess<'a>, Response> {
     let caller = authenticate(shared, headers).map_err(|m| unauthenticated(m, ids))?;
+    // Graph answers a token without any role as unauthenticated (401),
+    // not as a missing permission (403).
     if caller.roles().is_empty() {
         return Err(graph_error(
-            StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
             "NoPermissionsInAccessToken",
             "The token contains no permissions, or permissions can not be understood.",
             ids,
@@ -57,29 +60,39 @@ pub(crate) fn open_mailbox<'a>(
     let mailbox = find_mailbox(tenant, user_id, ids)?;
 
     let settings = shared.settings();
-    let slot =
-        match shared
-            .throttle
-            .admit(caller.app_id, &mailbox.address, &settings, &shared.counters)
-        {
-            Admission::Admitted(slot) => slot,
-            Admission::OverConcurrency { retry_after_secs } => {
-                CounterCells::bump(&shared.counters.throttled);
-                return Err(throttled(
-                    "Application is over its MailboxConcurrency limit.",
-                    retry_after_secs,
-                    ids,
-                ));
-            }
-            Admission::OverRate { retry_after_secs } => {
-                CounterCells::bump(&shared.counters.throttled);
-                return Err(throttled(
-                    "Application is over its MailboxRequestRate limit.",
-                    retry_after_secs,
-                    ids,
-                ));
-            }
-        };
+    let slot = match shared.throttle.admit(
+        caller.app_id,
+        &mailbox.address,
+        &settings,
+        &shared.counters,
+    ) {
+        Admission::Admitted(slot) => slot,
+        Admission::OverConcurrency { retry_after_secs } => {
+            CounterCells::bump(&shared.counters.throttled);
+            return Err(throttled(
+                "Application is over its MailboxConcurrency limit.",
+                retry_after_secs,
+                ids,
+            ));
+        }
+        Admission::OverRate { retry_after_secs } => {
+            CounterCells::bump(&shared.counters.throttled);
+            return Err(throttled(
+                "Application is over its MailboxRequestRate limit.",
+                retry_after_secs,
+                ids,
+            ));
+        }
+        Admission::EarlyRetry { retry_after_secs } => {
+            CounterCells::bump(&shared.counters.throttled);
+            CounterCells::bump(&shared.counters.early_retries);
+            return Err(throttled(
+                "Application retried before the Retry-After of its last 429 had passed; wait at least that long.",
+                retry_after_secs,
+                ids,
+            ));
+        }
+    };
     let apply_delay = Duration::from_secs(settings.policy_apply_delay_secs);
     let policies = shared.policies.in_effect(tenant.id, apply_delay);
     let policy_allows = access_granted_under(tenant, &policies, caller.app_id, mailbox);

@@ -3,7 +3,7 @@
 //! and not revoked.
 
 use axum::http::{HeaderMap, header};
-use time::OffsetDateTime;
+
 use uuid::Uuid;
 
 use crate::identity::GRAPH_RESOURCES;
@@ -43,7 +43,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Calle
     if !token.contains('.') {
         return Err("IDX14100: JWT is not well formed, there are no dots (.).");
     }
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.clock.now_utc().unix_timestamp();
     let claims = shared
         .signer
         .verify(token, now)

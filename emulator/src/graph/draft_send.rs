@@ -18,7 +18,9 @@ use super::graph_error::GraphRequestIds;
 use super::send_mail::{
     Outcome, answer_send, bad_request, check_send_as, finish, now_rfc3339, open_send, read_body,
 };
-use super::validation::{check_message_size, check_recipients, from_address};
+use super::validation::{
+    check_message_size, check_recipient_limit, check_recipients, from_address, recipient_count,
+};
 use crate::drafts::TakeError;
 use crate::server::ConnectionControl;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
@@ -77,6 +79,9 @@ async fn process(
         .drafts
         .take(&access.mailbox.address, message_id, |draft| {
             check_recipients(&draft.message).map_err(|i| bad_request(&i, ids))?;
+            let limit = access.settings.max_recipients_per_message;
+            check_recipient_limit(recipient_count(&draft.message), limit)
+                .map_err(|i| bad_request(&i, ids))?;
             check_message_size(draft.size(), max_size).map_err(|i| bad_request(&i, ids))?;
             access.check_policy(ids)?;
             check_send_as(access.mailbox, from_address(&draft.message).as_deref(), ids)

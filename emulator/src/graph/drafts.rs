@@ -18,6 +18,7 @@ use super::graph_error::{GraphRequestIds, graph_error};
 use super::send_mail::{bad_request, read_body};
 use super::validation::{
     Invalid, canonical_message_property, check_draft, check_file_attachment, decode_base64,
+    read_bool,
 };
 use crate::drafts::{Attachment, Draft, new_item_id, property, rfc3339};
 use crate::state::{CounterCells, Shared};
@@ -231,7 +232,7 @@ fn attachment_from_json(value: &Value, now: OffsetDateTime) -> Attachment {
             .unwrap_or("application/octet-stream")
             .to_owned(),
         is_inline: property(object, "isInline")
-            .and_then(Value::as_bool)
+            .and_then(|v| read_bool(v).ok().flatten())
             .unwrap_or(false),
         content_id: text("contentId").map(str::to_owned),
         bytes: Bytes::from(

@@ -24,12 +24,16 @@ use super::auth::authenticate;
 use super::graph_error::{GraphRequestIds, graph_error, unauthenticated, with_retry_after};
 use super::mime::check_mime;
 use super::mime_message::mime_to_message;
-use super::validation::{Invalid, check_message_size, check_send_mail, message_size};
+use super::validation::{
+    Invalid, check_message_size, check_recipient_limit, check_send_mail, message_size,
+    recipient_count,
+};
 use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::Mailbox;
 use crate::faults::Fault;
 use crate::server::ConnectionControl;
+use crate::settings::Settings;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
 
 /// What to do with a request once processed.
@@ -134,7 +138,7 @@ async fn process(
         Err(outcome) => return outcome,
     };
     let finish = |response: Response| finish(response, drop_at_end);
-    let payload = match check_payload(headers, &body, access.settings.max_message_size_bytes) {
+    let payload = match check_payload(headers, &body, &access.settings) {
         Ok(payload) => payload,
         Err(invalid) => return finish(bad_request(&invalid, ids)),
     };
@@ -319,8 +323,15 @@ struct Payload {
 }
 
 /// Reads the body by its content type and applies the body checks, the
-/// tenant's maximum message size (`max_size`) last.
-fn check_payload(headers: &HeaderMap, body: &[u8], max_size: u64) -> Result<Payload, Invalid> {
+/// tenant's recipient limit and maximum message size last.
+fn check_payload(
+    headers: &HeaderMap,
+    body: &[u8],
+    settings: &Settings,
+) -> Result<Payload, Invalid> {
+    let max_size = settings.max_message_size_bytes;
+    let max_recipients = settings.max_recipients_per_message;
+    let count = |message: &serde_json::Value| message.as_object().map_or(0, recipient_count);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -333,6 +344,7 @@ fn check_payload(headers: &HeaderMap, body: &[u8], max_size: u64) -> Result<Payl
     match content_type.as_str() {
         "application/json" => {
             let checked = check_send_mail(body)?;
+            check_recipient_limit(count(&checked.message), max_recipients)?;
             let size = checked.message.as_object().map_or(0, message_size);
             check_message_size(size, max_size)?;
             Ok(Payload {
@@ -345,9 +357,11 @@ fn check_payload(headers: &HeaderMap, body: &[u8], max_size: u64) -> Result<Payl
         }
         "text/plain" => {
             let raw = check_mime(body)?;
+            let message = mime_to_message(&raw);
+            check_recipient_limit(count(&message), max_recipients)?;
             check_message_size(raw.len() as u64, max_size)?;
             Ok(Payload {
-                message: mime_to_message(&raw),
+                message,
                 mime: Some(String::from_utf8_lossy(&raw).into_owned()),
                 save_to_sent_items: true,
                 from: None,

@@ -7,6 +7,12 @@
 //! is. Sending a bearer token to it is a client bug that Outlook refuses
 //! (the token's audience is Graph, not the upload host), so the emulator
 //! refuses it too, with 401 `InvalidAudienceForResource`.
+//!
+//! The upload host is Outlook's REST service, not Graph, and answers in its
+//! style: PascalCase `ExpirationDateTime` and `NextExpectedRanges`, a
+//! `Location` of the `Attachments('...')` form, and errors without Graph's
+//! `innerError`. A client that parses these case-sensitively as Graph's
+//! camelCase fails here, as it would in production.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use super::graph_error::{GraphRequestIds, error_body, graph_error};
+use super::graph_error::GraphRequestIds;
 use super::send_mail::fault_response;
+use super::validation::{Invalid, check_message_size};
 use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_UPLOAD_CHUNK_BYTES;
 use crate::drafts::{Append, SessionRef, SessionStatus, rfc3339};
@@ -58,7 +65,7 @@ async fn upload_url(
         ] if is(users, "users") && is(messages, "messages") && is(attachments, "attachments") => {
             (*mailbox, *message_id, *session_id)
         }
-        _ => return session_not_found(&ids),
+        _ => return session_not_found(),
     };
     let token = query.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -66,11 +73,10 @@ async fn upload_url(
             .map(|(_, v)| v.into_owned())
     });
     let Some(token) = token else {
-        return graph_error(
+        return outlook_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "The upload URL has no 'authtoken' parameter: use the uploadUrl exactly as createUploadSession returned it.",
-            &ids,
         );
     };
     let target = SessionRef {
@@ -89,29 +95,28 @@ async fn upload_url(
             }
         }
         Method::GET => {
-            if let Some(refusal) = refuse_bearer(&headers, &ids) {
+            if let Some(refusal) = refuse_bearer(&headers) {
                 return refusal;
             }
             match shared.drafts.session_status(&target) {
                 Some(status) => Json(status_json(&shared.origin, &status)).into_response(),
-                None => session_not_found(&ids),
+                None => session_not_found(),
             }
         }
         Method::DELETE => {
-            if let Some(refusal) = refuse_bearer(&headers, &ids) {
+            if let Some(refusal) = refuse_bearer(&headers) {
                 return refusal;
             }
             if shared.drafts.cancel_session(&target) {
                 StatusCode::NO_CONTENT.into_response()
             } else {
-                session_not_found(&ids)
+                session_not_found()
             }
         }
-        _ => graph_error(
+        _ => outlook_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "BadRequest",
             "Specified HTTP method is not allowed for the request target.",
-            &ids,
         ),
     }
 }
@@ -136,19 +141,17 @@ async fn put_chunk(
     let body = match read_limited(body, MAX_UPLOAD_CHUNK_BYTES).await {
         BodyRead::Complete(bytes) => bytes,
         BodyRead::TooLarge => {
-            return Put::Answer(graph_error(
+            return Put::Answer(outlook_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",
                 "The maximum chunk size supported is 4MB (4194304 bytes); send the file in smaller ranges.",
-                ids,
             ));
         }
         BodyRead::Failed => {
-            return Put::Answer(graph_error(
+            return Put::Answer(outlook_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "The request body could not be read.",
-                ids,
             ));
         }
     };
@@ -175,7 +178,7 @@ async fn put_chunk(
         }
         drop_at_end = true;
     }
-    let response = store_chunk(shared, ids, target, headers, &body);
+    let response = store_chunk(shared, target, headers, &body);
     if drop_at_end {
         tracing::info!(request_id = %ids.request_id, "fault: dropping an upload PUT after storing it");
         Put::Drop
@@ -186,47 +189,43 @@ async fn put_chunk(
 
 fn store_chunk(
     shared: &Shared,
-    ids: &GraphRequestIds,
     target: &SessionRef<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    if let Some(refusal) = refuse_bearer(headers, ids) {
+    if let Some(refusal) = refuse_bearer(headers) {
         return refusal;
     }
     let range = match parse_content_range(headers, body.len()) {
         Ok(range) => range,
         Err(message) => {
-            return graph_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidContentRange",
-                &message,
-                ids,
-            );
+            return outlook_error(StatusCode::BAD_REQUEST, "InvalidContentRange", &message);
         }
     };
-    match shared.drafts.append(target, range.start, range.total, body) {
-        Append::NotFound => session_not_found(ids),
-        Append::WrongTotal { size } => graph_error(
+    let max_size = shared.settings().max_message_size_bytes;
+    match shared
+        .drafts
+        .append(target, range.start, range.total, body, max_size)
+    {
+        Append::NotFound => session_not_found(),
+        Append::WrongTotal { size } => outlook_error(
             StatusCode::BAD_REQUEST,
             "InvalidContentRange",
             &format!(
                 "The Content-Range total is {} but the upload session was created for {size} bytes.",
                 range.total
             ),
-            ids,
         ),
         Append::OutOfOrder(status) => {
-            let mut body = error_body(
+            let mut body = outlook_error_body(
                 "InvalidContentRange",
                 &format!(
-                    "The range starts at byte {} but the session expects byte {} next; see nextExpectedRanges.",
+                    "The range starts at byte {} but the session expects byte {} next; see NextExpectedRanges.",
                     range.start, status.next
                 ),
-                ids,
             );
-            body["nextExpectedRanges"] = json!([status.next.to_string()]);
-            body["expirationDateTime"] = json!(rfc3339(status.expires_at));
+            body["NextExpectedRanges"] = json!([status.next.to_string()]);
+            body["ExpirationDateTime"] = json!(rfc3339(status.expires_at));
             (StatusCode::RANGE_NOT_SATISFIABLE, Json(body)).into_response()
         }
         Append::Partial(status) => {
@@ -236,7 +235,7 @@ fn store_chunk(
         Append::Complete { attachment_id } => {
             count_chunk(shared, body.len());
             let location = format!(
-                "{}/v1.0/users/{}/messages/{}/attachments/{attachment_id}",
+                "{}/api/v2.0/Users('{}')/Messages('{}')/Attachments('{attachment_id}')",
                 shared.origin,
                 target.mailbox.to_ascii_lowercase(),
                 target.message_id
@@ -247,11 +246,19 @@ fn store_chunk(
             }
             response
         }
-        Append::DraftGone => graph_error(
+        Append::TooLarge { size } => {
+            let invalid = check_message_size(size, max_size)
+                .err()
+                .unwrap_or_else(|| Invalid {
+                    code: "ErrorMessageSizeExceeded",
+                    message: format!("The message would be {size} bytes."),
+                });
+            outlook_error(StatusCode::BAD_REQUEST, invalid.code, &invalid.message)
+        }
+        Append::DraftGone => outlook_error(
             StatusCode::NOT_FOUND,
             "ErrorItemNotFound",
             "The draft this upload session belongs to no longer exists (deleted or sent).",
-            ids,
         ),
     }
 }
@@ -261,35 +268,43 @@ fn count_chunk(shared: &Shared, len: usize) {
     CounterCells::add(&shared.counters.upload_bytes, len as u64);
 }
 
-/// Outlook's status shape; `nextExpectedRanges` holds the one next offset.
+/// Outlook's status shape; `NextExpectedRanges` holds the one next offset.
 fn status_json(origin: &str, status: &SessionStatus) -> Value {
     json!({
-        "@odata.context": format!("{origin}/v1.0/$metadata#microsoft.graph.uploadSession"),
-        "expirationDateTime": rfc3339(status.expires_at),
-        "nextExpectedRanges": [status.next.to_string()],
+        "@odata.context": format!("{origin}/api/v2.0/$metadata#Microsoft.OutlookServices.UploadSession"),
+        "ExpirationDateTime": rfc3339(status.expires_at),
+        "NextExpectedRanges": [status.next.to_string()],
     })
 }
 
+/// Outlook's error body: `code` and `message`, no `innerError`.
+fn outlook_error_body(code: &str, message: &str) -> Value {
+    json!({ "error": { "code": code, "message": message } })
+}
+
+/// An upload-host refusal; the request ids travel in its headers (the
+/// middleware sets them), not in the body.
+fn outlook_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(outlook_error_body(code, message))).into_response()
+}
+
 /// Unknown, cancelled, expired or finished session, or a wrong authtoken.
-fn session_not_found(ids: &GraphRequestIds) -> Response {
-    graph_error(
+fn session_not_found() -> Response {
+    outlook_error(
         StatusCode::NOT_FOUND,
         "ErrorItemNotFound",
         "The upload session was not found: it was cancelled, has expired or is complete, or the URL is not the one createUploadSession returned.",
-        ids,
     )
 }
 
 /// The upload URL carries its own credential; a bearer token (meant for
 /// Graph) sent along is refused as Outlook refuses it.
-fn refuse_bearer(headers: &HeaderMap, ids: &GraphRequestIds) -> Option<Response> {
+fn refuse_bearer(headers: &HeaderMap) -> Option<Response> {
     headers.contains_key(header::AUTHORIZATION).then(|| {
-        graph_error(
+        outlook_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAudienceForResource",
-            "The upload URL is pre-authenticated by its authtoken parameter: send the request without an Authorization header (a Graph token's audience is not valid for the upload URL).",
-            ids,
-        )
+            "The upload URL is pre-authenticated by its authtoken parameter: send the request without an Authorization header (a Graph token's audience is not valid for the upload URL).")
     })
 }
 

@@ -14,7 +14,7 @@ use super::access::open_mailbox;
 use super::drafts::item_not_found;
 use super::graph_error::GraphRequestIds;
 use super::send_mail::{bad_request, read_body};
-use super::validation::Invalid;
+use super::validation::{Invalid, read_bool};
 use crate::defaults::{MAX_UPLOAD_SESSION_BYTES, MIN_UPLOAD_SESSION_BYTES};
 use crate::drafts::{AttachmentItem, UploadSession, property, rfc3339};
 use crate::state::{CounterCells, Shared};
@@ -45,7 +45,7 @@ pub(super) async fn create_session(
     };
     let lifetime = Duration::from_secs(access.settings.upload_session_lifetime_secs);
     let mailbox = access.mailbox.address.clone();
-    let session = UploadSession::new(&mailbox, message_id, item, lifetime);
+    let session = UploadSession::new(&mailbox, message_id, item, lifetime, &shared.clock);
     let url = format!(
         "{}/upload/users/{mailbox}/messages/{message_id}/attachments/{}?authtoken={}",
         shared.origin, session.id, session.token
@@ -176,16 +176,11 @@ fn read_item_properties(item: &Map<String, Value>) -> Result<AttachmentItem, Inv
             ),
         ));
     }
-    let is_inline = match property(item, "isInline") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(invalid(
-                "RequestBodyRead",
-                format!("Cannot convert the literal '{other}' to the expected type 'Edm.Boolean'."),
-            ));
-        }
-    };
+    let is_inline = property(item, "isInline")
+        .map(read_bool)
+        .transpose()?
+        .flatten()
+        .unwrap_or(false);
     Ok(AttachmentItem {
         name: name.to_owned(),
         size,

@@ -96,7 +96,7 @@ pub(super) fn check(
         rfc3339(certificate.not_before),
         rfc3339(certificate.not_after)
     );
-    let now = OffsetDateTime::now_utc();
+    let now = shared.clock.now_utc();
     if now < certificate.not_before || now > certificate.not_after {
         return Err(invalid_client(
             700027,

@@ -19,7 +19,11 @@ pub(crate) use token_endpoint::GRAPH_RESOURCES;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(token_endpoint::token_v2),
+        )
+        .route("/{tenant}/oauth2/token", post(token_endpoint::token_v1))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery::openid_configuration_v2),

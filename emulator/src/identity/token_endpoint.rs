@@ -1,4 +1,6 @@
-//! `POST /{tenant}/oauth2/v2.0/token` for `grant_type=client_credentials`.
+//! `POST /{tenant}/oauth2/v2.0/token` for `grant_type=client_credentials`,
+//! and the v1 endpoint `/{tenant}/oauth2/token` that the v1 discovery
+//! document advertises (a `resource=` instead of a `scope=`).
 //!
 //! The checks run in the order Entra's answers suggest: the tenant in the
 //! path, the grant type, who the client is, its credential, then the scope.
@@ -14,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use time::OffsetDateTime;
 
 use super::{AadContext, AadError, client_assertion};
 use crate::body::{BodyRead, read_limited};
@@ -38,12 +39,44 @@ pub(crate) const GRAPH_RESOURCES: &[&str] = &[
     "https://microsoftgraph.chinacloudapi.cn",
 ];
 
-pub(super) async fn token(
+/// Which token endpoint was called: they differ in how the resource is
+/// named and in the shape of the answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    /// `/oauth2/v2.0/token`: `scope={resource}/.default`.
+    V2,
+    /// `/oauth2/token`: `resource={resource}`; `expires_in` as a string,
+    /// with `expires_on`, `not_before` and `resource`.
+    V1,
+}
+
+pub(super) async fn token_v2(
+    state: State<Arc<Shared>>,
+    tenant: Path<String>,
+    connection: Option<Extension<ConnectionControl>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    token(state, tenant, connection, headers, body, Endpoint::V2).await
+}
+
+pub(super) async fn token_v1(
+    state: State<Arc<Shared>>,
+    tenant: Path<String>,
+    connection: Option<Extension<ConnectionControl>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    token(state, tenant, connection, headers, body, Endpoint::V1).await
+}
+
+async fn token(
     State(shared): State<Arc<Shared>>,
     Path(tenant): Path<String>,
     connection: Option<Extension<ConnectionControl>>,
     headers: HeaderMap,
     body: Body,
+    endpoint: Endpoint,
 ) -> Response {
     CounterCells::bump(&shared.counters.token_requests);
     let ctx = AadContext::from_headers(&headers);
@@ -77,15 +110,10 @@ pub(super) async fn token(
         return fault_response(&fault, &ctx);
     }
 
-    match issue(&shared, &tenant, &form, basic.as_ref()) {
-        Ok((token, lifetime)) => {
+    match issue(&shared, &tenant, &form, basic.as_ref(), endpoint) {
+        Ok(issued) => {
             CounterCells::bump(&shared.counters.tokens_issued);
-            let body = serde_json::json!({
-                "token_type": "Bearer",
-                "expires_in": lifetime,
-                "ext_expires_in": lifetime,
-                "access_token": token,
-            });
+            let body = issued.answer(endpoint);
             let mut response = (StatusCode::OK, Json(body)).into_response();
             ctx.decorate(&mut response);
             response
@@ -98,13 +126,45 @@ pub(super) async fn token(
     }
 }
 
-/// Runs the checks and signs a token; returns it with its lifetime.
+/// A signed token and what its answer tells about it.
+struct Issued {
+    token: String,
+    lifetime: u64,
+    now: i64,
+    resource: String,
+}
+
+impl Issued {
+    fn answer(&self, endpoint: Endpoint) -> serde_json::Value {
+        match endpoint {
+            Endpoint::V2 => serde_json::json!({
+                "token_type": "Bearer",
+                "expires_in": self.lifetime,
+                "ext_expires_in": self.lifetime,
+                "access_token": self.token,
+            }),
+            // v1 writes its numbers as strings.
+            Endpoint::V1 => serde_json::json!({
+                "token_type": "Bearer",
+                "expires_in": self.lifetime.to_string(),
+                "ext_expires_in": self.lifetime.to_string(),
+                "expires_on": self.now.saturating_add_unsigned(self.lifetime).to_string(),
+                "not_before": self.now.to_string(),
+                "resource": self.resource,
+                "access_token": self.token,
+            }),
+        }
+    }
+}
+
+/// Runs the checks and signs a token.
 fn issue(
     shared: &Shared,
     tenant_segment: &str,
     form: &HashMap<String, String>,
     basic: Option<&(String, String)>,
-) -> Result<(String, u64), AadError> {
+    endpoint: Endpoint,
+) -> Result<Issued, AadError> {
     let tenant = resolve_tenant(shared, tenant_segment)?;
 
     let grant_type = form
@@ -158,11 +218,14 @@ fn issue(
         presented_secret.as_deref(),
         form,
     )?;
-    let audience = resolve_scope(form.get("scope").map(String::as_str))?;
+    let audience = match endpoint {
+        Endpoint::V2 => resolve_scope(form.get("scope").map(String::as_str), tenant)?,
+        Endpoint::V1 => resolve_resource(form.get("resource").map(String::as_str), tenant)?,
+    };
 
     let settings = shared.settings();
     let lifetime = settings.token_lifetime_secs;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.clock.now_utc().unix_timestamp();
     let issued_at = now - 300;
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
     let uti = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
@@ -192,7 +255,12 @@ fn issue(
         )
     })?;
     lock(&shared.tokens).record(&uti);
-    Ok((token, lifetime))
+    Ok(Issued {
+        token,
+        lifetime,
+        now,
+        resource: claims.aud,
+    })
 }
 
 fn resolve_tenant<'a>(shared: &'a Shared, segment: &str) -> Result<&'a Tenant, AadError> {
@@ -210,7 +278,12 @@ fn resolve_tenant<'a>(shared: &'a Shared, segment: &str) -> Result<&'a Tenant, A
                 "Specified tenant identifier '{segment}' is neither a valid DNS name, nor a valid external domain."
             ),
         )),
-        TenantLookup::NotFound => Err(tenant_not_found(segment)),
+        // Discovery calls this error `invalid_tenant`; the token endpoint,
+        // as Entra answers it, `invalid_request`.
+        TenantLookup::NotFound => Err(AadError {
+            error: "invalid_request".to_owned(),
+            ..tenant_not_found(segment)
+        }),
     }
 }
 
@@ -261,7 +334,7 @@ fn check_credential(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    let now = OffsetDateTime::now_utc();
+    let now = shared.clock.now_utc();
     let matching = app.secrets.iter().find(|s| {
         aws_lc_rs::constant_time::verify_slices_are_equal(s.value.as_bytes(), secret.as_bytes())
             .is_ok()
@@ -288,7 +361,7 @@ fn check_credential(
 }
 
 /// Checks the scope and returns the token audience.
-fn resolve_scope(scope: Option<&str>) -> Result<String, AadError> {
+fn resolve_scope(scope: Option<&str>, tenant: &Tenant) -> Result<String, AadError> {
     let scope = scope
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -318,15 +391,42 @@ fn resolve_scope(scope: Option<&str>) -> Result<String, AadError> {
         ));
     }
     let resource = resources.first().copied().unwrap_or_default();
+    if resource.is_empty() {
+        return Err(AadError::new(
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+            ),
+        ));
+    }
+    known_resource(resource, tenant)
+}
+
+/// The v1 endpoint's `resource`: the resource itself, no `/.default`.
+fn resolve_resource(resource: Option<&str>, tenant: &Tenant) -> Result<String, AadError> {
+    let resource = resource
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AadError::missing_parameter("resource"))?;
+    known_resource(resource.trim_end_matches('/'), tenant)
+}
+
+/// A resource the tenant has a service principal for (only Graph here),
+/// or Entra's `invalid_resource` AADSTS500011.
+fn known_resource(resource: &str, tenant: &Tenant) -> Result<String, AadError> {
     GRAPH_RESOURCES
         .iter()
         .find(|known| known.eq_ignore_ascii_case(resource))
         .map(|known| (*known).to_owned())
         .ok_or_else(|| {
             AadError::new(
-                "invalid_scope",
-                70011,
-                format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+                "invalid_resource",
+                500011,
+                format!(
+                    "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                    tenant.primary_domain()
+                ),
             )
         })
 }
@@ -412,6 +512,9 @@ mod tests {
 
     #[test]
     fn scopes() {
+        let directory = crate::Directory::default();
+        let tenant = &directory.tenants[0];
+        let resolve_scope = |scope| resolve_scope(scope, tenant);
         assert_eq!(
             resolve_scope(Some("https://graph.microsoft.com/.default")).unwrap(),
             "https://graph.microsoft.com"
@@ -429,8 +532,13 @@ mod tests {
             resolve_scope(Some("https://example.com/.default"))
                 .unwrap_err()
                 .code,
-            70011
+            500011
         );
+        assert_eq!(
+            resolve_resource(Some("https://graph.microsoft.com/"), tenant).unwrap(),
+            "https://graph.microsoft.com"
+        );
+        assert_eq!(resolve_resource(None, tenant).unwrap_err().code, 900144);
         assert_eq!(
             resolve_scope(Some(
                 "https://graph.microsoft.com/.default https://outlook.office.com/.default"

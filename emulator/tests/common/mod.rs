@@ -123,6 +123,12 @@ impl Emu {
         self.api(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// Moves the emulator's clock forward through the test API.
+    pub async fn advance_clock(&self, ms: u64) {
+        let answer = self.post("clock/advance", json!({ "ms": ms })).await;
+        assert_eq!(answer.status, 200, "clock/advance: {}", answer.json);
+    }
+
     pub async fn put(&self, path: &str, body: Value) -> Answer {
         self.api(reqwest::Method::PUT, path, Some(body)).await
     }

@@ -1,0 +1,331 @@
+//! The sendMail JSON body, checked the way Graph does (reference §4, §7).
+//!
+//! Two layers, as in Graph: OData reading first (`odata`: unknown
+//! properties, wrong JSON types, unparsable enums or base64:
+//! `RequestBodyRead`), then Exchange's rules (`exchange`: header
+//! collection, attachments, recipients, sizes). Property names match
+//! case-insensitively, because the Graph SDKs send `Message` and
+//! `SaveToSentItems`. The message is kept exactly as received. This module
+//! holds the entry points that run both layers and what they share.
+
+mod exchange;
+mod odata;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value};
+
+use exchange::*;
+use odata::*;
+
+pub(crate) use exchange::{
+    check_message_size, check_recipient_limit, check_recipients, message_size, recipient_count,
+};
+pub(crate) use odata::{canonical_message_property, read_bool};
+
+/// A sendMail body that passed every check.
+#[derive(Debug)]
+pub(crate) struct SendMailBody {
+    /// The `message` object as received.
+    pub message: Value,
+    pub save_to_sent_items: bool,
+    /// `from.emailAddress.address`, lowercase, if given.
+    pub from: Option<String>,
+}
+
+/// Why the body was refused: always a 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn body_read(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "RequestBodyRead",
+        message: message.into(),
+    }
+}
+
+fn invalid_request(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "ErrorInvalidRequest",
+        message: message.into(),
+    }
+}
+
+fn invalid_recipients(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "ErrorInvalidRecipients",
+        message: message.into(),
+    }
+}
+
+fn header_collection(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "InvalidInternetMessageHeaderCollection",
+        message: message.into(),
+    }
+}
+
+fn header_name(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "InvalidInternetMessageHeader",
+        message: message.into(),
+    }
+}
+
+fn required_property_missing(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: "ErrorRequiredPropertyMissing",
+        message: message.into(),
+    }
+}
+
+/// Reads and checks a sendMail JSON body.
+pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody, Invalid> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(body_read("Empty Payload. JSON content expected."));
+    }
+    let root: Value = serde_json::from_slice(body).map_err(|e| {
+        body_read(format!(
+            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let root = expect_object(&root)?;
+
+    let mut message = None;
+    let mut save = None;
+    for (key, value) in root {
+        if key.contains('@') {
+            continue; // OData annotations
+        }
+        let slot = if key.eq_ignore_ascii_case("message") {
+            &mut message
+        } else if key.eq_ignore_ascii_case("saveToSentItems") {
+            &mut save
+        } else {
+            return Err(body_read(format!(
+                "The parameter '{key}' in the request payload is not a valid parameter for the operation 'sendMail'."
+            )));
+        };
+        if slot.replace(value).is_some() {
+            return Err(body_read(format!(
+                "Multiple parameters with the name '{key}' were found in the request payload."
+            )));
+        }
+    }
+    let save_to_sent_items = match save {
+        None => true,
+        Some(Value::Null) => {
+            return Err(body_read(
+                "A null value was found for the parameter named 'SaveToSentItems', which has the expected type 'Edm.Boolean[Nullable=False]'.",
+            ));
+        }
+        Some(value) => read_bool(value)?.unwrap_or(true),
+    };
+    let message = match message {
+        None | Some(Value::Null) => {
+            return Err(invalid_request(
+                "The 'message' parameter is missing from the request payload.",
+            ));
+        }
+        Some(m) => m,
+    };
+    let properties = expect_object(message)?;
+    let from = read_message(properties)?;
+    check_headers_and_attachments(properties)?;
+    check_recipients(properties)?;
+    Ok(SendMailBody {
+        message: message.clone(),
+        save_to_sent_items,
+        from,
+    })
+}
+
+/// A draft (`POST /users/{id}/messages`): the body is the message itself.
+/// Read and checked like sendMail's `message`, except that recipients are
+/// resolved only when the draft is sent, so none (or unresolvable ones)
+/// are fine here.
+pub(crate) fn check_draft(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(body_read("Empty Payload. JSON content expected."));
+    }
+    let root: Value = serde_json::from_slice(body).map_err(|e| {
+        body_read(format!(
+            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let properties = expect_object(&root)?;
+    read_message(properties)?;
+    check_headers_and_attachments(properties)?;
+    Ok(properties.clone())
+}
+
+/// A file attachment posted on its own (`POST .../attachments`).
+pub(crate) fn check_file_attachment(value: &Value) -> Result<(), Invalid> {
+    expect_object(value)?;
+    read_attachment(value)?;
+    check_attachment(value)
+}
+
+/// `from.emailAddress.address` of a message that passed [`read_message`], lowercase.
+pub(crate) fn from_address(properties: &Map<String, Value>) -> Option<String> {
+    get(properties, "from")?
+        .as_object()
+        .and_then(|f| get(f, "emailAddress"))
+        .and_then(Value::as_object)
+        .and_then(|e| get(e, "address"))
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+}
+
+const FILE_ATTACHMENT: &str = "#microsoft.graph.fileAttachment";
+
+/// Standard base64 as .NET reads it: whitespace ignored, padding required.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD.decode(compact).ok()
+}
+
+/// A case-insensitive property lookup.
+fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: Value) -> Result<SendMailBody, Invalid> {
+        check_send_mail(json.to_string().as_bytes())
+    }
+
+    fn to(address: &str) -> Value {
+        serde_json::json!([{ "emailAddress": { "address": address } }])
+    }
+
+    #[test]
+    fn minimal_and_sdk_casing() {
+        let ok =
+            check(serde_json::json!({ "message": { "toRecipients": to("a@b.test") } })).unwrap();
+        assert!(ok.save_to_sent_items);
+        let sdk = check(serde_json::json!({
+            "Message": { "Subject": "Hi", "ToRecipients": [{ "EmailAddress": { "Address": "a@b.test" } }],
+                         "Body": { "ContentType": "HTML", "Content": "<p>x</p>" }, "Importance": "High" },
+            "SaveToSentItems": false
+        }))
+        .unwrap();
+        assert!(!sdk.save_to_sent_items);
+        assert_eq!(sdk.message["Subject"], "Hi");
+    }
+
+    #[test]
+    fn refusals() {
+        let code = |v: Value| check(v).unwrap_err().code;
+        assert_eq!(
+            check_send_mail(b"{not json").unwrap_err().code,
+            "RequestBodyRead"
+        );
+        assert_eq!(
+            code(serde_json::json!({ "saveToSentItems": true })),
+            "ErrorInvalidRequest"
+        );
+        assert_eq!(
+            code(serde_json::json!({ "message": {} })),
+            "ErrorInvalidRecipients"
+        );
+        assert_eq!(
+            code(serde_json::json!({ "message": { "toRecipients": to("nobody") } })),
+            "ErrorInvalidRecipients"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "recipients": [] } })
+            ),
+            "RequestBodyRead"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "ccRecipients": null } })
+            ),
+            "RequestBodyRead"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "body": { "contentType": "markdown" } } })
+            ),
+            "RequestBodyRead"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "importance": "urgent" } })
+            ),
+            "RequestBodyRead"
+        );
+        let headers: Vec<Value> = (0..6)
+            .map(|i| serde_json::json!({ "name": format!("x-h{i}"), "value": "v" }))
+            .collect();
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "internetMessageHeaders": headers } })
+            ),
+            "InvalidInternetMessageHeaderCollection"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "internetMessageHeaders": [{ "name": "Reply-To", "value": "v" }] } })
+            ),
+            "InvalidInternetMessageHeader"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "attachments": [{ "name": "a.txt", "contentBytes": "aGk=" }] } })
+            ),
+            "RequestBodyRead"
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.txt", "contentBytes": "not base64!" }] } })
+            ),
+            "RequestBodyRead"
+        );
+        assert!(check(serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.txt", "contentBytes": "aGk=" }] } })).is_ok());
+    }
+
+    #[test]
+    fn drafts_need_no_recipients_and_sizes_count_decoded_bytes() {
+        let draft = check_draft(br#"{"Subject": "x", "body": {"content": "12345"}}"#).unwrap();
+        assert_eq!(message_size(&draft), 5);
+        assert_eq!(
+            check_recipients(&draft).unwrap_err().code,
+            "ErrorInvalidRecipients"
+        );
+        assert_eq!(
+            check_draft(br#"{"recipients": []}"#).unwrap_err().code,
+            "RequestBodyRead"
+        );
+        let with_file = serde_json::json!({ "attachments": [{ "@odata.type": FILE_ATTACHMENT, "name": "a.bin", "contentBytes": "AAECAw==" }] });
+        let props = check_draft(with_file.to_string().as_bytes()).unwrap();
+        assert_eq!(message_size(&props), 8);
+        assert!(check_message_size(4, 4).is_ok());
+        assert_eq!(
+            check_message_size(5, 4).unwrap_err().code,
+            "ErrorMessageSizeExceeded"
+        );
+        assert!(check_file_attachment(&serde_json::json!({ "name": "a" })).is_err());
+    }
+
+    #[test]
+    fn from_is_reported() {
+        let body = check(serde_json::json!({ "message": { "toRecipients": to("a@b.test"), "from": { "emailAddress": { "address": "Billing@Contoso.test" } } } })).unwrap();
+        assert_eq!(body.from.as_deref(), Some("billing@contoso.test"));
+    }
+}
