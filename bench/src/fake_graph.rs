@@ -87,10 +87,18 @@ async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, share
             let builder = auto::Builder::new(TokioExecutor::new());
             let _ = match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => builder.serve_connection(TokioIo::new(stream), service).await,
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
                     Err(_) => return,
                 },
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
             };
         });
     }
@@ -127,7 +135,11 @@ async fn answer(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
                 .expect("a fixed response is valid")
         }
         (&Method::GET, p) if p.ends_with("/.well-known/openid-configuration") => {
-            let tenant = p.trim_start_matches('/').split('/').next().unwrap_or("common");
+            let tenant = p
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("common");
             json(StatusCode::OK, discovery(&shared.origin, tenant))
         }
         (&Method::GET, "/_stats") => {

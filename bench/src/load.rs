@@ -43,13 +43,17 @@ pub async fn run(
         .map(|_| {
             let mut builder = reqwest::Client::builder().no_proxy();
             if let Some(pem) = &target.ca_pem {
-                builder = builder.tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes())?]);
+                builder =
+                    builder.tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes())?]);
             }
             builder.build()
         })
         .collect::<Result<Vec<_>, _>>()?;
     let token: serde_json::Value = clients[0]
-        .post(format!("{}/{}/oauth2/v2.0/token", target.url, target.tenant))
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            target.url, target.tenant
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &target.client_id),

@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let servers = [
             ("fake", target(&fake.url, fake.ca_pem.clone())),
-            ("emulator", target(emulator.url(), emulator.ca_pem().map(str::to_owned))),
+            (
+                "emulator",
+                target(emulator.url(), emulator.ca_pem().map(str::to_owned)),
+            ),
         ];
         let mut best = [0f64; 2];
         for round in 1..=rounds {

@@ -17,7 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--port" => port = args.next().ok_or("--port needs a number")?.parse()?,
             "--threads" => threads = args.next().ok_or("--threads needs a number")?.parse()?,
             "--http" => tls = false,
-            other => return Err(format!("unknown argument {other}; usage: fake-graph [--port N] [--threads N] [--http]").into()),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: fake-graph [--port N] [--threads N] [--http]"
+                )
+                .into());
+            }
         }
     }
     // Several workers even when pinned to one core: a slow connection's task
@@ -30,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let fake = graphmailer_bench::fake_graph::start(port, tls).await?;
         let ca_file = match &fake.ca_pem {
             Some(pem) => {
-                let dir = std::env::temp_dir().join(format!("graphmailer-bench-fake-{}", std::process::id()));
+                let dir = std::env::temp_dir()
+                    .join(format!("graphmailer-bench-fake-{}", std::process::id()));
                 std::fs::create_dir_all(&dir)?;
                 let file = dir.join("ca.pem");
                 std::fs::write(&file, pem)?;
@@ -49,7 +55,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = term.recv() => {}
         }
         if let serde_json::Value::String(file) = ca_file {
-            let _ = std::fs::remove_dir_all(std::path::Path::new(&file).parent().unwrap_or(std::path::Path::new(&file)));
+            let _ = std::fs::remove_dir_all(
+                std::path::Path::new(&file)
+                    .parent()
+                    .unwrap_or(std::path::Path::new(&file)),
+            );
         }
         Ok(())
     })

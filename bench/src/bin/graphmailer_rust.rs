@@ -122,9 +122,9 @@ fn run_blocking(mode: &str, count: usize) -> Result<(), Failure> {
                             })
                         })
                         .collect();
-                    workers
-                        .into_iter()
-                        .try_for_each(|w| w.join().map_err(|_| Failure::from("a sender panicked"))?)
+                    workers.into_iter().try_for_each(|w| {
+                        w.join().map_err(|_| Failure::from("a sender panicked"))?
+                    })
                 })
             };
             send_all(IN_FLIGHT)?;
@@ -160,5 +160,8 @@ fn main() -> Result<(), Failure> {
         other => return Err(format!("unknown runtime {other}").into()),
     };
     let mut builder = builder;
-    builder.enable_all().build()?.block_on(run_async(mode, count))
+    builder
+        .enable_all()
+        .build()?
+        .block_on(run_async(mode, count))
 }
