@@ -18,7 +18,10 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -220,12 +223,18 @@ fn tls_config() -> Result<(Arc<rustls::ServerConfig>, String), String> {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "graphmailer bench fake CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    // Key usages and the leaf's authority key id: OpenSSL's strict mode
+    // (Python's default) refuses a chain without them.
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
     let ca_cert = ca_params.self_signed(&ca_key).map_err(|x| e(&x))?;
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().map_err(|x| e(&x))?;
     let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).map_err(|x| e(&x))?;
     leaf.subject_alt_names
         .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(|x| e(&x))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)

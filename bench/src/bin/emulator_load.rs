@@ -9,6 +9,7 @@
 
 use graphmailer_bench::fake_graph;
 use graphmailer_bench::load::{self, Target};
+use graphmailer_bench::probe::cpu_us;
 use graphmailer_emulator::{Options, Settings, defaults as d};
 
 fn number(args: &[String], name: &str, default: usize) -> Result<usize, String> {
@@ -64,7 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for round in 1..=rounds {
             // Alternate, so a slow patch of the machine hits both alike.
             for (i, (name, target)) in servers.iter().enumerate() {
+                let cpu_before = cpu_us();
                 let outcome = load::run(target, sends, in_flight, connections).await?;
+                // Server and load generator together: the generator's share is
+                // the same for both servers, so the difference is the server's.
+                let cpu_per_send = (cpu_us() - cpu_before) as f64 / sends as f64;
                 println!(
                     "{}",
                     serde_json::json!({
@@ -72,6 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         "connections": connections, "accepted": outcome.accepted,
                         "failed": outcome.failed, "seconds": outcome.seconds,
                         "sends_per_sec": outcome.per_second().round(),
+                        "process_cpu_us_per_send": cpu_per_send.round(),
                     })
                 );
                 best[i] = best[i].max(outcome.per_second());
