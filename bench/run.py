@@ -42,6 +42,7 @@ def clients() -> list[tuple[str, list[str], list[str], list[Path]]]:
         ("graphmailer Rust, 1 worker", [rust], ["--runtime", "one-worker"], [RUST]),
         ("graphmailer Rust, current thread", [rust], ["--runtime", "current-thread"], [RUST]),
         ("graphmailer Rust, blocking facade", [rust], ["--runtime", "blocking"], [RUST]),
+        ("graphmailer Rust, facade with block_on", [rust], ["--runtime", "blocking-block-on"], [RUST]),
         ("graphmailer C", [str(BUILD / "graphmailer_c_client")], [], [BUILD / "graphmailer_c_client"]),
         (
             "graphmailer Python, send (threads)",

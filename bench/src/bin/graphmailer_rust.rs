@@ -1,7 +1,7 @@
 //! graphmailer from Rust, as the benchmark's clients all behave:
 //!
 //! ```text
-//! graphmailer-rust cold|serial|parallel [COUNT] [--runtime tokio-main|one-worker|current-thread|blocking]
+//! graphmailer-rust cold|serial|parallel [COUNT] [--runtime tokio-main|one-worker|current-thread|blocking|blocking-block-on]
 //! ```
 //! - `cold`: build the mailer, send one mail (token included), print the
 //!   monotonic clock at acceptance: `{"first_accepted_ns": ...}`;
@@ -86,21 +86,41 @@ async fn run_async(mode: &str, count: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The blocking facade the C library and Python's `send` go through: the
-/// caller's threads wait while the shared runtime does the work.
-fn run_blocking(mode: &str, count: usize) -> Result<(), Failure> {
+/// Waits for one send the way the blocking facade does (`blocking::wait`:
+/// spawn onto the shared runtime, park until the task ends), or, with
+/// `block_on`, by driving the send on the caller's thread with the shared
+/// runtime's `block_on`: the change this benchmark proposes for the facade.
+fn blocking_send(
+    mailer: &graphmailer::Mailer,
+    message: &Message,
+    block_on: bool,
+) -> Result<(), Failure> {
+    if block_on {
+        graphmailer::blocking::runtime().block_on(mailer.send(message))?;
+    } else {
+        let (mailer, message) = (mailer.clone(), message.clone());
+        graphmailer::blocking::wait(async move { mailer.send(&message).await })??;
+    }
+    Ok(())
+}
+
+/// Threads waiting on the shared runtime, as the C library and Python's
+/// `send` do.
+fn run_blocking(mode: &str, count: usize, block_on: bool) -> Result<(), Failure> {
     let mailer = graphmailer::blocking::Mailer::from_env()?;
+    let mailer = mailer.as_async();
     let messages = messages();
+    let send = |i: usize| blocking_send(mailer, &messages[i % messages.len()], block_on);
     match mode {
         "cold" => {
-            mailer.send(&messages[0])?;
+            send(0)?;
             println!("{{\"first_accepted_ns\":{}}}", monotonic_ns());
         }
         "serial" => {
-            mailer.send(&messages[0])?;
+            send(0)?;
             let (cpu, started) = (cpu_us(), std::time::Instant::now());
             for _ in 0..count {
-                mailer.send(&messages[0])?;
+                send(0)?;
             }
             report(count, started, cpu);
         }
@@ -117,13 +137,14 @@ fn run_blocking(mode: &str, count: usize) -> Result<(), Failure> {
                                     if i >= limit {
                                         return Ok(());
                                     }
-                                    mailer.send(&messages[i % messages.len()])?;
+                                    send(i)?;
                                 }
                             })
                         })
                         .collect();
                     workers.into_iter().try_for_each(|w| {
-                        w.join().map_err(|_| Failure::from("a sender panicked"))?
+                        w.join()
+                            .map_err(|_| Failure::from("a sender panicked"))?
                     })
                 })
             };
@@ -148,7 +169,8 @@ fn main() -> Result<(), Failure> {
         .map(String::as_str)
         .unwrap_or("tokio-main");
     let builder = match runtime {
-        "blocking" => return run_blocking(mode, count),
+        "blocking" => return run_blocking(mode, count, false),
+        "blocking-block-on" => return run_blocking(mode, count, true),
         // What `#[tokio::main]` builds: one worker per core the process may use.
         "tokio-main" => tokio::runtime::Builder::new_multi_thread(),
         "one-worker" => {
