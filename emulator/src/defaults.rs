@@ -88,6 +88,24 @@ pub const BILLING_SECRET: &str = "Bil8Q~billingSecretValue.0123456789abcdef";
 /// Application permissions consented to the Billing app.
 pub const BILLING_ROLES: &[&str] = &["Mail.Send", "Mail.ReadWrite"];
 
+/// "Contoso Outbox": `Mail.Send` and `Mail.ReadBasic.All`, restricted by
+/// policy to `erp-senders@` like the ERP app. It can look in Sent Items, so
+/// a durable queue can check whether an ambiguous send went out.
+pub const OUTBOX_CLIENT_ID: &str = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f";
+/// Display name of the Outbox app.
+pub const OUTBOX_DISPLAY_NAME: &str = "Contoso Outbox";
+/// Object id of the Outbox app's service principal.
+pub const OUTBOX_OBJECT_ID: &str = "d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f60";
+/// Id of the Outbox app's secret.
+pub const OUTBOX_SECRET_ID: &str = "e3f4a5b6-c7d8-4e9f-8a1b-2c3d4e5f6a71";
+/// Value of the Outbox app's secret.
+pub const OUTBOX_SECRET: &str = "Obx8Q~outboxSecretValue.0123456789abcdefg";
+/// Application permissions consented to the Outbox app.
+pub const OUTBOX_ROLES: &[&str] = &["Mail.Send", "Mail.ReadBasic.All"];
+
+/// How long after a send its copy appears in Sent Items, by default.
+pub const SENT_ITEMS_LAG_MS: u64 = 100;
+
 /// User mailbox the ERP app may send as (member of `erp-senders@`).
 pub const ERP_MAILBOX: &str = "erp@contoso.test";
 /// Object id of `erp@`.

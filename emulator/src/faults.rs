@@ -27,6 +27,12 @@ pub struct FaultPlan {
     /// Answer this fraction (0.0 to 1.0) of sendMail requests with 503.
     #[serde(default)]
     pub random_503_ratio: f64,
+    /// Drop the connection after the body of this fraction (0.0 to 1.0) of
+    /// sendMail requests, without an answer; each such request is stored (as
+    /// if it had gone out) or not on a coin toss, so a client meets both
+    /// kinds of ambiguous send.
+    #[serde(default, skip_serializing_if = "is_zero_ratio")]
+    pub random_drop_ratio: f64,
     /// Faults for PUTs to upload URLs (chunks of a large attachment), in
     /// order; `nth` picks a PUT by its number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -133,6 +139,10 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+fn is_zero_ratio(value: &f64) -> bool {
+    *value == 0.0
+}
+
 fn is_zero(value: &u64) -> bool {
     *value == 0
 }
@@ -143,6 +153,11 @@ impl FaultPlan {
         if !(0.0..=1.0).contains(&self.random_503_ratio) {
             return Err(Error::Options(
                 "random_503_ratio must be between 0.0 and 1.0".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.random_drop_ratio) {
+            return Err(Error::Options(
+                "random_drop_ratio must be between 0.0 and 1.0".into(),
             ));
         }
         if self.delay_ms > 600_000 || self.upload_delay_ms > 600_000 {

@@ -259,9 +259,9 @@ mod tests {
         let book = PolicyBook::new(&dir);
         let ceo = tenant.mailbox(d::CEO_MAILBOX).unwrap();
         let erp = Uuid::parse_str(d::ERP_CLIENT_ID).unwrap();
-        // The ERP and Billing apps' RestrictAccess policies.
+        // The ERP, Billing and Outbox apps' RestrictAccess policies.
         let now = book.in_effect(tenant.id, Duration::ZERO);
-        assert_eq!(now.len(), 2);
+        assert_eq!(now.len(), 3);
         assert!(!access_granted_under(tenant, &now, erp, ceo));
         let pending = book.in_effect(tenant.id, Duration::from_secs(60));
         assert!(pending.is_empty());
@@ -275,12 +275,12 @@ mod tests {
                 description: None,
             },
         );
-        assert_eq!(book.all().len(), 3);
+        assert_eq!(book.all().len(), 4);
         assert!(!added.view(Duration::from_secs(60)).in_effect);
         assert!(book.remove(added.id));
         book.add(tenant.id, added.policy.clone());
         book.reset();
-        assert_eq!(book.all().len(), 2);
+        assert_eq!(book.all().len(), 3);
         assert!(book.all().iter().all(|p| p.startup));
     }
 }

@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_message_size_bytes: u64,
     /// How long an upload session (createUploadSession) stays usable.
     pub upload_session_lifetime_secs: u64,
+    /// How long after a send its copy appears in Sent Items (Exchange saves
+    /// it after transport, so a client looking at once may not find it).
+    pub sent_items_lag_ms: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             max_assertion_lifetime_secs: defaults::MAX_ASSERTION_LIFETIME_SECS,
             max_message_size_bytes: defaults::MAX_MESSAGE_SIZE_BYTES,
             upload_session_lifetime_secs: defaults::UPLOAD_SESSION_LIFETIME_SECS,
+            sent_items_lag_ms: defaults::SENT_ITEMS_LAG_MS,
         }
     }
 }
@@ -87,6 +91,11 @@ impl Settings {
             return Err(Error::Options(
                 "max_message_size_bytes must be between 1 and 157286400 (150 MB, Exchange's ceiling)"
                     .into(),
+            ));
+        }
+        if self.sent_items_lag_ms > 600_000 {
+            return Err(Error::Options(
+                "sent_items_lag_ms must be at most 600000 (10 minutes)".into(),
             ));
         }
         if self.upload_session_lifetime_secs == 0 || self.upload_session_lifetime_secs > 86_400 {
@@ -129,6 +138,9 @@ impl Settings {
         if let Some(v) = update.upload_session_lifetime_secs {
             self.upload_session_lifetime_secs = v;
         }
+        if let Some(v) = update.sent_items_lag_ms {
+            self.sent_items_lag_ms = v;
+        }
     }
 }
 
@@ -157,4 +169,6 @@ pub struct SettingsUpdate {
     pub max_message_size_bytes: Option<u64>,
     /// See [`Settings::upload_session_lifetime_secs`].
     pub upload_session_lifetime_secs: Option<u64>,
+    /// See [`Settings::sent_items_lag_ms`].
+    pub sent_items_lag_ms: Option<u64>,
 }

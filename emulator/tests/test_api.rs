@@ -205,13 +205,13 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
             .status,
         202
     );
-    // The two start-up policies (ERP, Billing) and the new one.
+    // The three start-up policies (ERP, Billing, Outbox) and the new one.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
 
     let removed = emu
@@ -235,7 +235,7 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     .await;
     assert_eq!(emu.post("reset", json!({})).await.status, 204);
     let after = emu.get("policies").await.json;
-    assert_eq!(after["policies"].as_array().unwrap().len(), 2);
+    assert_eq!(after["policies"].as_array().unwrap().len(), 3);
     assert_eq!(after["policies"][0]["in_effect"], true);
     assert_eq!(after["policies"][1]["in_effect"], true);
     assert_eq!(
@@ -296,18 +296,18 @@ async fn bad_policies_are_refused() {
         let answer = emu.post("policies", bad.clone()).await;
         assert_eq!(answer.status, 400, "{bad}: {}", answer.json);
     }
-    // Only the two start-up policies.
+    // Only the three start-up policies.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
 }
 
 #[tokio::test]
-async fn directory_lists_the_five_builtin_apps() {
+async fn directory_lists_the_six_builtin_apps() {
     let emu = Emu::start().await;
     let directory = emu.get("directory").await.json;
     let apps = directory["tenants"][0]["apps"].as_array().unwrap();
@@ -322,7 +322,8 @@ async fn directory_lists_the_five_builtin_apps() {
             "Contoso Reporting",
             "Contoso Intranet",
             "Contoso Legacy Sync",
-            "Contoso Billing"
+            "Contoso Billing",
+            "Contoso Outbox"
         ]
     );
     assert_eq!(apps[4]["client_id"], d::BILLING_CLIENT_ID);

@@ -95,13 +95,20 @@ impl Default for Directory {
                         None,
                     )],
                 ),
-                // Last, so the banner keeps advertising the ERP app.
+                // After the ERP app, so the banner keeps advertising it.
                 app(
                     d::BILLING_CLIENT_ID,
                     d::BILLING_OBJECT_ID,
                     d::BILLING_DISPLAY_NAME,
                     d::BILLING_ROLES,
                     vec![secret(d::BILLING_SECRET_ID, d::BILLING_SECRET, None)],
+                ),
+                app(
+                    d::OUTBOX_CLIENT_ID,
+                    d::OUTBOX_OBJECT_ID,
+                    d::OUTBOX_DISPLAY_NAME,
+                    d::OUTBOX_ROLES,
+                    vec![secret(d::OUTBOX_SECRET_ID, d::OUTBOX_SECRET, None)],
                 ),
             ],
             mailboxes: vec![
@@ -153,6 +160,12 @@ impl Default for Directory {
                     group: d::ERP_SENDERS_GROUP.to_owned(),
                     access_right: AccessRight::RestrictAccess,
                     description: Some("Billing may reach only erp-senders@ members".to_owned()),
+                },
+                AccessPolicy {
+                    app_id: PolicyApps::One(id(d::OUTBOX_CLIENT_ID)),
+                    group: d::ERP_SENDERS_GROUP.to_owned(),
+                    access_right: AccessRight::RestrictAccess,
+                    description: Some("Outbox may reach only erp-senders@ members".to_owned()),
                 },
             ],
         };

@@ -13,6 +13,7 @@ mod auth;
 mod draft_send;
 mod drafts;
 mod graph_error;
+mod mail_folders;
 mod mime;
 mod mime_message;
 mod send_mail;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::any;
@@ -51,12 +52,14 @@ fn is_action(segment: &str, name: &str) -> bool {
             .is_some_and(|s| s.eq_ignore_ascii_case(name))
 }
 
+#[allow(clippy::too_many_arguments)] // axum's extractors, one per part of the request
 async fn dispatch(
     State(shared): State<Arc<Shared>>,
     Extension(ids): Extension<GraphRequestIds>,
     connection: Option<Extension<ConnectionControl>>,
     method: Method,
     Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -77,8 +80,32 @@ async fn dispatch(
             send_mail::me_send_mail(shared, ids, &headers, body).await
         }
         [me, ..] if is(me, "me") => send_mail::me_refused(&shared, &ids, &headers, body).await,
+        [users, id, messages]
+            if is(users, "users") && is(messages, "messages") && method == Method::GET =>
+        {
+            mail_folders::list(&shared, &ids, id, None, query.as_deref(), &headers)
+        }
         [users, id, messages, rest @ ..] if is(users, "users") && is(messages, "messages") => {
             messages_route(shared, ids, connection, method, id, rest, &headers, body).await
+        }
+        [users, id, folder, messages]
+            if is(users, "users")
+                && is(messages, "messages")
+                && mail_folders::folder_key(folder).is_some() =>
+        {
+            if method != Method::GET {
+                return method_not_allowed(&ids);
+            }
+            let name = mail_folders::folder_key(folder).unwrap_or_default();
+            mail_folders::list(&shared, &ids, id, Some(name), query.as_deref(), &headers)
+        }
+        [users, id, folders, name, messages]
+            if is(users, "users") && is(folders, "mailFolders") && is(messages, "messages") =>
+        {
+            if method != Method::GET {
+                return method_not_allowed(&ids);
+            }
+            mail_folders::list(&shared, &ids, id, Some(name), query.as_deref(), &headers)
         }
         [users, id] if is(users, "users") => {
             if method != Method::GET {

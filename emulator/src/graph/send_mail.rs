@@ -200,9 +200,13 @@ pub(super) fn scripted_send_fault(
     user_id: &str,
     ids: &GraphRequestIds,
 ) -> FaultStep {
-    let (fault, random_ratio) = {
+    let (fault, random_ratio, drop_ratio) = {
         let mut plan = lock(&shared.faults);
-        (plan.take_send(user_id), plan.random_503_ratio)
+        (
+            plan.take_send(user_id),
+            plan.random_503_ratio,
+            plan.random_drop_ratio,
+        )
     };
     if let Some(fault) = fault {
         CounterCells::bump(&shared.counters.faults_injected);
@@ -216,6 +220,13 @@ pub(super) fn scripted_send_fault(
             CounterCells::bump(&shared.counters.throttled);
         }
         return FaultStep::Respond(fault_response(&fault, ids));
+    }
+    if drop_ratio > 0.0 && rand::random::<f64>() < drop_ratio {
+        CounterCells::bump(&shared.counters.faults_injected);
+        if rand::random::<bool>() {
+            return FaultStep::Continue { drop_at_end: true };
+        }
+        return FaultStep::Drop;
     }
     if random_ratio > 0.0 && rand::random::<f64>() < random_ratio {
         CounterCells::bump(&shared.counters.faults_injected);
