@@ -29,7 +29,7 @@ pub struct graphmailer_mailer {
 /// has none of them, and waiting on them would hang it forever.
 static OWNER: OnceLock<u32> = OnceLock::new();
 
-fn not_forked() -> Result<(), Failure> {
+pub(crate) fn not_forked() -> Result<(), Failure> {
     if *OWNER.get_or_init(std::process::id) == std::process::id() {
         Ok(())
     } else {
@@ -49,7 +49,7 @@ fn not_forked() -> Result<(), Failure> {
 /// handling is left exactly as it was.
 // CORE-GAP: the core's runtime() could block SIGPIPE in its threads itself
 // (an on_thread_start hook), for every host that does not ignore it.
-fn start_runtime() {
+pub(crate) fn start_runtime() {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
         #[cfg(unix)]
