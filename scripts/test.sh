@@ -65,7 +65,8 @@ checks() {
 }
 
 run checks checks
-run rust cargo test --workspace --locked
+# The outbox's PostgreSQL tests run against a private cluster the script starts.
+run rust scripts/with-postgres.sh cargo test --workspace --locked
 run clients tests/clients/test.sh
 for suite in python node c; do
   dir=$suite; [ "$suite" = c ] && dir=ffi

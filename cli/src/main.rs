@@ -7,6 +7,7 @@ mod demo;
 mod doctor;
 mod output;
 mod policy;
+mod queue;
 mod send;
 mod sendmail;
 mod sendmail_args;
@@ -45,6 +46,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print the Exchange Online PowerShell that restricts the app.
     Policy(policy::PolicyArgs),
+    /// The durable outbox: list, show, retry, release, delete, run, stats.
+    Queue(queue::QueueArgs),
     /// Serve the local Microsoft 365 emulator until stopped (Ctrl-C).
     Emulator(EmulatorArgs),
     /// Start an embedded emulator, send as the permitted mailbox, then try the
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Queue(args) => queue::run(args),
         Command::Emulator(args) => run_emulator(args),
         Command::Demo => demo::run(),
         Command::Sendmail { args } => sendmail::run(args),

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use graphmailer::limits::MAX_MIME_BYTES;
 use graphmailer::sendmail::{Envelope, exit_code, sysexits};
-use graphmailer::{Config, Error, MimeMessage};
+use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox};
 
 use crate::sendmail_args::{self, Request, USAGE};
 use crate::syslog::{self, Severity};
@@ -137,6 +137,9 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
             failure
         })?;
     let sender = prepared.sender;
+    if let Some(url) = config.outbox().map(str::to_owned) {
+        return queue(&url, config, &sender, &prepared.message);
+    }
     let receipt = graphmailer::blocking::Mailer::new(config)
         .and_then(|mailer| mailer.send_mime(Some(&sender), &prepared.message))
         .map_err(|e| Failure::from_error(&e, Some(&sender)))?;
@@ -148,6 +151,38 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
             if count == 1 { "" } else { "s" },
             receipt.request_id.as_deref().unwrap_or("none"),
         ),
+    );
+    Ok(())
+}
+
+/// With an outbox configured: commits the message to the queue (the exit
+/// status says only that), then makes one immediate try; whatever is not
+/// sent is left to `graphmailer queue run`.
+fn queue(
+    url: &str,
+    config: Config,
+    sender: &str,
+    message: &MimeMessage,
+) -> Result<(), Box<Failure>> {
+    let runtime = graphmailer::blocking::runtime();
+    let outbox = runtime
+        .block_on(Outbox::open(url))
+        .map_err(|e| Failure::from_error(&e, Some(sender)))?;
+    let id = runtime
+        .block_on(outbox.enqueue_mime(Some(sender), message))
+        .map_err(|e| Failure::from_error(&e, Some(sender)))?;
+    let count = message.recipients().len();
+    let plural = if count == 1 { "" } else { "s" };
+    // The mail is safe in the queue: a failure from here on is the worker's to handle.
+    let tried =
+        Mailer::new(config).map(|mailer| runtime.block_on(outbox.deliver_now(&mailer, &id)));
+    let outcome = match tried {
+        Ok(Ok(state)) => state.to_string(),
+        Ok(Err(e)) | Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
+    };
+    syslog::log(
+        Severity::Info,
+        &format!("queued {id} as {sender} to {count} recipient{plural}; first try: {outcome}"),
     );
     Ok(())
 }

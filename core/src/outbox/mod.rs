@@ -74,7 +74,7 @@ impl Outbox {
             }
             Store::Sqlite(sqlite::SqliteStore::open(path).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(postgres::PostgresStore::open(url).await?)
+            Store::Postgres(Box::new(postgres::PostgresStore::open(url).await?))
         } else {
             return Err(Error::config(
                 "outbox",

@@ -1,48 +1,466 @@
-//! The shared store: PostgreSQL, for several servers on one queue.
+//! The shared store: PostgreSQL, for several servers on one queue. Commits
+//! are durable when `enqueue` returns (the server's own `fsync` and
+//! `synchronous_commit` apply). Leasing takes a transaction-scoped advisory
+//! lock: the limits per mailbox count rows across every worker, and only a
+//! serialised check-and-take can keep such a count (`FOR UPDATE SKIP
+//! LOCKED` alone keeps two workers off one row, not off a fifth slot). A
+//! lost connection is reopened on the next call, so a worker outlives a
+//! database restart.
 
-use super::store::{Command, LeaseRules, Leased, NewMail, Outcome, Pending};
-use super::types::{ListFilter, QueueId, QueueStats, QueuedMail};
-use crate::error::{Error, Result};
+use std::time::Duration;
 
-pub(crate) struct PostgresStore {}
+use bytes::Bytes;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls, Row};
 
-fn not_yet() -> Error {
-    Error::config("outbox", "the PostgreSQL store is not built yet")
+use super::store::{Command, LeaseRules, Leased, NewMail, Outcome, Pending, from_ms, now_ms};
+use super::types::{ListFilter, QueueId, QueueState, QueueStats, QueuedMail};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Any number, the same in every process: the lock that serialises leases.
+const LEASE_LOCK: i64 = 0x006d_6169_6c6f_7574;
+/// Serialises creating the tables when several workers start at once.
+const SCHEMA_LOCK: i64 = 0x006d_6169_6c6f_7575;
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS graphmailer_outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graphmailer_outbox (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipients BIGINT NOT NULL,
+    internet_message_id TEXT NOT NULL,
+    payload BYTEA NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    created_ms BIGINT NOT NULL,
+    next_attempt_ms BIGINT,
+    lease_owner TEXT,
+    lease_until_ms BIGINT,
+    on_wire BOOLEAN NOT NULL DEFAULT FALSE,
+    last_error TEXT,
+    request_id TEXT,
+    sent_ms BIGINT
+);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_due ON graphmailer_outbox (state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_sender ON graphmailer_outbox (sender, state);
+CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
+    sender TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, used BIGINT NOT NULL
+);
+INSERT INTO graphmailer_outbox_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTHING;
+";
+
+const COLUMNS: &str = "id, state, sender, recipients, attempts, created_ms, next_attempt_ms, \
+     last_error, request_id, sent_ms, internet_message_id, octet_length(payload)::BIGINT";
+
+pub(crate) struct PostgresStore {
+    config: tokio_postgres::Config,
+    /// Where, for messages: host and database, never the password.
+    shown: String,
+    client: Mutex<Option<Client>>,
 }
 
 impl PostgresStore {
-    pub(crate) async fn open(_url: &str) -> Result<PostgresStore> {
-        Err(not_yet())
+    pub(crate) async fn open(url: &str) -> Result<PostgresStore> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            Error::config("outbox", format!("the PostgreSQL URL cannot be read: {e}"))
+        })?;
+        let shown = format!(
+            "database {} on {}",
+            config.get_dbname().unwrap_or("(default)"),
+            config
+                .get_hosts()
+                .first()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .unwrap_or_else(|| "localhost".to_owned())
+        );
+        let store = PostgresStore {
+            config,
+            shown,
+            client: Mutex::new(None),
+        };
+        let mut guard = store.client.lock().await;
+        let client = store.connect().await.map_err(|e| {
+            Error::config("outbox", e.message().to_owned())
+                .with_hint("check that the server runs and the URL's host, database, user and password are right")
+        })?;
+        store.create_schema(&client).await?;
+        *guard = Some(client);
+        drop(guard);
+        Ok(store)
     }
-    pub(crate) async fn insert(&self, _mail: NewMail) -> Result<()> {
-        Err(not_yet())
+
+    async fn connect(&self) -> Result<Client> {
+        let mut config = self.config.clone();
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| self.error("connect", &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "outbox: the PostgreSQL connection ended");
+            }
+        });
+        Ok(client)
     }
-    pub(crate) async fn get(&self, _id: &QueueId) -> Result<Option<QueuedMail>> {
-        Err(not_yet())
+
+    async fn create_schema(&self, client: &Client) -> Result<()> {
+        let version = async {
+            client.batch_execute("BEGIN").await?;
+            client
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                .await?;
+            client.batch_execute(SCHEMA).await?;
+            let row = client
+                .query_one(
+                    "SELECT value FROM graphmailer_outbox_meta WHERE key = 'schema'",
+                    &[],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await?;
+            Ok::<String, tokio_postgres::Error>(row.get(0))
+        }
+        .await
+        .map_err(|e| {
+            Error::config(
+                "outbox",
+                self.error("create the tables", &e).message().to_owned(),
+            )
+        })?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::config(
+                "outbox",
+                format!(
+                    "{} holds an outbox of schema {version}; this graphmailer reads schema {SCHEMA_VERSION}",
+                    self.shown
+                ),
+            ));
+        }
+        Ok(())
     }
-    pub(crate) async fn list(&self, _filter: &ListFilter) -> Result<Vec<QueuedMail>> {
-        Err(not_yet())
+
+    fn error(&self, what: &str, e: &tokio_postgres::Error) -> Error {
+        let detail = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_else(|| e.to_string());
+        Error::new(
+            ErrorKind::Transient,
+            format!("outbox: cannot {what} ({}): {detail}", self.shown),
+        )
+        .with_field("outbox")
     }
-    pub(crate) async fn stats(&self, _now_ms: i64) -> Result<QueueStats> {
-        Err(not_yet())
+
+    /// Runs `f` on the connection, opening it first if it was lost.
+    async fn call<T>(
+        &self,
+        what: &'static str,
+        f: impl AsyncFnOnce(&Client) -> std::result::Result<T, tokio_postgres::Error>,
+    ) -> Result<T> {
+        let mut guard = self.client.lock().await;
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            *guard = None;
+            *guard = Some(self.connect().await?);
+        }
+        let client = guard.as_ref().expect("connected above");
+        match f(client).await {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                if client.is_closed() || e.is_closed() {
+                    *guard = None;
+                } else {
+                    // Leave no transaction open on a connection that stays.
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                Err(self.error(what, &e))
+            }
+        }
     }
+
+    pub(crate) async fn insert(&self, mail: NewMail) -> Result<()> {
+        self.call("store the mail", async |c| {
+            c.execute(
+                "INSERT INTO graphmailer_outbox (id, state, sender, recipients, internet_message_id, \
+                 payload, created_ms, next_attempt_ms) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6)",
+                &[
+                    &mail.id.0,
+                    &mail.sender,
+                    &(mail.recipients as i64),
+                    &mail.internet_message_id,
+                    &&mail.payload[..],
+                    &mail.created_ms,
+                ],
+            )
+            .await
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn get(&self, id: &QueueId) -> Result<Option<QueuedMail>> {
+        let row = self
+            .call("read the mail", async |c| {
+                c.query_opt(
+                    &format!("SELECT {COLUMNS} FROM graphmailer_outbox WHERE id = $1"),
+                    &[&id.0],
+                )
+                .await
+            })
+            .await?;
+        Ok(row.as_ref().map(row_to_mail))
+    }
+
+    pub(crate) async fn list(&self, filter: &ListFilter) -> Result<Vec<QueuedMail>> {
+        let state = filter.state.map(|s| s.name().to_owned());
+        let limit = filter.limit.map(|l| l as i64);
+        let rows = self
+            .call("list the queue", async |c| {
+                c.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM graphmailer_outbox WHERE ($1::TEXT IS NULL OR state = $1) \
+                         ORDER BY created_ms, id LIMIT $2"
+                    ),
+                    &[&state, &limit],
+                )
+                .await
+            })
+            .await?;
+        Ok(rows.iter().map(row_to_mail).collect())
+    }
+
+    pub(crate) async fn stats(&self, now_ms: i64) -> Result<QueueStats> {
+        let (rows, oldest) = self
+            .call("count the queue", async |c| {
+                let rows = c
+                    .query("SELECT state, COUNT(*) FROM graphmailer_outbox GROUP BY state", &[])
+                    .await?;
+                let oldest: Option<i64> = c
+                    .query_one(
+                        "SELECT MIN(created_ms) FROM graphmailer_outbox WHERE state NOT IN ('sent', 'failed')",
+                        &[],
+                    )
+                    .await?
+                    .get(0);
+                Ok((rows, oldest))
+            })
+            .await?;
+        let mut stats = QueueStats::default();
+        for state in QueueState::ALL {
+            stats.by_state.insert(state, 0);
+        }
+        for row in rows {
+            let state: String = row.get(0);
+            let count: i64 = row.get(1);
+            if let Ok(state) = state.parse::<QueueState>() {
+                stats.by_state.insert(state, count as u64);
+            }
+        }
+        stats.oldest_unsent_age = oldest.map(|t| Duration::from_millis((now_ms - t).max(0) as u64));
+        Ok(stats)
+    }
+
     pub(crate) async fn lease(
         &self,
-        _rules: &LeaseRules,
-        _only: Option<&QueueId>,
+        rules: &LeaseRules,
+        only: Option<&QueueId>,
     ) -> Result<Option<Leased>> {
-        Err(not_yet())
+        let now = rules.now_ms;
+        let (max, budget, window) = (
+            i64::from(rules.max_in_flight),
+            i64::from(rules.budget),
+            rules.budget_window_ms,
+        );
+        let only = only.map(|id| id.0.clone());
+        self.call("lease a mail", async |c| {
+            c.batch_execute("BEGIN").await?;
+            c.execute("SELECT pg_advisory_xact_lock($1)", &[&LEASE_LOCK]).await?;
+            let row = c
+                .query_opt(
+                    "SELECT id, sender, internet_message_id, payload, attempts, created_ms, on_wire, state \
+                     FROM graphmailer_outbox AS o \
+                     WHERE ((state IN ('queued', 'deferred') AND next_attempt_ms <= $1) \
+                            OR (state = 'sending' AND lease_until_ms < $1)) \
+                       AND ($2::TEXT IS NULL OR id = $2) \
+                       AND (SELECT COUNT(*) FROM graphmailer_outbox AS f WHERE f.sender = o.sender \
+                            AND f.state = 'sending' AND f.lease_until_ms >= $1) < $3 \
+                       AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
+                            WHERE b.sender = o.sender AND b.window_start_ms > $1 - $5 AND b.used >= $4) \
+                     ORDER BY next_attempt_ms, created_ms LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    &[&now, &only, &max, &budget, &window],
+                )
+                .await?;
+            let Some(row) = row else {
+                c.batch_execute("COMMIT").await?;
+                return Ok(None);
+            };
+            let state: String = row.get(7);
+            let leased = Leased {
+                id: QueueId(row.get(0)),
+                sender: row.get(1),
+                internet_message_id: row.get(2),
+                payload: Bytes::from(row.get::<_, Vec<u8>>(3)),
+                attempts: row.get::<_, i64>(4) as u32 + 1,
+                created_ms: row.get(5),
+                // A sending mail whose lease ran out was on the wire when its worker stopped.
+                must_reconcile: row.get::<_, bool>(6) || state == "sending",
+            };
+            c.execute(
+                "UPDATE graphmailer_outbox SET state = 'sending', lease_owner = $2, \
+                 lease_until_ms = $3, on_wire = TRUE, attempts = $4 WHERE id = $1",
+                &[&leased.id.0, &rules.owner, &(now + rules.lease_ms), &i64::from(leased.attempts)],
+            )
+            .await?;
+            c.execute(
+                "INSERT INTO graphmailer_outbox_budget (sender, window_start_ms, used) VALUES ($1, $2, 1) \
+                 ON CONFLICT (sender) DO UPDATE SET \
+                   used = CASE WHEN graphmailer_outbox_budget.window_start_ms > $2 - $3 \
+                          THEN graphmailer_outbox_budget.used + 1 ELSE 1 END, \
+                   window_start_ms = CASE WHEN graphmailer_outbox_budget.window_start_ms > $2 - $3 \
+                          THEN graphmailer_outbox_budget.window_start_ms ELSE $2 END",
+                &[&leased.sender, &now, &window],
+            )
+            .await?;
+            c.batch_execute("COMMIT").await?;
+            Ok(Some(leased))
+        })
+        .await
     }
-    pub(crate) async fn finish(&self, _id: &QueueId, _owner: &str, _o: Outcome) -> Result<bool> {
-        Err(not_yet())
+
+    pub(crate) async fn finish(&self, id: &QueueId, owner: &str, outcome: Outcome) -> Result<bool> {
+        let now = now_ms();
+        let (state, next, error, request_id, sent, on_wire) = match outcome {
+            Outcome::Sent { request_id, note } => {
+                ("sent", None, note, request_id, Some(now), false)
+            }
+            Outcome::Deferred {
+                next_ms,
+                error,
+                must_reconcile,
+            } => (
+                "deferred",
+                Some(next_ms),
+                Some(error),
+                None,
+                None,
+                must_reconcile,
+            ),
+            Outcome::Failed { error } => ("failed", None, Some(error), None, None, false),
+            Outcome::Uncertain { error } => ("uncertain", None, Some(error), None, None, true),
+        };
+        self.call("record the outcome", async |c| {
+            // The message is not needed once sent: keep the record, free the space.
+            let changed = c
+                .execute(
+                    "UPDATE graphmailer_outbox SET state = $3, next_attempt_ms = $4, last_error = $5, \
+                     request_id = COALESCE($6, request_id), sent_ms = $7, on_wire = $8, \
+                     lease_owner = NULL, lease_until_ms = NULL, \
+                     payload = CASE WHEN $3 = 'sent' THEN ''::BYTEA ELSE payload END \
+                     WHERE id = $1 AND state = 'sending' AND lease_owner = $2",
+                    &[&id.0, &owner, &state, &next, &error, &request_id, &sent, &on_wire],
+                )
+                .await?;
+            Ok(changed == 1)
+        })
+        .await
     }
-    pub(crate) async fn command(&self, _id: &QueueId, _c: Command, _now: i64) -> Result<bool> {
-        Err(not_yet())
+
+    pub(crate) async fn command(
+        &self,
+        id: &QueueId,
+        command: Command,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.call("change the mail", async |c| {
+            let changed = match command {
+                Command::Retry => {
+                    c.execute(
+                        "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = $2 \
+                         WHERE id = $1 AND state IN ('deferred', 'failed') AND octet_length(payload) > 0",
+                        &[&id.0, &now_ms],
+                    )
+                    .await?
+                }
+                Command::Release => {
+                    c.execute(
+                        "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = $2, on_wire = FALSE \
+                         WHERE id = $1 AND state = 'uncertain'",
+                        &[&id.0, &now_ms],
+                    )
+                    .await?
+                }
+                Command::Delete => {
+                    c.execute(
+                        "DELETE FROM graphmailer_outbox WHERE id = $1 AND state <> 'sending'",
+                        &[&id.0],
+                    )
+                    .await?
+                }
+            };
+            Ok(changed == 1)
+        })
+        .await
     }
-    pub(crate) async fn retry_all_deferred(&self, _now_ms: i64) -> Result<u64> {
-        Err(not_yet())
+
+    pub(crate) async fn retry_all_deferred(&self, now_ms: i64) -> Result<u64> {
+        self.call("retry deferred mail", async |c| {
+            c.execute(
+                "UPDATE graphmailer_outbox SET state = 'queued', next_attempt_ms = $1 WHERE state = 'deferred'",
+                &[&now_ms],
+            )
+            .await
+        })
+        .await
     }
-    pub(crate) async fn pending(&self, _now_ms: i64) -> Result<Pending> {
-        Err(not_yet())
+
+    pub(crate) async fn pending(&self, now_ms: i64) -> Result<Pending> {
+        self.call("look for due mail", async |c| {
+            let due: i64 = c
+                .query_one(
+                    "SELECT COUNT(*) FROM graphmailer_outbox WHERE (state IN ('queued', 'deferred') \
+                     AND next_attempt_ms <= $1) OR (state = 'sending' AND lease_until_ms < $1)",
+                    &[&now_ms],
+                )
+                .await?
+                .get(0);
+            if due > 0 {
+                return Ok(Pending::DueNow);
+            }
+            let leased: Option<i64> = c
+                .query_one(
+                    "SELECT MIN(lease_until_ms) FROM graphmailer_outbox WHERE state = 'sending'",
+                    &[],
+                )
+                .await?
+                .get(0);
+            Ok(leased.map_or(Pending::Empty, Pending::LeasedUntil))
+        })
+        .await
+    }
+}
+
+fn row_to_mail(r: &Row) -> QueuedMail {
+    let state: String = r.get(1);
+    QueuedMail {
+        id: QueueId(r.get(0)),
+        state: state.parse().unwrap_or(QueueState::Queued),
+        sender: r.get(2),
+        recipients: r.get::<_, i64>(3) as usize,
+        attempts: r.get::<_, i64>(4) as u32,
+        created: from_ms(r.get(5)),
+        next_attempt: r
+            .get::<_, Option<i64>>(6)
+            .filter(|_| matches!(state.as_str(), "queued" | "deferred"))
+            .map(from_ms),
+        last_error: r.get(7),
+        request_id: r.get(8),
+        sent_at: r.get::<_, Option<i64>>(9).map(from_ms),
+        internet_message_id: r.get(10),
+        size: r.get::<_, i64>(11) as u64,
     }
 }

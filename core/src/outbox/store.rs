@@ -76,7 +76,7 @@ pub(crate) enum Command {
 
 pub(crate) enum Store {
     Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+    Postgres(Box<PostgresStore>),
 }
 
 macro_rules! each {

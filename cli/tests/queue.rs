@@ -1,0 +1,397 @@
+//! `graphmailer queue` and `graphmailer sendmail` with an outbox, run as
+//! processes against an emulator: the queue commands and their exit
+//! statuses, an uncertain mail held until released, and a worker killed
+//! with SIGKILL in the middle of a burst with dropped connections, after
+//! which every mail arrives exactly once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, Emulator, Run, run, with};
+use graphmailer::{Message, Outbox};
+use graphmailer_emulator::defaults as d;
+use serde_json::{Value, json};
+
+const MAIL: &str =
+    "From: erp@contoso.test\nTo: accounts@example.com\nSubject: Invoice 4711\n\nPlease pay.\n";
+
+fn queue_url(emu: &Emulator) -> String {
+    format!("sqlite:{}", emu.dir.join("outbox.db").display())
+}
+
+/// The ERP app's settings (Mail.Send only) with an outbox.
+fn erp_env(emu: &Emulator, url: &str) -> Vec<(String, String)> {
+    with(&emu.env(), &[("GRAPHMAILER_OUTBOX", url)])
+}
+
+/// The Outbox app's settings: Mail.Send and Mail.ReadBasic.All, so a
+/// worker can settle ambiguous sends.
+fn reading_env(emu: &Emulator, url: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = erp_env(emu, url)
+        .into_iter()
+        .filter(|(k, _)| {
+            k != "AZURE_CLIENT_ID" && k != "AZURE_CLIENT_SECRET" && k != "GRAPHMAILER_MAX_ATTEMPTS"
+        })
+        .collect();
+    env.push(("AZURE_CLIENT_ID".into(), d::OUTBOX_CLIENT_ID.into()));
+    env.push(("AZURE_CLIENT_SECRET".into(), d::OUTBOX_SECRET.into()));
+    env
+}
+
+fn queue(args: &[&str], env: &[(String, String)]) -> Run {
+    let r = run(Path::new(BIN), &[&["queue"], args].concat(), b"", env);
+    assert!(!r.stdout.contains(d::OUTBOX_SECRET) && !r.stderr.contains(d::OUTBOX_SECRET));
+    r
+}
+
+fn queue_json(args: &[&str], env: &[(String, String)]) -> Value {
+    let r = queue(&[args, &["--json"]].concat(), env);
+    assert_eq!(r.code, 0, "queue {args:?}: {}{}", r.stdout, r.stderr);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+fn put(emu: &Emulator, what: &str, body: Value) {
+    let url = format!("{}/_emulator/{what}", emu.url());
+    let status = graphmailer::blocking::wait(async move {
+        reqwest::Client::new()
+            .put(url)
+            .json(&body)
+            .send()
+            .await
+            .map(|r| r.status())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(status.is_success(), "{what}: {status}");
+}
+
+/// How many times the emulator stored each internetMessageId.
+fn deliveries(emu: &Emulator) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for m in emu.messages() {
+        let id = m["message"]["internetMessageId"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        *seen.entry(id).or_default() += 1;
+    }
+    seen
+}
+
+#[test]
+fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    // Delivered at once.
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    assert_eq!(emu.messages().len(), 1);
+    // Graph is unavailable: still exit 0, the mail waits in the queue.
+    emu.set_faults(json!({"send": [{"status": 503}]}));
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = queue_json(&["list"], &env);
+    let mails = list["mails"].as_array().unwrap();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[0]["state"], "sent");
+    assert!(mails[0]["request_id"].is_string());
+    assert_eq!(mails[1]["state"], "deferred");
+    assert_eq!(mails[1]["recipients"], 1);
+    assert!(
+        mails[1]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("serviceNotAvailable")
+    );
+    let id = mails[1]["id"].as_str().unwrap().to_owned();
+    // Not due yet; an operator makes it due, a worker sends it.
+    assert_eq!(queue_json(&["run", "--once"], &env)["sent"], 0);
+    assert_eq!(queue_json(&["retry", "--all-deferred"], &env)["retried"], 1);
+    assert_eq!(queue_json(&["run", "--once"], &env)["sent"], 1);
+    let shown = queue_json(&["show", &id], &env);
+    assert_eq!(shown["state"], "sent");
+    assert_eq!(shown["attempts"], 2);
+    let stats = queue_json(&["stats"], &env);
+    assert_eq!(stats["by_state"]["sent"], 2);
+    assert_eq!(stats["oldest_unsent_age_secs"], Value::Null);
+    assert_eq!(emu.messages().len(), 2);
+    // Text output for people.
+    let text = queue(&["list"], &env);
+    assert!(text.stdout.starts_with("ID "), "{}", text.stdout);
+    assert!(text.stdout.contains(&id));
+}
+
+#[test]
+fn exit_statuses_say_what_went_wrong() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    assert_eq!(
+        queue(&["show", "0123456789abcdef"], &env).code,
+        12,
+        "unknown id: invalid input"
+    );
+    assert_eq!(queue(&["release", "not-an-id!"], &env).code, 12);
+    let none = queue(&["list"], &emu.env());
+    assert_eq!(none.code, 11, "no outbox configured: {}", none.stderr);
+    assert!(none.stderr.contains("GRAPHMAILER_OUTBOX"));
+    let corrupt = emu.dir.join("corrupt.db");
+    std::fs::write(&corrupt, vec![7u8; 4096]).unwrap();
+    let bad = queue(
+        &["list", "--outbox", &format!("sqlite:{}", corrupt.display())],
+        &env,
+    );
+    assert_eq!(bad.code, 11, "{}", bad.stderr);
+    assert!(bad.stderr.contains("corrupt.db"));
+    // sendmail with an unusable outbox says so with EX_CONFIG and sends nothing.
+    let bad_env = with(
+        &emu.env(),
+        &[(
+            "GRAPHMAILER_OUTBOX",
+            &format!("sqlite:{}", corrupt.display()),
+        )],
+    );
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t"],
+        MAIL.as_bytes(),
+        &bad_env,
+    );
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn an_uncertain_mail_is_not_resent_until_released() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    emu.set_faults(json!({"send": [{"drop_after_body": true, "deliver": true}]}));
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uncertain = queue_json(&["list", "--state", "uncertain"], &env);
+    let mails = uncertain["mails"].as_array().unwrap();
+    assert_eq!(mails.len(), 1, "{uncertain}");
+    let id = mails[0]["id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let summary = queue_json(&["run", "--once"], &env);
+        assert_eq!(summary["sent"], 0, "{summary}");
+    }
+    assert_eq!(emu.messages().len(), 1, "held, not resent");
+    assert_eq!(
+        queue(&["retry", &id], &env).code,
+        12,
+        "retry is for deferred or failed mail"
+    );
+    assert_eq!(queue_json(&["release", &id], &env)["released"], 1);
+    assert_eq!(queue_json(&["run", "--once"], &env)["sent"], 1);
+    assert_eq!(emu.messages().len(), 2, "sent again on the operator's word");
+}
+
+/// Enqueues `count` mails spread over two mailboxes.
+fn enqueue_burst(url: &str, count: usize) -> Vec<String> {
+    let url = url.to_owned();
+    graphmailer::blocking::wait(async move {
+        let outbox = Outbox::open(&url).await.unwrap();
+        let mut ids = Vec::new();
+        for n in 0..count {
+            let sender = if n % 2 == 0 {
+                d::ERP_MAILBOX
+            } else {
+                d::BILLING_MAILBOX
+            };
+            let message = Message::new(sender)
+                .to("accounts@example.com")
+                .subject(format!("Invoice {n}"))
+                .text("Please pay.");
+            let id = outbox.enqueue(&message).await.unwrap();
+            ids.push(outbox.get(&id).await.unwrap().unwrap().internet_message_id);
+        }
+        ids
+    })
+    .unwrap()
+}
+
+fn spawn_worker(env: &[(String, String)], log: &Path) -> Child {
+    Command::new(BIN)
+        .args([
+            "queue",
+            "run",
+            "--concurrency",
+            "8",
+            "--lease-secs",
+            "3",
+            "--reconcile-wait-secs",
+            "1",
+        ])
+        .env_clear()
+        .env(
+            "GRAPHMAILER_SYSLOG_SOCKET",
+            "/nonexistent/graphmailer-test.sock",
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_deliveries(emu: &Emulator, at_least: usize, deadline: Duration) {
+    let started = Instant::now();
+    while emu.messages().len() < at_least {
+        assert!(
+            started.elapsed() < deadline,
+            "only {} delivered",
+            emu.messages().len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kill -9 mid-burst, restart, run until empty: every mail exactly once.
+fn killed_worker_burst(count: usize) {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = reading_env(&emu, &url);
+    put(&emu, "settings", json!({"sent_items_lag_ms": 50}));
+    emu.set_faults(json!({"random_drop_ratio": 0.05, "delay_ms": 10}));
+    let started = Instant::now();
+    let ids = enqueue_burst(&url, count);
+    let enqueued = started.elapsed();
+    let mut worker = spawn_worker(&env, &emu.dir.join("worker.log"));
+    wait_for_deliveries(&emu, count / 3, Duration::from_secs(120));
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    let at_kill = emu.messages().len();
+    assert!(
+        at_kill < count,
+        "killed before the end ({at_kill} of {count})"
+    );
+    let resumed = Instant::now();
+    let summary = queue_json(
+        &[
+            "run",
+            "--once",
+            "--lease-secs",
+            "3",
+            "--reconcile-wait-secs",
+            "1",
+        ],
+        &env,
+    );
+    let seen = deliveries(&emu);
+    let lost: Vec<_> = ids.iter().filter(|id| !seen.contains_key(*id)).collect();
+    let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    let faults = emu.test_api("counters")["faults_injected"].clone();
+    println!(
+        "burst of {count}: enqueued in {:.2} s; killed after {at_kill} deliveries; resumed run {:.2} s, {summary}; dropped connections {faults}; lost {}, duplicated {}",
+        enqueued.as_secs_f64(),
+        resumed.elapsed().as_secs_f64(),
+        lost.len(),
+        doubled.len()
+    );
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    assert!(doubled.is_empty(), "duplicated: {doubled:?}");
+    assert_eq!(seen.len(), count);
+    let stats = queue_json(&["stats"], &env);
+    assert_eq!(stats["by_state"]["sent"], count, "{stats}");
+    assert!(
+        faults.as_u64().unwrap() > 0,
+        "the burst met dropped connections"
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_burst_loses_and_doubles_nothing() {
+    killed_worker_burst(300);
+}
+
+#[test]
+#[ignore = "the issue's full size: run with --ignored to print the figures"]
+fn a_worker_killed_mid_burst_of_2000_loses_and_doubles_nothing() {
+    killed_worker_burst(2000);
+}
+
+/// A new database on the test server (through psql, which Debian's
+/// postgresql package brings), so this test has a queue of its own.
+fn fresh_postgres(base: &str) -> String {
+    let name = format!("outbox_cli_{}", std::process::id());
+    let status = Command::new("psql")
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .args([
+            base,
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name}"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .expect("psql runs");
+    assert!(status.success());
+    let (head, query) = base.split_once('?').unwrap_or((base, ""));
+    let root = head.rsplit_once('/').map_or(head, |(r, _)| r);
+    format!("{root}/{name}?{query}")
+}
+
+#[test]
+fn two_workers_on_one_postgresql_queue_killed_alternately_lose_and_double_nothing() {
+    let Ok(base) = std::env::var("GRAPHMAILER_TEST_POSTGRES") else {
+        eprintln!("GRAPHMAILER_TEST_POSTGRES is unset: skipped (scripts/with-postgres.sh sets it)");
+        return;
+    };
+    let count = 300;
+    let emu = Emulator::start();
+    let url = fresh_postgres(&base);
+    let env = reading_env(&emu, &url);
+    put(&emu, "settings", json!({"sent_items_lag_ms": 50}));
+    emu.set_faults(json!({"random_drop_ratio": 0.05, "delay_ms": 10}));
+    let ids = enqueue_burst(&url, count);
+    let log = |n: usize| emu.dir.join(format!("worker{n}.log"));
+    let mut workers = [spawn_worker(&env, &log(0)), spawn_worker(&env, &log(1))];
+    let mut kills = 0;
+    for (step, which) in [(1, 0), (2, 1), (3, 0)] {
+        wait_for_deliveries(&emu, count * step / 5, Duration::from_secs(120));
+        workers[which].kill().unwrap();
+        workers[which].wait().unwrap();
+        kills += 1;
+        workers[which] = spawn_worker(&env, &log(step + 1));
+    }
+    for mut worker in workers {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+    let at_end = emu.messages().len();
+    let summary = queue_json(
+        &[
+            "run",
+            "--once",
+            "--lease-secs",
+            "3",
+            "--reconcile-wait-secs",
+            "1",
+        ],
+        &env,
+    );
+    let seen = deliveries(&emu);
+    let lost = ids.iter().filter(|id| !seen.contains_key(*id)).count();
+    let doubled = seen.values().filter(|n| **n > 1).count();
+    let counters = emu.test_api("counters");
+    println!(
+        "PostgreSQL, two workers, {kills} kills: {at_end} of {count} delivered before the last run, then {summary}; dropped connections {}; peak in flight per mailbox {}; lost {lost}, duplicated {doubled}",
+        counters["faults_injected"], counters["max_in_flight"]
+    );
+    assert_eq!((lost, doubled), (0, 0));
+    assert_eq!(seen.len(), count);
+    assert!(
+        counters["max_in_flight"].as_u64().unwrap() <= 4,
+        "{counters}"
+    );
+    assert_eq!(queue_json(&["stats"], &env)["by_state"]["sent"], count);
+}
