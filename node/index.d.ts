@@ -362,6 +362,54 @@ export declare class Mailer {
   toJSON(): MailerInfo
 }
 
+/**
+ * A durable queue of mail: `enqueue` resolves once the message is committed
+ * to the database; `run` and `runUntilEmpty` deliver it through a `Mailer`
+ * with retries and back-off, never sending a mail twice. Open it with
+ * `await Outbox.open('sqlite:/var/spool/graphmailer/outbox.db')` (or a
+ * `postgres://` URL, for a queue several servers share) and share it.
+ */
+export declare class Outbox {
+  /**
+   * Opens (creating if needed) the queue at `url`: `sqlite:PATH` or
+   * `postgres://...`. A bad URL or a database that cannot be opened
+   * rejects with `code: 'ERR_CONFIG'` and `field: 'outbox'`.
+   */
+  static open(url: string): Promise<Outbox>
+  /**
+   * Checks the message (as `mailer.send` takes it; nothing remote is
+   * checked), gives it a stable `Message-ID` and commits it; resolves to
+   * its queue id. An invalid message rejects with
+   * `code: 'ERR_INVALID_MESSAGE'` naming the `field`, and is not stored.
+   * Attachment files are read now.
+   */
+  enqueue(message: SendOptions): Promise<string>
+  /**
+   * Queues a ready RFC 5322 message (what `mailer.sendMime` takes: a
+   * `Buffer`, a `Uint8Array`, a string or a `Readable`); resolves to its
+   * queue id. The mailbox to send as is `options.sender`, else the From
+   * address; the recipients are To, Cc and Bcc.
+   */
+  enqueueMime(message: MimeInput, options?: { sender?: string }): Promise<string>
+  /**
+   * The record of the mail with queue id `id`, or `null` when the queue
+   * holds no such mail.
+   */
+  status(id: string): Promise<QueuedMail | null>
+  /**
+   * Delivers with `mailer` until nothing is due (mail deferred to later
+   * stays queued); resolves to what it did.
+   */
+  runUntilEmpty(mailer: Mailer): Promise<RunSummary>
+  /**
+   * Delivers with `mailer` as mail becomes due, until `options.signal`
+   * aborts; then stops taking mail, records the mail being sent, and
+   * resolves. Rejects only for a failure of the queue itself. Without a
+   * signal it runs for the life of the process.
+   */
+  run(mailer: Mailer, options?: { signal?: AbortSignal }): Promise<void>
+}
+
 /** What `toJSON()` and `util.inspect` show of a certificate. */
 export interface CertificateInfo {
   thumbprint: string
@@ -469,6 +517,56 @@ export interface MailerInfo {
  * `Error` with `code: 'ERR_CONFIG'` naming the bad value.
  */
 export declare function policyScript(request: PolicyRequest, style: PolicyStyle): string
+
+/**
+ * One mail in the outbox, as `outbox.status(id)` reports it. Times are
+ * milliseconds since the epoch, as `Date.now()` gives them.
+ */
+export interface QueuedMail {
+  /** The queue id. */
+  id: string
+  /**
+   * Where the mail is in its life; `uncertain`: a try may have gone out
+   * and it is held for an operator.
+   */
+  state: 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'uncertain'
+  /** The mailbox it is sent as. */
+  sender: string
+  /** How many To, Cc and Bcc addresses it has. */
+  recipients: number
+  /** How many times a worker took it to send. */
+  attempts: number
+  /** When it was queued. */
+  created: number
+  /** When a worker may next take it (queued and deferred mail). */
+  nextAttempt?: number
+  /** Why the last try did not send it. */
+  lastError?: string
+  /** Graph's `request-id` of the accepted send. */
+  requestId?: string
+  /** When it was sent. */
+  sentAt?: number
+  /** The `Message-ID` set at enqueue (the sent mail's `internetMessageId`). */
+  internetMessageId: string
+  /** The size of the stored message in bytes. */
+  size: number
+}
+
+/** What one `outbox.runUntilEmpty(mailer)` did. */
+export interface RunSummary {
+  /** Mails Graph accepted. */
+  sent: number
+  /** Mails left for a later try. */
+  deferred: number
+  /** Mails refused for good. */
+  failed: number
+  /** Mails held for an operator, as a try may have gone out. */
+  uncertain: number
+  /** Sends found in Sent Items after an ambiguous answer or a lost lease. */
+  reconciled: number
+  /** Sends tried again after Sent Items showed the earlier try had not gone out. */
+  resent: number
+}
 
 /**
  * What Graph said when it accepted a mail (HTTP 202). Delivery happens

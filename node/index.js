@@ -3,13 +3,13 @@
 // napi-rs and loaded by the generated binding.js), plus what only JavaScript
 // can add: `util.inspect` views that show a mailer's public settings and a
 // certificate's thumbprint, and never a secret or a key; and reading a
-// stream given to `sendMime`.
+// stream given to `sendMime` or `outbox.enqueueMime`.
 
 const { inspect } = require('node:util')
 const { Readable, addAbortSignal } = require('node:stream')
 const binding = require('./binding.js')
 
-const { Mailer, ClientCertificate, limits } = binding
+const { Mailer, ClientCertificate, Outbox, limits } = binding
 
 // `sendMime(stream)`: the addon takes bytes, so a Readable (or any async
 // iterable) is read here, but only up to one byte past core's limit, which
@@ -18,12 +18,24 @@ const sendMimeBytes = Mailer.prototype.sendMime
 Object.defineProperty(Mailer.prototype, 'sendMime', {
   ...Object.getOwnPropertyDescriptor(Mailer.prototype, 'sendMime'),
   value: async function sendMime(message, options) {
-    const streamed =
-      message !== null && typeof message === 'object' && !ArrayBuffer.isView(message) && Symbol.asyncIterator in message
-    if (streamed) message = await collect(message, limits.maxMimeBytes + 1, options?.signal)
+    if (isStream(message)) message = await collect(message, limits.maxMimeBytes + 1, options?.signal)
     return sendMimeBytes.call(this, message, options)
   },
 })
+
+// `outbox.enqueueMime(stream)` reads a stream the same way.
+const enqueueMimeBytes = Outbox.prototype.enqueueMime
+Object.defineProperty(Outbox.prototype, 'enqueueMime', {
+  ...Object.getOwnPropertyDescriptor(Outbox.prototype, 'enqueueMime'),
+  value: async function enqueueMime(message, options) {
+    if (isStream(message)) message = await collect(message, limits.maxMimeBytes + 1)
+    return enqueueMimeBytes.call(this, message, options)
+  },
+})
+
+function isStream(message) {
+  return message !== null && typeof message === 'object' && !ArrayBuffer.isView(message) && Symbol.asyncIterator in message
+}
 
 async function collect(source, limit, signal) {
   let stream = source instanceof Readable ? source : Readable.from(source, { objectMode: true })

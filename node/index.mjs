@@ -7,6 +7,7 @@ const graphmailer = require('./index.js')
 export const {
   Mailer,
   ClientCertificate,
+  Outbox,
   isGraphMailerError,
   policyScript,
   version,

@@ -28,7 +28,7 @@
  * Ownership
  * ---------
  * - Objects are opaque handles: graphmailer_mailer, graphmailer_message,
- *   graphmailer_receipt, graphmailer_certificate. Each is created by one
+ *   graphmailer_receipt, graphmailer_certificate, graphmailer_outbox. Each is created by one
  *   function and released by its own graphmailer_<type>_free, which accepts
  *   NULL.
  * - Handles are not addresses: every call looks the handle up in a table of
@@ -44,7 +44,7 @@
  *   is freed (receipt fields), or until the next graphmailer call that
  *   returns a graphmailer_status on the same thread (graphmailer_last_error_*).
  * - Strings handed over to the caller (the JSON of graphmailer_mailer_describe,
- *   _diagnose, _verify and _verify_until, the script of
+ *   _diagnose, _verify and _verify_until and of graphmailer_outbox_status, the script of
  *   graphmailer_policy_script) are released with graphmailer_string_free, and
  *   with nothing else; freeing one twice returns GRAPHMAILER_ERR_INVALID_HANDLE.
  * - Configuration structs (graphmailer_config, graphmailer_policy_request)
@@ -107,6 +107,13 @@
  * large_messages on.
  */
 #define GRAPHMAILER_MAX_MIME_BYTES ((3 * 1024) * 1024)
+
+/**
+ * The size of a buffer that holds any queue id and its NUL (64 characters
+ * at most; the ids the library makes have 16). The `id_len` of the enqueue
+ * functions must be at least this, checked before anything is queued.
+ */
+#define GRAPHMAILER_OUTBOX_ID_BYTES 65
 
 /**
  * The result of every graphmailer function that can fail.
@@ -205,6 +212,52 @@ typedef uint32_t graphmailer_status;
 #endif // __cplusplus
 
 /**
+ * Where a queued mail is in its life (graphmailer_outbox_status).
+ */
+enum graphmailer_queue_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The queue holds no mail with that id.
+     */
+    GRAPHMAILER_QUEUE_NONE = 0,
+    /**
+     * Waiting for a worker.
+     */
+    GRAPHMAILER_QUEUE_QUEUED = 1,
+    /**
+     * Taken by a worker, which is sending it.
+     */
+    GRAPHMAILER_QUEUE_SENDING = 2,
+    /**
+     * Graph accepted it.
+     */
+    GRAPHMAILER_QUEUE_SENT = 3,
+    /**
+     * A passing failure; tried again later.
+     */
+    GRAPHMAILER_QUEUE_DEFERRED = 4,
+    /**
+     * Refused for good (access denied, invalid recipient, too large, expired).
+     */
+    GRAPHMAILER_QUEUE_FAILED = 5,
+    /**
+     * A try may have gone out and the queue cannot check: held for an
+     * operator (`graphmailer queue release` sends it again).
+     */
+    GRAPHMAILER_QUEUE_UNCERTAIN = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum graphmailer_queue_state graphmailer_queue_state;
+#else
+typedef uint32_t graphmailer_queue_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Which restriction graphmailer_policy_script writes.
  */
 enum graphmailer_policy_style
@@ -252,6 +305,13 @@ typedef struct graphmailer_mailer graphmailer_mailer;
  * with graphmailer_message_free.
  */
 typedef struct graphmailer_message graphmailer_message;
+
+/**
+ * A durable queue of mail in a SQLite file or a PostgreSQL database.
+ * Thread-safe: open it once and share it. Release it with
+ * graphmailer_outbox_free.
+ */
+typedef struct graphmailer_outbox graphmailer_outbox;
 
 /**
  * Graph's acceptance of one mail: its request id, the client request id
@@ -365,6 +425,37 @@ typedef struct graphmailer_config {
      */
     const char *default_sender;
 } graphmailer_config;
+
+/**
+ * What one graphmailer_outbox_run_until_empty did: how many mails it left
+ * in each state.
+ */
+typedef struct graphmailer_run_summary {
+    /**
+     * Mails Graph accepted.
+     */
+    uint64_t sent;
+    /**
+     * Mails left for a later try.
+     */
+    uint64_t deferred;
+    /**
+     * Mails refused for good.
+     */
+    uint64_t failed;
+    /**
+     * Mails held for an operator, as a try may have gone out.
+     */
+    uint64_t uncertain;
+    /**
+     * Sends found in Sent Items after an ambiguous answer or a lost lease.
+     */
+    uint64_t reconciled;
+    /**
+     * Sends tried again after Sent Items showed the earlier try had not gone out.
+     */
+    uint64_t resent;
+} graphmailer_run_summary;
 
 /**
  * What the script restricts. Zero-initialize it and fill in what you need;
@@ -937,6 +1028,98 @@ graphmailer_status graphmailer_message_attach_inline_file(struct graphmailer_mes
  * GRAPHMAILER_ERR_INVALID_MESSAGE with the field at fault.
  */
 graphmailer_status graphmailer_message_validate(const struct graphmailer_message *message);
+
+/**
+ * Opens (creating if needed) the queue at `url`: "sqlite:PATH" (a file) or
+ * "postgres://..." (a queue several servers share). A bad URL, or a
+ * database that cannot be opened, returns GRAPHMAILER_ERR_CONFIG with the
+ * field "outbox".
+ *
+ * # Safety
+ * `url` is a NUL-terminated string; `outbox_out` points to writable memory
+ * for one pointer.
+ */
+graphmailer_status graphmailer_outbox_open(const char *url, struct graphmailer_outbox **outbox_out);
+
+/**
+ * Releases an outbox. NULL is accepted; an outbox freed already returns
+ * GRAPHMAILER_ERR_INVALID_HANDLE. Calls still running on other threads
+ * finish first. Queued mail stays in the database.
+ */
+graphmailer_status graphmailer_outbox_free(struct graphmailer_outbox *outbox);
+
+/**
+ * Checks `message` as graphmailer_mailer_send would before any network
+ * call, gives it a stable Message-ID, commits it to the queue and writes its
+ * queue id (NUL-terminated) to `id_out`. An invalid message returns
+ * GRAPHMAILER_ERR_INVALID_MESSAGE naming the field and is not stored.
+ * Attachment files are read now. The message may be freed or changed
+ * afterwards.
+ *
+ * # Safety
+ * `id_out` points to `id_len` writable bytes, at least
+ * GRAPHMAILER_OUTBOX_ID_BYTES.
+ */
+graphmailer_status graphmailer_outbox_enqueue(const struct graphmailer_outbox *outbox,
+                                              const struct graphmailer_message *message,
+                                              char *id_out,
+                                              size_t id_len);
+
+/**
+ * Queues a ready RFC 5322 message (as graphmailer_mailer_send_mime takes
+ * it) and writes its queue id to `id_out`. `sender` (may be NULL) is the
+ * mailbox to send as; NULL or "" takes the From address. The recipients are
+ * its To, Cc and Bcc. A malformed message returns
+ * GRAPHMAILER_ERR_INVALID_MESSAGE naming the field ("mime", "mime.To",
+ * ...) and is not stored.
+ *
+ * # Safety
+ * `sender` is NULL or a NUL-terminated string; `data` points to `len`
+ * readable bytes; `id_out` points to `id_len` writable bytes, at least
+ * GRAPHMAILER_OUTBOX_ID_BYTES.
+ */
+graphmailer_status graphmailer_outbox_enqueue_mime(const struct graphmailer_outbox *outbox,
+                                                   const char *sender,
+                                                   const uint8_t *data,
+                                                   size_t len,
+                                                   char *id_out,
+                                                   size_t id_len);
+
+/**
+ * Looks up the mail with queue id `id`: writes its state to `state_out`
+ * (GRAPHMAILER_QUEUE_NONE when the queue holds no such mail) and, when
+ * `json_out` is not NULL, its record as one JSON object, the form of
+ * `graphmailer queue show --json` ({"id", "state", "sender", "recipients",
+ * "attempts", "created", "age_secs", "next_attempt", "last_error",
+ * "request_id", "sent_at", "internet_message_id", "size"}; times in RFC
+ * 3339), or NULL for no such mail. Release the JSON with
+ * graphmailer_string_free. A malformed id returns
+ * GRAPHMAILER_ERR_INVALID_MESSAGE with the field "id".
+ *
+ * # Safety
+ * `id` is a NUL-terminated string; `state_out` points to writable memory
+ * for one graphmailer_queue_state; `json_out` is NULL or points to writable
+ * memory for one pointer.
+ */
+graphmailer_status graphmailer_outbox_status(const struct graphmailer_outbox *outbox,
+                                             const char *id,
+                                             graphmailer_queue_state *state_out,
+                                             char **json_out);
+
+/**
+ * Delivers with `mailer` until nothing is due (mail deferred to later stays
+ * queued), blocking the calling thread, and writes what it did to
+ * `summary_out` (may be NULL). A mail that fails is recorded in the queue,
+ * not returned as an error: the status reports only a failure of the queue
+ * itself.
+ *
+ * # Safety
+ * `summary_out` is NULL or points to writable memory for one
+ * graphmailer_run_summary.
+ */
+graphmailer_status graphmailer_outbox_run_until_empty(const struct graphmailer_outbox *outbox,
+                                                      const struct graphmailer_mailer *mailer,
+                                                      struct graphmailer_run_summary *summary_out);
 
 /**
  * Writes the Exchange Online PowerShell an administrator runs to restrict

@@ -20,6 +20,7 @@ pub(crate) enum Object {
     Message(Arc<Mutex<gm_core::Message>>),
     Receipt(Arc<crate::receipt::Receipt>),
     Certificate(Arc<crate::config::Certificate>),
+    Outbox(Arc<gm_core::Outbox>),
 }
 
 impl Object {
@@ -29,6 +30,7 @@ impl Object {
             Object::Message(_) => "graphmailer_message",
             Object::Receipt(_) => "graphmailer_receipt",
             Object::Certificate(_) => "graphmailer_certificate",
+            Object::Outbox(_) => "graphmailer_outbox",
         }
     }
 }
@@ -66,6 +68,7 @@ handled!(
     Certificate,
     "graphmailer_certificate"
 );
+handled!(gm_core::Outbox, Outbox, "graphmailer_outbox");
 
 static LIVE: LazyLock<RwLock<HashMap<usize, Object>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));

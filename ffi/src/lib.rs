@@ -15,6 +15,7 @@ mod error;
 mod handle;
 mod mailer;
 mod message;
+mod outbox;
 mod policy;
 mod receipt;
 mod report;
@@ -25,6 +26,7 @@ use std::ffi::c_char;
 
 pub use args::{GRAPHMAILER_MAX_ATTACHMENT_BYTES, GRAPHMAILER_MAX_INPUT_BYTES};
 pub use mailer::GRAPHMAILER_MAX_MIME_BYTES;
+pub use outbox::GRAPHMAILER_OUTBOX_ID_BYTES;
 
 /// The library's version ("0.1.0"), the same as the core's. Static: never
 /// free it.

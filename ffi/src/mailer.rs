@@ -26,7 +26,7 @@ pub struct graphmailer_mailer {
 
 /// A child of fork() has none of graphmailer's worker threads, and waiting
 /// on them would hang it forever: core knows, and says so.
-fn not_forked() -> Result<(), Failure> {
+pub(crate) fn not_forked() -> Result<(), Failure> {
     gm_core::blocking::ensure_not_forked().map_err(|_| Failure::forked())
 }
 

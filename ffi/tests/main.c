@@ -58,6 +58,9 @@ static const gm_test TESTS[] = {
     T(test_send_mime_fd_from_pipe),
     T(test_send_mime_errors),
     T(test_example_send_mime),
+    T(test_outbox_delivers_each_mail_once),
+    T(test_outbox_refuses_bad_input_before_storing),
+    T(test_outbox_bad_url_is_a_config_error),
 };
 
 /* Arguments select tests whose names contain them; "-word" leaves out those

@@ -67,6 +67,11 @@ void test_send_mime_fd_from_pipe(void);
 void test_send_mime_errors(void);
 void test_example_send_mime(void);
 
+/* test_outbox.c: the durable queue, delivered through the emulator */
+void test_outbox_delivers_each_mail_once(void);
+void test_outbox_refuses_bad_input_before_storing(void);
+void test_outbox_bad_url_is_a_config_error(void);
+
 /* test_scenarios.c */
 void run_scenarios(const char *path);
 

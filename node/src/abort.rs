@@ -62,19 +62,23 @@ pub fn watch(env: &Env, signal: Object<'_>) -> Result<(Guard, Aborted)> {
 /// Runs `work` unless `aborted` fires first, in which case `work` is dropped
 /// (cancelled) and the result is `None`. Without a signal, just runs `work`.
 pub async fn run<T>(aborted: Option<Aborted>, work: impl Future<Output = T>) -> Option<T> {
-    let Some(Aborted(rx)) = aborted else {
+    let Some(aborted) = aborted else {
         return Some(work.await);
-    };
-    let fired = async move {
-        // A dropped sender (the listener was collected) is not an abort.
-        if rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
     };
     tokio::select! {
         biased;
-        () = fired => None,
+        () = aborted.fired() => None,
         value = work => Some(value),
+    }
+}
+
+impl Aborted {
+    /// Resolves when the signal aborts; a worker's shutdown future.
+    pub async fn fired(self) {
+        // A dropped sender (the listener was collected) is not an abort.
+        if self.0.await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -650,6 +650,18 @@ pub fn message_signal<'e>(v: Unknown<'e>) -> Converted<Option<Object<'e>>> {
     signal_of(&unsafe { v.cast::<Object>()? }, "message")
 }
 
+/// `{ signal? }`, the options of `outbox.run(mailer, options)`; `undefined`
+/// and `null` are no options.
+pub fn signal_options<'e>(v: Option<Unknown<'e>>, name: &str) -> Converted<Option<Object<'e>>> {
+    let Some(v) = v else { return Ok(None) };
+    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
+        return Ok(None);
+    }
+    let o = object(v, name, "of type object")?;
+    known_keys(&o, name, &["signal"])?;
+    signal_of(&o, name)
+}
+
 /// An `AbortSignal`, recognised as Node recognises one (an object with
 /// `aborted`), plus the `addEventListener` the binding calls.
 fn signal_of<'e>(o: &Object<'e>, parent: &str) -> Converted<Option<Object<'e>>> {

@@ -11,6 +11,7 @@ mod abort;
 mod certificate;
 mod convert;
 mod errors;
+mod outbox;
 mod reports;
 
 use napi::bindgen_prelude::*;
@@ -20,6 +21,7 @@ use napi_derive::napi;
 use errors::Failure;
 
 pub use certificate::{CertificateInfo, ClientCertificate};
+pub use outbox::{Outbox, QueuedMail, RunSummary};
 pub use reports::{Diagnosis, ErrorInfo, Finding, Verification, VerifyRow};
 
 /// What Graph said when it accepted a mail (HTTP 202). Delivery happens

@@ -16,6 +16,9 @@ __all__ = [
     "Attachment",
     "Address",
     "ClientCertificate",
+    "Outbox",
+    "QueuedMail",
+    "RunSummary",
     "Diagnosis",
     "Finding",
     "Verification",
@@ -595,6 +598,113 @@ class Mailer:
     @property
     def token_requests(self) -> int:
         """How many token requests this mailer has made."""
+
+@final
+class QueuedMail:
+    """One mail in the outbox, as ``Outbox.status`` reports it."""
+
+    @property
+    def id(self) -> str:
+        """The queue id."""
+    @property
+    def state(self) -> str:
+        """``"queued"``, ``"sending"``, ``"sent"``, ``"deferred"``, ``"failed"``
+        or ``"uncertain"`` (a try may have gone out; held for an operator)."""
+    @property
+    def sender(self) -> str:
+        """The mailbox it is sent as."""
+    @property
+    def recipients(self) -> int:
+        """How many To, Cc and Bcc addresses it has."""
+    @property
+    def attempts(self) -> int:
+        """How many times a worker took it to send."""
+    @property
+    def created(self) -> datetime.datetime:
+        """When it was queued (aware, UTC)."""
+    @property
+    def next_attempt(self) -> Optional[datetime.datetime]:
+        """When a worker may next take it (queued and deferred mail)."""
+    @property
+    def last_error(self) -> Optional[str]:
+        """Why the last try did not send it."""
+    @property
+    def request_id(self) -> Optional[str]:
+        """Graph's ``request-id`` of the accepted send."""
+    @property
+    def sent_at(self) -> Optional[datetime.datetime]:
+        """When it was sent."""
+    @property
+    def internet_message_id(self) -> str:
+        """The ``Message-ID`` set at enqueue (the sent mail's ``internetMessageId``)."""
+    @property
+    def size(self) -> int:
+        """The size of the stored message in bytes."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class RunSummary:
+    """What one ``Outbox.run_until_empty`` did."""
+
+    @property
+    def sent(self) -> int:
+        """Mails Graph accepted."""
+    @property
+    def deferred(self) -> int:
+        """Mails left for a later try."""
+    @property
+    def failed(self) -> int:
+        """Mails refused for good."""
+    @property
+    def uncertain(self) -> int:
+        """Mails held for an operator, as a try may have gone out."""
+    @property
+    def reconciled(self) -> int:
+        """Sends found in Sent Items after an ambiguous answer or a lost lease."""
+    @property
+    def resent(self) -> int:
+        """Sends tried again after Sent Items showed the earlier try had not gone out."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Outbox:
+    """A durable queue of mail: ``enqueue`` returns once the message is
+    committed; ``run``/``run_until_empty`` deliver it through a ``Mailer``.
+
+    ``url`` is ``sqlite:PATH`` or ``postgres://...``; a bad one raises
+    ``ConfigError`` naming ``outbox``.
+    """
+
+    def __new__(cls, url: str) -> Self: ...
+    @staticmethod
+    def open(url: str) -> Outbox:
+        """The same as ``Outbox(url)``."""
+    @staticmethod
+    def open_async(url: str) -> asyncio.Future[Outbox]:
+        """Like ``open``, for asyncio."""
+    def enqueue(self, message: Message) -> str:
+        """Checks and commits ``message``; returns its queue id. An invalid
+        message raises ``InvalidMessageError`` naming the field and is not stored."""
+    def enqueue_async(self, message: Message) -> asyncio.Future[str]:
+        """Like ``enqueue``, for asyncio."""
+    def enqueue_mime(self, data: _MimeMessage, /, *, sender: Optional[str] = None) -> str:
+        """Queues a ready RFC 5322 message (as ``Mailer.send_mime`` takes);
+        returns its queue id."""
+    def enqueue_mime_async(self, data: _MimeMessage, /, *, sender: Optional[str] = None) -> asyncio.Future[str]:
+        """Like ``enqueue_mime``, for asyncio."""
+    def status(self, id: str) -> Optional[QueuedMail]:
+        """The mail's record, or ``None`` when the queue holds no such mail."""
+    def status_async(self, id: str) -> asyncio.Future[Optional[QueuedMail]]:
+        """Like ``status``, for asyncio."""
+    def run_until_empty(self, mailer: Mailer) -> RunSummary:
+        """Delivers until nothing is due; returns what it did."""
+    def run_until_empty_async(self, mailer: Mailer) -> asyncio.Future[RunSummary]:
+        """Like ``run_until_empty``, for asyncio."""
+    def run(self, mailer: Mailer) -> None:
+        """Delivers as mail becomes due until interrupted (Ctrl-C), after
+        recording the mail being sent."""
+    def run_async(self, mailer: Mailer) -> asyncio.Future[None]:
+        """Like ``run``, for asyncio: delivers until cancelled."""
 
 def policy_script(
     app_id: str,

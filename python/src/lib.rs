@@ -7,7 +7,7 @@
 //!
 //! Modules: [`convert`] (Python arguments to core values), [`message`]
 //! (`Message`, `Attachment`, `Address`), [`mime`] (ready RFC 5322 messages
-//! for `send_mime`), [`credential`]
+//! for `send_mime`), [`outbox`] (`Outbox`, the durable queue), [`credential`]
 //! (`ClientCertificate`), [`mailer`] (`Mailer`, `SendReceipt`), [`admin`]
 //! (`Diagnosis`, `Verification`, `policy_script`), [`bridge`] (blocking waits
 //! with the GIL released, asyncio awaitables), [`error`] (one mapping of
@@ -26,6 +26,7 @@ mod logging;
 mod mailer;
 mod message;
 mod mime;
+mod outbox;
 
 /// The native part of the `graphmailer` package; import `graphmailer` instead.
 #[pymodule]
@@ -38,6 +39,9 @@ fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<message::PyAttachment>()?;
     m.add_class::<message::PyAddress>()?;
     m.add_class::<credential::PyClientCertificate>()?;
+    m.add_class::<outbox::PyOutbox>()?;
+    m.add_class::<outbox::PyQueuedMail>()?;
+    m.add_class::<outbox::PyRunSummary>()?;
     m.add_class::<admin::PyDiagnosis>()?;
     m.add_class::<admin::PyFinding>()?;
     m.add_class::<admin::PyVerification>()?;

@@ -46,7 +46,7 @@ use crate::mime;
 /// names none that can send.
 #[pyclass(name = "Mailer", module = "graphmailer", frozen)]
 pub(crate) struct PyMailer {
-    inner: blocking::Mailer,
+    pub(crate) inner: blocking::Mailer,
 }
 
 #[pymethods]

@@ -1,0 +1,335 @@
+//! The outbox: the core's durable queue of mail for C programs. Enqueue a
+//! message (committed to the database before the call returns), read a
+//! mail's state, and deliver what is due through a mailer. Every rule is the
+//! core's `Outbox`; each call blocks the calling thread until it is done.
+
+use std::ffi::c_char;
+use std::time::SystemTime;
+
+use gm_core::blocking::{Mailer, wait};
+use gm_core::outbox::{QueuedMail, RunSummary};
+use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
+use serde_json::{Value, json};
+
+use crate::args;
+use crate::error::{Failure, call};
+use crate::handle;
+use crate::mailer::{GRAPHMAILER_MAX_MIME_BYTES, graphmailer_mailer, not_forked, start_runtime};
+use crate::message::{graphmailer_message, snapshot};
+use crate::status::graphmailer_status;
+use crate::strings;
+
+/// A durable queue of mail in a SQLite file or a PostgreSQL database.
+/// Thread-safe: open it once and share it. Release it with
+/// graphmailer_outbox_free.
+pub struct graphmailer_outbox {
+    _private: [u8; 0],
+}
+
+/// The size of a buffer that holds any queue id and its NUL (64 characters
+/// at most; the ids the library makes have 16). The `id_len` of the enqueue
+/// functions must be at least this, checked before anything is queued.
+pub const GRAPHMAILER_OUTBOX_ID_BYTES: usize = 65;
+
+/// Where a queued mail is in its life (graphmailer_outbox_status).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum graphmailer_queue_state {
+    /// The queue holds no mail with that id.
+    GRAPHMAILER_QUEUE_NONE = 0,
+    /// Waiting for a worker.
+    GRAPHMAILER_QUEUE_QUEUED = 1,
+    /// Taken by a worker, which is sending it.
+    GRAPHMAILER_QUEUE_SENDING = 2,
+    /// Graph accepted it.
+    GRAPHMAILER_QUEUE_SENT = 3,
+    /// A passing failure; tried again later.
+    GRAPHMAILER_QUEUE_DEFERRED = 4,
+    /// Refused for good (access denied, invalid recipient, too large, expired).
+    GRAPHMAILER_QUEUE_FAILED = 5,
+    /// A try may have gone out and the queue cannot check: held for an
+    /// operator (`graphmailer queue release` sends it again).
+    GRAPHMAILER_QUEUE_UNCERTAIN = 6,
+}
+
+impl From<QueueState> for graphmailer_queue_state {
+    fn from(state: QueueState) -> Self {
+        use graphmailer_queue_state::*;
+        match state {
+            QueueState::Queued => GRAPHMAILER_QUEUE_QUEUED,
+            QueueState::Sending => GRAPHMAILER_QUEUE_SENDING,
+            QueueState::Sent => GRAPHMAILER_QUEUE_SENT,
+            QueueState::Deferred => GRAPHMAILER_QUEUE_DEFERRED,
+            QueueState::Failed => GRAPHMAILER_QUEUE_FAILED,
+            QueueState::Uncertain => GRAPHMAILER_QUEUE_UNCERTAIN,
+        }
+    }
+}
+
+/// What one graphmailer_outbox_run_until_empty did: how many mails it left
+/// in each state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct graphmailer_run_summary {
+    /// Mails Graph accepted.
+    pub sent: u64,
+    /// Mails left for a later try.
+    pub deferred: u64,
+    /// Mails refused for good.
+    pub failed: u64,
+    /// Mails held for an operator, as a try may have gone out.
+    pub uncertain: u64,
+    /// Sends found in Sent Items after an ambiguous answer or a lost lease.
+    pub reconciled: u64,
+    /// Sends tried again after Sent Items showed the earlier try had not gone out.
+    pub resent: u64,
+}
+
+impl From<RunSummary> for graphmailer_run_summary {
+    fn from(s: RunSummary) -> Self {
+        graphmailer_run_summary {
+            sent: s.sent,
+            deferred: s.deferred,
+            failed: s.failed,
+            uncertain: s.uncertain,
+            reconciled: s.reconciled,
+            resent: s.resent,
+        }
+    }
+}
+
+/// Opens (creating if needed) the queue at `url`: "sqlite:PATH" (a file) or
+/// "postgres://..." (a queue several servers share). A bad URL, or a
+/// database that cannot be opened, returns GRAPHMAILER_ERR_CONFIG with the
+/// field "outbox".
+///
+/// # Safety
+/// `url` is a NUL-terminated string; `outbox_out` points to writable memory
+/// for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_open(
+    url: *const c_char,
+    outbox_out: *mut *mut graphmailer_outbox,
+) -> graphmailer_status {
+    call("graphmailer_outbox_open", || {
+        let url = unsafe { args::string(url, "url") }?.to_owned();
+        let out = args::out(outbox_out, "outbox_out")?;
+        not_forked()?;
+        start_runtime();
+        let outbox = wait(async move { Outbox::open(&url).await })??;
+        let handle = handle::insert::<Outbox, graphmailer_outbox>(outbox);
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Releases an outbox. NULL is accepted; an outbox freed already returns
+/// GRAPHMAILER_ERR_INVALID_HANDLE. Calls still running on other threads
+/// finish first. Queued mail stays in the database.
+#[unsafe(no_mangle)]
+pub extern "C" fn graphmailer_outbox_free(outbox: *mut graphmailer_outbox) -> graphmailer_status {
+    call("graphmailer_outbox_free", || {
+        handle::free::<Outbox, _>(outbox, "outbox")
+    })
+}
+
+/// Checks `message` as graphmailer_mailer_send would before any network
+/// call, gives it a stable Message-ID, commits it to the queue and writes its
+/// queue id (NUL-terminated) to `id_out`. An invalid message returns
+/// GRAPHMAILER_ERR_INVALID_MESSAGE naming the field and is not stored.
+/// Attachment files are read now. The message may be freed or changed
+/// afterwards.
+///
+/// # Safety
+/// `id_out` points to `id_len` writable bytes, at least
+/// GRAPHMAILER_OUTBOX_ID_BYTES.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_enqueue(
+    outbox: *const graphmailer_outbox,
+    message: *const graphmailer_message,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    call("graphmailer_outbox_enqueue", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let message = snapshot(message)?;
+        let out = id_buffer(id_out, id_len)?;
+        not_forked()?;
+        let id = wait(async move { outbox.enqueue(&message).await })??;
+        out.write(&id);
+        Ok(())
+    })
+}
+
+/// Queues a ready RFC 5322 message (as graphmailer_mailer_send_mime takes
+/// it) and writes its queue id to `id_out`. `sender` (may be NULL) is the
+/// mailbox to send as; NULL or "" takes the From address. The recipients are
+/// its To, Cc and Bcc. A malformed message returns
+/// GRAPHMAILER_ERR_INVALID_MESSAGE naming the field ("mime", "mime.To",
+/// ...) and is not stored.
+///
+/// # Safety
+/// `sender` is NULL or a NUL-terminated string; `data` points to `len`
+/// readable bytes; `id_out` points to `id_len` writable bytes, at least
+/// GRAPHMAILER_OUTBOX_ID_BYTES.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_enqueue_mime(
+    outbox: *const graphmailer_outbox,
+    sender: *const c_char,
+    data: *const u8,
+    len: usize,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    call("graphmailer_outbox_enqueue_mime", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let sender = unsafe { args::optional_string(sender, "sender") }?
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        // One byte past the limit is enough for the core to refuse a longer
+        // message with its own error, as graphmailer_mailer_send_mime does.
+        let read = len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
+        let data = unsafe { args::bytes(data, read, "data") }?;
+        let out = id_buffer(id_out, id_len)?;
+        let message = MimeMessage::from_bytes(data.to_vec())?;
+        not_forked()?;
+        let id = wait(async move { outbox.enqueue_mime(sender.as_deref(), &message).await })??;
+        out.write(&id);
+        Ok(())
+    })
+}
+
+/// Looks up the mail with queue id `id`: writes its state to `state_out`
+/// (GRAPHMAILER_QUEUE_NONE when the queue holds no such mail) and, when
+/// `json_out` is not NULL, its record as one JSON object, the form of
+/// `graphmailer queue show --json` ({"id", "state", "sender", "recipients",
+/// "attempts", "created", "age_secs", "next_attempt", "last_error",
+/// "request_id", "sent_at", "internet_message_id", "size"}; times in RFC
+/// 3339), or NULL for no such mail. Release the JSON with
+/// graphmailer_string_free. A malformed id returns
+/// GRAPHMAILER_ERR_INVALID_MESSAGE with the field "id".
+///
+/// # Safety
+/// `id` is a NUL-terminated string; `state_out` points to writable memory
+/// for one graphmailer_queue_state; `json_out` is NULL or points to writable
+/// memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_status(
+    outbox: *const graphmailer_outbox,
+    id: *const c_char,
+    state_out: *mut graphmailer_queue_state,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    call("graphmailer_outbox_status", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let id: QueueId = unsafe { args::string(id, "id") }?.parse()?;
+        let state = args::out(state_out, "state_out")?;
+        not_forked()?;
+        let mail = wait(async move { outbox.get(&id).await })??;
+        let found = mail
+            .as_ref()
+            .map_or(graphmailer_queue_state::GRAPHMAILER_QUEUE_NONE, |m| {
+                m.state.into()
+            });
+        if !json_out.is_null() {
+            let json = mail.as_ref().map_or(std::ptr::null_mut(), |m| {
+                strings::hand_over(&mail_json(m).to_string())
+            });
+            // SAFETY: non-NULL; the caller promised writable memory.
+            unsafe { json_out.write(json) };
+        }
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { state.write(found) };
+        Ok(())
+    })
+}
+
+/// Delivers with `mailer` until nothing is due (mail deferred to later stays
+/// queued), blocking the calling thread, and writes what it did to
+/// `summary_out` (may be NULL). A mail that fails is recorded in the queue,
+/// not returned as an error: the status reports only a failure of the queue
+/// itself.
+///
+/// # Safety
+/// `summary_out` is NULL or points to writable memory for one
+/// graphmailer_run_summary.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_run_until_empty(
+    outbox: *const graphmailer_outbox,
+    mailer: *const graphmailer_mailer,
+    summary_out: *mut graphmailer_run_summary,
+) -> graphmailer_status {
+    call("graphmailer_outbox_run_until_empty", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        not_forked()?;
+        let mailer = mailer.as_async().clone();
+        let summary = wait(async move { outbox.run_until_empty(&mailer).await })??;
+        if !summary_out.is_null() {
+            // SAFETY: non-NULL; the caller promised writable memory.
+            unsafe { summary_out.write(summary.into()) };
+        }
+        Ok(())
+    })
+}
+
+/// The caller's buffer for a queue id, checked before anything is queued so
+/// a mail is never committed with an id the caller cannot receive.
+struct IdBuffer(*mut c_char);
+
+fn id_buffer(id_out: *mut c_char, id_len: usize) -> Result<IdBuffer, Failure> {
+    if id_out.is_null() {
+        return Err(Failure::null("id_out"));
+    }
+    if id_len < GRAPHMAILER_OUTBOX_ID_BYTES {
+        return Err(Failure::invalid(
+            "id_len",
+            format!(
+                "is {id_len}; the buffer must hold GRAPHMAILER_OUTBOX_ID_BYTES ({GRAPHMAILER_OUTBOX_ID_BYTES}) bytes"
+            ),
+        ));
+    }
+    Ok(IdBuffer(id_out))
+}
+
+impl IdBuffer {
+    fn write(self, id: &QueueId) {
+        let id = id.as_str().as_bytes();
+        let n = id.len().min(GRAPHMAILER_OUTBOX_ID_BYTES - 1);
+        // SAFETY: checked non-NULL and at least GRAPHMAILER_OUTBOX_ID_BYTES
+        // long; the caller promised that many writable bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(id.as_ptr().cast::<c_char>(), self.0, n);
+            self.0.add(n).write(0);
+        }
+    }
+}
+
+// CORE-GAP: a queued mail's JSON form lives in the CLI (`queue show --json`);
+// with it in the core, this copy of its keys would go.
+fn mail_json(m: &QueuedMail) -> Value {
+    json!({
+        "id": m.id.to_string(),
+        "state": m.state.name(),
+        "sender": m.sender,
+        "recipients": m.recipients,
+        "attempts": m.attempts,
+        "created": rfc3339(m.created),
+        "age_secs": SystemTime::now().duration_since(m.created).unwrap_or_default().as_secs(),
+        "next_attempt": m.next_attempt.map(rfc3339),
+        "last_error": m.last_error,
+        "request_id": m.request_id,
+        "sent_at": m.sent_at.map(rfc3339),
+        "internet_message_id": m.internet_message_id,
+        "size": m.size,
+    })
+}
+
+fn rfc3339(t: SystemTime) -> Value {
+    json!(
+        time::OffsetDateTime::from(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    )
+}

@@ -1,0 +1,176 @@
+/* The outbox from C: a message and a MIME message queued in a SQLite file in
+ * a temporary directory, delivered through the emulator once each, their
+ * records saying so; bad input refused before anything is stored. */
+#include "tests.h"
+
+#include <unistd.h>
+
+static const char MIME[] =
+    "From: ERP <erp@contoso.test>\r\n"
+    "To: Alice <alice@example.com>\r\n"
+    "Subject: Queued MIME\r\n"
+    "\r\n"
+    "Sent from the outbox.\r\n";
+
+/* A fresh temporary directory and the "sqlite:" URL of a queue inside it. */
+static void queue_url(char *dir, size_t dir_len, char *url, size_t url_len) {
+    snprintf(dir, dir_len, "%s/graphmailer-ffi-outbox-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(url, url_len, "sqlite:%s/outbox.db", dir);
+}
+
+static void remove_queue(const char *dir) {
+    char path[1200];
+    const char *files[] = {"outbox.db", "outbox.db-wal", "outbox.db-shm", "outbox.db-journal"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    CHECK(rmdir(dir) == 0, "%s", dir);
+}
+
+/* How many messages the emulator stored with this internetMessageId. */
+static int stored_with_id(const json_value *all, const char *internet_message_id, const char **request_id_out) {
+    int count = 0;
+    long n = json_array_len(all, "messages");
+    for (long i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "messages.%ld", i);
+        const json_value *m = json_path(all, path);
+        if (gm_streq(json_string_at(m, "message.internetMessageId"), internet_message_id)) {
+            count++;
+            *request_id_out = json_string_at(m, "request_id");
+        }
+    }
+    return count;
+}
+
+/* The mail is sent, and the emulator got it exactly once, with its request id. */
+static void check_sent_once(graphmailer_outbox *outbox, const char *id, const json_value *all) {
+    graphmailer_queue_state state = GRAPHMAILER_QUEUE_NONE;
+    char *json = NULL;
+    CHECK_OK(graphmailer_outbox_status(outbox, id, &state, &json));
+    CHECK(state == GRAPHMAILER_QUEUE_SENT, "state %u", (unsigned)state);
+    json_value *record = json ? json_parse(json) : NULL;
+    CHECK(record != NULL, "%s", json ? json : "(null)");
+    if (record) {
+        CHECK_STR(json_string_at(record, "id"), id);
+        CHECK_STR(json_string_at(record, "state"), "sent");
+        CHECK_STR(json_string_at(record, "sender"), "erp@contoso.test");
+        const char *request_id = json_string_at(record, "request_id");
+        CHECK(request_id && *request_id);
+        const char *stored_request_id = NULL;
+        CHECK(stored_with_id(all, json_string_at(record, "internet_message_id"), &stored_request_id) == 1);
+        CHECK_STR(stored_request_id, request_id);
+        json_free(record);
+    }
+    CHECK_OK(graphmailer_string_free(json));
+}
+
+void test_outbox_delivers_each_mail_once(void) {
+    gm_reset();
+    char dir[1024], url[1100];
+    queue_url(dir, sizeof dir, url, sizeof url);
+    graphmailer_outbox *outbox = NULL;
+    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    graphmailer_mailer *mailer = gm_mailer();
+
+    graphmailer_message *m = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
+    CHECK_OK(graphmailer_message_add_to(m, "accounts@example.com", NULL));
+    CHECK_OK(graphmailer_message_set_subject(m, "Invoice 4711"));
+    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+    char first[GRAPHMAILER_OUTBOX_ID_BYTES] = "", second[GRAPHMAILER_OUTBOX_ID_BYTES] = "";
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, m, first, sizeof first));
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_outbox_enqueue_mime(outbox, NULL, (const uint8_t *)MIME, strlen(MIME), second, sizeof second));
+    CHECK(strlen(first) > 0 && strlen(second) > 0 && strcmp(first, second) != 0, "%s %s", first, second);
+
+    graphmailer_queue_state state = GRAPHMAILER_QUEUE_NONE;
+    CHECK_OK(graphmailer_outbox_status(outbox, first, &state, NULL));
+    CHECK(state == GRAPHMAILER_QUEUE_QUEUED, "state %u", (unsigned)state);
+    CHECK(gm_counter("send_requests") == 0);
+
+    graphmailer_run_summary summary = {0};
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 2 && summary.deferred == 0 && summary.failed == 0 && summary.uncertain == 0,
+          "sent %llu deferred %llu failed %llu uncertain %llu", (unsigned long long)summary.sent,
+          (unsigned long long)summary.deferred, (unsigned long long)summary.failed,
+          (unsigned long long)summary.uncertain);
+    json_value *all = gm_messages();
+    CHECK(json_array_len(all, "messages") == 2);
+    check_sent_once(outbox, first, all);
+    check_sent_once(outbox, second, all);
+    json_free(all);
+
+    /* Nothing is sent twice; summary_out may be NULL. */
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, NULL));
+    CHECK(gm_counter("send_requests") == 2);
+
+    /* An id the queue never issued has no state and no record. */
+    char *json = (char *)"untouched";
+    CHECK_OK(graphmailer_outbox_status(outbox, "0123456789abcdef", &state, &json));
+    CHECK(state == GRAPHMAILER_QUEUE_NONE && json == NULL);
+    CHECK_STATUS(graphmailer_outbox_status(outbox, "not an id!", &state, NULL), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_STR(graphmailer_last_error_field(), "id");
+
+    CHECK_OK(graphmailer_outbox_free(outbox));
+    CHECK_STATUS(graphmailer_outbox_free(outbox), GRAPHMAILER_ERR_INVALID_HANDLE);
+    CHECK_OK(graphmailer_outbox_free(NULL));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    remove_queue(dir);
+}
+
+void test_outbox_refuses_bad_input_before_storing(void) {
+    gm_reset();
+    char dir[1024], url[1100];
+    queue_url(dir, sizeof dir, url, sizeof url);
+    graphmailer_outbox *outbox = NULL;
+    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    graphmailer_mailer *mailer = gm_mailer();
+    char id[GRAPHMAILER_OUTBOX_ID_BYTES] = "untouched";
+
+    graphmailer_message *m = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
+    CHECK_OK(graphmailer_message_set_text(m, "to nobody"));
+    CHECK_STATUS(graphmailer_outbox_enqueue(outbox, m, id, sizeof id), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK(graphmailer_last_error_field() != NULL);
+    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
+    /* A buffer too small for an id is refused before the mail is queued. */
+    char small[8];
+    CHECK_STATUS(graphmailer_outbox_enqueue(outbox, m, small, sizeof small), GRAPHMAILER_ERR_INVALID_ARGUMENT);
+    CHECK_STR(graphmailer_last_error_field(), "id_len");
+    CHECK_STATUS(graphmailer_outbox_enqueue(outbox, m, NULL, sizeof id), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_OK(graphmailer_message_free(m));
+
+    const char no_to[] = "From: erp@contoso.test\r\nSubject: x\r\n\r\nbody\r\n";
+    CHECK_STATUS(graphmailer_outbox_enqueue_mime(outbox, NULL, (const uint8_t *)no_to, strlen(no_to), id, sizeof id),
+                 GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_STR(graphmailer_last_error_field(), "mime.To");
+    CHECK_STATUS(graphmailer_outbox_enqueue_mime(outbox, NULL, NULL, 10, id, sizeof id), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_enqueue(NULL, NULL, id, sizeof id), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_run_until_empty(outbox, (const graphmailer_mailer *)outbox, NULL),
+                 GRAPHMAILER_ERR_INVALID_HANDLE);
+    CHECK_STR(id, "untouched");
+
+    graphmailer_run_summary summary = {0};
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 0);
+    CHECK(gm_counter("send_requests") == 0);
+
+    CHECK_OK(graphmailer_outbox_free(outbox));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    remove_queue(dir);
+}
+
+void test_outbox_bad_url_is_a_config_error(void) {
+    const char *urls[] = {"mysql://db/outbox", "sqlite:", "/var/spool/no-scheme.db"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        graphmailer_outbox *outbox = (graphmailer_outbox *)(void *)0x1;
+        CHECK_STATUS(graphmailer_outbox_open(urls[i], &outbox), GRAPHMAILER_ERR_CONFIG);
+        CHECK_STR(graphmailer_last_error_field(), "outbox");
+        CHECK(graphmailer_last_error_hint() != NULL || strstr(gm_last_message(), "sqlite:") != NULL);
+        CHECK(outbox == (graphmailer_outbox *)(void *)0x1, "the output was written on failure");
+    }
+    CHECK_STATUS(graphmailer_outbox_open(NULL, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
+}

@@ -1,0 +1,149 @@
+// The outbox: mail queued durably in a SQLite file, then delivered through
+// the real emulator; each mail arrives once and its record says so; bad
+// input is refused before anything is stored; run() stops on its signal.
+
+import { test, before, after, beforeEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+
+import { Mailer, Outbox, isGraphMailerError } from '../index.mjs'
+import { Emulator, ALLOWED } from './emulator.mjs'
+
+const MIME = 'From: ERP <erp@contoso.test>\r\nTo: Alice <alice@example.com>\r\nSubject: Queued MIME\r\n\r\nSent from the outbox.\r\n'
+
+let emu
+let mailer
+let dir
+let count = 0
+before(async () => {
+  emu = await Emulator.start()
+  mailer = new Mailer(emu.options({ maxAttempts: 1 }))
+  dir = mkdtempSync(join(tmpdir(), 'graphmailer-node-outbox-'))
+})
+after(async () => {
+  await emu?.stop()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+beforeEach(async () => {
+  await emu.reset()
+})
+
+/** A fresh queue file for each test. */
+function queueUrl() {
+  count += 1
+  return `sqlite:${join(dir, `outbox-${count}.db`)}`
+}
+
+const invoice = (subject = 'Invoice 4711') => ({ from: ALLOWED, to: 'accounts@example.com', subject, text: 'Please pay.' })
+
+/** How many times the emulator got each internetMessageId. */
+async function sentIds() {
+  const counts = new Map()
+  for (const m of await emu.messages()) {
+    const id = m.message.internetMessageId
+    counts.set(id, (counts.get(id) ?? 0) + 1)
+  }
+  return counts
+}
+
+async function assertSentOnce(outbox, id) {
+  const mail = await outbox.status(id)
+  assert.ok(mail, `no record for ${id}`)
+  assert.equal(mail.state, 'sent')
+  assert.ok(mail.requestId)
+  assert.ok(mail.sentAt >= mail.created)
+  const stored = (await emu.messages()).filter((m) => m.message.internetMessageId === mail.internetMessageId)
+  assert.equal(stored.length, 1)
+  assert.equal(stored[0].request_id, mail.requestId)
+  assert.equal(stored[0].mailbox, ALLOWED)
+}
+
+test('a message and a MIME message are each delivered once, and their records say so', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const first = await outbox.enqueue(invoice())
+  const second = await outbox.enqueueMime(Buffer.from(MIME))
+  const third = await outbox.enqueueMime(Readable.from([MIME]), { sender: ALLOWED })
+  assert.equal(new Set([first, second, third]).size, 3)
+
+  const queued = await outbox.status(first)
+  assert.equal(queued.id, first)
+  assert.equal(queued.state, 'queued')
+  assert.equal(queued.sender, ALLOWED)
+  assert.equal(queued.recipients, 1)
+  assert.equal(queued.attempts, 0)
+  assert.equal(queued.requestId, undefined)
+  assert.deepEqual(await emu.messages(), [])
+
+  const summary = await outbox.runUntilEmpty(mailer)
+  assert.deepEqual(summary, { sent: 3, deferred: 0, failed: 0, uncertain: 0, reconciled: 0, resent: 0 })
+  for (const id of [first, second, third]) await assertSentOnce(outbox, id)
+  assert.deepEqual([...(await sentIds()).values()], [1, 1, 1])
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 0)
+  assert.equal((await emu.messages()).length, 3)
+})
+
+test('an invalid message is refused before it is stored', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const noRecipient = await outbox.enqueue({ from: ALLOWED, subject: 'To nobody', text: '...' }).catch((e) => e)
+  assert.ok(isGraphMailerError(noRecipient))
+  assert.equal(noRecipient.code, 'ERR_INVALID_MESSAGE')
+  assert.ok(noRecipient.field)
+  const badTo = await outbox.enqueue({ from: ALLOWED, to: 'not an address', text: '...' }).catch((e) => e)
+  assert.equal(badTo.code, 'ERR_INVALID_MESSAGE')
+  assert.match(badTo.field, /^to/)
+  const mimeWithoutTo = await outbox.enqueueMime('From: erp@contoso.test\r\nSubject: x\r\n\r\nbody\r\n').catch((e) => e)
+  assert.equal(mimeWithoutTo.code, 'ERR_INVALID_MESSAGE')
+  assert.equal(mimeWithoutTo.field, 'mime.To')
+  const wrongType = await outbox.enqueueMime(42).catch((e) => e)
+  assert.ok(wrongType instanceof TypeError)
+  assert.equal(wrongType.code, 'ERR_INVALID_ARG_TYPE')
+
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 0)
+  assert.equal((await emu.counters()).send_requests, 0)
+})
+
+test('a bad URL is a config error naming outbox', async () => {
+  for (const url of ['mysql://db/outbox', 'sqlite:', join(dir, 'no-scheme.db')]) {
+    const error = await Outbox.open(url).catch((e) => e)
+    assert.ok(isGraphMailerError(error), `${url}: ${error}`)
+    assert.equal(error.code, 'ERR_CONFIG')
+    assert.equal(error.field, 'outbox')
+  }
+  const notAString = await Outbox.open(42).catch((e) => e)
+  assert.ok(notAString instanceof TypeError)
+})
+
+test('an unknown id has no status; a malformed one names the id', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  assert.equal(await outbox.status('0123456789abcdef'), null)
+  const error = await outbox.status('not an id!').catch((e) => e)
+  assert.ok(isGraphMailerError(error))
+  assert.equal(error.field, 'id')
+})
+
+test('run() delivers as mail arrives and resolves once its signal aborts', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const stop = new AbortController()
+  let settled = false
+  const running = outbox.run(mailer, { signal: stop.signal }).finally(() => {
+    settled = true
+  })
+  const id = await outbox.enqueue(invoice())
+  let mail
+  while ((mail = await outbox.status(id)).state !== 'sent') {
+    assert.equal(settled, false, 'run() ended before it was stopped')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  stop.abort()
+  assert.equal(await running, undefined)
+  await assertSentOnce(outbox, id)
+  assert.equal((await emu.messages()).length, 1)
+
+  const wrongOptions = await Promise.resolve()
+    .then(() => outbox.run(mailer, { signal: 'soon' }))
+    .catch((e) => e)
+  assert.ok(wrongOptions instanceof TypeError)
+})

@@ -1,0 +1,466 @@
+//! `Outbox`, `QueuedMail` and `RunSummary`: the core's durable queue, with
+//! calls that block (GIL released, Ctrl-C heard) or return an asyncio
+//! awaitable, as `Mailer` does. Every rule (validation, ids, states,
+//! delivery) is the core's `graphmailer::Outbox`.
+
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use pyo3::prelude::*;
+
+use graphmailer::blocking::runtime;
+use graphmailer::outbox::{QueuedMail, RunSummary};
+use graphmailer::{Error, ErrorKind, Outbox, QueueId};
+
+use crate::bridge::{awaitable, wait_interruptibly};
+use crate::convert;
+use crate::error::{OrRaise, wrong_type};
+use crate::logging;
+use crate::mailer::PyMailer;
+use crate::message::PyMessage;
+use crate::mime;
+
+/// A durable queue of mail: ``enqueue`` returns only once the message is
+/// committed to the database, and ``run``/``run_until_empty`` deliver it
+/// through a ``Mailer`` with retries, back-off and no mail sent twice::
+///
+///     outbox = Outbox("sqlite:/var/spool/graphmailer/outbox.db")
+///     queue_id = outbox.enqueue(Message(sender="erp@contoso.com",
+///                                       to="accounts@example.com",
+///                                       subject="Invoice 4711", text="..."))
+///     outbox.run_until_empty(mailer)
+///     print(outbox.status(queue_id).state)   # "sent"
+///
+/// ``url`` is ``sqlite:PATH`` (a file, created if missing) or
+/// ``postgres://...`` (a queue shared by several servers); a bad one raises
+/// ``ConfigError`` naming ``outbox``. Share one ``Outbox`` between threads
+/// and coroutines.
+#[pyclass(name = "Outbox", module = "graphmailer", frozen)]
+pub(crate) struct PyOutbox {
+    inner: Outbox,
+}
+
+#[pymethods]
+impl PyOutbox {
+    /// Opens (creating if needed) the queue at ``url``; the GIL is released
+    /// while the database is opened.
+    #[new]
+    fn new(py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<Self> {
+        PyOutbox::open(py, url)
+    }
+
+    /// The same as ``Outbox(url)``.
+    #[staticmethod]
+    fn open(py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let url = convert::string("url", url)?;
+        logging::refresh(py);
+        let outcome = wait_interruptibly(py, async move { Outbox::open(&url).await })?;
+        outcome.map(|inner| PyOutbox { inner }).or_raise(py)
+    }
+
+    /// Like ``open``, for asyncio: an awaitable that resolves to an ``Outbox``.
+    #[staticmethod]
+    fn open_async<'py>(py: Python<'py>, url: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let url = convert::string("url", url)?;
+        logging::refresh(py);
+        awaitable(py, "open_async", async move {
+            Outbox::open(&url).await.map(|inner| PyOutbox { inner })
+        })
+    }
+
+    /// Checks ``message`` (a ``Message``; nothing remote is checked), gives it
+    /// a stable ``Message-ID`` and commits it; returns its queue id. An
+    /// invalid message raises ``InvalidMessageError`` naming the field and
+    /// is not stored. Attachment files are read now.
+    fn enqueue(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<String> {
+        let message = core_message(message)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move { outbox.enqueue(&message).await })?;
+        outcome.map(|id| id.to_string()).or_raise(py)
+    }
+
+    /// Like ``enqueue``, for asyncio: an awaitable that resolves to the queue id.
+    fn enqueue_async<'py>(
+        &self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let message = core_message(message)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        awaitable(py, "enqueue_async", async move {
+            outbox.enqueue(&message).await.map(|id| id.to_string())
+        })
+    }
+
+    /// Queues a ready RFC 5322 message (``bytes``, an
+    /// ``email.message.Message`` or a binary file object, as ``send_mime``
+    /// takes); returns its queue id. The mailbox to send as is ``sender``,
+    /// else the From address; the recipients are To, Cc and Bcc. A
+    /// malformed message raises ``InvalidMessageError`` naming the field.
+    #[pyo3(signature = (data, /, *, sender=None))]
+    fn enqueue_mime(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        sender: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let sender = convert::opt_string("sender", sender)?;
+        let message = mime::message(py, "data", data)?.or_raise(py)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move {
+            outbox.enqueue_mime(sender.as_deref(), &message).await
+        })?;
+        outcome.map(|id| id.to_string()).or_raise(py)
+    }
+
+    /// Like ``enqueue_mime``, for asyncio; a file object is read before it
+    /// returns, and a malformed message raises when awaited.
+    #[pyo3(signature = (data, /, *, sender=None))]
+    fn enqueue_mime_async<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        sender: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let sender = convert::opt_string("sender", sender)?;
+        let message = mime::message(py, "data", data)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        awaitable(py, "enqueue_mime_async", async move {
+            let id = outbox.enqueue_mime(sender.as_deref(), &message?).await?;
+            Ok(id.to_string())
+        })
+    }
+
+    /// The record of the mail with queue id ``id`` (a ``QueuedMail``), or
+    /// ``None`` when the queue holds no such mail.
+    fn status(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<Option<PyQueuedMail>> {
+        let id = queue_id(py, id)?;
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move { outbox.get(&id).await })?;
+        outcome.map(|m| m.map(PyQueuedMail::from)).or_raise(py)
+    }
+
+    /// Like ``status``, for asyncio.
+    fn status_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = queue_id(py, id)?;
+        let outbox = self.inner.clone();
+        awaitable(py, "status_async", async move {
+            outbox.get(&id).await.map(|m| m.map(PyQueuedMail::from))
+        })
+    }
+
+    /// Delivers with ``mailer`` until nothing is due (mail deferred to later
+    /// stays queued) and returns a ``RunSummary``. Ctrl-C raises
+    /// ``KeyboardInterrupt`` once the mail being sent is recorded.
+    fn run_until_empty(&self, py: Python<'_>, mailer: &Bound<'_, PyAny>) -> PyResult<PyRunSummary> {
+        let mailer = core_mailer(mailer)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move { outbox.run_until_empty(&mailer).await })?;
+        outcome.map(PyRunSummary::from).or_raise(py)
+    }
+
+    /// Like ``run_until_empty``, for asyncio: an awaitable that resolves to
+    /// a ``RunSummary``.
+    fn run_until_empty_async<'py>(
+        &self,
+        py: Python<'py>,
+        mailer: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mailer = core_mailer(mailer)?;
+        logging::refresh(py);
+        let outbox = self.inner.clone();
+        awaitable(py, "run_until_empty_async", async move {
+            outbox
+                .run_until_empty(&mailer)
+                .await
+                .map(PyRunSummary::from)
+        })
+    }
+
+    /// Delivers with ``mailer`` as mail becomes due, until interrupted:
+    /// Ctrl-C (or another signal handler that raises) stops taking new mail,
+    /// waits until the mail being sent is recorded, then raises. A second
+    /// Ctrl-C stops waiting (a lease left behind is checked by the next
+    /// worker). Raises only for a failure of the queue itself.
+    fn run(&self, py: Python<'_>, mailer: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mailer = core_mailer(mailer)?;
+        logging::refresh(py);
+        let (stop, run, stopped) = start_run(self.inner.clone(), mailer);
+        let waited = wait_interruptibly(py, async move {
+            // Aborting this future (Ctrl-C) drops `stop`, which ends the run.
+            let _stop = stop;
+            joined(run.await)
+        });
+        match waited {
+            Ok(outcome) => outcome.or_raise(py),
+            Err(interrupted) => {
+                wait_until_stopped(py, stopped)?;
+                Err(interrupted)
+            }
+        }
+    }
+
+    /// Like ``run``, for asyncio: an awaitable that delivers until it is
+    /// cancelled. Cancelling it stops taking new mail; the mail being sent
+    /// is still recorded, in the background.
+    fn run_async<'py>(
+        &self,
+        py: Python<'py>,
+        mailer: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mailer = core_mailer(mailer)?;
+        logging::refresh(py);
+        let (stop, run, _) = start_run(self.inner.clone(), mailer);
+        awaitable(py, "run_async", async move {
+            let _stop = stop;
+            joined(run.await)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// Starts `Outbox::run` on the core's runtime. Dropping the sender stops the
+/// run the way the core stops it (finishing and recording what is in
+/// flight); the receiver hears when it has.
+fn start_run(
+    outbox: Outbox,
+    mailer: graphmailer::Mailer,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<graphmailer::Result<()>>,
+    mpsc::Receiver<()>,
+) {
+    let (stop, stopped_by_caller) = tokio::sync::oneshot::channel::<()>();
+    let (done, stopped) = mpsc::sync_channel(1);
+    let run = runtime().spawn(async move {
+        let shutdown = async move {
+            let _ = stopped_by_caller.await;
+        };
+        let outcome = outbox.run(&mailer, shutdown).await;
+        let _ = done.send(());
+        outcome
+    });
+    (stop, run, stopped)
+}
+
+/// A run's task outcome as a core result.
+fn joined(
+    outcome: Result<graphmailer::Result<()>, tokio::task::JoinError>,
+) -> graphmailer::Result<()> {
+    outcome.unwrap_or_else(|e| {
+        Err(Error::new(
+            ErrorKind::Service,
+            format!("the outbox's worker stopped: {e}"),
+        ))
+    })
+}
+
+/// Waits, GIL released, for a stopping run to record its mail in flight;
+/// another signal ends the wait early.
+fn wait_until_stopped(py: Python<'_>, mut stopped: mpsc::Receiver<()>) -> PyResult<()> {
+    loop {
+        let (back, waited) = py.detach(move || {
+            let waited = stopped.recv_timeout(Duration::from_millis(100));
+            (stopped, waited)
+        });
+        stopped = back;
+        match waited {
+            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn core_message(message: &Bound<'_, PyAny>) -> PyResult<graphmailer::Message> {
+    let message = message
+        .cast::<PyMessage>()
+        .map_err(|_| wrong_type("message", "a Message", message))?;
+    Ok(message.borrow().inner.clone())
+}
+
+fn core_mailer(mailer: &Bound<'_, PyAny>) -> PyResult<graphmailer::Mailer> {
+    let mailer = mailer
+        .cast::<PyMailer>()
+        .map_err(|_| wrong_type("mailer", "a Mailer", mailer))?;
+    Ok(mailer.get().inner.as_async().clone())
+}
+
+fn queue_id(py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<QueueId> {
+    convert::string("id", id)?.parse::<QueueId>().or_raise(py)
+}
+
+/// One mail in the outbox, as ``Outbox.status`` reports it.
+#[pyclass(name = "QueuedMail", module = "graphmailer", frozen, eq)]
+#[derive(PartialEq)]
+pub(crate) struct PyQueuedMail {
+    inner: QueuedMail,
+}
+
+impl From<QueuedMail> for PyQueuedMail {
+    fn from(inner: QueuedMail) -> Self {
+        PyQueuedMail { inner }
+    }
+}
+
+#[pymethods]
+impl PyQueuedMail {
+    /// The queue id.
+    #[getter]
+    fn id(&self) -> String {
+        self.inner.id.to_string()
+    }
+
+    /// ``"queued"``, ``"sending"``, ``"sent"``, ``"deferred"``, ``"failed"``
+    /// or ``"uncertain"`` (a try may have gone out; held for an operator).
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.inner.state.name()
+    }
+
+    /// The mailbox it is sent as.
+    #[getter]
+    fn sender(&self) -> &str {
+        &self.inner.sender
+    }
+
+    /// How many To, Cc and Bcc addresses it has.
+    #[getter]
+    fn recipients(&self) -> usize {
+        self.inner.recipients
+    }
+
+    /// How many times a worker took it to send.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// When it was queued (an aware ``datetime`` in UTC).
+    #[getter]
+    fn created(&self) -> SystemTime {
+        self.inner.created
+    }
+
+    /// When a worker may next take it (queued and deferred mail), or ``None``.
+    #[getter]
+    fn next_attempt(&self) -> Option<SystemTime> {
+        self.inner.next_attempt
+    }
+
+    /// Why the last try did not send it, or ``None``.
+    #[getter]
+    fn last_error(&self) -> Option<&str> {
+        self.inner.last_error.as_deref()
+    }
+
+    /// Graph's ``request-id`` of the accepted send, or ``None``.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// When it was sent, or ``None``.
+    #[getter]
+    fn sent_at(&self) -> Option<SystemTime> {
+        self.inner.sent_at
+    }
+
+    /// The ``Message-ID`` set at enqueue (the sent mail's ``internetMessageId``).
+    #[getter]
+    fn internet_message_id(&self) -> &str {
+        &self.inner.internet_message_id
+    }
+
+    /// The size of the stored message in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.size
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let q = |s: &str| convert::repr(py, s);
+        let opt = |s: &Option<String>| s.as_deref().map(q).unwrap_or_else(|| "None".to_owned());
+        format!(
+            "QueuedMail(id={}, state={}, sender={}, recipients={}, attempts={}, last_error={}, request_id={})",
+            q(self.inner.id.as_str()),
+            q(self.inner.state.name()),
+            q(&self.inner.sender),
+            self.inner.recipients,
+            self.inner.attempts,
+            opt(&self.inner.last_error),
+            opt(&self.inner.request_id),
+        )
+    }
+}
+
+/// What one ``run_until_empty`` did: how many mails it left in each state.
+#[pyclass(name = "RunSummary", module = "graphmailer", frozen, eq)]
+#[derive(PartialEq)]
+pub(crate) struct PyRunSummary {
+    inner: RunSummary,
+}
+
+impl From<RunSummary> for PyRunSummary {
+    fn from(inner: RunSummary) -> Self {
+        PyRunSummary { inner }
+    }
+}
+
+#[pymethods]
+impl PyRunSummary {
+    /// Mails Graph accepted.
+    #[getter]
+    fn sent(&self) -> u64 {
+        self.inner.sent
+    }
+
+    /// Mails left for a later try.
+    #[getter]
+    fn deferred(&self) -> u64 {
+        self.inner.deferred
+    }
+
+    /// Mails refused for good.
+    #[getter]
+    fn failed(&self) -> u64 {
+        self.inner.failed
+    }
+
+    /// Mails held for an operator, as a try may have gone out.
+    #[getter]
+    fn uncertain(&self) -> u64 {
+        self.inner.uncertain
+    }
+
+    /// Sends found in Sent Items after an ambiguous answer or a lost lease.
+    #[getter]
+    fn reconciled(&self) -> u64 {
+        self.inner.reconciled
+    }
+
+    /// Sends tried again after Sent Items showed the earlier try had not gone out.
+    #[getter]
+    fn resent(&self) -> u64 {
+        self.inner.resent
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "RunSummary(sent={}, deferred={}, failed={}, uncertain={}, reconciled={}, resent={})",
+            s.sent, s.deferred, s.failed, s.uncertain, s.reconciled, s.resent
+        )
+    }
+}
