@@ -1,7 +1,8 @@
 //! A ready RFC 5322 message sent as is, through the MIME form of `sendMail`
 //! (the request body is the message in base64, `Content-Type: text/plain`).
-//! Only the header block is read (see `headers`): enough to find the sender and the
-//! recipients and to refuse what Graph would refuse, before any network call.
+//! Only the header block is read (by `headers`): enough to find the sender
+//! and the recipients and to refuse what Graph would refuse, before any
+//! network call (docs/graph-mail-protocol.md §5).
 
 use std::io::Read;
 use std::path::Path;
