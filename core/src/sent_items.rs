@@ -4,12 +4,11 @@
 //! `Mail.Read`); without it Graph answers 403, which the caller takes as
 //! "cannot check".
 
-use bytes::Bytes;
 use reqwest::Method;
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph::{self, Call};
+use crate::client::Body;
 use crate::mailer::Mailer;
 
 /// A copy found in Sent Items.
@@ -53,14 +52,10 @@ pub(crate) async fn find(
         .append_pair("$top", "1")
         .finish();
     let path = format!("/mailFolders('sentitems')/messages?{query}");
-    let call = Call {
-        method: Method::GET,
-        path: &path,
-        content_type: "application/json",
-        body: Bytes::new(),
-        sends_mail: false,
-    };
-    let answer = graph::request(&mailer.inner, sender, &call).await?;
+    let answer = mailer
+        .client
+        .request(Method::GET, sender, &path, Body::empty(), false)
+        .await?;
     let page: Page = serde_json::from_slice(&answer.body).map_err(|e| {
         Error::new(
             ErrorKind::Service,
