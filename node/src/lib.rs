@@ -207,9 +207,8 @@ impl Mailer {
         settle(env, signal, async move {
             let path = path?;
             let mime =
-                tokio::task::spawn_blocking(move || graphmailer::MimeMessage::from_path(path))
-                    .await
-                    .map_err(|e| stopped("reading the message", e))??;
+                graphmailer::offload::read(move || graphmailer::MimeMessage::from_path(path))
+                    .await?;
             Ok(mailer.send_mime(sender.as_deref(), &mime).await?)
         })
     }

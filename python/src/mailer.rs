@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use graphmailer::blocking;
-use graphmailer::{Config, Error, ErrorKind, Message, MimeMessage, SendReceipt};
+use graphmailer::{Config, Message, MimeMessage, SendReceipt};
 
 use crate::admin::{PyDiagnosis, PyVerification};
 use crate::bridge::{awaitable, ensure_not_forked, wait_interruptibly};
@@ -379,14 +379,7 @@ impl PyMailer {
         logging::refresh(py);
         let mailer = self.inner.as_async().clone();
         awaitable(py, "send_mime_file_async", async move {
-            let message = tokio::task::spawn_blocking(move || MimeMessage::from_path(path))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(Error::new(
-                        ErrorKind::Service,
-                        format!("reading the message stopped: {e}"),
-                    ))
-                });
+            let message = graphmailer::offload::read(move || MimeMessage::from_path(path)).await;
             send_mime(mailer, sender, message)
                 .await
                 .map(PySendReceipt::from)

@@ -121,8 +121,8 @@ def test_a_secret_and_a_certificate_together_is_refused(tmp_path: Any) -> None:
     key = tmp_path / "key.pem"
     cert = tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=graphmailer test",
-         "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=graphmailer test", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )
