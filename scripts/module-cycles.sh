@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../core/src"
 
 loops=$(mktemp)
 trap 'rm -f "$loops"' EXIT
+# The modules are core/src's files and folders; any other `crate::name` is
+# an item re-exported at the root, not a module.
+modules=$(find . -mindepth 1 -maxdepth 1 \( -name '*.rs' -o -type d \) ! -name lib.rs |
+  sed 's#^\./##; s#\.rs$##' | sort -u)
 edges=$(
   for file in $(find . -name '*.rs' ! -name lib.rs | sort); do
     path=${file#./}
@@ -18,7 +22,7 @@ edges=$(
       sed -E 's/^crate:://; s/[{}]//g' | tr ',' '\n' |
       sed -E 's/^[[:space:]]*//; s/::.*//; s/[[:space:]].*//' |
       grep -E '^[a-z_][a-z0-9_]*$' |
-      grep -vxE "$module|self|super" |
+      grep -vxE "$module|self|super" | grep -xF "$modules" |
       sed "s/^/$module /" || true
   done | sort -u
 )

@@ -120,12 +120,9 @@ def test_a_secret_and_a_certificate_together_is_refused(tmp_path: Any) -> None:
     # Core holds the rule of one credential and names both settings.
     key = tmp_path / "key.pem"
     cert = tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=graphmailer test", "-days", "1"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=graphmailer test", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
     certificate = graphmailer.ClientCertificate.from_pem(cert.read_text(), key.read_bytes())
     with pytest.raises(graphmailer.ConfigError, match="not both") as caught:
         graphmailer.Mailer(

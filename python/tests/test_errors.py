@@ -61,7 +61,7 @@ def test_config_error_names_the_setting() -> None:
     assert caught.value.field == "allowed_senders[1]"
     with pytest.raises(graphmailer.ConfigError) as caught:
         graphmailer.Mailer(tenant_id=TENANT, client_id=CLIENT, client_secret=SECRET, cloud="mars")
-    assert caught.value.field == "cloud" and "usgov" in str(caught.value)
+    assert caught.value.field == "GRAPHMAILER_CLOUD" and "usgov" in str(caught.value)
 
 
 def test_invalid_message_before_any_request(emu: Emulator, mailer: graphmailer.Mailer) -> None:
