@@ -395,3 +395,56 @@ fn two_workers_on_one_postgresql_queue_killed_alternately_lose_and_double_nothin
     );
     assert_eq!(queue_json(&["stats"], &env)["by_state"]["sent"], count);
 }
+
+#[test]
+fn a_queue_that_cannot_be_written_refuses_new_mail_and_keeps_what_it_holds() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    emu.set_faults(json!({"send": [{"status": 503}]}));
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The caller may read the queue but not write it: as another user when
+    // this runs as root (root writes anything), else through the modes.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    let r = if root {
+        // An absolute path: `run` clears the environment, PATH included.
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("runuser (util-linux) is installed");
+        run(
+            Path::new(runuser),
+            &["-u", "nobody", "--", BIN, "sendmail", "-t"],
+            MAIL.as_bytes(),
+            &env,
+        )
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        set(&emu.dir.join("outbox.db"), 0o444);
+        set(&emu.dir, 0o555);
+        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        set(&emu.dir, 0o755);
+        set(&emu.dir.join("outbox.db"), 0o644);
+        r
+    };
+    assert!(
+        r.code == 78 || r.code == 75,
+        "a clear refusal, not success: {} {}",
+        r.code,
+        r.stderr
+    );
+    assert!(r.stderr.contains("outbox"), "{}", r.stderr);
+    let list = queue_json(&["list"], &env);
+    let mails = list["mails"].as_array().unwrap();
+    assert_eq!(mails.len(), 1, "the mail queued before is kept: {list}");
+    assert_eq!(mails[0]["state"], "deferred");
+}

@@ -40,6 +40,11 @@ async fn a_postgresql_that_goes_away_and_comes_back_keeps_its_mail() {
         return;
     };
     let outbox = Outbox::open(&base).await.unwrap();
+    let shown = format!("{outbox:?}");
+    assert!(shown.contains("postgres (database postgres on "), "{shown}");
+    let with_password = format!("{base}&password=hunter2-secret");
+    let debug = format!("{:?}", Outbox::open(&with_password).await.unwrap());
+    assert!(!debug.contains("hunter2"), "{debug}");
     let before = outbox.enqueue(&invoice(1)).await.unwrap();
 
     ctl("stop", &control);

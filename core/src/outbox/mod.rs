@@ -81,10 +81,11 @@ impl Outbox {
                 "the outbox URL must start with `sqlite:` (a file) or `postgres://` (a shared queue)",
             ));
         };
-        let url_for_display = match url.find('@') {
-            // Never show a password given in a PostgreSQL URL.
-            Some(at) if !url.starts_with("sqlite:") => format!("postgres://…{}", &url[at..]),
-            _ => url.to_owned(),
+        // A PostgreSQL URL may hold a password (before `@` or as a query
+        // parameter): show only where the queue is.
+        let url_for_display = match &store {
+            Store::Sqlite(_) => url.to_owned(),
+            Store::Postgres(pg) => format!("postgres ({})", pg.shown()),
         };
         Ok(Outbox {
             inner: Arc::new(Inner {

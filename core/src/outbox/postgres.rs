@@ -93,6 +93,11 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The database and host, without credentials.
+    pub(crate) fn shown(&self) -> &str {
+        &self.shown
+    }
+
     async fn connect(&self) -> Result<Client> {
         let mut config = self.config.clone();
         if config.get_connect_timeout().is_none() {
