@@ -56,12 +56,16 @@ async fn fresh_postgres(base: &str) -> String {
         .await
         .expect("PostgreSQL answers");
     tokio::spawn(connection);
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .await
-        .expect("create the database");
+    // One statement per call: DROP and CREATE DATABASE refuse a transaction.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client
+            .batch_execute(&statement)
+            .await
+            .expect("create the database");
+    }
     let (head, query) = base.split_once('?').unwrap_or((base, ""));
     let root = head.rsplit_once('/').map_or(head, |(r, _)| r);
     format!("{root}/{name}?{query}")

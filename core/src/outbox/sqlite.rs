@@ -248,20 +248,16 @@ impl SqliteStore {
                 Outcome::Failed { error } => ("failed", None, Some(error), None, None, 0),
                 Outcome::Uncertain { error } => ("uncertain", None, Some(error), None, None, 1),
             };
+            // The message is not needed once sent: keep the record, free the
+            // space, in the same statement (one commit, one sync).
             let changed = c.execute(
                 "UPDATE graphmailer_outbox SET state = ?3, next_attempt_ms = ?4, last_error = ?5, \
                  request_id = COALESCE(?6, request_id), sent_ms = ?7, on_wire = ?8, \
-                 lease_owner = NULL, lease_until_ms = NULL \
+                 lease_owner = NULL, lease_until_ms = NULL, \
+                 payload = CASE WHEN ?3 = 'sent' THEN x'' ELSE payload END \
                  WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
                 params![id, owner, state, next, error, request_id, sent, on_wire],
             )?;
-            if state == "sent" && changed == 1 {
-                // The message is not needed once sent: keep the record, free the space.
-                c.execute(
-                    "UPDATE graphmailer_outbox SET payload = x'' WHERE id = ?1",
-                    [&id],
-                )?;
-            }
             Ok(changed == 1)
         })
         .await
