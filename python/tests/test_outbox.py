@@ -19,7 +19,7 @@ import pytest
 import graphmailer
 from graphmailer.testing import Emulator
 
-from .conftest import ALLOWED
+from .conftest import ALLOWED, ticks_while
 
 MIME = (
     b"From: ERP <erp@contoso.test>\r\n"
@@ -106,6 +106,16 @@ def test_an_invalid_message_is_refused_before_it_is_stored(
     assert summary == outbox.run_until_empty(mailer)
     assert summary.sent == 0
     assert emu.counters()["send_requests"] == 0
+
+
+def test_the_gil_is_released_while_a_run_waits(emu: Emulator, mailer: graphmailer.Mailer, tmp_path: Path) -> None:
+    mailer.send(invoice("the token first"))
+    outbox = outbox_in(tmp_path)
+    outbox.enqueue(invoice())
+    emu.set_faults({"delay_ms": 500})
+    ticks = ticks_while(lambda: outbox.run_until_empty(mailer))
+    assert ticks > 50, ticks
+    assert len(emu.messages()) == 2
 
 
 def test_a_bad_url_is_a_config_error_naming_outbox(tmp_path: Path) -> None:
