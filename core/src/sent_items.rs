@@ -7,8 +7,8 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use crate::error::{Error, ErrorKind, Result};
 use crate::client::Body;
+use crate::error::{Error, ErrorKind, Result};
 use crate::mailer::Mailer;
 
 /// A copy found in Sent Items.

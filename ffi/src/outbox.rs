@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::args;
 use crate::error::{Failure, call};
 use crate::handle;
-use crate::mailer::{GRAPHMAILER_MAX_MIME_BYTES, graphmailer_mailer, not_forked, start_runtime};
+use crate::mailer::{GRAPHMAILER_MAX_MIME_BYTES, graphmailer_mailer, not_forked};
 use crate::message::{graphmailer_message, snapshot};
 use crate::status::graphmailer_status;
 use crate::strings;
@@ -115,7 +115,6 @@ pub unsafe extern "C" fn graphmailer_outbox_open(
         let url = unsafe { args::string(url, "url") }?.to_owned();
         let out = args::out(outbox_out, "outbox_out")?;
         not_forked()?;
-        start_runtime();
         let outbox = wait(async move { Outbox::open(&url).await })??;
         let handle = handle::insert::<Outbox, graphmailer_outbox>(outbox);
         // SAFETY: checked non-NULL; the caller promised writable memory.
