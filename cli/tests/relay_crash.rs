@@ -221,17 +221,22 @@ fn messages(emulator: &Emulator, count: usize) -> Vec<Value> {
             .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
             .build()
             .unwrap();
-        let body: Value = client
+        let response = client
             .get(format!(
                 "{url}/_emulator/messages/wait?count={count}&timeout_ms=120000"
             ))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        body["messages"].as_array().cloned().unwrap_or_default()
+        let arrived_in_time = response.status().is_success();
+        let body: Value = response.json().await.unwrap();
+        let all = body["messages"].as_array().cloned().unwrap_or_default();
+        assert!(
+            arrived_in_time,
+            "only {} of {count} messages arrived",
+            all.len()
+        );
+        all
     })
 }
 

@@ -95,7 +95,7 @@ impl Relay {
             let url = m.outbox.as_deref().or(mailer.config().outbox());
             let outbox = match url {
                 Some(url) => Some(
-                    Outbox::open(url)
+                    Outbox::open_with(url, config.outbox.settings())
                         .await
                         .map_err(|e| Error::config(&format!("mailer[{i}].outbox"), e.message()))?,
                 ),
