@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use graphmailer::{Config, Mailer, blocking};
-use graphmailer_relay::{ListenerMode, Relay, RelayConfig};
+use graphmailer_relay::{ListenerMode, Relay, RelayConfig, Signals};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -64,13 +64,14 @@ fn hash_password() -> Result<(), String> {
 async fn serve(path: &std::path::Path) -> Result<(), String> {
     let config = RelayConfig::from_file(path).map_err(|e| e.to_string())?;
     let relay = Relay::start(config).await.map_err(|e| e.to_string())?;
+    let signals = Signals::install().map_err(|e| e.to_string())?;
     for (address, mode) in relay.listeners() {
         eprintln!("relay: listening on {address} ({mode:?})");
     }
     if let Some(url) = relay.ops_url() {
         eprintln!("relay: operations on {url} (/livez, /readyz, /metrics)");
     }
-    relay.run_until_signal().await.map_err(|e| e.to_string())
+    relay.run_with(signals).await.map_err(|e| e.to_string())
 }
 
 async fn demo() -> Result<(), String> {
@@ -142,6 +143,7 @@ may_send_as = [{allowed:?}]
             .map(|a| a.to_string())
             .unwrap_or_default()
     };
+    let signals = Signals::install().map_err(|e| e.to_string())?;
     let line = serde_json::json!({
         "smtp": address(ListenerMode::Starttls),
         "smtps": address(ListenerMode::Tls),
@@ -161,5 +163,5 @@ may_send_as = [{allowed:?}]
         banner.allowed_sender,
         banner.denied_sender
     );
-    relay.run_until_signal().await.map_err(|e| e.to_string())
+    relay.run_with(signals).await.map_err(|e| e.to_string())
 }

@@ -95,7 +95,7 @@ impl Relay {
             let url = m.outbox.as_deref().or(mailer.config().outbox());
             let outbox = match url {
                 Some(url) => Some(
-                    Outbox::open(url)
+                    Outbox::open_with(url, config.outbox.settings())
                         .await
                         .map_err(|e| Error::config(&format!("mailer[{i}].outbox"), e.message()))?,
                 ),
@@ -225,16 +225,19 @@ impl Relay {
 
     /// Runs until SIGTERM or Ctrl-C, reloading certificates on SIGHUP.
     pub async fn run_until_signal(self) -> Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let fail = |e: std::io::Error| Error::config("signals", e.to_string());
-        let mut term = signal(SignalKind::terminate()).map_err(fail)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
-        let mut hup = signal(SignalKind::hangup()).map_err(fail)?;
+        let signals = Signals::install()?;
+        self.run_with(signals).await
+    }
+
+    /// As [`Relay::run_until_signal`], with handlers installed earlier
+    /// (before the relay's addresses were announced, so a signal sent as
+    /// soon as they are read is not lost to the default action).
+    pub async fn run_with(self, mut signals: Signals) -> Result<()> {
         loop {
             tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => match self.reload_certificates() {
+                _ = signals.term.recv() => break,
+                _ = signals.int.recv() => break,
+                _ = signals.hup.recv() => match self.reload_certificates() {
                     Ok(()) => tracing::warn!("certificates reloaded"),
                     Err(e) => tracing::error!("certificate reload failed, keeping the old one: {e}"),
                 },
@@ -242,5 +245,24 @@ impl Relay {
         }
         self.shutdown().await;
         Ok(())
+    }
+}
+
+/// SIGTERM, SIGINT and SIGHUP, caught from the moment this is made.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let fail = |e: std::io::Error| Error::config("signals", e.to_string());
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(fail)?,
+            int: signal(SignalKind::interrupt()).map_err(fail)?,
+            hup: signal(SignalKind::hangup()).map_err(fail)?,
+        })
     }
 }

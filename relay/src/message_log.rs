@@ -31,7 +31,13 @@ impl MessageLog {
     }
 
     pub fn write(&self, record: &MessageRecord<'_>) {
-        let line = match self.format {
+        let line = self.line(record);
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+
+    fn line(&self, record: &MessageRecord<'_>) -> String {
+        match self.format {
             LogFormat::Json => {
                 let mut value = serde_json::to_value(record).unwrap_or_default();
                 if let Some(map) = value.as_object_mut() {
@@ -57,8 +63,43 @@ impl MessageLog {
                 record.id.unwrap_or("-"),
                 record.reply
             ),
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> MessageRecord<'static> {
+        MessageRecord {
+            client: "10.0.0.7".into(),
+            principal: "user scanner",
+            sender: "scanner@contoso.com",
+            recipients: 2,
+            bytes: 1234,
+            result: "accepted",
+            reply: "250 2.0.0 queued as abc".into(),
+            id: Some("abc"),
+        }
+    }
+
+    #[test]
+    fn json_lines_are_one_object_per_message() {
+        let line = MessageLog::new(LogFormat::Json).line(&record());
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event"], "message");
+        assert_eq!(v["sender"], "scanner@contoso.com");
+        assert_eq!(v["recipients"], 2);
+        assert_eq!(v["id"], "abc");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn text_lines_hold_the_same_facts() {
+        let line = MessageLog::new(LogFormat::Text).line(&record());
+        assert!(line.starts_with("message client=10.0.0.7 principal=\"user scanner\""));
+        assert!(line.contains("result=accepted id=abc"));
     }
 }

@@ -109,3 +109,36 @@ async fn sigterm_style_shutdown_finishes_an_open_transaction_and_refuses_new_one
         "no longer listening"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_takes_up_a_renewed_certificate_for_new_connections() {
+    let mut s = common::start("reload", "").await;
+    let renewed = common::temp_dir("reload-new");
+    let next = graphmailer_relay::tls::generate_local(&renewed).unwrap();
+    // The relay reads the paths it was started with: overwrite them.
+    let started = s.ca_file.parent().unwrap().to_owned();
+    std::fs::copy(&next.certificate, started.join("relay-cert.pem")).unwrap();
+    std::fs::copy(&next.key, started.join("relay-key.pem")).unwrap();
+    let handshake = |s: &common::Setup| {
+        let addr = s.addr(ListenerMode::Tls);
+        let connector = s.tls_connector();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            connector.connect(name, tcp).await.is_ok()
+        }
+    };
+    assert!(handshake(&s).await, "the old certificate until the reload");
+    s.relay().reload_certificates().unwrap();
+    assert!(
+        !handshake(&s).await,
+        "the old CA no longer verifies the relay"
+    );
+    s.ca_file = next.ca_file.clone();
+    assert!(handshake(&s).await, "the renewed certificate is served");
+    // A broken pair is refused and the working one stays.
+    std::fs::write(started.join("relay-key.pem"), "not a key").unwrap();
+    assert!(s.relay().reload_certificates().is_err());
+    assert!(handshake(&s).await);
+    let _ = std::fs::remove_dir_all(&renewed);
+}

@@ -113,6 +113,12 @@ pub fn mailer(emulator: &graphmailer_emulator::Emulator) -> Mailer {
     .unwrap()
 }
 
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Setup {
     pub fn relay(&self) -> &Relay {
         self.relay.as_ref().unwrap()
