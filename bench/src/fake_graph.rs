@@ -225,7 +225,10 @@ fn tls_config() -> Result<(Arc<rustls::ServerConfig>, String), String> {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     // Key usages and the leaf's authority key id: OpenSSL's strict mode
     // (Python's default) refuses a chain without them.
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_cert = ca_params.self_signed(&ca_key).map_err(|x| e(&x))?;
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().map_err(|x| e(&x))?;

@@ -143,8 +143,7 @@ fn run_blocking(mode: &str, count: usize, block_on: bool) -> Result<(), Failure>
                         })
                         .collect();
                     workers.into_iter().try_for_each(|w| {
-                        w.join()
-                            .map_err(|_| Failure::from("a sender panicked"))?
+                        w.join().map_err(|_| Failure::from("a sender panicked"))?
                     })
                 })
             };
