@@ -84,12 +84,19 @@ def stats(url: str) -> dict[str, int]:
         return result
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any], int, int]:
+def run(command: list[str], env: dict[str, str], rss: bool = False) -> tuple[dict[str, Any], int, int]:
     """Runs one client process: its JSON line, its start time on the
-    monotonic clock and its peak RSS in KiB."""
+    monotonic clock and (with ``rss``) its peak RSS in KiB.
+
+    The peak RSS comes from GNU time, not from this process's own wait: a
+    child forked from this interpreter starts its high-water mark at the
+    interpreter's size, which would hide every client smaller than it."""
+    rss_file = BUILD / "rss.txt"
+    if rss:
+        command = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] + command
     started = time.monotonic_ns()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, _ = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     out = process.stdout.read() if process.stdout else ""
     err = process.stderr.read() if process.stderr else ""
@@ -98,7 +105,8 @@ def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any], int, i
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError(f"no JSON line; stderr: {err.strip()[-400:]}")
-    return json.loads(lines[-1]), started, usage.ru_maxrss
+    peak = int(rss_file.read_text().split()[-1]) if rss else 0
+    return json.loads(lines[-1]), started, peak
 
 
 def measure(command: list[str], extra: list[str], env: dict[str, str], url: str, a: argparse.Namespace) -> dict[str, Any]:
@@ -112,11 +120,11 @@ def measure(command: list[str], extra: list[str], env: dict[str, str], url: str,
     # measures the neighbours, not the client.
     serials, parallels, tokens = [], [], 0
     for _ in range(a.repeats):
-        line, _, peak = run(command + ["serial", str(a.serial)] + extra, env)
+        line, _, peak = run(command + ["serial", str(a.serial)] + extra, env, rss=True)
         serials.append(line)
         rss = max(rss, peak)
         before = stats(url)["token_requests"]
-        line, _, peak = run(command + ["parallel", str(a.parallel)] + extra, env)
+        line, _, peak = run(command + ["parallel", str(a.parallel)] + extra, env, rss=True)
         tokens = max(tokens, stats(url)["token_requests"] - before)
         parallels.append(line)
         rss = max(rss, peak)

@@ -39,8 +39,8 @@ def body() -> SendMailPostRequestBody:
 async def main() -> None:
     mode, count = args()
     # httpx and Azure Identity's transport read the CA from here.
-    os.environ.setdefault("SSL_CERT_FILE", env("GRAPHMAILER_CA_BUNDLE"))
-    os.environ.setdefault("REQUESTS_CA_BUNDLE", env("GRAPHMAILER_CA_BUNDLE"))
+    os.environ["SSL_CERT_FILE"] = env("GRAPHMAILER_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = env("GRAPHMAILER_CA_BUNDLE")
     credential = ClientSecretCredential(
         env("AZURE_TENANT_ID"),
         env("AZURE_CLIENT_ID"),

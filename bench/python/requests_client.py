@@ -7,6 +7,7 @@ up front and the same JSON body.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +19,8 @@ from common import BODY_BYTES, IN_FLIGHT, MAILBOXES, SCOPE, Clock, accepted_now,
 def main() -> None:
     mode, count = args()
     ca = env("GRAPHMAILER_CA_BUNDLE")
+    # requests lets this variable override a Session's own `verify`.
+    os.environ["REQUESTS_CA_BUNDLE"] = ca
     graph = env("GRAPHMAILER_GRAPH_ENDPOINT")
     first = requests.Session()
     first.verify = ca
