@@ -150,6 +150,8 @@ pub const RATE_LIMIT_WINDOW_SECS: u64 = 600;
 /// minutes, what MSAL signs): a value for the `max_assertion_lifetime_secs`
 /// setting, which is off (0) by default as Entra does not cap it.
 pub const MAX_ASSERTION_LIFETIME_SECS: u64 = 600;
+/// Default number of accepted messages kept (the oldest go first).
+pub const MAX_STORED_MESSAGES: usize = 10_000;
 /// Default recipients (To, Cc, Bcc) per message: Exchange Online's 500.
 pub const MAX_RECIPIENTS_PER_MESSAGE: u32 = 500;
 /// Clock skew allowed on a client assertion's `exp`, `nbf` and `iat` (5 minutes).

@@ -33,6 +33,9 @@ pub struct Settings {
     /// 0 = no cap, Entra's behaviour. Microsoft's documentation asks for 5
     /// to 10 minutes and MSAL signs 10: set 600 to hold clients to that.
     pub max_assertion_lifetime_secs: u64,
+    /// Accepted messages kept for the test API and the inbox; past it the
+    /// oldest are dropped (and counted), so a long run's memory is bounded.
+    pub max_stored_messages: usize,
     /// Recipients (To, Cc and Bcc) one message may have. Exchange Online
     /// allows 500; an administrator can raise it to 1000.
     pub max_recipients_per_message: u32,
@@ -59,6 +62,7 @@ impl Default for Settings {
             reject_assertion_replay: false,
             max_assertion_lifetime_secs: 0,
             max_recipients_per_message: defaults::MAX_RECIPIENTS_PER_MESSAGE,
+            max_stored_messages: defaults::MAX_STORED_MESSAGES,
             max_message_size_bytes: defaults::MAX_MESSAGE_SIZE_BYTES,
             upload_session_lifetime_secs: defaults::UPLOAD_SESSION_LIFETIME_SECS,
             sent_items_lag_ms: defaults::SENT_ITEMS_LAG_MS,
@@ -82,6 +86,11 @@ impl Settings {
         if self.rate_limit_window_secs == 0 {
             return Err(Error::Options(
                 "rate_limit_window_secs must be at least 1".into(),
+            ));
+        }
+        if self.max_stored_messages == 0 {
+            return Err(Error::Options(
+                "max_stored_messages must be at least 1".into(),
             ));
         }
         if self.max_recipients_per_message == 0 || self.max_recipients_per_message > 1000 {
@@ -144,6 +153,9 @@ impl Settings {
         if let Some(v) = update.max_assertion_lifetime_secs {
             self.max_assertion_lifetime_secs = v;
         }
+        if let Some(v) = update.max_stored_messages {
+            self.max_stored_messages = v;
+        }
         if let Some(v) = update.max_recipients_per_message {
             self.max_recipients_per_message = v;
         }
@@ -182,6 +194,8 @@ pub struct SettingsUpdate {
     pub max_assertion_lifetime_secs: Option<u64>,
     /// See [`Settings::max_recipients_per_message`].
     pub max_recipients_per_message: Option<u32>,
+    /// See [`Settings::max_stored_messages`].
+    pub max_stored_messages: Option<usize>,
     /// See [`Settings::max_message_size_bytes`].
     pub max_message_size_bytes: Option<u64>,
     /// See [`Settings::upload_session_lifetime_secs`].

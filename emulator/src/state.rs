@@ -49,6 +49,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Keeps an accepted message; past `max_stored_messages` the oldest
+    /// go, counted in `messages_dropped`, so a long run's memory is bounded.
+    pub fn store_message(&self, message: StoredMessage) {
+        let limit = self.settings().max_stored_messages;
+        let dropped = self.messages.push_bounded(message, limit);
+        CounterCells::add(&self.counters.messages_dropped, dropped as u64);
+    }
+
     pub fn settings(&self) -> Settings {
         self.settings
             .read()
@@ -209,11 +217,15 @@ impl MessageStore {
         }
     }
 
-    pub fn push(&self, message: StoredMessage) {
+    /// Adds a message, dropping the oldest past `limit`; returns how many went.
+    pub fn push_bounded(&self, message: StoredMessage, limit: usize) -> usize {
         let mut list = lock(&self.list);
         list.push(message);
+        let dropped = list.len().saturating_sub(limit.max(1));
+        list.drain(..dropped);
         self.count.send_replace(list.len());
         self.changes.send_modify(|n| *n += 1);
+        dropped
     }
 
     /// Wakes when a message arrives or the store is cleared.
@@ -270,6 +282,8 @@ pub struct Counters {
     /// Requests that came before the `Retry-After` of their app+mailbox's
     /// last 429 had passed (each got another 429).
     pub early_retries: u64,
+    /// Accepted messages no longer kept: the oldest, past `max_stored_messages`.
+    pub messages_dropped: u64,
     /// Faults injected (scripted, random 503s and dropped connections).
     pub faults_injected: u64,
     /// Most concurrent sendMail requests seen for one app+mailbox, counting
@@ -300,6 +314,7 @@ pub(crate) struct CounterCells {
     pub sends_accepted: AtomicU64,
     pub throttled: AtomicU64,
     pub early_retries: AtomicU64,
+    pub messages_dropped: AtomicU64,
     pub faults_injected: AtomicU64,
     pub max_in_flight: AtomicU64,
     pub drafts_created: AtomicU64,
@@ -329,6 +344,7 @@ impl CounterCells {
             sends_accepted: get(&self.sends_accepted),
             throttled: get(&self.throttled),
             early_retries: get(&self.early_retries),
+            messages_dropped: get(&self.messages_dropped),
             faults_injected: get(&self.faults_injected),
             max_in_flight: get(&self.max_in_flight),
             drafts_created: get(&self.drafts_created),
@@ -349,6 +365,7 @@ impl CounterCells {
             &self.sends_accepted,
             &self.throttled,
             &self.early_retries,
+            &self.messages_dropped,
             &self.faults_injected,
             &self.max_in_flight,
             &self.drafts_created,

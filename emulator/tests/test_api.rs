@@ -371,3 +371,37 @@ async fn the_clock_moves_forward_on_request() {
         400
     );
 }
+
+#[tokio::test]
+async fn the_oldest_messages_go_past_the_limit_and_are_counted() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    assert_eq!(
+        emu.get("settings").await.json["max_stored_messages"],
+        10_000
+    );
+    let set = emu.put("settings", json!({"max_stored_messages": 2})).await;
+    assert_eq!(set.status, 200, "{}", set.json);
+    for subject in ["one", "two", "three"] {
+        assert_eq!(
+            emu.send(&token, d::ERP_MAILBOX, &message(subject))
+                .await
+                .status,
+            202
+        );
+    }
+    let kept: Vec<String> = emu
+        .emulator
+        .messages()
+        .iter()
+        .map(|m| m.message["subject"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kept, ["two", "three"]);
+    assert_eq!(emu.get("counters").await.json["messages_dropped"], 1);
+    assert_eq!(
+        emu.put("settings", json!({"max_stored_messages": 0}))
+            .await
+            .status,
+        400
+    );
+}

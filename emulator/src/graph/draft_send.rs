@@ -92,7 +92,7 @@ async fn process(
         Err(TakeError::Refused(response)) => return finish(response),
     };
 
-    shared.messages.push(StoredMessage {
+    shared.store_message(StoredMessage {
         id: Uuid::new_v4().to_string(),
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),

@@ -17,11 +17,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use super::graph_error::GraphRequestIds;
@@ -40,18 +40,20 @@ pub(crate) fn router() -> axum::Router<Arc<Shared>> {
         .layer(axum::middleware::from_fn(super::graph_error::graph_headers))
 }
 
-/// `PUT` a chunk, `GET` the session's status, `DELETE` to cancel.
-#[allow(clippy::too_many_arguments)] // axum extractors, one per part of the request
+/// `PUT` a chunk, `GET` the session's status, `DELETE` to cancel. Takes
+/// the whole request: its parts come from one place instead of an
+/// extractor per part.
 async fn upload_url(
     State(shared): State<Arc<Shared>>,
-    Extension(ids): Extension<GraphRequestIds>,
-    connection: Option<Extension<ConnectionControl>>,
-    method: Method,
     Path(rest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(ids) = parts.extensions.get::<GraphRequestIds>().cloned() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let connection = parts.extensions.get::<ConnectionControl>().cloned();
+    let (method, headers, query) = (parts.method, parts.headers, parts.uri.query());
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
     let (mailbox, message_id, session_id) = match segments.as_slice() {
@@ -67,7 +69,7 @@ async fn upload_url(
         }
         _ => return session_not_found(),
     };
-    let token = query.as_deref().and_then(|q| {
+    let token = query.and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k.eq_ignore_ascii_case("authtoken"))
             .map(|(_, v)| v.into_owned())
@@ -85,7 +87,6 @@ async fn upload_url(
         session_id,
         token: &token,
     };
-    let connection = connection.map(|Extension(c)| c);
     match method {
         Method::PUT => {
             let put = put_chunk(&shared, &ids, &target, &headers, body).await;

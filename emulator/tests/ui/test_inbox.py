@@ -90,6 +90,17 @@ class Cdp:
         self.event_waiters.append((method, future))
         return future
 
+    async def wait_event(self, method, predicate, timeout=10):
+        """Waits for an event, counting those that came before the call."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # Registered before the scan, with no await between: nothing
+            # can arrive unseen.
+            future = self.expect(method)
+            if any(e["method"] == method and predicate(e) for e in self.events):
+                return
+            await asyncio.wait_for(future, max(deadline - time.monotonic(), 0.01))
+
     async def js(self, expression, context=None):
         """Evaluates in the page, or in a frame's isolated world given as
         (session, context id); awaits promises."""
@@ -233,14 +244,9 @@ async def run(banner, env, probe_port, work):
             downloads = os.path.join(work, "downloads")
             os.makedirs(downloads)
             await cdp.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=downloads, eventsEnabled=True)
-            finished = cdp.expect("Browser.downloadProgress")
             await cdp.js("document.querySelector('#m-attachments a').click()")
-            state = None
-            deadline = time.monotonic() + 10
-            while state != "completed" and time.monotonic() < deadline:
-                event = await asyncio.wait_for(finished, 10)
-                state = event["params"]["state"]
-                finished = cdp.expect("Browser.downloadProgress")
+            await cdp.wait_event("Browser.downloadProgress",
+                                 lambda e: e["params"]["state"] in ("completed", "canceled"))
             saved = os.path.join(downloads, "statement-4711.bin")
             got = open(saved, "rb").read() if os.path.exists(saved) else b""
             check("the attachment downloads byte for byte", got == payload, f"{len(got)} of {len(payload)} bytes")
