@@ -1,4 +1,4 @@
-//! The sendMail JSON body, checked the way Graph does (reference §4, §7).
+//! The sendMail JSON body, checked the way Graph does (docs/graph-mail-protocol.md §4, §7).
 //!
 //! Two layers, as in Graph: OData reading first (`odata`: unknown
 //! properties, wrong JSON types, unparsable enums or base64:
