@@ -339,6 +339,58 @@ fn doctor_explains_the_token_and_flags_missing_consent() {
 }
 
 #[test]
+fn doctor_says_whether_the_outbox_can_settle_an_ambiguous_send() {
+    let emu = Emulator::start(&["--http"]);
+    let finding_ids = |env: &[(&str, &str)]| -> Vec<String> {
+        let (code, stdout, _) = emu.run(&["doctor", "--json"], None, env);
+        assert_eq!(code, 0, "{stdout}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let outbox = (
+        "GRAPHMAILER_OUTBOX",
+        "sqlite:/var/spool/graphmailer/outbox.db",
+    );
+
+    // The ERP app holds Mail.Send only: an ambiguous send waits for an operator.
+    let erp = finding_ids(&[outbox]);
+    assert!(
+        erp.iter().any(|id| id == "outbox-cannot-reconcile"),
+        "{erp:?}"
+    );
+
+    // The Outbox app also holds Mail.ReadBasic.All: it looks in Sent Items.
+    let reader = finding_ids(&[
+        outbox,
+        ("AZURE_CLIENT_ID", "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"),
+        (
+            "AZURE_CLIENT_SECRET",
+            "Obx8Q~outboxSecretValue.0123456789abcdefg",
+        ),
+    ]);
+    assert!(
+        reader.iter().any(|id| id == "outbox-can-reconcile"),
+        "{reader:?}"
+    );
+    assert!(
+        reader.iter().any(|id| id == "read-role-for-outbox"),
+        "{reader:?}"
+    );
+
+    // Without an outbox, doctor says nothing about one.
+    let plain = finding_ids(&[]);
+    assert!(
+        plain.iter().all(|id| !id.starts_with("outbox")),
+        "{plain:?}"
+    );
+}
+
+#[test]
 fn verify_prints_a_table_and_fails_when_the_restriction_does_not_hold() {
     let emu = Emulator::start(&["--http"]);
     let (code, stdout, _) = emu.run(

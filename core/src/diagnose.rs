@@ -65,6 +65,9 @@ pub struct Diagnosis {
     /// Whether messages over 4 MB may go through a draft and upload
     /// sessions, which needs Mail.ReadWrite.
     pub large_messages: bool,
+    /// Whether an outbox is configured: it needs a read role to settle an
+    /// ambiguous send by looking in Sent Items instead of holding the mail.
+    pub outbox: bool,
     /// The token's lifetime as issued.
     pub token_lifetime: Option<Duration>,
     /// This machine's clock minus the identity platform's, in seconds.
@@ -142,6 +145,7 @@ impl Mailer {
             app_display_name: None,
             roles: Vec::new(),
             large_messages: config.large_messages,
+            outbox: config.outbox().is_some(),
             token_lifetime: None,
             clock_skew_secs: None,
             error: None,
@@ -185,6 +189,37 @@ impl Mailer {
         d.findings = findings(&d, &token.claims);
         d
     }
+}
+
+/// The roles that let the outbox find a sent mail by its `internetMessageId`,
+/// narrowest first.
+const OUTBOX_READ_ROLES: &[&str] = &["Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"];
+
+/// Whether the outbox can settle an ambiguous send itself.
+fn outbox_finding(d: &Diagnosis) -> Option<Finding> {
+    if !d.outbox {
+        return None;
+    }
+    let role = OUTBOX_READ_ROLES
+        .iter()
+        .find(|role| d.roles.iter().any(|r| r == *role));
+    Some(match role {
+        Some(role) => Finding {
+            severity: Severity::Info,
+            id: "outbox-can-reconcile",
+            message: format!("the outbox can settle an ambiguous send: with {role} it looks for the mail in the sender's Sent Items before sending again"),
+            hint: None,
+        },
+        None => Finding {
+            severity: Severity::Warning,
+            id: "outbox-cannot-reconcile",
+            message: "an outbox is configured, but the token carries no Mail.ReadBasic.All role: a send whose answer was lost is held as uncertain until an operator runs graphmailer queue release".into(),
+            hint: Some(format!(
+                "add Microsoft Graph > Application permissions > Mail.ReadBasic.All to app {} and grant consent, scoped to the sending mailboxes (graphmailer policy prints the RBAC role assignment for the outbox)",
+                d.client_id
+            )),
+        },
+    })
 }
 
 fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
@@ -232,6 +267,7 @@ fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
             )),
         });
     }
+    out.extend(outbox_finding(d));
     for role in d.roles.iter().filter(|r| *r != "Mail.Send") {
         if role == "Mail.ReadWrite" && d.large_messages {
             out.push(Finding {
@@ -239,6 +275,15 @@ fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
                 id: "read-write-for-large-messages",
                 message: "the app holds Mail.ReadWrite, which large messages need: until the tenant scopes it, the app can read, change and delete every mailbox's mail".into(),
                 hint: Some("scope it to the sending mailboxes like Mail.Send (RBAC: 'Application Mail.ReadWrite' with the same management scope; an application access policy covers it), then check with graphmailer verify".into()),
+            });
+            continue;
+        }
+        if d.outbox && OUTBOX_READ_ROLES.contains(&role.as_str()) {
+            out.push(Finding {
+                severity: Severity::Warning,
+                id: "read-role-for-outbox",
+                message: format!("the app holds {role}, which the outbox uses to look in Sent Items after an ambiguous send: until the tenant scopes it, the app can read every mailbox's messages"),
+                hint: Some("scope it to the sending mailboxes like Mail.Send (graphmailer policy prints the RBAC role assignment for the outbox), then check with graphmailer verify".into()),
             });
             continue;
         }
@@ -312,6 +357,55 @@ fn without_password(proxy: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn diagnosis(roles: &[&str], outbox: bool) -> Diagnosis {
+        Diagnosis {
+            tenant_id: "contoso.com".into(),
+            client_id: "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14".into(),
+            credential: "client secret",
+            cloud: "global".into(),
+            token_url: String::new(),
+            graph_endpoint: String::new(),
+            scope: String::new(),
+            proxy: None,
+            no_proxy: None,
+            token_acquired: true,
+            token_tenant: None,
+            app_display_name: None,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            large_messages: false,
+            outbox,
+            token_lifetime: None,
+            clock_skew_secs: None,
+            error: None,
+            findings: Vec::new(),
+        }
+    }
+
+    fn ids(d: &Diagnosis) -> Vec<&'static str> {
+        findings(d, &Some(serde_json::json!({})))
+            .iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    #[test]
+    fn the_outbox_says_whether_it_can_reconcile() {
+        let without = ids(&diagnosis(&["Mail.Send"], true));
+        assert!(without.contains(&"outbox-cannot-reconcile"), "{without:?}");
+        let with = ids(&diagnosis(&["Mail.Send", "Mail.ReadBasic.All"], true));
+        assert!(with.contains(&"outbox-can-reconcile"), "{with:?}");
+        // The role the outbox uses is a scoping warning, not "more than sending needs".
+        assert!(with.contains(&"read-role-for-outbox"), "{with:?}");
+        assert!(!with.contains(&"broad-role"), "{with:?}");
+        // No outbox, no outbox findings, and the read role is broad again.
+        let plain = ids(&diagnosis(&["Mail.Send", "Mail.ReadBasic.All"], false));
+        assert!(
+            plain.iter().all(|id| !id.starts_with("outbox")),
+            "{plain:?}"
+        );
+        assert!(plain.contains(&"broad-role"), "{plain:?}");
+    }
 
     #[test]
     fn proxy_passwords_are_hidden() {

@@ -196,6 +196,16 @@ pub fn policy_script(request: &PolicyRequest, style: PolicyStyle) -> Result<Stri
                 quote(&scope)
             ));
             line(
+                "# 3b. Only with an outbox (graphmailer queue, the relay): let it look in the same mailboxes'",
+            );
+            line(
+                "#     Sent Items after an ambiguous send (Mail.ReadBasic.All), instead of holding the mail:",
+            );
+            line(&format!(
+                "# New-ManagementRoleAssignment -App {app} -Role 'Application Mail.ReadBasic' -CustomResourceScope {}",
+                quote(&scope)
+            ));
+            line(
                 "# 4. Remove the tenant-wide Mail.Send consent in Entra (see the first NOTE), then test.",
             );
             line("#    InScope must be True for these:");
@@ -233,7 +243,9 @@ pub fn policy_script(request: &PolicyRequest, style: PolicyStyle) -> Result<Stri
                     quote(m)
                 ));
             }
-            line("# 2. Restrict the app to that group's members.");
+            line(
+                "# 2. Restrict the app to that group's members (this covers Mail.ReadBasic.All too, which an outbox uses).",
+            );
             line(&format!(
                 "New-ApplicationAccessPolicy -AppId {app} -PolicyScopeGroupId {g} -AccessRight RestrictAccess -Description {}",
                 quote(&format!("{name}: send only as members of {group}"))
@@ -290,6 +302,17 @@ mod tests {
             denied: vec!["ceo@contoso.com".into()],
             group: Some("erp-senders@contoso.com".into()),
         }
+    }
+
+    #[test]
+    fn rbac_script_offers_the_outbox_read_role_in_the_same_scope() {
+        let s = policy_script(&request(), PolicyStyle::Rbac).unwrap();
+        assert!(
+            s.contains(&format!(
+                "# New-ManagementRoleAssignment -App '{APP}' -Role 'Application Mail.ReadBasic' -CustomResourceScope 'Contoso ERP senders'"
+            )),
+            "{s}"
+        );
     }
 
     #[test]
