@@ -97,7 +97,7 @@ async fn process(
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),
         tenant_id: access.caller.tenant_id.to_string(),
-        received_at: now_rfc3339(),
+        received_at: now_rfc3339(&shared.clock),
         save_to_sent_items: true,
         request_id: ids.request_id.clone(),
         client_request_id: ids.client_request_id.clone(),

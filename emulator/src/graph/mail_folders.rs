@@ -106,7 +106,7 @@ pub(super) fn list(
         .iter()
         .any(|r| BODY_ROLES.iter().any(|b| r.eq_ignore_ascii_case(b)));
     let lag = time::Duration::milliseconds(access.settings.sent_items_lag_ms as i64);
-    let now = OffsetDateTime::now_utc();
+    let now = shared.clock.now_utc();
     let mut items: Vec<(OffsetDateTime, Value)> = shared
         .messages
         .all()

@@ -15,7 +15,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -154,7 +153,7 @@ async fn process(
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),
         tenant_id: access.caller.tenant_id.to_string(),
-        received_at: now_rfc3339(),
+        received_at: now_rfc3339(&shared.clock),
         save_to_sent_items: payload.save_to_sent_items,
         request_id: ids.request_id.clone(),
         client_request_id: ids.client_request_id.clone(),
@@ -267,10 +266,10 @@ pub(super) fn bad_request(invalid: &Invalid, ids: &GraphRequestIds) -> Response 
     graph_error(StatusCode::BAD_REQUEST, invalid.code, &invalid.message, ids)
 }
 
-pub(super) fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
+/// The emulator's time, which tests can move, so that what depends on a
+/// mail's age (the Sent Items lag) follows the same clock.
+pub(super) fn now_rfc3339(clock: &crate::clock::Clock) -> String {
+    clock.now_utc().format(&Rfc3339).unwrap_or_default()
 }
 
 /// `/me/sendMail` exists only for delegated tokens; an app token gets 400.
