@@ -76,7 +76,7 @@ out=$(swaks --server "${smtp%:*}" --port "${smtp##*:}" --tls --tls-verify --tls-
   --auth PLAIN --auth-user "$user" --auth-password "$password" \
   --from "$allowed" --to ap@fabrikam.example --header "Subject: swaks starttls" \
   --attach-type application/pdf --attach-name scan.pdf --attach @"$work/scan.pdf" 2>&1)
-if echo "$out" | grep -qE '<[-~]  250 2.0.0 queued as'; then pass "swaks STARTTLS + AUTH PLAIN: 250 queued"; else fail "swaks STARTTLS: $out"; fi
+if grep -qE '<[-~]  250 2.0.0 queued as' <<<"$out"; then pass "swaks STARTTLS + AUTH PLAIN: 250 queued"; else fail "swaks STARTTLS: $out"; fi
 msg=$(arrived 1 "swaks starttls")
 if [ -n "$msg" ] && printf '%s' "$msg" | python3 -c "
 import base64,json,sys
@@ -90,17 +90,17 @@ fi
 out=$(swaks --server "${smtps%:*}" --port "${smtps##*:}" --tls-on-connect --tls-verify --tls-ca-path "$ca" \
   --auth LOGIN --auth-user "$user" --auth-password "$password" \
   --from "$allowed" --to ap@fabrikam.example --header "Subject: swaks implicit" 2>&1)
-if echo "$out" | grep -qE '<[-~]  250 2.0.0 queued as'; then pass "swaks implicit TLS + AUTH LOGIN: 250 queued"; else fail "swaks implicit TLS: $out"; fi
+if grep -qE '<[-~]  250 2.0.0 queued as' <<<"$out"; then pass "swaks implicit TLS + AUTH LOGIN: 250 queued"; else fail "swaks implicit TLS: $out"; fi
 [ -n "$(arrived 2 "swaks implicit")" ] && pass "swaks implicit-TLS message arrived" || fail "swaks implicit-TLS message did not arrive"
 
 out=$(swaks --server "${smtp%:*}" --port "${smtp##*:}" --auth PLAIN --auth-user "$user" \
   --auth-password "$password" --from "$allowed" --to ap@fabrikam.example 2>&1)
-if echo "$out" | grep -qE "Host did not advertise authentication|538"; then pass "swaks without TLS cannot log in"; else fail "swaks without TLS: $out"; fi
+if grep -qE "Host did not advertise authentication|538" <<<"$out"; then pass "swaks without TLS cannot log in"; else fail "swaks without TLS: $out"; fi
 
 out=$(swaks --server "${smtp%:*}" --port "${smtp##*:}" --tls --tls-verify --tls-ca-path "$ca" \
   --auth PLAIN --auth-user "$user" --auth-password "$password" \
   --from "$denied" --to ap@fabrikam.example 2>&1)
-if echo "$out" | grep -qE '<[~*]\* 550 5.7.1'; then pass "swaks: a denied sender gets 550 5.7.1 at MAIL FROM"; else fail "swaks denied sender: $out"; fi
+if grep -qE '<[~*]\* 550 5.7.1' <<<"$out"; then pass "swaks: a denied sender gets 550 5.7.1 at MAIL FROM"; else fail "swaks denied sender: $out"; fi
 
 printf 'From: %s\r\nTo: ap@fabrikam.example\r\nSubject: curl starttls\r\n\r\nfrom curl\r\n' "$allowed" >"$work/curl.eml"
 if curl -sS --url "smtp://$smtp" --ssl-reqd --cacert "$ca" --user "$user:$password" \
@@ -132,9 +132,9 @@ ops=$(field '["http"]')
 curl -sf "$ops/livez" >/dev/null && pass "/livez answers" || fail "/livez"
 curl -sf "$ops/readyz" >/dev/null && pass "/readyz: token and queue ready" || fail "/readyz"
 metrics=$(curl -sf "$ops/metrics")
-if echo "$metrics" | grep -q '^graphmailer_messages_total{result="accepted"} 4$' &&
-   echo "$metrics" | grep -q '^graphmailer_queue_messages{state="sent"}' &&
-   ! echo "$metrics" | grep -q "$allowed"; then
+if grep -q '^graphmailer_messages_total{result="accepted"} 4$' <<<"$metrics" &&
+   grep -q '^graphmailer_queue_messages{state="sent"}' <<<"$metrics" &&
+   ! grep -q "$allowed" <<<"$metrics"; then
   pass "/metrics counts the accepted messages and the queue, with no addresses"
 else
   fail "/metrics: $metrics"
