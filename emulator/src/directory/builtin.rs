@@ -163,7 +163,7 @@ impl Default for Directory {
                     d::REPORTS_IDENTITY_CLIENT_ID,
                     d::REPORTS_IDENTITY_OBJECT_ID,
                     d::REPORTS_IDENTITY_DISPLAY_NAME,
-                    &[],
+                    &["User.Read.All"],
                 ),
             ],
             mailboxes: vec![
