@@ -143,11 +143,11 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_issuer).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700211)),
+        (401, Some(700211)),
         "{}",
         answer.json
     );
-    assert_eq!(answer.json["error"], "invalid_request");
+    assert_eq!(answer.json["error"], "invalid_client");
     assert!(
         description(&answer).starts_with(
             "AADSTS700211: No matching federated identity record found for presented assertion issuer 'https://token.actions.githubusercontent.com'."
@@ -160,7 +160,7 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_subject).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700213)),
+        (401, Some(700213)),
         "{}",
         answer.json
     );
@@ -170,9 +170,13 @@ async fn mismatches_get_entras_codes_and_texts() {
         "{}",
         description(&answer)
     );
-    // The comparison is case-sensitive, as Entra's.
+    // The comparison is case-sensitive, as Entra's; a subject that differs
+    // only in case has its own code.
     let upper = mint(&emu, json!({"subject": d::WORKLOAD_SUBJECT.to_uppercase()})).await;
-    assert_eq!(workload_token(&emu, &upper).await.aadsts(), Some(700213));
+    let answer = workload_token(&emu, &upper).await;
+    assert_eq!(answer.aadsts(), Some(7002138), "{}", answer.json);
+    assert_eq!(answer.status, 401);
+    assert!(description(&answer).contains("case-sensitive"));
 
     let wrong_audience = mint(
         &emu,
@@ -182,7 +186,7 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_audience).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700212)),
+        (401, Some(700212)),
         "{}",
         answer.json
     );
@@ -199,6 +203,7 @@ async fn mismatches_get_entras_codes_and_texts() {
         "{}",
         answer.json
     );
+    assert_eq!(answer.json["error"], "invalid_request");
     assert!(
         description(&answer).contains(&format!(
             "No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. Assertion Subject: '{}'. Assertion Audience: '{}'.",
