@@ -11,6 +11,9 @@
 //! `Mail.Send`, `Mail.ReadWrite` and `full_access_as_app` with no policy;
 //! the Billing app holds `Mail.Send` and `Mail.ReadWrite` (what the
 //! large-attachment path needs) under the same restriction as the ERP app.
+//! The Workload app has no secret and proves itself with a federated token;
+//! the ERP VM (system-assigned) and Reports (user-assigned, no `Mail.Send`)
+//! managed identities get their tokens from the local identity endpoints.
 
 /// The Contoso tenant (directory) id.
 pub const TENANT_ID: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
