@@ -478,11 +478,11 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  inbox (browser)     {}", b.inbox));
     lines.push(format!("  OIDC issuer         {}", b.oidc_issuer));
     lines.push(format!(
-        "  IMDS (instead of 169.254.169.254)  {}/metadata/identity/oauth2/token",
+        "  IMDS endpoint       {}/metadata/identity/oauth2/token  (stands in for 169.254.169.254)",
         b.identity_url
     ));
     lines.push(format!(
-        "  IDENTITY_ENDPOINT   {}/msi/token   (IDENTITY_HEADER: in the JSON line above)",
+        "  IDENTITY_ENDPOINT   {}/msi/token  (IDENTITY_HEADER: in the JSON line above)",
         b.identity_url
     ));
     lines.push(format!(
