@@ -496,3 +496,23 @@ async fn bad_federated_credentials_in_a_directory_file_are_refused() {
         assert!(err.contains(expected), "{credential}: {err}");
     }
 }
+
+#[tokio::test]
+async fn over_https_the_issuer_is_the_https_origin_and_tokens_do_not_cross() {
+    let emu = Emu::start_tls().await;
+    assert!(emu.emulator.oidc_issuer().starts_with("https://"));
+    let minted = emu
+        .emulator
+        .mint_federated_token(&FederatedTokenRequest::for_subject(d::WORKLOAD_SUBJECT))
+        .unwrap();
+    let answer = workload_token(&emu, &minted.token).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    let access_token = answer.json["access_token"].as_str().unwrap().to_owned();
+
+    // A workload token is no access token at Graph...
+    let sent = emu.send(&minted.token, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(sent.status, 401, "{}", sent.json);
+    // ... and an access token is no workload token: its issuer is Entra's.
+    let answer = workload_token(&emu, &access_token).await;
+    assert_eq!(answer.aadsts(), Some(700211), "{}", answer.json);
+}

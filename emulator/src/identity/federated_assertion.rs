@@ -28,15 +28,15 @@ const CHECK: &str = "Check your federated identity credential Subject, Audience 
 const CASE: &str = "Please note that the matching is done using a case-sensitive comparison.";
 
 /// Whether an assertion is a federated token rather than the app's own
-/// certificate assertion: its `iss` is not a GUID (an app's own assertion
-/// names its client id; an issuer is a URL). An assertion whose `iss` is
-/// another app's id stays a certificate assertion, so it gets AADSTS700021
-/// as before. A token that does not parse goes the certificate way too,
-/// which names what is wrong.
+/// certificate assertion: it has an `iss` that is not a GUID (an app's own
+/// assertion names its client id; an issuer is a URL). An assertion whose
+/// `iss` is another app's id, or that has none, stays a certificate
+/// assertion and gets AADSTS700021 as before; so does a token that does not
+/// parse, and the certificate checks name what is wrong.
 pub(super) fn is_federated(assertion: &str) -> bool {
     CompactJwt::parse(assertion).is_ok_and(|jwt| {
         jwt.claim("iss")
-            .is_none_or(|iss| uuid::Uuid::parse_str(iss).is_err())
+            .is_some_and(|iss| uuid::Uuid::parse_str(iss).is_err())
     })
 }
 
