@@ -13,8 +13,10 @@
 //! ```
 //!
 //! Modules: [`directory`] (who exists, with the certificates each app may
-//! sign client assertions with), `identity` (token endpoint, client
-//! assertions and discovery), `graph` (sendMail, drafts, attachments,
+//! sign client assertions with, and the federated credentials and managed
+//! identities), `identity` (token endpoint, client assertions, federated
+//! tokens and the OIDC issuer that mints them for tests, the managed
+//! identity endpoints, and discovery), `graph` (sendMail, drafts, attachments,
 //! upload sessions and a draft's send), `drafts` (what drafts and upload
 //! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
