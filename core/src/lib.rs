@@ -55,6 +55,7 @@ pub mod offload;
 pub mod outbox;
 pub mod policy;
 pub mod powershell;
+pub mod private_file;
 mod readme;
 mod report;
 mod retry;

@@ -232,6 +232,8 @@ test('largeMessages and defaultSender from options, the environment and a file',
       `graph_endpoint = "${emu.url}"`,
       'large_messages = true',
     ].join('\n'),
+    // It holds the client secret, which is only read from a private file.
+    { mode: 0o600 },
   )
   assert.equal(Mailer.fromFile(toml).largeMessages, true)
 })
