@@ -106,6 +106,13 @@ export interface SendOptions {
    * draft is deleted.
    */
   signal?: AbortSignal
+  /**
+   * Called as a large message's attachments go up (never for a message sent
+   * in one request): after each upload chunk, after each smaller attachment,
+   * and once more with `finished` true when Graph accepted the message. An
+   * exception thrown in it becomes a process warning; the send goes on.
+   */
+  onProgress?: (progress: Progress) => void
 }
 
 /**
@@ -517,6 +524,27 @@ export interface MailerInfo {
  * `Error` with `code: 'ERR_CONFIG'` naming the bad value.
  */
 export declare function policyScript(request: PolicyRequest, style: PolicyStyle): string
+
+/**
+ * How far a large message's attachments have gone up, as `send`'s
+ * `onProgress` receives it.
+ */
+export interface Progress {
+  /** The attachment's place in the message's `attachments`. */
+  index: number
+  /** The attachment's file name. */
+  name: string
+  /** Bytes of this attachment the service has taken so far. */
+  sent: number
+  /** The attachment's size in bytes. */
+  total: number
+  /** Bytes of all the message's attachments taken so far. */
+  messageSent: number
+  /** The size of all the message's attachments. */
+  messageTotal: number
+  /** True on the last call only, once Graph accepted the message. */
+  finished: boolean
+}
 
 /**
  * One mail in the outbox, as `outbox.status(id)` reports it. Times are

@@ -13,6 +13,7 @@ mod send;
 mod sendmail;
 mod sendmail_args;
 mod syslog;
+mod upload_bar;
 mod verify;
 
 use std::ffi::OsString;

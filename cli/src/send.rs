@@ -8,6 +8,7 @@ use graphmailer::{Address, Attachment, Error, Importance, Message, MimeMessage};
 
 use crate::config_arg::ConfigArg;
 use crate::output;
+use crate::upload_bar;
 
 #[derive(clap::Args)]
 pub struct SendArgs {
@@ -104,9 +105,14 @@ fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
         let mailer = graphmailer::blocking::Mailer::new(config)?;
         return mailer.send_mime(args.from.as_deref(), &message);
     }
+    let (options, bar) = upload_bar::send_options(args.json);
     let message = build_message(args)?;
     let mailer = graphmailer::blocking::Mailer::new(config)?;
-    mailer.send(&message)
+    let sent = mailer.send_with(&message, &options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    sent
 }
 
 fn addresses(list: &[String], field: &str) -> Result<Vec<Address>, Error> {

@@ -104,6 +104,12 @@ fn write_configs(dir: &Path, emulator: &Emulator, deliver: bool) -> std::path::P
         ),
     )
     .unwrap();
+    // The mailer file holds a client secret, which is only read from a private file.
+    std::fs::set_permissions(
+        dir.join("mailer.toml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let path = dir.join("relay.toml");
     std::fs::write(
         &path,

@@ -159,4 +159,41 @@ fn a_large_attachment_goes_through_an_upload_session_when_large_messages_are_on(
         r.stdout
     );
     assert!(!r.stdout.contains("/upload/"), "{}", r.stdout);
+    // Piped, so no progress bar: nothing on stderr at all.
+    assert_eq!(r.stderr, "", "a bar was drawn into a pipe");
+
+    // On a terminal the bar shows the attachment going up; with --json it
+    // does not. `script` gives the command a terminal and keeps what it drew.
+    if Path::new("/usr/bin/script").exists() {
+        let command = |extra: &str| {
+            let quoted: Vec<String> = [&["send"], &args[..]]
+                .concat()
+                .iter()
+                .map(|a| format!("'{a}'"))
+                .collect();
+            format!("{BIN} {} {extra} >/dev/null", quoted.join(" "))
+        };
+        let env = with(&emu.env(), &[&large[..], &[("TERM", "xterm")]].concat());
+        let drawn = run(
+            Path::new("/usr/bin/script"),
+            &["-qec", &command(""), "/dev/null"],
+            b"",
+            &env,
+        );
+        assert_eq!(drawn.code, 0, "{}{}", drawn.stdout, drawn.stderr);
+        assert!(
+            drawn.stdout.contains("scan.bin") && drawn.stdout.contains("MiB"),
+            "no bar on a terminal: {:?}",
+            drawn.stdout
+        );
+        let json = run(
+            Path::new("/usr/bin/script"),
+            &["-qec", &command("--json"), "/dev/null"],
+            b"",
+            &env,
+        );
+        assert_eq!(json.code, 0, "{}{}", json.stdout, json.stderr);
+        assert!(!json.stdout.contains("scan.bin"), "{:?}", json.stdout);
+        assert_eq!(emu.messages().len(), 4);
+    }
 }

@@ -367,6 +367,8 @@ fn missing_configuration_is_ex_config() {
         .unwrap()
         .replace(&emu.secret(), "Wrong8Q~notTheSecretValue.0123456789abcdef");
     std::fs::write(&wrong, text).unwrap();
+    // Private, so that the wrong secret, not the file's mode, is what fails.
+    std::fs::set_permissions(&wrong, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let r = run(
         Path::new(BIN),
         &["sendmail", "a@example.com"],

@@ -12,6 +12,7 @@ use crate::diagnose::Diagnosis;
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::Message;
 use crate::mime::MimeMessage;
+use crate::progress::SendOptions;
 use crate::verify::Verification;
 
 /// The process-wide runtime graphmailer's own threads run on. Bindings spawn
@@ -123,6 +124,15 @@ impl Mailer {
         let mailer = self.inner.clone();
         let message = message.clone();
         wait(async move { mailer.send(&message).await })?
+    }
+
+    /// Sends a message with options and waits for Graph's answer (see
+    /// [`crate::Mailer::send_with`]). The progress observer runs on one of
+    /// the runtime's threads, not the caller's.
+    pub fn send_with(&self, message: &Message, options: &SendOptions) -> Result<SendReceipt> {
+        let mailer = self.inner.clone();
+        let (message, options) = (message.clone(), options.clone());
+        wait(async move { mailer.send_with(&message, &options).await })?
     }
 
     /// Sends a ready RFC 5322 message and waits for Graph's answer (see

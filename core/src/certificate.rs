@@ -171,6 +171,18 @@ impl fmt::Debug for ClientCertificate {
     }
 }
 
+/// Whether the file at `path` is PEM with a private key anyone who reads
+/// the file can use (no password on it). A file that cannot be read answers
+/// no: loading the certificate reports that, with its own message.
+pub(crate) fn has_unprotected_key(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path).map(Zeroizing::new) else {
+        return false;
+    };
+    pem_sections(&bytes)
+        .iter()
+        .any(|(label, _)| label.ends_with("PRIVATE KEY") && !label.starts_with("ENCRYPTED "))
+}
+
 fn cert_error(message: &str) -> Error {
     Error::config("AZURE_CLIENT_CERTIFICATE_PATH", message.to_owned())
 }

@@ -14,10 +14,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Attachment, Message};
 use crate::message_limits::UPLOAD_SESSION_MIN_BYTES;
 use crate::offload;
+use crate::progress::{ProgressObserver, ProgressReporter};
 use crate::upload;
 use crate::wire;
 
-pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<SendReceipt> {
+pub(crate) async fn send(
+    client: Arc<GraphClient>,
+    message: Message,
+    progress: Option<ProgressObserver>,
+) -> Result<SendReceipt> {
     let sender = message.sender.as_str();
     if !message.save_to_sent_items {
         // A draft's `send` takes no saveToSentItems: say so rather than ignore it.
@@ -43,8 +48,12 @@ pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<S
         "draft created for a large message"
     );
     let mut draft = Draft::new(client.clone(), sender, &id);
+    let total = message.attachments.iter().map(Attachment::size).sum();
+    let mut progress = ProgressReporter::new(progress, total);
     for (index, attachment) in message.attachments.iter().enumerate() {
-        if let Err(e) = attach(&client, sender, &draft.path, attachment).await {
+        let mut report =
+            |sent| progress.attachment(index, &attachment.name, sent, attachment.size());
+        if let Err(e) = attach(&client, sender, &draft.path, attachment, &mut report).await {
             let e = e.with_note(&format!(
                 "attachments[{index}] ('{}') was not added",
                 attachment.name
@@ -64,6 +73,7 @@ pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<S
     match sent {
         Ok(answer) => {
             draft.keep();
+            progress.finished();
             Ok(answer.into_receipt())
         }
         // The draft may be on its way out: deleting it now could race the send.
@@ -82,9 +92,10 @@ async fn attach(
     sender: &str,
     draft: &str,
     attachment: &Attachment,
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<()> {
     if attachment.size() >= UPLOAD_SESSION_MIN_BYTES {
-        return upload::upload(client, sender, draft, attachment).await;
+        return upload::upload(client, sender, draft, attachment, report).await;
     }
     let content = attachment.content.clone();
     let bytes = offload::read(move || content.read_all()).await?;
@@ -97,6 +108,7 @@ async fn attach(
             false,
         )
         .await?;
+    report(attachment.size());
     Ok(())
 }
 

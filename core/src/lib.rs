@@ -55,6 +55,8 @@ pub mod offload;
 pub mod outbox;
 pub mod policy;
 pub mod powershell;
+pub mod private_file;
+mod progress;
 mod readme;
 mod report;
 mod retry;
@@ -80,6 +82,7 @@ pub use mime::MimeMessage;
 pub use outbox::{Outbox, QueueId, QueueState};
 pub use policy::SenderPolicy;
 pub use powershell::{PolicyRequest, PolicyStyle, policy_script};
+pub use progress::{Progress, ProgressObserver, SendOptions};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use verify::{

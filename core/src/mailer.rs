@@ -10,6 +10,7 @@ use crate::large;
 use crate::message::Message;
 use crate::mime::MimeMessage;
 use crate::offload;
+use crate::progress::SendOptions;
 use crate::wire;
 
 /// Sends mail through Microsoft Graph with app-only credentials.
@@ -53,10 +54,18 @@ impl Mailer {
     /// draft and upload sessions, and a failure part way deletes the draft,
     /// as does cancelling the send (dropping its future).
     pub async fn send(&self, message: &Message) -> Result<SendReceipt> {
+        self.send_with(message, &SendOptions::default()).await
+    }
+
+    /// Sends a message as [`Mailer::send`] does, with `options`: an observer
+    /// of upload progress, which only a message sent through a draft and
+    /// upload sessions reports to (see [`crate::Progress`]).
+    pub async fn send_with(&self, message: &Message, options: &SendOptions) -> Result<SendReceipt> {
         message.validate()?;
         self.client.config.allowed_senders.check(&message.sender)?;
         if !wire::fits_one_request(message) && self.client.config.large_messages {
-            return large::send(self.client.clone(), message.clone()).await;
+            let progress = options.progress.clone();
+            return large::send(self.client.clone(), message.clone(), progress).await;
         }
         let body = if message
             .attachments

@@ -34,12 +34,14 @@ struct Session {
     next_expected_ranges: Vec<String>,
 }
 
-/// Uploads `attachment` onto the draft at `draft` (`/messages/{id}`).
+/// Uploads `attachment` onto the draft at `draft` (`/messages/{id}`),
+/// calling `report` with the bytes the service holds after each chunk.
 pub(crate) async fn upload(
     client: &GraphClient,
     sender: &str,
     draft: &str,
     attachment: &Attachment,
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<()> {
     let created = client
         .request(
@@ -65,12 +67,14 @@ pub(crate) async fn upload(
         };
         match outcome {
             Chunk::Complete => {
+                report(total);
                 tracing::debug!(sender, name = %attachment.name, total, "attachment uploaded");
                 return Ok(());
             }
             Chunk::Accepted(next) => {
                 offset = next.unwrap_or(offset + len as u64);
                 retries.restart();
+                report(offset.min(total));
             }
             Chunk::Failed { error, resume_at } => {
                 let what = format!("upload chunk at byte {offset} failed; resuming");

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use graphmailer::{Attachment, ErrorKind, Mailer, Message, MimeMessage};
+use graphmailer::{
+    Attachment, ErrorKind, Mailer, Message, MimeMessage, Progress, SendOptions, limits,
+};
 use graphmailer_emulator::defaults as d;
 use serde_json::{Value, json};
 
@@ -107,6 +109,70 @@ async fn a_20_mb_attachment_goes_through_upload_sessions_byte_for_byte() {
     let counters = emu.counters().await;
     assert_eq!(counters["upload_chunks"], 6, "{counters}");
     assert!(emu.drafts().await.is_empty());
+}
+
+/// Every event the observer saw, in order.
+fn recorder() -> (SendOptions, std::sync::Arc<std::sync::Mutex<Vec<Progress>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = SendOptions::new().on_progress(move |p| log.lock().unwrap().push(p.clone()));
+    (options, seen)
+}
+
+#[tokio::test]
+async fn upload_progress_rises_chunk_by_chunk_to_the_total() {
+    let emu = TestEmulator::start().await;
+    let big = pattern(8 * MB, 4);
+    let file = TempFile::new("scan.tif", &big);
+    let small = pattern(100_000, 2);
+    let message = invoice(&file).attach(Attachment::from_bytes("index.csv", small));
+    let (options, seen) = recorder();
+    billing(&emu, true)
+        .send_with(&message, &options)
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let total = (8 * MB + 100_000) as u64;
+    // The 8 MB file in chunks of 3.75 MiB: three events; the small
+    // attachment in one; then the final one.
+    let chunks = limits::UPLOAD_CHUNK_BYTES as u64;
+    let big_len = (8 * MB) as u64;
+    let figures: Vec<_> = seen.iter().map(|p| (p.index, p.sent, p.finished)).collect();
+    assert_eq!(
+        figures,
+        [
+            (0, chunks, false),
+            (0, 2 * chunks, false),
+            (0, big_len, false),
+            (1, 100_000, false),
+            (1, 100_000, true)
+        ]
+    );
+    assert!(
+        seen[..3]
+            .iter()
+            .all(|p| p.name == "scan.tif" && p.total == big_len)
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].message_sent <= w[1].message_sent)
+    );
+    assert!(seen.iter().all(|p| p.message_total == total));
+    assert_eq!(seen.last().unwrap().message_sent, total);
+    assert_eq!(emu.counters().await["upload_chunks"], 3);
+}
+
+#[tokio::test]
+async fn a_message_in_one_request_reports_no_progress() {
+    let emu = TestEmulator::start().await;
+    let file = TempFile::new("small.pdf", &pattern(100_000, 1));
+    let (options, seen) = recorder();
+    billing(&emu, true)
+        .send_with(&invoice(&file), &options)
+        .await
+        .unwrap();
+    assert_eq!(emu.messages().await.len(), 1);
+    assert!(seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -427,6 +427,47 @@ typedef struct graphmailer_config {
 } graphmailer_config;
 
 /**
+ * How far a large message's attachments have gone up. Valid only during
+ * the call of the graphmailer_progress_fn that receives it.
+ */
+typedef struct graphmailer_progress {
+    /**
+     * The attachment's place in the message's attachments (0 first).
+     */
+    size_t index;
+    /**
+     * The attachment's file name (UTF-8, NUL-terminated).
+     */
+    const char *name;
+    /**
+     * Bytes of this attachment the service has taken so far.
+     */
+    uint64_t sent;
+    /**
+     * The attachment's size in bytes.
+     */
+    uint64_t total;
+    /**
+     * Bytes of all the message's attachments taken so far.
+     */
+    uint64_t message_sent;
+    /**
+     * The size of all the message's attachments.
+     */
+    uint64_t message_total;
+    /**
+     * True on the last call only, once Graph accepted the message.
+     */
+    bool finished;
+} graphmailer_progress;
+
+/**
+ * Receives upload progress (see graphmailer_mailer_send_with_progress),
+ * with the `userdata` given there.
+ */
+typedef void (*graphmailer_progress_fn)(const struct graphmailer_progress *progress, void *userdata);
+
+/**
  * What one graphmailer_outbox_run_until_empty did: how many mails it left
  * in each state.
  */
@@ -691,6 +732,30 @@ graphmailer_status graphmailer_mailer_free(struct graphmailer_mailer *mailer);
 graphmailer_status graphmailer_mailer_send(const struct graphmailer_mailer *mailer,
                                            const struct graphmailer_message *message,
                                            struct graphmailer_receipt **receipt_out);
+
+/**
+ * Like graphmailer_mailer_send, and reports upload progress to
+ * `on_progress` (may be NULL: then it is graphmailer_mailer_send).
+ *
+ * Only a message that goes through a draft and upload sessions (large
+ * messages) reports: after each chunk of an attachment's upload session,
+ * after each smaller attachment added to the draft, and once more with
+ * `finished` true when Graph accepted the message. A message sent in one
+ * request never calls it. `on_progress` is called on one of graphmailer's
+ * worker threads, not the calling thread, before this function returns;
+ * the upload waits while it runs, so it should be quick. `userdata` is
+ * passed to it untouched. The progress struct and its `name` are valid only
+ * during the call.
+ *
+ * # Safety
+ * As for graphmailer_mailer_send; `on_progress`, when not NULL, is safe to
+ * call from another thread with `userdata` until this function returns.
+ */
+graphmailer_status graphmailer_mailer_send_with_progress(const struct graphmailer_mailer *mailer,
+                                                         const struct graphmailer_message *message,
+                                                         struct graphmailer_receipt **receipt_out,
+                                                         graphmailer_progress_fn on_progress,
+                                                         void *userdata);
 
 /**
  * Sends a ready RFC 5322 message (headers, a blank line, the body, any

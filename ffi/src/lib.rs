@@ -17,6 +17,7 @@ mod mailer;
 mod message;
 mod outbox;
 mod policy;
+mod progress;
 mod receipt;
 mod report;
 mod status;

@@ -1,7 +1,7 @@
 //! The mailer: created from the config struct, the environment or a file;
 //! shared by any number of threads; sends, diagnoses and verifies.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use gm_core::blocking::Mailer;
@@ -12,6 +12,7 @@ use crate::config::{graphmailer_config, to_core};
 use crate::error::{Failure, call};
 use crate::handle;
 use crate::message::{graphmailer_message, snapshot};
+use crate::progress::{self, graphmailer_progress_fn};
 use crate::receipt::{Receipt, graphmailer_receipt};
 use crate::report;
 use crate::status::graphmailer_status;
@@ -149,6 +150,41 @@ pub unsafe extern "C" fn graphmailer_mailer_send(
         let message = snapshot(message)?;
         not_forked()?;
         let receipt = mailer.send(&message)?;
+        give_receipt(receipt_out, receipt);
+        Ok(())
+    })
+}
+
+/// Like graphmailer_mailer_send, and reports upload progress to
+/// `on_progress` (may be NULL: then it is graphmailer_mailer_send).
+///
+/// Only a message that goes through a draft and upload sessions (large
+/// messages) reports: after each chunk of an attachment's upload session,
+/// after each smaller attachment added to the draft, and once more with
+/// `finished` true when Graph accepted the message. A message sent in one
+/// request never calls it. `on_progress` is called on one of graphmailer's
+/// worker threads, not the calling thread, before this function returns;
+/// the upload waits while it runs, so it should be quick. `userdata` is
+/// passed to it untouched. The progress struct and its `name` are valid only
+/// during the call.
+///
+/// # Safety
+/// As for graphmailer_mailer_send; `on_progress`, when not NULL, is safe to
+/// call from another thread with `userdata` until this function returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_mailer_send_with_progress(
+    mailer: *const graphmailer_mailer,
+    message: *const graphmailer_message,
+    receipt_out: *mut *mut graphmailer_receipt,
+    on_progress: graphmailer_progress_fn,
+    userdata: *mut c_void,
+) -> graphmailer_status {
+    call("graphmailer_mailer_send_with_progress", || {
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        let message = snapshot(message)?;
+        not_forked()?;
+        let options = progress::send_options(on_progress, userdata);
+        let receipt = mailer.send_with(&message, &options)?;
         give_receipt(receipt_out, receipt);
         Ok(())
     })

@@ -697,3 +697,77 @@ void test_example_send_mime(void) {
     CHECK(run_send_mime(program, "/dev/null", NULL, NULL, NULL) == 10 + GRAPHMAILER_ERR_INVALID_MESSAGE);
     drop_file(&t);
 }
+
+/* ---- upload progress ----------------------------------------------------- */
+
+/* What the progress callback saw, through its userdata. */
+typedef struct {
+    int calls;
+    int finished;
+    int out_of_order;
+    int other_thread;
+    pthread_t caller;
+    uint64_t last_message_sent;
+    uint64_t message_total;
+    uint64_t first_sent;
+    char first_name[64];
+    graphmailer_progress last;
+} progress_log;
+
+static void on_progress(const graphmailer_progress *p, void *userdata) {
+    progress_log *log = userdata;
+    if (log->calls == 0) {
+        log->first_sent = p->sent;
+        snprintf(log->first_name, sizeof log->first_name, "%s", p->name);
+    }
+    log->calls++;
+    if (p->message_sent < log->last_message_sent) log->out_of_order++;
+    if (!pthread_equal(pthread_self(), log->caller)) log->other_thread = 1;
+    log->last_message_sent = p->message_sent;
+    log->message_total = p->message_total;
+    log->finished += p->finished;
+    log->last = *p;
+    log->last.name = NULL; /* valid during the call only */
+}
+
+/* A 6 MB file in chunks of 3.75 MB: progress rises with each chunk, then the
+ * small attachment, then the final event, all with the caller's userdata. */
+void test_large_upload_reports_progress(void) {
+    gm_reset();
+    temp_file big;
+    make_file(&big, "scan-6mb.bin", 6 * MB, 6);
+    graphmailer_mailer *mailer = mailer_from(billing_config(true));
+    graphmailer_message *m = with_file("billing@contoso.test", &big);
+    progress_log log = {0};
+    log.caller = pthread_self();
+    CHECK_OK(graphmailer_mailer_send_with_progress(mailer, m, NULL, on_progress, &log));
+    uint64_t total = 6 * MB + 5;
+    CHECK(log.calls == 4, "%d calls", log.calls); /* two chunks, note.txt, finished */
+    CHECK(log.first_sent > 0 && log.first_sent < 6 * MB, "%llu", (unsigned long long)log.first_sent);
+    CHECK_STR(log.first_name, "scan-6mb.bin");
+    CHECK(log.out_of_order == 0);
+    CHECK(log.finished == 1 && log.last.finished);
+    CHECK(log.message_total == total && log.last_message_sent == total);
+    CHECK(log.last.index == 1 && log.last.sent == 5 && log.last.total == 5);
+    CHECK(log.other_thread, "the callback is documented to run on a worker thread");
+    json_value *all = gm_messages();
+    CHECK(json_array_len(all, "messages") == 1);
+    json_free(all);
+
+    /* NULL callback: a plain send. A small message: never called. */
+    CHECK_OK(graphmailer_mailer_send_with_progress(mailer, m, NULL, NULL, NULL));
+    progress_log none = {0};
+    none.caller = pthread_self();
+    graphmailer_message *small = NULL;
+    CHECK_OK(graphmailer_message_new("billing@contoso.test", &small));
+    CHECK_OK(graphmailer_message_add_to(small, "alice@example.com", NULL));
+    CHECK_OK(graphmailer_message_set_text(small, "small"));
+    CHECK_OK(graphmailer_mailer_send_with_progress(mailer, small, NULL, on_progress, &none));
+    CHECK(none.calls == 0, "%d calls", none.calls);
+    CHECK_STATUS(graphmailer_mailer_send_with_progress(NULL, small, NULL, on_progress, &none),
+                 GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_OK(graphmailer_message_free(small));
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    drop_file(&big);
+}

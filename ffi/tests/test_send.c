@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -460,6 +461,22 @@ void test_mailer_from_file(void) {
     fclose(f);
     CHECK_STATUS(graphmailer_mailer_new_from_file(path, &mailer), GRAPHMAILER_ERR_CONFIG);
     CHECK_CONTAINS(graphmailer_last_error_message(), "unknown key 'tenant'");
+    /* a file holding the secret must not be readable by every local user */
+    f = fopen(path, "w");
+    fprintf(f,
+            "tenant_id = \"7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37\"\n"
+            "client_id = \"3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14\"\n"
+            "client_secret = \"%s\"\n",
+            gm_emu.client_secret);
+    fclose(f);
+    chmod(path, 0644);
+    CHECK_STATUS(graphmailer_mailer_new_from_file(path, &mailer), GRAPHMAILER_ERR_CONFIG);
+    CHECK_CONTAINS(graphmailer_last_error_message(), "0644");
+    CHECK_CONTAINS(graphmailer_last_error_hint(), "chmod 640");
+    CHECK_CONTAINS(graphmailer_last_error_hint(), "chown root:mailsend");
+    chmod(path, 0640);
+    CHECK_OK(graphmailer_mailer_new_from_file(path, &mailer));
+    CHECK_OK(graphmailer_mailer_free(mailer));
     unlink(path);
     CHECK_STATUS(graphmailer_mailer_new_from_file(path, &mailer), GRAPHMAILER_ERR_CONFIG);
 }

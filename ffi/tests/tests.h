@@ -61,6 +61,7 @@ void test_large_attachment_20mb_through_upload_session(void);
 void test_large_message_refused_without_large_messages(void);
 void test_large_message_needs_mail_readwrite(void);
 void test_large_upload_survives_chunk_faults(void);
+void test_large_upload_reports_progress(void);
 void test_send_mime_buffer_with_pdf(void);
 void test_send_mime_file(void);
 void test_send_mime_fd_from_pipe(void);

@@ -52,6 +52,7 @@ const MESSAGE_FIELDS: &[&str] = &[
     "headers",
     "saveToSentItems",
     "signal",
+    "onProgress",
 ];
 
 const ATTACHMENT_FIELDS: &[&str] = &[
@@ -216,8 +217,14 @@ pub fn only_keys(o: &Object<'_>, name: &str, known: &[&str]) -> Converted<()> {
     known_keys(o, name, known)
 }
 
-/// `onProgress(verification, remainingMs)`, called from the runtime's threads.
-pub type ProgressFn = ThreadsafeFunction<ProgressArgs, (), ProgressArgs, Status, false>;
+/// A JavaScript callback called from the runtime's threads.
+pub type Callback<Args> = ThreadsafeFunction<Args, (), Args, Status, false>;
+
+/// `onProgress(verification, remainingMs)` of `verify`.
+pub type ProgressFn = Callback<ProgressArgs>;
+
+/// `onProgress(progress)` of `send`.
+pub type UploadProgressFn = Callback<crate::reports::UploadProgress>;
 
 /// Two arguments, not one array of two.
 pub type ProgressArgs = FnArgs<(crate::reports::Verification, f64)>;
@@ -257,25 +264,40 @@ pub fn verify_options(v: Unknown<'_>) -> Converted<VerifyOptions> {
         denied: list("denied")?,
         wait: duration("wait")?,
         interval: duration("interval")?,
-        on_progress: match field(&o, "onProgress")? {
-            None => None,
-            Some(f) if f.get_type()? == ValueType::Function => {
-                let f: Function<'_, ProgressArgs, ()> = unsafe { f.cast()? };
-                Some(
-                    f.build_threadsafe_function::<ProgressArgs>()
-                        .callee_handled::<false>()
-                        .build()?,
-                )
-            }
-            Some(f) => {
-                return Err(Failure::arg_type(
-                    &format!("{NAME}.onProgress"),
-                    "of type function",
-                    received(f)?,
-                ));
-            }
-        },
+        on_progress: callback(&o, NAME, "onProgress")?,
     })
+}
+
+/// The `onProgress` of `mailer.send(message)`, if it has one.
+pub fn message_progress(v: Unknown<'_>) -> Converted<Option<UploadProgressFn>> {
+    if v.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    callback(&unsafe { v.cast::<Object>()? }, "message", "onProgress")
+}
+
+/// An optional function property, made callable from other threads.
+fn callback<Args: 'static + JsValuesTupleIntoVec>(
+    o: &Object<'_>,
+    parent: &str,
+    key: &str,
+) -> Converted<Option<Callback<Args>>> {
+    match field(o, key)? {
+        None => Ok(None),
+        Some(f) if f.get_type()? == ValueType::Function => {
+            let f: Function<'_, Args, ()> = unsafe { f.cast()? };
+            Ok(Some(
+                f.build_threadsafe_function::<Args>()
+                    .callee_handled::<false>()
+                    .build()?,
+            ))
+        }
+        Some(f) => Err(Failure::arg_type(
+            &format!("{parent}.{key}"),
+            "of type function",
+            received(f)?,
+        )),
+    }
 }
 
 /// `policyScript(request, style)`: the request object to core's.

@@ -106,6 +106,13 @@ export interface SendOptions {
    * draft is deleted.
    */
   signal?: AbortSignal
+  /**
+   * Called as a large message's attachments go up (never for a message sent
+   * in one request): after each upload chunk, after each smaller attachment,
+   * and once more with `finished` true when Graph accepted the message. An
+   * exception thrown in it becomes a process warning; the send goes on.
+   */
+  onProgress?: (progress: Progress) => void
 }
 
 /**

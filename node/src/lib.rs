@@ -125,14 +125,20 @@ impl Mailer {
         env: &'env Env,
         message: Unknown,
     ) -> Result<PromiseRaw<'env, SendReceipt>> {
-        let converted =
-            convert::message(message).and_then(|p| Ok((p, convert::message_signal(message)?)));
-        let (prepared, signal) = match converted {
+        let converted = convert::message(message).and_then(|p| {
+            let progress = convert::message_progress(message)?;
+            Ok((p, convert::message_signal(message)?, progress))
+        });
+        let (prepared, signal, on_progress) = match converted {
             // An exception thrown while reading the message (a throwing getter)
             // is already pending: throw it as it is.
             Err(Failure::Js(e)) => return Err(e),
-            Err(other) => (Err(other), None),
-            Ok((prepared, signal)) => (Ok(prepared), signal),
+            Err(other) => (Err(other), None, None),
+            Ok((prepared, signal, progress)) => (Ok(prepared), signal, progress),
+        };
+        let options = match on_progress {
+            Some(f) => graphmailer::SendOptions::new().on_progress(move |p| report_progress(&f, p)),
+            None => graphmailer::SendOptions::new(),
         };
         let mailer = self.inner.clone();
         settle(env, signal, async move {
@@ -146,7 +152,7 @@ impl Mailer {
             } else {
                 prepared.finish()?
             };
-            Ok(mailer.send(&message).await?)
+            Ok(mailer.send_with(&message, &options).await?)
         })
     }
 
@@ -392,6 +398,41 @@ impl Mailer {
 
 fn allowed_senders(config: &graphmailer::Config) -> Vec<String> {
     config.allowed_senders().entries()
+}
+
+/// Hands one progress event to `send`'s `onProgress` on the JavaScript
+/// thread. An exception thrown there is caught and logged, never thrown out of
+/// the send (it becomes a process warning): the upload is under way and
+/// must not be left half done. The last
+/// event is waited for, so it reaches the callback before the promise settles.
+fn report_progress(f: &convert::UploadProgressFn, progress: &graphmailer::Progress) {
+    let (delivered, wait) = std::sync::mpsc::channel();
+    let status = f.call_with_return_value(
+        reports::UploadProgress::from(progress),
+        ThreadsafeFunctionCallMode::NonBlocking,
+        move |outcome: Result<()>, env: Env| {
+            if let Err(e) = outcome {
+                let _ = emit_warning(
+                    &env,
+                    &format!("onProgress threw ({}); the send goes on", e.reason),
+                );
+            }
+            let _ = delivered.send(());
+            Ok(())
+        },
+    );
+    // A closing environment drops the call, and with it the sender.
+    if progress.finished && status == Status::Ok {
+        let _ = wait.recv();
+    }
+}
+
+/// `process.emitWarning(message)`, which Node prints unless told not to.
+fn emit_warning(env: &Env, message: &str) -> Result<()> {
+    let process: Object = env.get_global()?.get_named_property("process")?;
+    let emit: Function<'_, String, Unknown> = process.get_named_property("emitWarning")?;
+    emit.call(format!("graphmailer: {message}"))?;
+    Ok(())
 }
 
 /// Runs a send on the runtime and settles its promise on the JavaScript

@@ -166,3 +166,37 @@ impl From<graphmailer::Verification> for Verification {
         }
     }
 }
+
+/// How far a large message's attachments have gone up, as `send`'s
+/// `onProgress` receives it.
+#[napi(object, js_name = "Progress")]
+pub struct UploadProgress {
+    /// The attachment's place in the message's `attachments`.
+    pub index: u32,
+    /// The attachment's file name.
+    pub name: String,
+    /// Bytes of this attachment the service has taken so far.
+    pub sent: f64,
+    /// The attachment's size in bytes.
+    pub total: f64,
+    /// Bytes of all the message's attachments taken so far.
+    pub message_sent: f64,
+    /// The size of all the message's attachments.
+    pub message_total: f64,
+    /// True on the last call only, once Graph accepted the message.
+    pub finished: bool,
+}
+
+impl From<&graphmailer::Progress> for UploadProgress {
+    fn from(p: &graphmailer::Progress) -> Self {
+        UploadProgress {
+            index: p.index as u32,
+            name: p.name.clone(),
+            sent: p.sent as f64,
+            total: p.total as f64,
+            message_sent: p.message_sent as f64,
+            message_total: p.message_total as f64,
+            finished: p.finished,
+        }
+    }
+}

@@ -80,6 +80,56 @@ test('a 20 MB file goes through a draft and upload sessions and arrives byte for
   assert.deepEqual(await emu.drafts(), [])
 })
 
+test('onProgress rises chunk by chunk to the total, and a throwing callback does not stop the send', async () => {
+  const scan = file('scan-6mb.bin', 6 * MB)
+  const mailer = billing({ largeMessages: true })
+  const seen = []
+  await mailer.send(invoice([scan.path], { onProgress: (p) => seen.push(p) }))
+  assert.ok(seen.length >= 3, JSON.stringify(seen))
+  const sent = seen.map((p) => p.sent)
+  assert.deepEqual(sent, [...sent].sort((a, b) => a - b))
+  assert.ok(sent[0] < 6 * MB)
+  assert.deepEqual(seen.at(-1), {
+    index: 0,
+    name: 'scan-6mb.bin',
+    sent: 6 * MB,
+    total: 6 * MB,
+    messageSent: 6 * MB,
+    messageTotal: 6 * MB,
+    finished: true,
+  })
+  assert.equal(seen.filter((p) => p.finished).length, 1)
+
+  // A message sent in one request reports nothing.
+  const small = []
+  await mailer.send(invoice([], { onProgress: (p) => small.push(p) }))
+  assert.deepEqual(small, [])
+
+  const warnings = []
+  const onWarning = (w) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  try {
+    await mailer.send(
+      invoice([scan.path], {
+        onProgress: () => {
+          throw new Error('callback failed')
+        },
+      }),
+    )
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', onWarning)
+  }
+  assert.equal((await emu.messages()).length, 3)
+  assert.ok(warnings.some((m) => m.includes('onProgress threw')), JSON.stringify(warnings))
+
+  await assert.rejects(mailer.send(invoice([], { onProgress: 'log' })), {
+    name: 'TypeError',
+    message: /"message.onProgress" argument must be of type function/,
+  })
+})
+
 test('without largeMessages the same message is refused before any request, with a hint naming Mail.ReadWrite', async () => {
   const big = file('ledger.bin', 20 * MB)
   const mailer = billing()
@@ -232,6 +282,8 @@ test('largeMessages and defaultSender from options, the environment and a file',
       `graph_endpoint = "${emu.url}"`,
       'large_messages = true',
     ].join('\n'),
+    // It holds the client secret, which is only read from a private file.
+    { mode: 0o600 },
   )
   assert.equal(Mailer.fromFile(toml).largeMessages, true)
 })

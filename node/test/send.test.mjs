@@ -3,7 +3,7 @@
 
 import { test, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -210,11 +210,39 @@ test('Mailer.fromFile reads a TOML file', async () => {
       `graph_endpoint = "${emu.url}"`,
       'allowed_senders = ["erp@contoso.test"]',
     ].join('\n'),
+    // It holds the client secret, which is only read from a private file.
+    { mode: 0o600 },
   )
   const m = Mailer.fromFile(file)
   assert.deepEqual(m.allowedSenders, ['erp@contoso.test'])
   await m.send({ from: ALLOWED, to: 'a@example.com', subject: 'file', text: 'x' })
   assert.equal((await emu.messages())[0].message.subject, 'file')
+})
+
+test('Mailer.fromFile refuses a file with the secret that others can read', () => {
+  const file = join(dir, 'exposed.toml')
+  writeFileSync(
+    file,
+    [
+      `tenant_id = "${emu.banner.tenant_id}"`,
+      `client_id = "${emu.banner.client_id}"`,
+      `client_secret = "${emu.banner.client_secret}"`,
+    ].join('\n'),
+  )
+  chmodSync(file, 0o644)
+  assert.throws(
+    () => Mailer.fromFile(file),
+    (e) => {
+      assert.equal(e.code, 'ERR_CONFIG')
+      assert.equal(e.field, 'config file')
+      assert.ok(e.message.includes(file) && e.message.includes('0644'), e.message)
+      assert.ok(e.hint.includes(`chmod 640 ${file}`), e.hint)
+      assert.ok(!e.message.includes(emu.banner.client_secret))
+      return true
+    },
+  )
+  chmodSync(file, 0o640)
+  assert.equal(Mailer.fromFile(file).allowedSenders.length, 0)
 })
 
 test('maxConcurrentPerMailbox limits the requests in flight to one mailbox', async () => {

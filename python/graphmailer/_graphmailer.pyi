@@ -11,6 +11,7 @@ from typing_extensions import Self
 __all__ = [
     "__version__",
     "Mailer",
+    "Progress",
     "SendReceipt",
     "Message",
     "Attachment",
@@ -253,6 +254,34 @@ class Message:
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
+class Progress:
+    """How far a large message's attachments have gone up, as ``send``'s
+    ``on_progress`` callable receives it."""
+
+    @property
+    def index(self) -> int:
+        """The attachment's place in the message's list of attachments."""
+    @property
+    def name(self) -> str:
+        """The attachment's file name."""
+    @property
+    def sent(self) -> int:
+        """Bytes of this attachment the service has taken so far."""
+    @property
+    def total(self) -> int:
+        """The attachment's size in bytes."""
+    @property
+    def message_sent(self) -> int:
+        """Bytes of all the message's attachments taken so far."""
+    @property
+    def message_total(self) -> int:
+        """The size of all the message's attachments."""
+    @property
+    def finished(self) -> bool:
+        """True on the last call only, once Graph accepted the message."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
 class SendReceipt:
     """What Graph said when it accepted a mail."""
 
@@ -468,7 +497,9 @@ class Mailer:
         """A mailer configured from a TOML file; what it leaves out is read
         from the environment."""
     @overload
-    def send(self, message: Message, /) -> SendReceipt: ...
+    def send(
+        self, message: Message, /, *, on_progress: Optional[Callable[[Progress], object]] = None
+    ) -> SendReceipt: ...
     @overload
     def send(
         self,
@@ -485,6 +516,7 @@ class Mailer:
         attachments: Optional[_Attachments] = None,
         headers: Optional[_Headers] = None,
         save_to_sent_items: Optional[bool] = None,
+        on_progress: Optional[Callable[[Progress], object]] = None,
     ) -> SendReceipt:
         """Sends a message (a ``Message``, or the message as keywords) and
         waits for Graph's answer, with the GIL released; Ctrl-C raises
@@ -493,7 +525,9 @@ class Mailer:
         limit needs ``large_messages=True`` (and Mail.ReadWrite); it goes
         through a draft that a failure or cancellation deletes."""
     @overload
-    def send_async(self, message: Message, /) -> asyncio.Future[SendReceipt]: ...
+    def send_async(
+        self, message: Message, /, *, on_progress: Optional[Callable[[Progress], object]] = None
+    ) -> asyncio.Future[SendReceipt]: ...
     @overload
     def send_async(
         self,
@@ -510,6 +544,7 @@ class Mailer:
         attachments: Optional[_Attachments] = None,
         headers: Optional[_Headers] = None,
         save_to_sent_items: Optional[bool] = None,
+        on_progress: Optional[Callable[[Progress], object]] = None,
     ) -> asyncio.Future[SendReceipt]:
         """Like ``send``, for asyncio: call it inside a coroutine and await
         the result. The event loop is never blocked."""

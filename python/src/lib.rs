@@ -27,6 +27,7 @@ mod mailer;
 mod message;
 mod mime;
 mod outbox;
+mod progress;
 
 /// The native part of the `graphmailer` package; import `graphmailer` instead.
 #[pymodule]
@@ -35,6 +36,7 @@ fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", graphmailer::VERSION)?;
     m.add_class::<mailer::PyMailer>()?;
     m.add_class::<mailer::PySendReceipt>()?;
+    m.add_class::<progress::PyProgress>()?;
     m.add_class::<message::PyMessage>()?;
     m.add_class::<message::PyAttachment>()?;
     m.add_class::<message::PyAddress>()?;

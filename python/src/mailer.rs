@@ -18,6 +18,7 @@ use crate::error::{OrRaise, bad_value, to_pyerr, wrong_type};
 use crate::logging;
 use crate::message::{Parts, PyMessage};
 use crate::mime;
+use crate::progress;
 
 /// Sends mail through Microsoft Graph with app-only credentials.
 ///
@@ -184,13 +185,21 @@ impl PyMailer {
     /// sessions (Mail.ReadWrite needed), and a failure or cancellation part
     /// way deletes the draft.
     ///
+    /// ``on_progress``, a callable, is called with a ``Progress`` after each
+    /// chunk of such an upload, after each smaller attachment added to the
+    /// draft, and once more with ``finished`` true when Graph accepted the
+    /// message; a message sent in one request never calls it. It runs on
+    /// graphmailer's thread (for ``send_async`` too, not in the event loop);
+    /// an exception in it is printed through ``sys.unraisablehook`` and does
+    /// not stop the send.
+    ///
     /// The GIL is released while waiting, so threads sharing this mailer send
     /// in parallel. Ctrl-C raises ``KeyboardInterrupt`` within a tenth of a
     /// second; a mail already handed to Graph may still go out, and the draft
     /// of an interrupted large send is deleted in the background. Failures raise
     /// a subclass of ``GraphMailerError``; wrong argument types raise
     /// ``TypeError`` or ``ValueError`` naming the argument.
-    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None))]
+    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None, on_progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn send<'py>(
         &self,
@@ -208,6 +217,7 @@ impl PyMailer {
         attachments: Option<Bound<'py, PyAny>>,
         headers: Option<Bound<'py, PyAny>>,
         save_to_sent_items: Option<Bound<'py, PyAny>>,
+        on_progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<PySendReceipt> {
         let parts = Parts {
             to,
@@ -223,9 +233,13 @@ impl PyMailer {
             save_to_sent_items,
         };
         let message = message_of(py, "send", message, sender, parts)?;
+        let options = progress::send_options(on_progress)?;
         logging::refresh(py);
         let mailer = self.inner.as_async().clone();
-        let outcome = wait_interruptibly(py, async move { mailer.send(&message).await })?;
+        let outcome = wait_interruptibly(
+            py,
+            async move { mailer.send_with(&message, &options).await },
+        )?;
         outcome.map(PySendReceipt::from).or_raise(py)
     }
 
@@ -241,7 +255,7 @@ impl PyMailer {
     /// threads. Cancelling the awaitable stops the send (the draft of a large
     /// message is deleted in the background); a mail already handed to Graph
     /// may still go out.
-    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None))]
+    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None, on_progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn send_async<'py>(
         &self,
@@ -259,6 +273,7 @@ impl PyMailer {
         attachments: Option<Bound<'py, PyAny>>,
         headers: Option<Bound<'py, PyAny>>,
         save_to_sent_items: Option<Bound<'py, PyAny>>,
+        on_progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let parts = Parts {
             to,
@@ -274,10 +289,14 @@ impl PyMailer {
             save_to_sent_items,
         };
         let message = message_of(py, "send_async", message, sender, parts)?;
+        let options = progress::send_options(on_progress)?;
         logging::refresh(py);
         let mailer = self.inner.as_async().clone();
         awaitable(py, "send_async", async move {
-            mailer.send(&message).await.map(PySendReceipt::from)
+            mailer
+                .send_with(&message, &options)
+                .await
+                .map(PySendReceipt::from)
         })
     }
 

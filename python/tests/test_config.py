@@ -75,6 +75,20 @@ def test_from_file_takes_the_secret_from_the_environment(
         graphmailer.Mailer.from_file(tmp_path / "missing.toml")
 
 
+def test_a_file_with_the_secret_that_others_can_read_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "graphmailer.toml"
+    config.write_text(f'tenant_id = "{TENANT}"\nclient_id = "{CLIENT}"\nclient_secret = "{SECRET}"\n')
+    config.chmod(0o644)
+    with pytest.raises(graphmailer.ConfigError) as caught:
+        graphmailer.Mailer.from_file(config)
+    assert caught.value.field == "config file"
+    assert str(config) in str(caught.value) and "0644" in str(caught.value)
+    assert caught.value.hint is not None and f"chmod 640 {config}" in caught.value.hint
+    assert SECRET not in str(caught.value)
+    config.chmod(0o640)
+    assert graphmailer.Mailer.from_file(config).allowed_senders == []
+
+
 @pytest.fixture(scope="module")
 def https_emulator() -> Iterator[Emulator]:
     with Emulator(emulator_binary(), http=False) as emu:

@@ -238,3 +238,64 @@ def test_an_attachment_from_a_path_is_read_when_sent(emu: Emulator, mailer: grap
     assert caught.value.field == "attachments" and "report.csv" in str(caught.value)
     assert len(emu.messages()) == 1
     assert emu.counters()["send_requests"] == 1
+
+
+@pytest.fixture(scope="module")
+def six_mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6 MiB file: an upload session of two chunks."""
+    path = tmp_path_factory.mktemp("large") / "scan-6mb.bin"
+    path.write_bytes(os.urandom(6 * MiB))
+    return path
+
+
+def check_rising_to_the_total(seen: list[graphmailer.Progress], name: str, size: int) -> None:
+    assert [p.name for p in seen[:-1]] == [name] * (len(seen) - 1)
+    sent = [p.sent for p in seen]
+    assert len(seen) >= 3, seen
+    assert sent == sorted(sent) and sent[0] < size, sent
+    assert sent[-1] == size and seen[-1].total == size
+    assert seen[-1].finished and not any(p.finished for p in seen[:-1])
+    assert all(p.message_total == size for p in seen)
+
+
+def test_on_progress_rises_chunk_by_chunk_to_the_total(
+    emu: Emulator, billing: graphmailer.Mailer, six_mb: Path
+) -> None:
+    seen: list[graphmailer.Progress] = []
+    billing.send(sender=ALLOWED, to="archive@example.com", text="scan", attachments=[six_mb], on_progress=seen.append)
+    check_rising_to_the_total(seen, "scan-6mb.bin", 6 * MiB)
+    assert "Progress(index=0, name='scan-6mb.bin'" in repr(seen[0])
+
+    # A message sent in one request reports nothing.
+    small: list[graphmailer.Progress] = []
+    billing.send(sender=ALLOWED, to="a@example.com", text="small", on_progress=small.append)
+    assert small == []
+
+    with pytest.raises(TypeError, match="on_progress"):
+        billing.send(sender=ALLOWED, to="a@example.com", text="x", on_progress="print")  # type: ignore[call-overload]
+
+
+def test_on_progress_of_send_async(emu: Emulator, billing: graphmailer.Mailer, six_mb: Path) -> None:
+    seen: list[graphmailer.Progress] = []
+
+    async def main() -> graphmailer.SendReceipt:
+        message = graphmailer.Message(sender=ALLOWED, to="archive@example.com", text="scan")
+        message.attach(Attachment.from_path(six_mb))
+        return await billing.send_async(message, on_progress=seen.append)
+
+    asyncio.run(main())
+    check_rising_to_the_total(seen, "scan-6mb.bin", 6 * MiB)
+
+
+def test_an_exception_in_on_progress_does_not_stop_the_send(
+    emu: Emulator, billing: graphmailer.Mailer, six_mb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reported: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(u.exc_value))
+
+    def broken(progress: graphmailer.Progress) -> None:
+        raise RuntimeError(f"callback failed at {progress.sent}")
+
+    billing.send(sender=ALLOWED, to="archive@example.com", text="scan", attachments=[six_mb], on_progress=broken)
+    assert len(emu.messages()) == 1
+    assert reported and all(isinstance(e, RuntimeError) for e in reported)

@@ -271,12 +271,22 @@ fn default_shutdown_grace() -> u64 {
 }
 
 impl RelayConfig {
-    /// Reads and checks a configuration file.
+    /// Reads and checks a configuration file. One with `[[user]]` entries is
+    /// refused unless it is private to its owner and group (0600 or 0640).
     pub fn from_file(path: &Path) -> Result<RelayConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::config("config", format!("cannot read '{}': {e}", path.display()))
         })?;
         let mut config = RelayConfig::from_toml(&text)?;
+        // Password hashes can be guessed at offline, so a file with users is
+        // kept as private as a client secret.
+        if !config.users.is_empty() {
+            graphmailer::private_file::ensure_private(
+                path,
+                "config",
+                "the relay's password hashes",
+            )?;
+        }
         config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
         Ok(config)
     }
@@ -422,6 +432,34 @@ mod tests {
         assert_eq!(config.listeners.len(), 3);
         assert_eq!(config.mailers.len(), 2);
         assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_with_password_hashes_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gm-relay-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("relay.toml");
+        let chmod = |mode| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        std::fs::write(&path, include_str!("../dist/relay.toml")).unwrap();
+        chmod(0o644).unwrap();
+        let e = RelayConfig::from_file(&path).unwrap_err();
+        assert!(e.message().contains("0644"), "{e}");
+        assert!(e.message().contains("password hashes"), "{e}");
+        assert!(e.hint().unwrap().contains("chown root:mailsend"), "{e}");
+        for mode in [0o640, 0o600] {
+            chmod(mode).unwrap();
+            RelayConfig::from_file(&path).unwrap();
+        }
+        // Without users (networks only) the file holds nothing to guess at.
+        let text = include_str!("../dist/relay.toml");
+        let users = text.find("[[user]]").unwrap()..text.find("[[network]]").unwrap();
+        let without_users = [&text[..users.start], &text[users.end..]].concat();
+        std::fs::write(&path, without_users).unwrap();
+        chmod(0o644).unwrap();
+        RelayConfig::from_file(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

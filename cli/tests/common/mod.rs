@@ -78,6 +78,9 @@ impl Emulator {
             ),
         )
         .unwrap();
+        // It holds the client secret, so it is kept private as the loader demands.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         path
     }
 

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::certificate::has_unprotected_key;
 use crate::error::{Error, Result};
+use crate::private_file::ensure_private;
 
-use super::settings::SETTINGS;
+use super::settings::{CERTIFICATE_PATH, SETTINGS, SettingType};
 
 pub(super) fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, String>> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -49,4 +51,35 @@ pub(super) fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, Str
         values.insert(key, text);
     }
     Ok(values)
+}
+
+/// Refuses a file that others can read when it holds a secret, or names a
+/// certificate whose key has no password (then that key file must be private
+/// too). Secrets left to the environment need nothing of the file.
+pub(super) fn refuse_exposed_secrets(values: &BTreeMap<String, String>, path: &Path) -> Result<()> {
+    let secrets: Vec<&str> = SETTINGS
+        .iter()
+        .filter(|s| s.kind == SettingType::Secret)
+        .filter(|s| values.get(s.key).is_some_and(|v| !v.is_empty()))
+        .map(|s| s.key)
+        .collect();
+    if !secrets.is_empty() {
+        ensure_private(path, "config file", &secrets.join(" and "))?;
+    }
+    let certificate = SETTINGS
+        .iter()
+        .find(|s| s.env == CERTIFICATE_PATH)
+        .and_then(|s| values.get(s.key))
+        .filter(|p| !p.is_empty())
+        .map(Path::new);
+    if let Some(certificate) = certificate {
+        if has_unprotected_key(certificate) {
+            ensure_private(
+                certificate,
+                CERTIFICATE_PATH,
+                "a private key without a password",
+            )?;
+        }
+    }
+    Ok(())
 }

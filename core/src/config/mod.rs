@@ -68,7 +68,10 @@ impl Config {
 
     /// Reads a TOML file whose keys are the file keys of [`SETTINGS`]
     /// (`tenant_id = "..."`); a setting the file leaves out is taken from the
-    /// environment, so the secret can stay out of the file.
+    /// environment, so the secret can stay out of the file. A file that holds
+    /// a secret (or names a certificate whose key has no password) is refused
+    /// when users outside its group can read it, or anyone but its owner can
+    /// change it: 0600 and 0640 are fine, 0644 is not.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -78,6 +81,7 @@ impl Config {
             )
         })?;
         let values = file::parse_file(&text, path)?;
+        file::refuse_exposed_secrets(&values, path)?;
         Config::from_lookup(|name| {
             let key = SETTINGS.iter().find(|s| s.env == name)?.key;
             values

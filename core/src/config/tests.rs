@@ -139,6 +139,9 @@ fn file_values_win_and_the_environment_fills_the_rest() {
         format!("tenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nclient_secret = \"x\"\nallowed_senders = [\"erp@contoso.test\", \"@billing.test\"]\ntimeout_secs = 5\n"),
     )
     .unwrap();
+    // It holds the secret, so it must be private.
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let c = Config::from_file(&path).unwrap();
     assert!(c.allowed_senders().allows("a@billing.test"));
     assert_eq!(c.timeout, Duration::from_secs(5));
