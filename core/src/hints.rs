@@ -12,7 +12,19 @@ pub(crate) struct HintContext<'a> {
     pub secret_looks_like_id: bool,
     /// The roles in the token Graph refused, when it could be read.
     pub token_roles: Option<&'a [String]>,
+    /// The client assertion came from the platform (a federated token file
+    /// or a callback), not from a certificate of the app's.
+    pub federated: bool,
+    /// The token came from the host's managed identity; `client_id` is then
+    /// the identity's, when known.
+    pub managed_identity: bool,
 }
+
+const FEDERATED_CREDENTIAL: &str = "Compare the token with the app's federated credential \
+(app registration > Certificates & secrets > Federated credentials): its issuer must be the \
+platform's OIDC issuer URL exactly (for AKS: az aks show --query oidcIssuerProfile.issuerUrl), its \
+subject the token's 'sub' (for a Kubernetes service account: \
+system:serviceaccount:<namespace>:<service account>), its audience api://AzureADTokenExchange.";
 
 const POLICY_DELAY: &str = "a change to RBAC for Applications or to an application access policy \
 takes 30 minutes to a few hours to apply";
@@ -47,6 +59,30 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
              is the one of AZURE_CLIENT_CERTIFICATE_PATH (openssl x509 -noout -fingerprint \
              -sha1 -in cert.pem). A renewed certificate must be uploaded before it is used."
         ),
+        700211 => format!(
+            "no federated credential on app {client} trusts the token's issuer. \
+             {FEDERATED_CREDENTIAL}"
+        ),
+        700212 => format!(
+            "no federated credential on app {client} accepts the token's audience: the platform \
+             must issue it for api://AzureADTokenExchange (AKS workload identity does). \
+             {FEDERATED_CREDENTIAL}"
+        ),
+        700213 => format!(
+            "no federated credential on app {client} has the token's subject: for a Kubernetes \
+             service account the subject is system:serviceaccount:<namespace>:<service account>, \
+             and both names must match the pod's. {FEDERATED_CREDENTIAL}"
+        ),
+        70021 => format!(
+            "no federated credential on app {client} matches the token (issuer, subject and \
+             audience together). {FEDERATED_CREDENTIAL}"
+        ),
+        700024 if cx.federated => "the federated token is expired or not yet valid: the \
+                   platform stopped refreshing the token file (AKS rewrites the projected \
+                   service account token well before it expires; check that \
+                   AZURE_FEDERATED_TOKEN_FILE is the projected file and the pod's token volume), \
+                   or this machine's clock is off (graphmailer doctor shows the skew)."
+            .into(),
         700024 => "the client assertion was refused as outside its time window: check this \
                    machine's clock (graphmailer doctor shows the skew) and that the \
                    certificate is within its validity dates."
@@ -109,6 +145,13 @@ pub(crate) fn for_graph(code: &str, message: &str, cx: &HintContext<'_>) -> Opti
                 .token_roles
                 .map(|roles| roles.iter().any(|r| r == "Mail.Send"));
             match has_mail_send {
+                Some(false) if cx.managed_identity => format!(
+                    "the managed identity's token carries no Mail.Send role. A managed identity \
+                     has no app registration to add permissions to: an administrator grants the \
+                     role to its service principal with PowerShell, then scopes it as for an app \
+                     (graphmailer policy). {}",
+                    crate::powershell::grant_mail_send_script(cx.client_id)
+                ),
                 Some(false) => format!(
                     "the app's token carries no Mail.Send role. In the app registration, add \
                      Microsoft Graph > Application permissions > Mail.Send (not the Delegated \
