@@ -87,7 +87,7 @@ pub struct graphmailer_config {
     /// Give this instead of client_secret and client_certificate. A federated
     /// token file (AZURE_FEDERATED_TOKEN_FILE) and a managed identity
     /// (GRAPHMAILER_CREDENTIAL=managed_identity) need no field: use
-    /// graphmailer_mailer_from_env.
+    /// graphmailer_mailer_new_from_env.
     pub assertion_callback: graphmailer_assertion_fn,
     /// Passed to assertion_callback unchanged; must stay valid while the
     /// mailer lives.
