@@ -222,8 +222,7 @@ pub fn only_keys(o: &Object<'_>, name: &str, known: &[&str]) -> Converted<()> {
 
 /// `assertion()`: a string, or a Promise of one. Weak, so a mailer kept
 /// for the life of the program does not keep Node's event loop alive.
-type AssertionFn =
-    ThreadsafeFunction<(), Either<String, Promise<String>>, (), Status, false, true>;
+type AssertionFn = ThreadsafeFunction<(), Either<String, Promise<String>>, (), Status, false, true>;
 
 /// `options.assertion` to core's callback: the function runs on Node's
 /// thread, its Promise is awaited on the runtime's.
