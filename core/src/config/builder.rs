@@ -320,7 +320,8 @@ impl ConfigBuilder {
                 "the Application (client) ID from the app registration's Overview page",
             )?,
         };
-        if !is_guid(&client_id) && !(managed && client_id.is_empty()) {
+        let system_assigned = managed && client_id.is_empty();
+        if !(is_guid(&client_id) || system_assigned) {
             return Err(Error::config(
                 "AZURE_CLIENT_ID",
                 format!(
