@@ -570,7 +570,8 @@ class Mailer:
         """The application (client) ID."""
     @property
     def credential(self) -> str:
-        """``"client secret"`` or ``"certificate"``."""
+        """``"client secret"``, ``"certificate"``, ``"federated token file"``,
+        ``"assertion callback"`` or ``"managed identity (...)"``."""
     @property
     def cloud(self) -> str:
         """``"global"``, ``"usgov"``, ``"usgovdod"`` or ``"china"``."""

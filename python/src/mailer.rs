@@ -519,7 +519,9 @@ impl PyMailer {
         self.inner.config().client_id()
     }
 
-    /// The kind of credential: ``"client secret"`` or ``"certificate"``.
+    /// The kind of credential: ``"client secret"``, ``"certificate"``,
+    /// ``"federated token file"``, ``"assertion callback"`` or
+    /// ``"managed identity (...)"`` (never its value).
     #[getter]
     fn credential(&self) -> &'static str {
         self.inner.config().credential_kind()
