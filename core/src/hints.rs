@@ -256,6 +256,61 @@ mod tests {
     }
 
     #[test]
+    fn federated_hints_say_what_to_compare_and_expiry_depends_on_the_credential() {
+        let cx = HintContext {
+            client_id: "7e1d5a3c-9b2f-4c8e-a6d4-3f2b1c0e9d8a",
+            federated: true,
+            ..Default::default()
+        };
+        for n in [700211, 700212, 700213, 70021] {
+            let h = for_aadsts(n, &cx).unwrap();
+            assert!(
+                h.contains("api://AzureADTokenExchange") && h.contains(cx.client_id),
+                "{h}"
+            );
+        }
+        assert!(
+            for_aadsts(700213, &cx)
+                .unwrap()
+                .contains("system:serviceaccount:<namespace>")
+        );
+        assert!(
+            for_aadsts(700024, &cx)
+                .unwrap()
+                .contains("stopped refreshing")
+        );
+        let certificate = HintContext::default();
+        assert!(
+            for_aadsts(700024, &certificate)
+                .unwrap()
+                .contains("certificate")
+        );
+    }
+
+    #[test]
+    fn a_managed_identity_without_mail_send_gets_the_grant() {
+        let none: Vec<String> = vec![];
+        let cx = HintContext {
+            client_id: "0f1e2d3c-4b5a-4968-8776-655443322110",
+            managed_identity: true,
+            token_roles: Some(&none),
+            ..Default::default()
+        };
+        let h = for_graph("ErrorAccessDenied", "", &cx).unwrap();
+        assert!(h.contains("New-MgServicePrincipalAppRoleAssignment"), "{h}");
+        assert!(
+            h.contains("appId eq '0f1e2d3c-4b5a-4968-8776-655443322110'"),
+            "{h}"
+        );
+        let unknown = HintContext {
+            client_id: "'; Remove-Item",
+            ..cx
+        };
+        let h = for_graph("ErrorAccessDenied", "", &unknown).unwrap();
+        assert!(!h.contains("Remove-Item") && h.contains("<client ID of the managed identity>"));
+    }
+
+    #[test]
     fn access_denied_hint_tells_consent_from_policy() {
         let none = vec!["User.Read.All".to_string()];
         let some = vec!["Mail.Send".to_string()];
