@@ -1,5 +1,6 @@
-//! The built-in scenario: one tenant "Contoso" with five apps, four mailboxes,
-//! one mail-enabled security group and two application access policies.
+//! The built-in scenario: one tenant "Contoso" with seven apps, two managed
+//! identities, four mailboxes, one mail-enabled security group and the
+//! application access policies that restrict the senders.
 //!
 //! Other crates' tests and documentation rely on these exact values, so they
 //! are constants. The scenario is chosen so that every interesting answer is
@@ -102,6 +103,48 @@ pub const OUTBOX_SECRET_ID: &str = "e3f4a5b6-c7d8-4e9f-8a1b-2c3d4e5f6a71";
 pub const OUTBOX_SECRET: &str = "Obx8Q~outboxSecretValue.0123456789abcdefg";
 /// Application permissions consented to the Outbox app.
 pub const OUTBOX_ROLES: &[&str] = &["Mail.Send", "Mail.ReadBasic.All"];
+
+/// "Contoso Workload": no secret and no certificate; it proves who it is
+/// with a token from a workload's platform (workload identity federation),
+/// holds `Mail.Send` and is restricted by policy to `erp-senders@`.
+pub const WORKLOAD_CLIENT_ID: &str = "7e1d5a3c-9b2f-4c8e-a6d4-3f2b1c0e9d8a";
+/// Display name of the Workload app.
+pub const WORKLOAD_DISPLAY_NAME: &str = "Contoso Workload";
+/// Object id of the Workload app's service principal.
+pub const WORKLOAD_OBJECT_ID: &str = "4c2e0a8b-6d1f-4e3a-9b5c-7d9f1b3e5a20";
+/// Name of the Workload app's federated identity credential.
+pub const WORKLOAD_CREDENTIAL_NAME: &str = "erp-graphmailer";
+/// The subject its federated credential trusts: a Kubernetes service account.
+pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:erp:graphmailer";
+/// The audience Entra expects in a federated token.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Written in a federated credential's `issuer`, stands for this emulator's
+/// URL (known only once it listens): `{emulator_url}/_emulator/oidc` is the
+/// emulator's own OIDC issuer.
+pub const EMULATOR_URL_PLACEHOLDER: &str = "{emulator_url}";
+/// The path of the emulator's own OIDC issuer under its URL.
+pub const OIDC_ISSUER_PATH: &str = "/_emulator/oidc";
+
+/// "Contoso ERP VM": the system-assigned managed identity of the machine
+/// the emulator stands in for (used when a client names no identity);
+/// `Mail.Send`, restricted by policy to `erp-senders@`.
+pub const VM_IDENTITY_CLIENT_ID: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+/// Display name of the system-assigned managed identity.
+pub const VM_IDENTITY_DISPLAY_NAME: &str = "Contoso ERP VM";
+/// Object (principal) id of the system-assigned managed identity.
+pub const VM_IDENTITY_OBJECT_ID: &str = "1b3d5f7a-9c2e-4d6f-8a1b-3c5e7f9a2b4d";
+/// A user-assigned managed identity WITHOUT `Mail.Send`: Graph answers 403
+/// to its tokens.
+pub const REPORTS_IDENTITY_CLIENT_ID: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
+/// Display name of the user-assigned managed identity.
+pub const REPORTS_IDENTITY_DISPLAY_NAME: &str = "Contoso Reports Identity";
+/// Object (principal) id of the user-assigned managed identity.
+pub const REPORTS_IDENTITY_OBJECT_ID: &str = "2c4e6a8b-0d1f-4a3b-9c5d-7e9f1a3b5c6e";
+/// The value clients must send in `X-IDENTITY-HEADER` (App Service's
+/// `IDENTITY_HEADER`). A test value, but treated as a secret: never logged.
+pub const IDENTITY_HEADER: &str = "emu-identity-header-7b1f0c9e4d2a";
+/// `expires_in` of managed identity tokens (what IMDS answers: 24 hours).
+pub const MANAGED_IDENTITY_TOKEN_LIFETIME_SECS: u64 = 86_399;
 
 /// How long after a send its copy appears in Sent Items, by default.
 pub const SENT_ITEMS_LAG_MS: u64 = 100;

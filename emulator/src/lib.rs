@@ -56,6 +56,7 @@ use tokio::task::JoinHandle;
 pub use directory::Directory;
 pub use error::Error;
 pub use faults::{Fault, FaultPlan};
+pub use identity::{FederatedToken, FederatedTokenRequest};
 pub use settings::{Settings, SettingsUpdate};
 pub use state::{Counters, SentVia, StoredMessage};
 
@@ -115,6 +116,9 @@ pub struct Banner {
     pub denied_sender: String,
     /// The tenant's first domain.
     pub tenant_domain: String,
+    /// The emulator's own OIDC issuer (`{url}/_emulator/oidc`), whose
+    /// tokens the built-in "Contoso Workload" app trusts.
+    pub oidc_issuer: String,
 }
 
 /// A running emulator. Dropping it without [`Emulator::shutdown`] leaves the
@@ -161,13 +165,17 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         (None, None, None)
     };
 
-    let banner = banner(&options.directory, origin.clone(), ca_file)?;
+    let mut directory = options.directory;
+    directory.resolve_emulator_url(&origin);
+    let oidc = identity::OidcIssuer::new(&origin)?;
+    let banner = banner(&directory, origin.clone(), ca_file, &oidc.url)?;
     let clock = clock::Clock::default();
-    let policies = policy::PolicyBook::new(&options.directory, clock.clone());
+    let policies = policy::PolicyBook::new(&directory, clock.clone());
     let shared = Arc::new(Shared {
-        directory: options.directory,
+        directory,
         origin,
         signer: tokens::TokenSigner::generate()?,
+        oidc,
         startup_settings: options.settings.clone(),
         settings: std::sync::RwLock::new(options.settings),
         faults: Mutex::new(faults::ActiveFaults::default()),
@@ -224,7 +232,12 @@ fn write_ca(dir: &Path, pem: &str) -> Result<PathBuf, Error> {
 
 /// The banner for the first tenant: its first app with `Mail.Send` and a
 /// valid secret, a mailbox its policies allow and one they deny.
-fn banner(directory: &Directory, url: String, ca_file: Option<PathBuf>) -> Result<Banner, Error> {
+fn banner(
+    directory: &Directory,
+    url: String,
+    ca_file: Option<PathBuf>,
+    oidc_issuer: &str,
+) -> Result<Banner, Error> {
     let missing =
         |what: &str| Error::Directory(format!("the first tenant needs {what} for the banner"));
     let tenant = directory
@@ -264,6 +277,7 @@ fn banner(directory: &Directory, url: String, ca_file: Option<PathBuf>) -> Resul
         allowed_sender: allowed.map(|m| m.address.clone()).unwrap_or_default(),
         denied_sender: denied.map(|m| m.address.clone()).unwrap_or_default(),
         tenant_domain: tenant.primary_domain().to_owned(),
+        oidc_issuer: oidc_issuer.to_owned(),
     })
 }
 
@@ -301,6 +315,20 @@ impl Emulator {
     /// Counters since start or the last reset.
     pub fn counters(&self) -> Counters {
         self.shared.counters.snapshot()
+    }
+
+    /// The emulator's own OIDC issuer URL (`{url}/_emulator/oidc`).
+    pub fn oidc_issuer(&self) -> &str {
+        &self.shared.oidc.url
+    }
+
+    /// Mints a workload token from the emulator's own OIDC issuer, as
+    /// `POST /_emulator/oidc/token` does: times on the emulator's clock.
+    pub fn mint_federated_token(
+        &self,
+        request: &FederatedTokenRequest,
+    ) -> Result<FederatedToken, Error> {
+        self.shared.mint_federated_token(request)
     }
 
     /// Replaces the fault plan.

@@ -264,9 +264,9 @@ mod tests {
         let book = PolicyBook::new(&dir, clock.clone());
         let ceo = tenant.mailbox(d::CEO_MAILBOX).unwrap();
         let erp = Uuid::parse_str(d::ERP_CLIENT_ID).unwrap();
-        // The ERP, Billing and Outbox apps' RestrictAccess policies.
+        // The ERP, Billing, Outbox, Workload and ERP VM RestrictAccess policies.
         let now = book.in_effect(tenant.id, Duration::ZERO);
-        assert_eq!(now.len(), 3);
+        assert_eq!(now.len(), 5);
         assert!(!access_granted_under(tenant, &now, erp, ceo));
         let pending = book.in_effect(tenant.id, Duration::from_secs(60));
         assert!(pending.is_empty());
@@ -280,16 +280,16 @@ mod tests {
                 description: None,
             },
         );
-        assert_eq!(book.all().len(), 4);
+        assert_eq!(book.all().len(), 6);
         assert!(!added.view(Duration::from_secs(60), clock.now()).in_effect);
         // The emulator's clock, moved forward, applies it.
         clock.advance(Duration::from_secs(60));
         assert!(added.view(Duration::from_secs(60), clock.now()).in_effect);
-        assert_eq!(book.in_effect(tenant.id, Duration::from_secs(60)).len(), 4);
+        assert_eq!(book.in_effect(tenant.id, Duration::from_secs(60)).len(), 6);
         assert!(book.remove(added.id));
         book.add(tenant.id, added.policy.clone());
         book.reset();
-        assert_eq!(book.all().len(), 3);
+        assert_eq!(book.all().len(), 5);
         assert!(book.all().iter().all(|p| p.startup));
     }
 }

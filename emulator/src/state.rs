@@ -16,6 +16,7 @@ use crate::certificates::Certificate;
 use crate::directory::Directory;
 use crate::drafts::DraftBook;
 use crate::faults::ActiveFaults;
+use crate::identity::{FederatedToken, FederatedTokenRequest, OidcIssuer};
 use crate::policy::PolicyBook;
 use crate::settings::{Settings, SettingsUpdate};
 use crate::throttle::Throttle;
@@ -27,6 +28,8 @@ pub(crate) struct Shared {
     /// `scheme://host:port` of this emulator, without a trailing slash.
     pub origin: String,
     pub signer: TokenSigner,
+    /// The emulator's own OIDC issuer (workload tokens for federation).
+    pub oidc: OidcIssuer,
     pub startup_settings: Settings,
     pub settings: RwLock<Settings>,
     pub faults: Mutex<ActiveFaults>,
@@ -93,6 +96,15 @@ impl Shared {
             self.policies.restamp();
         }
         Ok(settings)
+    }
+
+    /// Mints a workload token from the emulator's own issuer, on its clock.
+    pub fn mint_federated_token(
+        &self,
+        request: &FederatedTokenRequest,
+    ) -> Result<FederatedToken, crate::Error> {
+        self.oidc
+            .mint(self.clock.now_utc().unix_timestamp(), request)
     }
 
     /// The certificates an app may sign assertions with: the directory's

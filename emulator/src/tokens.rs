@@ -73,31 +73,53 @@ pub(crate) struct TokenSigner {
     x5c: String,
 }
 
-/// One RSA key per process: making a 2048-bit key is the slowest part of
-/// starting an emulator, and test suites start dozens. Emulators in one
-/// process therefore sign with the same key (each still has its own
-/// certificate around it); a real tenant never shares one.
-fn shared_rsa_key() -> Result<&'static [u8], Error> {
-    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    if let Some(key) = KEY.get() {
+/// What a signing key is for: the access tokens the emulator issues as
+/// Entra, or the tokens its own OIDC issuer mints as a workload's platform
+/// would. They never share a key, so neither kind passes for the other.
+#[derive(Clone, Copy)]
+pub(crate) enum KeyPurpose {
+    AccessTokens,
+    OidcIssuer,
+}
+
+/// One RSA key per process and purpose: making a 2048-bit key is the
+/// slowest part of starting an emulator, and test suites start dozens.
+/// Emulators in one process therefore sign with the same key (each still
+/// has its own certificate around it); a real tenant never shares one.
+fn shared_rsa_key(purpose: KeyPurpose) -> Result<&'static [u8], Error> {
+    static ACCESS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    static OIDC: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let slot = match purpose {
+        KeyPurpose::AccessTokens => &ACCESS,
+        KeyPurpose::OidcIssuer => &OIDC,
+    };
+    if let Some(key) = slot.get() {
         return Ok(key);
     }
     let fresh = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
         .map_err(|e| Error::Crypto(format!("token signing key: {e}")))?;
-    Ok(KEY.get_or_init(|| fresh.serialize_der()))
+    Ok(slot.get_or_init(|| fresh.serialize_der()))
 }
 
 impl TokenSigner {
+    /// The key for access tokens.
     pub fn generate() -> Result<Self, Error> {
+        Self::generate_for(KeyPurpose::AccessTokens)
+    }
+
+    pub fn generate_for(purpose: KeyPurpose) -> Result<Self, Error> {
         let crypto = |e: &dyn std::fmt::Display| Error::Crypto(format!("token signing key: {e}"));
-        let rc_key = rcgen::KeyPair::try_from(shared_rsa_key()?).map_err(|e| crypto(&e))?;
+        let rc_key = rcgen::KeyPair::try_from(shared_rsa_key(purpose)?).map_err(|e| crypto(&e))?;
         let key = RsaKeyPair::from_pkcs8(&rc_key.serialize_der()).map_err(|e| crypto(&e))?;
         let mut params =
             rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| crypto(&e))?;
-        params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            "graphmailer emulator token signing",
-        );
+        let name = match purpose {
+            KeyPurpose::AccessTokens => "graphmailer emulator token signing",
+            KeyPurpose::OidcIssuer => "graphmailer emulator OIDC issuer",
+        };
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         // Emulators share the key but not the certificate: a random serial
         // gives each its own thumbprint (`kid`), so one emulator still
         // refuses another's tokens.
@@ -129,6 +151,11 @@ impl TokenSigner {
 
     /// Signs the claims into a compact JWT.
     pub fn issue(&self, claims: &AccessTokenClaims) -> Result<String, Error> {
+        self.sign(claims)
+    }
+
+    /// Signs any claims into a compact RS256 JWT under this key's `kid`.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, Error> {
         let header = serde_json::json!({
             "typ": "JWT",
             "alg": "RS256",

@@ -209,13 +209,14 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
             .status,
         202
     );
-    // The three start-up policies (ERP, Billing, Outbox) and the new one.
+    // The five start-up policies (ERP, Billing, Outbox, Workload, ERP VM)
+    // and the new one.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        4
+        6
     );
 
     let removed = emu
@@ -239,7 +240,7 @@ async fn runtime_deny_policy_is_delayed_removable_and_reset() {
     .await;
     assert_eq!(emu.post("reset", json!({})).await.status, 204);
     let after = emu.get("policies").await.json;
-    assert_eq!(after["policies"].as_array().unwrap().len(), 3);
+    assert_eq!(after["policies"].as_array().unwrap().len(), 5);
     assert_eq!(after["policies"][0]["in_effect"], true);
     assert_eq!(after["policies"][1]["in_effect"], true);
     assert_eq!(
@@ -300,18 +301,18 @@ async fn bad_policies_are_refused() {
         let answer = emu.post("policies", bad.clone()).await;
         assert_eq!(answer.status, 400, "{bad}: {}", answer.json);
     }
-    // Only the three start-up policies.
+    // Only the five start-up policies.
     assert_eq!(
         emu.get("policies").await.json["policies"]
             .as_array()
             .unwrap()
             .len(),
-        3
+        5
     );
 }
 
 #[tokio::test]
-async fn directory_lists_the_six_builtin_apps() {
+async fn directory_lists_the_builtin_apps_and_managed_identities() {
     let emu = Emu::start().await;
     let directory = emu.get("directory").await.json;
     let apps = directory["tenants"][0]["apps"].as_array().unwrap();
@@ -327,8 +328,17 @@ async fn directory_lists_the_six_builtin_apps() {
             "Contoso Intranet",
             "Contoso Legacy Sync",
             "Contoso Billing",
-            "Contoso Outbox"
+            "Contoso Outbox",
+            "Contoso Workload",
+            "Contoso ERP VM",
+            "Contoso Reports Identity"
         ]
+    );
+    assert_eq!(apps[7]["managed_identity"], "system_assigned");
+    assert_eq!(apps[8]["managed_identity"], "user_assigned");
+    assert_eq!(
+        apps[6]["federated_credentials"][0]["issuer"],
+        format!("{}/_emulator/oidc", emu.url())
     );
     assert_eq!(apps[4]["client_id"], d::BILLING_CLIENT_ID);
     assert_eq!(apps[4]["roles"], json!(["Mail.Send", "Mail.ReadWrite"]));

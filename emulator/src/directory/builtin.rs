@@ -5,8 +5,8 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::{
-    AccessPolicy, AccessRight, App, Directory, Group, Mailbox, MailboxKind, PolicyApps, Secret,
-    Tenant,
+    AccessPolicy, AccessRight, App, Directory, FederatedCredential, Group, Mailbox, MailboxKind,
+    ManagedIdentityKind, PolicyApps, Secret, Tenant,
 };
 use crate::defaults as d;
 
@@ -33,6 +33,31 @@ fn app(client_id: &str, object_id: &str, name: &str, roles: &[&str], secrets: Ve
         secrets,
         disabled: false,
         certificates: Vec::new(),
+        federated_credentials: Vec::new(),
+        managed_identity: None,
+    }
+}
+
+fn managed_identity(
+    kind: ManagedIdentityKind,
+    client_id: &str,
+    object_id: &str,
+    name: &str,
+    roles: &[&str],
+) -> App {
+    App {
+        managed_identity: Some(kind),
+        ..app(client_id, object_id, name, roles, Vec::new())
+    }
+}
+
+/// Restricts an app to the members of `erp-senders@`, as the ERP app is.
+fn erp_senders_only(client_id: &str, description: &str) -> AccessPolicy {
+    AccessPolicy {
+        app_id: PolicyApps::One(id(client_id)),
+        group: d::ERP_SENDERS_GROUP.to_owned(),
+        access_right: AccessRight::RestrictAccess,
+        description: Some(description.to_owned()),
     }
 }
 
@@ -110,6 +135,36 @@ impl Default for Directory {
                     d::OUTBOX_ROLES,
                     vec![secret(d::OUTBOX_SECRET_ID, d::OUTBOX_SECRET, None)],
                 ),
+                App {
+                    federated_credentials: vec![FederatedCredential {
+                        name: d::WORKLOAD_CREDENTIAL_NAME.to_owned(),
+                        issuer: format!("{}{}", d::EMULATOR_URL_PLACEHOLDER, d::OIDC_ISSUER_PATH),
+                        subject: d::WORKLOAD_SUBJECT.to_owned(),
+                        audiences: vec![d::FEDERATED_AUDIENCE.to_owned()],
+                        jwks: None,
+                    }],
+                    ..app(
+                        d::WORKLOAD_CLIENT_ID,
+                        d::WORKLOAD_OBJECT_ID,
+                        d::WORKLOAD_DISPLAY_NAME,
+                        &["Mail.Send"],
+                        Vec::new(),
+                    )
+                },
+                managed_identity(
+                    ManagedIdentityKind::SystemAssigned,
+                    d::VM_IDENTITY_CLIENT_ID,
+                    d::VM_IDENTITY_OBJECT_ID,
+                    d::VM_IDENTITY_DISPLAY_NAME,
+                    &["Mail.Send"],
+                ),
+                managed_identity(
+                    ManagedIdentityKind::UserAssigned,
+                    d::REPORTS_IDENTITY_CLIENT_ID,
+                    d::REPORTS_IDENTITY_OBJECT_ID,
+                    d::REPORTS_IDENTITY_DISPLAY_NAME,
+                    &[],
+                ),
             ],
             mailboxes: vec![
                 mailbox(
@@ -167,6 +222,14 @@ impl Default for Directory {
                     access_right: AccessRight::RestrictAccess,
                     description: Some("Outbox may reach only erp-senders@ members".to_owned()),
                 },
+                erp_senders_only(
+                    d::WORKLOAD_CLIENT_ID,
+                    "Workload may send only as erp-senders@ members",
+                ),
+                erp_senders_only(
+                    d::VM_IDENTITY_CLIENT_ID,
+                    "ERP VM may send only as erp-senders@ members",
+                ),
             ],
         };
         Directory {
@@ -204,6 +267,12 @@ mod tests {
             d::BILLING_MAILBOX_ID,
             d::LEGACY_MAILBOX_ID,
             d::ERP_SENDERS_GROUP_ID,
+            d::WORKLOAD_CLIENT_ID,
+            d::WORKLOAD_OBJECT_ID,
+            d::VM_IDENTITY_CLIENT_ID,
+            d::VM_IDENTITY_OBJECT_ID,
+            d::REPORTS_IDENTITY_CLIENT_ID,
+            d::REPORTS_IDENTITY_OBJECT_ID,
         ] {
             let parsed = Uuid::parse_str(text).unwrap();
             assert_eq!(parsed.to_string(), text);

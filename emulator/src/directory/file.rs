@@ -14,8 +14,8 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use super::{
-    AccessPolicy, AccessRight, App, Certificate, Directory, Group, Mailbox, MailboxKind,
-    PolicyApps, Secret, Tenant,
+    AccessPolicy, AccessRight, App, Certificate, Directory, FederatedCredential, Group, Mailbox,
+    MailboxKind, ManagedIdentityKind, PolicyApps, Secret, Tenant,
 };
 use crate::Error;
 
@@ -57,6 +57,42 @@ struct FileApp {
     /// directory file).
     #[serde(default)]
     certificates: Vec<String>,
+    #[serde(default, alias = "federated_credential")]
+    federated_credentials: Vec<FileFederatedCredential>,
+    managed_identity: Option<ManagedIdentityKind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFederatedCredential {
+    name: String,
+    issuer: String,
+    subject: String,
+    #[serde(default = "federated_audiences")]
+    audiences: Vec<String>,
+    /// The issuer's JWKS: a TOML table, or its JSON text in a string.
+    jwks: Option<toml::Value>,
+}
+
+fn federated_audiences() -> Vec<String> {
+    vec![crate::defaults::FEDERATED_AUDIENCE.to_owned()]
+}
+
+fn convert_federated(f: FileFederatedCredential) -> Result<FederatedCredential, String> {
+    let jwks = match f.jwks {
+        None => None,
+        Some(toml::Value::String(text)) => {
+            Some(serde_json::from_str(&text).map_err(|e| format!("jwks is not JSON: {e}"))?)
+        }
+        Some(table) => Some(serde_json::to_value(table).map_err(|e| e.to_string())?),
+    };
+    Ok(FederatedCredential {
+        name: f.name,
+        issuer: f.issuer.trim().to_owned(),
+        subject: f.subject,
+        audiences: f.audiences,
+        jwks,
+    })
 }
 
 #[derive(Deserialize)]
@@ -140,8 +176,23 @@ fn convert_tenant(t: FileTenant, base: Option<&Path>) -> Result<Tenant, Error> {
                     Error::Directory(format!("app {}: certificate: {e}", a.client_id))
                 })?);
             }
+            let federated_credentials = a
+                .federated_credentials
+                .into_iter()
+                .map(|f| {
+                    let name = f.name.clone();
+                    convert_federated(f).map_err(|e| {
+                        Error::Directory(format!(
+                            "app {}: federated credential '{name}': {e}",
+                            a.client_id
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
             Ok(App {
                 certificates,
+                federated_credentials,
+                managed_identity: a.managed_identity,
                 object_id: a.object_id.unwrap_or_else(|| {
                     derived_id(&[&tenant_id.to_string(), &a.client_id.to_string()])
                 }),

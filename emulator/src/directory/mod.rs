@@ -61,6 +61,43 @@ pub struct App {
     pub disabled: bool,
     /// Certificates whose key may sign client assertions (public part only).
     pub certificates: Vec<Certificate>,
+    /// Tokens from other issuers this app accepts as its credential
+    /// (Entra's federated identity credentials).
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// Set when this service principal is a managed identity: the local
+    /// identity endpoint (IMDS, App Service) issues its tokens.
+    pub managed_identity: Option<ManagedIdentityKind>,
+}
+
+/// A federated identity credential: a token whose `iss` is `issuer`, whose
+/// `sub` is `subject` and whose `aud` is one of `audiences` (all compared
+/// case-sensitively, as Entra does) stands for the app's secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FederatedCredential {
+    /// A name for people (unique within the app).
+    pub name: String,
+    /// The token issuer's URL; `{emulator_url}` in it stands for this
+    /// emulator's URL, so `{emulator_url}/_emulator/oidc` trusts the
+    /// emulator's own issuer.
+    pub issuer: String,
+    /// The token's `sub`.
+    pub subject: String,
+    /// Accepted `aud` values (Entra: `api://AzureADTokenExchange`).
+    pub audiences: Vec<String>,
+    /// The issuer's signing keys as a JWKS, for an issuer other than the
+    /// emulator's own (the emulator fetches nothing from the network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// Which kind of managed identity a service principal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagedIdentityKind {
+    /// The machine's own identity: what a client gets when it names none.
+    SystemAssigned,
+    /// An identity attached to the machine, chosen by its client id.
+    UserAssigned,
 }
 
 /// A client secret. `Debug` and `Serialize` never show the value.
@@ -226,6 +263,20 @@ impl Directory {
         validate::check(self)
     }
 
+    /// Writes this emulator's URL into every federated credential's issuer
+    /// that holds the `{emulator_url}` placeholder.
+    pub(crate) fn resolve_emulator_url(&mut self, url: &str) {
+        let placeholder = crate::defaults::EMULATOR_URL_PLACEHOLDER;
+        for credential in self
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.apps.iter_mut())
+            .flat_map(|a| a.federated_credentials.iter_mut())
+        {
+            credential.issuer = credential.issuer.replace(placeholder, url);
+        }
+    }
+
     /// Finds a tenant by id or domain, as the token endpoint does.
     pub(crate) fn lookup_tenant(&self, segment: &str) -> TenantLookup<'_> {
         let lower = segment.to_ascii_lowercase();
@@ -313,12 +364,26 @@ pub(crate) fn is_email_address(address: &str) -> bool {
 mod validate {
     use std::collections::HashSet;
 
-    use super::{Directory, MailboxKind, PolicyApps, Tenant, is_dns_name, is_email_address};
+    use super::{
+        App, Directory, MailboxKind, ManagedIdentityKind, PolicyApps, Tenant, is_dns_name,
+        is_email_address,
+    };
     use crate::Error;
 
     pub(super) fn check(dir: &Directory) -> Result<(), Error> {
         if dir.tenants.is_empty() {
             return Err(bad("at least one tenant is needed"));
+        }
+        let system_assigned = dir
+            .tenants
+            .iter()
+            .flat_map(|t| &t.apps)
+            .filter(|a| a.managed_identity == Some(ManagedIdentityKind::SystemAssigned))
+            .count();
+        if system_assigned > 1 {
+            return Err(bad(
+                "more than one system-assigned managed identity: a machine has only one",
+            ));
         }
         let mut tenant_ids = HashSet::new();
         let mut all_domains = HashSet::new();
@@ -364,6 +429,13 @@ mod validate {
                         certificate.thumbprint_hex()
                     )));
                 }
+            }
+            check_federated(app)?;
+            if app.managed_identity.is_some() && !app.secrets.is_empty() {
+                return Err(bad(format!(
+                    "app {}: a managed identity has no secrets",
+                    app.client_id
+                )));
             }
             let mut secret_ids = HashSet::new();
             for secret in &app.secrets {
@@ -449,6 +521,38 @@ mod validate {
                         policy.group
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_federated(app: &App) -> Result<(), Error> {
+        let mut names = HashSet::new();
+        for credential in &app.federated_credentials {
+            let what = |problem: &str| {
+                bad(format!(
+                    "app {}: federated credential '{}': {problem}",
+                    app.client_id, credential.name
+                ))
+            };
+            if credential.name.trim().is_empty() {
+                return Err(what("needs a name"));
+            }
+            if !names.insert(credential.name.clone()) {
+                return Err(what("the name is used twice"));
+            }
+            if credential.issuer.trim().is_empty() || credential.subject.trim().is_empty() {
+                return Err(what("issuer and subject must not be empty"));
+            }
+            if credential.audiences.is_empty() {
+                return Err(what(
+                    "needs at least one audience (api://AzureADTokenExchange)",
+                ));
+            }
+            if let Some(jwks) = &credential.jwks
+                && !jwks.get("keys").is_some_and(serde_json::Value::is_array)
+            {
+                return Err(what("jwks must be a JWKS object with a \"keys\" array"));
             }
         }
         Ok(())

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::AadError;
+use super::compact_jwt::CompactJwt;
 use crate::certificates::Certificate;
 use crate::defaults::ASSERTION_CLOCK_SKEW_SECS;
 use crate::directory::{App, Tenant};
@@ -34,11 +35,11 @@ pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 
 const DOCS: &str = "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
 
-fn invalid_client(code: u32, description: impl Into<String>) -> AadError {
+pub(super) fn invalid_client(code: u32, description: impl Into<String>) -> AadError {
     AadError::new("invalid_client", code, description)
 }
 
-fn malformed(reason: &str) -> AadError {
+pub(super) fn malformed(reason: &str) -> AadError {
     invalid_client(
         50027,
         format!("JWT token is invalid or malformed. {reason}"),
@@ -53,29 +54,10 @@ pub(super) fn check(
     app: &App,
     assertion: &str,
 ) -> Result<(), AadError> {
-    let parts: Vec<&str> = assertion.trim().split('.').collect();
-    let [header_b64, payload_b64, signature_b64] = parts.as_slice() else {
-        return Err(malformed(
-            "The client assertion is not a compact JWT (three dot-separated parts).",
-        ));
-    };
-    let decode_json = |part: &str| -> Option<Value> {
-        let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
-        serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .filter(Value::is_object)
-    };
-    let (Some(header), Some(claims)) = (decode_json(header_b64), decode_json(payload_b64)) else {
-        return Err(malformed(
-            "The client assertion's header or payload is not base64url-encoded JSON.",
-        ));
-    };
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64.trim_end_matches('='))
-        .map_err(|_| malformed("The client assertion's signature is not base64url."))?;
+    let jwt = CompactJwt::parse(assertion).map_err(malformed)?;
+    let (header, claims) = (&jwt.header, &jwt.claims);
 
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let algorithm: &'static dyn VerificationAlgorithm = match alg {
+    let algorithm: &'static dyn VerificationAlgorithm = match jwt.alg() {
         "RS256" => &RSA_PKCS1_2048_8192_SHA256,
         "PS256" => &RSA_PSS_2048_8192_SHA256,
         other => {
@@ -89,7 +71,7 @@ pub(super) fn check(
         }
     };
 
-    let certificate = find_certificate(shared, app, &header)?;
+    let certificate = find_certificate(shared, app, header)?;
     let thumbprint = certificate.thumbprint_hex();
     let found_key = format!(
         "Found key 'Start={}, End={}'",
@@ -105,10 +87,12 @@ pub(super) fn check(
             ),
         ));
     }
-    let signed = &assertion.trim()[..header_b64.len() + 1 + payload_b64.len()];
     let verified = ParsedPublicKey::new(algorithm, certificate.public_key_der())
         .ok()
-        .is_some_and(|key| key.verify_sig(signed.as_bytes(), &signature).is_ok());
+        .is_some_and(|key| {
+            key.verify_sig(jwt.signed.as_bytes(), &jwt.signature)
+                .is_ok()
+        });
     if !verified {
         return Err(invalid_client(
             700027,
@@ -118,10 +102,15 @@ pub(super) fn check(
         ));
     }
 
-    check_identity(app, &claims)?;
-    check_audience(shared, tenant, segment, &claims)?;
+    check_identity(app, claims)?;
+    check_audience(shared, tenant, segment, claims)?;
     let settings = shared.settings();
-    let exp = check_times(&claims, now, settings.max_assertion_lifetime_secs)?;
+    let exp = check_times(
+        claims,
+        now,
+        settings.max_assertion_lifetime_secs,
+        ASSERTION_CLOCK_SKEW_SECS,
+    )?;
 
     let jti = claims
         .get("jti")
@@ -251,9 +240,14 @@ fn check_audience(
     }
 }
 
-/// `exp` in the future, `nbf` and `iat` not in the future (with skew), and
-/// the lifetime within the cap. Returns `exp`.
-fn check_times(claims: &Value, now: OffsetDateTime, max_lifetime: u64) -> Result<i64, AadError> {
+/// `exp` in the future, `nbf` and `iat` not in the future (with `skew`
+/// seconds of leeway), and the lifetime within the cap (0: none). Returns `exp`.
+pub(super) fn check_times(
+    claims: &Value,
+    now: OffsetDateTime,
+    max_lifetime: u64,
+    skew: i64,
+) -> Result<i64, AadError> {
     let seconds = |name: &str| {
         claims
             .get(name)
@@ -261,7 +255,6 @@ fn check_times(claims: &Value, now: OffsetDateTime, max_lifetime: u64) -> Result
     };
     let (exp, nbf, iat) = (seconds("exp"), seconds("nbf"), seconds("iat"));
     let now_secs = now.unix_timestamp();
-    let skew = ASSERTION_CLOCK_SKEW_SECS;
     let out_of_range = |extra: &str| {
         let instant = |secs: Option<i64>| {
             rfc3339(
@@ -312,16 +305,39 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let t = now.unix_timestamp();
         let ok = json!({"nbf": t, "iat": t, "exp": t + 600});
-        assert_eq!(check_times(&ok, now, 600).unwrap(), t + 600);
+        assert_eq!(
+            check_times(&ok, now, 600, ASSERTION_CLOCK_SKEW_SECS).unwrap(),
+            t + 600
+        );
         let expired = json!({"nbf": t - 4000, "exp": t - 3600});
-        assert_eq!(check_times(&expired, now, 0).unwrap_err().code, 700024);
+        assert_eq!(
+            check_times(&expired, now, 0, ASSERTION_CLOCK_SKEW_SECS)
+                .unwrap_err()
+                .code,
+            700024
+        );
         let future = json!({"nbf": t + 3600, "exp": t + 4000});
-        assert_eq!(check_times(&future, now, 600).unwrap_err().code, 700024);
+        assert_eq!(
+            check_times(&future, now, 600, ASSERTION_CLOCK_SKEW_SECS)
+                .unwrap_err()
+                .code,
+            700024
+        );
         let long = json!({"nbf": t, "exp": t + 3600});
-        assert_eq!(check_times(&long, now, 600).unwrap_err().code, 700024);
-        assert!(check_times(&long, now, 0).is_ok());
+        assert_eq!(
+            check_times(&long, now, 600, ASSERTION_CLOCK_SKEW_SECS)
+                .unwrap_err()
+                .code,
+            700024
+        );
+        assert!(check_times(&long, now, 0, ASSERTION_CLOCK_SKEW_SECS).is_ok());
         let skewed = json!({"nbf": t + 60, "exp": t + 600});
-        assert!(check_times(&skewed, now, 600).is_ok());
-        assert_eq!(check_times(&json!({}), now, 600).unwrap_err().code, 700024);
+        assert!(check_times(&skewed, now, 600, ASSERTION_CLOCK_SKEW_SECS).is_ok());
+        assert_eq!(
+            check_times(&json!({}), now, 600, ASSERTION_CLOCK_SKEW_SECS)
+                .unwrap_err()
+                .code,
+            700024
+        );
     }
 }

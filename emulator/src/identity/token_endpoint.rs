@@ -17,7 +17,7 @@ use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use super::{AadContext, AadError, client_assertion};
+use super::{AadContext, AadError, client_assertion, federated_assertion};
 use crate::body::{BodyRead, read_limited};
 use crate::directory::{App, Tenant, TenantLookup};
 use crate::faults::Fault;
@@ -127,11 +127,11 @@ async fn token(
 }
 
 /// A signed token and what its answer tells about it.
-struct Issued {
-    token: String,
-    lifetime: u64,
-    now: i64,
-    resource: String,
+pub(super) struct Issued {
+    pub token: String,
+    pub lifetime: u64,
+    pub now: i64,
+    pub resource: String,
 }
 
 impl Issued {
@@ -223,8 +223,20 @@ fn issue(
         Endpoint::V1 => resolve_resource(form.get("resource").map(String::as_str), tenant)?,
     };
 
-    let settings = shared.settings();
-    let lifetime = settings.token_lifetime_secs;
+    let lifetime = shared.settings().token_lifetime_secs;
+    sign_app_token(shared, tenant, app, audience, appidacr, lifetime)
+}
+
+/// Signs an app-only access token for `app` with audience `audience`, as
+/// the token endpoint and the managed identity endpoints issue it.
+pub(super) fn sign_app_token(
+    shared: &Shared,
+    tenant: &Tenant,
+    app: &App,
+    audience: String,
+    appidacr: &str,
+    lifetime: u64,
+) -> Result<Issued, AadError> {
     let now = shared.clock.now_utc().unix_timestamp();
     let issued_at = now - 300;
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
@@ -324,7 +336,11 @@ fn check_credential(
             }
             Some(_) => {}
         }
-        client_assertion::check(shared, tenant, tenant_segment, app, assertion)?;
+        if federated_assertion::is_federated(assertion) {
+            federated_assertion::check(shared, app, assertion)?;
+        } else {
+            client_assertion::check(shared, tenant, tenant_segment, app, assertion)?;
+        }
         return Ok("2");
     }
     let Some(secret) = secret else {

@@ -307,6 +307,22 @@ impl TestCert {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
+    /// The public key as a JWKS with one key named `kid`, as a foreign
+    /// OIDC issuer publishes it.
+    pub fn jwks(&self, kid: &str) -> Value {
+        let public = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(
+            aws_lc_rs::signature::KeyPair::public_key(&self.key),
+        );
+        json!({"keys": [{
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(&public.n),
+            "e": URL_SAFE_NO_PAD.encode(&public.e),
+        }]})
+    }
+
     /// An RS256 + `x5t` assertion with the usual claims.
     pub fn assertion(&self, client_id: &str, aud: &str) -> String {
         self.sign(
