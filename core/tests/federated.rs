@@ -97,6 +97,16 @@ fn federated_mailer(emu: &TestEmulator, file: &TokenFile) -> Mailer {
     Mailer::new(config).unwrap()
 }
 
+/// The workload app in code, with no credential yet.
+fn workload_config(emu: &TestEmulator) -> graphmailer::ConfigBuilder {
+    Config::builder()
+        .tenant_id(TENANT)
+        .client_id(WORKLOAD_CLIENT)
+        .authority_host(emu.url())
+        .graph_endpoint(emu.url())
+        .max_attempts(1)
+}
+
 fn mail() -> Message {
     Message::new(ALLOWED)
         .to("accounts@example.com")
@@ -206,8 +216,7 @@ async fn federated_credentials_send_rotate_fail_with_hints_and_never_show_the_to
     tokens.push(callback_token.clone());
     let counted = calls.clone();
     let by_callback = Mailer::new(
-        emu.config()
-            .client_id(WORKLOAD_CLIENT)
+        workload_config(&emu)
             .credential(graphmailer::Credential::assertion(move || {
                 *counted.lock().unwrap() += 1;
                 Ok(callback_token.clone())
@@ -223,8 +232,7 @@ async fn federated_credentials_send_rotate_fail_with_hints_and_never_show_the_to
         .expect("sent with the callback's assertion");
     assert_eq!(*calls.lock().unwrap(), 1);
     let failing = Mailer::new(
-        emu.config()
-            .client_id(WORKLOAD_CLIENT)
+        workload_config(&emu)
             .credential(graphmailer::Credential::assertion(|| {
                 Err("no OIDC token in this job".into())
             }))
