@@ -20,13 +20,13 @@ static graphmailer_message *invoice(void) {
     return m;
 }
 
-/* A workload token from the emulator's issuer (malloc'ed), or NULL. `extra`
- * is more JSON members, starting with a comma, or "". */
-static char *mint(long lifetime, const char *subject, const char *extra) {
+#define AUDIENCE "api://AzureADTokenExchange"
+
+/* A workload token from the emulator's issuer (malloc'ed), or NULL. */
+static char *mint(long lifetime, const char *subject, const char *audience) {
     char body[512];
-    snprintf(body, sizeof body,
-             "{\"subject\":\"%s\",\"audience\":\"api://AzureADTokenExchange\",\"lifetime_seconds\":%ld%s}",
-             subject, lifetime, extra);
+    snprintf(body, sizeof body, "{\"subject\":\"%s\",\"audience\":\"%s\",\"lifetime_seconds\":%ld}",
+             subject, audience, lifetime);
     int status = 0;
     char *answer = gm_http(gm_emu.port, "POST", "/_emulator/oidc/token", body, &status);
     CHECK(answer && status == 200, "minting a token: %d", status);
@@ -79,11 +79,18 @@ static void clear_env(void) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unsetenv(names[i]);
 }
 
+/* The one message each test sends, freed at its end: freeing it right after
+ * a send would clear the send's last error before the checks read it. */
+static graphmailer_message *the_invoice;
+
 static graphmailer_status send_one(graphmailer_mailer *mailer) {
-    graphmailer_message *m = invoice();
-    graphmailer_status s = graphmailer_mailer_send(mailer, m, NULL);
-    graphmailer_message_free(m);
-    return s;
+    if (!the_invoice) the_invoice = invoice();
+    return graphmailer_mailer_send(mailer, the_invoice, NULL);
+}
+
+static void forget_invoice(void) {
+    graphmailer_message_free(the_invoice);
+    the_invoice = NULL;
 }
 
 void test_federated_token_file_and_rotation(void) {
@@ -91,14 +98,14 @@ void test_federated_token_file_and_rotation(void) {
     char path[] = "/tmp/gm-ffi-federated-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    char *first = mint(600, SUBJECT, "");
+    char *first = mint(600, SUBJECT, AUDIENCE);
     if (!first) return;
     rotate(path, first);
     federated_env(path);
     graphmailer_mailer *mailer = NULL;
     CHECK_OK(graphmailer_mailer_new_from_env(&mailer));
     CHECK_OK(send_one(mailer));
-    char *second = mint(7200, SUBJECT, "");
+    char *second = mint(7200, SUBJECT, AUDIENCE);
     rotate(path, second);
     int status = 0;
     free(gm_http(gm_emu.port, "POST", "/_emulator/clock/advance", "{\"secs\":3700}", &status));
@@ -112,14 +119,14 @@ void test_federated_token_file_and_rotation(void) {
     /* Each mismatch: its status, code and hint, and no token in them. */
     struct {
         long lifetime;
-        const char *subject, *extra, *code, *hint;
+        const char *subject, *audience, *code, *hint;
     } cases[] = {
-        {3600, "system:serviceaccount:erp:other", "", "AADSTS700213", "system:serviceaccount:<namespace>"},
-        {3600, SUBJECT, ",\"audience\":\"api://SomethingElse\"", "AADSTS700212", "api://AzureADTokenExchange"},
-        {-60, SUBJECT, "", "AADSTS700024", "stopped refreshing"},
+        {3600, "system:serviceaccount:erp:other", AUDIENCE, "AADSTS700213", "system:serviceaccount:<namespace>"},
+        {3600, SUBJECT, "api://SomethingElse", "AADSTS700212", "api://AzureADTokenExchange"},
+        {-60, SUBJECT, AUDIENCE, "AADSTS700024", "stopped refreshing"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *token = mint(cases[i].lifetime, cases[i].subject, cases[i].extra);
+        char *token = mint(cases[i].lifetime, cases[i].subject, cases[i].audience);
         if (!token) continue;
         rotate(path, token);
         mailer = NULL;
@@ -142,6 +149,7 @@ void test_federated_token_file_and_rotation(void) {
     graphmailer_mailer_free(mailer);
     free(first);
     free(second);
+    forget_invoice();
     clear_env();
 }
 
@@ -167,7 +175,7 @@ static ptrdiff_t refuse_assertion(char *buffer, size_t buffer_len, void *userdat
 
 void test_assertion_callback(void) {
     gm_reset();
-    char *token = mint(3600, SUBJECT, "");
+    char *token = mint(3600, SUBJECT, AUDIENCE);
     if (!token) return;
     assertion_source source = {token, 0};
     graphmailer_config config = gm_config();
@@ -193,6 +201,7 @@ void test_assertion_callback(void) {
     CHECK_STATUS(send_one(mailer), GRAPHMAILER_ERR_AUTHENTICATION);
     CHECK_CONTAINS(graphmailer_last_error_message(), "assertion_callback returned -1");
     graphmailer_mailer_free(mailer);
+    forget_invoice();
     free(token);
 }
 
@@ -233,6 +242,7 @@ void test_managed_identity(void) {
     CHECK_CONTAINS(graphmailer_last_error_hint(), "New-MgServicePrincipalAppRoleAssignment");
     graphmailer_mailer_free(mailer);
     CHECK(gm_counter("sends_accepted") == 2);
+    forget_invoice();
     clear_env();
     unsetenv("AZURE_CLIENT_ID");
 }
