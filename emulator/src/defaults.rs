@@ -11,6 +11,9 @@
 //! `Mail.Send`, `Mail.ReadWrite` and `full_access_as_app` with no policy;
 //! the Billing app holds `Mail.Send` and `Mail.ReadWrite` (what the
 //! large-attachment path needs) under the same restriction as the ERP app.
+//! The Workload app has no secret and proves itself with a federated token;
+//! the ERP VM (system-assigned) and Reports (user-assigned, no `Mail.Send`)
+//! managed identities get their tokens from the local identity endpoints.
 
 /// The Contoso tenant (directory) id.
 pub const TENANT_ID: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
@@ -133,8 +136,8 @@ pub const VM_IDENTITY_CLIENT_ID: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
 pub const VM_IDENTITY_DISPLAY_NAME: &str = "Contoso ERP VM";
 /// Object (principal) id of the system-assigned managed identity.
 pub const VM_IDENTITY_OBJECT_ID: &str = "1b3d5f7a-9c2e-4d6f-8a1b-3c5e7f9a2b4d";
-/// A user-assigned managed identity WITHOUT `Mail.Send`: Graph answers 403
-/// to its tokens.
+/// A user-assigned managed identity WITHOUT `Mail.Send` (it holds only
+/// `User.Read.All`): Graph answers its sendMail with 403 `ErrorAccessDenied`.
 pub const REPORTS_IDENTITY_CLIENT_ID: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
 /// Display name of the user-assigned managed identity.
 pub const REPORTS_IDENTITY_DISPLAY_NAME: &str = "Contoso Reports Identity";

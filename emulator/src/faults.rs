@@ -3,7 +3,9 @@
 //! `Retry-After`, and a connection that dies after the request was sent,
 //! which leaves the client unsure whether the mail went out. Upload faults
 //! do the same to the chunks of a large attachment, so a client's resume
-//! logic (ask the upload URL where to go on) can be tested.
+//! logic (ask the upload URL where to go on) can be tested. Identity
+//! faults give the managed identity endpoints IMDS's 410, 429 and 5xx
+//! answers, so a client's IMDS retry rules can be tested.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,11 @@ pub struct FaultPlan {
     /// reading the chunk), so a test can cancel a send mid-upload.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub upload_delay_ms: u64,
+    /// Faults for the managed identity endpoints (IMDS and App Service), in
+    /// order: one entry per request, so `[{"status": 429}, {"status": 503}]`
+    /// fails the next two. `client_id` matches the identity asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity: Vec<Fault>,
 }
 
 /// The plan in force, with what it has counted since it was set.
@@ -125,7 +132,7 @@ pub struct Fault {
     /// this (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<String>,
-    /// Token faults only: match only requests for this client id.
+    /// Token and identity faults only: match only requests for this client id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Upload faults only: match only the Nth PUT to any upload URL (1 =
@@ -171,6 +178,7 @@ impl FaultPlan {
             .map(|f| ("send", f))
             .chain(self.token.iter().map(|f| ("token", f)))
             .chain(self.upload.iter().map(|f| ("upload", f)))
+            .chain(self.identity.iter().map(|f| ("identity", f)))
         {
             fault.validate(list)?;
         }
@@ -189,15 +197,23 @@ impl FaultPlan {
 
     /// Removes and returns the first token fault matching the client id.
     pub(crate) fn take_token(&mut self, client_id: Option<&str>) -> Option<Fault> {
-        let index = self
-            .token
-            .iter()
-            .position(|f| match f.client_id.as_deref() {
-                None => true,
-                Some(wanted) => client_id.is_some_and(|c| c.trim().eq_ignore_ascii_case(wanted)),
-            })?;
-        Some(self.token.remove(index))
+        take_for_client(&mut self.token, client_id)
     }
+
+    /// Removes and returns the first managed identity fault matching the
+    /// client id asked for (none: the system-assigned identity).
+    pub(crate) fn take_identity(&mut self, client_id: Option<&str>) -> Option<Fault> {
+        take_for_client(&mut self.identity, client_id)
+    }
+}
+
+/// The first fault with no `client_id` or with this one.
+fn take_for_client(faults: &mut Vec<Fault>, client_id: Option<&str>) -> Option<Fault> {
+    let index = faults.iter().position(|f| match f.client_id.as_deref() {
+        None => true,
+        Some(wanted) => client_id.is_some_and(|c| c.trim().eq_ignore_ascii_case(wanted)),
+    })?;
+    Some(faults.remove(index))
 }
 
 impl Fault {
@@ -214,7 +230,7 @@ impl Fault {
         if self.deliver && !self.drop_after_body {
             return bad("deliver only makes sense with drop_after_body");
         }
-        if self.deliver && list == "token" {
+        if self.deliver && matches!(list, "token" | "identity") {
             return bad("deliver is for sendMail and upload faults");
         }
         if self.nth.is_some() && list != "upload" {
@@ -223,14 +239,17 @@ impl Fault {
         if self.nth == Some(0) {
             return bad("nth counts from 1 (the first PUT)");
         }
-        if self.mailbox.is_some() && list == "token" {
+        if self.mailbox.is_some() && matches!(list, "token" | "identity") {
             return bad("mailbox is for sendMail faults; use client_id");
+        }
+        if (self.body.is_some() || self.content_type.is_some()) && list == "identity" {
+            return bad("body and content_type are not for identity faults; use code and message");
         }
         if self.error_code.is_some() && list != "token" {
             return bad("error_code (an AADSTS number) is for token faults; use code");
         }
-        if self.client_id.is_some() && list != "token" {
-            return bad("client_id is for token faults; use mailbox");
+        if self.client_id.is_some() && !matches!(list, "token" | "identity") {
+            return bad("client_id is for token and identity faults; use mailbox");
         }
         Ok(())
     }

@@ -13,8 +13,10 @@
 //! ```
 //!
 //! Modules: [`directory`] (who exists, with the certificates each app may
-//! sign client assertions with), `identity` (token endpoint, client
-//! assertions and discovery), `graph` (sendMail, drafts, attachments,
+//! sign client assertions with, and the federated credentials and managed
+//! identities), `identity` (token endpoint, client assertions, federated
+//! tokens and the OIDC issuer that mints them for tests, the managed
+//! identity endpoints, and discovery), `graph` (sendMail, drafts, attachments,
 //! upload sessions and a draft's send), `drafts` (what drafts and upload
 //! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
@@ -78,6 +80,11 @@ pub struct Options {
     pub ca_dir: Option<PathBuf>,
     /// Settings at start (and after every reset).
     pub settings: Settings,
+    /// Where the managed identity endpoints (IMDS, App Service) listen, on
+    /// plain HTTP. `None`: on the main listener when it is plain HTTP,
+    /// else on `127.0.0.1` at any free port. Read it back from
+    /// [`Emulator::identity_url`].
+    pub identity_listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -89,6 +96,7 @@ impl Default for Options {
             directory: Directory::default(),
             ca_dir: None,
             settings: Settings::default(),
+            identity_listen: None,
         }
     }
 }
@@ -116,6 +124,13 @@ pub struct Banner {
     pub denied_sender: String,
     /// The tenant's first domain.
     pub tenant_domain: String,
+    /// Base URL of the managed identity endpoints (plain HTTP): IMDS at
+    /// `{identity_url}/metadata/identity/oauth2/token`, App Service's
+    /// `IDENTITY_ENDPOINT` at `{identity_url}/msi/token`.
+    pub identity_url: String,
+    /// The value App Service clients send as `X-IDENTITY-HEADER` (its
+    /// `IDENTITY_HEADER`; a test value).
+    pub identity_header: String,
     /// The emulator's own OIDC issuer (`{url}/_emulator/oidc`), whose
     /// tokens the built-in "Contoso Workload" app trusts.
     pub oidc_issuer: String,
@@ -128,7 +143,7 @@ pub struct Emulator {
     banner: Banner,
     ca_pem: Option<String>,
     stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Starts an emulator on the current tokio runtime.
@@ -136,17 +151,10 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     options.directory.validate()?;
     options.settings.validate()?;
     let addr = SocketAddr::new(options.bind, options.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
+    let listener = bind(addr).await?;
     let local = listener.local_addr()?;
-    let host = match local.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-        IpAddr::V4(ip) => ip.to_string(),
-    };
     let scheme = if options.tls { "https" } else { "http" };
-    let origin = format!("{scheme}://{host}:{}", local.port());
+    let origin = format!("{scheme}://{}", url_host_port(local));
 
     let (tls, ca_pem, ca_file) = if options.tls {
         let material = tls::generate(options.bind)?;
@@ -168,7 +176,18 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     let mut directory = options.directory;
     directory.resolve_emulator_url(&origin);
     let oidc = identity::OidcIssuer::new(&origin)?;
-    let banner = banner(&directory, origin.clone(), ca_file, &oidc.url)?;
+    // The managed identity endpoints are plain HTTP, as IMDS and App
+    // Service are: on the main listener when it is, else on their own.
+    let identity_listener = match (options.identity_listen, options.tls) {
+        (None, false) => None,
+        (Some(addr), _) => Some(bind_identity(addr).await?),
+        (None, true) => Some(bind_identity(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?),
+    };
+    let identity_url = match &identity_listener {
+        Some(l) => format!("http://{}", url_host_port(l.local_addr()?)),
+        None => origin.clone(),
+    };
+    let banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
     let clock = clock::Clock::default();
     let policies = policy::PolicyBook::new(&directory, clock.clone());
     let shared = Arc::new(Shared {
@@ -189,24 +208,68 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
     });
-    let router = router(shared.clone());
+    let mut main = Router::new()
+        .merge(identity::router())
+        .merge(graph::router())
+        .merge(test_api::router())
+        .merge(inbox::router());
+    if identity_listener.is_none() {
+        main = main.merge(identity::managed_identity_router());
+    }
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, router, tls, stop_rx));
+    let mut tasks = vec![tokio::spawn(server::serve(
+        listener,
+        with_fallback(main, shared.clone()),
+        tls,
+        stop_rx.clone(),
+    ))];
+    if let Some(identity_listener) = identity_listener {
+        let router = with_fallback(identity::managed_identity_router(), shared.clone());
+        tasks.push(tokio::spawn(server::serve(
+            identity_listener,
+            router,
+            None,
+            stop_rx,
+        )));
+    }
     Ok(Emulator {
         shared,
         banner,
         ca_pem,
         stop,
-        task: Mutex::new(Some(task)),
+        tasks: Mutex::new(tasks),
     })
 }
 
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .merge(identity::router())
-        .merge(graph::router())
-        .merge(test_api::router())
-        .merge(inbox::router())
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// The managed identity listener; never the real IMDS address, so a test
+/// can not be mistaken for a machine on Azure.
+async fn bind_identity(addr: SocketAddr) -> Result<TcpListener, Error> {
+    if addr.ip() == IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)) {
+        return Err(Error::Options(
+            "identity_listen: 169.254.169.254 is Azure's own metadata service; choose a loopback address".into(),
+        ));
+    }
+    bind(addr).await
+}
+
+/// `host:port` for a URL, with an unspecified address written as loopback.
+fn url_host_port(local: SocketAddr) -> String {
+    let host = match local.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("{host}:{}", local.port())
+}
+
+fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    router
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -237,6 +300,7 @@ fn banner(
     url: String,
     ca_file: Option<PathBuf>,
     oidc_issuer: &str,
+    identity_url: String,
 ) -> Result<Banner, Error> {
     let missing =
         |what: &str| Error::Directory(format!("the first tenant needs {what} for the banner"));
@@ -278,6 +342,8 @@ fn banner(
         denied_sender: denied.map(|m| m.address.clone()).unwrap_or_default(),
         tenant_domain: tenant.primary_domain().to_owned(),
         oidc_issuer: oidc_issuer.to_owned(),
+        identity_url,
+        identity_header: defaults::IDENTITY_HEADER.to_owned(),
     })
 }
 
@@ -315,6 +381,20 @@ impl Emulator {
     /// Counters since start or the last reset.
     pub fn counters(&self) -> Counters {
         self.shared.counters.snapshot()
+    }
+
+    /// Plain-HTTP base URL of the managed identity endpoints: IMDS at
+    /// `{identity_url}/metadata/identity/oauth2/token` (what a client uses
+    /// instead of `http://169.254.169.254`), App Service's
+    /// `IDENTITY_ENDPOINT` = `{identity_url}/msi/token`.
+    pub fn identity_url(&self) -> &str {
+        &self.banner.identity_url
+    }
+
+    /// The `X-IDENTITY-HEADER` value the App Service endpoint expects (App
+    /// Service's `IDENTITY_HEADER`).
+    pub fn identity_header(&self) -> &str {
+        &self.banner.identity_header
     }
 
     /// The emulator's own OIDC issuer URL (`{url}/_emulator/oidc`).
@@ -361,8 +441,8 @@ impl Emulator {
     /// Stops accepting, closes every connection and waits for the server task.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let task = state::lock(&self.task).take();
-        if let Some(task) = task {
+        let tasks = std::mem::take(&mut *state::lock(&self.tasks));
+        for task in tasks {
             let _ = task.await;
         }
     }
@@ -398,6 +478,15 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
     lines.push(format!("  inbox (browser)     {}", b.inbox));
+    lines.push(format!("  OIDC issuer         {}", b.oidc_issuer));
+    lines.push(format!(
+        "  IMDS endpoint       {}/metadata/identity/oauth2/token  (stands in for 169.254.169.254)",
+        b.identity_url
+    ));
+    lines.push(format!(
+        "  IDENTITY_ENDPOINT   {}/msi/token  (IDENTITY_HEADER: in the JSON line above)",
+        b.identity_url
+    ));
     lines.push(format!(
         "  test API            {}/_emulator/messages",
         b.url

@@ -314,6 +314,13 @@ pub struct Counters {
     pub upload_chunks: u64,
     /// Bytes of the chunks accepted and stored.
     pub upload_bytes: u64,
+    /// Requests to the managed identity endpoints (IMDS and App Service),
+    /// whatever their outcome: what shows a client's retries.
+    pub identity_requests: u64,
+    /// Tokens the managed identity endpoints issued.
+    pub identity_tokens_issued: u64,
+    /// Managed identity requests answered with an error (injected faults included).
+    pub identity_errors: u64,
 }
 
 /// The live counters behind [`Counters`].
@@ -335,6 +342,9 @@ pub(crate) struct CounterCells {
     pub upload_requests: AtomicU64,
     pub upload_chunks: AtomicU64,
     pub upload_bytes: AtomicU64,
+    pub identity_requests: AtomicU64,
+    pub identity_tokens_issued: AtomicU64,
+    pub identity_errors: AtomicU64,
 }
 
 impl CounterCells {
@@ -365,6 +375,9 @@ impl CounterCells {
             upload_requests: get(&self.upload_requests),
             upload_chunks: get(&self.upload_chunks),
             upload_bytes: get(&self.upload_bytes),
+            identity_requests: get(&self.identity_requests),
+            identity_tokens_issued: get(&self.identity_tokens_issued),
+            identity_errors: get(&self.identity_errors),
         }
     }
 
@@ -386,6 +399,9 @@ impl CounterCells {
             &self.upload_requests,
             &self.upload_chunks,
             &self.upload_bytes,
+            &self.identity_requests,
+            &self.identity_tokens_issued,
+            &self.identity_errors,
         ] {
             cell.store(0, Ordering::Relaxed);
         }

@@ -143,11 +143,11 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_issuer).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700211)),
+        (401, Some(700211)),
         "{}",
         answer.json
     );
-    assert_eq!(answer.json["error"], "invalid_request");
+    assert_eq!(answer.json["error"], "invalid_client");
     assert!(
         description(&answer).starts_with(
             "AADSTS700211: No matching federated identity record found for presented assertion issuer 'https://token.actions.githubusercontent.com'."
@@ -160,7 +160,7 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_subject).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700213)),
+        (401, Some(700213)),
         "{}",
         answer.json
     );
@@ -170,9 +170,13 @@ async fn mismatches_get_entras_codes_and_texts() {
         "{}",
         description(&answer)
     );
-    // The comparison is case-sensitive, as Entra's.
+    // The comparison is case-sensitive, as Entra's; a subject that differs
+    // only in case has its own code.
     let upper = mint(&emu, json!({"subject": d::WORKLOAD_SUBJECT.to_uppercase()})).await;
-    assert_eq!(workload_token(&emu, &upper).await.aadsts(), Some(700213));
+    let answer = workload_token(&emu, &upper).await;
+    assert_eq!(answer.aadsts(), Some(7002138), "{}", answer.json);
+    assert_eq!(answer.status, 401);
+    assert!(description(&answer).contains("case-sensitive"));
 
     let wrong_audience = mint(
         &emu,
@@ -182,7 +186,7 @@ async fn mismatches_get_entras_codes_and_texts() {
     let answer = workload_token(&emu, &wrong_audience).await;
     assert_eq!(
         (answer.status, answer.aadsts()),
-        (400, Some(700212)),
+        (401, Some(700212)),
         "{}",
         answer.json
     );
@@ -199,6 +203,7 @@ async fn mismatches_get_entras_codes_and_texts() {
         "{}",
         answer.json
     );
+    assert_eq!(answer.json["error"], "invalid_request");
     assert!(
         description(&answer).contains(&format!(
             "No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. Assertion Subject: '{}'. Assertion Audience: '{}'.",
@@ -490,4 +495,24 @@ async fn bad_federated_credentials_in_a_directory_file_are_refused() {
         let err = Directory::from_toml_str(&text).unwrap_err().to_string();
         assert!(err.contains(expected), "{credential}: {err}");
     }
+}
+
+#[tokio::test]
+async fn over_https_the_issuer_is_the_https_origin_and_tokens_do_not_cross() {
+    let emu = Emu::start_tls().await;
+    assert!(emu.emulator.oidc_issuer().starts_with("https://"));
+    let minted = emu
+        .emulator
+        .mint_federated_token(&FederatedTokenRequest::for_subject(d::WORKLOAD_SUBJECT))
+        .unwrap();
+    let answer = workload_token(&emu, &minted.token).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    let access_token = answer.json["access_token"].as_str().unwrap().to_owned();
+
+    // A workload token is no access token at Graph...
+    let sent = emu.send(&minted.token, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(sent.status, 401, "{}", sent.json);
+    // ... and an access token is no workload token: its issuer is Entra's.
+    let answer = workload_token(&emu, &access_token).await;
+    assert_eq!(answer.aadsts(), Some(700211), "{}", answer.json);
 }

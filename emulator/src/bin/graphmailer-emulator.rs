@@ -1,6 +1,6 @@
 //! `graphmailer-emulator`: run the local Microsoft 365 stand-in until Ctrl-C.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,7 +9,8 @@ use graphmailer_emulator::{Directory, Options};
 
 /// A local stand-in for Microsoft's identity platform and Graph sendMail.
 /// Prints one JSON line (url, ca_file, tenant_id, client_id, client_secret,
-/// allowed_sender, denied_sender) first, then runs until SIGINT or SIGTERM.
+/// allowed_sender, denied_sender, oidc_issuer, identity_url, identity_header)
+/// first, then runs until SIGINT or SIGTERM.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -28,6 +29,10 @@ struct Args {
     /// Folder to write the CA certificate into.
     #[arg(long)]
     ca_dir: Option<PathBuf>,
+    /// Plain-HTTP address for the managed identity endpoints (IMDS, App
+    /// Service). Default: the main listener with --http, else 127.0.0.1:0.
+    #[arg(long, value_name = "ADDR")]
+    identity_listen: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         tls: !args.http,
         directory,
         ca_dir: args.ca_dir,
+        identity_listen: args.identity_listen,
         ..Options::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -163,7 +163,7 @@ impl Default for Directory {
                     d::REPORTS_IDENTITY_CLIENT_ID,
                     d::REPORTS_IDENTITY_OBJECT_ID,
                     d::REPORTS_IDENTITY_DISPLAY_NAME,
-                    &[],
+                    &["User.Read.All"],
                 ),
             ],
             mailboxes: vec![
@@ -202,26 +202,20 @@ impl Default for Directory {
                 ],
             }],
             policies: vec![
-                AccessPolicy {
-                    app_id: PolicyApps::One(id(d::ERP_CLIENT_ID)),
-                    group: d::ERP_SENDERS_GROUP.to_owned(),
-                    access_right: AccessRight::RestrictAccess,
-                    description: Some("ERP may send only as erp-senders@ members".to_owned()),
-                },
+                erp_senders_only(
+                    d::ERP_CLIENT_ID,
+                    "ERP may send only as erp-senders@ members",
+                ),
                 // Mail.ReadWrite reaches every mailbox unless scoped, so the
                 // Billing app gets the same restriction as the ERP app.
-                AccessPolicy {
-                    app_id: PolicyApps::One(id(d::BILLING_CLIENT_ID)),
-                    group: d::ERP_SENDERS_GROUP.to_owned(),
-                    access_right: AccessRight::RestrictAccess,
-                    description: Some("Billing may reach only erp-senders@ members".to_owned()),
-                },
-                AccessPolicy {
-                    app_id: PolicyApps::One(id(d::OUTBOX_CLIENT_ID)),
-                    group: d::ERP_SENDERS_GROUP.to_owned(),
-                    access_right: AccessRight::RestrictAccess,
-                    description: Some("Outbox may reach only erp-senders@ members".to_owned()),
-                },
+                erp_senders_only(
+                    d::BILLING_CLIENT_ID,
+                    "Billing may reach only erp-senders@ members",
+                ),
+                erp_senders_only(
+                    d::OUTBOX_CLIENT_ID,
+                    "Outbox may reach only erp-senders@ members",
+                ),
                 erp_senders_only(
                     d::WORKLOAD_CLIENT_ID,
                     "Workload may send only as erp-senders@ members",

@@ -230,6 +230,17 @@ pub struct AccessPolicy {
     pub description: Option<String>,
 }
 
+/// How a managed identity request names its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentityChoice {
+    /// No id given: the machine's own.
+    SystemAssigned,
+    /// `client_id=`.
+    ClientId(Uuid),
+    /// `object_id=` (IMDS) or `principal_id=` (App Service).
+    ObjectId(Uuid),
+}
+
 /// What a `{tenant}` path segment of the token endpoint names.
 pub(crate) enum TenantLookup<'a> {
     Found(&'a Tenant),
@@ -275,6 +286,24 @@ impl Directory {
         {
             credential.issuer = credential.issuer.replace(placeholder, url);
         }
+    }
+
+    /// The managed identity a request names (none: the system-assigned
+    /// one), with its tenant.
+    pub(crate) fn managed_identity(&self, choice: IdentityChoice) -> Option<(&Tenant, &App)> {
+        self.tenants.iter().find_map(|t| {
+            t.apps
+                .iter()
+                .find(|a| match (choice, a.managed_identity) {
+                    (_, None) => false,
+                    (IdentityChoice::SystemAssigned, Some(kind)) => {
+                        kind == ManagedIdentityKind::SystemAssigned
+                    }
+                    (IdentityChoice::ClientId(id), Some(_)) => a.client_id == id,
+                    (IdentityChoice::ObjectId(id), Some(_)) => a.object_id == id,
+                })
+                .map(|a| (t, a))
+        })
     }
 
     /// Finds a tenant by id or domain, as the token endpoint does.

@@ -8,9 +8,9 @@
 //! emulator's own issuer from memory, others only from the credential's
 //! inline `jwks`, since the emulator fetches nothing); `exp` and `nbf`
 //! (700024, on the emulator's clock and without leeway, so a token is
-//! refused the moment it expires); then the subject (700213) and the
-//! audience (700212). Issuer, subject and audience compare
-//! case-sensitively, as Entra's do.
+//! refused the moment it expires); then the subject (700213, or 7002138
+//! when it differs only in case) and the audience (700212). Issuer, subject
+//! and audience compare case-sensitively, as Entra's do since 2025.
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine;
@@ -24,23 +24,31 @@ use crate::directory::{App, FederatedCredential};
 use crate::state::Shared;
 
 const DOCS: &str = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation";
-const CHECK: &str = "Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion.";
+const CHECK: &str = "Check your federated identity credential Subject, Audience and Issuer against the presented assertion.";
+const CASE: &str = "Please note that the matching is done using a case-sensitive comparison.";
 
 /// Whether an assertion is a federated token rather than the app's own
-/// certificate assertion: its `iss` is not a GUID (an app's own assertion
-/// names its client id; an issuer is a URL). An assertion whose `iss` is
-/// another app's id stays a certificate assertion, so it gets AADSTS700021
-/// as before. A token that does not parse goes the certificate way too,
-/// which names what is wrong.
+/// certificate assertion: it has an `iss` that is not a GUID (an app's own
+/// assertion names its client id; an issuer is a URL). An assertion whose
+/// `iss` is another app's id, or that has none, stays a certificate
+/// assertion and gets AADSTS700021 as before; so does a token that does not
+/// parse, and the certificate checks name what is wrong.
 pub(super) fn is_federated(assertion: &str) -> bool {
     CompactJwt::parse(assertion).is_ok_and(|jwt| {
         jwt.claim("iss")
-            .is_none_or(|iss| uuid::Uuid::parse_str(iss).is_err())
+            .is_some_and(|iss| uuid::Uuid::parse_str(iss).is_err())
     })
 }
 
+/// The specific mismatches are `invalid_client` (401) in Entra's recorded
+/// answers; the older catch-all 70021 is `invalid_request` (400).
 fn no_match(code: u32, description: String) -> AadError {
-    AadError::new("invalid_request", code, description)
+    let error = if code == 70021 {
+        "invalid_request"
+    } else {
+        "invalid_client"
+    };
+    AadError::new(error, code, description)
 }
 
 /// Validates a federated assertion for `app`.
@@ -96,12 +104,27 @@ pub(super) fn check(shared: &Shared, app: &App, assertion: &str) -> Result<(), A
         .filter(|c| c.subject == subject)
         .collect();
     if by_subject.is_empty() {
-        return Err(no_match(
-            700213,
-            format!(
-                "No matching federated identity record found for presented assertion subject '{subject}'. {CHECK} {DOCS}"
-            ),
-        ));
+        // Since 2025 Entra compares case-sensitively and names a subject
+        // that differs only in case with its own code.
+        let case_only = app
+            .federated_credentials
+            .iter()
+            .any(|c| c.issuer == issuer && c.subject.eq_ignore_ascii_case(subject));
+        return Err(if case_only {
+            no_match(
+                7002138,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{subject}'. {CASE} {CHECK} {DOCS}"
+                ),
+            )
+        } else {
+            no_match(
+                700213,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{subject}'. {CHECK} {DOCS}"
+                ),
+            )
+        });
     }
     let audience_ok = by_subject.iter().any(|c| {
         audiences

@@ -9,6 +9,7 @@ mod client_assertion;
 mod compact_jwt;
 mod discovery;
 mod federated_assertion;
+mod managed_identity;
 mod oidc_issuer;
 mod token_endpoint;
 
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 use crate::state::Shared;
 
 pub(crate) use aad_error::{AadContext, AadError};
+pub(crate) use managed_identity::router as managed_identity_router;
 pub(crate) use oidc_issuer::OidcIssuer;
 pub use oidc_issuer::{FederatedToken, FederatedTokenRequest};
 pub(crate) use token_endpoint::GRAPH_RESOURCES;

@@ -420,7 +420,10 @@ fn resolve_scope(scope: Option<&str>, tenant: &Tenant) -> Result<String, AadErro
 }
 
 /// The v1 endpoint's `resource`: the resource itself, no `/.default`.
-fn resolve_resource(resource: Option<&str>, tenant: &Tenant) -> Result<String, AadError> {
+pub(super) fn resolve_resource(
+    resource: Option<&str>,
+    tenant: &Tenant,
+) -> Result<String, AadError> {
     let resource = resource
         .map(str::trim)
         .filter(|s| !s.is_empty())

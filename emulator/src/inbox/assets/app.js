@@ -161,10 +161,16 @@ async function loadDrafts() {
 
 async function loadTenant() {
   directory = directory || await getJson("/_emulator/directory");
+  // How an app proves who it is, where that is not a secret.
+  const credentialNote = (a) => [
+    a.disabled ? "disabled" : "",
+    a.managed_identity ? a.managed_identity.replace("_", "-") + " managed identity" : "",
+    (a.federated_credentials || []).length ? "federated: " + a.federated_credentials.map((c) => c.subject).join(", ") : "",
+  ].filter(Boolean).join("; ");
   const apps = directory.tenants.flatMap((t) => t.apps);
   const appName = (id) => (apps.find((a) => a.client_id === id) || {}).display_name || id;
   table(document.getElementById("apps"), ["app", "client id", "roles", ""],
-    apps.map((a) => [a.display_name, a.client_id, a.roles.join(", ") || "(none)", a.disabled ? "disabled" : ""]));
+    apps.map((a) => [a.display_name, a.client_id, a.roles.join(", ") || "(none)", credentialNote(a)]));
   const mailboxes = directory.tenants.flatMap((t) => t.mailboxes);
   table(document.getElementById("mailboxes"), ["address", "kind", "display name"],
     mailboxes.map((m) => [m.address, m.kind, m.display_name || ""]));
