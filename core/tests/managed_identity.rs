@@ -136,6 +136,8 @@ async fn an_unknown_identity_and_a_host_without_one_say_what_to_fix() {
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert_eq!(e.field(), Some("AZURE_CLIENT_ID"));
     assert!(e.hint().unwrap().contains(CLIENT), "{e}");
+    // A refusal is not retried.
+    assert_eq!(emu.counter("identity_requests").await, 1);
 
     // Nothing listens there: no managed identity on this machine, said at once.
     let nowhere = Mailer::new(
@@ -156,4 +158,21 @@ async fn an_unknown_identity_and_a_host_without_one_say_what_to_fix() {
         "{e}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_metadata_services_passing_failures_are_retried() {
+    let emu = TestEmulator::start().await;
+    emu.faults(serde_json::json!({"identity": [
+        {"status": 410}, {"status": 429}, {"status": 500}, {"status": 503, "retry_after_secs": 0}
+    ]}))
+    .await;
+    let mailer = imds(&emu, &[]);
+    mailer
+        .send(&mail())
+        .await
+        .expect("sent after the endpoint recovered");
+    assert_eq!(emu.counter("identity_requests").await, 5);
+    assert_eq!(emu.counter("identity_tokens_issued").await, 1);
+    assert_eq!(mailer.token_requests(), 1);
 }
