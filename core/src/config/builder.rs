@@ -287,7 +287,7 @@ impl ConfigBuilder {
             return Err(Error::config(
                 first,
                 format!(
-                    "{first} and {second} are both given: give one credential (a client secret, a certificate, a federated token or a managed identity), not two"
+                    "{first} and {second} are both given: give one credential (a client secret, a certificate, a federated token or a managed identity), not both"
                 ),
             ));
         }
