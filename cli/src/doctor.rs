@@ -44,8 +44,16 @@ fn report(d: &Diagnosis) -> String {
     let none = || "none".to_owned();
     let mut rows: Vec<(&str, String)> = vec![
         ("tenant", d.tenant_id.clone()),
-        ("app (client) id", d.client_id.clone()),
+        (
+            "app (client) id",
+            if d.client_id.is_empty() {
+                "none (the host's system-assigned identity)".to_owned()
+            } else {
+                d.client_id.clone()
+            },
+        ),
         ("credential", d.credential.to_owned()),
+        ("chosen because", d.credential_reason.clone()),
         ("cloud", d.cloud.clone()),
         ("token endpoint", d.token_url.clone()),
         ("graph endpoint", d.graph_endpoint.clone()),

@@ -282,12 +282,22 @@ impl GraphClient {
             return error;
         }
         let roles = self.tokens.roles();
+        // A system-assigned identity has no configured client ID: its token says it.
+        let app_id = match self.config.client_id.as_str() {
+            "" => self.tokens.app_id().unwrap_or_default(),
+            id => id.to_owned(),
+        };
         let cx = HintContext {
             tenant_id: &self.config.tenant_id,
-            client_id: &self.config.client_id,
+            client_id: &app_id,
             sender: Some(sender),
             secret_looks_like_id: false,
             token_roles: roles.as_deref(),
+            federated: self.config.credential.is_federated(),
+            managed_identity: matches!(
+                self.config.credential,
+                crate::credential::Credential::ManagedIdentity(_)
+            ),
         };
         let hint = match error.kind() {
             ErrorKind::AmbiguousDelivery => Some(hints::for_ambiguous(sender)),

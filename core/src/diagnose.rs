@@ -6,8 +6,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::credential::Credential;
 use crate::error::Error;
 use crate::mailer::Mailer;
+use crate::managed_identity::ManagedIdentity;
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +49,8 @@ pub struct Diagnosis {
     pub tenant_id: String,
     pub client_id: String,
     pub credential: &'static str,
+    /// Why that credential: the settings that decided.
+    pub credential_reason: String,
     pub cloud: String,
     pub token_url: String,
     pub graph_endpoint: String,
@@ -134,8 +138,12 @@ impl Mailer {
             tenant_id: config.tenant_id.clone(),
             client_id: config.client_id.clone(),
             credential: config.credential.kind(),
+            credential_reason: config.credential_reason.clone(),
             cloud: config.cloud.to_string(),
-            token_url: config.token_url(),
+            token_url: match &config.credential {
+                Credential::ManagedIdentity(identity) => identity.endpoint_url(),
+                _ => config.token_url(),
+            },
             graph_endpoint: config.graph_endpoint().to_owned(),
             scope: config.scope.clone(),
             proxy,
@@ -151,6 +159,7 @@ impl Mailer {
             error: None,
             findings: Vec::new(),
         };
+        let offered = managed_identity_offered(config).await;
         // A fresh token, so the roles reflect consent as it is now.
         client.tokens.clear();
         let token = match client.token().await {
@@ -187,8 +196,44 @@ impl Mailer {
             });
         }
         d.findings = findings(&d, &token.claims);
+        d.findings.extend(offered);
         d
     }
+}
+
+/// How long `doctor` waits for a managed identity endpoint that may not be
+/// there: the metadata service answers within milliseconds where it exists.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// A warning when a secret is configured on a host that offers a managed
+/// identity, which would need none. Asks the endpoint the environment names
+/// (App Service's, or the metadata service at its configured host), else
+/// the metadata service's usual address, with a short timeout.
+async fn managed_identity_offered(config: &crate::config::Config) -> Option<Finding> {
+    if !matches!(config.credential, Credential::ClientSecret(_)) {
+        return None;
+    }
+    let identity = config
+        .identity_offer
+        .clone()
+        .unwrap_or_else(ManagedIdentity::imds_default);
+    if !identity.answers(config, PROBE_TIMEOUT).await {
+        return None;
+    }
+    Some(Finding {
+        severity: Severity::Warning,
+        id: "secret-where-managed-identity",
+        message: format!(
+            "a client secret is configured, but this host offers a managed identity ({})",
+            identity.endpoint_url()
+        ),
+        hint: Some(
+            "a managed identity needs no secret to store, rotate or leak: set \
+             GRAPHMAILER_CREDENTIAL=managed_identity (and AZURE_CLIENT_ID for a user-assigned \
+             identity), grant the identity Mail.Send, then remove AZURE_CLIENT_SECRET"
+                .into(),
+        ),
+    })
 }
 
 /// The roles that let the outbox find a sent mail by its `internetMessageId`,
@@ -363,6 +408,7 @@ mod tests {
             tenant_id: "contoso.com".into(),
             client_id: "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14".into(),
             credential: "client secret",
+            credential_reason: String::new(),
             cloud: "global".into(),
             token_url: String::new(),
             graph_endpoint: String::new(),

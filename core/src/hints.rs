@@ -12,7 +12,19 @@ pub(crate) struct HintContext<'a> {
     pub secret_looks_like_id: bool,
     /// The roles in the token Graph refused, when it could be read.
     pub token_roles: Option<&'a [String]>,
+    /// The client assertion came from the platform (a federated token file
+    /// or a callback), not from a certificate of the app's.
+    pub federated: bool,
+    /// The token came from the host's managed identity; `client_id` is then
+    /// the identity's, when known.
+    pub managed_identity: bool,
 }
+
+const FEDERATED_CREDENTIAL: &str = "Compare the token with the app's federated credential \
+(app registration > Certificates & secrets > Federated credentials): its issuer must be the \
+platform's OIDC issuer URL exactly (for AKS: az aks show --query oidcIssuerProfile.issuerUrl), its \
+subject the token's 'sub' (for a Kubernetes service account: \
+system:serviceaccount:<namespace>:<service account>), its audience api://AzureADTokenExchange.";
 
 const POLICY_DELAY: &str = "a change to RBAC for Applications or to an application access policy \
 takes 30 minutes to a few hours to apply";
@@ -47,6 +59,30 @@ pub(crate) fn for_aadsts(number: u32, cx: &HintContext<'_>) -> Option<String> {
              is the one of AZURE_CLIENT_CERTIFICATE_PATH (openssl x509 -noout -fingerprint \
              -sha1 -in cert.pem). A renewed certificate must be uploaded before it is used."
         ),
+        700211 => format!(
+            "no federated credential on app {client} trusts the token's issuer. \
+             {FEDERATED_CREDENTIAL}"
+        ),
+        700212 => format!(
+            "no federated credential on app {client} accepts the token's audience: the platform \
+             must issue it for api://AzureADTokenExchange (AKS workload identity does). \
+             {FEDERATED_CREDENTIAL}"
+        ),
+        700213 => format!(
+            "no federated credential on app {client} has the token's subject: for a Kubernetes \
+             service account the subject is system:serviceaccount:<namespace>:<service account>, \
+             and both names must match the pod's. {FEDERATED_CREDENTIAL}"
+        ),
+        70021 => format!(
+            "no federated credential on app {client} matches the token (issuer, subject and \
+             audience together). {FEDERATED_CREDENTIAL}"
+        ),
+        700024 if cx.federated => "the federated token is expired or not yet valid: the \
+                   platform stopped refreshing the token file (AKS rewrites the projected \
+                   service account token well before it expires; check that \
+                   AZURE_FEDERATED_TOKEN_FILE is the projected file and the pod's token volume), \
+                   or this machine's clock is off (graphmailer doctor shows the skew)."
+            .into(),
         700024 => "the client assertion was refused as outside its time window: check this \
                    machine's clock (graphmailer doctor shows the skew) and that the \
                    certificate is within its validity dates."
@@ -109,6 +145,13 @@ pub(crate) fn for_graph(code: &str, message: &str, cx: &HintContext<'_>) -> Opti
                 .token_roles
                 .map(|roles| roles.iter().any(|r| r == "Mail.Send"));
             match has_mail_send {
+                Some(false) if cx.managed_identity => format!(
+                    "the managed identity's token carries no Mail.Send role. A managed identity \
+                     has no app registration to add permissions to: an administrator grants the \
+                     role to its service principal with PowerShell, then scopes it as for an app \
+                     (graphmailer policy). {}",
+                    crate::powershell::grant_mail_send_script(cx.client_id)
+                ),
                 Some(false) => format!(
                     "the app's token carries no Mail.Send role. In the app registration, add \
                      Microsoft Graph > Application permissions > Mail.Send (not the Delegated \
@@ -210,6 +253,61 @@ mod tests {
                 .unwrap()
                 .contains("shape of a GUID")
         );
+    }
+
+    #[test]
+    fn federated_hints_say_what_to_compare_and_expiry_depends_on_the_credential() {
+        let cx = HintContext {
+            client_id: "7e1d5a3c-9b2f-4c8e-a6d4-3f2b1c0e9d8a",
+            federated: true,
+            ..Default::default()
+        };
+        for n in [700211, 700212, 700213, 70021] {
+            let h = for_aadsts(n, &cx).unwrap();
+            assert!(
+                h.contains("api://AzureADTokenExchange") && h.contains(cx.client_id),
+                "{h}"
+            );
+        }
+        assert!(
+            for_aadsts(700213, &cx)
+                .unwrap()
+                .contains("system:serviceaccount:<namespace>")
+        );
+        assert!(
+            for_aadsts(700024, &cx)
+                .unwrap()
+                .contains("stopped refreshing")
+        );
+        let certificate = HintContext::default();
+        assert!(
+            for_aadsts(700024, &certificate)
+                .unwrap()
+                .contains("certificate")
+        );
+    }
+
+    #[test]
+    fn a_managed_identity_without_mail_send_gets_the_grant() {
+        let none: Vec<String> = vec![];
+        let cx = HintContext {
+            client_id: "0f1e2d3c-4b5a-4968-8776-655443322110",
+            managed_identity: true,
+            token_roles: Some(&none),
+            ..Default::default()
+        };
+        let h = for_graph("ErrorAccessDenied", "", &cx).unwrap();
+        assert!(h.contains("New-MgServicePrincipalAppRoleAssignment"), "{h}");
+        assert!(
+            h.contains("appId eq '0f1e2d3c-4b5a-4968-8776-655443322110'"),
+            "{h}"
+        );
+        let unknown = HintContext {
+            client_id: "'; Remove-Item",
+            ..cx
+        };
+        let h = for_graph("ErrorAccessDenied", "", &unknown).unwrap();
+        assert!(!h.contains("Remove-Item") && h.contains("<client ID of the managed identity>"));
     }
 
     #[test]

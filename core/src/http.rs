@@ -3,16 +3,37 @@
 //! HTTP/2 where the server offers it (ALPN), and the standard proxy variables
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), which reqwest reads itself.
 
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub(crate) const USER_AGENT: &str = concat!("graphmailer/", env!("CARGO_PKG_VERSION"));
 
 pub(crate) fn build_client(config: &Config) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
+    build(config, reqwest::Client::builder(), None)
+}
+
+/// A client for the host's managed identity endpoint: never through a proxy,
+/// since the endpoint is on this host (loopback or link-local) and a proxy
+/// would carry the identity's token off it.
+pub(crate) fn build_identity_client(
+    config: &Config,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client> {
+    build(config, reqwest::Client::builder().no_proxy(), timeout)
+}
+
+/// `timeout` overrides the configured ones (a quick probe).
+fn build(
+    config: &Config,
+    builder: reqwest::ClientBuilder,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client> {
+    let mut builder = builder
         .user_agent(USER_AGENT)
-        .timeout(config.timeout)
-        .connect_timeout(config.connect_timeout)
+        .timeout(timeout.unwrap_or(config.timeout))
+        .connect_timeout(timeout.unwrap_or(config.connect_timeout))
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .https_only(false)
         // Redirects could carry the Authorization header to another host; Graph

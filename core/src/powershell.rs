@@ -142,6 +142,29 @@ fn checked(request: &PolicyRequest) -> Result<()> {
     Ok(())
 }
 
+/// Microsoft Graph's application ID, the same in every tenant.
+const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// The Microsoft Graph PowerShell that grants Graph's Mail.Send application
+/// role to a managed identity (which has no app registration to consent on).
+/// `client_id` is the identity's client ID; any other text (an unknown ID)
+/// becomes a placeholder, so nothing typed is pasted into the script.
+pub fn grant_mail_send_script(client_id: &str) -> String {
+    // A GUID holds nothing PowerShell or OData could read as code.
+    let id = if is_guid(client_id) {
+        client_id
+    } else {
+        "<client ID of the managed identity>"
+    };
+    format!(
+        "Connect-MgGraph -Scopes AppRoleAssignment.ReadWrite.All,Application.Read.All; \
+         $graph = Get-MgServicePrincipal -Filter \"appId eq '{GRAPH_APP_ID}'\"; \
+         $mi = Get-MgServicePrincipal -Filter \"appId eq '{id}'\"; \
+         $role = $graph.AppRoles | Where-Object {{ $_.Value -eq 'Mail.Send' -and $_.AllowedMemberTypes -contains 'Application' }}; \
+         New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $mi.Id -PrincipalId $mi.Id -ResourceId $graph.Id -AppRoleId $role.Id"
+    )
+}
+
 /// The script, ready to paste into an Exchange Online PowerShell session.
 pub fn policy_script(request: &PolicyRequest, style: PolicyStyle) -> Result<String> {
     checked(request)?;

@@ -54,6 +54,7 @@ impl Diagnosis {
             "tenant_id": self.tenant_id,
             "client_id": self.client_id,
             "credential": self.credential,
+            "credential_reason": self.credential_reason,
             "cloud": self.cloud,
             "token_url": self.token_url,
             "graph_endpoint": self.graph_endpoint,

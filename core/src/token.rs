@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use crate::config::Config;
+use crate::credential::Credential;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hints::{self, HintContext};
 use crate::http;
@@ -53,6 +54,25 @@ impl AccessToken {
 }
 
 impl AccessToken {
+    /// A token that lives `lifetime` from `acquired_at`, refreshed ahead of
+    /// its expiry.
+    pub(crate) fn new(
+        value: Secret,
+        acquired_at: Instant,
+        lifetime: Duration,
+        server_date: Option<std::time::SystemTime>,
+    ) -> AccessToken {
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        AccessToken {
+            claims: claims_of(value.expose()),
+            server_date,
+            value,
+            acquired_at,
+            expires_at: acquired_at + lifetime,
+            refresh_at: acquired_at + lifetime - margin,
+        }
+    }
+
     fn is_fresh(&self, now: Instant) -> bool {
         now < self.refresh_at
     }
@@ -119,6 +139,16 @@ impl TokenCache {
             .roles()
     }
 
+    /// The application ID the cached token was issued to (`appid`, or
+    /// `azp` in v2 tokens).
+    pub(crate) fn app_id(&self) -> Option<String> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        let claims = current.as_ref()?.claims.as_ref()?;
+        ["appid", "azp"]
+            .iter()
+            .find_map(|k| claims.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
+    }
+
     /// Drops the cached token, so the next call fetches a new one.
     pub(crate) fn clear(&self) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
@@ -157,6 +187,9 @@ struct TokenErrorBody {
 }
 
 async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken> {
+    if let Credential::ManagedIdentity(identity) = &config.credential {
+        return crate::managed_identity::fetch(config, identity).await;
+    }
     let url = config.token_url();
     let mut attempts = Attempts::new(&config.retry);
     loop {
@@ -180,7 +213,10 @@ async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken>
 }
 
 async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> Result<AccessToken> {
-    let credential_fields = config.credential.form_fields(&config.client_id, url)?;
+    let credential_fields = config
+        .credential
+        .form_fields(&config.client_id, url)
+        .await?;
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "client_credentials"),
         ("client_id", &config.client_id),
@@ -236,16 +272,12 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
             _ => None,
         }
         .unwrap_or(3599);
-        let lifetime = Duration::from_secs(lifetime);
-        let margin = REFRESH_MARGIN.min(lifetime / 2);
-        return Ok(AccessToken {
-            claims: claims_of(&parsed.access_token),
-            server_date,
-            value: Secret::new(parsed.access_token),
+        return Ok(AccessToken::new(
+            Secret::new(parsed.access_token),
             acquired_at,
-            expires_at: acquired_at + lifetime,
-            refresh_at: acquired_at + lifetime - margin,
-        });
+            Duration::from_secs(lifetime),
+            server_date,
+        ));
     }
     let err: TokenErrorBody = serde_json::from_slice(&body).unwrap_or_default();
     let number = err
@@ -286,6 +318,7 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
         tenant_id: &config.tenant_id,
         client_id: &config.client_id,
         secret_looks_like_id: config.credential.looks_like_secret_id(),
+        federated: config.credential.is_federated(),
         ..Default::default()
     };
     let mut error = Error::new(

@@ -321,6 +321,13 @@ typedef struct graphmailer_outbox graphmailer_outbox;
 typedef struct graphmailer_receipt graphmailer_receipt;
 
 /**
+ * Writes a client assertion into `buffer` (`buffer_len` bytes) and returns
+ * its length, the length needed when it does not fit, or a negative number
+ * on failure. See graphmailer_config.assertion_callback.
+ */
+typedef ptrdiff_t (*graphmailer_assertion_fn)(char *buffer, size_t buffer_len, void *userdata);
+
+/**
  * A mailer's settings, given by C. Zero-initialize it (`graphmailer_config
  * config = {0};` in C, `graphmailer_config config{};` in C++) and fill in
  * what you need: every NULL pointer, empty string and zero number means
@@ -424,6 +431,28 @@ typedef struct graphmailer_config {
      * usable From address (GRAPHMAILER_DEFAULT_SENDER).
      */
     const char *default_sender;
+    /**
+     * A federated credential's client assertion, for a platform token that
+     * is not in a file (GitHub Actions' OIDC token, another cloud's
+     * identity, SPIFFE): called once per token request (tokens are cached),
+     * from one of graphmailer's threads, so it must be thread-safe. It
+     * writes the assertion (a JWT) into `buffer`, which holds `buffer_len`
+     * bytes, and returns the assertion's length in bytes. When the assertion
+     * is longer than `buffer_len`, it returns the length needed without
+     * writing, and is called again with a buffer that large. A negative
+     * return is a failure: the token request fails with
+     * GRAPHMAILER_ERR_AUTHENTICATION. graphmailer wipes the buffer after use.
+     * Give this instead of client_secret and client_certificate. A federated
+     * token file (AZURE_FEDERATED_TOKEN_FILE) and a managed identity
+     * (GRAPHMAILER_CREDENTIAL=managed_identity) need no field: use
+     * graphmailer_mailer_new_from_env.
+     */
+    graphmailer_assertion_fn assertion_callback;
+    /**
+     * Passed to assertion_callback unchanged; must stay valid while the
+     * mailer lives.
+     */
+    void *assertion_userdata;
 } graphmailer_config;
 
 /**

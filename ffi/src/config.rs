@@ -1,6 +1,8 @@
 //! The configuration struct C fills in, and certificate credentials.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_void};
+
+use zeroize::Zeroizing;
 
 use gm_core::{ClientCertificate, Config};
 
@@ -72,6 +74,71 @@ pub struct graphmailer_config {
     /// command) sends as when no sender is given and the message has no
     /// usable From address (GRAPHMAILER_DEFAULT_SENDER).
     pub default_sender: *const c_char,
+    /// A federated credential's client assertion, for a platform token that
+    /// is not in a file (GitHub Actions' OIDC token, another cloud's
+    /// identity, SPIFFE): called once per token request (tokens are cached),
+    /// from one of graphmailer's threads, so it must be thread-safe. It
+    /// writes the assertion (a JWT) into `buffer`, which holds `buffer_len`
+    /// bytes, and returns the assertion's length in bytes. When the assertion
+    /// is longer than `buffer_len`, it returns the length needed without
+    /// writing, and is called again with a buffer that large. A negative
+    /// return is a failure: the token request fails with
+    /// GRAPHMAILER_ERR_AUTHENTICATION. graphmailer wipes the buffer after use.
+    /// Give this instead of client_secret and client_certificate. A federated
+    /// token file (AZURE_FEDERATED_TOKEN_FILE) and a managed identity
+    /// (GRAPHMAILER_CREDENTIAL=managed_identity) need no field: use
+    /// graphmailer_mailer_new_from_env.
+    pub assertion_callback: graphmailer_assertion_fn,
+    /// Passed to assertion_callback unchanged; must stay valid while the
+    /// mailer lives.
+    pub assertion_userdata: *mut c_void,
+}
+
+/// Writes a client assertion into `buffer` (`buffer_len` bytes) and returns
+/// its length, the length needed when it does not fit, or a negative number
+/// on failure. See graphmailer_config.assertion_callback.
+pub type graphmailer_assertion_fn = Option<
+    unsafe extern "C" fn(buffer: *mut c_char, buffer_len: usize, userdata: *mut c_void) -> isize,
+>;
+
+/// The C callback and its userdata, which the caller promised are usable
+/// from any thread for the mailer's lifetime.
+struct CAssertion {
+    callback: unsafe extern "C" fn(*mut c_char, usize, *mut c_void) -> isize,
+    userdata: *mut c_void,
+}
+
+// SAFETY: graphmailer_config.assertion_callback's contract: thread-safe, and
+// its userdata valid while the mailer lives.
+unsafe impl Send for CAssertion {}
+unsafe impl Sync for CAssertion {}
+
+/// The first buffer offered; a JWT from a platform is well under this.
+const ASSERTION_BUFFER: usize = 8192;
+/// No assertion is longer: a callback asking for more is broken.
+const ASSERTION_MAX: usize = 1 << 20;
+
+impl CAssertion {
+    fn call(&self) -> Result<String, String> {
+        let mut len = ASSERTION_BUFFER;
+        for _ in 0..2 {
+            let mut buffer = Zeroizing::new(vec![0u8; len]);
+            // SAFETY: the buffer holds `len` bytes; the callback's contract.
+            let n = unsafe { (self.callback)(buffer.as_mut_ptr().cast(), len, self.userdata) };
+            let n = usize::try_from(n)
+                .map_err(|_| format!("assertion_callback returned {n} (a failure)"))?;
+            if n > ASSERTION_MAX {
+                return Err(format!("assertion_callback asked for {n} bytes"));
+            }
+            if n <= len {
+                return std::str::from_utf8(&buffer[..n])
+                    .map(str::to_owned)
+                    .map_err(|_| "assertion_callback wrote an assertion that is not UTF-8".into());
+            }
+            len = n;
+        }
+        Err("assertion_callback asked for a larger buffer twice".into())
+    }
 }
 
 /// Turns the C struct into the core's checked configuration.
@@ -101,6 +168,13 @@ pub(crate) unsafe fn to_core(c: &graphmailer_config) -> Result<Config, Failure> 
     }
     if let Some(certificate) = certificate {
         b = b.client_certificate(certificate.certificate.clone());
+    }
+    if let Some(callback) = c.assertion_callback {
+        let source = CAssertion {
+            callback,
+            userdata: c.assertion_userdata,
+        };
+        b = b.assertion_callback(gm_core::AssertionCallback::blocking(move || source.call()));
     }
     if let Some(v) = unsafe { args::setting(c.cloud, "cloud") }? {
         b = b.set("cloud", v)?;

@@ -73,6 +73,11 @@ void test_outbox_delivers_each_mail_once(void);
 void test_outbox_refuses_bad_input_before_storing(void);
 void test_outbox_bad_url_is_a_config_error(void);
 
+/* test_federated.c: federated token file, assertion callback, managed identity */
+void test_federated_token_file_and_rotation(void);
+void test_assertion_callback(void);
+void test_managed_identity(void);
+
 /* test_scenarios.c */
 void run_scenarios(const char *path);
 

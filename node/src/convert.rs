@@ -22,6 +22,7 @@ pub const MAILER_OPTIONS: &[&str] = &[
     "clientId",
     "clientSecret",
     "clientCertificate",
+    "assertion",
     "cloud",
     "authorityHost",
     "graphEndpoint",
@@ -90,6 +91,9 @@ pub fn config(env: &Env, options: Unknown<'_>) -> Converted<Config> {
     // Core refuses a secret and a certificate together, naming both.
     if let Some(v) = field(&options, "clientCertificate")? {
         b = b.client_certificate(crate::certificate::from_option(env, v)?);
+    }
+    if let Some(v) = field(&options, "assertion")? {
+        b = b.assertion_callback(assertion(v)?);
     }
     if let Some(v) = optional_string(&options, "cloud", "options")? {
         b = b.set("cloud", &v)?;
@@ -225,6 +229,43 @@ pub type ProgressFn = Callback<ProgressArgs>;
 
 /// `onProgress(progress)` of `send`.
 pub type UploadProgressFn = Callback<crate::reports::UploadProgress>;
+
+/// `assertion()`: a string, or a Promise of one. Weak, so a mailer kept
+/// for the life of the program does not keep Node's event loop alive.
+type AssertionFn = ThreadsafeFunction<(), Either<String, Promise<String>>, (), Status, false, true>;
+
+/// `options.assertion` to core's callback: the function runs on Node's
+/// thread, its Promise is awaited on the runtime's.
+fn assertion(v: Unknown<'_>) -> Converted<graphmailer::AssertionCallback> {
+    if v.get_type()? != ValueType::Function {
+        return Err(Failure::arg_type(
+            "options.assertion",
+            "of type function",
+            received(v)?,
+        ));
+    }
+    let f: Function<'_, (), Either<String, Promise<String>>> = unsafe { v.cast()? };
+    let tsfn: std::sync::Arc<AssertionFn> = std::sync::Arc::new(
+        f.build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?,
+    );
+    Ok(graphmailer::AssertionCallback::future(move || {
+        let tsfn = tsfn.clone();
+        async move {
+            let returned = tsfn
+                .call_async_catch(())
+                .await
+                .map_err(|e| e.reason.clone())?;
+            let value = match returned {
+                Either::A(text) => text,
+                Either::B(promise) => promise.await.map_err(|e| e.reason.clone())?,
+            };
+            Ok(Secret::new(value))
+        }
+    }))
+}
 
 /// Two arguments, not one array of two.
 pub type ProgressArgs = FnArgs<(crate::reports::Verification, f64)>;

@@ -7,7 +7,7 @@ export interface MailerOptions {
   tenantId: string
   /** The application (client) ID GUID of the app registration. */
   clientId: string
-  /** A client secret's value (not its ID). Never shown by `util.inspect` or in errors. Give this or `clientCertificate`. */
+  /** A client secret's value (not its ID). Never shown by `util.inspect` or in errors. Give this, `clientCertificate` or `assertion`. */
   clientSecret?: string
   /**
    * A certificate credential, which Microsoft recommends over secrets: a
@@ -15,6 +15,16 @@ export interface MailerOptions {
    * and key) or a PKCS#12 archive (`.pfx`, `.p12`).
    */
   clientCertificate?: ClientCertificate | { path: string; password?: string }
+  /**
+   * A federated credential's client assertion: called once per token request
+   * (tokens are cached), it returns the platform's token (a JWT), or a Promise
+   * of it (GitHub Actions' OIDC token, another cloud's identity, SPIFFE). A
+   * throw or rejection fails the token request with its message. The
+   * assertion is never shown. A federated token file and a managed identity
+   * need no option: `Mailer.fromEnv()` reads `AZURE_FEDERATED_TOKEN_FILE` and
+   * `GRAPHMAILER_CREDENTIAL=managed_identity`.
+   */
+  assertion?: () => string | Promise<string>
   /** `global` (default, GCC included), `usgov` (GCC High), `usgovdod` (DoD) or `china` (21Vianet). */
   cloud?: 'global' | 'usgov' | 'usgovdod' | 'china' | (string & {})
   /** Overrides the cloud's identity-platform origin (the local emulator's URL in tests). */

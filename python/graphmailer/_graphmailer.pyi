@@ -453,9 +453,14 @@ class Mailer:
     Create one per application and share it between threads and coroutines:
     all its sends share one access token, one connection pool and Graph's
     limit of 4 requests in flight per mailbox. Every setting is checked here;
-    a wrong one raises ``ConfigError`` naming it. Give ``client_secret`` or
-    ``client_certificate``. The secret is never shown: not in ``repr()``,
-    errors or logs.
+    a wrong one raises ``ConfigError`` naming it. Give ``client_secret``,
+    ``client_certificate``, or ``client_assertion``: a callable that returns
+    the platform's token (a JWT) for a federated credential, called once per
+    token request (GitHub Actions, another cloud's identity, SPIFFE). The
+    secret and the assertion are never shown: not in ``repr()``, errors or
+    logs. A federated token file and a managed identity need no argument:
+    ``Mailer.from_env()`` reads ``AZURE_FEDERATED_TOKEN_FILE`` and
+    ``GRAPHMAILER_CREDENTIAL=managed_identity`` as Azure's SDKs do.
 
     ``large_messages=True`` lets a message over Graph's 4 MB request limit
     (attachments of up to 150 MB each) go through a draft and upload
@@ -472,6 +477,7 @@ class Mailer:
         client_id: str,
         client_secret: Optional[str] = None,
         client_certificate: Optional[ClientCertificate] = None,
+        client_assertion: Optional[Callable[[], str]] = None,
         allowed_senders: Optional[Union[str, Iterable[str]]] = None,
         cloud: Optional[str] = None,
         authority_host: Optional[str] = None,
@@ -599,7 +605,8 @@ class Mailer:
         """The application (client) ID."""
     @property
     def credential(self) -> str:
-        """``"client secret"`` or ``"certificate"``."""
+        """``"client secret"``, ``"certificate"``, ``"federated token file"``,
+        ``"assertion callback"`` or ``"managed identity (...)"``."""
     @property
     def cloud(self) -> str:
         """``"global"``, ``"usgov"``, ``"usgovdod"`` or ``"china"``."""

@@ -53,7 +53,7 @@ pub(crate) struct PyMailer {
 #[pymethods]
 impl PyMailer {
     #[new]
-    #[pyo3(signature = (*, tenant_id, client_id, client_secret=None, client_certificate=None, allowed_senders=None, cloud=None, authority_host=None, graph_endpoint=None, scope=None, ca_bundle_path=None, ca_bundle_pem=None, timeout=None, connect_timeout=None, max_attempts=None, retry_deadline=None, max_concurrent_per_mailbox=None, large_messages=None, default_sender=None))]
+    #[pyo3(signature = (*, tenant_id, client_id, client_secret=None, client_certificate=None, client_assertion=None, allowed_senders=None, cloud=None, authority_host=None, graph_endpoint=None, scope=None, ca_bundle_path=None, ca_bundle_pem=None, timeout=None, connect_timeout=None, max_attempts=None, retry_deadline=None, max_concurrent_per_mailbox=None, large_messages=None, default_sender=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -61,6 +61,7 @@ impl PyMailer {
         client_id: &Bound<'_, PyAny>,
         client_secret: Option<&Bound<'_, PyAny>>,
         client_certificate: Option<&Bound<'_, PyAny>>,
+        client_assertion: Option<&Bound<'_, PyAny>>,
         allowed_senders: Option<&Bound<'_, PyAny>>,
         cloud: Option<&Bound<'_, PyAny>>,
         authority_host: Option<&Bound<'_, PyAny>>,
@@ -88,6 +89,9 @@ impl PyMailer {
                 .cast::<PyClientCertificate>()
                 .map_err(|_| wrong_type("client_certificate", "a ClientCertificate", cert))?;
             b = b.client_certificate(cert.get().inner.clone());
+        }
+        if let Some(callback) = given(client_assertion) {
+            b = b.assertion_callback(assertion_callback(callback)?);
         }
         if let Some(v) = given(allowed_senders) {
             b = b.allowed_senders(convert::strings("allowed_senders", v)?);
@@ -534,7 +538,9 @@ impl PyMailer {
         self.inner.config().client_id()
     }
 
-    /// The kind of credential: ``"client secret"`` or ``"certificate"``.
+    /// The kind of credential: ``"client secret"``, ``"certificate"``,
+    /// ``"federated token file"``, ``"assertion callback"`` or
+    /// ``"managed identity (...)"`` (never its value).
     #[getter]
     fn credential(&self) -> &'static str {
         self.inner.config().credential_kind()
@@ -683,6 +689,28 @@ fn senders(
         None => Ok(Vec::new()),
     };
     Ok((list("allowed", allowed)?, list("denied", denied)?))
+}
+
+/// A Python callable that returns the client assertion (a JWT, as ``str``),
+/// called from the runtime's thread, with the GIL, once per token request.
+/// Its exception becomes the core's error (the token request fails with it).
+fn assertion_callback(callback: &Bound<'_, PyAny>) -> PyResult<graphmailer::AssertionCallback> {
+    if !callback.is_callable() {
+        return Err(wrong_type(
+            "client_assertion",
+            "a callable returning the assertion (str)",
+            callback,
+        ));
+    }
+    let callback = callback.clone().unbind();
+    Ok(graphmailer::AssertionCallback::blocking(move || {
+        Python::attach(|py| {
+            let value = callback.call0(py).map_err(|e| e.to_string())?;
+            value
+                .extract::<String>(py)
+                .map_err(|_| "client_assertion must return a str".to_owned())
+        })
+    }))
 }
 
 /// Calls `verify_until`'s progress callback from the runtime's thread. An

@@ -49,6 +49,11 @@ impl Emulator {
         }
     }
 
+    /// The emulator itself (its identity endpoints, its banner).
+    pub fn emulator(&self) -> &graphmailer_emulator::Emulator {
+        self.inner()
+    }
+
     fn inner(&self) -> &graphmailer_emulator::Emulator {
         self.inner.as_ref().unwrap()
     }

@@ -7,16 +7,70 @@ use std::time::Duration;
 use crate::address::{is_guid, printable};
 use crate::certificate::ClientCertificate;
 use crate::cloud::Cloud;
-use crate::credential::Credential;
+use crate::credential::{AssertionCallback, Credential, CredentialMode, FEDERATED_TOKEN_FILE};
 use crate::error::{Error, Result};
+use crate::managed_identity::{Endpoint, ManagedIdentity};
 use crate::message_limits::MAX_CONCURRENT_PER_MAILBOX;
 use crate::policy::SenderPolicy;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
-use super::checks::{check_outbox, check_tenant, endpoint, positive, required};
-use super::settings::{CERTIFICATE_PATH, CLIENT_SECRET};
+use super::checks::{check_outbox, check_tenant, endpoint, identity_url, positive, required};
+use super::settings::{CERTIFICATE_PATH, CLIENT_SECRET, CREDENTIAL, IDENTITY_ENDPOINT};
 use super::{CaBundle, Config};
+
+/// How an assertion callback given in code is named in messages.
+const ASSERTION_CALLBACK: &str = "an assertion callback";
+
+/// The host's managed identity endpoint as the settings describe it: App
+/// Service's when both `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set,
+/// else the metadata service when its host is set; `None` when nothing says
+/// this is Azure.
+fn identity_offer(
+    imds_host: Option<&str>,
+    endpoint: Option<&str>,
+    header: Option<Secret>,
+) -> Result<Option<ManagedIdentity>> {
+    let endpoint = match (endpoint, header) {
+        (Some(url), Some(header)) => Endpoint::AppService {
+            url: identity_url(IDENTITY_ENDPOINT, url)?,
+            header,
+        },
+        (Some(_), None) => {
+            return Err(Error::config(
+                "IDENTITY_HEADER",
+                "is not set, but IDENTITY_ENDPOINT is: App Service and Functions set both; set both or neither",
+            ));
+        }
+        (None, _) => match imds_host {
+            Some(host) => Endpoint::Imds(identity_url("AZURE_POD_IDENTITY_AUTHORITY_HOST", host)?),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(ManagedIdentity {
+        endpoint,
+        client_id: None,
+    }))
+}
+
+/// Why this credential, in words for `doctor`.
+fn reason(mode: CredentialMode, given: Option<&str>, passed_over: &[&str]) -> String {
+    let mut why = match (mode, given) {
+        (CredentialMode::Auto, Some(setting)) => format!(
+            "{setting} is set (GRAPHMAILER_CREDENTIAL=auto takes a secret, else a certificate, else a federated token file, as Azure Identity's EnvironmentCredential)"
+        ),
+        (CredentialMode::Auto, None) => "GRAPHMAILER_CREDENTIAL=auto".to_owned(),
+        (mode, Some(setting)) => format!(
+            "GRAPHMAILER_CREDENTIAL={} and {setting} is set",
+            mode.name()
+        ),
+        (mode, None) => format!("GRAPHMAILER_CREDENTIAL={}", mode.name()),
+    };
+    if !passed_over.is_empty() {
+        why.push_str(&format!("; not used: {}", passed_over.join(", ")));
+    }
+    why
+}
 
 /// Builds a [`Config`]; every setting has a documented default but the
 /// tenant, the client ID and the credential.
@@ -44,6 +98,13 @@ pub struct ConfigBuilder {
     certificate_password: Option<Secret>,
     /// The settings that gave a credential, to refuse a second one.
     credentials_given: Vec<&'static str>,
+    credential_mode: Option<CredentialMode>,
+    imds_host: Option<String>,
+    identity_endpoint: Option<String>,
+    identity_header: Option<Secret>,
+    /// Credential settings the environment held but the order passed over,
+    /// for `doctor` to say why.
+    pub(super) passed_over: Vec<&'static str>,
 }
 
 impl ConfigBuilder {
@@ -82,9 +143,42 @@ impl ConfigBuilder {
     pub fn credential(self, v: Credential) -> Self {
         let setting = match &v {
             Credential::ClientSecret(_) => CLIENT_SECRET,
+            Credential::FederatedTokenFile(_) => FEDERATED_TOKEN_FILE,
+            Credential::Assertion(_) => ASSERTION_CALLBACK,
+            Credential::ManagedIdentity(_) => "managed identity",
             _ => CERTIFICATE_PATH,
         };
         self.with_credential(setting, v)
+    }
+    /// A file the platform keeps a federated token (a JWT) in, read for
+    /// every token request (`AZURE_FEDERATED_TOKEN_FILE`).
+    pub fn federated_token_file(self, v: impl Into<PathBuf>) -> Self {
+        self.with_credential(FEDERATED_TOKEN_FILE, Credential::federated_token_file(v))
+    }
+    /// A callback that gives the client assertion for each token request
+    /// (GitHub Actions' OIDC token, another cloud's identity, SPIFFE).
+    pub fn assertion_callback(self, v: AssertionCallback) -> Self {
+        self.with_credential(ASSERTION_CALLBACK, Credential::Assertion(v))
+    }
+    /// Which credential to use (default: whichever is configured).
+    pub fn credential_mode(mut self, v: CredentialMode) -> Self {
+        self.credential_mode = Some(v);
+        self
+    }
+    /// The Instance Metadata Service's origin (`AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+    pub fn imds_host(mut self, v: impl Into<String>) -> Self {
+        self.imds_host = Some(v.into());
+        self
+    }
+    /// App Service's identity endpoint (`IDENTITY_ENDPOINT`).
+    pub fn identity_endpoint(mut self, v: impl Into<String>) -> Self {
+        self.identity_endpoint = Some(v.into());
+        self
+    }
+    /// App Service's identity header value (`IDENTITY_HEADER`).
+    pub fn identity_header(mut self, v: impl Into<Secret>) -> Self {
+        self.identity_header = Some(v.into());
+        self
     }
 
     fn with_credential(mut self, setting: &'static str, v: Credential) -> Self {
@@ -193,22 +287,41 @@ impl ConfigBuilder {
             return Err(Error::config(
                 first,
                 format!(
-                    "{first} and {second} are both given: give one credential, a client secret or a certificate, not both"
+                    "{first} and {second} are both given: give one credential (a client secret, a certificate, a federated token or a managed identity), not both"
                 ),
             ));
         }
-        let tenant_id = required(
-            self.tenant_id,
-            "AZURE_TENANT_ID",
-            "the Directory (tenant) ID from the app registration's Overview page",
+        let mode = self.credential_mode.unwrap_or_default();
+        let identity_offer = identity_offer(
+            self.imds_host.as_deref(),
+            self.identity_endpoint.as_deref(),
+            self.identity_header.clone(),
         )?;
-        check_tenant(&tenant_id)?;
-        let client_id = required(
-            self.client_id,
-            "AZURE_CLIENT_ID",
-            "the Application (client) ID from the app registration's Overview page",
-        )?;
-        if !is_guid(&client_id) {
+        let managed = mode == CredentialMode::ManagedIdentity;
+        // A managed identity needs neither: the host knows its tenant, and
+        // without a client ID it uses its system-assigned identity.
+        let tenant_id = match (managed, self.tenant_id) {
+            (true, None) => String::new(),
+            (_, tenant_id) => {
+                let tenant_id = required(
+                    tenant_id,
+                    "AZURE_TENANT_ID",
+                    "the Directory (tenant) ID from the app registration's Overview page",
+                )?;
+                check_tenant(&tenant_id)?;
+                tenant_id
+            }
+        };
+        let client_id = match (managed, self.client_id) {
+            (true, None) => String::new(),
+            (_, client_id) => required(
+                client_id,
+                "AZURE_CLIENT_ID",
+                "the Application (client) ID from the app registration's Overview page",
+            )?,
+        };
+        let system_assigned = managed && client_id.is_empty();
+        if !(is_guid(&client_id) || system_assigned) {
             return Err(Error::config(
                 "AZURE_CLIENT_ID",
                 format!(
@@ -224,12 +337,39 @@ impl ConfigBuilder {
             )?)),
             (credential, _) => credential,
         };
+        let credential = match (mode, credential) {
+            (CredentialMode::ManagedIdentity, None) => {
+                let identity = identity_offer
+                    .clone()
+                    .unwrap_or_else(ManagedIdentity::imds_default);
+                Some(Credential::ManagedIdentity(ManagedIdentity {
+                    client_id: (!client_id.is_empty()).then(|| client_id.clone()),
+                    ..identity
+                }))
+            }
+            (mode, Some(credential)) if !mode.accepts(&credential) => {
+                return Err(Error::config(
+                    CREDENTIAL,
+                    format!(
+                        "is {} but the credential given is a {}",
+                        mode.name(),
+                        credential.kind()
+                    ),
+                ));
+            }
+            (_, credential) => credential,
+        };
         let credential = credential.ok_or_else(|| {
             Error::config(
                 "AZURE_CLIENT_SECRET",
-                "no credential: set the client secret's value (AZURE_CLIENT_SECRET) or a certificate (AZURE_CLIENT_CERTIFICATE_PATH)",
+                "no credential: set the client secret's value (AZURE_CLIENT_SECRET), a certificate (AZURE_CLIENT_CERTIFICATE_PATH), a federated token file (AZURE_FEDERATED_TOKEN_FILE), or GRAPHMAILER_CREDENTIAL=managed_identity",
             )
         })?;
+        let credential_reason = reason(
+            mode,
+            self.credentials_given.first().copied(),
+            &self.passed_over,
+        );
         if let Credential::ClientSecret(secret) = &credential {
             if secret.is_empty() {
                 return Err(Error::config("AZURE_CLIENT_SECRET", "is empty"));
@@ -320,6 +460,8 @@ impl ConfigBuilder {
             tenant_id,
             client_id,
             credential,
+            credential_reason,
+            identity_offer,
             cloud,
             authority_host,
             graph_endpoint,

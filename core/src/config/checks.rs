@@ -94,6 +94,23 @@ pub(super) fn endpoint(name: &str, value: &str) -> Result<Url> {
     Ok(origin)
 }
 
+/// A managed identity endpoint: a full URL (App Service's has a path),
+/// over HTTPS, plain HTTP on loopback, or the metadata service's address.
+pub(super) fn identity_url(name: &str, value: &str) -> Result<Url> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| Error::config(name, format!("'{}' is not a URL: {e}", printable(value))))?;
+    if !loopback::identity_transport_allowed(&url) {
+        return Err(Error::config(
+            name,
+            format!(
+                "'{}' is not allowed: a managed identity endpoint must be https, plain http on a loopback address, or http://169.254.169.254",
+                printable(value)
+            ),
+        ));
+    }
+    Ok(url)
+}
+
 pub(super) fn seconds(name: &str, v: &str) -> Result<Duration> {
     v.parse::<f64>()
         .ok()

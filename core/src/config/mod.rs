@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::policy::SenderPolicy;
 use crate::retry::RetryPolicy;
 
+use crate::credential::{CredentialMode, FEDERATED_TOKEN_FILE};
 pub use builder::ConfigBuilder;
-use settings::{CERTIFICATE_PASSWORD, CERTIFICATE_PATH, CLIENT_SECRET};
+use settings::{CERTIFICATE_PASSWORD, CERTIFICATE_PATH, CLIENT_SECRET, CREDENTIAL};
 pub use settings::{SETTINGS, Setting, SettingType, setting, settings_table};
 
 /// A checked configuration. Build it with [`Config::builder`],
@@ -31,6 +32,11 @@ pub struct Config {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,
     pub(crate) credential: Credential,
+    /// Why this credential: the settings that decided, for `doctor`.
+    pub(crate) credential_reason: String,
+    /// The managed identity endpoint the environment names, if any, used
+    /// or not: `doctor` asks it whether a secret could be done without.
+    pub(crate) identity_offer: Option<crate::managed_identity::ManagedIdentity>,
     pub(crate) cloud: Cloud,
     pub(crate) authority_host: Url,
     pub(crate) graph_endpoint: Url,
@@ -93,12 +99,35 @@ impl Config {
 
     /// Reads settings by environment-variable name from any source.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        // As in Azure's SDKs, a secret wins over a certificate when both are
-        // set in the environment (in code, giving both is refused).
-        let secret_given = lookup(CLIENT_SECRET).is_some_and(|v| !v.is_empty());
+        // As in Azure's EnvironmentCredential, a secret wins over a
+        // certificate, and both over a federated token file, when several
+        // are set in the environment (in code, giving two is refused). An
+        // explicit GRAPHMAILER_CREDENTIAL takes its own and passes over the rest.
+        let given = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        let mode = match lookup(CREDENTIAL) {
+            Some(v) if !v.trim().is_empty() => v.parse::<CredentialMode>()?,
+            _ => CredentialMode::Auto,
+        };
+        let chosen = match mode {
+            CredentialMode::Auto => [CLIENT_SECRET, CERTIFICATE_PATH, FEDERATED_TOKEN_FILE]
+                .into_iter()
+                .find(|name| given(name)),
+            CredentialMode::Secret => Some(CLIENT_SECRET),
+            CredentialMode::Certificate => Some(CERTIFICATE_PATH),
+            CredentialMode::Federated => Some(FEDERATED_TOKEN_FILE),
+            CredentialMode::ManagedIdentity => None,
+        };
         let mut b = Config::builder();
         for setting in SETTINGS {
-            if secret_given && [CERTIFICATE_PATH, CERTIFICATE_PASSWORD].contains(&setting.env) {
+            let credential_setting = match setting.env {
+                CERTIFICATE_PASSWORD => Some(CERTIFICATE_PATH),
+                CLIENT_SECRET | CERTIFICATE_PATH | FEDERATED_TOKEN_FILE => Some(setting.env),
+                _ => None,
+            };
+            if credential_setting.is_some_and(|c| Some(c) != chosen) {
+                if given(setting.env) && setting.env != CERTIFICATE_PASSWORD {
+                    b.passed_over.push(setting.env);
+                }
                 continue;
             }
             if let Some(value) = lookup(setting.env) {
@@ -119,6 +148,10 @@ impl Config {
     /// The credential's kind, for diagnostics.
     pub fn credential_kind(&self) -> &'static str {
         self.credential.kind()
+    }
+    /// Why this credential is the one in use: the settings that decided.
+    pub fn credential_reason(&self) -> &str {
+        &self.credential_reason
     }
     /// The cloud.
     pub fn cloud(&self) -> Cloud {

@@ -5,6 +5,7 @@
 //! them and be missing from another.
 
 use crate::cloud::Cloud;
+use crate::credential::{CredentialMode, FEDERATED_TOKEN_FILE};
 use crate::error::{Error, Result};
 
 use super::ConfigBuilder;
@@ -64,6 +65,8 @@ pub struct Setting {
 pub(super) const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 pub(super) const CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
 pub(super) const CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+pub(super) const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+pub(super) const CREDENTIAL: &str = "GRAPHMAILER_CREDENTIAL";
 
 /// Every setting read from the environment, a config file or
 /// [`ConfigBuilder::set`].
@@ -109,12 +112,52 @@ pub const SETTINGS: &[Setting] = &[
         apply: |b, v| Ok(b.client_certificate_password(v)),
     },
     Setting {
+        env: FEDERATED_TOKEN_FILE,
+        key: "federated_token_file",
+        kind: SettingType::Path,
+        default: "",
+        description: "file holding the platform's OIDC token (AKS workload identity sets it), sent as a federated client assertion; read again for each token request, so rotation needs no restart",
+        apply: |b, v| Ok(b.federated_token_file(v)),
+    },
+    Setting {
+        env: CREDENTIAL,
+        key: "credential",
+        kind: SettingType::Choice,
+        default: "`auto`",
+        description: "`auto` (a secret, else a certificate, else a federated token file, as Azure Identity's `EnvironmentCredential`), `secret`, `certificate`, `federated`, `managed_identity` (only when asked for)",
+        apply: |b, v| Ok(b.credential_mode(v.parse::<CredentialMode>()?)),
+    },
+    Setting {
         env: "AZURE_AUTHORITY_HOST",
         key: "authority_host",
         kind: SettingType::Url,
         default: "the cloud's",
         description: "identity platform origin",
         apply: |b, v| Ok(b.authority_host(v)),
+    },
+    Setting {
+        env: "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        key: "pod_identity_authority_host",
+        kind: SettingType::Url,
+        default: "`http://169.254.169.254`",
+        description: "the Instance Metadata Service's origin, for a managed identity",
+        apply: |b, v| Ok(b.imds_host(v)),
+    },
+    Setting {
+        env: IDENTITY_ENDPOINT,
+        key: "identity_endpoint",
+        kind: SettingType::Url,
+        default: "none",
+        description: "App Service and Functions' managed identity endpoint (the platform sets it); with `IDENTITY_HEADER`, used instead of the Instance Metadata Service",
+        apply: |b, v| Ok(b.identity_endpoint(v)),
+    },
+    Setting {
+        env: "IDENTITY_HEADER",
+        key: "identity_header",
+        kind: SettingType::Secret,
+        default: "none",
+        description: "the secret App Service and Functions set for their identity endpoint",
+        apply: |b, v| Ok(b.identity_header(v)),
     },
     Setting {
         env: "GRAPHMAILER_CLOUD",

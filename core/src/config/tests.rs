@@ -182,7 +182,9 @@ fn set_takes_environment_names_and_file_keys() {
 #[test]
 fn every_setting_is_read_from_the_environment_and_named_once() {
     for (i, s) in SETTINGS.iter().enumerate() {
-        assert!(s.env.starts_with("AZURE_") || s.env.starts_with("GRAPHMAILER_"));
+        // App Service and Functions set these two under their own names.
+        let platform = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"].contains(&s.env);
+        assert!(s.env.starts_with("AZURE_") || s.env.starts_with("GRAPHMAILER_") || platform);
         for other in &SETTINGS[i + 1..] {
             assert!(s.env != other.env && s.key != other.key, "{} twice", s.key);
         }
@@ -240,6 +242,110 @@ fn one_credential_at_a_time_in_code_and_the_secret_wins_in_the_environment() {
     e.push(("AZURE_CLIENT_CERTIFICATE_PATH", pem.as_str()));
     e.push(("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pw"));
     assert_eq!(env(&e).unwrap().credential_kind(), "client secret");
+}
+
+#[test]
+fn the_environment_order_is_secret_certificate_federated_and_doctor_learns_why() {
+    let pem = format!(
+        "{}/tests/no-such-certificate.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut e = base();
+    e.push((
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "/var/run/secrets/azure/tokens/azure-identity-token",
+    ));
+    let c = env(&e).unwrap();
+    assert_eq!(c.credential_kind(), "client secret");
+    assert!(c.credential_reason().contains("AZURE_CLIENT_SECRET is set"));
+    assert!(
+        c.credential_reason()
+            .contains("not used: AZURE_FEDERATED_TOKEN_FILE")
+    );
+    // Without a secret, the (unreadable) certificate comes before the file.
+    let no_secret = |extra: &[(&'static str, &'static str)]| {
+        let mut e: Vec<(&str, &str)> = base()
+            .into_iter()
+            .filter(|(k, _)| *k != "AZURE_CLIENT_SECRET")
+            .collect();
+        e.extend_from_slice(extra);
+        e
+    };
+    let leaked: &'static str = Box::leak(pem.into_boxed_str());
+    let e = no_secret(&[
+        ("AZURE_CLIENT_CERTIFICATE_PATH", leaked),
+        ("AZURE_FEDERATED_TOKEN_FILE", "/tmp/token"),
+    ]);
+    assert_eq!(
+        env(&e).unwrap_err().field(),
+        Some("AZURE_CLIENT_CERTIFICATE_PATH")
+    );
+    let c = env(&no_secret(&[("AZURE_FEDERATED_TOKEN_FILE", "/tmp/token")])).unwrap();
+    assert_eq!(c.credential_kind(), "federated token file");
+    assert!(
+        c.credential_reason()
+            .contains("AZURE_FEDERATED_TOKEN_FILE is set")
+    );
+    // Asked for by name, the federated file wins over a secret.
+    let mut e = base();
+    e.push(("AZURE_FEDERATED_TOKEN_FILE", "/tmp/token"));
+    e.push(("GRAPHMAILER_CREDENTIAL", "federated"));
+    let c = env(&e).unwrap();
+    assert_eq!(c.credential_kind(), "federated token file");
+    assert!(
+        c.credential_reason()
+            .contains("not used: AZURE_CLIENT_SECRET")
+    );
+}
+
+#[test]
+fn a_managed_identity_needs_no_tenant_and_no_client_id() {
+    let c = env(&[("GRAPHMAILER_CREDENTIAL", "managed_identity")]).unwrap();
+    assert_eq!(
+        c.credential_kind(),
+        "managed identity (IMDS, system-assigned)"
+    );
+    assert_eq!(c.client_id(), "");
+    let c = env(&[
+        ("GRAPHMAILER_CREDENTIAL", "managed_identity"),
+        ("AZURE_CLIENT_ID", CLIENT),
+        ("AZURE_CLIENT_SECRET", "s3cret"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
+        ("IDENTITY_HEADER", "hdr-value"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.credential_kind(),
+        "managed identity (App Service, user-assigned)"
+    );
+    assert!(
+        c.credential_reason()
+            .contains("GRAPHMAILER_CREDENTIAL=managed_identity")
+    );
+    assert!(!format!("{c:?}").contains("hdr-value") && !format!("{c:?}").contains("s3cret"));
+    let e = env(&[
+        ("GRAPHMAILER_CREDENTIAL", "managed_identity"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.field(), Some("IDENTITY_HEADER"));
+    let e = env(&[
+        ("GRAPHMAILER_CREDENTIAL", "managed_identity"),
+        ("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://10.0.0.4"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.field(), Some("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+    let e = env(&[("GRAPHMAILER_CREDENTIAL", "kerberos")]).unwrap_err();
+    assert_eq!(e.field(), Some("GRAPHMAILER_CREDENTIAL"));
+    // A credential given in code must be the kind asked for.
+    let e = Config::builder()
+        .tenant_id(TENANT)
+        .client_id(CLIENT)
+        .client_secret("s3cret")
+        .credential_mode(crate::CredentialMode::Federated)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), Some("GRAPHMAILER_CREDENTIAL"));
 }
 
 /// The README's table is the table above, printed; run with

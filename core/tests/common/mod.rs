@@ -125,6 +125,15 @@ impl TestEmulator {
         assert!(response.status().is_success(), "{}", response.status());
         response.json().await.unwrap()
     }
+    /// Moves the emulator's clock forward (`POST /_emulator/clock/advance`).
+    pub async fn advance_clock(&self, secs: u64) {
+        self.call(
+            reqwest::Method::POST,
+            "clock/advance",
+            Some(json!({ "secs": secs })),
+        )
+        .await;
+    }
     pub async fn revoke_tokens(&self) {
         self.call(reqwest::Method::POST, "tokens/revoke", Some(json!({})))
             .await;
