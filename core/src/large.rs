@@ -17,7 +17,13 @@ use crate::offload;
 use crate::upload;
 use crate::wire;
 
-pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<SendReceipt> {
+/// `internet_message_id` is kept on the draft (a large MIME message's own
+/// `Message-ID`), else Exchange makes one.
+pub(crate) async fn send(
+    client: Arc<GraphClient>,
+    message: Message,
+    internet_message_id: Option<String>,
+) -> Result<SendReceipt> {
     let sender = message.sender.as_str();
     if !message.save_to_sent_items {
         // A draft's `send` takes no saveToSentItems: say so rather than ignore it.
@@ -31,7 +37,7 @@ pub(crate) async fn send(client: Arc<GraphClient>, message: Message) -> Result<S
             Method::POST,
             sender,
             "/messages",
-            Body::json(wire::draft_body(&message)?),
+            Body::json(wire::draft_body(&message, internet_message_id.as_deref())?),
             false,
         )
         .await

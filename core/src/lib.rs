@@ -51,6 +51,7 @@ mod mailer;
 pub mod message;
 mod message_limits;
 mod mime;
+mod mime_parts;
 pub mod offload;
 pub mod outbox;
 pub mod policy;

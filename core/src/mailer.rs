@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::large;
 use crate::message::Message;
 use crate::mime::MimeMessage;
+use crate::mime_parts;
 use crate::offload;
 use crate::wire;
 
@@ -56,7 +57,7 @@ impl Mailer {
         message.validate()?;
         self.client.config.allowed_senders.check(&message.sender)?;
         if !wire::fits_one_request(message) && self.client.config.large_messages {
-            return large::send(self.client.clone(), message.clone()).await;
+            return large::send(self.client.clone(), message.clone(), None).await;
         }
         let body = if message
             .attachments
@@ -97,9 +98,33 @@ impl Mailer {
             (result, _) => result?,
         };
         self.client.config.allowed_senders.check(&sender)?;
+        if message.needs_large_path() {
+            return self.send_large_mime(sender, message).await;
+        }
         self.client
             .send_mail(&sender, Body::mime(message.request_body()))
             .await
+    }
+
+    /// A MIME message over what one request takes (see `mime_parts`): taken
+    /// apart and sent through a draft and upload sessions when large messages
+    /// are on, refused before any request when they are off.
+    async fn send_large_mime(&self, sender: String, mime: &MimeMessage) -> Result<SendReceipt> {
+        if !self.client.config.large_messages {
+            return Err(
+                crate::mime::too_large_for_one_request().with_hint(wire::LARGE_MESSAGES_HINT)
+            );
+        }
+        let mime = mime.clone();
+        // Parsing a message of many megabytes is work for a blocking thread.
+        let unpacked = offload::read(move || mime_parts::unpack(&sender, &mime)).await?;
+        unpacked.message.validate()?;
+        large::send(
+            self.client.clone(),
+            unpacked.message,
+            unpacked.internet_message_id,
+        )
+        .await
     }
 
     /// How many token requests this mailer has made, for diagnostics and tests.
