@@ -30,6 +30,21 @@ pub struct SendReceipt {
     pub attempts: u32,
 }
 
+/// One request that sends mail (`sendMail`, a draft's `send`), as an
+/// observer sees it: the relay's metrics count these, whoever made them (its
+/// sessions or its queue's worker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendAttempt {
+    /// Graph's HTTP status, or `None` when the request went out and no
+    /// answer came (an ambiguous send).
+    pub status: Option<u16>,
+    /// From the request's start to its answer (or its failure).
+    pub took: std::time::Duration,
+}
+
+/// Called after each request that sends mail; see [`crate::Mailer::observe_send_attempts`].
+pub type SendObserver = Arc<dyn Fn(&SendAttempt) + Send + Sync>;
+
 /// A request body with its content type.
 pub(crate) struct Body {
     pub content_type: &'static str,
@@ -83,6 +98,7 @@ pub(crate) struct GraphClient {
     pub http: reqwest::Client,
     pub tokens: TokenCache,
     pub limiter: MailboxLimiter,
+    pub send_observer: std::sync::OnceLock<SendObserver>,
 }
 
 impl GraphClient {
@@ -94,6 +110,7 @@ impl GraphClient {
             http,
             tokens: TokenCache::default(),
             limiter,
+            send_observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -225,6 +242,15 @@ impl GraphClient {
             };
         authorization.set_sensitive(true);
         let graph = self.config.graph_endpoint();
+        let started = std::time::Instant::now();
+        let observe = |status: Option<u16>| {
+            if let Some(observer) = self.send_observer.get().filter(|_| call.sends_mail) {
+                observer(&SendAttempt {
+                    status,
+                    took: started.elapsed(),
+                });
+            }
+        };
         let sent = self
             .http
             .request(call.method.clone(), call.url.clone())
@@ -250,6 +276,7 @@ impl GraphClient {
                 ));
             }
             Err(e) => {
+                observe(None);
                 let (kind, text) = if call.sends_mail {
                     (
                         ErrorKind::AmbiguousDelivery,
@@ -268,6 +295,7 @@ impl GraphClient {
             }
         };
         let status = response.status();
+        observe(Some(status.as_u16()));
         let headers = response.headers().clone();
         let request_id = header(&headers, "request-id");
         // The status is what matters; an unreadable body still leaves it.

@@ -69,7 +69,7 @@ mod wire;
 
 pub use address::Address;
 pub use certificate::ClientCertificate;
-pub use client::SendReceipt;
+pub use client::{SendAttempt, SendReceipt};
 pub use cloud::Cloud;
 pub use config::{Config, ConfigBuilder};
 pub use credential::Credential;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::client::{Body, GraphClient, SendReceipt};
+use crate::client::{Body, GraphClient, SendAttempt, SendReceipt};
 use crate::config::Config;
 use crate::error::Result;
 use crate::large;
@@ -125,6 +125,25 @@ impl Mailer {
             unpacked.internet_message_id,
         )
         .await
+    }
+
+    /// Calls `observer` after every request of this mailer (and its clones)
+    /// that sends mail, with Graph's status and the time it took: for metrics
+    /// that count a queue worker's sends as well as direct ones. One observer
+    /// per mailer: a second call is refused.
+    pub fn observe_send_attempts(
+        &self,
+        observer: impl Fn(&SendAttempt) + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.client
+            .send_observer
+            .set(Arc::new(observer))
+            .map_err(|_| {
+                crate::Error::config(
+                    "observer",
+                    "this mailer already has a send observer: one per mailer",
+                )
+            })
     }
 
     /// How many token requests this mailer has made, for diagnostics and tests.

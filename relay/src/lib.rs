@@ -91,8 +91,20 @@ impl Relay {
             .as_ref()
             .map(tls::Certificates::load)
             .transpose()?;
+        let metrics = Arc::new(metrics::Metrics::default());
         let mut routes = Vec::new();
         for (i, (m, mailer)) in config.mailers.iter().zip(mailers).enumerate() {
+            // Every send counts, the queue worker's as well as direct ones.
+            let counted = metrics.clone();
+            let observed = mailer.observe_send_attempts(move |attempt| {
+                let status = attempt
+                    .status
+                    .map_or_else(|| "none".to_owned(), |s| s.to_string());
+                counted.graph_request(&status, attempt.took);
+            });
+            if let Err(e) = observed {
+                tracing::warn!("mailer[{i}]'s sends are not counted in the metrics: {e}");
+            }
             let url = m.outbox.as_deref().or(mailer.config().outbox());
             let outbox = match url {
                 Some(url) => Some(
@@ -113,7 +125,7 @@ impl Relay {
             limits: config.limits.clone(),
             access: access::Access::new(&config)?,
             lockout: lockout::Lockout::new(&config.lockout),
-            metrics: metrics::Metrics::default(),
+            metrics,
             certificates,
             routes,
             log: message_log::MessageLog::new(config.log_format),
