@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use graphmailer::outbox::{ListFilter, OutboxSettings, QueueStats, QueuedMail, RunSummary};
+use graphmailer::outbox::{ListFilter, OutboxSettings, QueuedMail};
 use graphmailer::{Error, Mailer, Outbox, QueueId, QueueState};
 use serde_json::{Value, json};
 
@@ -122,7 +122,7 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
             let state = state.map(|s| s.parse::<QueueState>()).transpose()?;
             let mails = outbox.list(&ListFilter { state, limit }).await?;
             if json {
-                let items: Vec<Value> = mails.iter().map(mail_json).collect();
+                let items: Vec<Value> = mails.iter().map(QueuedMail::to_json).collect();
                 println!("{}", json!({ "mails": items }));
             } else {
                 print_table(&mails);
@@ -135,7 +135,7 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
                 .await?
                 .ok_or_else(|| Error::invalid("id", format!("no mail {id} in the queue")))?;
             if json {
-                println!("{}", mail_json(&mail));
+                println!("{}", mail.to_json());
             } else {
                 print_mail(&mail);
             }
@@ -161,7 +161,7 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
         QueueCommand::Stats => {
             let stats = outbox.stats().await?;
             if json {
-                println!("{}", stats_json(&stats));
+                println!("{}", stats.to_json());
             } else {
                 for (state, count) in &stats.by_state {
                     println!("{:<10} {count}", state.name());
@@ -179,7 +179,7 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
             }
             let summary = outbox.run_until_empty(&mailer).await?;
             if json {
-                println!("{}", summary_json(&summary));
+                println!("{}", summary.to_json());
             } else {
                 println!(
                     "sent {}, deferred {}, failed {}, uncertain {} ({} found in Sent Items, {} sent again)",
@@ -229,14 +229,6 @@ fn done(json: bool, what: &str, count: u64) {
     }
 }
 
-fn rfc3339(t: SystemTime) -> Value {
-    let at = time::OffsetDateTime::from(t);
-    json!(
-        at.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    )
-}
-
 fn age(t: SystemTime) -> Duration {
     SystemTime::now().duration_since(t).unwrap_or_default()
 }
@@ -249,47 +241,6 @@ fn age_text(d: Duration) -> String {
         3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
     }
-}
-
-fn mail_json(m: &QueuedMail) -> Value {
-    json!({
-        "id": m.id.to_string(),
-        "state": m.state.name(),
-        "sender": m.sender,
-        "recipients": m.recipients,
-        "attempts": m.attempts,
-        "created": rfc3339(m.created),
-        "age_secs": age(m.created).as_secs(),
-        "next_attempt": m.next_attempt.map(rfc3339),
-        "last_error": m.last_error,
-        "request_id": m.request_id,
-        "sent_at": m.sent_at.map(rfc3339),
-        "internet_message_id": m.internet_message_id,
-        "size": m.size,
-    })
-}
-
-fn stats_json(s: &QueueStats) -> Value {
-    let by_state: serde_json::Map<String, Value> = s
-        .by_state
-        .iter()
-        .map(|(state, n)| (state.name().to_owned(), json!(n)))
-        .collect();
-    json!({
-        "by_state": by_state,
-        "oldest_unsent_age_secs": s.oldest_unsent_age.map(|d| d.as_secs()),
-    })
-}
-
-fn summary_json(s: &RunSummary) -> Value {
-    json!({
-        "sent": s.sent,
-        "deferred": s.deferred,
-        "failed": s.failed,
-        "uncertain": s.uncertain,
-        "reconciled": s.reconciled,
-        "resent": s.resent,
-    })
 }
 
 fn print_table(mails: &[QueuedMail]) {
@@ -321,7 +272,7 @@ fn print_table(mails: &[QueuedMail]) {
 }
 
 fn print_mail(m: &QueuedMail) {
-    let value = mail_json(m);
+    let value = m.to_json();
     if let Some(object) = value.as_object() {
         for (key, v) in object {
             let text = match v {

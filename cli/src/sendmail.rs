@@ -11,7 +11,7 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use graphmailer::limits::MAX_MIME_BYTES;
+use graphmailer::limits::{MAX_LARGE_MIME_BYTES, MAX_MIME_BYTES};
 use graphmailer::sendmail::{Envelope, exit_code, sysexits};
 use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox};
 
@@ -120,7 +120,7 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
         failure.hint = failure.hint.or_else(|| Some(source.hint()));
         failure
     })?;
-    if input.len() > MAX_MIME_BYTES {
+    if input.len() > MAX_MIME_BYTES && !config.large_messages() {
         // Core words the size refusal; this many bytes always gets it.
         let error = MimeMessage::from_bytes(input)
             .err()
@@ -208,11 +208,12 @@ fn fail(failure: &Failure) -> ExitCode {
 
 /// Reads a message up to the end of input or, when `dot_ends`, up to a line
 /// holding a single dot (left out, with what follows it). Keeps at most
-/// `MAX_MIME_BYTES + 1` bytes, so a message over the limit is known to be;
-/// the rest is read and dropped.
+/// `MAX_LARGE_MIME_BYTES + 1` bytes (a larger message is never sent, and a
+/// message over `MAX_MIME_BYTES` only with large messages on), so a message
+/// over the limit is known to be; the rest is read and dropped.
 fn read_message(mut reader: impl BufRead, dot_ends: bool) -> std::io::Result<Vec<u8>> {
     const PIECE: u64 = 64 * 1024;
-    let limit = MAX_MIME_BYTES + 1;
+    let limit = MAX_LARGE_MIME_BYTES + 1;
     let mut input = Vec::new();
     let mut piece = Vec::new();
     let mut at_line_start = true;
@@ -348,9 +349,9 @@ mod tests {
 
     #[test]
     fn past_the_limit_the_rest_is_read_and_dropped() {
-        let mut big = vec![b'y'; MAX_MIME_BYTES + 200_000];
+        let mut big = vec![b'y'; MAX_LARGE_MIME_BYTES + 200_000];
         big.extend_from_slice(b"\n.\n");
-        assert_eq!(read(&big, true).len(), MAX_MIME_BYTES + 1);
+        assert_eq!(read(&big, true).len(), MAX_LARGE_MIME_BYTES + 1);
         let mut reader = std::io::Cursor::new(&big);
         read_message(&mut reader, false).unwrap();
         assert_eq!(reader.position() as usize, big.len(), "read to the end");

@@ -645,3 +645,53 @@ fn recipients_with_non_ascii_and_special_names_are_written_so_they_read_back() {
     assert_eq!(names, ["Zoë Ärger", "Doe, Jane (Sales)", "日本"]);
     assert!(head.contains("X-Original-To: root"), "{head}");
 }
+
+#[test]
+fn with_large_messages_on_a_message_over_the_mime_limit_goes_through_a_draft() {
+    let emu = Emulator::start();
+    let mut big =
+        b"From: billing@contoso.test\nTo: a@example.com\nSubject: big scan\nMessage-ID: <big.1@contoso.test>\n\n"
+            .to_vec();
+    let body_len = graphmailer::limits::MAX_MIME_BYTES + 100_000;
+    big.extend((0..body_len).map(|i| if i % 70 == 69 { b'\n' } else { b'x' }));
+    // The billing app holds Mail.ReadWrite, which the draft needs.
+    let base = emu.config_file("erp.toml", "");
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("client_id") && !l.starts_with("client_secret"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = emu.dir.join("billing.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\nclient_id = \"{}\"\nclient_secret = \"{}\"\nlarge_messages = true\n",
+            common::BILLING_CLIENT_ID,
+            common::BILLING_SECRET
+        ),
+    )
+    .unwrap();
+    // It holds a secret: readable by its owner only.
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-i", "a@example.com"],
+        &big,
+        &with(&[], &[("GRAPHMAILER_CONFIG", config.to_str().unwrap())]),
+    );
+    assert_silent_success(&r);
+    let sent = emu.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["message"]["subject"], "big scan");
+    assert_eq!(
+        sent[0]["message"]["internetMessageId"],
+        "<big.1@contoso.test>"
+    );
+    let body = sent[0]["message"]["body"]["content"].as_str().unwrap();
+    assert!(
+        body.len() > graphmailer::limits::MAX_MIME_BYTES,
+        "{}",
+        body.len()
+    );
+}

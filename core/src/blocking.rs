@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let _ = RUNTIME_OWNER.set(std::process::id());
+        note_forks();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("graphmailer")
@@ -44,25 +46,45 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 /// anything spawned onto it would wait forever.
 static RUNTIME_OWNER: OnceLock<u32> = OnceLock::new();
 
+/// Set in a child forked after the runtime started, by a `pthread_atfork`
+/// handler: checking it costs nothing per call, where comparing process ids
+/// is a system call on every send.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+fn note_forks() {
+    #[cfg(unix)]
+    {
+        extern "C" fn in_child() {
+            FORKED.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: registers a handler that only stores to an atomic, which
+        // is async-signal-safe as a forked child's handlers must be.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(in_child));
+        }
+    }
+}
+
 /// Refuses to run in a child forked after graphmailer started its threads,
 /// with an error that says what to do, instead of hanging. [`wait`] checks
 /// it; bindings that spawn onto [`runtime`] themselves call it first.
 pub fn ensure_not_forked() -> Result<()> {
-    let me = std::process::id();
-    match RUNTIME_OWNER.get() {
-        Some(&owner) if owner != me => Err(Error::new(
-            ErrorKind::Config,
-            format!(
-                "graphmailer was already used in process {owner}, and this process ({me}) is a fork of it: \
-                 graphmailer's worker threads do not survive fork()"
-            ),
-        )
-        .with_hint(
-            "create every mailer only after the fork (for example in the worker's start-up hook, \
-             not at import time with a pre-forking server)",
-        )),
-        _ => Ok(()),
+    if !FORKED.load(Ordering::Relaxed) {
+        return Ok(());
     }
+    let me = std::process::id();
+    let owner = RUNTIME_OWNER.get().copied().unwrap_or(0);
+    Err(Error::new(
+        ErrorKind::Config,
+        format!(
+            "graphmailer was already used in process {owner}, and this process ({me}) is a fork of it: \
+             graphmailer's worker threads do not survive fork()"
+        ),
+    )
+    .with_hint(
+        "create every mailer only after the fork (for example in the worker's start-up hook, \
+         not at import time with a pre-forking server)",
+    ))
 }
 
 fn block_sigpipe() {
@@ -92,12 +114,22 @@ where
     F::Output: Send + 'static,
 {
     ensure_not_forked()?;
-    futures::executor::block_on(runtime().spawn(future)).map_err(|e| {
+    let stopped = |why: &dyn std::fmt::Display| {
         Error::new(
             ErrorKind::Service,
-            format!("graphmailer's worker stopped unexpectedly: {e}"),
+            format!("graphmailer's worker stopped unexpectedly: {why}"),
         )
-    })
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        // A plain thread (a C caller, Python's `send`): drive the future
+        // here, so a send wakes one thread fewer than a spawn and a park
+        // would. A panic stays on this side of the caller's boundary.
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime().block_on(future)
+        }))
+        .map_err(|_| stopped(&"it panicked"));
+    }
+    futures::executor::block_on(runtime().spawn(future)).map_err(|e| stopped(&e))
 }
 
 /// A mailer whose calls block the calling thread until they finish.

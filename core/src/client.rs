@@ -30,6 +30,21 @@ pub struct SendReceipt {
     pub attempts: u32,
 }
 
+/// One request that sends mail (`sendMail`, a draft's `send`), as an
+/// observer sees it: the relay's metrics count these, whoever made them (its
+/// sessions or its queue's worker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendAttempt {
+    /// Graph's HTTP status, or `None` when the request went out and no
+    /// answer came (an ambiguous send).
+    pub status: Option<u16>,
+    /// From the request's start to its answer (or its failure).
+    pub took: std::time::Duration,
+}
+
+/// Called after each request that sends mail; see [`crate::Mailer::observe_send_attempts`].
+pub type SendObserver = Arc<dyn Fn(&SendAttempt) + Send + Sync>;
+
 /// A request body with its content type.
 pub(crate) struct Body {
     pub content_type: &'static str,
@@ -83,6 +98,7 @@ pub(crate) struct GraphClient {
     pub http: reqwest::Client,
     pub tokens: TokenCache,
     pub limiter: MailboxLimiter,
+    pub send_observer: std::sync::OnceLock<SendObserver>,
 }
 
 impl GraphClient {
@@ -94,6 +110,7 @@ impl GraphClient {
             http,
             tokens: TokenCache::default(),
             limiter,
+            send_observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -102,13 +119,24 @@ impl GraphClient {
         self.tokens.get(&self.http, &self.config).await
     }
 
-    /// `{graph}/v1.0/users/{mailbox}{path}`.
-    pub(crate) fn user_url(&self, mailbox: &str, path: &str) -> String {
-        format!(
-            "{}/v1.0/users/{}{path}",
-            self.config.graph_endpoint(),
-            url::form_urlencoded::byte_serialize(mailbox.as_bytes()).collect::<String>()
-        )
+    /// `{graph}/v1.0/users/{mailbox}{path}`, where `path` may carry a query.
+    /// Built on the endpoint's parsed URL, so each request parses only its own
+    /// path and query, not the host again.
+    pub(crate) fn user_url(&self, mailbox: &str, path: &str) -> url::Url {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let base = &self.config.graph_endpoint;
+        let mut full = String::with_capacity(base.path().len() + mailbox.len() + path.len() + 16);
+        full.push_str(base.path().trim_end_matches('/'));
+        full.push_str("/v1.0/users/");
+        full.extend(url::form_urlencoded::byte_serialize(mailbox.as_bytes()));
+        full.push_str(path);
+        let mut url = base.clone();
+        url.set_path(&full);
+        url.set_query(query);
+        url
     }
 
     /// Posts one prepared `sendMail` body (JSON, or base64 MIME).
@@ -138,7 +166,7 @@ impl GraphClient {
             url: self.user_url(mailbox, path),
             body,
             sends_mail,
-            client_request_id: uuid::Uuid::new_v4().to_string(),
+            client_request_id: http::new_request_id(),
         };
         let mut retries = Attempts::new(&self.config.retry);
         let mut attempts = 0;
@@ -214,9 +242,18 @@ impl GraphClient {
             };
         authorization.set_sensitive(true);
         let graph = self.config.graph_endpoint();
+        let started = std::time::Instant::now();
+        let observe = |status: Option<u16>| {
+            if let Some(observer) = self.send_observer.get().filter(|_| call.sends_mail) {
+                observer(&SendAttempt {
+                    status,
+                    took: started.elapsed(),
+                });
+            }
+        };
         let sent = self
             .http
-            .request(call.method.clone(), &call.url)
+            .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, authorization)
             .header(CONTENT_TYPE, call.body.content_type)
             .header("client-request-id", &call.client_request_id)
@@ -239,6 +276,7 @@ impl GraphClient {
                 ));
             }
             Err(e) => {
+                observe(None);
                 let (kind, text) = if call.sends_mail {
                     (
                         ErrorKind::AmbiguousDelivery,
@@ -257,6 +295,7 @@ impl GraphClient {
             }
         };
         let status = response.status();
+        observe(Some(status.as_u16()));
         let headers = response.headers().clone();
         let request_id = header(&headers, "request-id");
         // The status is what matters; an unreadable body still leaves it.
@@ -319,7 +358,7 @@ impl GraphClient {
 /// One request, the same on every attempt.
 struct Call {
     method: Method,
-    url: String,
+    url: url::Url,
     body: Body,
     sends_mail: bool,
     client_request_id: String,
@@ -333,4 +372,44 @@ enum Attempt {
     TokenRefused(Error),
     Retryable(Error),
     Final(Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(graph: &str) -> GraphClient {
+        let config = Config::builder()
+            .tenant_id("00000000-0000-0000-0000-000000000001")
+            .client_id("00000000-0000-0000-0000-000000000002")
+            .client_secret("not-a-real-secret")
+            .graph_endpoint(graph)
+            .build()
+            .unwrap();
+        GraphClient::new(config).unwrap()
+    }
+
+    #[test]
+    fn user_urls_encode_the_mailbox_and_keep_the_query() {
+        let graph = client("https://graph.microsoft.com");
+        assert_eq!(
+            graph.user_url("ar+1@contoso.com", "/sendMail").as_str(),
+            "https://graph.microsoft.com/v1.0/users/ar%2B1%40contoso.com/sendMail"
+        );
+        assert_eq!(
+            graph
+                .user_url(
+                    "a b@contoso.com",
+                    "/mailFolders/sentitems/messages?$top=1&$select=id"
+                )
+                .as_str(),
+            "https://graph.microsoft.com/v1.0/users/a+b%40contoso.com/mailFolders/sentitems/messages?$top=1&$select=id"
+        );
+        // An endpoint below a path (a proxy's prefix) keeps it.
+        let proxied = client("https://proxy.contoso.com/graph/");
+        assert_eq!(
+            proxied.user_url("x@contoso.com", "/sendMail").as_str(),
+            "https://proxy.contoso.com/graph/v1.0/users/x%40contoso.com/sendMail"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! HTTP/2 where the server offers it (ALPN), and the standard proxy variables
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), which reqwest reads itself.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -39,6 +40,7 @@ fn build(
         // Redirects could carry the Authorization header to another host; Graph
         // and the identity platform never redirect these calls.
         .redirect(reqwest::redirect::Policy::none());
+    let mut extra = Vec::new();
     if let Some(bundle) = &config.ca_bundle {
         let certs = reqwest::Certificate::from_pem_bundle(&bundle.pem).map_err(|e| {
             Error::config(
@@ -52,11 +54,61 @@ fn build(
                 format!("'{}' holds no PEM certificate", bundle.source),
             ));
         }
-        builder = builder.tls_certs_merge(certs);
+        extra = certs;
     }
+    builder = match system_roots() {
+        Some(roots) => builder.tls_certs_only(roots.iter().cloned().chain(extra)),
+        None if extra.is_empty() => builder,
+        None => builder.tls_certs_merge(extra),
+    };
     builder
         .build()
         .map_err(|e| Error::config("http client", format!("cannot be set up: {e}")))
+}
+
+/// The system's trust anchors, read once per process from the one bundle
+/// file the distribution keeps (or `SSL_CERT_FILE`). Left to itself, the
+/// platform verifier reads that bundle and then every file of
+/// `/etc/ssl/certs` again (the same certificates, about 150 files) for each
+/// client built: most of a send's cold start once randomness is seeded from
+/// the kernel. `None` where this shortcut does not hold (not Linux,
+/// `SSL_CERT_DIR` set, no bundle found): the platform verifier then decides,
+/// as before.
+fn system_roots() -> Option<&'static [reqwest::Certificate]> {
+    static ROOTS: OnceLock<Option<Vec<reqwest::Certificate>>> = OnceLock::new();
+    ROOTS.get_or_init(read_system_bundle).as_deref()
+}
+
+fn read_system_bundle() -> Option<Vec<reqwest::Certificate>> {
+    if !cfg!(target_os = "linux") || std::env::var_os("SSL_CERT_DIR").is_some() {
+        return None;
+    }
+    // Where Debian, Ubuntu, Alpine and Arch; Fedora and RHEL; openSUSE keep it.
+    const BUNDLES: [&str; 4] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/ca-bundle.pem",
+    ];
+    let path = match std::env::var_os("SSL_CERT_FILE") {
+        Some(file) => std::path::PathBuf::from(file),
+        None => BUNDLES
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())?,
+    };
+    let pem = std::fs::read(&path).ok()?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).ok()?;
+    (!certs.is_empty()).then_some(certs)
+}
+
+/// A fresh `client-request-id`. From the thread's random generator, which
+/// the kernel seeded once, rather than `Uuid::new_v4`, which asks the kernel
+/// again for every request.
+pub(crate) fn new_request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// True when the request cannot have been written: the connection itself

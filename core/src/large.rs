@@ -18,9 +18,12 @@ use crate::progress::{ProgressObserver, ProgressReporter};
 use crate::upload;
 use crate::wire;
 
+/// `internet_message_id` is kept on the draft (a large MIME message's own
+/// `Message-ID`), else Exchange makes one.
 pub(crate) async fn send(
     client: Arc<GraphClient>,
     message: Message,
+    internet_message_id: Option<String>,
     progress: Option<ProgressObserver>,
 ) -> Result<SendReceipt> {
     let sender = message.sender.as_str();
@@ -36,7 +39,7 @@ pub(crate) async fn send(
             Method::POST,
             sender,
             "/messages",
-            Body::json(wire::draft_body(&message)?),
+            Body::json(wire::draft_body(&message, internet_message_id.as_deref())?),
             false,
         )
         .await

@@ -52,6 +52,7 @@ mod managed_identity;
 pub mod message;
 mod message_limits;
 mod mime;
+mod mime_parts;
 pub mod offload;
 pub mod outbox;
 pub mod policy;
@@ -71,7 +72,7 @@ mod wire;
 
 pub use address::Address;
 pub use certificate::ClientCertificate;
-pub use client::SendReceipt;
+pub use client::{SendAttempt, SendReceipt};
 pub use cloud::Cloud;
 pub use config::{Config, ConfigBuilder};
 pub use credential::{AssertionCallback, AssertionFuture, Credential, CredentialMode};

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::client::{Body, GraphClient, SendReceipt};
+use crate::client::{Body, GraphClient, SendAttempt, SendReceipt};
 use crate::config::Config;
 use crate::error::Result;
 use crate::large;
 use crate::message::Message;
 use crate::mime::MimeMessage;
+use crate::mime_parts;
 use crate::offload;
 use crate::progress::SendOptions;
 use crate::wire;
@@ -65,7 +66,7 @@ impl Mailer {
         self.client.config.allowed_senders.check(&message.sender)?;
         if !wire::fits_one_request(message) && self.client.config.large_messages {
             let progress = options.progress.clone();
-            return large::send(self.client.clone(), message.clone(), progress).await;
+            return large::send(self.client.clone(), message.clone(), None, progress).await;
         }
         let body = if message
             .attachments
@@ -106,9 +107,53 @@ impl Mailer {
             (result, _) => result?,
         };
         self.client.config.allowed_senders.check(&sender)?;
+        if message.needs_large_path() {
+            return self.send_large_mime(sender, message).await;
+        }
         self.client
             .send_mail(&sender, Body::mime(message.request_body()))
             .await
+    }
+
+    /// A MIME message over what one request takes (see `mime_parts`): taken
+    /// apart and sent through a draft and upload sessions when large messages
+    /// are on, refused before any request when they are off.
+    async fn send_large_mime(&self, sender: String, mime: &MimeMessage) -> Result<SendReceipt> {
+        if !self.client.config.large_messages {
+            return Err(
+                crate::mime::too_large_for_one_request().with_hint(wire::LARGE_MESSAGES_HINT)
+            );
+        }
+        let mime = mime.clone();
+        // Parsing a message of many megabytes is work for a blocking thread.
+        let unpacked = offload::read(move || mime_parts::unpack(&sender, &mime)).await?;
+        unpacked.message.validate()?;
+        large::send(
+            self.client.clone(),
+            unpacked.message,
+            unpacked.internet_message_id,
+            None,
+        )
+        .await
+    }
+
+    /// Calls `observer` after every request of this mailer (and its clones)
+    /// that sends mail, with Graph's status and the time it took: for metrics
+    /// that count a queue worker's sends as well as direct ones. One observer
+    /// per mailer: a second call is refused.
+    pub fn observe_send_attempts(
+        &self,
+        observer: impl Fn(&SendAttempt) + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.client
+            .send_observer
+            .set(Arc::new(observer))
+            .map_err(|_| {
+                crate::Error::config(
+                    "observer",
+                    "this mailer already has a send observer: one per mailer",
+                )
+            })
     }
 
     /// How many token requests this mailer has made, for diagnostics and tests.

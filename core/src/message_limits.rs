@@ -30,3 +30,8 @@ pub const UPLOAD_CHUNK_BYTES: usize = 12 * 320 * 1024;
 /// The largest raw MIME message: the request carries it as base64, which must
 /// stay within the 4 MB request limit, and MIME has no upload session.
 pub const MAX_MIME_BYTES: usize = MAX_REQUEST_BYTES / 4 * 3;
+
+/// The largest MIME message taken apart and sent through a draft and upload
+/// sessions when large messages are on: a 150 MB attachment in base64 and
+/// the rest of the message.
+pub const MAX_LARGE_MIME_BYTES: usize = 210 * 1024 * 1024;

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crate::address::{Address, check_address};
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::limits::MAX_MIME_BYTES;
+use crate::limits::{MAX_LARGE_MIME_BYTES, MAX_MIME_BYTES};
 use crate::message::check_sender;
 
 /// A complete message in RFC 5322 form (headers, a blank line, the body;
@@ -31,10 +31,22 @@ impl MimeMessage {
     /// RFC 5322 requires, so messages written with `\n` (PHP, scripts) go out
     /// intact.
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Result<MimeMessage> {
-        let bytes: Bytes = bytes.into();
-        check_size(bytes.len())?;
+        MimeMessage::checked(bytes.into(), MAX_MIME_BYTES)
+    }
+
+    /// Like [`MimeMessage::from_bytes`], for a message that may be larger
+    /// than Graph's MIME form takes (up to [`MAX_LARGE_MIME_BYTES`]): the
+    /// relay and the outbox, whose sends take such a message apart and send
+    /// it through a draft and upload sessions when large messages are on
+    /// (and refuse it when they are off).
+    pub fn from_large_bytes(bytes: impl Into<Bytes>) -> Result<MimeMessage> {
+        MimeMessage::checked(bytes.into(), MAX_LARGE_MIME_BYTES)
+    }
+
+    fn checked(bytes: Bytes, limit: usize) -> Result<MimeMessage> {
+        check_size(bytes.len(), limit)?;
         let bytes = crlf(bytes);
-        check_size(bytes.len())?;
+        check_size(bytes.len(), limit)?;
         let (fields, _) = headers::split(&bytes)?;
         let headers = fields.iter().map(|f| (f.name.clone(), f.value())).collect();
         let message = MimeMessage { bytes, headers };
@@ -73,6 +85,16 @@ impl MimeMessage {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header field, unfolded, in order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// True when the message is over what the MIME form of `sendMail` takes.
+    pub(crate) fn needs_large_path(&self) -> bool {
+        self.bytes.len() > MAX_MIME_BYTES
     }
 
     /// The address in the `From` header.
@@ -144,27 +166,42 @@ fn is_recipient_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-fn check_size(len: usize) -> Result<()> {
+fn check_size(len: usize, limit: usize) -> Result<()> {
     if len == 0 {
         return Err(Error::invalid(
             "mime",
             "is empty: give a whole message, headers first",
         ));
     }
-    if len > MAX_MIME_BYTES {
+    if len > limit && limit > MAX_MIME_BYTES {
         return Err(Error::invalid(
             "mime",
             format!(
-                "the message is over {:.1} MB; Graph takes a MIME message in one request of at most 4 MB as base64, about 3 MB before encoding",
-                MAX_MIME_BYTES as f64 / (1024.0 * 1024.0)
+                "the message is over {:.0} MB, more than Graph takes even through upload sessions (150 MB per attachment)",
+                limit as f64 / (1024.0 * 1024.0)
             ),
         )
-        .with_code("RequestEntityTooLarge")
-        .with_hint(
-            "MIME has no upload session: send large files as attachments of a message built with graphmailer's message API, which goes through upload sessions when large messages are on",
-        ));
+        .with_code("RequestEntityTooLarge"));
+    }
+    if len > limit {
+        return Err(too_large_for_one_request());
     }
     Ok(())
+}
+
+/// The refusal of a MIME message over what one `sendMail` request takes.
+pub(crate) fn too_large_for_one_request() -> Error {
+    Error::invalid(
+        "mime",
+        format!(
+            "the message is over {:.1} MB; Graph takes a MIME message in one request of at most 4 MB as base64, about 3 MB before encoding",
+            MAX_MIME_BYTES as f64 / (1024.0 * 1024.0)
+        ),
+    )
+    .with_code("RequestEntityTooLarge")
+    .with_hint(
+        "MIME has no upload session: send large files as attachments of a message built with graphmailer's message API, which goes through upload sessions when large messages are on",
+    )
 }
 
 /// Turns every bare `\n` into `\r\n`.

@@ -98,7 +98,7 @@ impl Envelope {
         out.extend_from_slice(body);
         Ok(Prepared {
             sender,
-            message: MimeMessage::from_bytes(out)?,
+            message: MimeMessage::from_large_bytes(out)?,
         })
     }
 

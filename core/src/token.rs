@@ -226,7 +226,7 @@ async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> R
     let acquired_at = Instant::now();
     let response = client
         .post(url)
-        .header("client-request-id", uuid::Uuid::new_v4().to_string())
+        .header("client-request-id", crate::http::new_request_id())
         .form(&form)
         .send()
         .await

@@ -35,6 +35,9 @@ struct WireMessage<'a> {
     internet_message_headers: Vec<WireHeader<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     attachments: Vec<WireAttachment<'a>>,
+    /// Writable on a draft only: a large MIME message keeps its `Message-ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    internet_message_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -118,6 +121,7 @@ fn wire_message<'a>(message: &'a Message, attachments: Vec<WireAttachment<'a>>) 
             })
             .collect(),
         attachments,
+        internet_message_id: None,
     }
 }
 
@@ -170,8 +174,12 @@ pub(crate) fn send_mail_body(message: &Message) -> Result<Vec<u8>> {
 
 /// The body of `POST /users/{sender}/messages`: the message without its
 /// attachments, which follow one by one.
-pub(crate) fn draft_body(message: &Message) -> Result<Vec<u8>> {
-    let body = to_json(&wire_message(message, Vec::new()), 4096)?;
+/// `internet_message_id` is the `Message-ID` to keep (`<left@right>`), which
+/// is how the outbox finds the sent mail in Sent Items.
+pub(crate) fn draft_body(message: &Message, internet_message_id: Option<&str>) -> Result<Vec<u8>> {
+    let mut draft = wire_message(message, Vec::new());
+    draft.internet_message_id = internet_message_id;
+    let body = to_json(&draft, 4096)?;
     if body.len() > MAX_REQUEST_BYTES {
         return Err(Error::invalid(
             "body",

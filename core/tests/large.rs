@@ -361,3 +361,49 @@ async fn a_mime_message_without_a_usable_from_goes_as_the_default_sender() {
         .unwrap_err();
     assert_eq!(e.field(), Some("sender"));
 }
+
+#[tokio::test]
+async fn a_mime_message_over_the_mime_limit_goes_through_a_draft_keeping_its_message_id() {
+    let emu = TestEmulator::start().await;
+    let pdf = pattern(5 * MB, 13);
+    let text = mime_with_pdf(d::BILLING_MAILBOX, &pdf).replacen(
+        "Subject:",
+        "Message-ID: <scan.5mb@contoso.test>\nX-Scanner: floor-2\nSubject:",
+        1,
+    );
+    // The public constructor keeps MIME sendMail's limit; the relay's and
+    // the outbox's takes more.
+    let refused = MimeMessage::from_bytes(text.clone()).unwrap_err();
+    assert_eq!(refused.code(), Some("RequestEntityTooLarge"));
+    let message = MimeMessage::from_large_bytes(text).unwrap();
+
+    let off = billing(&emu, false);
+    let e = off.send_mime(None, &message).await.unwrap_err();
+    assert_eq!(e.code(), Some("RequestEntityTooLarge"));
+    assert!(
+        e.hint().unwrap().contains("GRAPHMAILER_LARGE_MESSAGES"),
+        "{e}"
+    );
+    assert_eq!(off.token_requests(), 0);
+
+    let receipt = billing(&emu, true).send_mime(None, &message).await.unwrap();
+    assert!(receipt.request_id.is_some());
+    let sent = emu.messages().await;
+    assert_eq!(sent.len(), 1);
+    let kept = &sent[0]["message"];
+    assert_eq!(kept["subject"], "Invoice 4711");
+    assert_eq!(kept["internetMessageId"], "<scan.5mb@contoso.test>");
+    assert_eq!(kept["internetMessageHeaders"][0]["name"], "X-Scanner");
+    assert_eq!(
+        kept["toRecipients"][0]["emailAddress"]["address"],
+        "customer@example.com"
+    );
+    assert!(attachment_bytes(&sent[0], "invoice-4711.pdf") == pdf);
+    let counters = emu.counters().await;
+    assert_eq!(counters["drafts_created"], 1, "{counters}");
+    assert!(
+        counters["upload_chunks"].as_u64().unwrap() >= 2,
+        "{counters}"
+    );
+    assert!(emu.drafts().await.is_empty());
+}

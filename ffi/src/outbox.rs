@@ -4,12 +4,10 @@
 //! core's `Outbox`; each call blocks the calling thread until it is done.
 
 use std::ffi::c_char;
-use std::time::SystemTime;
 
 use gm_core::blocking::{Mailer, wait};
-use gm_core::outbox::{QueuedMail, RunSummary};
+use gm_core::outbox::RunSummary;
 use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
-use serde_json::{Value, json};
 
 use crate::args;
 use crate::error::{Failure, call};
@@ -233,7 +231,7 @@ pub unsafe extern "C" fn graphmailer_outbox_status(
             });
         if !json_out.is_null() {
             let json = mail.as_ref().map_or(std::ptr::null_mut(), |m| {
-                strings::hand_over(&mail_json(m).to_string())
+                strings::hand_over(&m.to_json().to_string())
             });
             // SAFETY: non-NULL; the caller promised writable memory.
             unsafe { json_out.write(json) };
@@ -303,32 +301,4 @@ impl IdBuffer {
             self.0.add(n).write(0);
         }
     }
-}
-
-// CORE-GAP: a queued mail's JSON form lives in the CLI (`queue show --json`);
-// with it in the core, this copy of its keys would go.
-fn mail_json(m: &QueuedMail) -> Value {
-    json!({
-        "id": m.id.to_string(),
-        "state": m.state.name(),
-        "sender": m.sender,
-        "recipients": m.recipients,
-        "attempts": m.attempts,
-        "created": rfc3339(m.created),
-        "age_secs": SystemTime::now().duration_since(m.created).unwrap_or_default().as_secs(),
-        "next_attempt": m.next_attempt.map(rfc3339),
-        "last_error": m.last_error,
-        "request_id": m.request_id,
-        "sent_at": m.sent_at.map(rfc3339),
-        "internet_message_id": m.internet_message_id,
-        "size": m.size,
-    })
-}
-
-fn rfc3339(t: SystemTime) -> Value {
-    json!(
-        time::OffsetDateTime::from(t)
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    )
 }

@@ -302,165 +302,110 @@ fn queue_id(py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<QueueId> {
 }
 
 /// One mail in the outbox, as ``Outbox.status`` reports it.
-#[pyclass(name = "QueuedMail", module = "graphmailer", frozen, eq)]
+#[pyclass(name = "QueuedMail", module = "graphmailer", frozen, eq, get_all)]
 #[derive(PartialEq)]
 pub(crate) struct PyQueuedMail {
-    inner: QueuedMail,
+    /// The queue id.
+    id: String,
+    /// ``"queued"``, ``"sending"``, ``"sent"``, ``"deferred"``, ``"failed"``
+    /// or ``"uncertain"`` (a try may have gone out; held for an operator).
+    state: &'static str,
+    /// The mailbox it is sent as.
+    sender: String,
+    /// How many To, Cc and Bcc addresses it has.
+    recipients: usize,
+    /// How many times a worker took it to send.
+    attempts: u32,
+    /// When it was queued (an aware ``datetime`` in UTC).
+    created: SystemTime,
+    /// When a worker may next take it (queued and deferred mail), or ``None``.
+    next_attempt: Option<SystemTime>,
+    /// Why the last try did not send it, or ``None``.
+    last_error: Option<String>,
+    /// Graph's ``request-id`` of the accepted send, or ``None``.
+    request_id: Option<String>,
+    /// When it was sent, or ``None``.
+    sent_at: Option<SystemTime>,
+    /// The ``Message-ID`` set at enqueue (the sent mail's ``internetMessageId``).
+    internet_message_id: String,
+    /// The size of the stored message in bytes.
+    size: u64,
 }
 
 impl From<QueuedMail> for PyQueuedMail {
-    fn from(inner: QueuedMail) -> Self {
-        PyQueuedMail { inner }
+    fn from(m: QueuedMail) -> Self {
+        PyQueuedMail {
+            id: m.id.to_string(),
+            state: m.state.name(),
+            sender: m.sender,
+            recipients: m.recipients,
+            attempts: m.attempts,
+            created: m.created,
+            next_attempt: m.next_attempt,
+            last_error: m.last_error,
+            request_id: m.request_id,
+            sent_at: m.sent_at,
+            internet_message_id: m.internet_message_id,
+            size: m.size,
+        }
     }
 }
 
 #[pymethods]
 impl PyQueuedMail {
-    /// The queue id.
-    #[getter]
-    fn id(&self) -> String {
-        self.inner.id.to_string()
-    }
-
-    /// ``"queued"``, ``"sending"``, ``"sent"``, ``"deferred"``, ``"failed"``
-    /// or ``"uncertain"`` (a try may have gone out; held for an operator).
-    #[getter]
-    fn state(&self) -> &'static str {
-        self.inner.state.name()
-    }
-
-    /// The mailbox it is sent as.
-    #[getter]
-    fn sender(&self) -> &str {
-        &self.inner.sender
-    }
-
-    /// How many To, Cc and Bcc addresses it has.
-    #[getter]
-    fn recipients(&self) -> usize {
-        self.inner.recipients
-    }
-
-    /// How many times a worker took it to send.
-    #[getter]
-    fn attempts(&self) -> u32 {
-        self.inner.attempts
-    }
-
-    /// When it was queued (an aware ``datetime`` in UTC).
-    #[getter]
-    fn created(&self) -> SystemTime {
-        self.inner.created
-    }
-
-    /// When a worker may next take it (queued and deferred mail), or ``None``.
-    #[getter]
-    fn next_attempt(&self) -> Option<SystemTime> {
-        self.inner.next_attempt
-    }
-
-    /// Why the last try did not send it, or ``None``.
-    #[getter]
-    fn last_error(&self) -> Option<&str> {
-        self.inner.last_error.as_deref()
-    }
-
-    /// Graph's ``request-id`` of the accepted send, or ``None``.
-    #[getter]
-    fn request_id(&self) -> Option<&str> {
-        self.inner.request_id.as_deref()
-    }
-
-    /// When it was sent, or ``None``.
-    #[getter]
-    fn sent_at(&self) -> Option<SystemTime> {
-        self.inner.sent_at
-    }
-
-    /// The ``Message-ID`` set at enqueue (the sent mail's ``internetMessageId``).
-    #[getter]
-    fn internet_message_id(&self) -> &str {
-        &self.inner.internet_message_id
-    }
-
-    /// The size of the stored message in bytes.
-    #[getter]
-    fn size(&self) -> u64 {
-        self.inner.size
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         let q = |s: &str| convert::repr(py, s);
         let opt = |s: &Option<String>| s.as_deref().map(q).unwrap_or_else(|| "None".to_owned());
         format!(
             "QueuedMail(id={}, state={}, sender={}, recipients={}, attempts={}, last_error={}, request_id={})",
-            q(self.inner.id.as_str()),
-            q(self.inner.state.name()),
-            q(&self.inner.sender),
-            self.inner.recipients,
-            self.inner.attempts,
-            opt(&self.inner.last_error),
-            opt(&self.inner.request_id),
+            q(&self.id),
+            q(self.state),
+            q(&self.sender),
+            self.recipients,
+            self.attempts,
+            opt(&self.last_error),
+            opt(&self.request_id),
         )
     }
 }
 
 /// What one ``run_until_empty`` did: how many mails it left in each state.
-#[pyclass(name = "RunSummary", module = "graphmailer", frozen, eq)]
+#[pyclass(name = "RunSummary", module = "graphmailer", frozen, eq, get_all)]
 #[derive(PartialEq)]
 pub(crate) struct PyRunSummary {
-    inner: RunSummary,
+    /// Mails Graph accepted.
+    sent: u64,
+    /// Mails left for a later try.
+    deferred: u64,
+    /// Mails refused for good.
+    failed: u64,
+    /// Mails held for an operator, as a try may have gone out.
+    uncertain: u64,
+    /// Sends found in Sent Items after an ambiguous answer or a lost lease.
+    reconciled: u64,
+    /// Sends tried again after Sent Items showed the earlier try had not gone out.
+    resent: u64,
 }
 
 impl From<RunSummary> for PyRunSummary {
-    fn from(inner: RunSummary) -> Self {
-        PyRunSummary { inner }
+    fn from(s: RunSummary) -> Self {
+        PyRunSummary {
+            sent: s.sent,
+            deferred: s.deferred,
+            failed: s.failed,
+            uncertain: s.uncertain,
+            reconciled: s.reconciled,
+            resent: s.resent,
+        }
     }
 }
 
 #[pymethods]
 impl PyRunSummary {
-    /// Mails Graph accepted.
-    #[getter]
-    fn sent(&self) -> u64 {
-        self.inner.sent
-    }
-
-    /// Mails left for a later try.
-    #[getter]
-    fn deferred(&self) -> u64 {
-        self.inner.deferred
-    }
-
-    /// Mails refused for good.
-    #[getter]
-    fn failed(&self) -> u64 {
-        self.inner.failed
-    }
-
-    /// Mails held for an operator, as a try may have gone out.
-    #[getter]
-    fn uncertain(&self) -> u64 {
-        self.inner.uncertain
-    }
-
-    /// Sends found in Sent Items after an ambiguous answer or a lost lease.
-    #[getter]
-    fn reconciled(&self) -> u64 {
-        self.inner.reconciled
-    }
-
-    /// Sends tried again after Sent Items showed the earlier try had not gone out.
-    #[getter]
-    fn resent(&self) -> u64 {
-        self.inner.resent
-    }
-
     fn __repr__(&self) -> String {
-        let s = &self.inner;
         format!(
             "RunSummary(sent={}, deferred={}, failed={}, uncertain={}, reconciled={}, resent={})",
-            s.sent, s.deferred, s.failed, s.uncertain, s.reconciled, s.resent
+            self.sent, self.deferred, self.failed, self.uncertain, self.reconciled, self.resent
         )
     }
 }

@@ -373,12 +373,14 @@ impl RelayConfig {
             self.check_grant(&format!("network[{i}]"), &n.mailer, &n.may_send_as)?;
         }
         let l = &self.limits;
-        if l.max_message_bytes == 0 || l.max_message_bytes > graphmailer::limits::MAX_MIME_BYTES {
+        if l.max_message_bytes == 0
+            || l.max_message_bytes > graphmailer::limits::MAX_LARGE_MIME_BYTES
+        {
             return Err(Error::config(
                 "limits.max_message_bytes",
                 format!(
-                    "must be between 1 and {} (the largest MIME message Graph's sendMail takes)",
-                    graphmailer::limits::MAX_MIME_BYTES
+                    "must be between 1 and {} (a 150 MB attachment in base64 and the rest of the message)",
+                    graphmailer::limits::MAX_LARGE_MIME_BYTES
                 ),
             ));
         }

@@ -2,11 +2,8 @@
 //! user or network that sent it, through that mailer's outbox when one is
 //! configured, else straight to Graph while the client waits.
 
-use std::time::Instant;
-
 use graphmailer::{Error, ErrorKind, Mailer, MimeMessage, Outbox};
 
-use crate::metrics::Metrics;
 use crate::reply::Reply;
 
 /// One app registration the relay sends through.
@@ -50,35 +47,16 @@ impl Handover {
 }
 
 impl Route {
-    pub async fn hand_over(
-        &self,
-        sender: &str,
-        message: &MimeMessage,
-        metrics: &Metrics,
-    ) -> Result<Handover, Error> {
+    pub async fn hand_over(&self, sender: &str, message: &MimeMessage) -> Result<Handover, Error> {
         if let Some(outbox) = &self.outbox {
             // The mailer's own allowlist refuses now, not days later in the queue.
             self.mailer.config().allowed_senders().check(sender)?;
             let id = outbox.enqueue_mime(Some(sender), message).await?;
             return Ok(Handover::Queued { id: id.to_string() });
         }
-        let started = Instant::now();
-        let result = self.mailer.send_mime(Some(sender), message).await;
-        let status = match &result {
-            Ok(_) => "202".to_owned(),
-            Err(e) => e
-                .status()
-                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
-        };
-        // Refusals made before any request (allowlist, validation) are not Graph requests.
-        let reached_graph = match &result {
-            Ok(_) => true,
-            Err(e) => e.status().is_some() || e.kind() == ErrorKind::AmbiguousDelivery,
-        };
-        if reached_graph {
-            metrics.graph_request(&status, started.elapsed());
-        }
-        result.map(|receipt| Handover::Sent {
+        // The mailer's send observer (see `Relay::start_with_mailers`) counts its requests.
+        let receipt = self.mailer.send_mime(Some(sender), message).await?;
+        Ok(Handover::Sent {
             request_id: receipt.request_id,
         })
     }

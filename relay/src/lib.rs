@@ -75,6 +75,7 @@ impl Relay {
     /// (their `config` paths are not read).
     pub async fn start_with_mailers(config: RelayConfig, mailers: Vec<Mailer>) -> Result<Relay> {
         config.validate()?;
+        check_message_size(&config, &mailers)?;
         if mailers.len() != config.mailers.len() {
             return Err(Error::config(
                 "mailer",
@@ -90,8 +91,20 @@ impl Relay {
             .as_ref()
             .map(tls::Certificates::load)
             .transpose()?;
+        let metrics = Arc::new(metrics::Metrics::default());
         let mut routes = Vec::new();
         for (i, (m, mailer)) in config.mailers.iter().zip(mailers).enumerate() {
+            // Every send counts, the queue worker's as well as direct ones.
+            let counted = metrics.clone();
+            let observed = mailer.observe_send_attempts(move |attempt| {
+                let status = attempt
+                    .status
+                    .map_or_else(|| "none".to_owned(), |s| s.to_string());
+                counted.graph_request(&status, attempt.took);
+            });
+            if let Err(e) = observed {
+                tracing::warn!("mailer[{i}]'s sends are not counted in the metrics: {e}");
+            }
             let url = m.outbox.as_deref().or(mailer.config().outbox());
             let outbox = match url {
                 Some(url) => Some(
@@ -112,7 +125,7 @@ impl Relay {
             limits: config.limits.clone(),
             access: access::Access::new(&config)?,
             lockout: lockout::Lockout::new(&config.lockout),
-            metrics: metrics::Metrics::default(),
+            metrics,
             certificates,
             routes,
             log: message_log::MessageLog::new(config.log_format),
@@ -265,4 +278,29 @@ impl Signals {
             hup: signal(SignalKind::hangup()).map_err(fail)?,
         })
     }
+}
+
+/// A message over what Graph's MIME `sendMail` takes (about 3 MB) can only go
+/// through a draft and upload sessions: accepting one that a mailer cannot
+/// send would turn a refusal at DATA into a bounce nobody sees.
+fn check_message_size(config: &RelayConfig, mailers: &[Mailer]) -> Result<()> {
+    let max = config.limits.max_message_bytes;
+    if max <= graphmailer::limits::MAX_MIME_BYTES {
+        return Ok(());
+    }
+    for (i, mailer) in mailers.iter().enumerate() {
+        if !mailer.config().large_messages() {
+            return Err(Error::config(
+                "limits.max_message_bytes",
+                format!(
+                    "is {max}, over the {} bytes Graph's MIME sendMail takes, but mailer[{i}] ('{}') has large messages off: \
+                     set large_messages = true in that mailer's configuration (its app then needs Mail.ReadWrite, scoped like Mail.Send), \
+                     or lower max_message_bytes",
+                    graphmailer::limits::MAX_MIME_BYTES,
+                    config.mailers.get(i).map_or("", |m| m.name.as_str()),
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

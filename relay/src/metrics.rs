@@ -183,7 +183,7 @@ impl Metrics {
         let g = self.graph.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(
             out,
-            "# HELP graphmailer_graph_requests_total Requests to Graph's sendMail, by HTTP status.\n# TYPE graphmailer_graph_requests_total counter"
+            "# HELP graphmailer_graph_requests_total Requests that send mail (sendMail, a draft's send), direct or from the queue, by HTTP status (none: no answer came).\n# TYPE graphmailer_graph_requests_total counter"
         );
         for (status, n) in &g.by_status {
             let _ = writeln!(

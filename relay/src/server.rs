@@ -26,7 +26,7 @@ pub struct Shared {
     pub limits: LimitsConfig,
     pub access: Arc<Access>,
     pub lockout: Lockout,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub certificates: Option<Certificates>,
     pub routes: Vec<Route>,
     pub log: MessageLog,

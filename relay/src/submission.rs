@@ -32,7 +32,7 @@ impl Submission {
             Ok(()) => match self.prepare(&bytes) {
                 Err(e) => Err(reply_for(&e)),
                 Ok(prepared) => shared.routes[self.grant.mailer]
-                    .hand_over(&prepared.sender, &prepared.message, &shared.metrics)
+                    .hand_over(&prepared.sender, &prepared.message)
                     .await
                     .map_err(|e| reply_for(&e)),
             },

@@ -12,7 +12,11 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
 fn attachment_bytes(seed: u8) -> Vec<u8> {
-    (0..200_000u32)
+    sized_bytes(200_000, seed)
+}
+
+fn sized_bytes(len: u32, seed: u8) -> Vec<u8> {
+    (0..len)
         .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
         .collect()
 }
@@ -141,4 +145,63 @@ async fn a_reload_takes_up_a_renewed_certificate_for_new_connections() {
     assert!(s.relay().reload_certificates().is_err());
     assert!(handshake(&s).await);
     let _ = std::fs::remove_dir_all(&renewed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_over_the_mime_limit_goes_through_upload_sessions_byte_for_byte() {
+    let s = common::start_with("large", "[limits]\nmax_message_bytes = 20000000\n", true).await;
+    let scan = sized_bytes(6_000_000, 5);
+    let response = tokio::task::block_in_place(|| {
+        send_with_lettre(&s, ListenerMode::Starttls, "scan", scan.clone())
+    });
+    assert_eq!(response.code().to_string(), "250");
+    let all = s.wait_for_messages(1).await;
+    let kept = &all[0]["message"];
+    assert_eq!(kept["subject"], "scan");
+    let attachment = kept["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "invoice.bin")
+        .expect("the scan arrived");
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(attachment["contentBytes"].as_str().unwrap())
+        .unwrap();
+    assert!(got == scan, "the scan arrived byte for byte");
+    // lettre's Message-ID is the sent mail's, so the queue can find it.
+    assert!(
+        kept["internetMessageId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with('<') && id.contains('@')),
+        "{}",
+        kept["internetMessageId"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_over_the_mime_limit_needs_large_messages_on() {
+    let emulator = graphmailer_emulator::start(graphmailer_emulator::Options::default())
+        .await
+        .unwrap();
+    let text = r#"
+hostname = "relay.test"
+[[listener]]
+address = "127.0.0.1:0"
+mode = "plain"
+[[mailer]]
+name = "contoso"
+[[network]]
+cidr = "127.0.0.0/8"
+mailer = "contoso"
+may_send_as = ["erp@contoso.test"]
+[limits]
+max_message_bytes = 20000000
+"#;
+    let config = graphmailer_relay::RelayConfig::from_toml(text).unwrap();
+    let e = graphmailer_relay::Relay::start_with_mailers(config, vec![common::mailer(&emulator)])
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(e.field(), Some("limits.max_message_bytes"), "{e}");
+    assert!(e.message().contains("large_messages = true"), "{e}");
 }

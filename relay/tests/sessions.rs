@@ -40,6 +40,19 @@ async fn starttls_login_and_send_is_queued_then_delivered() {
         "{metrics}"
     );
     assert!(!metrics.contains(&s.allowed), "no addresses in metrics");
+    // The queue worker's send is counted as a Graph request, as a direct one is.
+    let counted = "graphmailer_graph_requests_total{status=\"202\"} 1\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut metrics = metrics;
+    while !metrics.contains(counted) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        metrics = s.metrics().await;
+    }
+    assert!(metrics.contains(counted), "{metrics}");
+    assert!(
+        metrics.contains("graphmailer_graph_request_duration_seconds_count 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

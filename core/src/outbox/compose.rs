@@ -36,7 +36,7 @@ pub(crate) async fn from_message(message: &Message) -> Result<Composed> {
                 format!("composing the message stopped: {e}"),
             )
         })??;
-    let mime = MimeMessage::from_bytes(bytes).map_err(too_large)?;
+    let mime = MimeMessage::from_large_bytes(bytes)?;
     finish(mime.sender(None)?, &mime)
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn from_mime(sender: Option<&str>, message: &MimeMessage) -> Result<C
     // An empty or malformed Message-ID header would shadow ours.
     let original = message.as_bytes();
     bytes.extend_from_slice(original);
-    let mime = MimeMessage::from_bytes(bytes)?;
+    let mime = MimeMessage::from_large_bytes(bytes)?;
     if mime
         .header("message-id")
         .is_some_and(|v| !is_message_id(v.trim()))
@@ -77,19 +77,6 @@ fn finish(sender: String, mime: &MimeMessage) -> Result<Composed> {
         internet_message_id,
         bytes: Bytes::copy_from_slice(mime.as_bytes()),
     })
-}
-
-fn too_large(e: Error) -> Error {
-    if e.field() == Some("mime") {
-        return Error::invalid(
-            "attachments",
-            format!(
-                "{}; queued mail goes through Graph's MIME form of sendMail, which takes messages up to about 3 MB",
-                e.message()
-            ),
-        );
-    }
-    e
 }
 
 fn is_message_id(v: &str) -> bool {

@@ -13,6 +13,7 @@ import base64
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -292,6 +293,8 @@ def main():
         emulator.terminate()
         emulator.wait(10)
         probe.shutdown()
+        # The browser's profile and the downloads: a few MB a run otherwise left behind.
+        shutil.rmtree(work, ignore_errors=True)
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -42,10 +42,24 @@ fn uuid_like() -> u64 {
 /// Starts an emulator and a relay. `extra` is added to the relay's TOML
 /// (limits, networks, more listeners).
 pub async fn start(name: &str, extra: &str) -> Setup {
+    start_with(name, extra, false).await
+}
+
+/// As [`start`]; with `large`, the mailer is the billing app (it holds
+/// Mail.ReadWrite) with large messages on, and the user may send as its mailbox.
+pub async fn start_with(name: &str, extra: &str, large: bool) -> Setup {
     let emulator = graphmailer_emulator::start(graphmailer_emulator::Options::default())
         .await
         .unwrap();
     let banner = emulator.banner().clone();
+    let (mailer, allowed) = if large {
+        (
+            billing_mailer(&emulator),
+            graphmailer_emulator::defaults::BILLING_MAILBOX.to_owned(),
+        )
+    } else {
+        (mailer(&emulator), banner.allowed_sender.clone())
+    };
     let dir = temp_dir(name);
     let certs = graphmailer_relay::tls::generate_local(&dir).unwrap();
     let password = "s3cret-Printer!".to_owned();
@@ -79,10 +93,10 @@ may_send_as = [{allowed:?}]
         cert = certs.certificate.display().to_string(),
         key = certs.key.display().to_string(),
         outbox = format!("sqlite:{}", dir.join("outbox.db").display()),
-        allowed = banner.allowed_sender,
+        allowed = allowed,
     );
     let config = RelayConfig::from_toml(&text).unwrap();
-    let relay = Relay::start_with_mailers(config, vec![mailer(&emulator)])
+    let relay = Relay::start_with_mailers(config, vec![mailer])
         .await
         .unwrap();
     Setup {
@@ -91,7 +105,7 @@ may_send_as = [{allowed:?}]
         ca_file: certs.ca_file,
         user: "scanner".into(),
         password,
-        allowed: banner.allowed_sender.clone(),
+        allowed,
         denied: banner.denied_sender.clone(),
         emulator,
     }
@@ -107,6 +121,23 @@ pub fn mailer(emulator: &graphmailer_emulator::Emulator) -> Mailer {
             .authority_host(emulator.url())
             .graph_endpoint(emulator.url())
             .ca_bundle_pem(emulator.ca_pem().unwrap_or_default().as_bytes().to_vec())
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn billing_mailer(emulator: &graphmailer_emulator::Emulator) -> Mailer {
+    use graphmailer_emulator::defaults as d;
+    Mailer::new(
+        Config::builder()
+            .tenant_id(&emulator.banner().tenant_id)
+            .client_id(d::BILLING_CLIENT_ID)
+            .client_secret(d::BILLING_SECRET)
+            .authority_host(emulator.url())
+            .graph_endpoint(emulator.url())
+            .ca_bundle_pem(emulator.ca_pem().unwrap_or_default().as_bytes().to_vec())
+            .large_messages(true)
             .build()
             .unwrap(),
     )
