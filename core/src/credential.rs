@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::certificate::ClientCertificate;
 use crate::error::{Error, ErrorKind, Result};
-use crate::managed_identity::ManagedIdentity;
+use crate::identity_endpoint::ManagedIdentity;
 use crate::secret::Secret;
 
 /// The environment name of the federated token file, as Azure's SDKs and

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::credential::Credential;
 use crate::error::Error;
+use crate::identity_endpoint::ManagedIdentity;
 use crate::mailer::Mailer;
-use crate::managed_identity::ManagedIdentity;
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -217,7 +217,7 @@ async fn managed_identity_offered(config: &crate::config::Config) -> Option<Find
         .identity_offer
         .clone()
         .unwrap_or_else(ManagedIdentity::imds_default);
-    if !identity.answers(config, PROBE_TIMEOUT).await {
+    if !crate::token::managed_identity::answers(&identity, config, PROBE_TIMEOUT).await {
         return None;
     }
     Some(Finding {

@@ -9,7 +9,7 @@ use crate::certificate::ClientCertificate;
 use crate::cloud::Cloud;
 use crate::credential::{AssertionCallback, Credential, CredentialMode, FEDERATED_TOKEN_FILE};
 use crate::error::{Error, Result};
-use crate::managed_identity::{Endpoint, ManagedIdentity};
+use crate::identity_endpoint::{Endpoint, ManagedIdentity};
 use crate::message_limits::MAX_CONCURRENT_PER_MAILBOX;
 use crate::policy::SenderPolicy;
 use crate::retry::RetryPolicy;

@@ -36,7 +36,7 @@ pub struct Config {
     pub(crate) credential_reason: String,
     /// The managed identity endpoint the environment names, if any, used
     /// or not: `doctor` asks it whether a secret could be done without.
-    pub(crate) identity_offer: Option<crate::managed_identity::ManagedIdentity>,
+    pub(crate) identity_offer: Option<crate::identity_endpoint::ManagedIdentity>,
     pub(crate) cloud: Cloud,
     pub(crate) authority_host: Url,
     pub(crate) graph_endpoint: Url,

@@ -3,6 +3,8 @@
 //! (single-flight), so 50 sends on a cold start make one token request, and a
 //! failure is shared with those who waited for it instead of being repeated.
 
+pub(crate) mod managed_identity;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -188,7 +190,7 @@ struct TokenErrorBody {
 
 async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken> {
     if let Credential::ManagedIdentity(identity) = &config.credential {
-        return crate::managed_identity::fetch(config, identity).await;
+        return managed_identity::fetch(config, identity).await;
     }
     let url = config.token_url();
     let mut attempts = Attempts::new(&config.retry);
