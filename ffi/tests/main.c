@@ -61,6 +61,7 @@ static const gm_test TESTS[] = {
     T(test_outbox_delivers_each_mail_once),
     T(test_outbox_refuses_bad_input_before_storing),
     T(test_outbox_bad_url_is_a_config_error),
+    T(test_outbox_run_delivers_until_stopped),
 };
 
 /* Arguments select tests whose names contain them; "-word" leaves out those
