@@ -1216,6 +1216,22 @@ graphmailer_status graphmailer_outbox_run_until_empty(const struct graphmailer_o
                                                       struct graphmailer_run_summary *summary_out);
 
 /**
+ * Delivers queued mail as it arrives, as `graphmailer queue run` does, until
+ * `*stop` is non-zero: the loop of a long-running service. `stop` is the
+ * caller's flag, typically a `volatile sig_atomic_t` that a SIGTERM handler
+ * sets; it is read every 100 ms, and the mail being sent then is finished
+ * first. Returns GRAPHMAILER_OK once stopped, or the error that ended the
+ * worker (the database became unusable). Any number of threads or
+ * processes may run workers on one queue; Graph's limits hold across them.
+ *
+ * # Safety
+ * `stop` points to an int that stays valid until this call returns.
+ */
+graphmailer_status graphmailer_outbox_run(const struct graphmailer_outbox *outbox,
+                                          const struct graphmailer_mailer *mailer,
+                                          const int *stop);
+
+/**
  * Writes the Exchange Online PowerShell an administrator runs to restrict
  * the app to `request`'s mailboxes, with the warnings they must read as
  * comments. Every value is validated by the core and quoted, so nothing

@@ -271,6 +271,47 @@ pub unsafe extern "C" fn graphmailer_outbox_run_until_empty(
     })
 }
 
+/// Delivers queued mail as it arrives, as `graphmailer queue run` does, until
+/// `*stop` is non-zero: the loop of a long-running service. `stop` is the
+/// caller's flag, typically a `volatile sig_atomic_t` that a SIGTERM handler
+/// sets; it is read every 100 ms, and the mail being sent then is finished
+/// first. Returns GRAPHMAILER_OK once stopped, or the error that ended the
+/// worker (the database became unusable). Any number of threads or
+/// processes may run workers on one queue; Graph's limits hold across them.
+///
+/// # Safety
+/// `stop` points to an int that stays valid until this call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_run(
+    outbox: *const graphmailer_outbox,
+    mailer: *const graphmailer_mailer,
+    stop: *const std::ffi::c_int,
+) -> graphmailer_status {
+    call("graphmailer_outbox_run", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
+        if stop.is_null() {
+            return Err(Failure::null("stop"));
+        }
+        not_forked()?;
+        let mailer = mailer.as_async().clone();
+        // Carried as an address so the future can move to the runtime; the
+        // caller keeps the flag alive until this call returns, which waits
+        // for the future.
+        let flag = stop as usize;
+        let stopped = async move {
+            // SAFETY: the caller promised a valid int for the whole call; an
+            // int-sized atomic load is how C's sig_atomic_t is read safely.
+            let flag = unsafe { std::sync::atomic::AtomicI32::from_ptr(flag as *mut i32) };
+            while flag.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        wait(async move { outbox.run(&mailer, stopped).await })??;
+        Ok(())
+    })
+}
+
 /// The caller's buffer for a queue id, checked before anything is queued so
 /// a mail is never committed with an id the caller cannot receive.
 struct IdBuffer(*mut c_char);

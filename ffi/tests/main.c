@@ -65,6 +65,7 @@ static const gm_test TESTS[] = {
     T(test_federated_token_file_and_rotation),
     T(test_assertion_callback),
     T(test_managed_identity),
+    T(test_outbox_run_delivers_until_stopped),
 };
 
 /* Arguments select tests whose names contain them; "-word" leaves out those

@@ -3,6 +3,7 @@
  * records saying so; bad input refused before anything is stored. */
 #include "tests.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 static const char MIME[] =
@@ -173,4 +174,55 @@ void test_outbox_bad_url_is_a_config_error(void) {
         CHECK(outbox == (graphmailer_outbox *)(void *)0x1, "the output was written on failure");
     }
     CHECK_STATUS(graphmailer_outbox_open(NULL, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
+}
+
+/* graphmailer_outbox_run in a thread of its own, as a service runs it: mail
+ * queued while it runs goes out once each, and setting the stop flag (what a
+ * SIGTERM handler does) ends it with GRAPHMAILER_OK. */
+struct worker {
+    graphmailer_outbox *outbox;
+    graphmailer_mailer *mailer;
+    volatile int stop;
+    int status;
+};
+
+static void *run_worker(void *arg) {
+    struct worker *w = arg;
+    w->status = (int)graphmailer_outbox_run(w->outbox, w->mailer, (const int *)&w->stop);
+    return NULL;
+}
+
+void test_outbox_run_delivers_until_stopped(void) {
+    gm_reset();
+    char dir[1024], url[1100];
+    queue_url(dir, sizeof dir, url, sizeof url);
+    struct worker w = {NULL, gm_mailer(), 0, -1};
+    CHECK_OK(graphmailer_outbox_open(url, &w.outbox));
+    CHECK_STATUS(graphmailer_outbox_run(w.outbox, w.mailer, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STR(graphmailer_last_error_field(), "stop");
+
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, run_worker, &w) == 0);
+    char ids[3][GRAPHMAILER_OUTBOX_ID_BYTES];
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(graphmailer_outbox_enqueue_mime(w.outbox, NULL, (const uint8_t *)MIME, strlen(MIME), ids[i],
+                                                 sizeof ids[i]));
+    }
+    /* Each mail reaches "sent" while the worker runs (up to 20 s). */
+    for (int i = 0; i < 3; i++) {
+        graphmailer_queue_state state = GRAPHMAILER_QUEUE_NONE;
+        for (int tries = 0; tries < 400 && state != GRAPHMAILER_QUEUE_SENT; tries++) {
+            CHECK_OK(graphmailer_outbox_status(w.outbox, ids[i], &state, NULL));
+            if (state != GRAPHMAILER_QUEUE_SENT) usleep(50 * 1000);
+        }
+        CHECK(state == GRAPHMAILER_QUEUE_SENT, "mail %d is in state %u", i, (unsigned)state);
+    }
+    w.stop = 1;
+    CHECK(pthread_join(thread, NULL) == 0);
+    CHECK(w.status == GRAPHMAILER_OK, "the worker ended with %d", w.status);
+    CHECK(gm_counter("send_requests") == 3);
+
+    CHECK_OK(graphmailer_outbox_free(w.outbox));
+    CHECK_OK(graphmailer_mailer_free(w.mailer));
+    remove_queue(dir);
 }

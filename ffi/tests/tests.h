@@ -72,6 +72,7 @@ void test_example_send_mime(void);
 void test_outbox_delivers_each_mail_once(void);
 void test_outbox_refuses_bad_input_before_storing(void);
 void test_outbox_bad_url_is_a_config_error(void);
+void test_outbox_run_delivers_until_stopped(void);
 
 /* test_federated.c: federated token file, assertion callback, managed identity */
 void test_federated_token_file_and_rotation(void);
