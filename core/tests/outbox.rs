@@ -460,3 +460,36 @@ async fn a_corrupt_or_foreign_file_is_refused_and_names_the_setting() {
         QueueState::Queued
     );
 }
+
+#[tokio::test]
+async fn the_mailbox_budget_holds_across_workers_and_leaves_the_rest_queued() {
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        let budget = OutboxSettings {
+            mailbox_budget: 5,
+            mailbox_budget_window: Duration::from_secs(600),
+            ..fast()
+        };
+        let producer = Outbox::open(url).await.unwrap();
+        for n in 0..8 {
+            producer.enqueue(&invoice(n)).await.unwrap();
+        }
+        let one = Outbox::open_with(url, budget.clone()).await.unwrap();
+        let two = Outbox::open_with(url, budget.clone()).await.unwrap();
+        let (m1, m2) = (reading_mailer(&emu, 3), reading_mailer(&emu, 3));
+        let both = async { tokio::join!(one.run_until_empty(&m1), two.run_until_empty(&m2)) };
+        let (a, b) = tokio::time::timeout(Duration::from_secs(60), both)
+            .await
+            .expect("a worker facing a spent budget returns instead of waiting out the window");
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // Ten servers on one queue draw on one budget: 5 requests in the
+        // window, whoever makes them.
+        assert_eq!(a.sent + b.sent, 5, "{url}: {a:?} {b:?}");
+        assert_eq!(deliveries(&emu).await.len(), 5, "{url}");
+        assert_eq!(emu.counters().await["throttled"], 0);
+        let stats = producer.stats().await.unwrap();
+        assert_eq!(stats.by_state[&QueueState::Queued], 3, "{url}: {stats:?}");
+        assert_eq!(stats.by_state[&QueueState::Sent], 5, "{url}: {stats:?}");
+    }
+}

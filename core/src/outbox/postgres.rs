@@ -423,13 +423,20 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn pending(&self, now_ms: i64) -> Result<Pending> {
+    pub(crate) async fn pending(&self, rules: &LeaseRules) -> Result<Pending> {
+        let (now_ms, budget, window) = (
+            rules.now_ms,
+            i64::from(rules.budget),
+            rules.budget_window_ms,
+        );
         self.call("look for due mail", async |c| {
             let due: i64 = c
                 .query_one(
-                    "SELECT COUNT(*) FROM graphmailer_outbox WHERE (state IN ('queued', 'deferred') \
-                     AND next_attempt_ms <= $1) OR (state = 'sending' AND lease_until_ms < $1)",
-                    &[&now_ms],
+                    "SELECT COUNT(*) FROM graphmailer_outbox AS o WHERE ((state IN ('queued', 'deferred') \
+                     AND next_attempt_ms <= $1) OR (state = 'sending' AND lease_until_ms < $1)) \
+                     AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
+                          WHERE b.sender = o.sender AND b.window_start_ms > $1 - $3 AND b.used >= $2)",
+                    &[&now_ms, &budget, &window],
                 )
                 .await?
                 .get(0);

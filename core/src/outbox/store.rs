@@ -128,8 +128,10 @@ impl Store {
     }
     /// When the next mail falls due or lease runs out, if any mail is
     /// still to be sent (None: nothing left but future deferrals or final states).
-    pub(crate) async fn pending(&self, now_ms: i64) -> Result<Pending> {
-        each!(self, s => s.pending(now_ms).await)
+    /// Mail held back only by its mailbox's spent budget is not due: it
+    /// waits for the window to end, which a run "until empty" does not.
+    pub(crate) async fn pending(&self, rules: &LeaseRules) -> Result<Pending> {
+        each!(self, s => s.pending(rules).await)
     }
 }
 

@@ -133,9 +133,10 @@ async fn lane(
                 }
                 continue;
             }
-            Ok(None) => match (&mode, store.pending(now_ms()).await) {
+            Ok(None) => match (&mode, store.pending(&outbox.rules()).await) {
                 (Mode::UntilEmpty, Ok(Pending::Empty)) => return Ok(()),
-                // Due, but held back by the limits per mailbox: look again soon.
+                // Due, but held back by the mail in flight per mailbox: look again
+                // soon (mail waiting for a spent budget does not count as due).
                 (_, Ok(Pending::DueNow)) => settings.poll_interval.min(Duration::from_millis(50)),
                 (_, Ok(Pending::LeasedUntil(until))) => {
                     Duration::from_millis((until - now_ms()).clamp(10, 60_000) as u64)
