@@ -108,28 +108,24 @@ pub fn verify_interval(wait: Duration, interval: Option<Duration>) -> Duration {
 /// Runs `future` on the shared runtime and waits for it. Safe to call from any
 /// thread, including one that runs another async runtime (it blocks that
 /// thread instead of panicking as `block_on` would).
+///
+/// The future runs on the runtime's threads, never the caller's: they block
+/// SIGPIPE (see [`runtime`]) where a C host's thread may not, and the C
+/// library documents its callbacks as called from them. Driving it with
+/// `block_on` on the caller's thread saved thread wake-ups, but no gain
+/// stood out of this machine's run-to-run noise (bench/README.md).
 pub fn wait<F>(future: F) -> Result<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     ensure_not_forked()?;
-    let stopped = |why: &dyn std::fmt::Display| {
+    futures::executor::block_on(runtime().spawn(future)).map_err(|e| {
         Error::new(
             ErrorKind::Service,
-            format!("graphmailer's worker stopped unexpectedly: {why}"),
+            format!("graphmailer's worker stopped unexpectedly: {e}"),
         )
-    };
-    if tokio::runtime::Handle::try_current().is_err() {
-        // A plain thread (a C caller, Python's `send`): drive the future
-        // here, so a send wakes one thread fewer than a spawn and a park
-        // would. A panic stays on this side of the caller's boundary.
-        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime().block_on(future)
-        }))
-        .map_err(|_| stopped(&"it panicked"));
-    }
-    futures::executor::block_on(runtime().spawn(future)).map_err(|e| stopped(&e))
+    })
 }
 
 /// A mailer whose calls block the calling thread until they finish.

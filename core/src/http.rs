@@ -97,9 +97,32 @@ fn read_system_bundle() -> Option<Vec<reqwest::Certificate>> {
             .map(std::path::PathBuf::from)
             .find(|p| p.is_file())?,
     };
-    let pem = std::fs::read(&path).ok()?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).ok()?;
+    let pem = std::fs::read_to_string(&path).ok()?;
+    let certs = pem_certificates(&pem)?;
     (!certs.is_empty()).then_some(certs)
+}
+
+/// The certificates of a PEM bundle. Public certificates need no
+/// constant-time decoding, and the PEM reader's constant-time base64 was
+/// most of a cold start's instructions (bench/README.md). `None` when a
+/// block is malformed, so the platform verifier decides instead.
+fn pem_certificates(pem: &str) -> Option<Vec<reqwest::Certificate>> {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let body = &rest[start + BEGIN.len()..];
+        let end = body.find(END)?;
+        let text: String = body[..end].split_whitespace().collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        certs.push(reqwest::Certificate::from_der(&der).ok()?);
+        rest = &body[end + END.len()..];
+    }
+    Some(certs)
 }
 
 /// A fresh `client-request-id`. From the thread's random generator, which
@@ -174,4 +197,33 @@ pub(crate) fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pem_bundle_reads_as_the_pem_reader_reads_it() {
+        // The emulator's CA and a second copy: a bundle of two, with text
+        // around them as distributions write it.
+        let emulator = graphmailer_emulator::start(graphmailer_emulator::Options::default())
+            .await
+            .unwrap();
+        let ca = emulator
+            .ca_pem()
+            .expect("the emulator serves TLS")
+            .to_owned();
+        let bundle = format!("# Contoso root\n{ca}\nsome comment\n{ca}");
+        let ours = pem_certificates(&bundle).unwrap();
+        let theirs = reqwest::Certificate::from_pem_bundle(bundle.as_bytes()).unwrap();
+        assert_eq!(ours.len(), 2);
+        assert_eq!(ours.len(), theirs.len());
+        assert!(pem_certificates("").unwrap().is_empty());
+        let broken = ca.replace("-----END CERTIFICATE-----", "");
+        assert!(pem_certificates(&broken).is_none());
+        let garbled = ca.replacen('M', "!", 1);
+        assert!(pem_certificates(&garbled).is_none());
+        emulator.shutdown().await;
+    }
 }

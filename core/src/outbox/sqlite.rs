@@ -304,11 +304,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn pending(&self, rules: &LeaseRules) -> Result<Pending> {
-        let (now_ms, budget, window) = (
-            rules.now_ms,
-            rules.budget as i64,
-            rules.budget_window_ms,
-        );
+        let (now_ms, budget, window) = (rules.now_ms, rules.budget as i64, rules.budget_window_ms);
         self.call("look for due mail", move |c| {
             let due: i64 = c.query_row(
                 "SELECT COUNT(*) FROM graphmailer_outbox AS o WHERE ((state IN ('queued', 'deferred') \
