@@ -118,6 +118,27 @@ impl<'a> Attempts<'a> {
         self.failed
     }
 
+    /// Runs `attempt` until it succeeds, fails with an error that is not
+    /// retryable, or the policy is spent: the whole loop of a request whose
+    /// only rule is "retry what is retryable" (the token requests).
+    pub(crate) async fn until_done<T, Fut>(
+        policy: &RetryPolicy,
+        what: &str,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut attempts = Attempts::new(policy);
+        loop {
+            match attempt().await {
+                Ok(done) => return Ok(done),
+                Err(e) if e.kind().is_retryable() => attempts.wait_after(e, what).await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Starts the count again: an upload that moved forward has new attempts
     /// and a new deadline for its next chunk.
     pub(crate) fn restart(&mut self) {

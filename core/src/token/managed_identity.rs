@@ -70,20 +70,14 @@ pub(crate) async fn fetch(config: &Config, identity: &ManagedIdentity) -> Result
         deadline: config.retry.deadline.max(IMDS_RESTART),
         ..config.retry.clone()
     };
-    let mut attempts = Attempts::new(&policy);
-    loop {
-        let error = match request_once(client, identity, &url).await {
-            Ok(token) => {
-                tracing::info!(identity = identity.kind(), "acquired an access token");
-                return Ok(token);
-            }
-            Err(e) if e.kind().is_retryable() => e,
-            Err(e) => return Err(e),
-        };
-        attempts
-            .wait_after(error, "managed identity token request failed; retrying")
-            .await?;
-    }
+    let token = Attempts::until_done(
+        &policy,
+        "managed identity token request failed; retrying",
+        || request_once(client, identity, &url),
+    )
+    .await?;
+    tracing::info!(identity = identity.kind(), "acquired an access token");
+    Ok(token)
 }
 
 async fn request_once(

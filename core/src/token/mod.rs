@@ -193,25 +193,17 @@ async fn fetch(client: &reqwest::Client, config: &Config) -> Result<AccessToken>
         return managed_identity::fetch(config, identity).await;
     }
     let url = config.token_url();
-    let mut attempts = Attempts::new(&config.retry);
-    loop {
-        let error = match request_once(client, config, &url).await {
-            Ok(token) => {
-                tracing::info!(
-                    tenant = %config.tenant_id,
-                    client_id = %config.client_id,
-                    expires_in_secs = token.expires_at.saturating_duration_since(token.acquired_at).as_secs(),
-                    "acquired an access token"
-                );
-                return Ok(token);
-            }
-            Err(e) if e.kind().is_retryable() => e,
-            Err(e) => return Err(e),
-        };
-        attempts
-            .wait_after(error, "token request failed; retrying")
-            .await?;
-    }
+    let token = Attempts::until_done(&config.retry, "token request failed; retrying", || {
+        request_once(client, config, &url)
+    })
+    .await?;
+    tracing::info!(
+        tenant = %config.tenant_id,
+        client_id = %config.client_id,
+        expires_in_secs = token.expires_at.saturating_duration_since(token.acquired_at).as_secs(),
+        "acquired an access token"
+    );
+    Ok(token)
 }
 
 async fn request_once(client: &reqwest::Client, config: &Config, url: &str) -> Result<AccessToken> {
