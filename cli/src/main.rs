@@ -4,6 +4,7 @@
 
 mod config_arg;
 mod demo;
+mod dist_files;
 mod doctor;
 mod output;
 mod policy;
@@ -66,6 +67,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Write the man pages and shell completions into a directory (used to
+    /// build the release packages).
+    #[command(hide = true)]
+    DistFiles(dist_files::DistFilesArgs),
 }
 
 #[derive(clap::Args)]
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Relay(args) => relay::run(args),
         Command::Sendmail { args } => sendmail::run(args),
+        Command::DistFiles(args) => dist_files::run(args),
     }
 }
 
