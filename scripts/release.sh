@@ -123,8 +123,12 @@ mkdir -p "$npm_main"
 cp node/index.js node/index.mjs node/index.d.ts node/index.d.mts node/README.md "$npm_main/"
 cp "$stage/napi/binding.js" "$npm_main/"
 node_triples=$(python3 -c 'import json; print(" ".join(json.load(open("node/package.json"))["napi"]["targets"]))')
-(cd node && node_modules/.bin/napi create-npm-dirs --npm-dir "$stage/npm/platforms" >/dev/null)
-python3 - "$npm_main/package.json" "$stage/npm/platforms" <<'EOF'
+# napi writes platform packages only inside the project it runs in: a copy of
+# package.json in the stage keeps them out of the source tree.
+mkdir -p "$stage/npm/project"
+cp node/package.json "$stage/npm/project/"
+node/node_modules/.bin/napi create-npm-dirs --cwd "$stage/npm/project" --npm-dir platforms >/dev/null
+python3 - "$npm_main/package.json" "$stage/npm/project/platforms" <<'EOF'
 import json, os, sys
 # The published package.json: the checked-in one plus an optional dependency
 # per platform package (what napi's pre-publish writes before a publish).
@@ -138,7 +142,7 @@ package.pop("devDependencies", None)
 package.pop("scripts", None)
 json.dump(package, open(sys.argv[1], "w"), indent=2)
 EOF
-for platform_dir in "$stage"/npm/platforms/*/; do
+for platform_dir in "$stage"/npm/project/platforms/*/; do
   addon=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["main"])' "$platform_dir/package.json")
   [ -f "$stage/napi/$addon" ] || die "no $addon built (targets: $node_triples)"
   cp "$stage/napi/$addon" "$platform_dir/$addon"
