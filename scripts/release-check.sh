@@ -133,7 +133,7 @@ echo "== C SDK"
 prefix="$work/c/prefix"
 mkdir -p "$prefix"
 sdk="graphmailer-$version-x86_64-linux-gnu"
-check "the C SDK unpacks: header, .so with soname 0.${version#0.} links, .a, .pc, CMake package" bash -c "
+check "the C SDK unpacks: header, .so with soname and links, .a, .pc, CMake package" bash -c "
   tar -xzf '$dist/$sdk.tar.gz' -C '$prefix' --strip-components=1 &&
   cd '$prefix' && test -f include/graphmailer.h && test -f lib/libgraphmailer.a &&
   test -f lib/cmake/graphmailer/graphmailerConfig.cmake && test -f lib/cmake/graphmailer/graphmailerConfigVersion.cmake &&
