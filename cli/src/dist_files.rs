@@ -1,24 +1,25 @@
-//! `graphmailer dist-files DIR` (hidden): writes the man pages and shell
-//! completions the release packages install. They are made from the same
-//! clap definitions the binary parses with, so they cannot drift from it.
+//! `graphmailer dist-files DIR` (not in the help): writes the man pages and
+//! shell completions the release packages install. They are made from the
+//! same clap definitions the binary parses with, so they cannot drift from it.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-#[derive(clap::Args)]
-pub struct DistFilesArgs {
-    /// Directory to write `man/` and `completions/` into.
-    out: PathBuf,
-}
-
-pub fn run(args: DistFilesArgs) -> ExitCode {
-    match write(&args.out) {
+/// `out`: the directory to write `man/` and `completions/` into.
+pub fn run(out: Option<&OsString>) -> ExitCode {
+    let Some(out) = out else {
+        eprintln!("usage: graphmailer dist-files DIR");
+        return ExitCode::from(2);
+    };
+    let out = Path::new(out);
+    match write(out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: writing into {}: {e}", args.out.display());
+            eprintln!("error: writing into {}: {e}", out.display());
             ExitCode::FAILURE
         }
     }

@@ -67,10 +67,6 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Write the man pages and shell completions into a directory (used to
-    /// build the release packages).
-    #[command(hide = true)]
-    DistFiles(dist_files::DistFilesArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +95,11 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "sendmail") {
         return sendmail::run(args.split_off(2));
     }
+    // The release's packaging step, kept out of clap's definitions so that
+    // the help, man pages and completions it writes do not list it.
+    if args.get(1).is_some_and(|a| a == "dist-files") {
+        return dist_files::run(args.get(2));
+    }
     let cli = Cli::parse_from(args);
     if !matches!(cli.command, Command::Sendmail { .. }) {
         init_logging(cli.verbose);
@@ -113,7 +114,6 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Relay(args) => relay::run(args),
         Command::Sendmail { args } => sendmail::run(args),
-        Command::DistFiles(args) => dist_files::run(args),
     }
 }
 
