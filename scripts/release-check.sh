@@ -270,4 +270,15 @@ check "nothing of it is left (files, configuration, queue, alternative, stat ove
   ! test -L /usr/sbin/sendmail && ! update-alternatives --query sendmail 2>/dev/null &&
   ! dpkg-statoverride --list /etc/graphmailer/graphmailer.toml"
 
+# Another mail server's /usr/sbin/sendmail (Debian's install it as a plain
+# file) must survive the package's install and purge.
+if [ ! -e /usr/sbin/sendmail ]; then
+  printf '#!/bin/sh\n# another MTA\n' | $sudo tee /usr/sbin/sendmail >/dev/null
+  $sudo chmod 755 /usr/sbin/sendmail
+  check "another mail server's /usr/sbin/sendmail is kept through install and purge" bash -c "
+    $sudo dpkg -i '$deb' && grep -q 'another MTA' /usr/sbin/sendmail && ! test -L /usr/sbin/sendmail &&
+    $sudo dpkg --purge graphmailer && grep -q 'another MTA' /usr/sbin/sendmail"
+  $sudo rm -f /usr/sbin/sendmail
+fi
+
 finish
