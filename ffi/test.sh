@@ -131,7 +131,8 @@ export GM_EXAMPLE="$BUILD/send"
 export GM_EXAMPLE_STATIC="$BUILD/send-static"
 export GM_EXAMPLE_MIME="$BUILD/send_mime"
 TEST_SOURCES=("$HERE"/tests/*.c)
-TEST_FLAGS=(-std=c99 -Wall -Wextra -Werror -pthread -g -I "$HERE/tests")
+# The version the library must report is the workspace's, read above.
+TEST_FLAGS=(-std=c99 -Wall -Wextra -Werror -pthread -g -I "$HERE/tests" -DGM_EXPECTED_VERSION="\"$version\"")
 gcc "${TEST_FLAGS[@]}" "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests"
 gcc "${TEST_FLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
     "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests-asan"

@@ -38,7 +38,7 @@ count() {
     node)
       p=$(grep -E '^(# |ℹ )pass [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')
       f=$(grep -E '^(# |ℹ )fail [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$') ;;
-    c|clients|relay|ui)
+    c|clients|relay|ui|release)
       p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
       f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}') ;;
   esac
@@ -80,6 +80,10 @@ for suite in python node c; do
     echo "=== $suite: not built yet (no $dir/test.sh)"
   fi
 done
+
+# Last, as it adds a release build: every artifact of scripts/release.sh
+# installed where no Rust is on PATH, and used against the emulator.
+run release scripts/release-check.sh
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed suites: ${failures[*]}"

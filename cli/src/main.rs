@@ -4,6 +4,7 @@
 
 mod config_arg;
 mod demo;
+mod dist_files;
 mod doctor;
 mod output;
 mod policy;
@@ -94,6 +95,11 @@ fn main() -> ExitCode {
     }
     if args.get(1).is_some_and(|a| a == "sendmail") {
         return sendmail::run(args.split_off(2));
+    }
+    // The release's packaging step, kept out of clap's definitions so that
+    // the help, man pages and completions it writes do not list it.
+    if args.get(1).is_some_and(|a| a == "dist-files") {
+        return dist_files::run(args.get(2));
     }
     let cli = Cli::parse_from(args);
     if !matches!(cli.command, Command::Sendmail { .. }) {

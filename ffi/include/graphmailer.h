@@ -572,8 +572,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version ("0.1.0"), the same as the core's. Static: never
- * free it.
+ * The library's version, the workspace's (such as "0.2.0"), the same as
+ * the core's. Static: never free it.
  */
 const char *graphmailer_version(void);
 

@@ -29,8 +29,8 @@ pub use args::{GRAPHMAILER_MAX_ATTACHMENT_BYTES, GRAPHMAILER_MAX_INPUT_BYTES};
 pub use mailer::GRAPHMAILER_MAX_MIME_BYTES;
 pub use outbox::GRAPHMAILER_OUTBOX_ID_BYTES;
 
-/// The library's version ("0.1.0"), the same as the core's. Static: never
-/// free it.
+/// The library's version, the workspace's (such as "0.2.0"), the same as
+/// the core's. Static: never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn graphmailer_version() -> *const c_char {
     static VERSION: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();

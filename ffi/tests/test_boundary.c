@@ -5,7 +5,7 @@
 #include <pthread.h>
 
 #ifndef GM_EXPECTED_VERSION
-#define GM_EXPECTED_VERSION "0.1.0"
+#define GM_EXPECTED_VERSION "0.2.0"
 #endif
 
 char *gm_read_file(const char *path, size_t *len_out) {

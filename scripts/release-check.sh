@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Builds the release (scripts/release.sh) and proves each artifact installs and
+# sends where no Rust is on PATH, against the emulator (the release's own
+# `graphmailer emulator`, over plain HTTP on loopback):
+#   - C SDK: unpacked into a temporary prefix; a CMake project
+#     (find_package(graphmailer), the shared and the static target) and
+#     ffi/examples/send.c built with pkg-config, each sends one mail;
+#   - Python: a fresh virtual environment per CPython >= 3.9 on the machine,
+#     `pip install --no-index` of the wheel, one send each;
+#   - Node: an empty project, `npm install --offline` of the two tarballs,
+#     one send through `require` and one through `import`;
+#   - Debian: lintian (no errors), dpkg -i, the files and their modes,
+#     `graphmailer --version`, /usr/sbin/sendmail sends, dpkg --purge leaves
+#     nothing behind.
+# Installs what it needs (apt: lintian, cmake, pkg-config, gcc, dpkg-dev).
+# Prints the time release.sh took; the last line is "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+work="$target_dir/release-check"
+rm -rf "$work"
+mkdir -p "$work"
+started=$SECONDS
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+# check NAME COMMAND...: one test, passed when the command succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@" >"$work/last.log" 2>&1; then pass "$name"; else
+    fail "$name"
+    sed 's/^/    /' "$work/last.log" | tail -30
+  fi
+}
+finish() {
+  echo "release-check took $((SECONDS - started)) s (release.sh ${release_secs:-?} s)"
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# ---- tools ---------------------------------------------------------------------
+missing=()
+for tool in lintian cmake pkg-config gcc make dpkg-shlibdeps; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  pkgs=("${missing[@]/dpkg-shlibdeps/dpkg-dev}")
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+# ---- build ---------------------------------------------------------------------
+echo "== scripts/release.sh"
+release_start=$SECONDS
+if scripts/release.sh 2>&1 | tee "$work/release.log"; then
+  release_secs=$((SECONDS - release_start))
+  pass "release.sh builds dist/ ($release_secs s)"
+else
+  release_secs=$((SECONDS - release_start))
+  fail "release.sh (see $work/release.log)"
+  finish
+fi
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
+dist="$root/dist"
+gm="$target_dir/$CARGO_BUILD_TARGET/release/graphmailer"
+
+check "SHA256SUMS matches every artifact" bash -c "cd '$dist' && sha256sum --strict -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq \$(ls | grep -vc SHA256SUMS) ]"
+check "the SBOM is CycloneDX with the Rust dependencies (tokio, reqwest)" python3 - "$dist/graphmailer-$version-sbom.cdx.json" <<'EOF'
+import json, sys
+bom = json.load(open(sys.argv[1]))
+assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+names = {c["name"] for c in bom["components"]}
+assert {"tokio", "reqwest", "rustls"} <= names, names
+assert all(c["purl"].startswith("pkg:cargo/") and c.get("licenses") for c in bom["components"])
+EOF
+
+# ---- what the install tests share ------------------------------------------------
+# PATH without any directory that holds cargo or rustc.
+norust_path=
+IFS=: read -ra path_dirs <<<"$PATH"
+for dir in "${path_dirs[@]}"; do
+  [ -x "$dir/cargo" ] || [ -x "$dir/rustc" ] || norust_path+="${norust_path:+:}$dir"
+done
+norust() { env -u CARGO_HOME -u RUSTUP_HOME -u CARGO_TARGET_DIR PATH="$norust_path" "$@"; }
+check "no cargo or rustc on the install tests' PATH" bash -c "! PATH='$norust_path' command -v cargo && ! PATH='$norust_path' command -v rustc"
+
+# The emulator, from the release's own binary; its first stdout line is its
+# banner (URL and the default app's credentials).
+exec {emulator_fd}< <(exec "$gm" emulator --http --port 0 2>"$work/emulator.log")
+emulator_pid=$!
+trap 'kill "$emulator_pid" 2>/dev/null' EXIT
+if ! read -r -t 60 banner <&"$emulator_fd"; then
+  fail "the emulator started (no banner, see $work/emulator.log)"
+  finish
+fi
+# Keep its stdout drained so it never blocks on a full pipe.
+cat <&"$emulator_fd" >/dev/null &
+read -r url tenant client secret < <(python3 -c 'import json, sys; b = json.loads(sys.argv[1]); print(b["url"], b["tenant_id"], b["client_id"], b["client_secret"])' "$banner")
+export AZURE_TENANT_ID=$tenant AZURE_CLIENT_ID=$client AZURE_CLIENT_SECRET=$secret
+export AZURE_AUTHORITY_HOST=$url GRAPHMAILER_GRAPH_ENDPOINT=$url
+sender=erp@contoso.test
+# delivered SUBJECT: the emulator has accepted a mail with this subject.
+delivered() {
+  python3 - "$url" "$1" <<'EOF'
+import json, sys, urllib.request
+messages = json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/messages"))["messages"]
+subjects = [(m.get("message") or {}).get("subject") for m in messages]
+sys.exit(0 if sys.argv[2] in subjects else f"no mail with subject {sys.argv[2]!r} among {subjects}")
+EOF
+}
+# sends NAME SUBJECT COMMAND...: the command succeeds and the mail arrived.
+sends() {
+  local name=$1 subject=$2
+  shift 2
+  if "$@" >"$work/last.log" 2>&1 && delivered "$subject" >>"$work/last.log" 2>&1; then pass "$name"; else
+    fail "$name"
+    sed 's/^/    /' "$work/last.log" | tail -30
+  fi
+}
+
+# ---- C SDK ---------------------------------------------------------------------
+echo "== C SDK"
+prefix="$work/c/prefix"
+mkdir -p "$prefix"
+sdk="graphmailer-$version-x86_64-linux-gnu"
+check "the C SDK unpacks: header, .so with soname and links, .a, .pc, CMake package" bash -c "
+  tar -xzf '$dist/$sdk.tar.gz' -C '$prefix' --strip-components=1 &&
+  cd '$prefix' && test -f include/graphmailer.h && test -f lib/libgraphmailer.a &&
+  test -f lib/cmake/graphmailer/graphmailerConfig.cmake && test -f lib/cmake/graphmailer/graphmailerConfigVersion.cmake &&
+  soname=\$(readelf -d lib/libgraphmailer.so.$version | sed -n 's/.*soname: \[\(.*\)\]/\1/p') &&
+  [ \"\$soname\" = libgraphmailer.so.$(echo "$version" | cut -d. -f1-2) ] &&
+  [ \"\$(readlink lib/libgraphmailer.so)\" = \"\$soname\" ] && [ \"\$(readlink lib/\$soname)\" = libgraphmailer.so.$version ]"
+mkdir -p "$work/c/cmake-project"
+cp ffi/examples/send.c "$work/c/cmake-project/"
+cat >"$work/c/cmake-project/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.16)
+project(graphmailer_consumer C)
+find_package(graphmailer $(echo "$version" | cut -d. -f1-2) REQUIRED)
+add_executable(send_shared send.c)
+target_link_libraries(send_shared PRIVATE graphmailer::graphmailer)
+add_executable(send_static send.c)
+target_link_libraries(send_static PRIVATE graphmailer::graphmailer_static)
+EOF
+check "a CMake project finds graphmailer $version and builds against both targets" norust bash -c "
+  cmake -S '$work/c/cmake-project' -B '$work/c/cmake-build' -DCMAKE_PREFIX_PATH='$prefix' &&
+  cmake --build '$work/c/cmake-build' &&
+  ! ldd '$work/c/cmake-build/send_static' | grep -q graphmailer"
+check "a CMake package asking for another minor version is refused" norust bash -c "
+  mkdir -p '$work/c/wrong' && printf 'cmake_minimum_required(VERSION 3.16)\nproject(p C)\nfind_package(graphmailer 0.1 REQUIRED)\n' >'$work/c/wrong/CMakeLists.txt' &&
+  ! cmake -S '$work/c/wrong' -B '$work/c/wrong/build' -DCMAKE_PREFIX_PATH='$prefix'"
+sends "CMake build, shared library: sends through the emulator" "c cmake shared" \
+  norust "$work/c/cmake-build/send_shared" "$sender" to@example.com "c cmake shared" "from the C SDK"
+sends "CMake build, static library: sends through the emulator" "c cmake static" \
+  norust "$work/c/cmake-build/send_static" "$sender" to@example.com "c cmake static" "from the C SDK"
+check "examples/send.c builds with pkg-config against the SDK" norust bash -c "
+  export PKG_CONFIG_PATH='$prefix/lib/pkgconfig' &&
+  [ \"\$(pkg-config --modversion graphmailer)\" = '$version' ] &&
+  cc '$root/ffi/examples/send.c' \$(pkg-config --cflags --libs graphmailer) \
+    -Wl,-rpath,\$(pkg-config --variable=libdir graphmailer) -o '$work/c/send-pkgconfig'"
+sends "pkg-config build: sends through the emulator" "c pkg-config" \
+  norust "$work/c/send-pkgconfig" "$sender" to@example.com "c pkg-config" "from the C SDK"
+
+# ---- Python --------------------------------------------------------------------
+echo "== Python wheel"
+wheel=$(ls "$dist"/graphmailer-"$version"-cp39-abi3-*.whl)
+check "the wheel is abi3 and tagged manylinux_2_17 (auditwheel agrees)" bash -c "
+  [[ '$(basename "$wheel")' == *manylinux_2_17_x86_64* ]] &&
+  '$target_dir/release-tools/bin/auditwheel' show '$wheel' | grep -q 'manylinux_2_17_x86_64'"
+check "the sdist is there" test -f "$dist/graphmailer-$version.tar.gz"
+# Every CPython the machine has that abi3-py39 covers (3.9 and later).
+pythons=()
+for candidate in /usr/bin/python3.[0-9]* "$HOME"/.pyenv/versions/3.*/bin/python3; do
+  [ -x "$candidate" ] || continue
+  [[ $candidate == *-config ]] && continue
+  "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || continue
+  pythons+=("$candidate")
+done
+echo "pythons: ${pythons[*]}"
+for python in "${pythons[@]}"; do
+  pyversion=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  venv="$work/py/$pyversion-$(echo "$python" | md5sum | cut -c1-6)"
+  check "Python $pyversion ($python): fresh venv, pip install --no-index of the wheel" norust bash -c "
+    '$python' -m venv '$venv' && '$venv/bin/pip' install --quiet --no-index --disable-pip-version-check '$wheel'"
+  sends "Python $pyversion: sends through the emulator" "python $pyversion" norust "$venv/bin/python" -c "
+import graphmailer
+receipt = graphmailer.Mailer.from_env().send(sender='$sender', to='to@example.com', subject='python $pyversion', text='from the wheel')
+assert graphmailer.__file__.startswith('$venv'), graphmailer.__file__
+print(receipt)"
+done
+
+# ---- Node ----------------------------------------------------------------------
+echo "== npm packages"
+project="$work/node-project"
+mkdir -p "$project"
+printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' >"$project/package.json"
+check "npm install --offline of the two tarballs into an empty project (no install scripts)" norust bash -c "
+  cd '$project' && npm install --offline --no-audit --no-fund \
+    '$dist/graphmailer-linux-x64-gnu-$version.tgz' '$dist/graphmailer-$version.tgz' &&
+  test -f node_modules/graphmailer-linux-x64-gnu/graphmailer.linux-x64-gnu.node &&
+  ! ls node_modules/graphmailer/*.node 2>/dev/null &&
+  node -e 'const p = require(\"graphmailer/package.json\"); if (p.scripts || p.optionalDependencies[\"graphmailer-linux-x64-gnu\"] !== \"$version\") process.exit(1)'"
+cat >"$project/send.cjs" <<EOF
+const { Mailer } = require('graphmailer')
+Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node require', text: 'from npm' })
+  .then((receipt) => console.log(receipt), (error) => { console.error(error); process.exit(1) })
+EOF
+cat >"$project/send.mjs" <<EOF
+import { Mailer } from 'graphmailer'
+console.log(await Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node import', text: 'from npm' }))
+EOF
+sends "Node require('graphmailer'): sends through the emulator" "node require" norust bash -c "cd '$project' && node send.cjs"
+sends "Node import 'graphmailer': sends through the emulator" "node import" norust bash -c "cd '$project' && node send.mjs"
+
+# ---- Debian package ------------------------------------------------------------
+echo "== Debian package"
+deb="$dist/graphmailer_${version}_amd64.deb"
+check "lintian: no errors" bash -c "lintian --fail-on error --tag-display-limit 0 '$deb' | tee /dev/stderr | { ! grep -q '^E:'; }"
+if dpkg -s graphmailer >/dev/null 2>&1; then $sudo dpkg --purge graphmailer >/dev/null; fi
+check "dpkg -i installs it" $sudo dpkg -i "$deb"
+files=$(dpkg -L graphmailer 2>/dev/null)
+check "graphmailer --version says $version" bash -c "norust_path='$norust_path'; [ \"\$(PATH=\$norust_path graphmailer --version)\" = 'graphmailer $version' ]"
+check "man pages, completions and systemd units are installed" bash -c "
+  test -f /usr/share/man/man1/graphmailer.1.gz && test -f /usr/share/man/man1/graphmailer-send.1.gz &&
+  test -f /usr/share/bash-completion/completions/graphmailer && test -f /usr/share/zsh/vendor-completions/_graphmailer &&
+  test -f /usr/share/fish/vendor_completions.d/graphmailer.fish &&
+  test -f /lib/systemd/system/graphmailer-relay.service && test -f /lib/systemd/system/graphmailer-queue.service &&
+  test -f /lib/systemd/system/graphmailer-queue.timer"
+check "/etc/graphmailer/graphmailer.toml is a conffile, 640 root:mailsend" bash -c "
+  [ \"\$(stat -c '%a %U:%G' /etc/graphmailer/graphmailer.toml)\" = '640 root:mailsend' ] &&
+  dpkg-query -W -f='\${Conffiles}' graphmailer | grep -q /etc/graphmailer/graphmailer.toml"
+if command -v systemd-analyze >/dev/null; then
+  check "systemd-analyze verify accepts the units" systemd-analyze verify /lib/systemd/system/graphmailer-relay.service \
+    /lib/systemd/system/graphmailer-queue.service /lib/systemd/system/graphmailer-queue.timer
+fi
+check "/usr/sbin/sendmail is graphmailer through update-alternatives" bash -c "
+  update-alternatives --query sendmail | grep -q '^Value: /usr/bin/graphmailer' && [ \"\$(readlink -f /usr/sbin/sendmail)\" = /usr/bin/graphmailer ]"
+# The administrator's configuration, as SENDMAIL.md has it, pointed at the emulator.
+$sudo tee /etc/graphmailer/graphmailer.toml >/dev/null <<EOF
+tenant_id = "$tenant"
+client_id = "$client"
+client_secret = "$secret"
+authority_host = "$url"
+graph_endpoint = "$url"
+default_sender = "$sender"
+EOF
+sends "/usr/sbin/sendmail -t sends through the emulator" "deb sendmail" norust bash -c "
+  printf 'To: to@example.com\nSubject: deb sendmail\n\nfrom the Debian package\n' |
+    env -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_CLIENT_SECRET -u AZURE_AUTHORITY_HOST -u GRAPHMAILER_GRAPH_ENDPOINT \
+      $sudo /usr/sbin/sendmail -t -i"
+check "dpkg --purge removes it" $sudo dpkg --purge graphmailer
+leftover=()
+while IFS= read -r path; do
+  # Shared directories (/usr/share/man/man1, ...) stay; anything of graphmailer's goes.
+  [ -d "$path" ] && [[ $path != *graphmailer* ]] && continue
+  if [ -e "$path" ] || [ -L "$path" ]; then leftover+=("$path"); fi
+done <<<"$files"
+check "nothing of it is left (files, configuration, queue, alternative, stat override)" bash -c "
+  [ -z '${leftover[*]}' ] || { echo 'left: ${leftover[*]}'; exit 1; }
+  ! test -e /etc/graphmailer && ! test -e /var/lib/graphmailer && ! test -e /usr/bin/graphmailer &&
+  ! test -L /usr/sbin/sendmail && ! update-alternatives --query sendmail 2>/dev/null &&
+  ! dpkg-statoverride --list /etc/graphmailer/graphmailer.toml"
+
+# Another mail server's /usr/sbin/sendmail (Debian's install it as a plain
+# file) must survive the package's install and purge.
+if [ ! -e /usr/sbin/sendmail ]; then
+  printf '#!/bin/sh\n# another MTA\n' | $sudo tee /usr/sbin/sendmail >/dev/null
+  $sudo chmod 755 /usr/sbin/sendmail
+  check "another mail server's /usr/sbin/sendmail is kept through install and purge" bash -c "
+    $sudo dpkg -i '$deb' && grep -q 'another MTA' /usr/sbin/sendmail && ! test -L /usr/sbin/sendmail &&
+    $sudo dpkg --purge graphmailer && grep -q 'another MTA' /usr/sbin/sendmail"
+  $sudo rm -f /usr/sbin/sendmail
+fi
+
+finish
