@@ -242,16 +242,14 @@ fn spawn_worker(env: &[(String, String)], log: &Path) -> Child {
         .unwrap()
 }
 
+/// Waits (the emulator answers once `at_least` are stored) instead of polling.
 fn wait_for_deliveries(emu: &Emulator, at_least: usize, deadline: Duration) {
-    let started = Instant::now();
-    while emu.messages().len() < at_least {
-        assert!(
-            started.elapsed() < deadline,
-            "only {} delivered",
-            emu.messages().len()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let waited = emu.test_api(&format!(
+        "messages/wait?count={at_least}&timeout_ms={}",
+        deadline.as_millis()
+    ));
+    let delivered = waited["messages"].as_array().map_or(0, Vec::len);
+    assert!(delivered >= at_least, "only {delivered} delivered");
 }
 
 /// Kill -9 mid-burst, restart, run until empty: every mail exactly once.

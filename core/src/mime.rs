@@ -106,9 +106,17 @@ impl MimeMessage {
 
     /// Every address in the `To`, `Cc` and `Bcc` headers.
     pub fn recipients(&self) -> Vec<Address> {
+        ["to", "cc", "bcc"]
+            .iter()
+            .flat_map(|name| self.addresses(name))
+            .collect()
+    }
+
+    /// Every address in the headers called `name` (any case), in order.
+    pub(crate) fn addresses(&self, name: &str) -> Vec<Address> {
         self.headers
             .iter()
-            .filter(|(n, _)| is_recipient_header(n))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .flat_map(|(_, v)| headers::parse_address_list(v))
             .collect()
     }

@@ -17,9 +17,7 @@ use base64::Engine;
 use bytes::Bytes;
 use mail_parser::{Encoding, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use crate::address::Address;
 use crate::error::{Error, Result};
-use crate::headers;
 use crate::message::{Attachment, Importance, Message};
 use crate::message_limits::MAX_HEADERS;
 use crate::mime::MimeMessage;
@@ -69,12 +67,16 @@ pub(crate) fn unpack(sender: &str, mime: &MimeMessage) -> Result<Unpacked> {
             let subtype = t.subtype().unwrap_or("octet-stream");
             attachment = attachment.with_content_type(format!("{}/{subtype}", t.ctype()));
         }
-        let inline = part
-            .content_disposition()
-            .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
-        if let Some(id) = part.content_id().filter(|_| inline || part.is_binary()) {
-            let id = id.trim().trim_start_matches('<').trim_end_matches('>');
-            if !id.is_empty() && inline {
+        // Inline when it says so, or when it has a Content-ID and does not
+        // say "attachment": Outlook and others embed `cid:` images in
+        // multipart/related with no Content-Disposition at all.
+        let disposition = part.content_disposition().map(|d| d.ctype());
+        let id = part
+            .content_id()
+            .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>'))
+            .filter(|id| !id.is_empty());
+        if let Some(id) = id {
+            if !disposition.is_some_and(|d| d.eq_ignore_ascii_case("attachment")) {
                 attachment = attachment.inline(id);
             }
         }
@@ -160,16 +162,6 @@ fn custom_headers(mime: &MimeMessage) -> Vec<crate::message::Header> {
     all.into_iter().take(MAX_HEADERS).collect()
 }
 
-impl MimeMessage {
-    /// Every address in the headers called `name` (any case).
-    fn addresses(&self, name: &str) -> Vec<Address> {
-        self.fields()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| headers::parse_address_list(v))
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +208,12 @@ mod tests {
              Content-Transfer-Encoding: base64\r\n\
              \r\n\
              iVBORw0KGgo=\r\n\
+             --rel\r\n\
+             Content-Type: image/gif; name=sign.gif\r\n\
+             Content-ID: <sign@contoso>\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             \r\n\
+             R0lGODlh\r\n\
              --rel--\r\n\
              --outer\r\n\
              Content-Type: application/pdf; name=scan.pdf\r\n\
@@ -263,16 +261,20 @@ mod tests {
             .iter()
             .map(|a| a.name.as_str())
             .collect();
-        assert_eq!(names, ["logo.png", "scan.pdf", "notes.txt"]);
+        assert_eq!(names, ["logo.png", "sign.gif", "scan.pdf", "notes.txt"]);
         let logo = &message.attachments[0];
         assert!(logo.inline);
         assert_eq!(logo.content_id.as_deref(), Some("logo@contoso"));
-        let pdf = &message.attachments[1];
+        // No Content-Disposition, a Content-ID: an embedded image all the same.
+        let sign = &message.attachments[1];
+        assert!(sign.inline);
+        assert_eq!(sign.content_id.as_deref(), Some("sign@contoso"));
+        let pdf = &message.attachments[2];
         assert!(!pdf.inline);
         assert_eq!(pdf.effective_content_type(), "application/pdf");
         assert_eq!(pdf.content.as_bytes().unwrap().as_ref(), PDF);
         // A text file's own bytes, not the parser's UTF-8 reading of them.
-        let notes = &message.attachments[2];
+        let notes = &message.attachments[3];
         assert_eq!(notes.content.as_bytes().unwrap().as_ref(), b"Gr\xfc\xdfe\n");
         message.validate().unwrap();
     }
