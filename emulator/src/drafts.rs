@@ -283,12 +283,14 @@ impl DraftBook {
         lock(&self.book).drafts.push(draft);
     }
 
-    pub fn get(&self, mailbox: &str, id: &str) -> Option<Draft> {
+    /// The drafts of one mailbox (a lowercase address).
+    pub fn of_mailbox(&self, mailbox: &str) -> Vec<Draft> {
         lock(&self.book)
             .drafts
             .iter()
-            .find(|d| d.id == id && d.mailbox == mailbox)
+            .filter(|d| d.mailbox == mailbox)
             .cloned()
+            .collect()
     }
 
     /// Deletes a draft and cancels its upload sessions.

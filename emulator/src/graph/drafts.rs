@@ -1,7 +1,8 @@
 //! Drafts and their small attachments (docs/graph-mail-protocol.md §6, steps 1 and the
 //! under-3 MB path): `POST/GET/DELETE /users/{id}/messages[/{id}]` and
-//! `POST/GET .../messages/{id}/attachments[/{id}]`. All need
-//! `Mail.ReadWrite` (reading also takes `Mail.Read`), and the mailbox's
+//! `POST .../messages/{id}/attachments` (reading them back is
+//! `message_read.rs`'s, with every other message). All need
+//! `Mail.ReadWrite`, and the mailbox's
 //! access policy must let the app in; Mail.Send alone is not enough, which
 //! is exactly what an app restricted to Mail.Send finds out on Graph.
 
@@ -24,7 +25,6 @@ use crate::drafts::{Attachment, Draft, new_item_id, property, rfc3339};
 use crate::state::{CounterCells, Shared};
 
 const READ_WRITE: &[&str] = &["Mail.ReadWrite"];
-const READ: &[&str] = &["Mail.ReadWrite", "Mail.Read"];
 
 /// Graph's answer for an id that names nothing in the mailbox.
 pub(super) fn item_not_found(ids: &GraphRequestIds) -> Response {
@@ -94,24 +94,6 @@ pub(super) async fn create(
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
-/// `GET /users/{id}/messages/{id}`.
-pub(super) fn get(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    user_id: &str,
-    message_id: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let access = match enter(shared, ids, headers, user_id, READ) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    match shared.drafts.get(&access.mailbox.address, message_id) {
-        Some(draft) => Json(draft_json(&shared.origin, &draft)).into_response(),
-        None => item_not_found(ids),
-    }
-}
-
 /// `DELETE /users/{id}/messages/{id}`: 204; its upload sessions end too.
 pub(super) fn delete(
     shared: &Shared,
@@ -170,34 +152,6 @@ pub(super) async fn add_attachment(
         shared.origin, access.mailbox.address
     ));
     (StatusCode::CREATED, Json(answer)).into_response()
-}
-
-/// `GET .../attachments` (all, with their bytes) or `.../attachments/{id}`.
-pub(super) fn get_attachments(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    user_id: &str,
-    message_id: &str,
-    attachment_id: Option<&str>,
-    headers: &HeaderMap,
-) -> Response {
-    let access = match enter(shared, ids, headers, user_id, READ) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    let Some(draft) = shared.drafts.get(&access.mailbox.address, message_id) else {
-        return item_not_found(ids);
-    };
-    match attachment_id {
-        None => Json(json!({
-            "value": draft.attachments.iter().map(Attachment::to_json).collect::<Vec<_>>()
-        }))
-        .into_response(),
-        Some(wanted) => match draft.attachments.iter().find(|a| a.id == wanted) {
-            Some(a) => Json(a.to_json()).into_response(),
-            None => item_not_found(ids),
-        },
-    }
 }
 
 fn read_json(body: &Bytes) -> Result<Value, Invalid> {

@@ -1,8 +1,10 @@
 //! The Microsoft Graph side: sendMail (JSON and MIME), the large-attachment
 //! flow (drafts, attachments, upload sessions and their upload URLs, a
-//! draft's send), `/me`'s refusal of app tokens, and `GET /users/{id}` for
+//! draft's send), reading mail (Inbox, Sent Items and Drafts, attachments,
+//! MIME), `/me`'s refusal of app tokens, and `GET /users/{id}` for
 //! diagnostics. Paths are matched case-insensitively below the version
-//! segment, as Graph does; ids keep their case.
+//! segment, as Graph does; ids keep their case. A key may be given in
+//! OData's form too: `users('a@b')` is `users/a@b`.
 
 // Checks return `Result<_, Response>`: the error *is* the answer, built once
 // per request on its way out, so boxing it would only add noise.
@@ -14,8 +16,12 @@ mod draft_send;
 mod drafts;
 mod graph_error;
 mod mail_folders;
+mod mailbox_view;
+mod message_mime;
+mod message_read;
 mod mime;
 mod mime_message;
+mod odata_query;
 mod send_mail;
 mod upload;
 mod upload_session;
@@ -27,7 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::any;
 use axum::{Extension, middleware};
@@ -35,6 +41,7 @@ use axum::{Extension, middleware};
 use crate::server::ConnectionControl;
 use crate::state::Shared;
 use graph_error::{GraphRequestIds, graph_error, graph_headers};
+use message_read::{Part, Target};
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -52,20 +59,47 @@ fn is_action(segment: &str, name: &str) -> bool {
             .is_some_and(|s| s.eq_ignore_ascii_case(name))
 }
 
+/// Splits OData key segments, `users('a@b')` into `users` and `a@b`
+/// (either quote, or none), so each route is matched once.
+fn key_segments(rest: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for segment in rest.split('/').filter(|s| !s.is_empty()) {
+        let key = segment
+            .strip_suffix(')')
+            .and_then(|s| s.split_once('('))
+            .filter(|(name, _)| !name.is_empty());
+        match key {
+            Some((name, key)) => {
+                out.push(name);
+                let unquoted = key
+                    .strip_prefix('\'')
+                    .and_then(|k| k.strip_suffix('\''))
+                    .or_else(|| key.strip_prefix('"').and_then(|k| k.strip_suffix('"')))
+                    .unwrap_or(key);
+                out.push(unquoted);
+            }
+            None => out.push(segment),
+        }
+    }
+    out
+}
+
 #[allow(clippy::too_many_arguments)] // axum's extractors, one per part of the request
 async fn dispatch(
     State(shared): State<Arc<Shared>>,
     Extension(ids): Extension<GraphRequestIds>,
     connection: Option<Extension<ConnectionControl>>,
     method: Method,
+    uri: Uri,
     Path(rest): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let segments = key_segments(&rest);
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
     let connection = connection.map(|Extension(c)| c);
+    let query = query.as_deref();
     match segments.as_slice() {
         [users, id, action] if is(users, "users") && is(action, "sendMail") => {
             if method != Method::POST {
@@ -83,29 +117,49 @@ async fn dispatch(
         [users, id, messages]
             if is(users, "users") && is(messages, "messages") && method == Method::GET =>
         {
-            mail_folders::list(&shared, &ids, id, None, query.as_deref(), &headers)
+            mail_folders::list(&shared, &ids, id, None, uri.path(), query, &headers)
         }
         [users, id, messages, rest @ ..] if is(users, "users") && is(messages, "messages") => {
+            if method == Method::GET
+                && let Some(part) = read_part(rest)
+            {
+                let target = Target {
+                    user_id: id,
+                    folder: None,
+                    message_id: rest[0],
+                };
+                return message_read::read(&shared, &ids, &target, part, query, &headers);
+            }
             messages_route(shared, ids, connection, method, id, rest, &headers, body).await
         }
-        [users, id, folder, messages]
-            if is(users, "users")
-                && is(messages, "messages")
-                && mail_folders::folder_key(folder).is_some() =>
-        {
-            if method != Method::GET {
-                return method_not_allowed(&ids);
-            }
-            let name = mail_folders::folder_key(folder).unwrap_or_default();
-            mail_folders::list(&shared, &ids, id, Some(name), query.as_deref(), &headers)
-        }
-        [users, id, folders, name, messages]
+        [users, id, folders, folder, messages, rest @ ..]
             if is(users, "users") && is(folders, "mailFolders") && is(messages, "messages") =>
         {
             if method != Method::GET {
                 return method_not_allowed(&ids);
             }
-            mail_folders::list(&shared, &ids, id, Some(name), query.as_deref(), &headers)
+            if rest.is_empty() {
+                return mail_folders::list(
+                    &shared,
+                    &ids,
+                    id,
+                    Some(folder),
+                    uri.path(),
+                    query,
+                    &headers,
+                );
+            }
+            match read_part(rest) {
+                Some(part) => {
+                    let target = Target {
+                        user_id: id,
+                        folder: Some(folder),
+                        message_id: rest[0],
+                    };
+                    message_read::read(&shared, &ids, &target, part, query, &headers)
+                }
+                None => unknown_segment(rest.last().copied().unwrap_or(messages), &ids),
+            }
         }
         [users, id] if is(users, "users") => {
             if method != Method::GET {
@@ -113,12 +167,7 @@ async fn dispatch(
             }
             users::get_user(&shared, &ids, id, &headers)
         }
-        [.., last] => graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("Resource not found for the segment '{last}'."),
-            &ids,
-        ),
+        [.., last] => unknown_segment(last, &ids),
         [] => graph_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -128,8 +177,32 @@ async fn dispatch(
     }
 }
 
-/// `/users/{id}/messages/...`: drafts, their attachments, upload sessions
-/// and their send.
+/// What a GET below `.../messages/` reads, if it is one of the read routes.
+fn read_part<'a>(rest: &[&'a str]) -> Option<Part<'a>> {
+    let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
+    Some(match rest {
+        [_] => Part::Properties,
+        [_, value] if is(value, "$value") => Part::Mime,
+        [_, attachments] if is(attachments, "attachments") => Part::Attachments,
+        [_, attachments, id] if is(attachments, "attachments") => Part::Attachment(id),
+        [_, attachments, id, value] if is(attachments, "attachments") && is(value, "$value") => {
+            Part::AttachmentBytes(id)
+        }
+        _ => return None,
+    })
+}
+
+fn unknown_segment(last: &str, ids: &GraphRequestIds) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!("Resource not found for the segment '{last}'."),
+        ids,
+    )
+}
+
+/// `/users/{id}/messages/...` other than reads: drafts, their attachments,
+/// upload sessions and their send.
 #[allow(clippy::too_many_arguments)] // the request's parts, passed through
 async fn messages_route(
     shared: Arc<Shared>,
@@ -145,39 +218,31 @@ async fn messages_route(
     let s = &*shared;
     match (rest, &method) {
         ([], &Method::POST) => drafts::create(s, &ids, user_id, headers, body).await,
-        ([id], &Method::GET) => drafts::get(s, &ids, user_id, id, headers),
         ([id], &Method::DELETE) => drafts::delete(s, &ids, user_id, id, headers),
         ([id, send], &Method::POST) if is_action(send, "send") => {
             draft_send::send_draft(shared.clone(), ids, connection, user_id, id, headers, body)
                 .await
         }
-        ([id, attachments], m) if is(attachments, "attachments") => match *m {
-            Method::POST => drafts::add_attachment(s, &ids, user_id, id, headers, body).await,
-            Method::GET => drafts::get_attachments(s, &ids, user_id, id, None, headers),
-            _ => method_not_allowed(&ids),
-        },
+        ([id, attachments], &Method::POST) if is(attachments, "attachments") => {
+            drafts::add_attachment(s, &ids, user_id, id, headers, body).await
+        }
         ([id, attachments, action], &Method::POST)
             if is(attachments, "attachments") && is_action(action, "createUploadSession") =>
         {
             upload_session::create_session(s, &ids, user_id, id, headers, body).await
         }
-        ([id, attachments, attachment], &Method::GET) if is(attachments, "attachments") => {
-            drafts::get_attachments(s, &ids, user_id, id, Some(attachment), headers)
-        }
         _ => {
             let known = match rest {
                 [] | [_] => true,
-                [_, second] => is(second, "attachments") || is_action(second, "send"),
+                [_, second] => {
+                    is(second, "attachments") || is_action(second, "send") || is(second, "$value")
+                }
                 [_, second, _] => is(second, "attachments"),
+                [_, second, _, fourth] => is(second, "attachments") && is(fourth, "$value"),
                 _ => false,
             };
             match rest.last() {
-                Some(last) if !known => graph_error(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    &format!("Resource not found for the segment '{last}'."),
-                    &ids,
-                ),
+                Some(last) if !known => unknown_segment(last, &ids),
                 _ => method_not_allowed(&ids),
             }
         }
