@@ -712,6 +712,13 @@ async fn order_paging_select_and_filters_answer_as_graph() {
             "$filter={filter}"
         );
     }
+    // Sorting a filtered list works when the sort property leads the filter.
+    let sorted = list(format!(
+        "$orderby=subject%20desc&{}",
+        encoded("subject ne 'alpha' and hasAttachments eq false")
+    ))
+    .await;
+    assert_eq!(subjects(&sorted), ["delta", "charlie", "bravo"]);
     let by_id = emu
         .list(&legacy, &format!("users/{}/messages", d::ERP_MAILBOX))
         .await;
@@ -776,6 +783,11 @@ async fn a_filter_or_option_it_cannot_read_is_refused_naming_what_is_wrong() {
         ("$orderby=subject%20upward".into(), "BadRequest", "'upward'"),
         ("$select=subject,nosuch".into(), "BadRequest", "'nosuch'"),
         ("$search=%22x%22".into(), "ErrorInvalidUrlQuery", "$search"),
+        (
+            format!("$orderby=subject&{}", encoded("isRead eq false")),
+            "InefficientFilter",
+            "too complex",
+        ),
     ] {
         let answer = emu.read(&legacy, &format!("{inbox}?{query}")).await;
         assert_eq!(answer.status, 400, "{query}: {}", answer.json);

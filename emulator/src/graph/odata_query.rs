@@ -119,6 +119,9 @@ impl Query {
                 _ => {}
             }
         }
+        if let Some(filter) = &out.filter {
+            check_sort_leads_filter(&out.orderby, filter)?;
+        }
         Ok(out)
     }
 
@@ -224,6 +227,31 @@ fn parse_orderby(value: &str) -> Result<Vec<(SortKey, bool)>, QueryError> {
         keys.push((key, descending));
     }
     Ok(keys)
+}
+
+/// Exchange sorts a filtered list only when the `$orderby` properties are
+/// the first ones `$filter` names, in the same order (Graph's list messages
+/// reference, "Using filter and orderby in the same query").
+fn check_sort_leads_filter(orderby: &[(SortKey, bool)], filter: &Filter) -> Result<(), QueryError> {
+    let mut named = Vec::new();
+    filter.properties(&mut named);
+    named.dedup();
+    let leads = orderby.iter().enumerate().all(|(i, (key, _))| {
+        named.get(i)
+            == Some(&match key {
+                SortKey::ReceivedDateTime => FilterProperty::ReceivedDateTime,
+                SortKey::SentDateTime => FilterProperty::SentDateTime,
+                SortKey::Subject => FilterProperty::Subject,
+            })
+    });
+    if leads {
+        Ok(())
+    } else {
+        Err(QueryError {
+            code: "InefficientFilter",
+            message: "The restriction or sort order is too complex for this operation.".into(),
+        })
+    }
 }
 
 /// A property `$filter` can test.
@@ -427,6 +455,18 @@ impl Filter {
         match parser.peek() {
             None => Ok(filter),
             Some(token) => Err(parser.invalid(&format!("unexpected '{}'", token.show()))),
+        }
+    }
+
+    /// The properties named, left to right.
+    fn properties(&self, out: &mut Vec<FilterProperty>) {
+        match self {
+            Filter::Compare(property, _, _) => out.push(*property),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.properties(out);
+                b.properties(out);
+            }
+            Filter::Not(a) => a.properties(out),
         }
     }
 
@@ -746,5 +786,36 @@ mod tests {
         assert!(Query::parse(Some("$skip=-1")).is_err());
         assert!(Query::parse(Some("$select=subject,nosuch")).is_err());
         assert_eq!(Query::parse(None).unwrap().top, 10);
+    }
+
+    #[test]
+    fn a_sorted_filter_must_name_the_sort_properties_first() {
+        let parse = |q: &str| Query::parse(Some(q)).map(|_| ()).map_err(|e| e.code);
+        let filter =
+            |f: &str| url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>();
+        let ok = format!(
+            "$orderby=receivedDateTime desc&$filter={}",
+            filter("receivedDateTime ge 2026-01-01T00:00:00Z and subject eq 'a'")
+        );
+        assert_eq!(parse(&ok), Ok(()));
+        let two = format!(
+            "$orderby=subject,receivedDateTime&$filter={}",
+            filter("subject ne 'x' and receivedDateTime ge 2026-01-01T00:00:00Z")
+        );
+        assert_eq!(parse(&two), Ok(()));
+        let late = format!(
+            "$orderby=receivedDateTime&$filter={}",
+            filter("subject eq 'a' and receivedDateTime ge 2026-01-01T00:00:00Z")
+        );
+        assert_eq!(parse(&late), Err("InefficientFilter"));
+        let absent = format!(
+            "$orderby=sentDateTime&$filter={}",
+            filter("isRead eq false")
+        );
+        assert_eq!(parse(&absent), Err("InefficientFilter"));
+        assert_eq!(
+            parse(&format!("$filter={}", filter("isRead eq false"))),
+            Ok(())
+        );
     }
 }
