@@ -64,9 +64,26 @@ pub(crate) struct MailItem {
     pub folder: Folder,
     /// The message resource with every property (bodies included).
     pub resource: Map<String, Value>,
-    pub attachments: Vec<Attachment>,
+    /// Where the attachments are, decoded only when asked for.
+    source: Source,
     /// For a MIME send: the MIME as this mailbox has it.
     pub mime: Option<String>,
+}
+
+enum Source {
+    /// A stored send and when it was accepted.
+    Sent(Box<StoredMessage>, OffsetDateTime),
+    Draft(Vec<Attachment>),
+}
+
+impl MailItem {
+    /// The file attachments with their exact bytes.
+    pub fn attachments(&self) -> Vec<Attachment> {
+        match &self.source {
+            Source::Sent(m, at) => stored_attachments(m, &self.id, *at),
+            Source::Draft(attachments) => attachments.clone(),
+        }
+    }
 }
 
 /// Every message of `mailbox` (a lowercase address) the caller can see now.
@@ -80,11 +97,15 @@ pub(crate) fn mailbox_items(shared: &Shared, mailbox: &str) -> Vec<MailItem> {
             continue;
         };
         // Exchange saves the sender's copy after transport, hence the lag.
-        if m.mailbox == mailbox && m.save_to_sent_items && at + lag <= now {
-            items.push(sent_copy(&m, at));
-        }
-        if addressed_to(&m, mailbox) {
-            items.push(inbox_copy(&m, mailbox, at));
+        let sent = m.mailbox == mailbox && m.save_to_sent_items && at + lag <= now;
+        match (sent, addressed_to(&m, mailbox)) {
+            (true, true) => {
+                items.push(inbox_copy(m.clone(), mailbox, at));
+                items.push(sent_copy(m, at));
+            }
+            (true, false) => items.push(sent_copy(m, at)),
+            (false, true) => items.push(inbox_copy(m, mailbox, at)),
+            (false, false) => {}
         }
     }
     items.extend(
@@ -104,8 +125,8 @@ fn addressed_to(m: &StoredMessage, mailbox: &str) -> bool {
         .any(|a| a.eq_ignore_ascii_case(mailbox))
 }
 
-fn sent_copy(m: &StoredMessage, at: OffsetDateTime) -> MailItem {
-    let mut resource = base_resource(m, at);
+fn sent_copy(m: StoredMessage, at: OffsetDateTime) -> MailItem {
+    let mut resource = base_resource(&m, at);
     resource.insert("id".into(), json!(m.id));
     resource.insert("isRead".into(), json!(true));
     resource.insert(
@@ -113,28 +134,28 @@ fn sent_copy(m: &StoredMessage, at: OffsetDateTime) -> MailItem {
         json!(Folder::SentItems.id(&m.mailbox)),
     );
     MailItem {
-        attachments: stored_attachments(m, &m.id, at),
         id: m.id.clone(),
         folder: Folder::SentItems,
         resource,
         mime: m.mime.clone(),
+        source: Source::Sent(Box::new(m), at),
     }
 }
 
-fn inbox_copy(m: &StoredMessage, mailbox: &str, at: OffsetDateTime) -> MailItem {
+fn inbox_copy(m: StoredMessage, mailbox: &str, at: OffsetDateTime) -> MailItem {
     let id = opaque_id("AAMk", &format!("{}\n{mailbox}", m.id));
-    let mut resource = base_resource(m, at);
+    let mut resource = base_resource(&m, at);
     resource.insert("id".into(), json!(id));
     // A recipient never learns who else was on Bcc.
     resource.insert("bccRecipients".into(), json!([]));
     resource.insert("isRead".into(), json!(false));
     resource.insert("parentFolderId".into(), json!(Folder::Inbox.id(mailbox)));
     MailItem {
-        attachments: stored_attachments(m, &id, at),
         id,
         folder: Folder::Inbox,
         resource,
         mime: m.mime.as_deref().map(without_bcc),
+        source: Source::Sent(Box::new(m), at),
     }
 }
 
@@ -214,7 +235,7 @@ fn draft_item(draft: &Draft) -> MailItem {
         id: draft.id.clone(),
         folder: Folder::Drafts,
         resource: out,
-        attachments: draft.attachments.clone(),
+        source: Source::Draft(draft.attachments.clone()),
         mime: None,
     }
 }

@@ -16,6 +16,7 @@ use super::mail_folders::{BODY_ROLES, READ_ROLES, Reading, query_refused};
 use super::mailbox_view::MailItem;
 use super::message_mime::render;
 use super::odata_query::Query;
+use crate::drafts::Attachment;
 use crate::state::Shared;
 
 /// What a route under `.../messages/{id}` asks for.
@@ -62,6 +63,10 @@ pub(super) fn read(
         "{}/v1.0/$metadata#users('{mailbox}')/messages('{}')",
         shared.origin, item.id
     );
+    let attachments = match part {
+        Part::Properties => Vec::new(),
+        _ => item.attachments(),
+    };
     match part {
         Part::Properties => {
             let options = match Query::parse(query) {
@@ -79,15 +84,15 @@ pub(super) fn read(
             Json(options.project(resource)).into_response()
         }
         Part::Mime => {
-            let mime = mime_of(&item);
+            let mime = mime_of(&item, &attachments);
             with_content_type(mime.into_bytes(), "text/plain")
         }
         Part::Attachments => Json(json!({
             "@odata.context": format!("{message_context}/attachments"),
-            "value": item.attachments.iter().map(|a| a.to_json()).collect::<Vec<Value>>(),
+            "value": attachments.iter().map(|a| a.to_json()).collect::<Vec<Value>>(),
         }))
         .into_response(),
-        Part::Attachment(wanted) => match item.attachments.iter().find(|a| a.id == wanted) {
+        Part::Attachment(wanted) => match attachments.iter().find(|a| a.id == wanted) {
             Some(a) => {
                 let mut answer = a.to_json();
                 answer["@odata.context"] = json!(format!("{message_context}/attachments/$entity"));
@@ -95,7 +100,7 @@ pub(super) fn read(
             }
             None => item_not_found(ids),
         },
-        Part::AttachmentBytes(wanted) => match item.attachments.iter().find(|a| a.id == wanted) {
+        Part::AttachmentBytes(wanted) => match attachments.iter().find(|a| a.id == wanted) {
             Some(a) => with_content_type(a.bytes.to_vec(), &a.content_type),
             None => item_not_found(ids),
         },
@@ -103,10 +108,10 @@ pub(super) fn read(
 }
 
 /// The MIME as received for a MIME send; otherwise the message written out.
-fn mime_of(item: &MailItem) -> String {
+fn mime_of(item: &MailItem, attachments: &[Attachment]) -> String {
     match &item.mime {
         Some(mime) => mime.clone(),
-        None => render(&item.resource, &item.attachments, &item.id),
+        None => render(&item.resource, attachments, &item.id),
     }
 }
 
