@@ -637,6 +637,21 @@ async fn order_paging_select_and_filters_answer_as_graph() {
         last.json.get("@odata.nextLink").is_none(),
         "none when nothing remains"
     );
+    assert!(last.json.get("@odata.count").is_none(), "only when asked");
+    let counted = emu
+        .read(
+            &legacy,
+            &format!(
+                "{inbox}?$count=true&$top=1&{}",
+                encoded("hasAttachments eq false")
+            ),
+        )
+        .await;
+    assert_eq!(
+        counted.json["@odata.count"], 4,
+        "all that match, not the page"
+    );
+    assert_eq!(counted.json["value"].as_array().unwrap().len(), 1);
 
     // $select keeps what it names (and the id).
     let selected = list("$select=subject,ReceivedDateTime&$top=1".into()).await;
@@ -779,6 +794,7 @@ async fn a_filter_or_option_it_cannot_read_is_refused_naming_what_is_wrong() {
         (encoded("isRead eq 'true'"), "BadRequest", "Edm.Boolean"),
         ("$top=0".into(), "BadRequest", "$top"),
         ("$skip=x".into(), "BadRequest", "$skip"),
+        ("$count=yes".into(), "BadRequest", "$count"),
         ("$orderby=importance".into(), "BadRequest", "'importance'"),
         ("$orderby=subject%20upward".into(), "BadRequest", "'upward'"),
         ("$select=subject,nosuch".into(), "BadRequest", "'nosuch'"),

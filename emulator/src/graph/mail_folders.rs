@@ -136,6 +136,9 @@ pub(super) fn list(
         shared.origin, reading.access.mailbox.address
     );
     let mut answer = json!({ "@odata.context": context, "value": value });
+    if options.count {
+        answer["@odata.count"] = json!(total);
+    }
     let next = options.skip.saturating_add(options.top);
     if next < total {
         answer["@odata.nextLink"] = json!(next_link(&shared.origin, path, query, next));

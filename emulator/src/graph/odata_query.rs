@@ -71,6 +71,8 @@ pub(crate) struct Query {
     pub skip: usize,
     /// Sort keys, first first; empty means Graph's default (newest received first).
     pub orderby: Vec<(SortKey, bool)>,
+    /// `$count=true`: the answer carries `@odata.count`, all that match.
+    pub count: bool,
 }
 
 impl Query {
@@ -81,6 +83,7 @@ impl Query {
             top: DEFAULT_TOP,
             skip: 0,
             orderby: Vec::new(),
+            count: false,
         };
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match key.trim_start_matches('$').to_ascii_lowercase().as_str() {
@@ -106,6 +109,17 @@ impl Query {
                     })?;
                 }
                 "orderby" => out.orderby = parse_orderby(&value)?,
+                "count" => {
+                    out.count = match value.trim().to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(bad_request(format!(
+                                "Invalid value '{value}' for $count: give true or false."
+                            )));
+                        }
+                    };
+                }
                 // Graph supports these; answering as if they were absent
                 // would hand a test the wrong messages without a word.
                 "search" | "expand" | "apply" | "compute" => {
