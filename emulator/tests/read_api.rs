@@ -910,3 +910,28 @@ async fn read_basic_gets_properties_only_and_the_policy_applies() {
         }
     }
 }
+
+#[tokio::test]
+async fn mail_to_oneself_is_two_messages_one_per_folder() {
+    let emu = Emu::reading().await;
+    let legacy = emu.legacy().await;
+    let message = text_message("Note to self", &[d::ERP_MAILBOX]);
+    emu.send_json(&legacy, d::ERP_MAILBOX, message).await;
+    let whole = emu
+        .list(&legacy, &format!("users/{}/messages", d::ERP_MAILBOX))
+        .await;
+    assert_eq!(subjects(&whole), ["Note to self", "Note to self"]);
+    let distinct: HashSet<String> = ids(&whole).into_iter().collect();
+    assert_eq!(distinct.len(), 2, "two copies, two ids");
+    for (folder, read) in [("inbox", false), ("sentitems", true)] {
+        let items = emu
+            .list(
+                &legacy,
+                &format!("users/{}/mailFolders/{folder}/messages", d::ERP_MAILBOX),
+            )
+            .await;
+        assert_eq!(items.len(), 1, "{folder}");
+        assert_eq!(items[0]["isRead"], read, "{folder}");
+        assert!(distinct.contains(items[0]["id"].as_str().unwrap()));
+    }
+}

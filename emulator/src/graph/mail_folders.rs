@@ -96,7 +96,6 @@ pub(super) fn query_refused(error: QueryError, ids: &GraphRequestIds) -> Respons
 
 /// `GET .../messages`: one page, newest received first unless `$orderby`
 /// says otherwise, with `@odata.nextLink` while more remain.
-#[allow(clippy::too_many_arguments)] // the request's parts, passed through
 pub(super) fn list(
     shared: &Shared,
     ids: &GraphRequestIds,
