@@ -6,7 +6,7 @@
 //! Attachment bytes are `Bytes`, so copying a draft out (to answer or to
 //! send it) does not copy up to 150 MB per attachment.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::state::lock;
+use crate::store::Store;
 
 /// The length of `len` bytes in padded base64: what an attachment weighs
 /// against the tenant's maximum message size.
@@ -257,13 +258,35 @@ pub(crate) struct DraftBook {
     changes: watch::Sender<u64>,
     /// The emulator's time, for sessions' expiry.
     clock: Clock,
+    /// Where drafts are written through to (`--store`), under the book's lock
+    /// so the file sees changes in the order memory does.
+    store: Option<Arc<Store>>,
 }
 
 impl DraftBook {
-    pub fn new(clock: Clock) -> Self {
+    pub fn new(clock: Clock, store: Option<Arc<Store>>) -> Self {
         DraftBook {
             clock,
+            store,
             ..Default::default()
+        }
+    }
+
+    /// Drafts read back from a store at start.
+    pub fn load(&self, drafts: Vec<Draft>) {
+        let _notify = self.notify_on_return();
+        lock(&self.book).drafts = drafts;
+    }
+
+    fn saved(&self, draft: &Draft) {
+        if let Some(store) = &self.store {
+            store.save_draft(draft);
+        }
+    }
+
+    fn removed(&self, mailbox: &str, id: &str) {
+        if let Some(store) = &self.store {
+            store.delete_draft(mailbox, id);
         }
     }
 
@@ -280,7 +303,9 @@ impl DraftBook {
 
     pub fn insert(&self, draft: Draft) {
         let _notify = self.notify_on_return();
-        lock(&self.book).drafts.push(draft);
+        let mut book = lock(&self.book);
+        self.saved(&draft);
+        book.drafts.push(draft);
     }
 
     pub fn get(&self, mailbox: &str, id: &str) -> Option<Draft> {
@@ -300,6 +325,7 @@ impl DraftBook {
             .retain(|d| !(d.id == id && d.mailbox == mailbox));
         let deleted = book.drafts.len() != before;
         if deleted {
+            self.removed(mailbox, id);
             book.sessions
                 .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
         }
@@ -312,6 +338,7 @@ impl DraftBook {
         match lock(&self.book).draft_mut(mailbox, id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
+                self.saved(draft);
                 true
             }
             None => false,
@@ -336,6 +363,7 @@ impl DraftBook {
         check(&book.drafts[index]).map_err(TakeError::Refused)?;
         book.sessions
             .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
+        self.removed(mailbox, id);
         Ok(book.drafts.remove(index))
     }
 
@@ -445,6 +473,7 @@ impl DraftBook {
         match book.draft_mut(&session.mailbox, &session.message_id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
+                self.saved(draft);
                 Append::Complete { attachment_id }
             }
             None => Append::DraftGone,
@@ -500,6 +529,9 @@ impl DraftBook {
         let mut book = lock(&self.book);
         book.drafts.clear();
         book.sessions.clear();
+        if let Some(store) = &self.store {
+            store.clear_drafts();
+        }
     }
 }
 

@@ -38,6 +38,7 @@ mod policy;
 mod server;
 pub mod settings;
 mod state;
+mod store;
 mod test_api;
 mod throttle;
 mod tls;
@@ -85,6 +86,10 @@ pub struct Options {
     /// else on `127.0.0.1` at any free port. Read it back from
     /// [`Emulator::identity_url`].
     pub identity_listen: Option<SocketAddr>,
+    /// A SQLite file keeping messages, drafts (with their attachments) and
+    /// counters across restarts (`--store`); `None` (the default): memory only.
+    /// Only one emulator at a time may use a file.
+    pub store: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -97,6 +102,7 @@ impl Default for Options {
             ca_dir: None,
             settings: Settings::default(),
             identity_listen: None,
+            store: None,
         }
     }
 }
@@ -188,6 +194,13 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         None => origin.clone(),
     };
     let banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
+    let (store, loaded) = match &options.store {
+        Some(path) => {
+            let (store, loaded) = store::Store::open(path, options.settings.max_stored_messages)?;
+            (Some(Arc::new(store)), loaded)
+        }
+        None => (None, store::Loaded::default()),
+    };
     let clock = clock::Clock::default();
     let policies = policy::PolicyBook::new(&directory, clock.clone());
     let shared = Arc::new(Shared {
@@ -199,7 +212,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         settings: std::sync::RwLock::new(options.settings),
         faults: Mutex::new(faults::ActiveFaults::default()),
         messages: MessageStore::new(),
-        drafts: drafts::DraftBook::new(clock.clone()),
+        drafts: drafts::DraftBook::new(clock.clone(), store.clone()),
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
         throttle: throttle::Throttle::new(clock.clone()),
@@ -207,12 +220,15 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         policies,
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
+        store,
     });
+    shared.restore(loaded);
     let mut main = Router::new()
         .merge(identity::router())
         .merge(graph::router())
         .merge(test_api::router())
         .merge(inbox::router());
+
     if identity_listener.is_none() {
         main = main.merge(identity::managed_identity_router());
     }
@@ -239,6 +255,20 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         stop,
         tasks: Mutex::new(tasks),
     })
+}
+
+/// Counters change in every handler; saving them once each request is
+/// answered keeps the store current without touching each one.
+async fn save_counters_after(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if let Some(store) = &shared.store {
+        store.save_counters(shared.counters.snapshot());
+    }
+    response
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -269,6 +299,14 @@ fn url_host_port(local: SocketAddr) -> String {
 }
 
 fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    let router = if shared.store.is_some() {
+        router.layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            save_counters_after,
+        ))
+    } else {
+        router
+    };
     router
         .fallback(|| async {
             (
@@ -444,6 +482,9 @@ impl Emulator {
         let tasks = std::mem::take(&mut *state::lock(&self.tasks));
         for task in tasks {
             let _ = task.await;
+        }
+        if let Some(store) = &self.shared.store {
+            store.close(self.shared.counters.snapshot());
         }
     }
 }

@@ -64,7 +64,7 @@ async fn message(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> R
 }
 
 async fn clear_messages(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.messages.clear();
+    shared.clear_messages();
     StatusCode::NO_CONTENT
 }
 

@@ -33,6 +33,10 @@ struct Args {
     /// Service). Default: the main listener with --http, else 127.0.0.1:0.
     #[arg(long, value_name = "ADDR")]
     identity_listen: Option<SocketAddr>,
+    /// A SQLite file that keeps messages, drafts (with their attachments)
+    /// and counters across restarts; one emulator at a time. Default: memory only.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         directory,
         ca_dir: args.ca_dir,
         identity_listen: args.identity_listen,
+        store: args.store,
         ..Options::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
