@@ -22,6 +22,7 @@ use crate::state::{Shared, lock};
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/_emulator/openapi.json", get(openapi))
         .route("/_emulator/messages", get(messages).delete(clear_messages))
         .route("/_emulator/messages/wait", get(wait_messages))
         .route("/_emulator/messages/{id}", get(message))
@@ -46,6 +47,18 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/_emulator/policies/{id}",
             axum::routing::delete(remove_policy),
         )
+}
+
+/// This API described in OpenAPI 3.1, embedded so it always matches the
+/// binary that serves it.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
