@@ -118,6 +118,9 @@ pub struct Banner {
     pub ca_file: Option<PathBuf>,
     /// The web inbox, for people: what arrived, drafts, the tenant.
     pub inbox: String,
+    /// The SQLite file messages, drafts and counters are kept in (`--store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<PathBuf>,
     /// The first tenant's id.
     pub tenant_id: String,
     /// An app of that tenant holding `Mail.Send`.
@@ -193,7 +196,8 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         Some(l) => format!("http://{}", url_host_port(l.local_addr()?)),
         None => origin.clone(),
     };
-    let banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
+    let mut banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
+    banner.store = options.store.clone();
     let (store, loaded) = match &options.store {
         Some(path) => {
             let (store, loaded) = store::Store::open(path, options.settings.max_stored_messages)?;
@@ -371,6 +375,7 @@ fn banner(
         .find(|m| !policy::access_granted(tenant, app.client_id, m));
     Ok(Banner {
         inbox: format!("{url}{}", inbox::PATH),
+        store: None,
         url,
         ca_file,
         tenant_id: tenant.id.to_string(),
@@ -519,6 +524,9 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
     lines.push(format!("  inbox (browser)     {}", b.inbox));
+    if let Some(store) = &b.store {
+        lines.push(format!("  kept in             {}", store.display()));
+    }
     lines.push(format!("  OIDC issuer         {}", b.oidc_issuer));
     lines.push(format!(
         "  IMDS endpoint       {}/metadata/identity/oauth2/token  (stands in for 169.254.169.254)",

@@ -8,6 +8,7 @@
 //! locking mode for the emulator's whole life: a second emulator on the
 //! same file is refused at start instead of interleaving writes.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -167,9 +168,17 @@ impl Store {
                  ON CONFLICT (mailbox, id) DO UPDATE SET json = excluded.json",
                 params![draft.mailbox, draft.id, json],
             )?;
+            // Binding a blob copies it: only the attachments not yet saved are bound.
+            let saved: HashSet<String> = tx
+                .prepare("SELECT id FROM attachments WHERE mailbox = ?1 AND draft_id = ?2")?
+                .query_map([&draft.mailbox, &draft.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             for (position, a) in draft.attachments.iter().enumerate() {
+                if saved.contains(&a.id) {
+                    continue;
+                }
                 tx.execute(
-                    "INSERT OR IGNORE INTO attachments
+                    "INSERT INTO attachments
                      (mailbox, draft_id, position, id, json, bytes)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![

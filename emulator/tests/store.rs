@@ -120,6 +120,19 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
         )
         .await;
     assert_eq!(attached.status, 201, "{}", attached.json);
+    // A second one later: the draft is saved again, the first not rewritten.
+    let second = emu
+        .graph_post(
+            &billing,
+            &format!(
+                "users/{}/messages/{draft_id}/attachments",
+                d::BILLING_MAILBOX
+            ),
+            &json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "second.txt",
+                    "contentType": "text/plain", "contentBytes": STANDARD.encode("second")}),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.json);
     // A counter no message moves: a refused token request.
     let refused = emu
         .token_request(
@@ -167,6 +180,11 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
         )
         .unwrap();
     assert_eq!(kept, bytes);
+    assert_eq!(sent.message["attachments"][1]["name"], "second.txt");
+    assert_eq!(
+        sent.message["attachments"][1]["contentBytes"],
+        STANDARD.encode("second")
+    );
 
     assert_eq!(emu.post("reset", json!({})).await.status, 204);
     emu.emulator.shutdown().await;
@@ -280,7 +298,9 @@ async fn a_corrupt_or_foreign_file_is_refused_naming_the_path() {
 #[tokio::test]
 async fn without_a_store_nothing_is_written() {
     let dir = scratch("memory");
-    let (mut child, url) = spawn_binary(&dir, &[]);
+    let (mut child, banner) = spawn_binary(&dir, &[]);
+    assert!(banner.get("store").is_none(), "{banner}");
+    let url = banner["url"].as_str().unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let token: Value = http
         .post(format!("{url}/{}/oauth2/v2.0/token", d::TENANT_ID))
@@ -329,7 +349,8 @@ async fn the_binary_refuses_a_store_in_use() {
     let dir = scratch("binary");
     let path = dir.join("emulator.sqlite");
     let store = path.to_str().unwrap();
-    let (mut first, _) = spawn_binary(&dir, &["--store", store]);
+    let (mut first, banner) = spawn_binary(&dir, &["--store", store]);
+    assert_eq!(banner["store"], store);
     let second = Command::new(env!("CARGO_BIN_EXE_graphmailer-emulator"))
         .args(["--http", "--store", store])
         .output()
@@ -346,8 +367,8 @@ async fn the_binary_refuses_a_store_in_use() {
 }
 
 /// Starts the binary on plain HTTP in `dir` (its working and temporary
-/// directory); returns it and its URL, read from the banner.
-fn spawn_binary(dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
+/// directory); returns it and its banner.
+fn spawn_binary(dir: &Path, extra: &[&str]) -> (std::process::Child, Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_graphmailer-emulator"))
         .arg("--http")
         .args(extra)
@@ -363,5 +384,5 @@ fn spawn_binary(dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
         .unwrap();
     let banner: Value =
         serde_json::from_str(&first).unwrap_or_else(|e| panic!("banner {first:?}: {e}"));
-    (child, banner["url"].as_str().unwrap().to_owned())
+    (child, banner)
 }

@@ -9,7 +9,8 @@ use graphmailer_emulator::{Directory, Options};
 
 /// A local stand-in for Microsoft's identity platform and Graph sendMail.
 /// Prints one JSON line (url, ca_file, tenant_id, client_id, client_secret,
-/// allowed_sender, denied_sender, oidc_issuer, identity_url, identity_header)
+/// allowed_sender, denied_sender, oidc_issuer, identity_url, identity_header,
+/// store with --store)
 /// first, then runs until SIGINT or SIGTERM.
 #[derive(Parser)]
 #[command(version)]
