@@ -159,6 +159,14 @@ pub struct Emulator {
 pub async fn start(options: Options) -> Result<Emulator, Error> {
     options.directory.validate()?;
     options.settings.validate()?;
+    // First, so a refused store leaves no listener, CA folder or key behind.
+    let (store, loaded) = match &options.store {
+        Some(path) => {
+            let (store, loaded) = store::Store::open(path, options.settings.max_stored_messages)?;
+            (Some(Arc::new(store)), loaded)
+        }
+        None => (None, store::Loaded::default()),
+    };
     let addr = SocketAddr::new(options.bind, options.port);
     let listener = bind(addr).await?;
     let local = listener.local_addr()?;
@@ -198,13 +206,6 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     };
     let mut banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
     banner.store = options.store.clone();
-    let (store, loaded) = match &options.store {
-        Some(path) => {
-            let (store, loaded) = store::Store::open(path, options.settings.max_stored_messages)?;
-            (Some(Arc::new(store)), loaded)
-        }
-        None => (None, store::Loaded::default()),
-    };
     let clock = clock::Clock::default();
     let policies = policy::PolicyBook::new(&directory, clock.clone());
     let shared = Arc::new(Shared {

@@ -253,11 +253,9 @@ async fn a_second_emulator_on_the_same_store_is_refused_until_the_first_stops() 
 async fn a_corrupt_or_foreign_file_is_refused_naming_the_path() {
     let dir = scratch("corrupt");
     let corrupt = dir.join("corrupt.sqlite");
-    std::fs::write(
-        &corrupt,
-        b"this is not a database, just some text that is long enough to matter".repeat(20),
-    )
-    .unwrap();
+    let garbage =
+        b"this is not a database, just some text that is long enough to matter".repeat(20);
+    std::fs::write(&corrupt, &garbage).unwrap();
     let said = graphmailer_emulator::start(with_store(&corrupt))
         .await
         .err()
@@ -268,6 +266,7 @@ async fn a_corrupt_or_foreign_file_is_refused_naming_the_path() {
         "{said}"
     );
     assert!(said.contains("corrupt or not SQLite"), "{said}");
+    assert_eq!(std::fs::read(&corrupt).unwrap(), garbage);
 
     let foreign = dir.join("foreign.sqlite");
     rusqlite::Connection::open(&foreign)
