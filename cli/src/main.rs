@@ -84,7 +84,7 @@ struct EmulatorArgs {
     /// Plain HTTP instead of HTTPS (loopback only).
     #[arg(long)]
     http: bool,
-    /// A SQLite file that keeps messages, drafts (with their attachments)
+    /// A SQLite file that keeps messages, drafts (with attachments and upload sessions)
     /// and counters across restarts; one emulator at a time. Default: memory only.
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,

@@ -166,6 +166,22 @@ impl UploadSession {
         }
     }
 
+    /// A session read back from a store: `None` once it has expired.
+    pub fn restored(saved: crate::store::SavedSession, clock: &Clock) -> Option<Self> {
+        let left = saved.expires_at - clock.now_utc();
+        let left = Duration::try_from(left).ok().filter(|d| !d.is_zero())?;
+        Some(UploadSession {
+            id: saved.id,
+            token: saved.token,
+            mailbox: saved.mailbox,
+            message_id: saved.message_id,
+            item: saved.item,
+            expires_at: saved.expires_at,
+            expires: clock.now() + left,
+            received: saved.received,
+        })
+    }
+
     /// The next byte offset the session expects.
     pub fn next(&self) -> u64 {
         self.received.len() as u64
@@ -272,10 +288,22 @@ impl DraftBook {
         }
     }
 
-    /// Drafts read back from a store at start.
-    pub fn load(&self, drafts: Vec<Draft>) {
+    /// Drafts and upload sessions read back from a store at start; expired
+    /// sessions are dropped.
+    pub fn load(&self, drafts: Vec<Draft>, sessions: Vec<crate::store::SavedSession>) {
         let _notify = self.notify_on_return();
-        lock(&self.book).drafts = drafts;
+        let mut book = lock(&self.book);
+        book.drafts = drafts;
+        book.sessions = sessions
+            .into_iter()
+            .filter_map(|s| UploadSession::restored(s, &self.clock))
+            .collect();
+    }
+
+    fn session_gone(&self, id: &str) {
+        if let Some(store) = &self.store {
+            store.delete_session(id);
+        }
     }
 
     fn saved(&self, draft: &Draft) {
@@ -377,6 +405,9 @@ impl DraftBook {
             .iter()
             .any(|d| d.id == session.message_id && d.mailbox == session.mailbox);
         if exists {
+            if let Some(store) = &self.store {
+                store.save_session(&session);
+            }
             book.sessions.push(session);
         }
         exists
@@ -409,7 +440,11 @@ impl DraftBook {
         book.purge(self.clock.now());
         let before = book.sessions.len();
         book.sessions.retain(|s| !target.names(s));
-        book.sessions.len() != before
+        let cancelled = book.sessions.len() != before;
+        if cancelled {
+            self.session_gone(target.session_id);
+        }
+        cancelled
     }
 
     /// Stores one chunk `bytes` at `start` of a range whose total is `total`.
@@ -449,7 +484,8 @@ impl DraftBook {
             .draft_mut(&mailbox, &message_id)
             .map_or(0, |d| d.size());
         if draft_size + uploaded > max_message_size {
-            book.sessions.remove(index);
+            let gone = book.sessions.remove(index);
+            self.session_gone(&gone.id);
             return Append::TooLarge {
                 size: draft_size + uploaded,
             };
@@ -457,9 +493,13 @@ impl DraftBook {
         let session = &mut book.sessions[index];
         session.received.extend_from_slice(bytes);
         if session.next() < session.item.size {
+            if let Some(store) = &self.store {
+                store.save_chunk(&session.id, start, bytes);
+            }
             return Append::Partial(status(session));
         }
         let session = book.sessions.remove(index);
+        self.session_gone(&session.id);
         let attachment = Attachment {
             id: new_item_id(),
             name: session.item.name,

@@ -86,7 +86,7 @@ pub struct Options {
     /// else on `127.0.0.1` at any free port. Read it back from
     /// [`Emulator::identity_url`].
     pub identity_listen: Option<SocketAddr>,
-    /// A SQLite file keeping messages, drafts (with their attachments) and
+    /// A SQLite file keeping messages, drafts (with their attachments and upload sessions) and
     /// counters across restarts (`--store`); `None` (the default): memory only.
     /// Only one emulator at a time may use a file.
     pub store: Option<PathBuf>,

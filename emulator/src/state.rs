@@ -75,7 +75,7 @@ impl Shared {
     /// What a store held at start: messages, drafts and counters as they were.
     pub fn restore(&self, loaded: crate::store::Loaded) {
         self.messages.load(loaded.messages);
-        self.drafts.load(loaded.drafts);
+        self.drafts.load(loaded.drafts, loaded.sessions);
         self.counters.load(&loaded.counters);
     }
 

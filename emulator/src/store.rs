@@ -1,7 +1,7 @@
-//! `--store PATH`: the messages, drafts (with their attachments) and
-//! counters kept in a SQLite file, so an emulator restarted on the same
-//! file shows what it had. Memory stays the default; upload sessions are
-//! not kept (a client resumes them within minutes, not across restarts).
+//! `--store PATH`: the messages, drafts (with their attachments and open
+//! upload sessions) and counters kept in a SQLite file, so an emulator
+//! restarted on the same file shows what it had, and a client can resume
+//! an upload across the restart. Memory stays the default.
 //!
 //! Every change is written through at once, so a killed emulator loses
 //! nothing it answered for. The file is held with SQLite's exclusive
@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Error;
-use crate::drafts::{Attachment, Draft};
+use crate::drafts::{Attachment, AttachmentItem, Draft, UploadSession};
 use crate::state::{Counters, StoredMessage, lock};
 
 /// `PRAGMA application_id` of a store ("GMES"), so a foreign SQLite file
@@ -47,6 +47,18 @@ CREATE TABLE attachments (
     bytes BLOB NOT NULL,
     PRIMARY KEY (mailbox, draft_id, id)
 );
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    mailbox TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    session_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (session_id, start)
+);
 CREATE TABLE counters (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     json TEXT NOT NULL
@@ -58,7 +70,20 @@ CREATE TABLE counters (
 pub(crate) struct Loaded {
     pub messages: Vec<StoredMessage>,
     pub drafts: Vec<Draft>,
+    pub sessions: Vec<SavedSession>,
     pub counters: Counters,
+}
+
+/// An upload session as a store keeps it: what it was opened for and the
+/// bytes received so far.
+pub(crate) struct SavedSession {
+    pub id: String,
+    pub token: String,
+    pub mailbox: String,
+    pub message_id: String,
+    pub item: AttachmentItem,
+    pub expires_at: OffsetDateTime,
+    pub received: Vec<u8>,
 }
 
 /// An open store; `None` inside once the emulator has shut down.
@@ -195,8 +220,58 @@ impl Store {
         });
     }
 
+    pub fn save_session(&self, session: &UploadSession) {
+        let json = json!({
+            "token": session.token,
+            "name": session.item.name,
+            "size": session.item.size,
+            "content_type": session.item.content_type,
+            "is_inline": session.item.is_inline,
+            "content_id": session.item.content_id,
+            "expires_at": nanos(session.expires_at),
+        })
+        .to_string();
+        self.write("an upload session", |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO sessions (id, mailbox, message_id, json)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![session.id, session.mailbox, session.message_id, json],
+            )
+            .map(drop)
+        });
+    }
+
+    /// One chunk of an unfinished upload, as it arrived.
+    pub fn save_chunk(&self, session_id: &str, start: u64, bytes: &[u8]) {
+        self.write("an upload chunk", |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO chunks (session_id, start, bytes) VALUES (?1, ?2, ?3)",
+                params![session_id, start as i64, bytes],
+            )
+            .map(drop)
+        });
+    }
+
+    /// A session finished, cancelled or stopped.
+    pub fn delete_session(&self, id: &str) {
+        self.write("an ended upload session", |tx| {
+            tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM chunks WHERE session_id = ?1", [id])
+                .map(drop)
+        });
+    }
+
     pub fn delete_draft(&self, mailbox: &str, id: &str) {
         self.write("a deleted draft", |tx| {
+            tx.execute(
+                "DELETE FROM chunks WHERE session_id IN
+                 (SELECT id FROM sessions WHERE mailbox = ?1 AND message_id = ?2)",
+                [mailbox, id],
+            )?;
+            tx.execute(
+                "DELETE FROM sessions WHERE mailbox = ?1 AND message_id = ?2",
+                [mailbox, id],
+            )?;
             tx.execute(
                 "DELETE FROM drafts WHERE mailbox = ?1 AND id = ?2",
                 [mailbox, id],
@@ -211,7 +286,10 @@ impl Store {
 
     pub fn clear_drafts(&self) {
         self.write("the cleared drafts", |tx| {
-            tx.execute_batch("DELETE FROM drafts; DELETE FROM attachments;")
+            tx.execute_batch(
+                "DELETE FROM drafts; DELETE FROM attachments; DELETE FROM sessions;
+                 DELETE FROM chunks;",
+            )
         });
     }
 
@@ -220,7 +298,7 @@ impl Store {
         self.write("the reset", |tx| {
             tx.execute_batch(
                 "DELETE FROM messages; DELETE FROM drafts; DELETE FROM attachments;
-                 DELETE FROM counters;",
+                 DELETE FROM sessions; DELETE FROM chunks; DELETE FROM counters;",
             )
         });
         *lock(&self.saved_counters) = Counters::default();
@@ -342,11 +420,61 @@ fn load(connection: &Connection, max_messages: usize) -> rusqlite::Result<Loaded
         draft.attachments = load_attachments(connection, &draft)?;
         drafts.push(draft);
     }
+    let sessions = load_sessions(connection)?;
     Ok(Loaded {
         messages,
         drafts,
+        sessions,
         counters,
     })
+}
+
+fn load_sessions(connection: &Connection) -> rusqlite::Result<Vec<SavedSession>> {
+    let mut statement =
+        connection.prepare("SELECT id, mailbox, message_id, json FROM sessions ORDER BY rowid")?;
+    let rows = statement.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut chunks =
+        connection.prepare("SELECT bytes FROM chunks WHERE session_id = ?1 ORDER BY start")?;
+    let mut sessions = Vec::new();
+    for row in rows {
+        let (id, mailbox, message_id, json) = row?;
+        let shape = || {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                "an upload session of unexpected shape".into(),
+            )
+        };
+        let v: Value = serde_json::from_str(&json).map_err(|_| shape())?;
+        let item = AttachmentItem {
+            name: v["name"].as_str().ok_or_else(shape)?.to_owned(),
+            size: v["size"].as_u64().ok_or_else(shape)?,
+            content_type: v["content_type"].as_str().ok_or_else(shape)?.to_owned(),
+            is_inline: v["is_inline"].as_bool().ok_or_else(shape)?,
+            content_id: v["content_id"].as_str().map(str::to_owned),
+        };
+        let mut received = Vec::new();
+        for chunk in chunks.query_map([&id], |r| r.get::<_, Vec<u8>>(0))? {
+            received.extend_from_slice(&chunk?);
+        }
+        sessions.push(SavedSession {
+            token: v["token"].as_str().ok_or_else(shape)?.to_owned(),
+            expires_at: from_nanos(&v["expires_at"]).ok_or_else(shape)?,
+            id,
+            mailbox,
+            message_id,
+            item,
+            received,
+        });
+    }
+    Ok(sessions)
 }
 
 fn json_of(value: &Value) -> String {

@@ -15,6 +15,11 @@ use common::{Answer, Emu, message};
 use graphmailer_emulator::{Options, defaults as d};
 use serde_json::{Value, json};
 
+/// An upload session's size: the smallest Graph takes is 3 MB.
+const UPLOAD: usize = 3 * 1024 * 1024 + 10;
+/// Its first chunk, sent before the restart (a multiple of 320 KiB).
+const FIRST: usize = 4 * 320 * 1024;
+
 /// A fresh, empty folder of the test's own under the system's temporary directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -57,6 +62,21 @@ impl Emu {
             .await
             .unwrap();
         Answer::read(response).await
+    }
+
+    /// PUTs `bytes` at `start` of the upload of [`UPLOAD`], without
+    /// Authorization (the URL is pre-authenticated); returns the status.
+    async fn put_chunk(&self, url: &str, start: usize, bytes: &[u8]) -> u16 {
+        let end = start + bytes.len() - 1;
+        self.http
+            .put(url)
+            .header("content-range", format!("bytes {start}-{end}/{UPLOAD}"))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// What the test API shows of messages, drafts and counters.
@@ -133,6 +153,23 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
         )
         .await;
     assert_eq!(second.status, 201, "{}", second.json);
+    // An upload session with its first chunk in: it resumes after the restart.
+    let session = emu
+        .graph_post(
+            &billing,
+            &format!(
+                "users/{}/messages/{draft_id}/attachments/createUploadSession",
+                d::BILLING_MAILBOX
+            ),
+            &json!({"AttachmentItem": {"attachmentType": "file", "name": "upload.bin",
+                    "size": UPLOAD, "contentType": "application/octet-stream"}}),
+        )
+        .await;
+    assert_eq!(session.status, 201, "{}", session.json);
+    let upload_url = session.json["uploadUrl"].as_str().unwrap().to_owned();
+    let upload_path = upload_url.strip_prefix(emu.url()).unwrap().to_owned();
+    let upload: Vec<u8> = (0..UPLOAD).map(|i| (i * 7 % 251) as u8).collect();
+    assert_eq!(emu.put_chunk(&upload_url, 0, &upload[..FIRST]).await, 200);
     // A counter no message moves: a refused token request.
     let refused = emu
         .token_request(
@@ -151,11 +188,23 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
     let counters: Value = serde_json::from_str(&before[2]).unwrap();
     assert_eq!(counters["sends_accepted"], 2);
     assert_eq!(counters["drafts_created"], 1);
+    assert_eq!(counters["upload_chunks"], 1);
     assert_eq!(counters["token_errors"], 1);
     emu.emulator.shutdown().await;
 
     let emu = Emu::start_with(with_store(&path)).await;
     assert_eq!(emu.remembered().await, before);
+    let drafts: Value = serde_json::from_str(&before[1]).unwrap();
+    assert_eq!(
+        drafts["drafts"][0]["upload_sessions"][0]["next_offset"],
+        FIRST
+    );
+    // The same upload URL on the restarted emulator takes the rest.
+    let upload_url = format!("{}{upload_path}", emu.url());
+    assert_eq!(
+        emu.put_chunk(&upload_url, FIRST, &upload[FIRST..]).await,
+        201
+    );
     let messages = emu.emulator.messages();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1].mime.as_deref(), Some(mime));
@@ -181,6 +230,11 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
         .unwrap();
     assert_eq!(kept, bytes);
     assert_eq!(sent.message["attachments"][1]["name"], "second.txt");
+    assert_eq!(sent.message["attachments"][2]["name"], "upload.bin");
+    assert_eq!(
+        sent.message["attachments"][2]["contentBytes"],
+        STANDARD.encode(&upload)
+    );
     assert_eq!(
         sent.message["attachments"][1]["contentBytes"],
         STANDARD.encode("second")

@@ -34,7 +34,7 @@ struct Args {
     /// Service). Default: the main listener with --http, else 127.0.0.1:0.
     #[arg(long, value_name = "ADDR")]
     identity_listen: Option<SocketAddr>,
-    /// A SQLite file that keeps messages, drafts (with their attachments)
+    /// A SQLite file that keeps messages, drafts (with attachments and upload sessions)
     /// and counters across restarts; one emulator at a time. Default: memory only.
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,
