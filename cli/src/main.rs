@@ -84,6 +84,10 @@ struct EmulatorArgs {
     /// Plain HTTP instead of HTTPS (loopback only).
     #[arg(long)]
     http: bool,
+    /// A SQLite file that keeps messages, drafts (with attachments and upload sessions)
+    /// and counters across restarts; one emulator at a time. Default: memory only.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +138,7 @@ fn run_emulator(args: EmulatorArgs) -> ExitCode {
         port: args.port,
         tls: !args.http,
         directory,
+        store: args.store,
         ..Default::default()
     };
     let runtime = graphmailer::blocking::runtime();

@@ -511,3 +511,47 @@ fn policy_prints_filled_in_powershell_and_refuses_what_could_break_out() {
         );
     }
 }
+
+#[test]
+fn the_emulator_store_survives_a_kill_and_is_held_by_one_emulator() {
+    let dir = std::env::temp_dir().join(format!("gm-cli-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("emulator.sqlite");
+    let store = store.to_str().unwrap();
+    let first = Emulator::start(&["--http", "--store", store]);
+    let (code, out) = first.send(
+        &[
+            "--from",
+            "erp@contoso.test",
+            "--to",
+            "a@example.com",
+            "--subject",
+            "kept",
+            "--body-file",
+            "-",
+        ],
+        Some("kept across a kill"),
+    );
+    assert_eq!(code, 0, "{out}");
+
+    let second = Command::new(BIN)
+        .args(["emulator", "--http", "--store", store])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("--store {store}: in use by another emulator")),
+        "{stderr}"
+    );
+
+    // Killed, not stopped: what it accepted was already written.
+    drop(first);
+    let again = Emulator::start(&["--http", "--store", store]);
+    let kept = again.messages();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["message"]["subject"], "kept");
+    drop(again);
+    let _ = std::fs::remove_dir_all(dir);
+}

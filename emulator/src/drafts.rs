@@ -6,7 +6,7 @@
 //! Attachment bytes are `Bytes`, so copying a draft out (to answer or to
 //! send it) does not copy up to 150 MB per attachment.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::state::lock;
+use crate::store::Store;
 
 /// The length of `len` bytes in padded base64: what an attachment weighs
 /// against the tenant's maximum message size.
@@ -165,6 +166,22 @@ impl UploadSession {
         }
     }
 
+    /// A session read back from a store: `None` once it has expired.
+    pub fn restored(saved: crate::store::SavedSession, clock: &Clock) -> Option<Self> {
+        let left = saved.expires_at - clock.now_utc();
+        let left = Duration::try_from(left).ok().filter(|d| !d.is_zero())?;
+        Some(UploadSession {
+            id: saved.id,
+            token: saved.token,
+            mailbox: saved.mailbox,
+            message_id: saved.message_id,
+            item: saved.item,
+            expires_at: saved.expires_at,
+            expires: clock.now() + left,
+            received: saved.received,
+        })
+    }
+
     /// The next byte offset the session expects.
     pub fn next(&self) -> u64 {
         self.received.len() as u64
@@ -257,13 +274,47 @@ pub(crate) struct DraftBook {
     changes: watch::Sender<u64>,
     /// The emulator's time, for sessions' expiry.
     clock: Clock,
+    /// Where drafts are written through to (`--store`), under the book's lock
+    /// so the file sees changes in the order memory does.
+    store: Option<Arc<Store>>,
 }
 
 impl DraftBook {
-    pub fn new(clock: Clock) -> Self {
+    pub fn new(clock: Clock, store: Option<Arc<Store>>) -> Self {
         DraftBook {
             clock,
+            store,
             ..Default::default()
+        }
+    }
+
+    /// Drafts and upload sessions read back from a store at start; expired
+    /// sessions are dropped.
+    pub fn load(&self, drafts: Vec<Draft>, sessions: Vec<crate::store::SavedSession>) {
+        let _notify = self.notify_on_return();
+        let mut book = lock(&self.book);
+        book.drafts = drafts;
+        book.sessions = sessions
+            .into_iter()
+            .filter_map(|s| UploadSession::restored(s, &self.clock))
+            .collect();
+    }
+
+    fn session_gone(&self, id: &str) {
+        if let Some(store) = &self.store {
+            store.delete_session(id);
+        }
+    }
+
+    fn saved(&self, draft: &Draft) {
+        if let Some(store) = &self.store {
+            store.save_draft(draft);
+        }
+    }
+
+    fn removed(&self, mailbox: &str, id: &str) {
+        if let Some(store) = &self.store {
+            store.delete_draft(mailbox, id);
         }
     }
 
@@ -280,7 +331,9 @@ impl DraftBook {
 
     pub fn insert(&self, draft: Draft) {
         let _notify = self.notify_on_return();
-        lock(&self.book).drafts.push(draft);
+        let mut book = lock(&self.book);
+        self.saved(&draft);
+        book.drafts.push(draft);
     }
 
     /// The drafts of one mailbox (a lowercase address).
@@ -302,6 +355,7 @@ impl DraftBook {
             .retain(|d| !(d.id == id && d.mailbox == mailbox));
         let deleted = book.drafts.len() != before;
         if deleted {
+            self.removed(mailbox, id);
             book.sessions
                 .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
         }
@@ -314,6 +368,7 @@ impl DraftBook {
         match lock(&self.book).draft_mut(mailbox, id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
+                self.saved(draft);
                 true
             }
             None => false,
@@ -338,6 +393,7 @@ impl DraftBook {
         check(&book.drafts[index]).map_err(TakeError::Refused)?;
         book.sessions
             .retain(|s| !(s.message_id == id && s.mailbox == mailbox));
+        self.removed(mailbox, id);
         Ok(book.drafts.remove(index))
     }
 
@@ -351,6 +407,9 @@ impl DraftBook {
             .iter()
             .any(|d| d.id == session.message_id && d.mailbox == session.mailbox);
         if exists {
+            if let Some(store) = &self.store {
+                store.save_session(&session);
+            }
             book.sessions.push(session);
         }
         exists
@@ -383,7 +442,11 @@ impl DraftBook {
         book.purge(self.clock.now());
         let before = book.sessions.len();
         book.sessions.retain(|s| !target.names(s));
-        book.sessions.len() != before
+        let cancelled = book.sessions.len() != before;
+        if cancelled {
+            self.session_gone(target.session_id);
+        }
+        cancelled
     }
 
     /// Stores one chunk `bytes` at `start` of a range whose total is `total`.
@@ -423,7 +486,8 @@ impl DraftBook {
             .draft_mut(&mailbox, &message_id)
             .map_or(0, |d| d.size());
         if draft_size + uploaded > max_message_size {
-            book.sessions.remove(index);
+            let gone = book.sessions.remove(index);
+            self.session_gone(&gone.id);
             return Append::TooLarge {
                 size: draft_size + uploaded,
             };
@@ -431,9 +495,13 @@ impl DraftBook {
         let session = &mut book.sessions[index];
         session.received.extend_from_slice(bytes);
         if session.next() < session.item.size {
+            if let Some(store) = &self.store {
+                store.save_chunk(&session.id, start, bytes);
+            }
             return Append::Partial(status(session));
         }
         let session = book.sessions.remove(index);
+        self.session_gone(&session.id);
         let attachment = Attachment {
             id: new_item_id(),
             name: session.item.name,
@@ -447,6 +515,7 @@ impl DraftBook {
         match book.draft_mut(&session.mailbox, &session.message_id) {
             Some(draft) => {
                 draft.attachments.push(attachment);
+                self.saved(draft);
                 Append::Complete { attachment_id }
             }
             None => Append::DraftGone,
@@ -502,6 +571,9 @@ impl DraftBook {
         let mut book = lock(&self.book);
         book.drafts.clear();
         book.sessions.clear();
+        if let Some(store) = &self.store {
+            store.clear_drafts();
+        }
     }
 }
 

@@ -37,6 +37,15 @@ pub enum Error {
     /// Generating the CA, the server certificate or the token signing key failed.
     #[error("key or certificate generation failed: {0}")]
     Crypto(String),
+    /// The store (`--store`) could not be opened: locked by another
+    /// emulator, corrupt, or not an emulator's store.
+    #[error("--store {}: {message}", path.display())]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// Why it was refused.
+        message: String,
+    },
     /// Any other I/O failure (signals, stdout).
     #[error(transparent)]
     Io(#[from] std::io::Error),

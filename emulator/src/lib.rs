@@ -38,6 +38,7 @@ mod policy;
 mod server;
 pub mod settings;
 mod state;
+mod store;
 mod test_api;
 mod throttle;
 mod tls;
@@ -85,6 +86,10 @@ pub struct Options {
     /// else on `127.0.0.1` at any free port. Read it back from
     /// [`Emulator::identity_url`].
     pub identity_listen: Option<SocketAddr>,
+    /// A SQLite file keeping messages, drafts (with their attachments and upload sessions) and
+    /// counters across restarts (`--store`); `None` (the default): memory only.
+    /// Only one emulator at a time may use a file.
+    pub store: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -97,6 +102,7 @@ impl Default for Options {
             ca_dir: None,
             settings: Settings::default(),
             identity_listen: None,
+            store: None,
         }
     }
 }
@@ -112,6 +118,9 @@ pub struct Banner {
     pub ca_file: Option<PathBuf>,
     /// The web inbox, for people: what arrived, drafts, the tenant.
     pub inbox: String,
+    /// The SQLite file messages, drafts and counters are kept in (`--store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<PathBuf>,
     /// The first tenant's id.
     pub tenant_id: String,
     /// An app of that tenant holding `Mail.Send`.
@@ -150,6 +159,14 @@ pub struct Emulator {
 pub async fn start(options: Options) -> Result<Emulator, Error> {
     options.directory.validate()?;
     options.settings.validate()?;
+    // First, so a refused store leaves no listener, CA folder or key behind.
+    let (store, loaded) = match &options.store {
+        Some(path) => {
+            let (store, loaded) = store::Store::open(path, options.settings.max_stored_messages)?;
+            (Some(Arc::new(store)), loaded)
+        }
+        None => (None, store::Loaded::default()),
+    };
     let addr = SocketAddr::new(options.bind, options.port);
     let listener = bind(addr).await?;
     let local = listener.local_addr()?;
@@ -187,7 +204,8 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         Some(l) => format!("http://{}", url_host_port(l.local_addr()?)),
         None => origin.clone(),
     };
-    let banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
+    let mut banner = banner(&directory, origin.clone(), ca_file, &oidc.url, identity_url)?;
+    banner.store = options.store.clone();
     let clock = clock::Clock::default();
     let policies = policy::PolicyBook::new(&directory, clock.clone());
     let shared = Arc::new(Shared {
@@ -199,7 +217,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         settings: std::sync::RwLock::new(options.settings),
         faults: Mutex::new(faults::ActiveFaults::default()),
         messages: MessageStore::new(),
-        drafts: drafts::DraftBook::new(clock.clone()),
+        drafts: drafts::DraftBook::new(clock.clone(), store.clone()),
         counters: CounterCells::default(),
         tokens: Mutex::new(IssuedTokens::default()),
         throttle: throttle::Throttle::new(clock.clone()),
@@ -207,12 +225,15 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         policies,
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
+        store,
     });
+    shared.restore(loaded);
     let mut main = Router::new()
         .merge(identity::router())
         .merge(graph::router())
         .merge(test_api::router())
         .merge(inbox::router());
+
     if identity_listener.is_none() {
         main = main.merge(identity::managed_identity_router());
     }
@@ -239,6 +260,20 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         stop,
         tasks: Mutex::new(tasks),
     })
+}
+
+/// Counters change in every handler; saving them once each request is
+/// answered keeps the store current without touching each one.
+async fn save_counters_after(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if let Some(store) = &shared.store {
+        store.save_counters(shared.counters.snapshot());
+    }
+    response
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -269,6 +304,14 @@ fn url_host_port(local: SocketAddr) -> String {
 }
 
 fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    let router = if shared.store.is_some() {
+        router.layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            save_counters_after,
+        ))
+    } else {
+        router
+    };
     router
         .fallback(|| async {
             (
@@ -333,6 +376,7 @@ fn banner(
         .find(|m| !policy::access_granted(tenant, app.client_id, m));
     Ok(Banner {
         inbox: format!("{url}{}", inbox::PATH),
+        store: None,
         url,
         ca_file,
         tenant_id: tenant.id.to_string(),
@@ -445,6 +489,9 @@ impl Emulator {
         for task in tasks {
             let _ = task.await;
         }
+        if let Some(store) = &self.shared.store {
+            store.close(self.shared.counters.snapshot());
+        }
     }
 }
 
@@ -478,6 +525,9 @@ fn human_summary(b: &Banner) -> String {
     lines.push(format!("  allowed sender      {}", b.allowed_sender));
     lines.push(format!("  denied sender       {}", b.denied_sender));
     lines.push(format!("  inbox (browser)     {}", b.inbox));
+    if let Some(store) = &b.store {
+        lines.push(format!("  kept in             {}", store.display()));
+    }
     lines.push(format!("  OIDC issuer         {}", b.oidc_issuer));
     lines.push(format!(
         "  IMDS endpoint       {}/metadata/identity/oauth2/token  (stands in for 169.254.169.254)",

@@ -49,6 +49,9 @@ pub(crate) struct Shared {
     /// The emulator's time (the wall clock plus what tests advanced it by;
     /// a reset keeps it, since time does not run back).
     pub clock: crate::clock::Clock,
+    /// The SQLite file messages, drafts and counters are written through
+    /// to (`--store`); `None`: memory only.
+    pub store: Option<std::sync::Arc<crate::store::Store>>,
 }
 
 impl Shared {
@@ -56,8 +59,32 @@ impl Shared {
     /// go, counted in `messages_dropped`, so a long run's memory is bounded.
     pub fn store_message(&self, message: StoredMessage) {
         let limit = self.settings().max_stored_messages;
-        let dropped = self.messages.push_bounded(message, limit);
-        CounterCells::add(&self.counters.messages_dropped, dropped as u64);
+        let keep = |message: StoredMessage| {
+            let dropped = self.messages.push_bounded(message, limit);
+            CounterCells::add(&self.counters.messages_dropped, dropped as u64);
+            self.counters.snapshot()
+        };
+        match &self.store {
+            Some(store) => store.save_message(message, limit, keep),
+            None => {
+                keep(message);
+            }
+        }
+    }
+
+    /// What a store held at start: messages, drafts and counters as they were.
+    pub fn restore(&self, loaded: crate::store::Loaded) {
+        self.messages.load(loaded.messages);
+        self.drafts.load(loaded.drafts, loaded.sessions);
+        self.counters.load(&loaded.counters);
+    }
+
+    /// `DELETE /_emulator/messages`.
+    pub fn clear_messages(&self) {
+        self.messages.clear();
+        if let Some(store) = &self.store {
+            store.clear_messages();
+        }
     }
 
     pub fn settings(&self) -> Settings {
@@ -76,6 +103,9 @@ impl Shared {
         self.messages.clear();
         self.drafts.clear();
         self.counters.reset();
+        if let Some(store) = &self.store {
+            store.reset();
+        }
         *lock(&self.faults) = ActiveFaults::default();
         lock(&self.tokens).revoked.clear();
         self.set_settings(self.startup_settings.clone());
@@ -240,6 +270,14 @@ impl MessageStore {
         dropped
     }
 
+    /// Messages read back from a store at start.
+    pub fn load(&self, messages: Vec<StoredMessage>) {
+        let mut list = lock(&self.list);
+        *list = messages;
+        self.count.send_replace(list.len());
+        self.changes.send_modify(|n| *n += 1);
+    }
+
     /// Wakes when a message arrives or the store is cleared.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
@@ -379,6 +417,30 @@ impl CounterCells {
             identity_tokens_issued: get(&self.identity_tokens_issued),
             identity_errors: get(&self.identity_errors),
         }
+    }
+
+    /// Counters read back from a store at start.
+    pub fn load(&self, c: &Counters) {
+        let set = |cell: &AtomicU64, value: u64| cell.store(value, Ordering::Relaxed);
+        set(&self.token_requests, c.token_requests);
+        set(&self.tokens_issued, c.tokens_issued);
+        set(&self.token_errors, c.token_errors);
+        set(&self.send_requests, c.send_requests);
+        set(&self.sends_accepted, c.sends_accepted);
+        set(&self.throttled, c.throttled);
+        set(&self.early_retries, c.early_retries);
+        set(&self.messages_dropped, c.messages_dropped);
+        set(&self.faults_injected, c.faults_injected);
+        set(&self.max_in_flight, c.max_in_flight);
+        set(&self.drafts_created, c.drafts_created);
+        set(&self.drafts_deleted, c.drafts_deleted);
+        set(&self.upload_sessions_created, c.upload_sessions_created);
+        set(&self.upload_requests, c.upload_requests);
+        set(&self.upload_chunks, c.upload_chunks);
+        set(&self.upload_bytes, c.upload_bytes);
+        set(&self.identity_requests, c.identity_requests);
+        set(&self.identity_tokens_issued, c.identity_tokens_issued);
+        set(&self.identity_errors, c.identity_errors);
     }
 
     fn reset(&self) {

@@ -22,6 +22,7 @@ use crate::state::{Shared, lock};
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/_emulator/openapi.json", get(openapi))
         .route("/_emulator/messages", get(messages).delete(clear_messages))
         .route("/_emulator/messages/wait", get(wait_messages))
         .route("/_emulator/messages/{id}", get(message))
@@ -48,6 +49,18 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
 }
 
+/// This API described in OpenAPI 3.1, embedded so it always matches the
+/// binary that serves it.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -64,7 +77,7 @@ async fn message(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> R
 }
 
 async fn clear_messages(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.messages.clear();
+    shared.clear_messages();
     StatusCode::NO_CONTENT
 }
 

@@ -9,7 +9,8 @@ use graphmailer_emulator::{Directory, Options};
 
 /// A local stand-in for Microsoft's identity platform and Graph sendMail.
 /// Prints one JSON line (url, ca_file, tenant_id, client_id, client_secret,
-/// allowed_sender, denied_sender, oidc_issuer, identity_url, identity_header)
+/// allowed_sender, denied_sender, oidc_issuer, identity_url, identity_header,
+/// store with --store)
 /// first, then runs until SIGINT or SIGTERM.
 #[derive(Parser)]
 #[command(version)]
@@ -33,6 +34,10 @@ struct Args {
     /// Service). Default: the main listener with --http, else 127.0.0.1:0.
     #[arg(long, value_name = "ADDR")]
     identity_listen: Option<SocketAddr>,
+    /// A SQLite file that keeps messages, drafts (with attachments and upload sessions)
+    /// and counters across restarts; one emulator at a time. Default: memory only.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         directory,
         ca_dir: args.ca_dir,
         identity_listen: args.identity_listen,
+        store: args.store,
         ..Options::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
