@@ -252,6 +252,36 @@ fn wait_for_deliveries(emu: &Emulator, at_least: usize, deadline: Duration) {
     assert!(delivered >= at_least, "only {delivered} delivered");
 }
 
+/// A mail left deferred by the run (its try, or the Sent Items lookup
+/// after an ambiguous one, met a passing failure) is made due and run
+/// again, so the test sees what its next try does: looked up, not resent,
+/// when it may have gone out. Says what was deferred and why.
+fn settle_deferred(env: &[(String, String)]) -> String {
+    let deferred = queue_json(&["list", "--state", "deferred"], env);
+    let mails = deferred["mails"].as_array().unwrap();
+    if mails.is_empty() {
+        return "nothing left deferred".to_owned();
+    }
+    let why: Vec<_> = mails.iter().map(|m| m["last_error"].to_string()).collect();
+    queue_json(&["retry", "--all-deferred"], env);
+    let summary = queue_json(
+        &[
+            "run",
+            "--once",
+            "--lease-secs",
+            "3",
+            "--reconcile-wait-secs",
+            "1",
+        ],
+        env,
+    );
+    format!(
+        "{} left deferred ({}), made due: {summary}",
+        mails.len(),
+        why.join("; ")
+    )
+}
+
 /// Kill -9 mid-burst, restart, run until empty: every mail exactly once.
 fn killed_worker_burst(count: usize) {
     let emu = Emulator::start();
@@ -283,10 +313,12 @@ fn killed_worker_burst(count: usize) {
         ],
         &env,
     );
+    let later = settle_deferred(&env);
     let seen = deliveries(&emu);
     let lost: Vec<_> = ids.iter().filter(|id| !seen.contains_key(*id)).collect();
     let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     let faults = emu.test_api("counters")["faults_injected"].clone();
+    println!("burst of {count}: {later}");
     println!(
         "burst of {count}: enqueued in {:.2} s; killed after {at_kill} deliveries; resumed run {:.2} s, {summary}; dropped connections {faults}; lost {}, duplicated {}",
         enqueued.as_secs_f64(),
@@ -319,7 +351,9 @@ fn a_worker_killed_mid_burst_of_2000_loses_and_doubles_nothing() {
 /// A new database on the test server (through psql, which Debian's
 /// postgresql package brings), so this test has a queue of its own.
 fn fresh_postgres(base: &str) -> String {
-    let name = format!("outbox_cli_{}", std::process::id());
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("outbox_cli_{}_{n}", std::process::id());
     let status = Command::new("psql")
         .env("PGOPTIONS", "-c client_min_messages=warning")
         .args([
@@ -340,11 +374,23 @@ fn fresh_postgres(base: &str) -> String {
 
 #[test]
 fn two_workers_on_one_postgresql_queue_killed_alternately_lose_and_double_nothing() {
+    alternately_killed_postgresql_workers(300);
+}
+
+#[test]
+#[ignore = "the issue's full size: run with --ignored to print the figures"]
+fn two_workers_on_one_postgresql_queue_killed_alternately_in_a_burst_of_2000() {
+    alternately_killed_postgresql_workers(2000);
+}
+
+/// Two workers on one PostgreSQL queue, killed with SIGKILL one after the
+/// other mid-burst and restarted: every mail exactly once, never more than
+/// 4 requests in flight per mailbox.
+fn alternately_killed_postgresql_workers(count: usize) {
     let Ok(base) = std::env::var("GRAPHMAILER_TEST_POSTGRES") else {
         eprintln!("GRAPHMAILER_TEST_POSTGRES is unset: skipped (scripts/with-postgres.sh sets it)");
         return;
     };
-    let count = 300;
     let emu = Emulator::start();
     let url = fresh_postgres(&base);
     let env = reading_env(&emu, &url);
@@ -377,12 +423,13 @@ fn two_workers_on_one_postgresql_queue_killed_alternately_lose_and_double_nothin
         ],
         &env,
     );
+    let later = settle_deferred(&env);
     let seen = deliveries(&emu);
     let lost = ids.iter().filter(|id| !seen.contains_key(*id)).count();
     let doubled = seen.values().filter(|n| **n > 1).count();
     let counters = emu.test_api("counters");
     println!(
-        "PostgreSQL, two workers, {kills} kills: {at_end} of {count} delivered before the last run, then {summary}; dropped connections {}; peak in flight per mailbox {}; lost {lost}, duplicated {doubled}",
+        "PostgreSQL, two workers, {kills} kills: {at_end} of {count} delivered before the last run, then {summary}, {later}; dropped connections {}; peak in flight per mailbox {}; lost {lost}, duplicated {doubled}",
         counters["faults_injected"], counters["max_in_flight"]
     );
     assert_eq!((lost, doubled), (0, 0));
@@ -434,15 +481,230 @@ fn a_queue_that_cannot_be_written_refuses_new_mail_and_keeps_what_it_holds() {
         set(&emu.dir.join("outbox.db"), 0o644);
         r
     };
+    // EX_TEMPFAIL: the caller keeps the mail and tries again later.
+    assert_eq!(r.code, 75, "{}", r.stderr);
     assert!(
-        r.code == 78 || r.code == 75,
-        "a clear refusal, not success: {} {}",
-        r.code,
+        r.stderr.contains(&format!(
+            "'{}' is read-only",
+            emu.dir.join("outbox.db").display()
+        )),
+        "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("outbox"), "{}", r.stderr);
     let list = queue_json(&["list"], &env);
     let mails = list["mails"].as_array().unwrap();
     assert_eq!(mails.len(), 1, "the mail queued before is kept: {list}");
     assert_eq!(mails[0]["state"], "deferred");
+}
+
+/// The unshare program, when the kernel lets this user make a user and
+/// mount namespace of its own (root or not), where a test can mount a small
+/// file system or remount a folder read-only without touching the machine.
+fn private_mounts() -> Option<&'static str> {
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let probe = run(
+        Path::new(unshare),
+        &["--user", "--map-root-user", "--mount", "/bin/true"],
+        b"",
+        &[],
+    );
+    (probe.code == 0).then_some(unshare)
+}
+
+/// Runs `script` under sh in a private mount namespace, with `env`, the
+/// binary under test as $BIN and a usable PATH.
+fn in_private_mounts(unshare: &str, script: &str, env: &[(String, String)]) -> Run {
+    let script = format!("set -eu\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\n{script}");
+    run(
+        Path::new(unshare),
+        &[
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "/bin/sh",
+            "-c",
+            &script,
+        ],
+        b"",
+        &with(env, &[("BIN", BIN)]),
+    )
+}
+
+/// (id, state) of every mail in a `queue list --json` answer.
+fn ids_and_states(list: &str) -> Vec<(String, String)> {
+    let list: Value = serde_json::from_str(list).unwrap_or_else(|e| panic!("{e}: {list}"));
+    list["mails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                m["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The error a `--json` queue command printed: its kind, field and message.
+fn json_error(printed: &str) -> (String, String, String) {
+    let e: Value = serde_json::from_str(printed).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(e["ok"], false, "{e}");
+    let text = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+    (text("kind"), text("field"), text("message"))
+}
+
+fn integrity(db: &Path) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
+    let Some(unshare) = private_mounts() else {
+        eprintln!("no private mount namespace allowed here (unshare --user --mount): skipped");
+        return;
+    };
+    let emu = Emulator::start();
+    let (queue_dir, out) = (emu.dir.join("queue"), emu.dir.join("out"));
+    std::fs::create_dir_all(&queue_dir).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("small.eml"), MAIL).unwrap();
+    // A mail that needs more room than the disk has left.
+    let big = format!("{MAIL}{}", "Line of the attached ledger.\n".repeat(10_000));
+    std::fs::write(out.join("big.eml"), big).unwrap();
+    emu.set_faults(json!({"random_503_ratio": 1.0}));
+    let url = format!("sqlite:{}", queue_dir.join("outbox.db").display());
+    let env = with(
+        &erp_env(&emu, &url),
+        &[
+            ("QUEUE", &queue_dir.display().to_string()),
+            ("OUT", &out.display().to_string()),
+        ],
+    );
+    // A 2 MiB tmpfs: three mails queued (Graph unavailable, so they stay),
+    // the disk filled to within 64 KiB, then a mail of 280 KB; then every
+    // block taken, and the queue read. The filler goes, and the queue's
+    // files are copied out to be looked at after the namespace is gone.
+    let r = in_private_mounts(
+        unshare,
+        r#"
+mount -t tmpfs -o size=2m graphmailer-test "$QUEUE"
+for n in 1 2 3; do "$BIN" sendmail -t < "$OUT/small.eml"; done
+"$BIN" queue list --json > "$OUT/before.json"
+free=$(( $(stat -f -c '%a * %S' "$QUEUE") / 1024 - 64 ))
+dd if=/dev/zero of="$QUEUE/filler" bs=1k count=$free 2>/dev/null
+set +e
+"$BIN" sendmail -t < "$OUT/big.eml" 2> "$OUT/big.stderr"; echo $? > "$OUT/big.code"
+dd if=/dev/zero of="$QUEUE/filler2" bs=1k 2>/dev/null
+"$BIN" queue list --json > "$OUT/full.json" 2> "$OUT/full.stderr"; echo $? > "$OUT/full.code"
+set -e
+rm "$QUEUE/filler" "$QUEUE/filler2"
+cp "$QUEUE"/outbox.db* "$OUT/"
+"#,
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let before = ids_and_states(&read("before.json"));
+    assert_eq!(before.len(), 3, "{before:?}");
+    assert!(before.iter().all(|(_, s)| s == "deferred"), "{before:?}");
+
+    // sendmail: EX_TEMPFAIL, so the caller keeps the mail, and a line that
+    // says which disk is full.
+    let stderr = read("big.stderr");
+    println!("sendmail on a full disk:\n{stderr}");
+    assert_eq!(read("big.code").trim(), "75", "{stderr}");
+    assert!(
+        stderr.contains(&format!("the disk holding '{}", queue_dir.display()))
+            && stderr.contains("is full"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: free space"), "{stderr}");
+    // With no room at all even reading needs SQLite's shared-memory file:
+    // the queue commands say the same, with their transient status.
+    assert_eq!(read("full.code").trim(), "18", "{}", read("full.stderr"));
+    let (kind, field, message) = json_error(&read("full.json"));
+    assert_eq!((kind.as_str(), field.as_str()), ("transient", "outbox"));
+    assert!(message.contains("is full"), "{message}");
+
+    // Room again: every earlier mail in its state, the big one not half
+    // stored, the file sound.
+    let copy = out.join("outbox.db");
+    assert_eq!(integrity(&copy), "ok");
+    let env = erp_env(&emu, &format!("sqlite:{}", copy.display()));
+    let after = ids_and_states(&queue(&["list", "--json"], &env).stdout);
+    assert_eq!(after, before);
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
+fn a_read_only_mount_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
+    let Some(unshare) = private_mounts() else {
+        eprintln!("no private mount namespace allowed here (unshare --user --mount): skipped");
+        return;
+    };
+    let emu = Emulator::start();
+    let queue_dir = emu.dir.join("queue");
+    std::fs::create_dir_all(&queue_dir).unwrap();
+    emu.set_faults(json!({"random_503_ratio": 1.0}));
+    let url = format!("sqlite:{}", queue_dir.join("outbox.db").display());
+    let env = erp_env(&emu, &url);
+    for _ in 0..2 {
+        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let before = ids_and_states(&queue(&["list", "--json"], &env).stdout);
+    assert_eq!(before.len(), 2);
+    std::fs::write(emu.dir.join("mail.eml"), MAIL).unwrap();
+    // The queue's folder bound onto itself read-only: writes get EROFS, as
+    // on a file system the kernel remounted read-only after an error.
+    let r = in_private_mounts(
+        unshare,
+        r#"
+mount --bind "$QUEUE" "$QUEUE"
+mount -o remount,bind,ro "$QUEUE"
+set +e
+"$BIN" sendmail -t < "$MAIL_FILE" 2> "$OUT/ro.stderr"; echo $? > "$OUT/ro.code"
+"$BIN" queue list --json > "$OUT/ro.json" 2> "$OUT/list.stderr"; echo $? > "$OUT/list.code"
+"#,
+        &with(
+            &env,
+            &[
+                ("QUEUE", &queue_dir.display().to_string()),
+                ("OUT", &emu.dir.display().to_string()),
+                ("MAIL_FILE", &emu.dir.join("mail.eml").display().to_string()),
+            ],
+        ),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let read = |name: &str| std::fs::read_to_string(emu.dir.join(name)).unwrap();
+    let stderr = read("ro.stderr");
+    println!("sendmail on a read-only mount:\n{stderr}");
+    assert_eq!(read("ro.code").trim(), "75", "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "'{}' is read-only",
+            queue_dir.join("outbox.db").display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: remount it read-write"), "{stderr}");
+    // Reading needs SQLite's -wal and -shm files, which it cannot create
+    // there: the queue commands say read-only too, with the transient status.
+    assert_eq!(read("list.code").trim(), "18", "{}", read("list.stderr"));
+    let (kind, field, message) = json_error(&read("ro.json"));
+    assert_eq!((kind.as_str(), field.as_str()), ("transient", "outbox"));
+    assert!(message.contains("is read-only"), "{message}");
+
+    assert_eq!(integrity(&queue_dir.join("outbox.db")), "ok");
+    assert_eq!(
+        ids_and_states(&queue(&["list", "--json"], &env).stdout),
+        before
+    );
+    assert!(emu.messages().is_empty());
 }

@@ -1,7 +1,7 @@
 //! The outbox's figures: durable enqueues per second (SQLite, and
 //! PostgreSQL when GRAPHMAILER_TEST_POSTGRES names a server; 1 and 16
 //! producers), and the delivery rate through an in-process emulator against
-//! direct `send` in the same run, printed as ratios.
+//! direct `send` in the same run, through each store, printed as ratios.
 //!
 //! ```text
 //! scripts/with-postgres.sh cargo run --release -p graphmailer --example outbox_bench -- --count 2000
@@ -50,8 +50,8 @@ async fn enqueue_rate(outbox: &Outbox, count: usize, producers: usize) -> f64 {
     count as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn fresh_postgres(base: &str) -> String {
-    let name = format!("outbox_bench_{}", std::process::id());
+async fn fresh_postgres(base: &str, purpose: &str) -> String {
+    let name = format!("outbox_bench_{purpose}_{}", std::process::id());
     let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
         .await
         .expect("PostgreSQL answers");
@@ -79,13 +79,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stores = vec![(
         "sqlite",
         format!("sqlite:{}", dir.join("bench.db").display()),
+        format!("sqlite:{}", dir.join("deliver.db").display()),
     )];
     match std::env::var("GRAPHMAILER_TEST_POSTGRES") {
-        Ok(base) if !base.is_empty() => stores.push(("postgres", fresh_postgres(&base).await)),
+        Ok(base) if !base.is_empty() => stores.push((
+            "postgres",
+            fresh_postgres(&base, "enqueue").await,
+            fresh_postgres(&base, "deliver").await,
+        )),
         _ => println!("GRAPHMAILER_TEST_POSTGRES unset: PostgreSQL not measured"),
     }
 
-    for (name, url) in &stores {
+    for (name, url, _) in &stores {
         let outbox = Outbox::open(url).await?;
         for producers in [1, 16] {
             let rate = enqueue_rate(&outbox, count, producers).await;
@@ -94,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Delivery: the same mails sent directly (4 in flight, Graph's limit per
-    // mailbox) and through the SQLite outbox, against one emulator.
+    // mailbox) and through each outbox, against one emulator.
     let emulator = graphmailer_emulator::start(graphmailer_emulator::Options {
         tls: false,
         ..Default::default()
@@ -124,25 +129,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let direct = count as f64 / started.elapsed().as_secs_f64();
 
-    let url = format!("sqlite:{}", dir.join("deliver.db").display());
-    let outbox = Outbox::open_with(
-        &url,
-        OutboxSettings {
-            concurrency: 8,
-            ..Default::default()
-        },
-    )
-    .await?;
-    for n in 0..count {
-        outbox.enqueue(&invoice(n)).await?;
+    for (name, _, url) in &stores {
+        let outbox = Outbox::open_with(
+            url,
+            OutboxSettings {
+                concurrency: 8,
+                ..Default::default()
+            },
+        )
+        .await?;
+        for n in 0..count {
+            outbox.enqueue(&invoice(n)).await?;
+        }
+        let started = Instant::now();
+        let summary = outbox.run_until_empty(&mailer).await?;
+        assert_eq!(summary.sent as usize, count, "{summary:?}");
+        let queued = summary.sent as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "{name}: direct send {direct:.0} mails/s; through the outbox {queued:.0} mails/s (ratio {:.3}, 1/{:.0})",
+            queued / direct,
+            direct / queued
+        );
     }
-    let started = Instant::now();
-    let summary = outbox.run_until_empty(&mailer).await?;
-    let queued = summary.sent as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "direct send: {direct:.0} mails/s; through the outbox: {queued:.0} mails/s (ratio {:.2})",
-        queued / direct
-    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -251,6 +251,55 @@ async fn an_ambiguous_send_is_settled_through_sent_items_either_way() {
 }
 
 #[tokio::test]
+async fn a_mail_deferred_after_an_ambiguous_try_is_looked_up_again_before_it_is_resent() {
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        // The copy reaches Sent Items after the first run has stopped looking.
+        emu.settings(json!({"sent_items_lag_ms": 1500})).await;
+        // Delivered with its answer lost; then Graph is unavailable.
+        emu.faults(json!({"send": [
+            {"drop_after_body": true, "deliver": true},
+            {"status": 503},
+        ]}))
+        .await;
+        let settings = |reconcile_wait| OutboxSettings {
+            concurrency: 1,
+            reconcile_wait,
+            ..fast()
+        };
+        let hasty = Outbox::open_with(url, settings(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        let id = hasty.enqueue(&invoice(1)).await.unwrap();
+        let first = hasty
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(first.deferred, 1, "{url}: {first:?}");
+        assert_eq!(emu.messages().await.len(), 1);
+
+        // Due again: the copy that has shown up meanwhile is found, not doubled.
+        hasty.retry(&id).await.unwrap();
+        let patient = Outbox::open_with(url, settings(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let second = patient
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(second.reconciled, 1, "{url}: {second:?}");
+        let mail = patient.get(&id).await.unwrap().unwrap();
+        assert_eq!(mail.state, QueueState::Sent);
+        assert_eq!(
+            deliveries(&emu).await.get(&mail.internet_message_id),
+            Some(&1),
+            "{url}: exactly once"
+        );
+    }
+}
+
+#[tokio::test]
 async fn without_the_read_permission_an_ambiguous_send_stays_uncertain_until_released() {
     let queues = Queues::new().await;
     for url in &queues.urls {

@@ -74,7 +74,7 @@ impl SqliteStore {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut connection).map_err(|e| db_error(&path, what, e))
+            f(&mut connection).map_err(|e| db_error(&path, what, e, system_errno(&connection)))
         })
         .await
         .map_err(stopped)?
@@ -335,38 +335,60 @@ fn open_file(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| open_error(path, e))?;
+    .map_err(|e| open_error(path, e, 0))?;
+    let writable = !connection
+        .is_readonly(rusqlite::MAIN_DB)
+        .map_err(|e| open_error(path, e, system_errno(&connection)))?;
+    let fail = |e: rusqlite::Error| {
+        // SQLite fell back to reading a file it may not write (a read-only
+        // mount, or modes): what fails next is the -wal and -shm files it
+        // cannot create beside it, which is the same fact.
+        let companions = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly));
+        if !writable && companions {
+            refused(path, "open the queue", Refusal::ReadOnly)
+        } else {
+            open_error(path, e, system_errno(&connection))
+        }
+    };
     connection
         .busy_timeout(Duration::from_secs(10))
-        .map_err(|e| open_error(path, e))?;
-    // WAL lets readers (`queue list`) run beside a worker; FULL syncs the
-    // log on every commit, the durability `enqueue` promises.
-    let mode: String = connection
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| open_error(path, e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(path = %path.display(), mode, "the outbox's file system does not support WAL");
+        .map_err(fail)?;
+    if writable {
+        // WAL lets readers (`queue list`) run beside a worker; FULL syncs the
+        // log on every commit, the durability `enqueue` promises.
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(fail)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "the outbox's file system does not support WAL");
+        }
+        connection
+            .execute_batch("PRAGMA synchronous = FULL;")
+            .map_err(fail)?;
     }
-    connection
-        .execute_batch("PRAGMA synchronous = FULL;")
-        .map_err(|e| open_error(path, e))?;
-    check_owner(&connection, path)?;
-    connection
-        .execute_batch(SCHEMA)
-        .map_err(|e| open_error(path, e))?;
-    connection
-        .execute(
-            "INSERT OR IGNORE INTO graphmailer_outbox_meta (key, value) VALUES ('schema', ?1)",
-            [SCHEMA_VERSION],
-        )
-        .map_err(|e| open_error(path, e))?;
-    let version: String = connection
+    check_owner(&connection, path, &fail)?;
+    if writable {
+        connection.execute_batch(SCHEMA).map_err(fail)?;
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO graphmailer_outbox_meta (key, value) VALUES ('schema', ?1)",
+                [SCHEMA_VERSION],
+            )
+            .map_err(fail)?;
+    }
+    let version: Option<String> = connection
         .query_row(
             "SELECT value FROM graphmailer_outbox_meta WHERE key = 'schema'",
             [],
             |r| r.get(0),
         )
-        .map_err(|e| open_error(path, e))?;
+        .optional()
+        .map_err(fail)?;
+    let Some(version) = version else {
+        // Only a read-only file can lack the row: a writable one got it above.
+        return Err(refused(path, "create the queue", Refusal::ReadOnly));
+    };
     if version != SCHEMA_VERSION {
         return Err(Error::config(
             "outbox",
@@ -381,11 +403,15 @@ fn open_file(path: &Path) -> Result<Connection> {
 
 /// Refuses a database that belongs to another program, rather than adding
 /// tables to it.
-fn check_owner(connection: &Connection, path: &Path) -> Result<()> {
+fn check_owner(
+    connection: &Connection,
+    path: &Path,
+    fail: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<()> {
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| open_error(path, e))?;
+        .map_err(fail)?;
     let ours = |t: &String| t.starts_with("graphmailer_outbox");
     if !tables.is_empty() && !tables.iter().any(ours) {
         return Err(Error::config(
@@ -421,7 +447,10 @@ fn row_to_mail(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
     })
 }
 
-fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+fn open_error(path: &Path, e: rusqlite::Error, errno: i32) -> Error {
+    if let Some(refusal) = Refusal::of(&e, errno) {
+        return refused(path, "open the queue", refusal);
+    }
     Error::config(
         "outbox",
         format!("cannot open the SQLite outbox '{}': {e}", path.display()),
@@ -429,19 +458,96 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
     .with_hint("point `outbox` at a file this user can write, in a directory of its own (for example sqlite:/var/spool/graphmailer/outbox.db)")
 }
 
-fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    let readonly = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
-        if f.code == rusqlite::ErrorCode::ReadOnly || f.code == rusqlite::ErrorCode::DiskFull);
-    let error = Error::new(
+fn db_error(path: &Path, what: &str, e: rusqlite::Error, errno: i32) -> Error {
+    if let Some(refusal) = Refusal::of(&e, errno) {
+        return refused(path, what, refusal);
+    }
+    Error::new(
         ErrorKind::Transient,
         format!("outbox: cannot {what} in '{}': {e}", path.display()),
     )
-    .with_field("outbox");
-    if readonly {
-        error.with_hint("the outbox's file or its disk cannot take writes: free space or fix its permissions; mail already queued is kept")
-    } else {
-        error
+    .with_field("outbox")
+}
+
+/// The OS error behind the connection's last failure (0 when there was none).
+fn system_errno(connection: &Connection) -> i32 {
+    // SAFETY: the handle belongs to `connection`, which outlives the call;
+    // sqlite3_system_errno only reads the last error recorded on it.
+    unsafe { rusqlite::ffi::sqlite3_system_errno(connection.handle()) }
+}
+
+/// A write the file system turned down, as opposed to a broken database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    Full,
+    FileSizeLimit,
+    ReadOnly,
+}
+
+impl Refusal {
+    /// SQLite says SQLITE_FULL for ENOSPC on a data write, but an I/O error
+    /// for the same ENOSPC when it grows the shared-memory file or syncs,
+    /// and SQLITE_READONLY or SQLITE_CANTOPEN for a read-only mount: the OS
+    /// error decides where SQLite's code does not.
+    fn of(e: &rusqlite::Error, errno: i32) -> Option<Refusal> {
+        let rusqlite::Error::SqliteFailure(failure, _) = e else {
+            return None;
+        };
+        match failure.code {
+            rusqlite::ErrorCode::DiskFull => {
+                Some(Refusal::by_errno(errno).unwrap_or(Refusal::Full))
+            }
+            rusqlite::ErrorCode::ReadOnly => Some(Refusal::ReadOnly),
+            rusqlite::ErrorCode::SystemIoFailure
+            | rusqlite::ErrorCode::CannotOpen
+            | rusqlite::ErrorCode::DatabaseBusy => Refusal::by_errno(errno),
+            _ => None,
+        }
     }
+
+    #[cfg(unix)]
+    fn by_errno(errno: i32) -> Option<Refusal> {
+        match errno {
+            libc::ENOSPC | libc::EDQUOT => Some(Refusal::Full),
+            libc::EFBIG => Some(Refusal::FileSizeLimit),
+            libc::EROFS => Some(Refusal::ReadOnly),
+            _ => None,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn by_errno(_errno: i32) -> Option<Refusal> {
+        None
+    }
+}
+
+/// A clear error for a refused write: what happened to which file, and that
+/// nothing already queued was lost (the commit that failed was rolled back).
+fn refused(path: &Path, what: &str, refusal: Refusal) -> Error {
+    let shown = path.display();
+    let (message, hint) = match refusal {
+        Refusal::Full => (
+            format!(
+                "outbox: the disk holding '{shown}' is full: could not {what}; mail already queued is kept"
+            ),
+            "free space on that file system (or raise the user's quota), then send again",
+        ),
+        Refusal::FileSizeLimit => (
+            format!(
+                "outbox: '{shown}' reached this process's file-size limit (ulimit -f): could not {what}; mail already queued is kept"
+            ),
+            "raise the file-size limit of the service or shell that runs graphmailer (ulimit -f, LimitFSIZE=)",
+        ),
+        Refusal::ReadOnly => (
+            format!(
+                "outbox: '{shown}' is read-only (a read-only mount, or a file or directory this user may not write): could not {what}; mail already queued is kept"
+            ),
+            "remount it read-write, or let this user write the file and its directory (SQLite adds -wal and -shm files beside it)",
+        ),
+    };
+    Error::new(ErrorKind::Transient, message)
+        .with_field("outbox")
+        .with_hint(hint)
 }
 
 fn stopped(e: tokio::task::JoinError) -> Error {

@@ -257,6 +257,11 @@ async fn decide(
     count: &impl Fn(fn(&mut RunSummary)),
 ) -> Outcome {
     let mut check_first = leased.must_reconcile;
+    // Sent Items was searched for `reconcile_wait` only: a try whose copy
+    // shows up later may still have gone out, so a mail deferred after such
+    // a try is looked up again before its next send (one GET), never resent
+    // blind.
+    let mut may_have_gone_out = leased.must_reconcile;
     let mut sends = 0;
     loop {
         if check_first {
@@ -276,7 +281,7 @@ async fn decide(
                         leased,
                         None,
                         "sent tries kept ending without an answer".to_owned(),
-                        false,
+                        true,
                     );
                 }
                 Check::Absent => {
@@ -322,10 +327,17 @@ async fn decide(
             Err(e) if e.kind() == ErrorKind::AmbiguousDelivery => {
                 tracing::info!(id = %leased.id, error = %e, "outbox: ambiguous answer; looking in Sent Items");
                 check_first = true;
+                may_have_gone_out = true;
             }
             Err(e) if e.kind().is_retryable() => {
                 let retry_after = e.retry_after();
-                return deferred(outbox, leased, retry_after, e.to_string(), false);
+                return deferred(
+                    outbox,
+                    leased,
+                    retry_after,
+                    e.to_string(),
+                    may_have_gone_out,
+                );
             }
             Err(e) => {
                 return Outcome::Failed {
