@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params, params,
+};
 
 use super::store::{Command, LeaseRules, Leased, NewMail, Outcome, Pending, from_ms};
 use super::types::{ListFilter, QueueId, QueueState, QueueStats, QueuedMail};
@@ -37,8 +39,15 @@ CREATE TABLE IF NOT EXISTS graphmailer_outbox (
     request_id TEXT,
     sent_ms INTEGER
 );
-CREATE INDEX IF NOT EXISTS graphmailer_outbox_due ON graphmailer_outbox (state, next_attempt_ms);
-CREATE INDEX IF NOT EXISTS graphmailer_outbox_sender ON graphmailer_outbox (sender, state);
+-- Choosing the next mail reads these indexes only: the columns it needs sit
+-- after `payload` in a row, and reaching them there walks the payload's
+-- overflow pages, so a backlog of large mail made every lease slow.
+DROP INDEX IF EXISTS graphmailer_outbox_due;
+DROP INDEX IF EXISTS graphmailer_outbox_sender;
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_next
+    ON graphmailer_outbox (state, next_attempt_ms, created_ms, sender, lease_until_ms);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_in_flight
+    ON graphmailer_outbox (sender, state, lease_until_ms);
 CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
     sender TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, used INTEGER NOT NULL
 );
@@ -46,6 +55,33 @@ CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
 
 const COLUMNS: &str = "id, state, sender, recipients, attempts, created_ms, next_attempt_ms, \
      last_error, request_id, sent_ms, internet_message_id, length(payload)";
+
+/// Whether mail from `o.sender` may go now: fewer than `:max` of its mails
+/// on the wire (across every worker on this file) and its request budget not
+/// spent in the current window.
+const FITS: &str = "(SELECT COUNT(*) FROM graphmailer_outbox AS f WHERE f.sender = o.sender \
+     AND f.state = 'sending' AND f.lease_until_ms >= :now) < :max \
+     AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
+     WHERE b.sender = o.sender AND b.window_start_ms > :now - :window AND b.used >= :budget)";
+
+/// The next mail that may go: per state, an ordered scan of
+/// `graphmailer_outbox_next` that stops at the first mail whose sender fits,
+/// so a lease costs the same with ten mails queued or a million.
+fn choose_next() -> String {
+    let branch = |state: &str, due: &str| {
+        format!(
+            "SELECT * FROM (SELECT rowid AS rid, next_attempt_ms AS due, created_ms AS born \
+             FROM graphmailer_outbox AS o WHERE state = '{state}' AND {due} AND {FITS} \
+             ORDER BY next_attempt_ms, created_ms LIMIT 1)"
+        )
+    };
+    format!(
+        "SELECT rid FROM ({} UNION ALL {} UNION ALL {}) ORDER BY due, born LIMIT 1",
+        branch("queued", "next_attempt_ms <= :now"),
+        branch("deferred", "next_attempt_ms <= :now"),
+        branch("sending", "lease_until_ms < :now"),
+    )
+}
 
 pub(crate) struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
@@ -170,21 +206,33 @@ impl SqliteStore {
         let only = only.map(|id| id.0.clone());
         self.call("lease a mail", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let found = tx
-                .query_row(
-                    "SELECT id, sender, internet_message_id, payload, attempts, created_ms, on_wire \
-                     FROM graphmailer_outbox AS o \
-                     WHERE ((state IN ('queued', 'deferred') AND next_attempt_ms <= ?1) \
-                            OR (state = 'sending' AND lease_until_ms < ?1)) \
-                       AND (?2 IS NULL OR id = ?2) \
-                       AND (SELECT COUNT(*) FROM graphmailer_outbox AS f WHERE f.sender = o.sender \
-                            AND f.state = 'sending' AND f.lease_until_ms >= ?1) < ?3 \
-                       AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
-                            WHERE b.sender = o.sender AND b.window_start_ms > ?1 - ?5 AND b.used >= ?4) \
-                     ORDER BY next_attempt_ms, created_ms LIMIT 1",
-                    params![now, only, max, budget, window],
-                    |r| {
-                        Ok(Leased {
+            let chosen: Option<i64> = match &only {
+                Some(id) => tx.query_row(
+                    &format!(
+                        "SELECT rowid FROM graphmailer_outbox AS o WHERE id = :only \
+                         AND ((state IN ('queued', 'deferred') AND next_attempt_ms <= :now) \
+                              OR (state = 'sending' AND lease_until_ms < :now)) AND {FITS}"
+                    ),
+                    named_params! {":only": id, ":now": now, ":max": max, ":budget": budget, ":window": window},
+                    |r| r.get(0),
+                ),
+                None => tx.query_row(
+                    &choose_next(),
+                    named_params! {":now": now, ":max": max, ":budget": budget, ":window": window},
+                    |r| r.get(0),
+                ),
+            }
+            .optional()?;
+            let Some(rowid) = chosen else {
+                return Ok(None);
+            };
+            let (mut leased, state) = tx.query_row(
+                "SELECT id, sender, internet_message_id, payload, attempts, created_ms, on_wire, state \
+                 FROM graphmailer_outbox WHERE rowid = ?1",
+                [rowid],
+                |r| {
+                    Ok((
+                        Leased {
                             id: QueueId(r.get(0)?),
                             sender: r.get(1)?,
                             internet_message_id: r.get(2)?,
@@ -192,19 +240,12 @@ impl SqliteStore {
                             attempts: r.get::<_, i64>(4)? as u32 + 1,
                             created_ms: r.get(5)?,
                             must_reconcile: r.get::<_, i64>(6)? != 0,
-                        })
-                    },
-                )
-                .optional()?;
-            let Some(mut leased) = found else {
-                return Ok(None);
-            };
-            // A sending mail whose lease ran out was on the wire when its worker stopped.
-            let state: String = tx.query_row(
-                "SELECT state FROM graphmailer_outbox WHERE id = ?1",
-                [&leased.id.0],
-                |r| r.get(0),
+                        },
+                        r.get::<_, String>(7)?,
+                    ))
+                },
             )?;
+            // A sending mail whose lease ran out was on the wire when its worker stopped.
             leased.must_reconcile |= state == "sending";
             tx.execute(
                 "UPDATE graphmailer_outbox SET state = 'sending', lease_owner = ?2, \
@@ -306,15 +347,15 @@ impl SqliteStore {
     pub(crate) async fn pending(&self, rules: &LeaseRules) -> Result<Pending> {
         let (now_ms, budget, window) = (rules.now_ms, rules.budget as i64, rules.budget_window_ms);
         self.call("look for due mail", move |c| {
-            let due: i64 = c.query_row(
-                "SELECT COUNT(*) FROM graphmailer_outbox AS o WHERE ((state IN ('queued', 'deferred') \
+            let due: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM graphmailer_outbox AS o WHERE ((state IN ('queued', 'deferred') \
                  AND next_attempt_ms <= ?1) OR (state = 'sending' AND lease_until_ms < ?1)) \
                  AND NOT EXISTS (SELECT 1 FROM graphmailer_outbox_budget AS b \
-                      WHERE b.sender = o.sender AND b.window_start_ms > ?1 - ?3 AND b.used >= ?2)",
+                      WHERE b.sender = o.sender AND b.window_start_ms > ?1 - ?3 AND b.used >= ?2))",
                 params![now_ms, budget, window],
                 |r| r.get(0),
             )?;
-            if due > 0 {
+            if due {
                 return Ok(Pending::DueNow);
             }
             let leased: Option<i64> = c.query_row(
@@ -555,4 +596,50 @@ fn stopped(e: tokio::task::JoinError) -> Error {
         ErrorKind::Service,
         format!("the outbox's database call stopped: {e}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lease must not read rows or sort the backlog: with mail queued
+    /// behind large payloads, either made every send wait on the queue's size.
+    #[test]
+    fn choosing_the_next_mail_reads_one_index_in_order() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", choose_next()))
+            .unwrap()
+            .query_map(
+                named_params! {":now": 1, ":max": 4, ":budget": 1, ":window": 1},
+                |r| r.get(3),
+            )
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let scans: Vec<&String> = plan.iter().filter(|l| l.starts_with("SEARCH o")).collect();
+        assert_eq!(scans.len(), 3, "{plan:#?}");
+        for scan in scans {
+            assert!(
+                scan.contains("USING COVERING INDEX graphmailer_outbox_next"),
+                "{plan:#?}"
+            );
+        }
+        let in_flight = plan.iter().filter(|l| l.starts_with("SEARCH f")).count();
+        assert_eq!(
+            plan.iter()
+                .filter(|l| l.contains("COVERING INDEX graphmailer_outbox_in_flight"))
+                .count(),
+            in_flight,
+            "{plan:#?}"
+        );
+        // Only the three candidates are sorted at the end.
+        assert_eq!(
+            plan.iter().filter(|l| l.contains("TEMP B-TREE")).count(),
+            1,
+            "{plan:#?}"
+        );
+        assert!(plan.last().unwrap().contains("TEMP B-TREE"), "{plan:#?}");
+    }
 }
