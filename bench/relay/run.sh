@@ -30,7 +30,10 @@ binary="$CARGO_TARGET_DIR/release/graphmailer"
 [ -x "$binary" ] || binary="$CARGO_TARGET_DIR/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}/release/graphmailer"
 [ -x "$binary" ] || { echo "no release build of graphmailer under $CARGO_TARGET_DIR" >&2; exit 1; }
 
+# Postfix installed here is removed at the end: its package takes
+# /usr/sbin/sendmail, which graphmailer's own package and tests expect to hold.
 if ! command -v postfix >/dev/null; then
+  trap 'step "removing the postfix this run installed"; DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq postfix >/dev/null' EXIT
   step "installing postfix (No configuration: the system's own instance stays off)"
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
