@@ -21,6 +21,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import websockets' 2>
   "$venv/bin/pip" install -q 'websockets==15.0.1'
 fi
 
-cargo build -q -p graphmailer-cli
+# Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
+[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-cli
 export GRAPHMAILER_BIN="$target_dir/$CARGO_BUILD_TARGET/debug/graphmailer"
 "$venv/bin/python" "$here/tests/ui/test_inbox.py" "$logs"

@@ -30,8 +30,11 @@ else
 fi
 
 # The emulator the tests talk to (quick when it is up to date).
-echo "== building the emulator"
-(cd "$root" && cargo build -p graphmailer-emulator)
+# (Built already when scripts/test.sh says so: see GRAPHMAILER_DEBUG_BUILT there.)
+if [ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ]; then
+  echo "== building the emulator"
+  (cd "$root" && cargo build -p graphmailer-emulator)
+fi
 
 # The addon. The build regenerates index.d.ts from the Rust sources; the
 # checked-in copy is kept so a test can tell when the two differ.

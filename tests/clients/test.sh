@@ -10,7 +10,8 @@ cd "$here"
 CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET
 
-cargo build -q -p graphmailer-emulator
+# Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
+[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-emulator
 emulator="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
 if [ ! -x .venv/bin/pytest ]; then
