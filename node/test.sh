@@ -53,7 +53,11 @@ echo "== node --test"
 log=$(mktemp)
 trap 'rm -f "$checked_in" "$log"' EXIT
 status=0
-flags=(--test-reporter=tap)
+flags=(--test-reporter=tap --test-reporter-destination=stdout)
+# scripts/test.sh counts the results from the JUnit XML (node 20.13 and later).
+if [ -n "${GRAPHMAILER_JUNIT_DIR:-}" ] && node -e 'process.exit(require("node:test/reporters").junit ? 0 : 1)' 2>/dev/null; then
+  flags+=(--test-reporter=junit --test-reporter-destination="$GRAPHMAILER_JUNIT_DIR/node.xml")
+fi
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] && flags+=(--test-timeout=180000)
 node --test "${flags[@]}" test/*.test.mjs 2>&1 | tee "$log" || status=$?
 count() { grep -E "^# $1 [0-9]+" "$log" | tail -1 | grep -Eo '[0-9]+$' || echo 0; }

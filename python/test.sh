@@ -40,4 +40,7 @@ VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --quiet
 "$venv/bin/python" -m mypy.stubtest graphmailer._graphmailer --allowlist stubtest-allowlist.txt
 
 export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
+# scripts/test.sh counts the results from pytest's JUnit XML.
+junit=()
+[ -z "${GRAPHMAILER_JUNIT_DIR:-}" ] || junit=(--junitxml "$GRAPHMAILER_JUNIT_DIR/python.xml")
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "${junit[@]}" tests

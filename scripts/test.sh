@@ -12,6 +12,9 @@ CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET CARGO_TERM_COLOR=never
 logs="$root/target/test-logs"
 mkdir -p "$logs"
+# The suites whose runners write JUnit XML (pytest, node --test) put it here,
+# as SUITE.xml or SUITE-PART.xml; their counts are read from it.
+export GRAPHMAILER_JUNIT_DIR=$logs
 
 # The certificate tests make their keys with the openssl command, as an
 # administrator would; install it when a minimal machine lacks it.
@@ -27,10 +30,14 @@ failures=()
 # "suite seconds" per stage, printed with the total before the last line.
 stage_times=()
 
-# Adds a suite's counts, read from its runner's own summary lines.
+# Adds a suite's counts: from its runners' JUnit XML when they wrote one, else
+# from their own summary lines.
 count() {
-  local suite=$1 log=$2 p=0 f=0
-  case $suite in
+  local suite=$1 log=$2 p=0 f=0 junit
+  mapfile -t junit < <(compgen -G "$logs/$suite.xml"; compgen -G "$logs/$suite-*.xml")
+  if ((${#junit[@]})); then
+    read -r p f < <(python3 scripts/junit-count.py "${junit[@]}")
+  else case $suite in
     rust)
       p=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
       f=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}') ;;
@@ -43,7 +50,7 @@ count() {
     c|clients|relay|ui|release)
       p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
       f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}') ;;
-  esac
+  esac; fi
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
 }
@@ -51,6 +58,7 @@ count() {
 run() {
   local suite=$1 started=$SECONDS; shift
   echo "=== $suite: $*"
+  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
   if "$@" 2>&1 | tee "$logs/$suite.log"; then
     count "$suite" "$logs/$suite.log"
   else
