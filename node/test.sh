@@ -30,8 +30,11 @@ else
 fi
 
 # The emulator the tests talk to (quick when it is up to date).
-echo "== building the emulator"
-(cd "$root" && cargo build -p graphmailer-emulator)
+# (Built already when scripts/test.sh says so: see GRAPHMAILER_DEBUG_BUILT there.)
+if [ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ]; then
+  echo "== building the emulator"
+  (cd "$root" && cargo build -p graphmailer-emulator)
+fi
 
 # The addon. The build regenerates index.d.ts from the Rust sources; the
 # checked-in copy is kept so a test can tell when the two differ.
@@ -50,7 +53,11 @@ echo "== node --test"
 log=$(mktemp)
 trap 'rm -f "$checked_in" "$log"' EXIT
 status=0
-flags=(--test-reporter=tap)
+flags=(--test-reporter=tap --test-reporter-destination=stdout)
+# scripts/test.sh counts the results from the JUnit XML (node 20.13 and later).
+if [ -n "${GRAPHMAILER_JUNIT_DIR:-}" ] && node -e 'process.exit(require("node:test/reporters").junit ? 0 : 1)' 2>/dev/null; then
+  flags+=(--test-reporter=junit --test-reporter-destination="$GRAPHMAILER_JUNIT_DIR/node.xml")
+fi
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] && flags+=(--test-timeout=180000)
 node --test "${flags[@]}" test/*.test.mjs 2>&1 | tee "$log" || status=$?
 count() { grep -E "^# $1 [0-9]+" "$log" | tail -1 | grep -Eo '[0-9]+$' || echo 0; }

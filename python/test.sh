@@ -30,7 +30,8 @@ if ! command -v openssl >/dev/null; then
 fi
 
 # The emulator the tests run against, and the package itself.
-(cd "$root" && cargo build --quiet -p graphmailer-emulator)
+# (Built already when scripts/test.sh says so: see GRAPHMAILER_DEBUG_BUILT there.)
+[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || (cd "$root" && cargo build --quiet -p graphmailer-emulator)
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --quiet
 
 "$venv/bin/ruff" check .
@@ -39,4 +40,7 @@ VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --quiet
 "$venv/bin/python" -m mypy.stubtest graphmailer._graphmailer --allowlist stubtest-allowlist.txt
 
 export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
+# scripts/test.sh counts the results from pytest's JUnit XML.
+junit=()
+[ -z "${GRAPHMAILER_JUNIT_DIR:-}" ] || junit=(--junitxml "$GRAPHMAILER_JUNIT_DIR/python.xml")
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "${junit[@]}" tests

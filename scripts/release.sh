@@ -76,15 +76,15 @@ python3 scripts/rust-deps.py licenses
 SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$version-sbom.cdx.json"
 
 # ---- one release build ---------------------------------------------------------
-# The command line and the C library in one cargo run, then the Node addon by
-# napi's CLI with the same target and profile, so shared crates are built once.
+# The command line, the C library and the Node addon in one cargo run, which
+# napi's CLI makes (it hands the arguments after `--` to cargo). Cargo unifies
+# features per run: a run of its own for the addon resolves the shared crates
+# with the addon's smaller feature set and compiles about 70 of them again.
 # Not napi's --strip: it adds `-C link-arg=-s` to RUSTFLAGS, which rebuilds
 # every crate; stripping the addon afterwards gives the same file.
-step "cargo build --release (command line, C library)"
-cargo build --release --locked -p graphmailer-cli -p graphmailer-ffi
-step "napi build --release (Node addon)"
+step "cargo build --release through napi (command line, C library, Node addon)"
 (cd node && node_modules/.bin/napi build --platform --release --output-dir "$stage/napi" \
-  --js binding.js --dts index.d.ts)
+  --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi)
 cmp -s node/index.d.ts "$stage/napi/index.d.ts" || die "node/index.d.ts differs from the addon's types (run node/test.sh)"
 
 # ---- C SDK ---------------------------------------------------------------------

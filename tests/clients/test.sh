@@ -10,7 +10,8 @@ cd "$here"
 CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET
 
-cargo build -q -p graphmailer-emulator
+# Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
+[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-emulator
 emulator="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
 if [ ! -x .venv/bin/pytest ]; then
@@ -32,8 +33,17 @@ ca=$(printf '%s' "$banner" | python3 -c 'import json,sys; print(json.load(sys.st
 py_log=$(mktemp)
 node_log=$(mktemp)
 status=0
-REQUESTS_CA_BUNDLE=$ca SSL_CERT_FILE=$ca .venv/bin/pytest -q -p no:cacheprovider test_python_clients.py 2>&1 | tee "$py_log" || status=1
-NODE_EXTRA_CA_CERTS=$ca node --test test/ 2>&1 | tee "$node_log" || status=1
+# scripts/test.sh counts the results from the runners' JUnit XML.
+py_junit=() node_junit=()
+if [ -n "${GRAPHMAILER_JUNIT_DIR:-}" ]; then
+  py_junit=(--junitxml "$GRAPHMAILER_JUNIT_DIR/clients-python.xml")
+  if node -e 'process.exit(require("node:test/reporters").junit ? 0 : 1)' 2>/dev/null; then
+    node_junit=(--test-reporter=tap --test-reporter-destination=stdout
+      --test-reporter=junit --test-reporter-destination="$GRAPHMAILER_JUNIT_DIR/clients-node.xml")
+  fi
+fi
+REQUESTS_CA_BUNDLE=$ca SSL_CERT_FILE=$ca .venv/bin/pytest -q -p no:cacheprovider "${py_junit[@]}" test_python_clients.py 2>&1 | tee "$py_log" || status=1
+NODE_EXTRA_CA_CERTS=$ca node --test "${node_junit[@]}" test/ 2>&1 | tee "$node_log" || status=1
 
 p=$(( $(grep -Eo '[0-9]+ passed' "$py_log" | tail -1 | grep -Eo '[0-9]+' || echo 0) + $(grep -E '^(# |ℹ )pass [0-9]+' "$node_log" | grep -Eo '[0-9]+$' || echo 0) ))
 f=$(( $(grep -Eo '[0-9]+ (failed|error)' "$py_log" | awk '{s+=$1} END {print s+0}') + $(grep -E '^(# |ℹ )fail [0-9]+' "$node_log" | grep -Eo '[0-9]+$' || echo 0) ))
