@@ -497,6 +497,62 @@ fn a_queue_that_cannot_be_written_refuses_new_mail_and_keeps_what_it_holds() {
     assert_eq!(mails[0]["state"], "deferred");
 }
 
+/// A file-size limit (`ulimit -f`, systemd's `LimitFSIZE=`) is a full disk
+/// for one process, and needs no privilege, so this runs on every machine,
+/// namespaces or not. SIGXFSZ is ignored, as a service manager may leave it,
+/// so the write fails with EFBIG instead of killing the process.
+#[test]
+fn a_file_size_limit_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    emu.set_faults(json!({"random_503_ratio": 1.0}));
+    for _ in 0..2 {
+        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let before = ids_and_states(&queue(&["list", "--json"], &env).stdout);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let db = emu.dir.join("outbox.db");
+    let wal = emu.dir.join("outbox.db-wal");
+    let largest = [&db, &wal, &emu.dir.join("outbox.db-shm")]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap();
+    // Room for every file as it is and 64 KiB more: the queue opens, a
+    // 290 KB mail does not fit.
+    let limit_blocks = largest / 1024 + 64;
+    let big = format!("{MAIL}{}", "Line of the attached ledger.\n".repeat(10_000));
+    let r = run(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            &format!("trap '' XFSZ; ulimit -f {limit_blocks}; exec \"$BIN\" sendmail -t"),
+        ],
+        big.as_bytes(),
+        &with(&env, &[("BIN", BIN)]),
+    );
+    println!("sendmail over its file-size limit:\n{}", r.stderr);
+    assert_eq!(r.code, 75, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "'{}' reached this process's file-size limit (ulimit -f): could not store the mail",
+            db.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("LimitFSIZE"), "{}", r.stderr);
+    assert_eq!(integrity(&db), "ok");
+    let after = ids_and_states(&queue(&["list", "--json"], &env).stdout);
+    assert_eq!(
+        after, before,
+        "the mail queued before is kept, the big one not half stored"
+    );
+}
+
 /// The unshare program, when the kernel lets this user make a user and
 /// mount namespace of its own (root or not), where a test can mount a small
 /// file system or remount a folder read-only without touching the machine.
