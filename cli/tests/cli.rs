@@ -1,37 +1,18 @@
 //! The `graphmailer` binary as scripts use it: the emulator's banner line,
 //! `send` with its JSON output and exit statuses, and the demo.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_graphmailer");
 
-/// `graphmailer emulator` as a child process, stopped on drop.
-struct Emulator {
-    child: Child,
-    banner: Value,
-}
+mod emulator_process;
+
+use emulator_process::EmulatorProcess as Emulator;
 
 impl Emulator {
-    fn start(extra: &[&str]) -> Emulator {
-        let mut child = Command::new(BIN)
-            .args(["emulator", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let banner: Value =
-            serde_json::from_str(&first).unwrap_or_else(|e| panic!("banner {first:?}: {e}"));
-        Emulator { child, banner }
-    }
-
     fn get(&self, key: &str) -> String {
         self.banner[key]
             .as_str()
@@ -95,13 +76,6 @@ impl Emulator {
             .as_array()
             .unwrap()
             .clone()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

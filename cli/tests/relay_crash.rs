@@ -21,33 +21,12 @@ const PER_CLIENT: usize = 125;
 /// The relay is killed once this many messages got their 250.
 const KILL_AFTER: usize = 1000;
 
-struct Emulator {
-    child: Child,
-    banner: Value,
-}
+mod emulator_process;
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use emulator_process::EmulatorProcess as Emulator;
 
 fn start_emulator() -> Emulator {
-    let mut child = Command::new(BIN)
-        .args(["emulator", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    Emulator {
-        child,
-        banner: serde_json::from_str(&first).unwrap(),
-    }
+    Emulator::start(&[])
 }
 
 struct Relay {

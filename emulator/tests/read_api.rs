@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Answer, Emu};
-use graphmailer_emulator::SettingsUpdate;
 use graphmailer_emulator::defaults as d;
 use serde_json::{Value, json};
 
@@ -20,18 +19,6 @@ fn binary_bytes() -> Vec<u8> {
 }
 
 impl Emu {
-    /// An emulator whose Sent Items copies appear at once.
-    async fn reading() -> Emu {
-        let emu = Emu::start().await;
-        emu.emulator
-            .update_settings(&SettingsUpdate {
-                sent_items_lag_ms: Some(0),
-                ..Default::default()
-            })
-            .unwrap();
-        emu
-    }
-
     /// `Mail.Send` + `Mail.ReadWrite`, no policy: any mailbox.
     async fn legacy(&self) -> String {
         self.token(d::LEGACY_SYNC_CLIENT_ID, d::LEGACY_SYNC_SECRET)

@@ -178,9 +178,24 @@ fn take_property(message: &mut Map<String, Value>, name: &str) -> Option<Value> 
 fn attachment_from_json(value: &Value, now: OffsetDateTime) -> Attachment {
     let empty = Map::new();
     let object = value.as_object().unwrap_or(&empty);
+    let bytes = property(object, "contentBytes")
+        .and_then(Value::as_str)
+        .and_then(decode_base64)
+        .unwrap_or_default();
+    file_attachment(object, new_item_id(), bytes, now)
+}
+
+/// A `#microsoft.graph.fileAttachment` from its JSON properties (any case)
+/// and its decoded `contentBytes`.
+pub(super) fn file_attachment(
+    object: &Map<String, Value>,
+    id: String,
+    bytes: Vec<u8>,
+    at: OffsetDateTime,
+) -> Attachment {
     let text = |name: &str| property(object, name).and_then(Value::as_str);
     Attachment {
-        id: new_item_id(),
+        id,
         name: text("name").unwrap_or("").to_owned(),
         content_type: text("contentType")
             .unwrap_or("application/octet-stream")
@@ -189,12 +204,8 @@ fn attachment_from_json(value: &Value, now: OffsetDateTime) -> Attachment {
             .and_then(|v| read_bool(v).ok().flatten())
             .unwrap_or(false),
         content_id: text("contentId").map(str::to_owned),
-        bytes: Bytes::from(
-            text("contentBytes")
-                .and_then(decode_base64)
-                .unwrap_or_default(),
-        ),
-        modified_at: now,
+        bytes: Bytes::from(bytes),
+        modified_at: at,
     }
 }
 

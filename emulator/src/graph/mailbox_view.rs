@@ -8,13 +8,13 @@
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::drafts::file_attachment;
 use super::odata_query::canonical;
-use super::validation::{canonical_message_property, decode_base64, read_bool};
+use super::validation::{canonical_message_property, decode_base64};
 use crate::drafts::{Attachment, Draft, property, rfc3339};
 use crate::state::{Shared, StoredMessage};
 
@@ -272,21 +272,11 @@ fn stored_attachments(m: &StoredMessage, copy_id: &str, at: OffsetDateTime) -> V
         .enumerate()
         .filter_map(|(index, item)| {
             let object = item.as_object()?;
-            let text = |name: &str| property(object, name).and_then(Value::as_str);
-            let bytes = text("contentBytes").and_then(decode_base64)?;
-            Some(Attachment {
-                id: opaque_id("AAMk", &format!("{copy_id}\n{index}")),
-                name: text("name").unwrap_or("").to_owned(),
-                content_type: text("contentType")
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-                is_inline: property(object, "isInline")
-                    .and_then(|v| read_bool(v).ok().flatten())
-                    .unwrap_or(false),
-                content_id: text("contentId").map(str::to_owned),
-                bytes: Bytes::from(bytes),
-                modified_at: at,
-            })
+            let bytes = property(object, "contentBytes")
+                .and_then(Value::as_str)
+                .and_then(decode_base64)?;
+            let id = opaque_id("AAMk", &format!("{copy_id}\n{index}"));
+            Some(file_attachment(object, id, bytes, at))
         })
         .collect()
 }

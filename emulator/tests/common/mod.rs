@@ -28,6 +28,18 @@ impl Emu {
         .await
     }
 
+    /// Plain HTTP, Sent Items copies appearing at once (no transport lag).
+    pub async fn reading() -> Self {
+        let emu = Self::start().await;
+        emu.emulator
+            .update_settings(&graphmailer_emulator::SettingsUpdate {
+                sent_items_lag_ms: Some(0),
+                ..Default::default()
+            })
+            .unwrap();
+        emu
+    }
+
     /// HTTPS with the emulator's CA trusted.
     pub async fn start_tls() -> Self {
         Self::start_with(Options::default()).await
