@@ -8,6 +8,7 @@ use napi_derive::napi;
 
 use crate::convert;
 use crate::errors::Failure;
+use crate::from_js::FromJs;
 
 /// A certificate and its RSA private key, for certificate credentials (what
 /// Microsoft recommends over client secrets). Load it with `fromPath`,
@@ -139,22 +140,14 @@ pub(crate) fn from_option(
             unsafe { ClassInstance::<ClientCertificate>::from_napi_value(env.raw(), v.raw())? };
         return Ok(instance.inner.clone());
     }
-    let o = convert::object_arg(
+    crate::from_js::object(
         v,
         NAME,
         "an instance of ClientCertificate or an object { path, password }",
     )?;
-    convert::only_keys(&o, NAME, &["path", "password"])?;
-    let path = convert::string_arg(
-        o.get_named_property::<Unknown>("path")?,
-        &format!("{NAME}.path"),
-    )?;
-    let password = convert::optional_secret_arg(
-        Some(o.get_named_property::<Unknown>("password")?),
-        &format!("{NAME}.password"),
-    )?;
+    let file = crate::shapes::CertificateFile::from_js(v, NAME)?;
     Ok(graphmailer::ClientCertificate::from_path(
-        path,
-        password.as_ref().map(Secret::expose),
+        file.path,
+        file.password.as_ref().map(Secret::expose),
     )?)
 }

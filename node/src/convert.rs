@@ -1,11 +1,12 @@
 //! JavaScript values to core types.
 //!
-//! Only types and shapes are checked here, each failure naming the argument
-//! (`message.cc[1]`, `options.timeout`); every rule about what a value may be
-//! (addresses, header names, sizes, clouds, importance, ...) is core's.
+//! The objects' shapes are `shapes.rs`, read by `from_js.rs`; what is left
+//! here is what is not one field to one value: arguments that are not
+//! objects, values of several forms (a recipient, an attachment, headers)
+//! and the mapping onto core's builders. Every rule about what a value may
+//! be (addresses, header names, sizes, clouds, importance, ...) is core's.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use graphmailer::{Address, Attachment, Config, Message, Secret};
 use napi::bindgen_prelude::*;
@@ -13,128 +14,71 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use zeroize::Zeroizing;
 
 use crate::errors::Failure;
-
-type Converted<T> = std::result::Result<T, Failure>;
-
-/// The options `new Mailer(options)` knows, in the order of core's builder.
-pub const MAILER_OPTIONS: &[&str] = &[
-    "tenantId",
-    "clientId",
-    "clientSecret",
-    "clientCertificate",
-    "assertion",
-    "cloud",
-    "authorityHost",
-    "graphEndpoint",
-    "scope",
-    "allowedSenders",
-    "caBundlePath",
-    "caBundlePem",
-    "timeout",
-    "connectTimeout",
-    "maxAttempts",
-    "retryDeadline",
-    "maxConcurrentPerMailbox",
-    "largeMessages",
-    "defaultSender",
-];
-
-const MESSAGE_FIELDS: &[&str] = &[
-    "from",
-    "to",
-    "cc",
-    "bcc",
-    "replyTo",
-    "subject",
-    "text",
-    "html",
-    "importance",
-    "attachments",
-    "headers",
-    "saveToSentItems",
-    "signal",
-    "onProgress",
-];
-
-const ATTACHMENT_FIELDS: &[&str] = &[
-    "name",
-    "content",
-    "path",
-    "contentType",
-    "inline",
-    "contentId",
-];
+use crate::from_js::{
+    Bytes, Callback, Converted, FromJs, Signal, function, object, printable, received, type_name,
+};
+use crate::shapes;
 
 /// `new Mailer(options)`: the options object to a checked core `Config`.
 pub fn config(env: &Env, options: Unknown<'_>) -> Converted<Config> {
-    let options = object(options, "options", "of type object")?;
-    known_keys(&options, "options", MAILER_OPTIONS)?;
+    let o = shapes::MailerOptions::from_js(options, "options")?;
     let mut b = Config::builder();
-    if let Some(v) = optional_string(&options, "tenantId", "options")? {
+    if let Some(v) = o.tenant_id.0 {
         b = b.tenant_id(v);
     }
-    if let Some(v) = optional_string(&options, "clientId", "options")? {
+    if let Some(v) = o.client_id.0 {
         b = b.client_id(v);
     }
-    if let Some(v) = field(&options, "clientSecret")? {
-        // Never echo any part of what was given here, not even its value
-        // when it has the wrong type.
-        if v.get_type()? != ValueType::String {
-            return Err(Failure::arg_type(
-                "options.clientSecret",
-                "of type string",
-                format!("Received type {}", type_name(v.get_type()?)),
-            ));
-        }
-        b = b.client_secret(unsafe { v.cast::<String>()? });
+    if let Some(v) = o.client_secret {
+        b = b.client_secret(v);
     }
     // Core refuses a secret and a certificate together, naming both.
-    if let Some(v) = field(&options, "clientCertificate")? {
+    if let Some(v) = o.client_certificate {
         b = b.client_certificate(crate::certificate::from_option(env, v)?);
     }
-    if let Some(v) = field(&options, "assertion")? {
-        b = b.assertion_callback(assertion(v)?);
+    if let Some(v) = o.assertion {
+        b = b.assertion_callback(v);
     }
-    if let Some(v) = optional_string(&options, "cloud", "options")? {
+    if let Some(v) = o.cloud {
         b = b.set("cloud", &v)?;
     }
-    if let Some(v) = optional_string(&options, "authorityHost", "options")? {
+    if let Some(v) = o.authority_host {
         b = b.authority_host(v);
     }
-    if let Some(v) = optional_string(&options, "graphEndpoint", "options")? {
+    if let Some(v) = o.graph_endpoint {
         b = b.graph_endpoint(v);
     }
-    if let Some(v) = optional_string(&options, "scope", "options")? {
+    if let Some(v) = o.scope {
         b = b.scope(v);
     }
-    if let Some(v) = field(&options, "allowedSenders")? {
-        b = b.allowed_senders(strings(v, "options.allowedSenders")?);
+    if let Some(v) = o.allowed_senders {
+        b = b.allowed_senders(v);
     }
-    if let Some(v) = optional_string(&options, "caBundlePath", "options")? {
+    if let Some(v) = o.ca_bundle_path {
         b = b.ca_bundle_path(v);
     }
-    if let Some(v) = field(&options, "caBundlePem")? {
-        b = b.ca_bundle_pem(bytes(v, "options.caBundlePem")?);
+    if let Some(v) = o.ca_bundle_pem {
+        b = b.ca_bundle_pem(v.0);
     }
-    if let Some(v) = field(&options, "timeout")? {
-        b = b.timeout(milliseconds(v, "options.timeout")?);
+    if let Some(v) = o.timeout {
+        b = b.timeout(v.0);
     }
-    if let Some(v) = field(&options, "connectTimeout")? {
-        b = b.connect_timeout(milliseconds(v, "options.connectTimeout")?);
+    if let Some(v) = o.connect_timeout {
+        b = b.connect_timeout(v.0);
     }
-    if let Some(v) = field(&options, "maxAttempts")? {
-        b = b.max_attempts(whole(v, "options.maxAttempts")?);
+    if let Some(v) = o.max_attempts {
+        b = b.max_attempts(v.0);
     }
-    if let Some(v) = field(&options, "retryDeadline")? {
-        b = b.retry_deadline(milliseconds(v, "options.retryDeadline")?);
+    if let Some(v) = o.retry_deadline {
+        b = b.retry_deadline(v.0);
     }
-    if let Some(v) = field(&options, "maxConcurrentPerMailbox")? {
-        b = b.max_concurrent_per_mailbox(whole(v, "options.maxConcurrentPerMailbox")? as usize);
+    if let Some(v) = o.max_concurrent_per_mailbox {
+        b = b.max_concurrent_per_mailbox(v.0 as usize);
     }
-    if let Some(v) = field(&options, "largeMessages")? {
-        b = b.large_messages(boolean(v, "options.largeMessages")?);
+    if let Some(v) = o.large_messages {
+        b = b.large_messages(v);
     }
-    if let Some(v) = optional_string(&options, "defaultSender", "options")? {
+    if let Some(v) = o.default_sender {
         b = b.default_sender(v);
     }
     Ok(b.build()?)
@@ -147,30 +91,26 @@ pub fn environment(env: Unknown<'_>) -> Converted<Config> {
     let mut values = HashMap::new();
     for setting in graphmailer::config::SETTINGS {
         let name = setting.env;
-        let Some(v) = field(&env, name)? else {
+        let v: Unknown = env.get_named_property(name)?;
+        if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
             continue;
-        };
-        if v.get_type()? != ValueType::String {
-            // Type only: this may be the secret.
-            return Err(Failure::arg_type(
-                &format!("env.{name}"),
-                "of type string",
-                format!("Received type {}", type_name(v.get_type()?)),
-            ));
         }
-        values.insert(name, unsafe { v.cast::<String>()? });
+        // Read as a secret (its type alone in errors): this may be the secret.
+        values.insert(name, Secret::from_js(v, &format!("env.{name}"))?);
     }
-    Ok(Config::from_lookup(|name| values.get(name).cloned())?)
+    Ok(Config::from_lookup(|name| {
+        values.get(name).map(|v| v.expose().to_owned())
+    })?)
 }
 
 /// A string argument (`Mailer.fromFile(path)`).
 pub fn string_arg(v: Unknown<'_>, name: &str) -> Converted<String> {
-    string(v, name)
+    String::from_js(v, name)
 }
 
 /// Bytes from a string (UTF-8), a `Buffer` or a `Uint8Array`.
 pub fn bytes_arg(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
-    bytes(v, name)
+    Bytes::from_js(v, name).map(|b| b.0)
 }
 
 /// Secret bytes (a private key, a PKCS#12 archive): wiped when dropped, and
@@ -178,9 +118,9 @@ pub fn bytes_arg(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
 pub fn secret_bytes_arg(v: Unknown<'_>, name: &str) -> Converted<Zeroizing<Vec<u8>>> {
     let t = v.get_type()?;
     if (t == ValueType::String || (t == ValueType::Object && v.is_typedarray()?))
-        && let Ok(b) = bytes(v, name)
+        && let Ok(b) = Bytes::from_js(v, name)
     {
-        return Ok(Zeroizing::new(b));
+        return Ok(Zeroizing::new(b.0));
     }
     Err(Failure::arg_type(
         name,
@@ -191,38 +131,13 @@ pub fn secret_bytes_arg(v: Unknown<'_>, name: &str) -> Converted<Zeroizing<Vec<u
 
 /// A secret string (a password): a wrong type is reported by its type alone.
 pub fn secret_arg(v: Unknown<'_>, name: &str) -> Converted<Secret> {
-    let t = v.get_type()?;
-    if t != ValueType::String {
-        return Err(Failure::arg_type(
-            name,
-            "of type string",
-            format!("Received type {}", type_name(t)),
-        ));
-    }
-    Ok(Secret::new(unsafe { v.cast::<String>()? }))
+    Secret::from_js(v, name)
 }
 
 /// An optional secret string; `undefined` and `null` are none.
 pub fn optional_secret_arg(v: Option<Unknown<'_>>, name: &str) -> Converted<Option<Secret>> {
-    match v {
-        None => Ok(None),
-        Some(v) if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) => Ok(None),
-        Some(v) => secret_arg(v, name).map(Some),
-    }
+    optional_arg(v, name)
 }
-
-/// An object argument (not an array).
-pub fn object_arg<'e>(v: Unknown<'e>, name: &str, expected: &str) -> Converted<Object<'e>> {
-    object(v, name, expected)
-}
-
-/// Refuses properties other than `known` (a misspelt option is an error).
-pub fn only_keys(o: &Object<'_>, name: &str, known: &[&str]) -> Converted<()> {
-    known_keys(o, name, known)
-}
-
-/// A JavaScript callback called from the runtime's threads.
-pub type Callback<Args> = ThreadsafeFunction<Args, (), Args, Status, false>;
 
 /// `onProgress(verification, remainingMs)` of `verify`.
 pub type ProgressFn = Callback<ProgressArgs>;
@@ -230,153 +145,63 @@ pub type ProgressFn = Callback<ProgressArgs>;
 /// `onProgress(progress)` of `send`.
 pub type UploadProgressFn = Callback<crate::reports::UploadProgress>;
 
+/// Two arguments, not one array of two.
+pub type ProgressArgs = FnArgs<(crate::reports::Verification, f64)>;
+
 /// `assertion()`: a string, or a Promise of one. Weak, so a mailer kept
 /// for the life of the program does not keep Node's event loop alive.
 type AssertionFn = ThreadsafeFunction<(), Either<String, Promise<String>>, (), Status, false, true>;
 
 /// `options.assertion` to core's callback: the function runs on Node's
 /// thread, its Promise is awaited on the runtime's.
-fn assertion(v: Unknown<'_>) -> Converted<graphmailer::AssertionCallback> {
-    if v.get_type()? != ValueType::Function {
-        return Err(Failure::arg_type(
-            "options.assertion",
-            "of type function",
-            received(v)?,
-        ));
+impl<'e> FromJs<'e> for graphmailer::AssertionCallback {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        let f = function::<(), Either<String, Promise<String>>>(v, name)?;
+        let tsfn: std::sync::Arc<AssertionFn> = std::sync::Arc::new(
+            f.build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?,
+        );
+        Ok(graphmailer::AssertionCallback::future(move || {
+            let tsfn = tsfn.clone();
+            async move {
+                let returned = tsfn
+                    .call_async_catch(())
+                    .await
+                    .map_err(|e| e.reason.clone())?;
+                let value = match returned {
+                    Either::A(text) => text,
+                    Either::B(promise) => promise.await.map_err(|e| e.reason.clone())?,
+                };
+                Ok(Secret::new(value))
+            }
+        }))
     }
-    let f: Function<'_, (), Either<String, Promise<String>>> = unsafe { v.cast()? };
-    let tsfn: std::sync::Arc<AssertionFn> = std::sync::Arc::new(
-        f.build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
-    Ok(graphmailer::AssertionCallback::future(move || {
-        let tsfn = tsfn.clone();
-        async move {
-            let returned = tsfn
-                .call_async_catch(())
-                .await
-                .map_err(|e| e.reason.clone())?;
-            let value = match returned {
-                Either::A(text) => text,
-                Either::B(promise) => promise.await.map_err(|e| e.reason.clone())?,
-            };
-            Ok(Secret::new(value))
-        }
-    }))
 }
 
-/// Two arguments, not one array of two.
-pub type ProgressArgs = FnArgs<(crate::reports::Verification, f64)>;
-
-/// What `mailer.verify(options)` checks, and for how long.
-pub struct VerifyOptions {
-    pub allowed: Vec<String>,
-    pub denied: Vec<String>,
-    /// Repeat until the check holds or this has passed.
-    pub wait: Option<Duration>,
-    pub interval: Option<Duration>,
-    pub on_progress: Option<ProgressFn>,
-}
-
-/// `mailer.verify({ allowed, denied, wait, interval })`.
-pub fn verify_options(v: Unknown<'_>) -> Converted<VerifyOptions> {
-    const NAME: &str = "options";
-    let o = object(v, NAME, "of type object")?;
-    known_keys(
-        &o,
-        NAME,
-        &["allowed", "denied", "wait", "interval", "onProgress"],
-    )?;
-    let list = |key: &str| -> Converted<Vec<String>> {
-        match field(&o, key)? {
-            Some(v) => strings(v, &format!("{NAME}.{key}")),
-            None => Ok(Vec::new()),
-        }
-    };
-    let duration = |key: &str| -> Converted<Option<Duration>> {
-        field(&o, key)?
-            .map(|v| milliseconds(v, &format!("{NAME}.{key}")))
-            .transpose()
-    };
-    Ok(VerifyOptions {
-        allowed: list("allowed")?,
-        denied: list("denied")?,
-        wait: duration("wait")?,
-        interval: duration("interval")?,
-        on_progress: callback(&o, NAME, "onProgress")?,
-    })
-}
-
-/// The `onProgress` of `mailer.send(message)`, if it has one.
-pub fn message_progress(v: Unknown<'_>) -> Converted<Option<UploadProgressFn>> {
-    if v.get_type()? != ValueType::Object {
-        return Ok(None);
-    }
-    callback(&unsafe { v.cast::<Object>()? }, "message", "onProgress")
-}
-
-/// An optional function property, made callable from other threads.
-fn callback<Args: 'static + JsValuesTupleIntoVec>(
-    o: &Object<'_>,
-    parent: &str,
-    key: &str,
-) -> Converted<Option<Callback<Args>>> {
-    match field(o, key)? {
-        None => Ok(None),
-        Some(f) if f.get_type()? == ValueType::Function => {
-            let f: Function<'_, Args, ()> = unsafe { f.cast()? };
-            Ok(Some(
-                f.build_threadsafe_function::<Args>()
-                    .callee_handled::<false>()
-                    .build()?,
-            ))
-        }
-        Some(f) => Err(Failure::arg_type(
-            &format!("{parent}.{key}"),
-            "of type function",
-            received(f)?,
-        )),
-    }
+/// `mailer.verify({ allowed, denied, wait, interval, onProgress })`.
+pub fn verify_options(v: Unknown<'_>) -> Converted<shapes::VerifyOptions> {
+    shapes::VerifyOptions::from_js(v, "options")
 }
 
 /// `policyScript(request, style)`: the request object to core's.
 pub fn policy_request(v: Unknown<'_>) -> Converted<graphmailer::PolicyRequest> {
-    const NAME: &str = "request";
-    let o = object(v, NAME, "of type object")?;
-    known_keys(
-        &o,
-        NAME,
-        &[
-            "appId",
-            "servicePrincipalId",
-            "displayName",
-            "mailboxes",
-            "denied",
-            "group",
-        ],
-    )?;
-    let list = |key: &str| -> Converted<Vec<String>> {
-        match field(&o, key)? {
-            Some(v) => strings(v, &format!("{NAME}.{key}")),
-            None => Ok(Vec::new()),
-        }
-    };
+    let r = shapes::PolicyRequest::from_js(v, "request")?;
     Ok(graphmailer::PolicyRequest {
-        app_id: optional_string(&o, "appId", NAME)?.unwrap_or_default(),
-        service_principal_id: optional_string(&o, "servicePrincipalId", NAME)?,
-        display_name: optional_string(&o, "displayName", NAME)?,
-        mailboxes: list("mailboxes")?,
-        denied: list("denied")?,
-        group: optional_string(&o, "group", NAME)?,
+        app_id: r.app_id.0.unwrap_or_default(),
+        service_principal_id: r.service_principal_id,
+        display_name: r.display_name,
+        mailboxes: r.mailboxes.0.unwrap_or_default(),
+        denied: r.denied.unwrap_or_default(),
+        group: r.group,
     })
 }
 
 /// `'rbac'` or `'applicationAccessPolicy'`.
 pub fn policy_style(v: Unknown<'_>) -> Converted<graphmailer::PolicyStyle> {
     const NAME: &str = "style";
-    let text = string(v, NAME)?;
+    let text = String::from_js(v, NAME)?;
     // Core parses; the message uses JavaScript's spelling of the names.
     text.parse().map_err(|_| {
         Failure::arg_value(
@@ -399,7 +224,8 @@ pub struct Prepared {
     attachments: Vec<Pending>,
 }
 
-enum Pending {
+/// An attachment as given: ready, or a file still to be looked at.
+pub enum Pending {
     Ready(Attachment),
     File {
         path: String,
@@ -449,33 +275,28 @@ impl Prepared {
     }
 }
 
+/// What `mailer.send(message)` took: the message, and how to follow and
+/// stop its sending.
+pub struct Outgoing<'e> {
+    pub prepared: Prepared,
+    pub signal: Option<Object<'e>>,
+    pub on_progress: Option<UploadProgressFn>,
+}
+
 /// `mailer.send(message)`: the message object to a core `Message` (not yet
 /// validated: core's `send` does that).
-pub fn message(v: Unknown<'_>) -> Converted<Prepared> {
-    let m = object(v, "message", "of type object")?;
-    known_keys(&m, "message", MESSAGE_FIELDS)?;
-    let from = match field(&m, "from")? {
-        Some(v) => string(v, "message.from")?,
-        None => {
-            return Err(Failure::arg_type(
-                "message.from",
-                "of type string (the mailbox to send as)",
-                received(m.get_named_property::<Unknown>("from")?)?,
-            ));
-        }
-    };
-    let mut message = Message::new(from);
-    message.to = recipients(&m, "to")?;
-    message.cc = recipients(&m, "cc")?;
-    message.bcc = recipients(&m, "bcc")?;
-    message.reply_to = recipients(&m, "replyTo")?;
-    if let Some(subject) = optional_string(&m, "subject", "message")? {
+pub fn message(v: Unknown<'_>) -> Converted<Outgoing<'_>> {
+    let m = shapes::SendOptions::from_js(v, "message")?;
+    let mut message = Message::new(m.from.0);
+    let list = |r: Option<Recipients>| r.map(|r| r.0).unwrap_or_default();
+    message.to = list(m.to);
+    message.cc = list(m.cc);
+    message.bcc = list(m.bcc);
+    message.reply_to = list(m.reply_to);
+    if let Some(subject) = m.subject {
         message = message.subject(subject);
     }
-    match (
-        optional_string(&m, "text", "message")?,
-        optional_string(&m, "html", "message")?,
-    ) {
+    match (m.text, m.html) {
         (Some(_), Some(_)) => {
             return Err(Failure::arg_value(
                 "message.html",
@@ -486,175 +307,169 @@ pub fn message(v: Unknown<'_>) -> Converted<Prepared> {
         (None, Some(html)) => message = message.html(html),
         (None, None) => {}
     }
-    if let Some(importance) = optional_string(&m, "importance", "message")? {
+    if let Some(importance) = m.importance {
         message = message.importance(importance.parse()?);
     }
-    if let Some(v) = field(&m, "saveToSentItems")? {
-        message = message.save_to_sent_items(boolean(v, "message.saveToSentItems")?);
+    if let Some(save) = m.save_to_sent_items {
+        message = message.save_to_sent_items(save);
     }
-    if let Some(v) = field(&m, "headers")? {
-        for (name, value) in headers(v)? {
-            message = message.header(name, value);
-        }
+    for (name, value) in m.headers.map(|h| h.0).unwrap_or_default() {
+        message = message.header(name, value);
     }
-    let mut attachments = Vec::new();
-    if let Some(v) = field(&m, "attachments")? {
-        let list = array(v, "message.attachments", "an array of attachments")?;
-        for i in 0..list.get_array_length()? {
-            let name = format!("message.attachments[{i}]");
-            attachments.push(attachment(list.get_element::<Unknown>(i)?, &name)?);
-        }
-    }
-    Ok(Prepared {
-        message,
-        attachments,
+    Ok(Outgoing {
+        prepared: Prepared {
+            message,
+            attachments: m.attachments.unwrap_or_default(),
+        },
+        signal: m.signal.map(|s| s.0),
+        on_progress: m.on_progress,
     })
 }
 
-/// `"a@b"`, `{ name, address }`, or an array of them.
-fn recipients(m: &Object<'_>, key: &str) -> Converted<Vec<Address>> {
-    let name = format!("message.{key}");
-    let Some(v) = field(m, key)? else {
-        return Ok(Vec::new());
-    };
-    if !v.is_array()? {
-        return Ok(vec![address(v, &name)?]);
+/// `message.from`: a string; when it is missing, the error says what it is for.
+pub struct Mailbox(pub String);
+
+impl<'e> FromJs<'e> for Mailbox {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        String::from_js(v, name).map(Mailbox)
     }
-    let list: Object = unsafe { v.cast()? };
-    (0..list.get_array_length()?)
-        .map(|i| address(list.get_element::<Unknown>(i)?, &format!("{name}[{i}]")))
-        .collect()
+
+    fn absent(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        Err(Failure::arg_type(
+            name,
+            "of type string (the mailbox to send as)",
+            received(v)?,
+        ))
+    }
 }
 
-fn address(v: Unknown<'_>, name: &str) -> Converted<Address> {
-    const EXPECTED: &str = "of type string or an object { name, address }";
-    match v.get_type()? {
-        ValueType::String => Ok(Address::new(unsafe { v.cast::<String>()? })),
-        ValueType::Object if !v.is_array()? => {
-            let o: Object = unsafe { v.cast()? };
-            known_keys(&o, name, &["name", "address"])?;
-            let address = match field(&o, "address")? {
-                Some(a) => string(a, &format!("{name}.address"))?,
-                None => {
-                    return Err(Failure::arg_type(
-                        &format!("{name}.address"),
-                        "of type string",
-                        received(o.get_named_property::<Unknown>("address")?)?,
-                    ));
-                }
-            };
-            Ok(match optional_string(&o, "name", name)? {
-                Some(display) => Address::with_name(display, address),
-                None => Address::new(address),
-            })
+/// `"a@b"`, `{ name, address }`, or an array of them.
+pub struct Recipients(pub Vec<Address>);
+
+impl<'e> FromJs<'e> for Recipients {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        if v.is_array()? {
+            return Vec::from_js(v, name).map(Recipients);
         }
-        _ => Err(Failure::arg_type(name, EXPECTED, received(v)?)),
+        Ok(Recipients(vec![Address::from_js(v, name)?]))
+    }
+}
+
+impl<'e> FromJs<'e> for Address {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        match v.get_type()? {
+            ValueType::String => Ok(Address::new(unsafe { v.cast::<String>()? })),
+            ValueType::Object if !v.is_array()? => {
+                let a = shapes::Address::from_js(v, name)?;
+                Ok(match a.name {
+                    Some(display) => Address::with_name(display, a.address),
+                    None => Address::new(a.address),
+                })
+            }
+            _ => Err(Failure::arg_type(
+                name,
+                "of type string or an object { name, address }",
+                received(v)?,
+            )),
+        }
     }
 }
 
 /// `{ "x-a": "1" }`, or `[["x-a", "1"], ...]`, or `[{ name, value }, ...]`.
-fn headers(v: Unknown<'_>) -> Converted<Vec<(String, String)>> {
-    const NAME: &str = "message.headers";
-    if !v.is_array()? {
+pub struct Headers(pub Vec<(String, String)>);
+
+impl<'e> FromJs<'e> for Headers {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        if v.is_array()? {
+            return Vec::<HeaderItem>::from_js(v, name)
+                .map(|items| Headers(items.into_iter().map(|h| h.0).collect()));
+        }
         let o = object(
             v,
-            NAME,
+            name,
             "an object of header names to values, or an array of [name, value] pairs",
         )?;
         let keys = o.get_property_names()?;
         let mut out = Vec::new();
         for i in 0..keys.get_array_length()? {
             let key: String = keys.get_element(i)?;
-            let value = o.get_named_property::<Unknown>(&key)?;
-            out.push((key.clone(), string(value, &format!("{NAME}['{key}']"))?));
+            let value = o.get_named_property::<Unknown<'e>>(&key)?;
+            out.push((
+                key.clone(),
+                String::from_js(value, &format!("{name}['{key}']"))?,
+            ));
         }
-        return Ok(out);
+        Ok(Headers(out))
     }
-    let list: Object = unsafe { v.cast()? };
-    let mut out = Vec::new();
-    for i in 0..list.get_array_length()? {
-        let name = format!("{NAME}[{i}]");
-        let item = list.get_element::<Unknown>(i)?;
-        if item.is_array()? {
-            let pair: Object = unsafe { item.cast()? };
+}
+
+/// One header of the array form: `[name, value]` or `{ name, value }`.
+struct HeaderItem((String, String));
+
+impl<'e> FromJs<'e> for HeaderItem {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        if v.is_array()? {
+            let pair: Object<'e> = unsafe { v.cast()? };
             if pair.get_array_length()? != 2 {
-                return Err(Failure::arg_value(&name, "must be a [name, value] pair"));
+                return Err(Failure::arg_value(name, "must be a [name, value] pair"));
             }
-            out.push((
-                string(pair.get_element::<Unknown>(0)?, &format!("{name}[0]"))?,
-                string(pair.get_element::<Unknown>(1)?, &format!("{name}[1]"))?,
-            ));
-        } else {
-            let o = object(
-                item,
-                &name,
-                "a [name, value] pair or an object { name, value }",
-            )?;
-            known_keys(&o, &name, &["name", "value"])?;
-            out.push((
-                string(
-                    o.get_named_property::<Unknown>("name")?,
-                    &format!("{name}.name"),
-                )?,
-                string(
-                    o.get_named_property::<Unknown>("value")?,
-                    &format!("{name}.value"),
-                )?,
-            ));
+            let at = |i: u32| {
+                String::from_js(pair.get_element::<Unknown<'e>>(i)?, &format!("{name}[{i}]"))
+            };
+            return Ok(HeaderItem((at(0)?, at(1)?)));
         }
+        object(v, name, "a [name, value] pair or an object { name, value }")?;
+        let h = shapes::Header::from_js(v, name)?;
+        Ok(HeaderItem((h.name, h.value)))
     }
-    Ok(out)
 }
 
 /// A path (`"./invoice.pdf"`) or `{ name, content | path, contentType, inline, contentId }`.
-fn attachment(v: Unknown<'_>, name: &str) -> Converted<Pending> {
-    if v.get_type()? == ValueType::String {
-        let path = unsafe { v.cast::<String>()? };
-        return Ok(Pending::File {
-            path,
-            name: None,
-            content_type: None,
-            inline: false,
-            content_id: None,
-        });
-    }
-    let o = object(
-        v,
-        name,
-        "a file path (string) or an object { name, content | path, contentType, inline, contentId }",
-    )?;
-    known_keys(&o, name, ATTACHMENT_FIELDS)?;
-    let file_name = optional_string(&o, "name", name)?;
-    let content_type = optional_string(&o, "contentType", name)?;
-    let inline = match field(&o, "inline")? {
-        Some(v) => boolean(v, &format!("{name}.inline"))?,
-        None => false,
-    };
-    let content_id = optional_string(&o, "contentId", name)?;
-    match (field(&o, "content")?, optional_string(&o, "path", name)?) {
-        (Some(content), None) => Ok(Pending::Ready(Attachment {
-            // A missing name is core's to refuse, with its field name.
-            name: file_name.unwrap_or_default(),
-            content_type,
-            content: bytes(content, &format!("{name}.content"))?.into(),
-            inline,
-            content_id,
-        })),
-        (None, Some(path)) => Ok(Pending::File {
-            path,
-            name: file_name,
-            content_type,
-            inline,
-            content_id,
-        }),
-        (Some(_), Some(_)) => Err(Failure::arg_value(
+impl<'e> FromJs<'e> for Pending {
+    const PLURAL: &'static str = "attachments";
+
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        if v.get_type()? == ValueType::String {
+            return Ok(Pending::File {
+                path: unsafe { v.cast::<String>()? },
+                name: None,
+                content_type: None,
+                inline: false,
+                content_id: None,
+            });
+        }
+        object(
+            v,
             name,
-            "has both content and path: give one",
-        )),
-        (None, None) => Err(Failure::arg_value(
-            name,
-            "has neither content nor path: give one",
-        )),
+            "a file path (string) or an object { name, content | path, contentType, inline, contentId }",
+        )?;
+        let a = shapes::Attachment::from_js(v, name)?;
+        let inline = a.inline.unwrap_or(false);
+        match (a.content, a.path) {
+            (Some(content), None) => Ok(Pending::Ready(Attachment {
+                // A missing name is core's to refuse, with its field name.
+                name: a.name.unwrap_or_default(),
+                content_type: a.content_type,
+                content: content.0.into(),
+                inline,
+                content_id: a.content_id,
+            })),
+            (None, Some(path)) => Ok(Pending::File {
+                path,
+                name: a.name,
+                content_type: a.content_type,
+                inline,
+                content_id: a.content_id,
+            }),
+            (Some(_), Some(_)) => Err(Failure::arg_value(
+                name,
+                "has both content and path: give one",
+            )),
+            (None, None) => Err(Failure::arg_value(
+                name,
+                "has neither content nor path: give one",
+            )),
+        }
     }
 }
 
@@ -679,260 +494,25 @@ pub fn mime_bytes(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
     }
 }
 
-/// The options of `sendMime` and `sendMimeFile`.
-pub struct MimeOptions<'e> {
-    /// The mailbox to send as; the message's From address when `None`.
-    pub sender: Option<String>,
-    pub signal: Option<Object<'e>>,
-}
-
-/// `{ sender?, signal? }`; `undefined` and `null` are no options.
-pub fn mime_options<'e>(v: Option<Unknown<'e>>) -> Converted<MimeOptions<'e>> {
-    const NAME: &str = "options";
-    let none = MimeOptions {
-        sender: None,
-        signal: None,
-    };
-    let Some(v) = v else { return Ok(none) };
-    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
-        return Ok(none);
-    }
-    let o = object(v, NAME, "of type object")?;
-    known_keys(&o, NAME, &["sender", "signal"])?;
-    Ok(MimeOptions {
-        sender: optional_string(&o, "sender", NAME)?,
-        signal: signal_of(&o, NAME)?,
-    })
-}
-
-/// `message.signal` of `mailer.send(message)`, when `message` is an object.
-pub fn message_signal<'e>(v: Unknown<'e>) -> Converted<Option<Object<'e>>> {
-    if v.get_type()? != ValueType::Object {
-        return Ok(None);
-    }
-    signal_of(&unsafe { v.cast::<Object>()? }, "message")
+/// `{ sender?, signal? }`, the options of `sendMime` and `sendMimeFile`;
+/// `undefined` and `null` are no options.
+pub fn mime_options<'e>(v: Option<Unknown<'e>>) -> Converted<shapes::SendMimeOptions<'e>> {
+    Ok(optional_arg(v, "options")?.unwrap_or_default())
 }
 
 /// `{ signal? }`, the options of `outbox.run(mailer, options)`; `undefined`
 /// and `null` are no options.
-pub fn signal_options<'e>(v: Option<Unknown<'e>>, name: &str) -> Converted<Option<Object<'e>>> {
-    let Some(v) = v else { return Ok(None) };
-    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
-        return Ok(None);
-    }
-    let o = object(v, name, "of type object")?;
-    known_keys(&o, name, &["signal"])?;
-    signal_of(&o, name)
+pub fn run_options<'e>(v: Option<Unknown<'e>>) -> Converted<Option<Object<'e>>> {
+    let o: Option<shapes::RunOptions> = optional_arg(v, "options")?;
+    Ok(o.and_then(|o| o.signal).map(|s: Signal| s.0))
 }
 
-/// An `AbortSignal`, recognised as Node recognises one (an object with
-/// `aborted`), plus the `addEventListener` the binding calls.
-fn signal_of<'e>(o: &Object<'e>, parent: &str) -> Converted<Option<Object<'e>>> {
-    let name = format!("{parent}.signal");
-    let Some(v) = field(o, "signal")? else {
-        return Ok(None);
-    };
-    let wrong = |v| {
-        Failure::arg_type(
-            &name,
-            "an instance of AbortSignal",
-            received(v).unwrap_or_default(),
-        )
-    };
-    if v.get_type()? != ValueType::Object {
-        return Err(wrong(v));
-    }
-    let signal: Object = unsafe { v.cast()? };
-    let aborted: Unknown = signal.get_named_property("aborted")?;
-    let add: Unknown = signal.get_named_property("addEventListener")?;
-    if aborted.get_type()? != ValueType::Boolean || add.get_type()? != ValueType::Function {
-        return Err(wrong(v));
-    }
-    Ok(Some(signal))
-}
-
-// ---- small readers -------------------------------------------------------
-
-/// A property, or `None` when it is missing, `undefined` or `null`.
-fn field<'e>(o: &Object<'e>, key: &str) -> Converted<Option<Unknown<'e>>> {
-    let v: Unknown = o.get_named_property(key)?;
-    Ok(match v.get_type()? {
-        ValueType::Undefined | ValueType::Null => None,
-        _ => Some(v),
-    })
-}
-
-fn optional_string(o: &Object<'_>, key: &str, parent: &str) -> Converted<Option<String>> {
-    field(o, key)?
-        .map(|v| string(v, &format!("{parent}.{key}")))
-        .transpose()
-}
-
-fn string(v: Unknown<'_>, name: &str) -> Converted<String> {
-    if v.get_type()? != ValueType::String {
-        return Err(Failure::arg_type(name, "of type string", received(v)?));
-    }
-    Ok(unsafe { v.cast::<String>()? })
-}
-
-fn boolean(v: Unknown<'_>, name: &str) -> Converted<bool> {
-    if v.get_type()? != ValueType::Boolean {
-        return Err(Failure::arg_type(name, "of type boolean", received(v)?));
-    }
-    Ok(unsafe { v.cast::<bool>()? })
-}
-
-fn number(v: Unknown<'_>, name: &str) -> Converted<f64> {
-    if v.get_type()? != ValueType::Number {
-        return Err(Failure::arg_type(name, "of type number", received(v)?));
-    }
-    Ok(unsafe { v.cast::<f64>()? })
-}
-
-/// A duration in milliseconds, JavaScript's unit for time.
-fn milliseconds(v: Unknown<'_>, name: &str) -> Converted<Duration> {
-    let ms = number(v, name)?;
-    if !(0.0..=1e12).contains(&ms) {
-        return Err(Failure::Range(format!(
-            "The value of \"{name}\" is out of range. It must be a number of milliseconds, 0 or more. Received {ms}"
-        )));
-    }
-    Ok(Duration::from_secs_f64(ms / 1000.0))
-}
-
-fn whole(v: Unknown<'_>, name: &str) -> Converted<u32> {
-    let n = number(v, name)?;
-    if n.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&n) {
-        return Err(Failure::Range(format!(
-            "The value of \"{name}\" is out of range. It must be an integer, 0 or more. Received {n}"
-        )));
-    }
-    Ok(n as u32)
-}
-
-/// Bytes from a `Buffer`, a `Uint8Array` or a string (as UTF-8).
-fn bytes(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
-    const EXPECTED: &str = "of type string or an instance of Buffer or Uint8Array";
-    match v.get_type()? {
-        ValueType::String => Ok(unsafe { v.cast::<String>()? }.into_bytes()),
-        ValueType::Object if v.is_typedarray()? => match unsafe { v.cast::<Uint8ArraySlice>() } {
-            Ok(slice) => Ok(slice.to_vec()),
-            Err(_) => Err(Failure::arg_type(name, EXPECTED, received(v)?)),
-        },
-        _ => Err(Failure::arg_type(name, EXPECTED, received(v)?)),
-    }
-}
-
-fn strings(v: Unknown<'_>, name: &str) -> Converted<Vec<String>> {
-    let list = array(v, name, "an array of strings")?;
-    (0..list.get_array_length()?)
-        .map(|i| string(list.get_element::<Unknown>(i)?, &format!("{name}[{i}]")))
-        .collect()
-}
-
-fn array<'e>(v: Unknown<'e>, name: &str, expected: &str) -> Converted<Object<'e>> {
-    if !v.is_array()? {
-        return Err(Failure::arg_type(
-            name,
-            &format!("{expected} (an instance of Array)"),
-            received(v)?,
-        ));
-    }
-    Ok(unsafe { v.cast()? })
-}
-
-fn object<'e>(v: Unknown<'e>, name: &str, expected: &str) -> Converted<Object<'e>> {
-    if v.get_type()? != ValueType::Object || v.is_array()? {
-        return Err(Failure::arg_type(name, expected, received(v)?));
-    }
-    Ok(unsafe { v.cast()? })
-}
-
-/// Refuses a key the binding does not know, so a misspelt option
-/// (`tenantID`, `attachment`) is an error instead of being silently ignored.
-fn known_keys(o: &Object<'_>, name: &str, known: &[&str]) -> Converted<()> {
-    let keys = o.get_property_names()?;
-    for i in 0..keys.get_array_length()? {
-        let key: Unknown = keys.get_element(i)?;
-        if key.get_type()? != ValueType::String {
-            continue;
+/// An optional argument: `undefined` and `null` are none.
+pub fn optional_arg<'e, T: FromJs<'e>>(v: Option<Unknown<'e>>, name: &str) -> Converted<Option<T>> {
+    match v {
+        Some(v) if !matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) => {
+            T::from_js(v, name).map(Some)
         }
-        let key: String = unsafe { key.cast()? };
-        if !known.contains(&key.as_str()) {
-            return Err(Failure::arg_value(
-                name,
-                format!(
-                    "has an unknown property '{}'; known: {}",
-                    printable(&key),
-                    known.join(", ")
-                ),
-            ));
-        }
+        _ => Ok(None),
     }
-    Ok(())
-}
-
-/// `Received type number (5)`, `Received null`, `Received an instance of Array`,
-/// as Node words it. A string's content is never shown: it could be a secret.
-fn received(v: Unknown<'_>) -> Converted<String> {
-    let t = v.get_type()?;
-    Ok(match t {
-        ValueType::Undefined => "Received undefined".into(),
-        ValueType::Null => "Received null".into(),
-        ValueType::Boolean | ValueType::Number | ValueType::BigInt => {
-            let shown = v.coerce_to_string()?.into_utf8()?.into_owned()?;
-            format!("Received type {} ({})", type_name(t), printable(&shown))
-        }
-        ValueType::Object => match constructor_name(v) {
-            Some(c) => format!("Received an instance of {c}"),
-            None => "Received an object".into(),
-        },
-        other => format!("Received type {}", type_name(other)),
-    })
-}
-
-fn constructor_name(v: Unknown<'_>) -> Option<String> {
-    let o: Object = unsafe { v.cast().ok()? };
-    let ctor: Unknown = o.get_named_property("constructor").ok()?;
-    if ctor.get_type().ok()? != ValueType::Function {
-        return None;
-    }
-    let name: Unknown = ctor
-        .coerce_to_object()
-        .ok()?
-        .get_named_property("name")
-        .ok()?;
-    if name.get_type().ok()? != ValueType::String {
-        return None;
-    }
-    let name: String = unsafe { name.cast().ok()? };
-    (!name.is_empty()).then(|| printable(&name))
-}
-
-fn type_name(t: ValueType) -> &'static str {
-    match t {
-        ValueType::Undefined => "undefined",
-        ValueType::Null => "null",
-        ValueType::Boolean => "boolean",
-        ValueType::Number => "number",
-        ValueType::String => "string",
-        ValueType::Symbol => "symbol",
-        ValueType::Object => "object",
-        ValueType::Function => "function",
-        ValueType::BigInt => "bigint",
-        _ => "unknown",
-    }
-}
-
-/// At most 40 characters without control characters, for error messages.
-fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
 }

@@ -11,8 +11,10 @@ mod abort;
 mod certificate;
 mod convert;
 mod errors;
+mod from_js;
 mod outbox;
 mod reports;
+mod shapes;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -125,16 +127,12 @@ impl Mailer {
         env: &'env Env,
         message: Unknown,
     ) -> Result<PromiseRaw<'env, SendReceipt>> {
-        let converted = convert::message(message).and_then(|p| {
-            let progress = convert::message_progress(message)?;
-            Ok((p, convert::message_signal(message)?, progress))
-        });
-        let (prepared, signal, on_progress) = match converted {
+        let (prepared, signal, on_progress) = match convert::message(message) {
             // An exception thrown while reading the message (a throwing getter)
             // is already pending: throw it as it is.
             Err(Failure::Js(e)) => return Err(e),
             Err(other) => (Err(other), None, None),
-            Ok((prepared, signal, progress)) => (Ok(prepared), signal, progress),
+            Ok(o) => (Ok(o.prepared), o.signal, o.on_progress),
         };
         let options = match on_progress {
             Some(f) => graphmailer::SendOptions::new().on_progress(move |p| report_progress(&f, p)),
@@ -181,7 +179,7 @@ impl Mailer {
         let (bytes, sender, signal) = match converted {
             Err(Failure::Js(e)) => return Err(e),
             Err(other) => (Err(other), None, None),
-            Ok((bytes, o)) => (Ok(bytes), o.sender, o.signal),
+            Ok((bytes, o)) => (Ok(bytes), o.sender, o.signal.map(|s| s.0)),
         };
         let mailer = self.inner.clone();
         settle(env, signal, async move {
@@ -209,7 +207,7 @@ impl Mailer {
         let (path, sender, signal) = match converted {
             Err(Failure::Js(e)) => return Err(e),
             Err(other) => (Err(other), None, None),
-            Ok((path, o)) => (Ok(path), o.sender, o.signal),
+            Ok((path, o)) => (Ok(path), o.sender, o.signal.map(|s| s.0)),
         };
         let mailer = self.inner.clone();
         settle(env, signal, async move {
@@ -260,11 +258,16 @@ impl Mailer {
             async move {
                 let outcome = async {
                     let o = options?;
+                    let allowed = o.allowed.unwrap_or_default();
+                    let denied = o.denied.unwrap_or_default();
                     let verification = match (o.wait, o.on_progress) {
-                        (None, None) => mailer.verify(&o.allowed, &o.denied).await?,
+                        (None, None) => mailer.verify(&allowed, &denied).await?,
                         (wait, on_progress) => {
-                            let wait = wait.unwrap_or_default();
-                            let interval = graphmailer::blocking::verify_interval(wait, o.interval);
+                            let wait = wait.map(|w| w.0).unwrap_or_default();
+                            let interval = graphmailer::blocking::verify_interval(
+                                wait,
+                                o.interval.map(|i| i.0),
+                            );
                             let progress =
                                 move |v: &graphmailer::Verification, left: std::time::Duration| {
                                     if let Some(f) = &on_progress {
@@ -279,7 +282,7 @@ impl Mailer {
                                     }
                                 };
                             mailer
-                                .verify_until(&o.allowed, &o.denied, wait, interval, progress)
+                                .verify_until(&allowed, &denied, wait, interval, progress)
                                 .await?
                         }
                     };

@@ -139,7 +139,7 @@ impl Outbox {
         env: &'env Env,
         message: Unknown,
     ) -> Result<PromiseRaw<'env, String>> {
-        let prepared = thrown_now(convert::message(message))?;
+        let prepared = thrown_now(convert::message(message).map(|o| o.prepared))?;
         let outbox = self.inner.clone();
         settle(
             env,
@@ -236,7 +236,7 @@ impl Outbox {
     /// signal it runs for the life of the process.
     #[napi(
         catch_unwind,
-        ts_args_type = "mailer: Mailer, options?: { signal?: AbortSignal }",
+        ts_args_type = "mailer: Mailer, options?: RunOptions",
         ts_return_type = "Promise<void>"
     )]
     pub fn run<'env>(
@@ -245,7 +245,7 @@ impl Outbox {
         mailer: &Mailer,
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let signal = match convert::signal_options(options, "options") {
+        let signal = match convert::run_options(options) {
             Ok(signal) => signal,
             Err(failure) => return Err(failure.into_napi(env)),
         };
