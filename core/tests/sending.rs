@@ -216,6 +216,12 @@ async fn mailboxes_sending_at_once_spread_over_connections_and_each_keeps_one() 
     emu.faults(json!({"delay_ms": 20})).await;
     let mailer = emu.mailer();
     let mailboxes = [ALLOWED, "billing@contoso.test"];
+    // One send each first: a burst on a client with no connection yet races
+    // several handshakes, and hyper may carry a request on a loser's
+    // connection (connection_pool.rs).
+    for mailbox in mailboxes {
+        mailer.send(&invoice(mailbox)).await.unwrap();
+    }
     let sends = (0..32).map(|i| {
         let mailer = mailer.clone();
         let sender = mailboxes[i % mailboxes.len()];
@@ -232,7 +238,7 @@ async fn mailboxes_sending_at_once_spread_over_connections_and_each_keeps_one() 
             .collect();
         assert_eq!(
             carrying,
-            [16],
+            [17],
             "{mailbox}'s requests on one connection: {connections:?}"
         );
     }
