@@ -1,5 +1,5 @@
 //! The transport layer: one `GraphClient` holds what every request to Graph
-//! needs (the configuration, the pooled HTTP client, the token cache and the
+//! needs (the configuration, the HTTP connections, the token cache and the
 //! per-mailbox limiter) and makes authenticated requests on a mailbox's
 //! behalf, retrying only where Graph cannot have acted (see `retry.rs`).
 
@@ -10,6 +10,7 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use crate::config::Config;
+use crate::connection_pool::ConnectionPool;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph_error::{graph_error, header};
 use crate::hints::{self, HintContext};
@@ -95,7 +96,7 @@ impl Answer {
 /// clone of a mailer.
 pub(crate) struct GraphClient {
     pub config: Config,
-    pub http: reqwest::Client,
+    pub connections: ConnectionPool,
     pub tokens: TokenCache,
     pub limiter: MailboxLimiter,
     pub send_observer: std::sync::OnceLock<SendObserver>,
@@ -103,11 +104,11 @@ pub(crate) struct GraphClient {
 
 impl GraphClient {
     pub(crate) fn new(config: Config) -> Result<GraphClient> {
-        let http = http::build_client(&config)?;
-        let limiter = MailboxLimiter::new(config.max_concurrent_per_mailbox);
+        let connections = ConnectionPool::new(http::build_client(&config)?);
+        let limiter = MailboxLimiter::new(config.max_concurrent_per_mailbox, connections.len());
         Ok(GraphClient {
             config,
-            http,
+            connections,
             tokens: TokenCache::default(),
             limiter,
             send_observer: std::sync::OnceLock::new(),
@@ -116,7 +117,9 @@ impl GraphClient {
 
     /// A token from the cache, or a new one.
     pub(crate) async fn token(&self) -> Result<Arc<AccessToken>> {
-        self.tokens.get(&self.http, &self.config).await
+        self.tokens
+            .get(self.connections.first(), &self.config)
+            .await
     }
 
     /// `{graph}/v1.0/users/{mailbox}{path}`, where `path` may carry a query.
@@ -175,8 +178,9 @@ impl GraphClient {
             attempts += 1;
             let token = self.token().await?;
             let outcome = {
-                let _slot = self.limiter.acquire(mailbox).await;
-                self.attempt(&token, &call).await
+                let slot = self.limiter.acquire(mailbox).await;
+                let connection = self.connections.get(slot.connection, &self.config);
+                self.attempt(connection, &token, &call).await
             };
             let error = match outcome {
                 Attempt::Done { body, request_id } => {
@@ -229,7 +233,12 @@ impl GraphClient {
         }
     }
 
-    async fn attempt(&self, token: &AccessToken, call: &Call) -> Attempt {
+    async fn attempt(
+        &self,
+        connection: &reqwest::Client,
+        token: &AccessToken,
+        call: &Call,
+    ) -> Attempt {
         let mut authorization =
             match HeaderValue::from_str(&format!("Bearer {}", token.value.expose())) {
                 Ok(v) => v,
@@ -251,8 +260,7 @@ impl GraphClient {
                 });
             }
         };
-        let sent = self
-            .http
+        let sent = connection
             .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, authorization)
             .header(CONTENT_TYPE, call.body.content_type)

@@ -37,6 +37,7 @@ mod certificate;
 mod client;
 mod cloud;
 pub mod config;
+mod connection_pool;
 mod credential;
 pub mod diagnose;
 pub mod error;

@@ -114,7 +114,8 @@ enum Chunk {
 async fn put(client: &GraphClient, url: &Secret, chunk: Bytes, offset: u64, total: u64) -> Chunk {
     let end = offset + chunk.len() as u64 - 1;
     let sent = client
-        .http
+        .connections
+        .first()
         .put(url.expose())
         .header(CONTENT_RANGE, format!("bytes {offset}-{end}/{total}"))
         .header(CONTENT_TYPE, "application/octet-stream")
@@ -171,7 +172,13 @@ async fn put(client: &GraphClient, url: &Secret, chunk: Bytes, offset: u64, tota
 
 /// Where the session stands, asked after a chunk whose answer never came.
 async fn status(client: &GraphClient, url: &Secret) -> Option<u64> {
-    let response = client.http.get(url.expose()).send().await.ok()?;
+    let response = client
+        .connections
+        .first()
+        .get(url.expose())
+        .send()
+        .await
+        .ok()?;
     if !response.status().is_success() {
         return None;
     }

@@ -207,6 +207,49 @@ async fn no_more_than_four_requests_per_mailbox_are_in_flight() {
     assert_eq!(emu.counter("sends_accepted").await, 16);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailboxes_sending_at_once_spread_over_connections_and_each_keeps_one() {
+    // Over TLS the client speaks HTTP/2, where one HTTP client would carry
+    // every request on one connection.
+    let emu = TestEmulator::start_with(true).await;
+    // Long enough that each mailbox has its 4 requests in flight together.
+    emu.faults(json!({"delay_ms": 20})).await;
+    let mailer = emu.mailer();
+    let mailboxes = [ALLOWED, "billing@contoso.test"];
+    // One send each first: a burst on a client with no connection yet races
+    // several handshakes, and hyper may carry a request on a loser's
+    // connection (connection_pool.rs).
+    for mailbox in mailboxes {
+        mailer.send(&invoice(mailbox)).await.unwrap();
+    }
+    let sends = (0..32).map(|i| {
+        let mailer = mailer.clone();
+        let sender = mailboxes[i % mailboxes.len()];
+        tokio::spawn(async move { mailer.send(&invoice(sender)).await })
+    });
+    for send in futures::future::join_all(sends).await {
+        send.unwrap().unwrap();
+    }
+    let connections = emu.connections().await;
+    for mailbox in mailboxes {
+        let carrying: Vec<u64> = connections
+            .iter()
+            .filter_map(|requests| requests.get(mailbox)?.as_u64())
+            .collect();
+        assert_eq!(
+            carrying,
+            [17],
+            "{mailbox}'s requests on one connection: {connections:?}"
+        );
+    }
+    // One connection per core, up to 4: the two mailboxes each have their own
+    // wherever the process may run on more than one core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(connections.len(), cores.min(2), "{connections:?}");
+    assert_eq!(emu.counter("token_requests").await, 1);
+    assert_eq!(emu.counter("throttled").await, 0);
+}
+
 #[tokio::test]
 async fn https_with_the_emulator_ca() {
     let emu = TestEmulator::start_with(true).await;

@@ -26,6 +26,7 @@
 mod body;
 mod certificates;
 mod clock;
+mod connections;
 pub mod defaults;
 pub mod directory;
 mod drafts;
@@ -226,6 +227,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         certificates: Mutex::new(Default::default()),
         assertions: Mutex::new(Default::default()),
         store,
+        connections: Default::default(),
     });
     shared.restore(loaded);
     let mut main = Router::new()
@@ -313,6 +315,10 @@ fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
         router
     };
     router
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            connections::record,
+        ))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

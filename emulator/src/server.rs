@@ -23,6 +23,8 @@ use tokio_rustls::TlsAcceptor;
 #[derive(Clone)]
 pub(crate) struct ConnectionControl {
     drop: Arc<Notify>,
+    /// The client's end of the connection: what tells connections apart.
+    pub(crate) peer: SocketAddr,
 }
 
 impl ConnectionControl {
@@ -92,6 +94,7 @@ where
 {
     let control = ConnectionControl {
         drop: Arc::new(Notify::new()),
+        peer,
     };
     let service = TowerToHyperService::new(router.layer(axum::Extension(control.clone())));
     let builder = auto::Builder::new(TokioExecutor::new());

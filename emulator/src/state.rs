@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     /// The SQLite file messages, drafts and counters are written through
     /// to (`--store`); `None`: memory only.
     pub store: Option<std::sync::Arc<crate::store::Store>>,
+    /// Which connection each Graph request came on, until the next reset.
+    pub connections: crate::connections::ConnectionLog,
 }
 
 impl Shared {
@@ -113,6 +115,7 @@ impl Shared {
         self.policies.reset();
         lock(&self.certificates).clear();
         lock(&self.assertions).clear();
+        self.connections.clear();
     }
 
     /// Applies a partial settings update; one that names

@@ -28,6 +28,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/messages/{id}", get(message))
         .route("/_emulator/drafts", get(drafts))
         .route("/_emulator/counters", get(counters))
+        .route("/_emulator/connections", get(connections))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(advance_clock))
         .route("/_emulator/reset", post(reset))
@@ -117,6 +118,10 @@ fn clock_json(shared: &Shared) -> serde_json::Value {
         "now": crate::drafts::rfc3339(shared.clock.now_utc()),
         "offset_ms": u64::try_from(shared.clock.offset().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+async fn connections(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.connections.to_json()).into_response()
 }
 
 async fn clock(State(shared): State<Arc<Shared>>) -> Response {

@@ -30,9 +30,15 @@ impl TestEmulator {
         let emulator = graphmailer_emulator::start(options)
             .await
             .expect("emulator starts");
+        // Over TLS the test API is reached as a client would reach Graph.
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = emulator.ca_pem() {
+            http =
+                http.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+        }
         TestEmulator {
             emulator,
-            http: reqwest::Client::new(),
+            http: http.build().unwrap(),
         }
     }
 
@@ -86,6 +92,16 @@ impl TestEmulator {
         self.counters().await[name]
             .as_u64()
             .unwrap_or_else(|| panic!("no counter {name}"))
+    }
+    /// Graph requests per mailbox on each client connection
+    /// (`GET /_emulator/connections`): one map of mailbox to count per connection.
+    pub async fn connections(&self) -> Vec<serde_json::Map<String, Value>> {
+        self.call(reqwest::Method::GET, "connections", None).await["connections"]
+            .as_array()
+            .expect("the test API lists connections")
+            .iter()
+            .map(|c| c["requests"].as_object().unwrap().clone())
+            .collect()
     }
     pub async fn messages(&self) -> Vec<Value> {
         self.call(reqwest::Method::GET, "messages", None).await["messages"]

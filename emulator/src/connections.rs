@@ -1,0 +1,91 @@
+//! Which connection each Graph request came on (`GET /_emulator/connections`),
+//! so a client's tests can check how it spreads mailboxes over connections:
+//! one mailbox's requests on one connection, many mailboxes on more than one.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::server::ConnectionControl;
+use crate::state::{Shared, lock};
+
+/// Graph requests per mailbox, for each connection (its client's address and
+/// port), since start or the last reset.
+#[derive(Default)]
+pub(crate) struct ConnectionLog {
+    connections: Mutex<BTreeMap<SocketAddr, BTreeMap<String, u64>>>,
+}
+
+impl ConnectionLog {
+    fn record(&self, peer: SocketAddr, path: &str) {
+        let Some(mailbox) = mailbox_of(path) else {
+            return;
+        };
+        *lock(&self.connections)
+            .entry(peer)
+            .or_default()
+            .entry(mailbox)
+            .or_default() += 1;
+    }
+
+    pub(crate) fn clear(&self) {
+        lock(&self.connections).clear();
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let connections: Vec<Value> = lock(&self.connections)
+            .iter()
+            .map(|(peer, requests)| json!({ "peer": peer.to_string(), "requests": requests }))
+            .collect();
+        json!({ "connections": connections })
+    }
+}
+
+/// The mailbox of `/v1.0/users/{mailbox}/...`, decoded and in lower case (as
+/// Graph matches addresses).
+fn mailbox_of(path: &str) -> Option<String> {
+    let segment = path.strip_prefix("/v1.0/users/")?.split('/').next()?;
+    let decoded: String = url::form_urlencoded::parse(format!("m={segment}").as_bytes())
+        .next()?
+        .1
+        .into_owned();
+    Some(decoded.to_lowercase())
+}
+
+/// Records the request's connection; requests made in-process (no
+/// connection) are not counted.
+pub(crate) async fn record(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(control) = request.extensions().get::<ConnectionControl>() {
+        shared
+            .connections
+            .record(control.peer, request.uri().path());
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mailbox_is_read_from_a_users_path() {
+        assert_eq!(
+            mailbox_of("/v1.0/users/ERP%40contoso.test/sendMail").as_deref(),
+            Some("erp@contoso.test")
+        );
+        assert_eq!(
+            mailbox_of("/v1.0/users/a+b%40x.test").as_deref(),
+            Some("a b@x.test")
+        );
+        assert_eq!(mailbox_of("/_emulator/counters"), None);
+    }
+}
