@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from common import BODY_BYTES, IN_FLIGHT, MAILBOXES, SCOPE, Clock, accepted_now, args, env
+from common import IN_FLIGHT, MAILBOXES, SCOPE, Clock, accepted_now, args, body_bytes, env
 
 
 def main() -> None:
@@ -36,6 +36,7 @@ def main() -> None:
     answer.raise_for_status()
     headers = {"Authorization": f"Bearer {answer.json()['access_token']}", "Content-Type": "application/json"}
     urls = [f"{graph}/v1.0/users/{m}/sendMail" for m in MAILBOXES]
+    body = body_bytes()
     local = threading.local()
 
     def send(i: int) -> None:
@@ -43,7 +44,7 @@ def main() -> None:
         if session is None:
             session = local.session = requests.Session()
             session.verify = ca
-        r = session.post(urls[i % len(urls)], data=BODY_BYTES, headers=headers)
+        r = session.post(urls[i % len(urls)], data=body, headers=headers)
         if r.status_code != 202:
             raise RuntimeError(f"sendMail answered {r.status_code}")
 

@@ -6,7 +6,7 @@ import email.message
 import os
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, final, overload
 
-from typing_extensions import Self
+from typing_extensions import Self, TypedDict, Unpack
 
 __all__ = [
     "__version__",
@@ -35,6 +35,8 @@ __version__: str
 ERROR_KINDS: Tuple[Tuple[str, str, int, str], ...]
 #: The warnings printed with every policy script.
 POLICY_WARNINGS: Tuple[str, ...]
+#: The names of ``_MessageParts``, from the Rust declaration (a test holds the two equal).
+_MESSAGE_KEYWORDS: Tuple[str, ...]
 
 #: One address: ``"a@example.com"``, ``("Name", "a@example.com")`` or an ``Address``.
 _AddressLike = Union[str, Tuple[Optional[str], str], "Address"]
@@ -52,6 +54,22 @@ _Seconds = Union[int, float, datetime.timedelta]
 _StrPath = Union[str, "os.PathLike[str]"]
 #: Bytes from memory.
 _Buffer = Union[bytes, bytearray, memoryview]
+
+class _MessageParts(TypedDict, total=False):
+    """The optional parts of a message, as keywords of ``Message``,
+    ``Mailer.send`` and ``Mailer.send_async`` (``None`` is leaving one out)."""
+
+    to: Optional[_Addresses]
+    cc: Optional[_Addresses]
+    bcc: Optional[_Addresses]
+    reply_to: Optional[_Addresses]
+    subject: Optional[str]
+    text: Optional[str]
+    html: Optional[str]
+    importance: Optional[str]
+    attachments: Optional[_Attachments]
+    headers: Optional[_Headers]
+    save_to_sent_items: Optional[bool]
 
 class _BinaryReader(Protocol):
     """A file object open in binary mode (``open(path, "rb")``, ``io.BytesIO``, ``sys.stdin.buffer``)."""
@@ -162,18 +180,7 @@ class Message:
     def __new__(
         cls,
         sender: str,
-        *,
-        to: Optional[_Addresses] = None,
-        cc: Optional[_Addresses] = None,
-        bcc: Optional[_Addresses] = None,
-        reply_to: Optional[_Addresses] = None,
-        subject: Optional[str] = None,
-        text: Optional[str] = None,
-        html: Optional[str] = None,
-        importance: Optional[str] = None,
-        attachments: Optional[_Attachments] = None,
-        headers: Optional[_Headers] = None,
-        save_to_sent_items: Optional[bool] = None,
+        **parts: Unpack[_MessageParts],
     ) -> Self: ...
     @property
     def sender(self) -> str:
@@ -511,18 +518,8 @@ class Mailer:
         self,
         *,
         sender: str,
-        to: Optional[_Addresses] = None,
-        cc: Optional[_Addresses] = None,
-        bcc: Optional[_Addresses] = None,
-        reply_to: Optional[_Addresses] = None,
-        subject: Optional[str] = None,
-        text: Optional[str] = None,
-        html: Optional[str] = None,
-        importance: Optional[str] = None,
-        attachments: Optional[_Attachments] = None,
-        headers: Optional[_Headers] = None,
-        save_to_sent_items: Optional[bool] = None,
         on_progress: Optional[Callable[[Progress], object]] = None,
+        **parts: Unpack[_MessageParts],
     ) -> SendReceipt:
         """Sends a message (a ``Message``, or the message as keywords) and
         waits for Graph's answer, with the GIL released; Ctrl-C raises
@@ -539,18 +536,8 @@ class Mailer:
         self,
         *,
         sender: str,
-        to: Optional[_Addresses] = None,
-        cc: Optional[_Addresses] = None,
-        bcc: Optional[_Addresses] = None,
-        reply_to: Optional[_Addresses] = None,
-        subject: Optional[str] = None,
-        text: Optional[str] = None,
-        html: Optional[str] = None,
-        importance: Optional[str] = None,
-        attachments: Optional[_Attachments] = None,
-        headers: Optional[_Headers] = None,
-        save_to_sent_items: Optional[bool] = None,
         on_progress: Optional[Callable[[Progress], object]] = None,
+        **parts: Unpack[_MessageParts],
     ) -> asyncio.Future[SendReceipt]:
         """Like ``send``, for asyncio: call it inside a coroutine and await
         the result. The event loop is never blocked."""

@@ -3,8 +3,8 @@
 //! on the core's one runtime, `graphmailer::blocking::runtime()`.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -101,7 +101,7 @@ where
             err
         })?;
     let py_future = event_loop.call_method0("create_future")?;
-    let completer = completer()?;
+    let completer = completer(py)?;
     let completion_loop = event_loop.unbind();
     let completion_future = py_future.clone().unbind();
     let task = runtime().spawn(async move {
@@ -140,14 +140,14 @@ struct Completion {
 }
 
 /// The completer thread's queue, started with the first async call.
-fn completer() -> PyResult<mpsc::Sender<Completion>> {
+fn completer(py: Python<'_>) -> PyResult<mpsc::Sender<Completion>> {
     static QUEUE: Mutex<Option<mpsc::Sender<Completion>>> = Mutex::new(None);
-    let mut queue = QUEUE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut queue = lock(&QUEUE);
     if let Some(tx) = queue.as_ref() {
         return Ok(tx.clone());
     }
+    py.import("atexit")?
+        .call_method1("register", (wrap_pyfunction!(stop_completer, py)?,))?;
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("graphmailer-asyncio".into())
@@ -159,17 +159,65 @@ fn completer() -> PyResult<mpsc::Sender<Completion>> {
     Ok(tx)
 }
 
+/// Whether the completer is inside Python, and whether the interpreter is
+/// about to finalize; `IDLE` is signalled when it leaves Python.
+struct CompleterState {
+    in_python: bool,
+    stopping: bool,
+}
+
+static STATE: Mutex<CompleterState> = Mutex::new(CompleterState {
+    in_python: false,
+    stopping: false,
+});
+static IDLE: Condvar = Condvar::new();
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Run by `atexit`, before the interpreter finalizes: stops the completer
+/// and waits until it is out of Python. Delivering a result releases the
+/// GIL (`call_soon_threadsafe` writes the loop's wake-up byte), so the
+/// program can leave `asyncio.run` and end meanwhile; a thread that retakes
+/// the GIL during finalization is ended with `pthread_exit`, whose unwinding
+/// cannot cross Rust frames and aborts the process.
+#[pyfunction]
+fn stop_completer(py: Python<'_>) {
+    py.detach(|| {
+        let mut state = lock(&STATE);
+        state.stopping = true;
+        while state.in_python {
+            state = IDLE
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    });
+}
+
 /// The completer thread: waits for results without the GIL, then delivers
 /// every one that is ready under one GIL acquisition.
 fn complete(rx: mpsc::Receiver<Completion>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
+        {
+            let mut state = lock(&STATE);
+            if state.stopping {
+                // The program is ending: nobody is waiting any more.
+                return;
+            }
+            state.in_python = true;
+        }
         let delivered = Python::try_attach(|py| {
             // More may have finished while the GIL was being taken.
             batch.extend(rx.try_iter());
             deliver(py, std::mem::take(&mut batch));
         });
+        lock(&STATE).in_python = false;
+        IDLE.notify_all();
         if delivered.is_none() {
             // The interpreter is shutting down: nobody is waiting any more.
             return;

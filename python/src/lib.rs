@@ -34,6 +34,12 @@ mod progress;
 fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     m.add("__version__", graphmailer::VERSION)?;
+    // Private, so not in `__all__` (which `add` extends): for the test that
+    // holds the stub's `_MessageParts` to the Rust declaration.
+    m.setattr(
+        "_MESSAGE_KEYWORDS",
+        pyo3::types::PyTuple::new(m.py(), message::Parts::KEYWORDS.iter().copied())?,
+    )?;
     m.add_class::<mailer::PyMailer>()?;
     m.add_class::<mailer::PySendReceipt>()?;
     m.add_class::<progress::PyProgress>()?;

@@ -26,7 +26,10 @@ const LOGGER: &str = "graphmailer";
 
 /// Python's numeric level below which events are dropped. Starts at
 /// `WARNING`, Python's default, until the logger is first read.
-static THRESHOLD: AtomicU8 = AtomicU8::new(30);
+static THRESHOLD: AtomicU8 = AtomicU8::new(WARNING);
+
+/// Python's `logging.WARNING`, the root logger's level until configured.
+const WARNING: u8 = 30;
 
 /// Installs the forwarding subscriber for this extension's copy of `tracing`
 /// (other Rust extensions in the process have their own).
@@ -34,20 +37,37 @@ pub(crate) fn install() {
     let _ = tracing::subscriber::set_global_default(PythonLogging);
 }
 
+static LOGGER_CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    CELL.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("logging")?
-                .call_method1("getLogger", (LOGGER,))?
-                .unbind(),
-        )
-    })
-    .map(|l| l.bind(py))
+    LOGGER_CELL
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("logging")?
+                    .call_method1("getLogger", (LOGGER,))?
+                    .unbind(),
+            )
+        })
+        .map(|l| l.bind(py))
+}
+
+/// Whether the program has imported `logging`. Until it has, nothing can
+/// have configured it, so the level is Python's default: importing it then
+/// would only cost the cold start (a few milliseconds), and waits for the
+/// first record that passes (a warning, which `logging` prints to stderr).
+fn logging_imported(py: Python<'_>) -> bool {
+    py.import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .and_then(|modules| modules.contains("logging"))
+        .unwrap_or(true)
 }
 
 /// Reads the logger's effective level again; called on each entry from Python.
 pub(crate) fn refresh(py: Python<'_>) {
+    if LOGGER_CELL.get(py).is_none() && !logging_imported(py) {
+        THRESHOLD.store(WARNING, Ordering::Relaxed);
+        return;
+    }
     let level = logger(py)
         .and_then(|l| l.call_method0("getEffectiveLevel"))
         .and_then(|l| l.extract::<i64>());
@@ -59,7 +79,7 @@ pub(crate) fn refresh(py: Python<'_>) {
 fn python_level(level: &Level) -> u8 {
     match *level {
         Level::ERROR => 40,
-        Level::WARN => 30,
+        Level::WARN => WARNING,
         Level::INFO => 20,
         Level::DEBUG => 10,
         Level::TRACE => 5,

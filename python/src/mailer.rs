@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use graphmailer::blocking;
 use graphmailer::{Config, Message, MimeMessage, SendReceipt};
@@ -203,39 +204,16 @@ impl PyMailer {
     /// of an interrupted large send is deleted in the background. Failures raise
     /// a subclass of ``GraphMailerError``; wrong argument types raise
     /// ``TypeError`` or ``ValueError`` naming the argument.
-    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None, on_progress=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (message=None, /, *, sender=None, on_progress=None, **parts))]
     fn send<'py>(
         &self,
         py: Python<'py>,
         message: Option<Bound<'py, PyAny>>,
         sender: Option<Bound<'py, PyAny>>,
-        to: Option<Bound<'py, PyAny>>,
-        cc: Option<Bound<'py, PyAny>>,
-        bcc: Option<Bound<'py, PyAny>>,
-        reply_to: Option<Bound<'py, PyAny>>,
-        subject: Option<Bound<'py, PyAny>>,
-        text: Option<Bound<'py, PyAny>>,
-        html: Option<Bound<'py, PyAny>>,
-        importance: Option<Bound<'py, PyAny>>,
-        attachments: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        save_to_sent_items: Option<Bound<'py, PyAny>>,
         on_progress: Option<Bound<'py, PyAny>>,
+        parts: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<PySendReceipt> {
-        let parts = Parts {
-            to,
-            cc,
-            bcc,
-            reply_to,
-            subject,
-            text,
-            html,
-            importance,
-            attachments,
-            headers,
-            save_to_sent_items,
-        };
+        let parts = Parts::from_kwargs("Mailer.send", parts)?;
         let message = message_of(py, "send", message, sender, parts)?;
         let options = progress::send_options(on_progress)?;
         logging::refresh(py);
@@ -259,39 +237,16 @@ impl PyMailer {
     /// threads. Cancelling the awaitable stops the send (the draft of a large
     /// message is deleted in the background); a mail already handed to Graph
     /// may still go out.
-    #[pyo3(signature = (message=None, /, *, sender=None, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None, on_progress=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (message=None, /, *, sender=None, on_progress=None, **parts))]
     fn send_async<'py>(
         &self,
         py: Python<'py>,
         message: Option<Bound<'py, PyAny>>,
         sender: Option<Bound<'py, PyAny>>,
-        to: Option<Bound<'py, PyAny>>,
-        cc: Option<Bound<'py, PyAny>>,
-        bcc: Option<Bound<'py, PyAny>>,
-        reply_to: Option<Bound<'py, PyAny>>,
-        subject: Option<Bound<'py, PyAny>>,
-        text: Option<Bound<'py, PyAny>>,
-        html: Option<Bound<'py, PyAny>>,
-        importance: Option<Bound<'py, PyAny>>,
-        attachments: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        save_to_sent_items: Option<Bound<'py, PyAny>>,
         on_progress: Option<Bound<'py, PyAny>>,
+        parts: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let parts = Parts {
-            to,
-            cc,
-            bcc,
-            reply_to,
-            subject,
-            text,
-            html,
-            importance,
-            attachments,
-            headers,
-            save_to_sent_items,
-        };
+        let parts = Parts::from_kwargs("Mailer.send_async", parts)?;
         let message = message_of(py, "send_async", message, sender, parts)?;
         let options = progress::send_options(on_progress)?;
         logging::refresh(py);

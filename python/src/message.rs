@@ -4,52 +4,77 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use graphmailer::{Address, Attachment, BodyType, Header, Importance, Message};
 
 use crate::convert;
 use crate::error::OrRaise;
 
-/// The optional parts of a message, as keyword arguments, shared by
-/// `Message(...)`, `Mailer.send(...)` and `Mailer.send_async(...)`.
-#[derive(Default)]
-pub(crate) struct Parts<'py> {
-    pub to: Option<Bound<'py, PyAny>>,
-    pub cc: Option<Bound<'py, PyAny>>,
-    pub bcc: Option<Bound<'py, PyAny>>,
-    pub reply_to: Option<Bound<'py, PyAny>>,
-    pub subject: Option<Bound<'py, PyAny>>,
-    pub text: Option<Bound<'py, PyAny>>,
-    pub html: Option<Bound<'py, PyAny>>,
-    pub importance: Option<Bound<'py, PyAny>>,
-    pub attachments: Option<Bound<'py, PyAny>>,
-    pub headers: Option<Bound<'py, PyAny>>,
-    pub save_to_sent_items: Option<Bound<'py, PyAny>>,
+/// Declares `Parts` from the one list of a message's keyword arguments: the
+/// struct, the names (`KEYWORDS`, also the module's `_MESSAGE_KEYWORDS`, which
+/// a test holds the stub's `_MessageParts` to) and the reading of `**parts`.
+/// `Message(...)`, `Mailer.send(...)` and `Mailer.send_async(...)` take them
+/// as `**parts`, so adding a keyword here adds it to all three.
+macro_rules! message_parts {
+    ($($keyword:ident),+ $(,)?) => {
+        /// The optional parts of a message, given as keyword arguments.
+        #[derive(Default)]
+        pub(crate) struct Parts<'py> {
+            $(pub $keyword: Option<Bound<'py, PyAny>>,)+
+        }
+
+        impl<'py> Parts<'py> {
+            pub(crate) const KEYWORDS: &'static [&'static str] = &[$(stringify!($keyword)),+];
+
+            /// The parts given as `**parts` to `function`; a keyword that is
+            /// not a part is refused as Python refuses one it does not know.
+            pub(crate) fn from_kwargs(
+                function: &str,
+                kwargs: Option<&Bound<'py, PyDict>>,
+            ) -> PyResult<Self> {
+                let mut parts = Parts::default();
+                for (key, value) in kwargs.into_iter().flat_map(|k| k.iter()) {
+                    let key = key.cast::<PyString>()?;
+                    // `None` is the same as leaving the keyword out.
+                    let value = Some(value).filter(|v| !v.is_none());
+                    match key.to_cow()?.as_ref() {
+                        $(stringify!($keyword) => parts.$keyword = value,)+
+                        other => {
+                            return Err(PyTypeError::new_err(format!(
+                                "{function}() got an unexpected keyword argument '{other}'"
+                            )));
+                        }
+                    }
+                }
+                Ok(parts)
+            }
+
+            /// True when no part was given.
+            pub(crate) fn is_empty(&self) -> bool {
+                $(self.$keyword.is_none())&&+
+            }
+        }
+    };
 }
 
-impl<'py> Parts<'py> {
-    /// True when no part was given.
-    pub(crate) fn is_empty(&self) -> bool {
-        [
-            &self.to,
-            &self.cc,
-            &self.bcc,
-            &self.reply_to,
-            &self.subject,
-            &self.text,
-            &self.html,
-            &self.importance,
-            &self.attachments,
-            &self.headers,
-            &self.save_to_sent_items,
-        ]
-        .iter()
-        .all(|p| p.as_ref().is_none_or(|v| v.is_none()))
-    }
+message_parts!(
+    to,
+    cc,
+    bcc,
+    reply_to,
+    subject,
+    text,
+    html,
+    importance,
+    attachments,
+    headers,
+    save_to_sent_items,
+);
 
+impl<'py> Parts<'py> {
     /// A core message sent as `sender` with these parts.
     pub(crate) fn build(self, py: Python<'py>, sender: &Bound<'py, PyAny>) -> PyResult<Message> {
         let mut m = Message::new(convert::string("sender", sender)?);
@@ -107,36 +132,13 @@ pub(crate) struct PyMessage {
 #[pymethods]
 impl PyMessage {
     #[new]
-    #[pyo3(signature = (sender, *, to=None, cc=None, bcc=None, reply_to=None, subject=None, text=None, html=None, importance=None, attachments=None, headers=None, save_to_sent_items=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (sender, **parts))]
     fn new<'py>(
         py: Python<'py>,
         sender: &Bound<'py, PyAny>,
-        to: Option<Bound<'py, PyAny>>,
-        cc: Option<Bound<'py, PyAny>>,
-        bcc: Option<Bound<'py, PyAny>>,
-        reply_to: Option<Bound<'py, PyAny>>,
-        subject: Option<Bound<'py, PyAny>>,
-        text: Option<Bound<'py, PyAny>>,
-        html: Option<Bound<'py, PyAny>>,
-        importance: Option<Bound<'py, PyAny>>,
-        attachments: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        save_to_sent_items: Option<Bound<'py, PyAny>>,
+        parts: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Self> {
-        let parts = Parts {
-            to,
-            cc,
-            bcc,
-            reply_to,
-            subject,
-            text,
-            html,
-            importance,
-            attachments,
-            headers,
-            save_to_sent_items,
-        };
+        let parts = Parts::from_kwargs("Message", parts)?;
         Ok(PyMessage {
             inner: parts.build(py, sender)?,
         })

@@ -171,3 +171,63 @@ def test_verify_and_policy_arguments(mailer: graphmailer.Mailer) -> None:
         mailer.verify_until(ALLOWED, wait=1, interval=0)
     with pytest.raises(ValueError, match="style: 'ps' is not one of"):
         graphmailer.policy_script(CLIENT, [ALLOWED], style="ps")
+
+
+def stub_message_parts() -> list[str]:
+    """The keys of the stub's ``_MessageParts``, in order."""
+    import ast
+    from pathlib import Path
+
+    stub = Path(graphmailer.__file__).with_name("_graphmailer.pyi")
+    for node in ast.parse(stub.read_text("utf-8")).body:
+        if isinstance(node, ast.ClassDef) and node.name == "_MessageParts":
+            return [
+                item.target.id
+                for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            ]
+    raise AssertionError("the stub has no _MessageParts")
+
+
+def test_the_stub_declares_the_message_keywords_of_the_extension() -> None:
+    from graphmailer import _graphmailer
+
+    assert stub_message_parts() == list(_graphmailer._MESSAGE_KEYWORDS)
+    assert "subject" in _graphmailer._MESSAGE_KEYWORDS
+
+
+@pytest.mark.parametrize("keyword", graphmailer._graphmailer._MESSAGE_KEYWORDS)
+def test_every_message_keyword_reaches_its_check_in_every_method(
+    emu: Emulator, mailer: graphmailer.Mailer, keyword: str
+) -> None:
+    import asyncio
+
+    wrong: dict[str, Any] = {keyword: object()}
+    with pytest.raises((TypeError, ValueError), match=f"^{keyword}"):
+        graphmailer.Message(ALLOWED, **wrong)
+    with pytest.raises((TypeError, ValueError), match=f"^{keyword}"):
+        mailer.send(sender=ALLOWED, **wrong)
+
+    async def send_async() -> None:
+        await mailer.send_async(sender=ALLOWED, **wrong)
+
+    with pytest.raises((TypeError, ValueError), match=f"^{keyword}"):
+        asyncio.run(send_async())
+    # None is the same as leaving the keyword out.
+    given: dict[str, Any] = {"to": "a@example.com", keyword: None}
+    assert graphmailer.Message(ALLOWED, **given).sender == ALLOWED
+    assert emu.counters()["send_requests"] == 0
+
+
+@pytest.mark.parametrize("method", ["Message", "Mailer.send", "Mailer.send_async"])
+def test_an_unknown_keyword_is_a_type_error_naming_it(mailer: graphmailer.Mailer, method: str) -> None:
+    # Typed as Any: the stub already refuses the keyword before run time.
+    message_class: Any = graphmailer.Message
+    untyped: Any = mailer
+    calls = {
+        "Message": lambda: message_class(ALLOWED, colour="red"),
+        "Mailer.send": lambda: untyped.send(sender=ALLOWED, colour="red"),
+        "Mailer.send_async": lambda: untyped.send_async(sender=ALLOWED, colour="red"),
+    }
+    with pytest.raises(TypeError, match=rf"^{method}\(\) got an unexpected keyword argument 'colour'$"):
+        calls[method]()

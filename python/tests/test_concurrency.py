@@ -221,3 +221,52 @@ def test_a_cancelled_send_never_reaches_graph(emu: Emulator) -> None:
     assert counters["token_requests"] == 1, counters
     assert counters["send_requests"] == 0, counters
     assert emu.messages() == []
+
+
+EXIT_AFTER_SEND_ASYNC_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys, threading, time
+    import graphmailer
+
+    MAIN = threading.get_ident()
+
+    class SlowToWake(asyncio.SelectorEventLoop):
+        # The completer thread delivers the result through this and stays
+        # inside Python with the GIL released (as while it writes the
+        # wake-up byte) while the program ends.
+        def call_soon_threadsafe(self, *args):
+            handle = super().call_soon_threadsafe(*args)
+            if threading.get_ident() != MAIN:
+                time.sleep(0.2)
+            return handle
+
+    async def main():
+        mailer = graphmailer.Mailer.from_env()
+        await mailer.send_async(sender=sys.argv[1], to="a@example.com", text="x")
+
+    loop = SlowToWake()
+    loop.run_until_complete(main())
+    loop.close()
+    print("sent", flush=True)
+    """
+)
+
+
+def test_a_program_ends_cleanly_right_after_send_async(emu: Emulator) -> None:
+    # When the program ended while graphmailer's completer thread was still
+    # inside Python, finalization ended that thread under the Rust frames:
+    # SIGABRT (or SIGSEGV) after the mail had gone out, in about half of
+    # these processes before the completer was stopped at exit.
+    runs = 8
+    outcomes = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", EXIT_AFTER_SEND_ASYNC_CHILD, ALLOWED],
+            env={**os.environ, **emu.environment()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        outcomes.append((done.returncode, done.stdout, done.stderr[-300:]))
+    assert outcomes == [(0, "sent\n", "")] * runs
+    assert len(emu.messages()) == runs

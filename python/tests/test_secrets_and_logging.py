@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -75,3 +78,37 @@ def test_the_logger_level_filters_records(emu: Emulator, caplog: pytest.LogCaptu
     with caplog.at_level(logging.INFO, logger="graphmailer"):
         mailer.send(sender=ALLOWED, to="a@example.com", text="loud")
     assert [r.getMessage() for r in caplog.records if r.name == "graphmailer"][-1].startswith("mail accepted")
+
+
+def test_a_program_that_never_imports_logging_still_sees_the_warnings(emu: Emulator) -> None:
+    # Python's logging is imported only when a record must go out (a program
+    # that configured logging has imported it already): a clean send leaves
+    # it unimported, a retry's warning still reaches stderr as Python's
+    # unconfigured logging prints it.
+    script = (
+        "import sys, graphmailer\n"
+        "mailer = graphmailer.Mailer.from_env()\n"
+        "mailer.send(sender=sys.argv[1], to='a@example.com', text='first')\n"
+        "print('logging' in sys.modules, flush=True)\n"
+        "sys.stdin.readline()\n"
+        "mailer.send(sender=sys.argv[1], to='a@example.com', text='retried')\n"
+        "print('logging' in sys.modules)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, ALLOWED],
+        env={**os.environ, **emu.environment()},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    first = child.stdout.readline().strip()
+    # The fault is set once the first send is done, then the child goes on.
+    emu.set_faults({"send": [{"status": 503, "retry_after_secs": 0}]})
+    out, err = child.communicate("go\n", timeout=60)
+    assert child.returncode == 0, err
+    assert [first, out.strip()] == ["False", "True"]
+    assert "retrying" in err
+    assert SECRET not in err
+    assert [m["message"]["body"]["content"] for m in emu.messages()] == ["first", "retried"]
