@@ -5,9 +5,9 @@
 //! message size and Send As; the draft then leaves the drafts and is
 //! stored like any sent message, saved to Sent Items.
 
+use crate::ids::random_uuid;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use uuid::Uuid;
 
 use super::drafts::item_not_found;
 use super::request::GraphRequest;
@@ -66,7 +66,7 @@ async fn process(
         })?;
 
     shared.store_message(StoredMessage {
-        id: Uuid::new_v4().to_string(),
+        id: random_uuid().to_string(),
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),
         tenant_id: access.caller.tenant_id.to_string(),

@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
+use crate::ids::random_uuid;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 use super::access::MailboxAccess;
 use super::graph_error::{GraphRequestIds, graph_error, with_retry_after};
@@ -147,7 +147,7 @@ async fn process(
     check_send_as(access.mailbox, payload.from.as_deref(), ids).map_err(refuse)?;
 
     shared.store_message(StoredMessage {
-        id: Uuid::new_v4().to_string(),
+        id: random_uuid().to_string(),
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),
         tenant_id: access.caller.tenant_id.to_string(),
