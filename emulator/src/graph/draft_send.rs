@@ -5,7 +5,6 @@
 //! message size and Send As; the draft then leaves the drafts and is
 //! stored like any sent message, saved to Sent Items.
 
-use crate::ids::random_uuid;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -18,6 +17,7 @@ use super::validation::{
     check_message_size, check_recipient_limit, check_recipients, from_address, recipient_count,
 };
 use crate::drafts::TakeError;
+use crate::ids::random_uuid;
 use crate::state::{CounterCells, SentVia, StoredMessage};
 
 pub(super) async fn send_draft(

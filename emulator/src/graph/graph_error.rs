@@ -1,6 +1,5 @@
 //! Graph's error shape (docs/graph-mail-protocol.md §7) and the ids every Graph answer carries.
 
-use crate::ids::random_uuid;
 use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,6 +7,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
+
+use crate::ids::random_uuid;
 
 /// `request-id` and `client-request-id` of one Graph request.
 #[derive(Debug, Clone)]

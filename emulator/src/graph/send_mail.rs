@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use crate::ids::random_uuid;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +29,7 @@ use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::Mailbox;
 use crate::faults::Fault;
+use crate::ids::random_uuid;
 use crate::server::ConnectionControl;
 use crate::settings::Settings;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
