@@ -34,6 +34,7 @@ mod error;
 pub mod faults;
 mod graph;
 mod identity;
+mod ids;
 mod inbox;
 mod policy;
 mod server;

@@ -2,7 +2,7 @@
 //! sessions, counters, the current settings and fault plan, revoked tokens. One `Shared` value is
 //! handed to every request handler and to the in-process [`crate::Emulator`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -247,7 +247,10 @@ fn ci_get<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a serde_json
 
 /// Stored messages, with a watch on their number so tests can wait.
 pub(crate) struct MessageStore {
-    list: Mutex<Vec<StoredMessage>>,
+    /// A ring, not a `Vec`: once the store is full every send drops the
+    /// oldest, and shifting 10,000 messages down per send made a full
+    /// store's sends cost several times an empty one's.
+    list: Mutex<VecDeque<StoredMessage>>,
     count: watch::Sender<usize>,
     /// Bumped on every change (a count alone misses a clear then a push).
     changes: watch::Sender<u64>,
@@ -256,7 +259,7 @@ pub(crate) struct MessageStore {
 impl MessageStore {
     pub fn new() -> Self {
         MessageStore {
-            list: Mutex::new(Vec::new()),
+            list: Mutex::new(VecDeque::new()),
             count: watch::Sender::new(0),
             changes: watch::Sender::new(0),
         }
@@ -265,7 +268,7 @@ impl MessageStore {
     /// Adds a message, dropping the oldest past `limit`; returns how many went.
     pub fn push_bounded(&self, message: StoredMessage, limit: usize) -> usize {
         let mut list = lock(&self.list);
-        list.push(message);
+        list.push_back(message);
         let dropped = list.len().saturating_sub(limit.max(1));
         list.drain(..dropped);
         self.count.send_replace(list.len());
@@ -276,7 +279,7 @@ impl MessageStore {
     /// Messages read back from a store at start.
     pub fn load(&self, messages: Vec<StoredMessage>) {
         let mut list = lock(&self.list);
-        *list = messages;
+        *list = messages.into();
         self.count.send_replace(list.len());
         self.changes.send_modify(|n| *n += 1);
     }
@@ -287,7 +290,7 @@ impl MessageStore {
     }
 
     pub fn all(&self) -> Vec<StoredMessage> {
-        lock(&self.list).clone()
+        lock(&self.list).iter().cloned().collect()
     }
 
     pub fn get(&self, id: &str) -> Option<StoredMessage> {

@@ -10,8 +10,11 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::Error;
+use crate::state::lock;
 
 /// The claims of an app-only access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +74,55 @@ pub(crate) struct TokenSigner {
     n: String,
     e: String,
     x5c: String,
+    verified: VerifiedTokens,
+}
+
+/// How many distinct tokens [`VerifiedTokens`] remembers. A client holds
+/// one token per app and scope for an hour, so a test run needs a handful;
+/// past this the expired ones go, then all (they are checked again).
+const VERIFIED_TOKENS_KEPT: usize = 1024;
+
+/// Tokens whose signature this signer already checked, by the SHA-256 of
+/// the whole compact token, with their claims. An RSA signature check per
+/// request was the emulator's largest cost under load, and a client sends
+/// the same token for an hour. Only the signature check and the claims'
+/// parsing are remembered: the lifetime is checked on every request
+/// against the emulator's clock, and audience, issuer and revocation by the
+/// caller as before, so a cached token is refused exactly when a fresh one
+/// would be. A token that differs in any byte hashes elsewhere and takes
+/// the full check.
+struct VerifiedTokens {
+    by_digest: Mutex<HashMap<[u8; 32], Arc<AccessTokenClaims>>>,
+}
+
+impl VerifiedTokens {
+    fn new() -> Self {
+        VerifiedTokens {
+            by_digest: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        key
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<AccessTokenClaims>> {
+        lock(&self.by_digest).get(digest).cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: Arc<AccessTokenClaims>, now: i64) {
+        let mut map = lock(&self.by_digest);
+        if map.len() >= VERIFIED_TOKENS_KEPT {
+            map.retain(|_, claims| claims.exp > now);
+            if map.len() >= VERIFIED_TOKENS_KEPT {
+                map.clear();
+            }
+        }
+        map.insert(digest, claims);
+    }
 }
 
 /// What a signing key is for: the access tokens the emulator issues as
@@ -146,6 +198,7 @@ impl TokenSigner {
             x5c: STANDARD.encode(cert.der()),
             key,
             public,
+            verified: VerifiedTokens::new(),
         })
     }
 
@@ -179,8 +232,25 @@ impl TokenSigner {
     }
 
     /// Checks the signature and lifetime; audience, issuer and revocation are
-    /// the caller's business because they depend on the request.
-    pub fn verify(&self, token: &str, now: i64) -> Result<AccessTokenClaims, TokenProblem> {
+    /// the caller's business because they depend on the request. The
+    /// signature check of a token seen before comes from [`VerifiedTokens`];
+    /// the lifetime is checked anew each time.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Arc<AccessTokenClaims>, TokenProblem> {
+        let digest = VerifiedTokens::digest(token);
+        let claims = match self.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_signature(token)?);
+                self.verified.insert(digest, claims.clone(), now);
+                claims
+            }
+        };
+        check_lifetime(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The claims of a well-formed token signed by this key, whatever its lifetime.
+    fn verify_signature(&self, token: &str) -> Result<AccessTokenClaims, TokenProblem> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -205,15 +275,7 @@ impl TokenSigner {
         self.public
             .verify_sig(&token.as_bytes()[..signed_len], &signature)
             .map_err(|_| TokenProblem::BadSignature)?;
-        let claims: AccessTokenClaims =
-            serde_json::from_slice(&payload_bytes).map_err(|_| TokenProblem::Malformed)?;
-        if claims.nbf > now {
-            return Err(TokenProblem::NotYetValid);
-        }
-        if claims.exp <= now {
-            return Err(TokenProblem::Expired);
-        }
-        Ok(claims)
+        serde_json::from_slice(&payload_bytes).map_err(|_| TokenProblem::Malformed)
     }
 
     /// The key as a JWK, as Entra publishes it.
@@ -229,6 +291,16 @@ impl TokenSigner {
             "issuer": issuer,
         })
     }
+}
+
+fn check_lifetime(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenProblem> {
+    if claims.nbf > now {
+        return Err(TokenProblem::NotYetValid);
+    }
+    if claims.exp <= now {
+        return Err(TokenProblem::Expired);
+    }
+    Ok(())
 }
 
 /// Length of the signature part plus its dot, so the signed input is the rest.
@@ -271,7 +343,7 @@ mod tests {
         let signer = TokenSigner::generate().unwrap();
         let now = 1_800_000_000;
         let token = signer.issue(&claims(now)).unwrap();
-        assert_eq!(signer.verify(&token, now).unwrap(), claims(now));
+        assert_eq!(*signer.verify(&token, now).unwrap(), claims(now));
         assert!(!token.split('.').nth(1).unwrap().contains("roles"));
         assert_eq!(signer.verify(&token, now + 60), Err(TokenProblem::Expired));
         assert_eq!(
@@ -285,5 +357,48 @@ mod tests {
         assert_eq!(signer.verify("a.b.c.d", now), Err(TokenProblem::Malformed));
         let other = TokenSigner::generate().unwrap();
         assert_eq!(other.verify(&token, now), Err(TokenProblem::BadSignature));
+    }
+
+    #[test]
+    fn a_remembered_token_is_checked_as_strictly_as_a_new_one() {
+        let signer = TokenSigner::generate().unwrap();
+        let now = 1_800_000_000;
+        let token = signer.issue(&claims(now)).unwrap();
+        for _ in 0..2 {
+            assert_eq!(*signer.verify(&token, now).unwrap(), claims(now));
+        }
+        // The lifetime is read again on every check, against the time given.
+        assert_eq!(signer.verify(&token, now + 60), Err(TokenProblem::Expired));
+        assert_eq!(
+            signer.verify(&token, now - 400),
+            Err(TokenProblem::NotYetValid)
+        );
+        // A token differing in one byte of its signature is not the remembered one.
+        // Inside the signature, not its last character, whose low bits must be zero.
+        let at = token.len() - 10;
+        let mut forged = token.clone();
+        let changed = if &token[at..=at] == "A" { "B" } else { "A" };
+        forged.replace_range(at..=at, changed);
+        assert_eq!(signer.verify(&forged, now), Err(TokenProblem::BadSignature));
+        // Nor does another emulator's signer take it because this one did.
+        let other = TokenSigner::generate().unwrap();
+        assert_eq!(other.verify(&token, now), Err(TokenProblem::BadSignature));
+    }
+
+    #[test]
+    fn the_remembered_tokens_stay_bounded() {
+        let signer = TokenSigner::generate().unwrap();
+        let now = 1_800_000_000;
+        let mut first = None;
+        for n in 0..=VERIFIED_TOKENS_KEPT {
+            let mut c = claims(now);
+            c.uti = format!("u{n}");
+            let token = signer.issue(&c).unwrap();
+            signer.verify(&token, now).unwrap();
+            first.get_or_insert(token);
+        }
+        assert!(lock(&signer.verified.by_digest).len() <= VERIFIED_TOKENS_KEPT);
+        // A token forgotten is checked in full again, and still passes.
+        assert!(signer.verify(&first.unwrap(), now).is_ok());
     }
 }

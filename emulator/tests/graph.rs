@@ -101,6 +101,54 @@ async fn unauthenticated_requests_get_401_with_a_challenge() {
     assert!(emu.emulator.messages().is_empty());
 }
 
+/// The emulator remembers a token whose signature it checked; a token it
+/// already accepted is still refused once it expires or is revoked, and a
+/// copy with one byte changed is refused as a new one would be.
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_expired_forged_or_revoked() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    for _ in 0..2 {
+        let ok = emu.send(&token, d::ERP_MAILBOX, &message("x")).await;
+        assert_eq!(ok.status, 202, "{}", ok.json);
+    }
+    // Inside the signature, not its last character, whose low bits must be zero.
+    let at = token.len() - 10;
+    let mut forged = token.clone();
+    let changed = if &token[at..=at] == "A" { "B" } else { "A" };
+    forged.replace_range(at..=at, changed);
+    let forged = emu.send(&forged, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(forged.status, 401, "{}", forged.json);
+    assert_eq!(
+        forged.json["error"]["message"],
+        "Access token validation failure. Invalid signature."
+    );
+
+    let lifetime_ms = 1000
+        * emu.get("settings").await.json["token_lifetime_secs"]
+            .as_u64()
+            .unwrap();
+    emu.advance_clock(lifetime_ms).await;
+    let expired = emu.send(&token, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(expired.status, 401, "{}", expired.json);
+    assert_eq!(
+        expired.json["error"]["message"],
+        "Lifetime validation failed, the token is expired."
+    );
+
+    let fresh = emu.erp_token().await;
+    let ok = emu.send(&fresh, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(ok.status, 202, "{}", ok.json);
+    assert_eq!(emu.post("tokens/revoke", json!({})).await.status, 200);
+    let revoked = emu.send(&fresh, d::ERP_MAILBOX, &message("x")).await;
+    assert_eq!(revoked.status, 401, "{}", revoked.json);
+    assert_eq!(
+        revoked.json["error"]["message"],
+        "Access token validation failure. The token has been revoked."
+    );
+    assert_eq!(emu.emulator.messages().len(), 3);
+}
+
 #[tokio::test]
 async fn forbidden_for_missing_role_and_for_policy() {
     let emu = Emu::start().await;

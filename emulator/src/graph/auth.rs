@@ -2,6 +2,8 @@
 //! by this emulator, within its lifetime, for Graph, from a known tenant,
 //! and not revoked.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 
 use uuid::Uuid;
@@ -12,7 +14,7 @@ use crate::tokens::{AccessTokenClaims, TokenProblem};
 
 /// Who is calling, from a valid token.
 pub(crate) struct Caller {
-    pub claims: AccessTokenClaims,
+    pub claims: Arc<AccessTokenClaims>,
     pub tenant_id: Uuid,
     pub app_id: Uuid,
 }

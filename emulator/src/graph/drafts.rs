@@ -7,22 +7,22 @@
 //! is exactly what an app restricted to Mail.Send finds out on Graph.
 
 use axum::Json;
-use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::access::{MailboxAccess, open_mailbox};
+use super::access::MailboxAccess;
 use super::graph_error::{GraphRequestIds, graph_error};
-use super::send_mail::{bad_request, read_body};
+use super::request::{Answer, GraphRequest};
+use super::send_mail::bad_request;
 use super::validation::{
     Invalid, canonical_message_property, check_draft, check_file_attachment, decode_base64,
     read_bool,
 };
 use crate::drafts::{Attachment, Draft, new_item_id, property, rfc3339};
-use crate::state::{CounterCells, Shared};
+use crate::state::CounterCells;
 
 const READ_WRITE: &[&str] = &["Mail.ReadWrite"];
 
@@ -37,38 +37,18 @@ pub(super) fn item_not_found(ids: &GraphRequestIds) -> Response {
 }
 
 /// The checks before any draft route: token, role, mailbox, throttle, policy.
-fn enter<'a>(
-    shared: &'a Shared,
-    ids: &GraphRequestIds,
-    headers: &HeaderMap,
-    user_id: &str,
-    roles: &[&str],
-) -> Result<MailboxAccess<'a>, Response> {
-    let access = open_mailbox(shared, ids, headers, user_id, roles)?;
-    access.check_policy(ids)?;
+fn enter<'a>(request: &'a GraphRequest, user_id: &str) -> Result<MailboxAccess<'a>, Response> {
+    let access = request.open_mailbox(user_id, READ_WRITE)?;
+    access.check_policy(&request.ids)?;
     Ok(access)
 }
 
 /// `POST /users/{id}/messages`: 201 with the draft.
-pub(super) async fn create(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    user_id: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    let body = match read_body(body, ids).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    let mut message = match check_draft(&body) {
-        Ok(message) => message,
-        Err(invalid) => return bad_request(&invalid, ids),
-    };
+pub(super) async fn create(mut request: GraphRequest, user_id: &str) -> Answer {
+    let body = request.read_body().await?;
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let access = enter(&request, user_id)?;
+    let mut message = check_draft(&body).map_err(|invalid| bad_request(&invalid, ids))?;
     let now = OffsetDateTime::now_utc();
     let mut attachments = Vec::new();
     if let Some(Value::Array(items)) = take_property(&mut message, "attachments") {
@@ -91,67 +71,45 @@ pub(super) async fn create(
     let answer = draft_json(&shared.origin, &draft);
     shared.drafts.insert(draft);
     CounterCells::bump(&shared.counters.drafts_created);
-    (StatusCode::CREATED, Json(answer)).into_response()
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `DELETE /users/{id}/messages/{id}`: 204; its upload sessions end too.
-pub(super) fn delete(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    user_id: &str,
-    message_id: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    if shared.drafts.delete(&access.mailbox.address, message_id) {
-        CounterCells::bump(&shared.counters.drafts_deleted);
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        item_not_found(ids)
+pub(super) fn delete(request: &GraphRequest, user_id: &str, message_id: &str) -> Answer {
+    let shared = &*request.shared;
+    let access = enter(request, user_id)?;
+    if !shared.drafts.delete(&access.mailbox.address, message_id) {
+        return Err(item_not_found(&request.ids));
     }
+    CounterCells::bump(&shared.counters.drafts_deleted);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /users/{id}/messages/{id}/attachments`: a file attachment whose
 /// bytes travel in the request (the 4 MB request cap applies).
 pub(super) async fn add_attachment(
-    shared: &Shared,
-    ids: &GraphRequestIds,
+    mut request: GraphRequest,
     user_id: &str,
     message_id: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    let body = match read_body(body, ids).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let access = match enter(shared, ids, headers, user_id, READ_WRITE) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    let value = match read_json(&body) {
-        Ok(value) => value,
-        Err(invalid) => return bad_request(&invalid, ids),
-    };
-    if let Err(invalid) = check_file_attachment(&value) {
-        return bad_request(&invalid, ids);
-    }
+) -> Answer {
+    let body = request.read_body().await?;
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let access = enter(&request, user_id)?;
+    let value = read_json(&body).map_err(|invalid| bad_request(&invalid, ids))?;
+    check_file_attachment(&value).map_err(|invalid| bad_request(&invalid, ids))?;
     let attachment = attachment_from_json(&value, OffsetDateTime::now_utc());
     let mut answer = attachment.to_json();
     if !shared
         .drafts
         .add_attachment(&access.mailbox.address, message_id, attachment)
     {
-        return item_not_found(ids);
+        return Err(item_not_found(ids));
     }
     answer["@odata.context"] = json!(format!(
         "{}/v1.0/$metadata#users('{}')/messages('{message_id}')/attachments/$entity",
         shared.origin, access.mailbox.address
     ));
-    (StatusCode::CREATED, Json(answer)).into_response()
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 fn read_json(body: &Bytes) -> Result<Value, Invalid> {

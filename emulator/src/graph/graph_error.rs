@@ -7,7 +7,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
-use uuid::Uuid;
+
+use crate::ids::random_uuid;
 
 /// `request-id` and `client-request-id` of one Graph request.
 #[derive(Debug, Clone)]
@@ -29,9 +30,9 @@ pub(crate) async fn graph_headers(mut request: Request, next: Next) -> Response 
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
+        .unwrap_or_else(|| random_uuid().to_string());
     let ids = GraphRequestIds {
-        request_id: Uuid::new_v4().to_string(),
+        request_id: random_uuid().to_string(),
         client_request_id,
     };
     request.extensions_mut().insert(ids.clone());

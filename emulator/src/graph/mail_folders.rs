@@ -12,14 +12,15 @@
 //! whether an ambiguous send went out.
 
 use axum::Json;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::access::{MailboxAccess, open_mailbox};
+use super::access::MailboxAccess;
 use super::graph_error::{GraphRequestIds, graph_error};
 use super::mailbox_view::{Folder, MailItem, mailbox_items};
 use super::odata_query::{Query, QueryError};
+use super::request::{Answer, GraphRequest};
 use crate::state::Shared;
 
 /// The application permissions that may read message properties, least first.
@@ -39,14 +40,13 @@ pub(super) struct Reading<'a> {
 impl Reading<'_> {
     /// Token, role, mailbox, throttle, policy, then the folder.
     pub fn open<'a>(
-        shared: &'a Shared,
-        ids: &GraphRequestIds,
-        headers: &HeaderMap,
+        request: &'a GraphRequest,
         user_id: &str,
         folder: Option<&str>,
         roles: &[&str],
     ) -> Result<Reading<'a>, Response> {
-        let access = open_mailbox(shared, ids, headers, user_id, roles)?;
+        let ids = &request.ids;
+        let access = request.open_mailbox(user_id, roles)?;
         access.check_policy(ids)?;
         let folder = match folder {
             None => None,
@@ -96,23 +96,11 @@ pub(super) fn query_refused(error: QueryError, ids: &GraphRequestIds) -> Respons
 
 /// `GET .../messages`: one page, newest received first unless `$orderby`
 /// says otherwise, with `@odata.nextLink` while more remain.
-pub(super) fn list(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    user_id: &str,
-    folder: Option<&str>,
-    path: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-) -> Response {
-    let reading = match Reading::open(shared, ids, headers, user_id, folder, READ_ROLES) {
-        Ok(reading) => reading,
-        Err(response) => return response,
-    };
-    let options = match Query::parse(query) {
-        Ok(options) => options,
-        Err(error) => return query_refused(error, ids),
-    };
+pub(super) fn list(request: &GraphRequest, user_id: &str, folder: Option<&str>) -> Answer {
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let (path, query) = (request.uri.path(), request.query());
+    let reading = Reading::open(request, user_id, folder, READ_ROLES)?;
+    let options = Query::parse(query).map_err(|error| query_refused(error, ids))?;
     let mut matching: Vec<Value> = reading
         .items(shared)
         .into_iter()
@@ -142,7 +130,7 @@ pub(super) fn list(
     if next < total {
         answer["@odata.nextLink"] = json!(next_link(&shared.origin, path, query, next));
     }
-    (StatusCode::OK, Json(answer)).into_response()
+    Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
 /// The same request with `$skip` moved on.

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -16,8 +16,8 @@ use super::mail_folders::{BODY_ROLES, READ_ROLES, Reading, query_refused};
 use super::mailbox_view::MailItem;
 use super::message_mime::render;
 use super::odata_query::Query;
+use super::request::{Answer, GraphRequest};
 use crate::drafts::Attachment;
-use crate::state::Shared;
 
 /// What a route under `.../messages/{id}` asks for.
 pub(super) enum Part<'a> {
@@ -35,29 +35,18 @@ pub(super) struct Target<'a> {
     pub message_id: &'a str,
 }
 
-pub(super) fn read(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    target: &Target<'_>,
-    part: Part<'_>,
-    query: Option<&str>,
-    headers: &HeaderMap,
-) -> Response {
+pub(super) fn read(request: &GraphRequest, target: &Target<'_>, part: Part<'_>) -> Answer {
+    let (shared, ids) = (&*request.shared, &request.ids);
     let roles = match part {
         Part::Properties => READ_ROLES,
         _ => BODY_ROLES,
     };
-    let reading = match Reading::open(shared, ids, headers, target.user_id, target.folder, roles) {
-        Ok(reading) => reading,
-        Err(response) => return response,
-    };
-    let Some(item) = reading
+    let reading = Reading::open(request, target.user_id, target.folder, roles)?;
+    let item = reading
         .items(shared)
         .into_iter()
         .find(|item| item.id == target.message_id)
-    else {
-        return item_not_found(ids);
-    };
+        .ok_or_else(|| item_not_found(ids))?;
     let mailbox = &reading.access.mailbox.address;
     let message_context = format!(
         "{}/v1.0/$metadata#users('{mailbox}')/messages('{}')",
@@ -67,12 +56,10 @@ pub(super) fn read(
         Part::Properties => Vec::new(),
         _ => item.attachments(),
     };
-    match part {
+    let answer = match part {
         Part::Properties => {
-            let options = match Query::parse(query) {
-                Ok(options) => options,
-                Err(error) => return query_refused(error, ids),
-            };
+            let options =
+                Query::parse(request.query()).map_err(|error| query_refused(error, ids))?;
             let mut resource = reading.visible(item.resource);
             resource.insert(
                 "@odata.context".into(),
@@ -92,19 +79,29 @@ pub(super) fn read(
             "value": attachments.iter().map(|a| a.to_json()).collect::<Vec<Value>>(),
         }))
         .into_response(),
-        Part::Attachment(wanted) => match attachments.iter().find(|a| a.id == wanted) {
-            Some(a) => {
-                let mut answer = a.to_json();
-                answer["@odata.context"] = json!(format!("{message_context}/attachments/$entity"));
-                Json(answer).into_response()
-            }
-            None => item_not_found(ids),
-        },
-        Part::AttachmentBytes(wanted) => match attachments.iter().find(|a| a.id == wanted) {
-            Some(a) => with_content_type(a.bytes.to_vec(), &a.content_type),
-            None => item_not_found(ids),
-        },
-    }
+        Part::Attachment(wanted) => {
+            let a = find_attachment(&attachments, wanted, ids)?;
+            let mut answer = a.to_json();
+            answer["@odata.context"] = json!(format!("{message_context}/attachments/$entity"));
+            Json(answer).into_response()
+        }
+        Part::AttachmentBytes(wanted) => {
+            let a = find_attachment(&attachments, wanted, ids)?;
+            with_content_type(a.bytes.to_vec(), &a.content_type)
+        }
+    };
+    Ok(answer)
+}
+
+fn find_attachment<'a>(
+    attachments: &'a [Attachment],
+    id: &str,
+    ids: &GraphRequestIds,
+) -> Result<&'a Attachment, Response> {
+    attachments
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| item_not_found(ids))
 }
 
 /// The MIME as received for a MIME send; otherwise the message written out.

@@ -22,6 +22,7 @@ mod message_read;
 mod mime;
 mod mime_message;
 mod odata_query;
+mod request;
 mod send_mail;
 mod upload;
 mod upload_session;
@@ -31,17 +32,16 @@ mod validation;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::any;
-use axum::{Extension, middleware};
 
-use crate::server::ConnectionControl;
 use crate::state::Shared;
 use graph_error::{GraphRequestIds, graph_error, graph_headers};
 use message_read::{Part, Target};
+use request::{Answer, GraphRequest};
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -84,96 +84,71 @@ fn key_segments(rest: &str) -> Vec<&str> {
     out
 }
 
-#[allow(clippy::too_many_arguments)] // axum's extractors, one per part of the request
-async fn dispatch(
-    State(shared): State<Arc<Shared>>,
-    Extension(ids): Extension<GraphRequestIds>,
-    connection: Option<Extension<ConnectionControl>>,
-    method: Method,
-    uri: Uri,
-    Path(rest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn dispatch(Path(rest): Path<String>, request: GraphRequest) -> Answer {
     let segments = key_segments(&rest);
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
-    let connection = connection.map(|Extension(c)| c);
-    let query = query.as_deref();
+    let post = request.method == Method::POST;
+    let get = request.method == Method::GET;
     match segments.as_slice() {
         [users, id, action] if is(users, "users") && is(action, "sendMail") => {
-            if method != Method::POST {
-                return method_not_allowed(&ids);
+            if !post {
+                return Err(method_not_allowed(&request.ids));
             }
-            send_mail::send_mail(shared, ids, connection, id, &headers, body).await
+            Ok(send_mail::send_mail(request, id).await)
         }
         [me, action] if is(me, "me") && is(action, "sendMail") => {
-            if method != Method::POST {
-                return method_not_allowed(&ids);
+            if !post {
+                return Err(method_not_allowed(&request.ids));
             }
-            send_mail::me_send_mail(shared, ids, &headers, body).await
+            send_mail::me_send_mail(request).await
         }
-        [me, ..] if is(me, "me") => send_mail::me_refused(&shared, &ids, &headers, body).await,
-        [users, id, messages]
-            if is(users, "users") && is(messages, "messages") && method == Method::GET =>
-        {
-            mail_folders::list(&shared, &ids, id, None, uri.path(), query, &headers)
+        [me, ..] if is(me, "me") => send_mail::me_refused(request).await,
+        [users, id, messages] if is(users, "users") && is(messages, "messages") && get => {
+            mail_folders::list(&request, id, None)
         }
         [users, id, messages, rest @ ..] if is(users, "users") && is(messages, "messages") => {
-            if method == Method::GET
-                && let Some(part) = read_part(rest)
-            {
+            if get && let Some(part) = read_part(rest) {
                 let target = Target {
                     user_id: id,
                     folder: None,
                     message_id: rest[0],
                 };
-                return message_read::read(&shared, &ids, &target, part, query, &headers);
+                return message_read::read(&request, &target, part);
             }
-            messages_route(shared, ids, connection, method, id, rest, &headers, body).await
+            messages_route(request, id, rest).await
         }
         [users, id, folders, folder, messages, rest @ ..]
             if is(users, "users") && is(folders, "mailFolders") && is(messages, "messages") =>
         {
-            if method != Method::GET {
-                return method_not_allowed(&ids);
+            if !get {
+                return Err(method_not_allowed(&request.ids));
             }
             if rest.is_empty() {
-                return mail_folders::list(
-                    &shared,
-                    &ids,
-                    id,
-                    Some(folder),
-                    uri.path(),
-                    query,
-                    &headers,
-                );
+                return mail_folders::list(&request, id, Some(folder));
             }
-            match read_part(rest) {
-                Some(part) => {
-                    let target = Target {
-                        user_id: id,
-                        folder: Some(folder),
-                        message_id: rest[0],
-                    };
-                    message_read::read(&shared, &ids, &target, part, query, &headers)
-                }
-                None => unknown_segment(rest.last().copied().unwrap_or(messages), &ids),
-            }
+            let part = read_part(rest).ok_or_else(|| {
+                unknown_segment(rest.last().copied().unwrap_or(messages), &request.ids)
+            })?;
+            let target = Target {
+                user_id: id,
+                folder: Some(folder),
+                message_id: rest[0],
+            };
+            message_read::read(&request, &target, part)
         }
         [users, id] if is(users, "users") => {
-            if method != Method::GET {
-                return method_not_allowed(&ids);
+            if !get {
+                return Err(method_not_allowed(&request.ids));
             }
-            users::get_user(&shared, &ids, id, &headers)
+            users::get_user(&request, id)
         }
-        [.., last] => unknown_segment(last, &ids),
-        [] => graph_error(
+        [.., last] => Err(unknown_segment(last, &request.ids)),
+        [] => Err(graph_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
             "Invalid request.",
-            &ids,
-        ),
+            &request.ids,
+        )),
     }
 }
 
@@ -203,33 +178,21 @@ fn unknown_segment(last: &str, ids: &GraphRequestIds) -> Response {
 
 /// `/users/{id}/messages/...` other than reads: drafts, their attachments,
 /// upload sessions and their send.
-#[allow(clippy::too_many_arguments)] // the request's parts, passed through
-async fn messages_route(
-    shared: Arc<Shared>,
-    ids: GraphRequestIds,
-    connection: Option<ConnectionControl>,
-    method: Method,
-    user_id: &str,
-    rest: &[&str],
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
+async fn messages_route(request: GraphRequest, user_id: &str, rest: &[&str]) -> Answer {
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
-    let s = &*shared;
-    match (rest, &method) {
-        ([], &Method::POST) => drafts::create(s, &ids, user_id, headers, body).await,
-        ([id], &Method::DELETE) => drafts::delete(s, &ids, user_id, id, headers),
+    match (rest, &request.method) {
+        ([], &Method::POST) => drafts::create(request, user_id).await,
+        ([id], &Method::DELETE) => drafts::delete(&request, user_id, id),
         ([id, send], &Method::POST) if is_action(send, "send") => {
-            draft_send::send_draft(shared.clone(), ids, connection, user_id, id, headers, body)
-                .await
+            Ok(draft_send::send_draft(request, user_id, id).await)
         }
         ([id, attachments], &Method::POST) if is(attachments, "attachments") => {
-            drafts::add_attachment(s, &ids, user_id, id, headers, body).await
+            drafts::add_attachment(request, user_id, id).await
         }
         ([id, attachments, action], &Method::POST)
             if is(attachments, "attachments") && is_action(action, "createUploadSession") =>
         {
-            upload_session::create_session(s, &ids, user_id, id, headers, body).await
+            upload_session::create_session(request, user_id, id).await
         }
         _ => {
             let known = match rest {
@@ -242,8 +205,8 @@ async fn messages_route(
                 _ => false,
             };
             match rest.last() {
-                Some(last) if !known => unknown_segment(last, &ids),
-                _ => method_not_allowed(&ids),
+                Some(last) if !known => Err(unknown_segment(last, &request.ids)),
+                _ => Err(method_not_allowed(&request.ids)),
             }
         }
     }

@@ -8,7 +8,6 @@
 //! Send As for `from` (403); store, 202. A draft's send (`draft_send.rs`)
 //! shares the fault, delay and Send As steps.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,13 +15,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
-use super::access::{MailboxAccess, open_mailbox};
-use super::auth::authenticate;
-use super::graph_error::{GraphRequestIds, graph_error, unauthenticated, with_retry_after};
+use super::access::MailboxAccess;
+use super::graph_error::{GraphRequestIds, graph_error, with_retry_after};
 use super::mime::check_mime;
 use super::mime_message::mime_to_message;
+use super::request::{Answer, GraphRequest};
 use super::validation::{
     Invalid, check_message_size, check_recipient_limit, check_send_mail, message_size,
     recipient_count,
@@ -31,6 +29,7 @@ use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::Mailbox;
 use crate::faults::Fault;
+use crate::ids::random_uuid;
 use crate::server::ConnectionControl;
 use crate::settings::Settings;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
@@ -42,19 +41,35 @@ pub(super) enum Outcome {
     DropConnection,
 }
 
-pub(super) async fn send_mail(
-    shared: Arc<Shared>,
-    ids: GraphRequestIds,
-    connection: Option<ConnectionControl>,
-    user_id: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    CounterCells::bump(&shared.counters.send_requests);
-    let delay = Duration::from_millis(lock(&shared.faults).delay_ms);
-    let mut delayed = false;
-    let outcome = process(&shared, &ids, user_id, headers, body, delay, &mut delayed).await;
-    answer_send(&ids, connection, delay, delayed, outcome).await
+impl From<Response> for Outcome {
+    fn from(response: Response) -> Self {
+        Outcome::Respond(response)
+    }
+}
+
+/// The configured delay of every send (`delay_ms`), and whether this send
+/// already waited it, inside its app+mailbox slot.
+pub(super) struct SendDelay {
+    pub duration: Duration,
+    pub waited: bool,
+}
+
+impl SendDelay {
+    pub fn of(shared: &Shared) -> Self {
+        SendDelay {
+            duration: Duration::from_millis(lock(&shared.faults).delay_ms),
+            waited: false,
+        }
+    }
+}
+
+pub(super) async fn send_mail(mut request: GraphRequest, user_id: &str) -> Response {
+    CounterCells::bump(&request.shared.counters.send_requests);
+    let mut delay = SendDelay::of(&request.shared);
+    let outcome = process(&mut request, user_id, &mut delay)
+        .await
+        .unwrap_or_else(|refused| refused);
+    answer_send(&request, delay, outcome).await
 }
 
 /// The steps every send shares once its body is read: scripted faults, the
@@ -62,24 +77,23 @@ pub(super) async fn send_mail(
 /// app+mailbox slot), and the access policy when it is checked first. Gives
 /// the mailbox and whether the connection must be dropped at the end.
 pub(super) async fn open_send<'a>(
-    shared: &'a Shared,
-    ids: &GraphRequestIds,
-    headers: &HeaderMap,
+    request: &'a GraphRequest,
     user_id: &str,
-    delay: Duration,
-    delayed: &mut bool,
+    delay: &mut SendDelay,
 ) -> Result<(MailboxAccess<'a>, bool), Outcome> {
-    let drop_at_end = match scripted_send_fault(shared, user_id, ids) {
+    let ids = &request.ids;
+    let drop_at_end = match scripted_send_fault(&request.shared, user_id, ids) {
         FaultStep::Continue { drop_at_end } => drop_at_end,
         FaultStep::Respond(response) => return Err(Outcome::Respond(response)),
         FaultStep::Drop => return Err(Outcome::DropConnection),
     };
-    let access = open_mailbox(shared, ids, headers, user_id, &["Mail.Send"])
+    let access = request
+        .open_mailbox(user_id, &["Mail.Send"])
         .map_err(|response| finish(response, drop_at_end))?;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    if !delay.duration.is_zero() {
+        tokio::time::sleep(delay.duration).await;
     }
-    *delayed = true;
+    delay.waited = true;
     if access.settings.access_check_first {
         access
             .check_policy(ids)
@@ -100,56 +114,40 @@ pub(super) fn finish(response: Response, drop_at_end: bool) -> Outcome {
 /// Every send's answer waits `delay_ms` (requests that got a slot waited
 /// inside it already), then is sent or, for a scripted drop, withheld.
 pub(super) async fn answer_send(
-    ids: &GraphRequestIds,
-    connection: Option<ConnectionControl>,
-    delay: Duration,
-    delayed: bool,
+    request: &GraphRequest,
+    delay: SendDelay,
     outcome: Outcome,
 ) -> Response {
-    if !delayed && !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    if !delay.waited && !delay.duration.is_zero() {
+        tokio::time::sleep(delay.duration).await;
     }
     match outcome {
         Outcome::Respond(response) => response,
         Outcome::DropConnection => {
-            tracing::info!(request_id = %ids.request_id, "fault: dropping the send's connection");
-            ConnectionControl::drop_or_fail(connection.as_ref()).await
+            tracing::info!(request_id = %request.ids.request_id, "fault: dropping the send's connection");
+            ConnectionControl::drop_or_fail(request.connection.as_ref()).await
         }
     }
 }
 
+/// `Err` when the send was refused before its end; `Ok` when it ran to it.
 async fn process(
-    shared: &Shared,
-    ids: &GraphRequestIds,
+    request: &mut GraphRequest,
     user_id: &str,
-    headers: &HeaderMap,
-    body: Body,
-    delay: Duration,
-    delayed: &mut bool,
-) -> Outcome {
-    let body = match read_body(body, ids).await {
-        Ok(bytes) => bytes,
-        Err(response) => return Outcome::Respond(response),
-    };
-    let (access, drop_at_end) = match open_send(shared, ids, headers, user_id, delay, delayed).await
-    {
-        Ok(opened) => opened,
-        Err(outcome) => return outcome,
-    };
-    let finish = |response: Response| finish(response, drop_at_end);
-    let payload = match check_payload(headers, &body, &access.settings) {
-        Ok(payload) => payload,
-        Err(invalid) => return finish(bad_request(&invalid, ids)),
-    };
-    if let Err(response) = access.check_policy(ids) {
-        return finish(response);
-    }
-    if let Err(response) = check_send_as(access.mailbox, payload.from.as_deref(), ids) {
-        return finish(response);
-    }
+    delay: &mut SendDelay,
+) -> Result<Outcome, Outcome> {
+    let body = request.read_body().await?;
+    let request = &*request;
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let (access, drop_at_end) = open_send(request, user_id, delay).await?;
+    let refuse = |response: Response| finish(response, drop_at_end);
+    let payload = check_payload(&request.headers, &body, &access.settings)
+        .map_err(|invalid| refuse(bad_request(&invalid, ids)))?;
+    access.check_policy(ids).map_err(refuse)?;
+    check_send_as(access.mailbox, payload.from.as_deref(), ids).map_err(refuse)?;
 
     shared.store_message(StoredMessage {
-        id: Uuid::new_v4().to_string(),
+        id: random_uuid().to_string(),
         mailbox: access.mailbox.address.clone(),
         app_id: access.caller.app_id.to_string(),
         tenant_id: access.caller.tenant_id.to_string(),
@@ -164,7 +162,7 @@ async fn process(
     });
     CounterCells::bump(&shared.counters.sends_accepted);
     tracing::debug!(mailbox = %access.mailbox.address, request_id = %ids.request_id, "message accepted");
-    finish(StatusCode::ACCEPTED.into_response())
+    Ok(finish(StatusCode::ACCEPTED.into_response(), drop_at_end))
 }
 
 /// Reads a Graph request body under the 4 MB cap.
@@ -273,43 +271,22 @@ pub(super) fn now_rfc3339(clock: &crate::clock::Clock) -> String {
 }
 
 /// `/me/sendMail` exists only for delegated tokens; an app token gets 400.
-pub(super) async fn me_send_mail(
-    shared: Arc<Shared>,
-    ids: GraphRequestIds,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    CounterCells::bump(&shared.counters.send_requests);
-    // Read the body anyway so the connection stays usable.
-    let _ = read_limited(body, MAX_REQUEST_BYTES).await;
-    if let Err(message) = authenticate(&shared, headers) {
-        return unauthenticated(message, &ids);
-    }
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        "BadRequest",
-        "/me request is only valid with delegated authentication flow.",
-        &ids,
-    )
+pub(super) async fn me_send_mail(request: GraphRequest) -> Answer {
+    CounterCells::bump(&request.shared.counters.send_requests);
+    me_refused(request).await
 }
 
-/// Any other `/me/...` path: the same refusal, without counting a send.
-pub(super) async fn me_refused(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    let _ = read_limited(body, MAX_REQUEST_BYTES).await;
-    if let Err(message) = authenticate(shared, headers) {
-        return unauthenticated(message, ids);
-    }
-    graph_error(
+/// Any `/me/...` path: the same refusal; only `/me/sendMail` counts a send.
+pub(super) async fn me_refused(mut request: GraphRequest) -> Answer {
+    // Read the body anyway so the connection stays usable.
+    let _ = request.read_body().await;
+    request.caller()?;
+    Err(graph_error(
         StatusCode::BAD_REQUEST,
         "BadRequest",
         "/me request is only valid with delegated authentication flow.",
-        ids,
-    )
+        &request.ids,
+    ))
 }
 
 /// A checked body, JSON or MIME.

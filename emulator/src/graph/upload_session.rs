@@ -5,44 +5,29 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use super::access::open_mailbox;
 use super::drafts::item_not_found;
-use super::graph_error::GraphRequestIds;
-use super::send_mail::{bad_request, read_body};
+use super::request::{Answer, GraphRequest};
+use super::send_mail::bad_request;
 use super::validation::{Invalid, read_bool};
 use crate::defaults::{MAX_UPLOAD_SESSION_BYTES, MIN_UPLOAD_SESSION_BYTES};
 use crate::drafts::{AttachmentItem, UploadSession, property, rfc3339};
-use crate::state::{CounterCells, Shared};
+use crate::state::CounterCells;
 
 /// `POST /users/{id}/messages/{id}/attachments/createUploadSession`.
 pub(super) async fn create_session(
-    shared: &Shared,
-    ids: &GraphRequestIds,
+    mut request: GraphRequest,
     user_id: &str,
     message_id: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    let body = match read_body(body, ids).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let access = match open_mailbox(shared, ids, headers, user_id, &["Mail.ReadWrite"]) {
-        Ok(access) => access,
-        Err(response) => return response,
-    };
-    if let Err(response) = access.check_policy(ids) {
-        return response;
-    }
-    let item = match read_attachment_item(&body) {
-        Ok(item) => item,
-        Err(invalid) => return bad_request(&invalid, ids),
-    };
+) -> Answer {
+    let body = request.read_body().await?;
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let access = request.open_mailbox(user_id, &["Mail.ReadWrite"])?;
+    access.check_policy(ids)?;
+    let item = read_attachment_item(&body).map_err(|invalid| bad_request(&invalid, ids))?;
     let lifetime = Duration::from_secs(access.settings.upload_session_lifetime_secs);
     let mailbox = access.mailbox.address.clone();
     let session = UploadSession::new(&mailbox, message_id, item, lifetime, &shared.clock);
@@ -52,7 +37,7 @@ pub(super) async fn create_session(
     );
     let expires_at = rfc3339(session.expires_at);
     if !shared.drafts.open_session(session) {
-        return item_not_found(ids);
+        return Err(item_not_found(ids));
     }
     CounterCells::bump(&shared.counters.upload_sessions_created);
     let answer = json!({
@@ -61,7 +46,7 @@ pub(super) async fn create_session(
         "expirationDateTime": expires_at,
         "nextExpectedRanges": ["0-"],
     });
-    (StatusCode::CREATED, Json(answer)).into_response()
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 fn invalid(code: &'static str, message: impl Into<String>) -> Invalid {

@@ -3,12 +3,11 @@
 //! and friends; `Mail.Send` is not enough).
 
 use axum::Json;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 
-use super::auth::authenticate;
-use super::graph_error::{GraphRequestIds, graph_error, unauthenticated};
-use crate::state::Shared;
+use super::graph_error::graph_error;
+use super::request::{Answer, GraphRequest};
 
 const READ_ROLES: &[&str] = &[
     "User.Read.All",
@@ -18,43 +17,36 @@ const READ_ROLES: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
-pub(super) fn get_user(
-    shared: &Shared,
-    ids: &GraphRequestIds,
-    id: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let caller = match authenticate(shared, headers) {
-        Ok(caller) => caller,
-        Err(message) => return unauthenticated(message, ids),
-    };
+pub(super) fn get_user(request: &GraphRequest, id: &str) -> Answer {
+    let (shared, ids) = (&*request.shared, &request.ids);
+    let caller = request.caller()?;
     if !caller
         .roles()
         .iter()
         .any(|r| READ_ROLES.iter().any(|w| w.eq_ignore_ascii_case(r)))
     {
-        return graph_error(
+        return Err(graph_error(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",
             "Insufficient privileges to complete the operation.",
             ids,
-        );
+        ));
     }
     let mailbox = shared
         .directory
         .tenant_by_id(caller.tenant_id)
         .and_then(|t| t.mailbox(id));
     let Some(mailbox) = mailbox else {
-        return graph_error(
+        return Err(graph_error(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
             &format!(
                 "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
             ),
             ids,
-        );
+        ));
     };
-    (
+    Ok((
         StatusCode::OK,
         Json(serde_json::json!({
             "@odata.context": format!("{}/v1.0/$metadata#users/$entity", shared.origin),
@@ -64,5 +56,5 @@ pub(super) fn get_user(
             "userPrincipalName": mailbox.address,
         })),
     )
-        .into_response()
+        .into_response())
 }
