@@ -16,6 +16,9 @@ pub struct Target {
     pub scope: String,
     /// Mailboxes the sends go round.
     pub senders: Vec<String>,
+    /// A bearer token to send instead of asking the token endpoint for one,
+    /// so that two servers can be given the same bytes.
+    pub bearer: Option<String>,
 }
 
 /// What one run achieved.
@@ -40,34 +43,12 @@ pub async fn run(
     connections: usize,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let clients = (0..connections.max(1))
-        .map(|_| {
-            let mut builder = reqwest::Client::builder().no_proxy();
-            if let Some(pem) = &target.ca_pem {
-                builder =
-                    builder.tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes())?]);
-            }
-            builder.build()
-        })
+        .map(|_| client(target))
         .collect::<Result<Vec<_>, _>>()?;
-    let token: serde_json::Value = clients[0]
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            target.url, target.tenant
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &target.client_id),
-            ("client_secret", &target.client_secret),
-            ("scope", &target.scope),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"]
-        .as_str()
-        .ok_or("the token endpoint gave no access token")?
-        .to_owned();
+    let token = match &target.bearer {
+        Some(token) => token.clone(),
+        None => token(target, &clients[0]).await?,
+    };
     let urls: Vec<String> = target
         .senders
         .iter()
@@ -93,4 +74,39 @@ pub async fn run(
         failed: sends - accepted,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// An HTTP client (one connection) that trusts the target's CA.
+pub fn client(target: &Target) -> Result<reqwest::Client, Box<dyn std::error::Error>> {
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(pem) = &target.ca_pem {
+        builder = builder.tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes())?]);
+    }
+    Ok(builder.build()?)
+}
+
+/// A token from the target's token endpoint (client credentials).
+pub async fn token(
+    target: &Target,
+    client: &reqwest::Client,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let answer: serde_json::Value = client
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            target.url, target.tenant
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &target.client_id),
+            ("client_secret", &target.client_secret),
+            ("scope", &target.scope),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answer["access_token"]
+        .as_str()
+        .ok_or("the token endpoint gave no access token")?
+        .to_owned())
 }

@@ -1,6 +1,7 @@
 //! The emulator's `sendMail` rate against the minimal fake's under the same
-//! load: both in this process over HTTPS and HTTP/2, throttling off, one
-//! token, then the same sends with the same number in flight. Prints one JSON
+//! load: both in this process over HTTPS and HTTP/2, throttling off, the
+//! same token (the emulator's), then the same sends with the same number in
+//! flight. Prints one JSON
 //! line per round and, last, the ratio.
 //!
 //! ```text
@@ -53,13 +54,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scope: d::GRAPH_SCOPE.to_owned(),
             // The one mailbox the emulator's ERP app may send as.
             senders: vec![d::ERP_MAILBOX.to_owned()],
+            bearer: None,
         };
+        let emulator_target = target(emulator.url(), emulator.ca_pem().map(str::to_owned));
+        // The same request bytes for both: the fake takes any bearer, so it
+        // gets the emulator's token, shaped like Entra's and several times
+        // the length of its own; HPACK codes it on every request (it is
+        // marked sensitive, so never indexed), on both sides.
+        let bearer = load::token(&emulator_target, &load::client(&emulator_target)?).await?;
         let servers = [
-            ("fake", target(&fake.url, fake.ca_pem.clone())),
             (
-                "emulator",
-                target(emulator.url(), emulator.ca_pem().map(str::to_owned)),
+                "fake",
+                Target {
+                    bearer: Some(bearer),
+                    ..target(&fake.url, fake.ca_pem.clone())
+                },
             ),
+            ("emulator", emulator_target),
         ];
         let mut best = [0f64; 2];
         for round in 1..=rounds {
