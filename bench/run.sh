@@ -61,8 +61,11 @@ if [ "$do_build" = 1 ]; then
   if [ ! -x "$root/node/node_modules/.bin/napi" ]; then
     optional sh -c "cd '$root/node' && npm install --no-audit --no-fund --silent"
   fi
-  # The type declarations go to the build folder: the package's own are not ours to rewrite.
-  optional sh -c "cd '$root/node' && node_modules/.bin/napi build --platform --release --strip --js binding.js --dts '$build/index.d.ts'"
+  # The type declarations go to the build folder: the package's own are not
+  # ours to rewrite. napi joins --dts to its working folder even when it is
+  # absolute, so it is given relative to node/.
+  dts="$(realpath --relative-to="$root/node" "$build")/index.d.ts"
+  optional sh -c "cd '$root/node' && node_modules/.bin/napi build --platform --release --strip --js binding.js --dts '$dts'"
   if [ ! -d "$root/tests/clients/node_modules/@azure/msal-node" ]; then
     optional sh -c "cd '$root/tests/clients' && npm install --no-audit --no-fund --silent"
   fi
