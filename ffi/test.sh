@@ -60,11 +60,18 @@ fi
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
 # One package per build, as everyone else builds them, so their artefacts are
-# reused instead of rebuilt with a different union of features. The emulator
-# is built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
-(cd "$ROOT" && cargo build -p graphmailer-ffi)
-[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || (cd "$ROOT" && cargo build -p graphmailer-emulator)
-make -s -C "$HERE" install PREFIX="$PREFIX" PROFILE=debug TARGET="$CARGO_BUILD_TARGET" >/dev/null
+# reused instead of rebuilt with a different union of features. When
+# scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT), its workspace build made
+# the library, the emulator and the Rust tests already: CARGO=true makes the
+# Makefile's build step a no-op.
+make_cargo=cargo
+if [ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ]; then
+    make_cargo=true
+else
+    (cd "$ROOT" && cargo build -p graphmailer-ffi)
+    (cd "$ROOT" && cargo build -p graphmailer-emulator)
+fi
+make -s -C "$HERE" install CARGO="$make_cargo" PREFIX="$PREFIX" PROFILE=debug TARGET="$CARGO_BUILD_TARGET" >/dev/null
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 
 # Throw-away certificates for the certificate tests.
@@ -83,7 +90,33 @@ mkdir -p "$FIX"
 )
 
 # ---- Rust-side tests (unit tests, header drift) -------------------------------
-if (cd "$ROOT" && cargo test -p graphmailer-ffi) >"$BUILD/cargo-test.log" 2>&1; then :; else
+# ffi_tests: this crate's Rust tests; the workspace's test executables when
+# scripts/test.sh built them (cargo test -p would build them again with this
+# package's own features), run from the crate's directory as cargo would.
+# Cargo runs without the PKG_CONFIG_PATH exported above: the build scripts of
+# aws-lc-sys and libsqlite3-sys rerun when it changes, and everything above
+# them (about a hundred crates, aws-lc's C code included) would compile again.
+ffi_tests() {
+    if [ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ]; then
+        (cd "$ROOT" && env -u PKG_CONFIG_PATH cargo test -p graphmailer-ffi)
+        return
+    fi
+    local exe status=0 found=0
+    while read -r exe; do
+        found=1
+        (cd "$HERE" && "$exe") || status=1
+    done < <(cd "$ROOT" && env -u PKG_CONFIG_PATH cargo test --workspace --locked --no-run --message-format=json | python3 -c '
+import json, os, sys
+manifest = os.path.realpath(sys.argv[1])
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and os.path.realpath(m["manifest_path"]) == manifest:
+        print(m["executable"])' "$HERE/Cargo.toml")
+    ((found)) || { echo "no test executable of graphmailer-ffi in the workspace build"; return 1; }
+    return $status
+}
+if ffi_tests >"$BUILD/cargo-test.log" 2>&1; then :; else
     echo "cargo test -p graphmailer-ffi failed:" && tail -40 "$BUILD/cargo-test.log" | sed 's/^/    /'
 fi
 read -r cargo_passed cargo_failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p + 0, f + 0 }' "$BUILD/cargo-test.log")

@@ -84,8 +84,13 @@ run rust scripts/with-postgres.sh cargo test --workspace --locked
 # sources; the later stages use them (GRAPHMAILER_DEBUG_BUILT) instead of
 # `cargo build -p` of one package, which cargo resolves with that package's
 # smaller feature set and so compiles about 90 crates a second time. The
-# no-op rebuild proves they are current (it fails when the build did).
-if cargo test --workspace --locked --no-run >"$logs/rust-current.log" 2>&1; then
+# libraries' own artefacts (libgraphmailer.so and .a for the C stage) are
+# added here with the same features: --tests keeps the dev-dependencies'
+# features, so only the four library crates compile, where
+# `cargo build -p graphmailer-ffi` compiled 45. The no-op test build proves
+# the rest is current (it fails when the build did).
+if cargo build --workspace --locked --lib --bins --tests >"$logs/rust-current.log" 2>&1 &&
+  cargo test --workspace --locked --no-run >>"$logs/rust-current.log" 2>&1; then
   export GRAPHMAILER_DEBUG_BUILT=1
 fi
 run clients tests/clients/test.sh

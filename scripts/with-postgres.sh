@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command beside a private, throw-away PostgreSQL cluster:
-#   scripts/with-postgres.sh cargo test -p graphmailer --test outbox
+#   scripts/with-postgres.sh cargo test -p graphmailer --test it outbox::
 # Installs Debian's postgresql package when its server programs are missing,
 # creates a cluster in a temporary directory (no system service, no TCP:
 # a Unix socket in that directory only), exports

@@ -103,6 +103,19 @@ impl Emu {
         self.token(d::ERP_CLIENT_ID, d::ERP_SECRET).await
     }
 
+    /// POST /v1.0/{path} with a JSON body.
+    pub async fn graph_post(&self, token: &str, path: &str, body: &Value) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/v1.0/{path}", self.url()))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("Graph answers");
+        Answer::read(response).await
+    }
+
     /// POST /v1.0/users/{mailbox}/sendMail with a JSON body.
     pub async fn send(&self, token: &str, mailbox: &str, body: &Value) -> Answer {
         let response = self

@@ -2,7 +2,7 @@
 //! credentials, `diagnose` and `verify`, including waiting for a restriction
 //! that has not applied yet.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

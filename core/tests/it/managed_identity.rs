@@ -4,7 +4,7 @@
 //! identity each get their hint; the metadata service's passing failures are
 //! retried and its refusals are not.
 
-mod common;
+use crate::common;
 
 use common::*;
 use graphmailer::{Config, ErrorKind, Mailer, Message};

@@ -4,7 +4,7 @@
 //! with SIGKILL in the middle of a burst with dropped connections, after
 //! which every mail arrives exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

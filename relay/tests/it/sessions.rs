@@ -1,7 +1,7 @@
 //! SMTP sessions against a running relay and emulator: the happy paths,
 //! who may send as whom, and the envelope deciding the recipients.
 
-mod common;
+use crate::common;
 
 use common::{Client, start};
 use graphmailer_relay::ListenerMode;

@@ -3,7 +3,7 @@
 //! options with `@odata.nextLink` paging, attachments and MIME byte for
 //! byte, and the permissions and access policy Graph applies.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

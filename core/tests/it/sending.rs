@@ -1,6 +1,6 @@
 //! The token cache, retries and concurrency against a real emulator over HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

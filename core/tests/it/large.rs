@@ -1,7 +1,7 @@
 //! Messages over Graph's 4 MB request limit (a draft, upload sessions, the
 //! draft's send) and raw MIME messages, against the emulator over HTTP.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! client assertion of an app that trusts that issuer, and every way the
 //! match can fail gets Entra's code.
 
-mod common;
+use crate::common;
 
 use common::{Answer, Emu, TestCert, assertion_form, claims, jwt_header, message, now};
 use graphmailer_emulator::{Directory, FederatedTokenRequest, defaults as d};

@@ -3,7 +3,7 @@
 //! rules, the listener they live on, and that nothing secret reaches the
 //! emulator's log.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

@@ -21,7 +21,7 @@ const PER_CLIENT: usize = 125;
 /// The relay is killed once this many messages got their 250.
 const KILL_AFTER: usize = 1000;
 
-mod emulator_process;
+use crate::emulator_process;
 
 use emulator_process::EmulatorProcess as Emulator;
 

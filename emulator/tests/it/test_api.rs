@@ -2,7 +2,7 @@
 //! counters, reset, settings, and application access policies (delayed
 //! application, run-time policies, DenyAccess).
 
-mod common;
+use crate::common;
 
 use common::{Emu, message};
 use graphmailer_emulator::defaults as d;

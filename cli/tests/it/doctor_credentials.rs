@@ -2,7 +2,7 @@
 //! settings decided, and a warning when a secret is configured on a host
 //! that offers a managed identity.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! sendmail's options, silence on success, sysexits statuses and one
 //! `sendmail:` line on failure, and records in syslog.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;

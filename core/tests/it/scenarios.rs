@@ -1,7 +1,7 @@
 //! Runs every case of tests/scenarios.json (the cases all four languages run)
 //! through the Rust API against the emulator.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::*;

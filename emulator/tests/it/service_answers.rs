@@ -2,7 +2,7 @@
 //! each test here failed against the earlier emulator. Sources are listed
 //! in the README's "Known differences" section.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -3,7 +3,7 @@
 //! upload faults, the tenant's maximum message size, and MIME sends read
 //! back as JSON.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -36,18 +36,6 @@ impl Emu {
 
     fn graph(&self, path: &str) -> String {
         format!("{}/v1.0/{path}", self.url())
-    }
-
-    async fn graph_post(&self, token: &str, path: &str, body: &Value) -> Answer {
-        let response = self
-            .http
-            .post(self.graph(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("Graph answers");
-        Answer::read(response).await
     }
 
     async fn graph_call(&self, method: reqwest::Method, token: &str, path: &str) -> Answer {

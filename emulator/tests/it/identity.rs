@@ -1,7 +1,7 @@
 //! The identity platform side over real HTTP: discovery documents, token
 //! errors in Entra's shape, token claims, and certificate assertions.
 
-mod common;
+use crate::common;
 
 use common::{Emu, TestCert, assertion_form, claims, jwt_header, message, now};
 use graphmailer_emulator::{Directory, defaults as d};

@@ -2,7 +2,7 @@
 //! --attach` with a file too large for one request (upload session, when
 //! large messages are on).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! request, answers a status the document lists with the properties its
 //! schema requires.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -12,7 +12,7 @@ use common::{Emu, message};
 use graphmailer_emulator::defaults as d;
 use serde_json::{Value, json};
 
-const DOCUMENT: &str = include_str!("../src/openapi.json");
+const DOCUMENT: &str = include_str!("../../src/openapi.json");
 
 /// Every Rust file of the crate's source, so a router added in a new file
 /// is read too: `(path, text)`.

@@ -4,7 +4,7 @@
 //! per mailbox across two workers, and bad input. Each test runs on SQLite,
 //! and on PostgreSQL when GRAPHMAILER_TEST_POSTGRES names a server.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};

@@ -2,7 +2,7 @@
 //! and policy gates, `$filter` on internetMessageId, `$select`, `$top`, the
 //! lag before a copy appears, and `saveToSentItems: false`.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Answer, Emu, message};

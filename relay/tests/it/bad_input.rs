@@ -1,7 +1,7 @@
 //! What a careless or hostile client gets: each bad input its own reply
 //! code, the relay still serving others, and nothing accepted lost.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! downloads, and live events. The browser test (`test-ui.sh`) drives the
 //! same pages in Chromium.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

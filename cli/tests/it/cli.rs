@@ -8,7 +8,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_graphmailer");
 
-mod emulator_process;
+use crate::emulator_process;
 
 use emulator_process::EmulatorProcess as Emulator;
 

@@ -1,7 +1,7 @@
 //! A mail client nobody here wrote (lettre) submits through the relay;
 //! attachments arrive at the emulator byte for byte.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use graphmailer_relay::ListenerMode;

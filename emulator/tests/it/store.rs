@@ -3,7 +3,7 @@
 //! emulator per file; a corrupt or foreign file is refused naming the path;
 //! without the option nothing is written.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Answer, Emu, message};
+use common::{Emu, message};
 use graphmailer_emulator::{Options, defaults as d};
 use serde_json::{Value, json};
 
@@ -52,21 +52,9 @@ impl Emu {
         response.text().await.unwrap()
     }
 
-    async fn graph_post(&self, token: &str, path: &str, body: &Value) -> Answer {
-        let response = self
-            .http
-            .post(format!("{}/v1.0/{path}", self.url()))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        Answer::read(response).await
-    }
-
     /// PUTs `bytes` at `start` of the upload of [`UPLOAD`], without
     /// Authorization (the URL is pre-authenticated); returns the status.
-    async fn put_chunk(&self, url: &str, start: usize, bytes: &[u8]) -> u16 {
+    async fn put_upload_chunk(&self, url: &str, start: usize, bytes: &[u8]) -> u16 {
         let end = start + bytes.len() - 1;
         self.http
             .put(url)
@@ -169,7 +157,10 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
     let upload_url = session.json["uploadUrl"].as_str().unwrap().to_owned();
     let upload_path = upload_url.strip_prefix(emu.url()).unwrap().to_owned();
     let upload: Vec<u8> = (0..UPLOAD).map(|i| (i * 7 % 251) as u8).collect();
-    assert_eq!(emu.put_chunk(&upload_url, 0, &upload[..FIRST]).await, 200);
+    assert_eq!(
+        emu.put_upload_chunk(&upload_url, 0, &upload[..FIRST]).await,
+        200
+    );
     // A counter no message moves: a refused token request.
     let refused = emu
         .token_request(
@@ -202,7 +193,8 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
     // The same upload URL on the restarted emulator takes the rest.
     let upload_url = format!("{}{upload_path}", emu.url());
     assert_eq!(
-        emu.put_chunk(&upload_url, FIRST, &upload[FIRST..]).await,
+        emu.put_upload_chunk(&upload_url, FIRST, &upload[FIRST..])
+            .await,
         201
     );
     let messages = emu.emulator.messages();

@@ -1,7 +1,7 @@
 //! Graph sendMail over real HTTP(S): answers, error shapes, ids,
 //! throttling under concurrency, scripted faults, HTTP/2 and HTTP/1.1.
 
-mod common;
+use crate::common;
 
 use common::{Answer, Emu, client_for, message};
 use graphmailer_emulator::defaults as d;
