@@ -83,17 +83,39 @@ static int selected(const char *name, int argc, char **argv) {
     return !any_inclusive || included;
 }
 
+/* GM_SHARD=K/N runs the Kth of every N tests (K from 1), so that N processes
+ * share them: valgrind runs a program one thread at a time, so ffi/test.sh
+ * runs one valgrind per core, each on a shard. */
+static int shard_of(size_t *k, size_t *n) {
+    const char *shard = getenv("GM_SHARD");
+    *k = 1;
+    *n = 1;
+    if (!shard) return 0;
+    unsigned long kk, nn;
+    char end;
+    if (sscanf(shard, "%lu/%lu%c", &kk, &nn, &end) != 2 || nn == 0 || kk == 0 || kk > nn) return -1;
+    *k = kk;
+    *n = nn;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    size_t shard, shards;
+    if (shard_of(&shard, &shards) != 0) {
+        fprintf(stderr, "GM_SHARD must be K/N with 1 <= K <= N, as 1/2\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
     if (gm_emulator_start(&gm_emu, "--http --port 0") != 0) {
         fprintf(stderr, "cannot start the emulator (set GM_EMULATOR to its binary)\n");
         printf("0 passed, 1 failed\n");
         return 1;
     }
     for (size_t i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++)
-        if (selected(TESTS[i].name, argc, argv)) gm_run(TESTS[i].name, TESTS[i].fn);
+        if (i % shards == shard - 1 && selected(TESTS[i].name, argc, argv)) gm_run(TESTS[i].name, TESTS[i].fn);
     const char *scenarios = getenv("GM_SCENARIOS");
-    if (scenarios && selected("scenarios", argc, argv)) run_scenarios(scenarios);
+    if (scenarios && shard == shards && selected("scenarios", argc, argv)) run_scenarios(scenarios);
     gm_emulator_stop(&gm_emu);
     return gm_summary();
 }
