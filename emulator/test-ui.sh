@@ -20,6 +20,8 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import websockets' 2>
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q 'websockets==15.0.1'
 fi
+# scripts/test.sh installs every suite's needs at its start, with --install.
+[ "${1:-}" != --install ] || exit 0
 
 # Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
 [ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-cli

@@ -58,6 +58,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
+# scripts/test.sh installs every suite's needs at its start, with --install.
+if [ "${1:-}" = --install ]; then
+  exec scripts/release.sh --install
+fi
 
 # ---- build ---------------------------------------------------------------------
 echo "== scripts/release.sh"

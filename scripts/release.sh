@@ -66,6 +66,8 @@ if [ ! -x node/node_modules/.bin/napi ]; then
   step "installing the napi CLI"
   (cd node && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
 fi
+# With --install: only the tools above (scripts/release-check.sh --install).
+[ "${1:-}" != --install ] || exit 0
 
 rm -rf "$stage" "$dist"
 mkdir -p "$stage" "$dist"

@@ -24,6 +24,44 @@ if ! command -v openssl >/dev/null; then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
 fi
 
+# Installing is mostly waiting on the network and the disk, so every suite's
+# installs (Debian packages, pip, npm) start at once, in the background, one
+# suite after another (apt allows one at a time), while the checks compile.
+# Each suite waits for its own before it starts; its own install step then
+# finds everything present, and still installs (or fails visibly) what the
+# background could not.
+install_steps=(
+  "postgres scripts/with-postgres.sh --install"
+  "node node/test.sh --install"
+  "clients tests/clients/test.sh --install"
+  "relay relay/test.sh --install"
+  "ui emulator/test-ui.sh --install"
+  "python python/test.sh --install"
+  "c ffi/test.sh --install"
+  "release scripts/release-check.sh --install"
+)
+rm -f "$logs"/install-*
+(
+  for step in "${install_steps[@]}"; do
+    read -r name command <<<"$step"
+    started=$SECONDS
+    # shellcheck disable=SC2086 # the command's words
+    if $command >"$logs/install-$name.log" 2>&1; then result=ok; else result=failed; fi
+    echo "$result $((SECONDS - started))" >"$logs/install-$name.done"
+  done
+) </dev/null &
+installs_pid=$!
+echo "=== installing every suite's needs in the background (target/test-logs/install-*.log)"
+# installed SUITE: waits for SUITE's installs; after a failed one, for all of
+# them, so the suite's own retry does not meet apt's lock.
+installed() {
+  local done="$logs/install-$1.done"
+  while [ ! -e "$done" ] && kill -0 "$installs_pid" 2>/dev/null; do sleep 1; done
+  if [ -e "$done" ] && [ "$(cut -d' ' -f1 "$done")" = ok ]; then return; fi
+  echo "=== the background installs for $1 failed (target/test-logs/install-$1.log); the suite tries itself"
+  wait "$installs_pid" 2>/dev/null || true
+}
+
 passed=0
 failed=0
 failures=()
@@ -55,20 +93,50 @@ count() {
   failed=$((failed + ${f:-0}))
 }
 
-run() {
-  local suite=$1 started=$SECONDS; shift
-  echo "=== $suite: $*"
-  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
-  if "$@" 2>&1 | tee "$logs/$suite.log"; then
-    count "$suite" "$logs/$suite.log"
-  else
-    count "$suite" "$logs/$suite.log"
+# finish SUITE STATUS STARTED: counts a suite that ended with STATUS.
+finish() {
+  local suite=$1 status=$2 started=$3
+  count "$suite" "$logs/$suite.log"
+  if [ "$status" -ne 0 ]; then
     failures+=("$suite")
     # A suite that died before its runner counted anything still counts as a failure.
     grep -Eq '[0-9]+ failed|fail [1-9]' "$logs/$suite.log" || failed=$((failed + 1))
   fi
   stage_times+=("$suite $((SECONDS - started))s")
   echo "=== $suite took $((SECONDS - started)) s"
+}
+
+# waits for the installs a suite needs (the Rust tests: PostgreSQL).
+installs_for() {
+  case $1 in checks) ;; rust) installed postgres ;; *) installed "$1" ;; esac
+}
+
+run() {
+  local suite=$1 started=$SECONDS; shift
+  installs_for "$suite"
+  echo "=== $suite: $*"
+  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
+  "$@" 2>&1 | tee "$logs/$suite.log"
+  finish "$suite" "${PIPESTATUS[0]}" "$started"
+}
+
+# in_background SUITE COMMAND...: runs a suite at the lowest CPU and disk
+# priority, so it takes only what the suites in front leave idle; its
+# output goes to its log until `collect` prints and counts it.
+in_background() {
+  local suite=$1; shift
+  background=$suite background_started=$SECONDS
+  echo "=== $suite, in the background at the lowest priority: $*"
+  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
+  (installs_for "$suite"; exec nice -n 19 ionice -c 3 "$@") >"$logs/$suite.log" 2>&1 </dev/null &
+  background_pid=$!
+}
+collect() {
+  local status=0
+  echo "=== $background (started in the background $((SECONDS - background_started)) s ago)"
+  wait "$background_pid" || status=$?
+  cat "$logs/$background.log"
+  finish "$background" "$status" "$background_started"
 }
 
 checks() {
@@ -93,23 +161,28 @@ if cargo build --workspace --locked --lib --bins --tests >"$logs/rust-current.lo
   cargo test --workspace --locked --no-run >>"$logs/rust-current.log" 2>&1; then
   export GRAPHMAILER_DEBUG_BUILT=1
 fi
+# Node's suite first: its build rewrites node/index.d.ts, which the release
+# build compares and packs, so the release stage starts after it.
+run node node/test.sh
+# The release stage builds everything again, in release mode, and installs
+# each artifact where no Rust is on PATH and uses it against the emulator. It
+# runs in the background from here and takes the CPU the other suites leave
+# while they wait on their emulators and runtimes; it is counted last.
+in_background release scripts/release-check.sh
 run clients tests/clients/test.sh
 # The relay's Rust tests ran with the workspace above; this adds real SMTP clients.
 run relay relay/test.sh --no-cargo
 run ui emulator/test-ui.sh
-for suite in python node c; do
-  dir=$suite; [ "$suite" = c ] && dir=ffi
-  if [ -x "$dir/test.sh" ]; then
-    run "$suite" "$dir/test.sh"
-  else
-    echo "=== $suite: not built yet (no $dir/test.sh)"
-  fi
+run python python/test.sh
+run c ffi/test.sh
+collect
+
+install_times=()
+for step in "${install_steps[@]}"; do
+  name=${step%% *}
+  [ -e "$logs/install-$name.done" ] && install_times+=("$name $(cut -d' ' -f2 "$logs/install-$name.done")s")
 done
-
-# Last, as it adds a release build: every artifact of scripts/release.sh
-# installed where no Rust is on PATH, and used against the emulator.
-run release scripts/release-check.sh
-
+echo "background installs: ${install_times[*]}"
 echo "stage times: ${stage_times[*]}; total $SECONDS s"
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed suites: ${failures[*]}"

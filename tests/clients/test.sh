@@ -10,15 +10,17 @@ cd "$here"
 CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET
 
-# Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
-[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-emulator
-emulator="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
-
 if [ ! -x .venv/bin/pytest ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q 'msal==1.39.0' 'azure-identity==1.27.0' 'msgraph-sdk==1.65.0' 'pytest==8.4.2'
 fi
 [ -d node_modules/@azure/msal-node ] || npm install --no-audit --no-fund --silent
+# scripts/test.sh installs every suite's needs at its start, with --install.
+[ "${1:-}" != --install ] || exit 0
+
+# Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
+[ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || cargo build -q -p graphmailer-emulator
+emulator="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
 fifo=$(mktemp -u)
 mkfifo "$fifo"
