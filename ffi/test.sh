@@ -186,7 +186,9 @@ for shard in 1 2; do
         >"$BUILD/valgrind-$shard.log" 2>&1 &
     valgrind_pids+=($!)
 done
-trap 'kill "${valgrind_pids[@]}" 2>/dev/null' EXIT
+# (|| true: under set -e a failing command in the trap, here killing runs
+# that have ended, would become the script's exit status)
+trap 'kill "${valgrind_pids[@]}" 2>/dev/null || true' EXIT
 gcc "${TEST_FLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
     "${TEST_SOURCES[@]}" $CFLAGS_PC $LIBS_PC -Wl,-rpath,"$PREFIX/lib" -o "$BUILD/c-tests-asan"
 

@@ -99,8 +99,9 @@ finish() {
   count "$suite" "$logs/$suite.log"
   if [ "$status" -ne 0 ]; then
     failures+=("$suite")
-    # A suite that died before its runner counted anything still counts as a failure.
-    grep -Eq '[0-9]+ failed|fail [1-9]' "$logs/$suite.log" || failed=$((failed + 1))
+    # A suite that failed with no failed test in its counts (it died before
+    # its runner counted, or failed after it) still counts as a failure.
+    grep -Eq '(^|[^0-9])[1-9][0-9]* failed|fail [1-9]' "$logs/$suite.log" || failed=$((failed + 1))
   fi
   stage_times+=("$suite $((SECONDS - started))s")
   echo "=== $suite took $((SECONDS - started)) s"
