@@ -79,7 +79,7 @@ pub struct Options {
     /// Tenants, apps, mailboxes and policies (default: the built-in Contoso).
     pub directory: Directory,
     /// Where to write the CA certificate (default: a fresh folder under the
-    /// system's temporary directory).
+    /// system's temporary directory, removed by [`Emulator::shutdown`]).
     pub ca_dir: Option<PathBuf>,
     /// Settings at start (and after every reset).
     pub settings: Settings,
@@ -153,6 +153,10 @@ pub struct Emulator {
     shared: Arc<Shared>,
     banner: Banner,
     ca_pem: Option<String>,
+    /// The CA folder this emulator made under the temporary directory (none
+    /// when `Options::ca_dir` named one): removed at shutdown, so that each
+    /// `graphmailer emulator` stopped with Ctrl-C leaves nothing behind.
+    made_ca_dir: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -175,21 +179,24 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     let scheme = if options.tls { "https" } else { "http" };
     let origin = format!("{scheme}://{}", url_host_port(local));
 
-    let (tls, ca_pem, ca_file) = if options.tls {
+    let (tls, ca_pem, ca_file, made_ca_dir) = if options.tls {
         let material = tls::generate(options.bind)?;
-        let dir = match &options.ca_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!(
-                "graphmailer-emulator-{}-{}",
-                std::process::id(),
-                local.port()
-            )),
+        let (dir, made) = match &options.ca_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "graphmailer-emulator-{}-{}",
+                    std::process::id(),
+                    local.port()
+                ));
+                (dir.clone(), Some(dir))
+            }
         };
         let file = write_ca(&dir, &material.ca_pem)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(material.server_config);
-        (Some(acceptor), Some(material.ca_pem), Some(file))
+        (Some(acceptor), Some(material.ca_pem), Some(file), made)
     } else {
-        (None, None, None)
+        (None, None, None, None)
     };
 
     let mut directory = options.directory;
@@ -260,6 +267,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         shared,
         banner,
         ca_pem,
+        made_ca_dir,
         stop,
         tasks: Mutex::new(tasks),
     })
@@ -489,7 +497,8 @@ impl Emulator {
         self.shared.reset();
     }
 
-    /// Stops accepting, closes every connection and waits for the server task.
+    /// Stops accepting, closes every connection and waits for the server
+    /// task; removes the CA folder it made (not one named in `ca_dir`).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let tasks = std::mem::take(&mut *state::lock(&self.tasks));
@@ -498,6 +507,12 @@ impl Emulator {
         }
         if let Some(store) = &self.shared.store {
             store.close(self.shared.counters.snapshot());
+        }
+        // Only the file written here and then the folder, if empty: whatever
+        // else someone put there stays.
+        if let (Some(dir), Some(file)) = (&self.made_ca_dir, &self.banner.ca_file) {
+            let _ = std::fs::remove_file(file);
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

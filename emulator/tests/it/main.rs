@@ -9,6 +9,7 @@ mod graph;
 mod identity;
 mod inbox;
 mod large_messages;
+mod lifecycle;
 mod managed_identity;
 mod openapi;
 mod read_api;
