@@ -116,6 +116,33 @@ impl Emu {
         Answer::read(response).await
     }
 
+    /// PUTs `bytes` as the range starting at `start` of a `total`-byte file,
+    /// without Authorization, as an upload URL wants.
+    pub async fn put_chunk(&self, url: &str, start: usize, bytes: &[u8], total: usize) -> Answer {
+        let response = self
+            .put_chunk_raw(url, start, bytes, total)
+            .await
+            .expect("upload URL answers");
+        Answer::read(response).await
+    }
+
+    pub async fn put_chunk_raw(
+        &self,
+        url: &str,
+        start: usize,
+        bytes: &[u8],
+        total: usize,
+    ) -> reqwest::Result<reqwest::Response> {
+        let end = start + bytes.len() - 1;
+        self.http
+            .put(url)
+            .header("content-range", format!("bytes {start}-{end}/{total}"))
+            .header("content-type", "application/octet-stream")
+            .body(bytes.to_vec())
+            .send()
+            .await
+    }
+
     /// POST /v1.0/users/{mailbox}/sendMail with a JSON body.
     pub async fn send(&self, token: &str, mailbox: &str, body: &Value) -> Answer {
         let response = self

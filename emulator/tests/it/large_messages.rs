@@ -97,33 +97,6 @@ impl Emu {
         answer.json["uploadUrl"].as_str().unwrap().to_owned()
     }
 
-    /// PUTs `bytes` as the range starting at `start` of a `total`-byte file,
-    /// without Authorization, as an upload URL wants.
-    async fn put_chunk(&self, url: &str, start: usize, bytes: &[u8], total: usize) -> Answer {
-        let response = self
-            .put_chunk_raw(url, start, bytes, total)
-            .await
-            .expect("upload URL answers");
-        Answer::read(response).await
-    }
-
-    async fn put_chunk_raw(
-        &self,
-        url: &str,
-        start: usize,
-        bytes: &[u8],
-        total: usize,
-    ) -> reqwest::Result<reqwest::Response> {
-        let end = start + bytes.len() - 1;
-        self.http
-            .put(url)
-            .header("content-range", format!("bytes {start}-{end}/{total}"))
-            .header("content-type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-    }
-
     /// Uploads a whole file in `chunk`-byte pieces; returns the last answer.
     async fn upload(&self, url: &str, file: &[u8], chunk: usize) -> Answer {
         let mut start = 0;

@@ -52,21 +52,6 @@ impl Emu {
         response.text().await.unwrap()
     }
 
-    /// PUTs `bytes` at `start` of the upload of [`UPLOAD`], without
-    /// Authorization (the URL is pre-authenticated); returns the status.
-    async fn put_upload_chunk(&self, url: &str, start: usize, bytes: &[u8]) -> u16 {
-        let end = start + bytes.len() - 1;
-        self.http
-            .put(url)
-            .header("content-range", format!("bytes {start}-{end}/{UPLOAD}"))
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
     /// What the test API shows of messages, drafts and counters.
     async fn remembered(&self) -> [String; 3] {
         [
@@ -158,7 +143,9 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
     let upload_path = upload_url.strip_prefix(emu.url()).unwrap().to_owned();
     let upload: Vec<u8> = (0..UPLOAD).map(|i| (i * 7 % 251) as u8).collect();
     assert_eq!(
-        emu.put_upload_chunk(&upload_url, 0, &upload[..FIRST]).await,
+        emu.put_chunk(&upload_url, 0, &upload[..FIRST], UPLOAD)
+            .await
+            .status,
         200
     );
     // A counter no message moves: a refused token request.
@@ -193,8 +180,9 @@ async fn messages_drafts_and_counters_come_back_after_a_restart() {
     // The same upload URL on the restarted emulator takes the rest.
     let upload_url = format!("{}{upload_path}", emu.url());
     assert_eq!(
-        emu.put_upload_chunk(&upload_url, FIRST, &upload[FIRST..])
-            .await,
+        emu.put_chunk(&upload_url, FIRST, &upload[FIRST..], UPLOAD)
+            .await
+            .status,
         201
     );
     let messages = emu.emulator.messages();
