@@ -296,14 +296,14 @@ mod tests {
         );
     }
 
-    /// A throw-away certificate in every form a user may hold.
-    fn fixtures() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "gm-cert-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// A throw-away certificate in every form a user may hold, in a folder
+    /// removed when the returned value is dropped.
+    fn fixtures() -> tempfile::TempDir {
+        let folder = tempfile::Builder::new()
+            .prefix("gm-cert-")
+            .tempdir()
+            .unwrap();
+        let dir = folder.path();
         openssl(
             &[
                 "req",
@@ -320,7 +320,7 @@ mod tests {
                 "-subj",
                 "/CN=graphmailer-test",
             ],
-            &dir,
+            dir,
         );
         openssl(
             &[
@@ -335,7 +335,7 @@ mod tests {
                 "-v2",
                 "aes-256-cbc",
             ],
-            &dir,
+            dir,
         );
         openssl(
             &[
@@ -346,7 +346,7 @@ mod tests {
                 "key-rsa.pem",
                 "-traditional",
             ],
-            &dir,
+            dir,
         );
         openssl(
             &[
@@ -361,7 +361,7 @@ mod tests {
                 "-passout",
                 "pass:pfx-pass",
             ],
-            &dir,
+            dir,
         );
         openssl(
             &[
@@ -379,14 +379,15 @@ mod tests {
                 "-subj",
                 "/CN=other",
             ],
-            &dir,
+            dir,
         );
-        dir
+        folder
     }
 
     #[test]
     fn every_form_loads_and_signs_a_verifiable_assertion() {
-        let dir = fixtures();
+        let fixtures = fixtures();
+        let dir = fixtures.path();
         let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
         let plain = ClientCertificate::from_pem(&read("cert.pem"), &read("key.pem"), None).unwrap();
         let forms = [
@@ -437,7 +438,8 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_setting() {
-        let dir = fixtures();
+        let fixtures = fixtures();
+        let dir = fixtures.path();
         let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
         let e = ClientCertificate::from_pem(&read("cert.pem"), &read("key-enc.pem"), Some("wrong"))
             .unwrap_err();

@@ -148,17 +148,33 @@ pub struct Banner {
 }
 
 /// A running emulator. Dropping it without [`Emulator::shutdown`] leaves the
-/// server running until the runtime ends.
+/// server running until the runtime ends (its CA folder goes either way).
 pub struct Emulator {
     shared: Arc<Shared>,
     banner: Banner,
     ca_pem: Option<String>,
     /// The CA folder this emulator made under the temporary directory (none
-    /// when `Options::ca_dir` named one): removed at shutdown, so that each
-    /// `graphmailer emulator` stopped with Ctrl-C leaves nothing behind.
-    made_ca_dir: Option<PathBuf>,
+    /// when `Options::ca_dir` named one).
+    _made_ca_dir: Option<MadeCaDir>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A CA folder the emulator made, removed when the emulator is shut down or
+/// dropped: each `graphmailer emulator` stopped with Ctrl-C, and each test's
+/// emulator, left one behind in the temporary directory. Only the file
+/// written there goes, then the folder if empty: whatever else someone put
+/// there stays.
+struct MadeCaDir {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Drop for MadeCaDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 /// Starts an emulator on the current tokio runtime.
@@ -182,17 +198,21 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     let (tls, ca_pem, ca_file, made_ca_dir) = if options.tls {
         let material = tls::generate(options.bind)?;
         let (dir, made) = match &options.ca_dir {
-            Some(dir) => (dir.clone(), None),
+            Some(dir) => (dir.clone(), false),
             None => {
                 let dir = std::env::temp_dir().join(format!(
                     "graphmailer-emulator-{}-{}",
                     std::process::id(),
                     local.port()
                 ));
-                (dir.clone(), Some(dir))
+                (dir, true)
             }
         };
         let file = write_ca(&dir, &material.ca_pem)?;
+        let made = made.then(|| MadeCaDir {
+            dir,
+            file: file.clone(),
+        });
         let acceptor = tokio_rustls::TlsAcceptor::from(material.server_config);
         (Some(acceptor), Some(material.ca_pem), Some(file), made)
     } else {
@@ -267,7 +287,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         shared,
         banner,
         ca_pem,
-        made_ca_dir,
+        _made_ca_dir: made_ca_dir,
         stop,
         tasks: Mutex::new(tasks),
     })
@@ -498,7 +518,7 @@ impl Emulator {
     }
 
     /// Stops accepting, closes every connection and waits for the server
-    /// task; removes the CA folder it made (not one named in `ca_dir`).
+    /// task; then removes the CA folder it made (not one named in `ca_dir`).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let tasks = std::mem::take(&mut *state::lock(&self.tasks));
@@ -507,12 +527,6 @@ impl Emulator {
         }
         if let Some(store) = &self.shared.store {
             store.close(self.shared.counters.snapshot());
-        }
-        // Only the file written here and then the folder, if empty: whatever
-        // else someone put there stays.
-        if let (Some(dir), Some(file)) = (&self.made_ca_dir, &self.banner.ca_file) {
-            let _ = std::fs::remove_file(file);
-            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -33,7 +34,22 @@ impl EmulatorProcess {
 }
 
 impl Drop for EmulatorProcess {
+    /// SIGTERM, as a service manager stops it: the emulator then removes the
+    /// CA folder it made, which SIGKILL leaves in the temporary directory.
+    /// SIGKILL only if it has not ended within seconds.
     fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child, not yet waited for, so its
+            // pid cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -109,8 +109,11 @@ fn the_emulator_banner_is_one_json_line_with_everything_a_client_needs() {
 #[test]
 fn send_delivers_every_option_and_prints_json() {
     let emu = Emulator::start(&["--http"]);
-    let dir = std::env::temp_dir().join(format!("gm-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let folder = tempfile::Builder::new()
+        .prefix("gm-cli-")
+        .tempdir()
+        .unwrap();
+    let dir = folder.path();
     let pdf = dir.join("invoice.pdf");
     std::fs::write(&pdf, b"%PDF-1.4 test").unwrap();
     let (code, out) = emu.send(
@@ -488,10 +491,11 @@ fn policy_prints_filled_in_powershell_and_refuses_what_could_break_out() {
 
 #[test]
 fn the_emulator_store_survives_a_kill_and_is_held_by_one_emulator() {
-    let dir = std::env::temp_dir().join(format!("gm-cli-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = dir.join("emulator.sqlite");
+    let dir = tempfile::Builder::new()
+        .prefix("gm-cli-store-")
+        .tempdir()
+        .unwrap();
+    let store = dir.path().join("emulator.sqlite");
     let store = store.to_str().unwrap();
     let first = Emulator::start(&["--http", "--store", store]);
     let (code, out) = first.send(
@@ -527,5 +531,4 @@ fn the_emulator_store_survives_a_kill_and_is_held_by_one_emulator() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0]["message"]["subject"], "kept");
     drop(again);
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -131,9 +131,11 @@ fn secret_never_shows_in_debug() {
 
 #[test]
 fn file_values_win_and_the_environment_fills_the_rest() {
-    let dir = std::env::temp_dir().join(format!("gm-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("graphmailer.toml");
+    let dir = tempfile::Builder::new()
+        .prefix("gm-config-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("graphmailer.toml");
     std::fs::write(
         &path,
         format!("tenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nclient_secret = \"x\"\nallowed_senders = [\"erp@contoso.test\", \"@billing.test\"]\ntimeout_secs = 5\n"),

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{ALLOWED, CLIENT, DENIED, TENANT, TestEmulator};
@@ -24,10 +24,13 @@ fn openssl(args: &[&str], dir: &Path) {
 }
 
 /// A fresh self-signed certificate: `cert.pem`, `key.pem` and `bundle.pfx`
-/// (password `pfx-pass`).
-fn certificate(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gm-admin-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// (password `pfx-pass`), in a folder removed when the value is dropped.
+fn certificate(name: &str) -> tempfile::TempDir {
+    let folder = tempfile::Builder::new()
+        .prefix(&format!("gm-admin-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = folder.path();
     openssl(
         &[
             "req",
@@ -44,7 +47,7 @@ fn certificate(name: &str) -> PathBuf {
             "-subj",
             "/CN=graphmailer-admin-test",
         ],
-        &dir,
+        dir,
     );
     openssl(
         &[
@@ -59,9 +62,9 @@ fn certificate(name: &str) -> PathBuf {
             "-passout",
             "pass:pfx-pass",
         ],
-        &dir,
+        dir,
     );
-    dir
+    folder
 }
 
 fn certificate_config(emu: &TestEmulator, cert: ClientCertificate) -> Config {
@@ -85,7 +88,8 @@ fn probe() -> Message {
 #[tokio::test]
 async fn a_registered_certificate_sends_and_an_unknown_one_is_refused() {
     let emu = TestEmulator::start().await;
-    let dir = certificate("registered");
+    let registered_cert = certificate("registered");
+    let dir = registered_cert.path();
     let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
     let registered = emu.register_certificate(CLIENT, &pem).await;
 
@@ -126,7 +130,8 @@ async fn a_registered_certificate_sends_and_an_unknown_one_is_refused() {
         .expect("certificate from the environment");
 
     // A certificate the app registration does not hold.
-    let other = certificate("unregistered");
+    let other_cert = certificate("unregistered");
+    let other = other_cert.path();
     let cert = ClientCertificate::from_pem(
         &std::fs::read(other.join("cert.pem")).unwrap(),
         &std::fs::read(other.join("key.pem")).unwrap(),

@@ -3,7 +3,7 @@
 use graphmailer_emulator::Options;
 
 #[tokio::test]
-async fn shutdown_removes_the_ca_folder_it_made_and_keeps_one_it_was_given() {
+async fn shutdown_or_drop_removes_the_ca_folder_it_made_and_keeps_one_it_was_given() {
     let made = graphmailer_emulator::start(Options::default())
         .await
         .expect("an emulator starts");
@@ -20,6 +20,16 @@ async fn shutdown_removes_the_ca_folder_it_made_and_keeps_one_it_was_given() {
         "{} is left after shutdown",
         folder.display()
     );
+
+    // Dropped without shutdown, as a test's emulator usually is.
+    let dropped = graphmailer_emulator::start(Options::default())
+        .await
+        .expect("an emulator starts");
+    let ca = dropped.ca_file().unwrap().to_path_buf();
+    let folder = ca.parent().unwrap().to_path_buf();
+    assert!(ca.is_file(), "{} is written at start", ca.display());
+    drop(dropped);
+    assert!(!folder.exists(), "{} is left after drop", folder.display());
 
     let given = std::env::temp_dir().join(format!("gm-emulator-ca-{}", std::process::id()));
     std::fs::create_dir_all(&given).unwrap();
