@@ -38,6 +38,7 @@ if [ "${1:-}" != "--no-cargo" ]; then
   passed=$((passed + $(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')))
   failed=$((failed + $(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')))
   grep -q '^test result' "$log" || failed=$((failed + 1))
+  rm -f "$log"
 fi
 
 # Built already when scripts/test.sh says so (GRAPHMAILER_DEBUG_BUILT).
@@ -54,6 +55,7 @@ if [ -n "$summary" ]; then
 else
   fail "smtplib tests did not run"
 fi
+rm -f "$py_log"
 
 echo "=== swaks and curl against relay --demo"
 work=$(mktemp -d)

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -75,11 +75,13 @@ where
 /// Rust one. `method` names the caller in the error raised when no event
 /// loop is running.
 ///
-/// The result is handed to the event loop by one completer thread, not by
-/// the runtime's workers: taking the GIL can wait for the event loop's
-/// thread (up to Python's switch interval), and a worker that waits cannot
-/// drive other requests meanwhile. The completer also takes the GIL once for
-/// every result that is ready, and wakes each loop once per batch.
+/// The runtime's worker hands the result to the loop's inbox without the
+/// GIL (a worker that waited for the GIL could drive no other request
+/// meanwhile) and wakes the loop through a socket it watches; the loop then
+/// sets every result that is ready with the GIL it already holds. That is
+/// one hand-off per result, as `call_soon_threadsafe` from the worker would
+/// be, where a completer thread that took the GIL to call it made two
+/// (bench/README.md, "Why asyncio is slower than `send`").
 pub(crate) fn awaitable<'py, T, F>(
     py: Python<'py>,
     method: &str,
@@ -100,17 +102,14 @@ where
             err.set_cause(py, Some(cause));
             err
         })?;
+    let inbox = inbox_for(py, method, &event_loop)?;
     let py_future = event_loop.call_method0("create_future")?;
-    let completer = completer(py)?;
-    let completion_loop = event_loop.unbind();
     let completion_future = py_future.clone().unbind();
     let task = runtime().spawn(async move {
         let outcome = future.await;
         let finish: Finish =
             Box::new(move |py| Outcome(outcome).into_bound_py_any(py).map(Bound::unbind));
-        // Fails only when the completer is gone (interpreter shutdown).
-        let _ = completer.send(Completion {
-            event_loop: completion_loop,
+        inbox.push(Completion {
             future: completion_future,
             finish,
         });
@@ -134,142 +133,192 @@ type Finish = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 /// A finished Rust future on its way to its asyncio future.
 struct Completion {
-    event_loop: Py<PyAny>,
     future: Py<PyAny>,
     finish: Finish,
 }
 
-/// The completer thread's queue, started with the first async call.
-fn completer(py: Python<'_>) -> PyResult<mpsc::Sender<Completion>> {
-    static QUEUE: Mutex<Option<mpsc::Sender<Completion>>> = Mutex::new(None);
-    let mut queue = lock(&QUEUE);
-    if let Some(tx) = queue.as_ref() {
-        return Ok(tx.clone());
+/// One event loop's finished calls, and the socket pair that wakes it.
+struct Inbox {
+    done: Mutex<Vec<Completion>>,
+    wake: wake::Pair,
+}
+
+impl Inbox {
+    /// From a runtime worker, without the GIL. Only the first result of a
+    /// batch writes the wake-up byte: the loop drains them all at once.
+    fn push(&self, completion: Completion) {
+        let first = {
+            let mut done = lock(&self.done);
+            done.push(completion);
+            done.len() == 1
+        };
+        if first {
+            self.wake.wake();
+        }
     }
-    py.import("atexit")?
-        .call_method1("register", (wrap_pyfunction!(stop_completer, py)?,))?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("graphmailer-asyncio".into())
-        .spawn(move || complete(rx))
-        .map_err(|e| {
-            PyRuntimeError::new_err(format!("graphmailer cannot start its asyncio thread: {e}"))
+}
+
+/// The inbox of every event loop that awaited a call, by loop. A loop's
+/// reader stays registered while it lives; a closed loop's entry is dropped
+/// when a new loop first awaits (its reader went with its selector).
+static INBOXES: Mutex<Vec<(Py<PyAny>, Arc<Inbox>)>> = Mutex::new(Vec::new());
+
+fn inbox_for(py: Python<'_>, method: &str, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Inbox>> {
+    let known = lock(&INBOXES)
+        .iter()
+        .find(|(l, _)| l.is(event_loop))
+        .map(|(_, inbox)| inbox.clone());
+    if let Some(inbox) = known {
+        return Ok(inbox);
+    }
+    // Python is called with the list unlocked: code it runs (a loop's
+    // methods, a finalizer) could await a call of ours on this thread.
+    let loops: Vec<Py<PyAny>> = lock(&INBOXES)
+        .iter()
+        .map(|(l, _)| l.clone_ref(py))
+        .collect();
+    let mut closed = Vec::new();
+    for l in loops {
+        if l.bind(py).call_method0("is_closed")?.is_truthy()? {
+            closed.push(l);
+        }
+    }
+    let wake = wake::Pair::new().map_err(|e| {
+        PyRuntimeError::new_err(format!(
+            "graphmailer cannot make the socket that wakes the event loop: {e}"
+        ))
+    })?;
+    let inbox = Arc::new(Inbox {
+        done: Mutex::new(Vec::new()),
+        wake,
+    });
+    let drain = Drain {
+        inbox: inbox.clone(),
+    };
+    event_loop
+        .call_method1("add_reader", (inbox.wake.fileno(), drain))
+        .map_err(|cause| {
+            let err = PyRuntimeError::new_err(format!(
+                "{method}() needs an event loop that can watch a socket (add_reader), as asyncio's \
+                 default loop on Linux and macOS and uvloop can; on Windows, run it on \
+                 asyncio.SelectorEventLoop"
+            ));
+            err.set_cause(py, Some(cause));
+            err
         })?;
-    *queue = Some(tx.clone());
-    Ok(tx)
+    let forgotten: Vec<(Py<PyAny>, Arc<Inbox>)> = {
+        let mut all = lock(&INBOXES);
+        let (gone, kept) = std::mem::take(&mut *all)
+            .into_iter()
+            .partition(|(l, _)| closed.iter().any(|c| c.is(l)));
+        *all = kept;
+        all.push((event_loop.clone().unbind(), inbox.clone()));
+        gone
+    };
+    // Dropped unlocked, for the same reason.
+    drop(forgotten);
+    Ok(inbox)
 }
 
-/// Whether the completer is inside Python, and whether the interpreter is
-/// about to finalize; `IDLE` is signalled when it leaves Python.
-struct CompleterState {
-    in_python: bool,
-    stopping: bool,
+/// The loop's reader for its inbox: sets each future's result or exception,
+/// unless it was cancelled meanwhile.
+#[pyclass]
+struct Drain {
+    inbox: Arc<Inbox>,
 }
 
-static STATE: Mutex<CompleterState> = Mutex::new(CompleterState {
-    in_python: false,
-    stopping: false,
-});
-static IDLE: Condvar = Condvar::new();
+#[pymethods]
+impl Drain {
+    fn __call__(&self, py: Python<'_>) {
+        // Read the wake-up bytes first: a result pushed after the take below
+        // writes a new one, so none waits for the next batch.
+        self.inbox.wake.clear();
+        let batch = std::mem::take(&mut *lock(&self.inbox.done));
+        for completion in batch {
+            let future = completion.future.bind(py);
+            // One failure must not strand the others' awaiters.
+            if let Err(e) = resolve(py, future, completion.finish) {
+                e.write_unraisable(py, Some(future));
+            }
+        }
+    }
+}
+
+fn resolve(py: Python<'_>, future: &Bound<'_, PyAny>, finish: Finish) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    match finish(py) {
+        Ok(value) => future.call_method1("set_result", (value,))?,
+        Err(e) => future.call_method1("set_exception", (e.into_value(py),))?,
+    };
+    Ok(())
+}
+
+/// The socket pair a loop watches for finished calls.
+mod wake {
+    use std::io::{self, Read, Write};
+
+    #[cfg(unix)]
+    type Stream = std::os::unix::net::UnixStream;
+    #[cfg(not(unix))]
+    type Stream = std::net::TcpStream;
+
+    pub(super) struct Pair {
+        writer: Stream,
+        reader: Stream,
+    }
+
+    impl Pair {
+        pub(super) fn new() -> io::Result<Pair> {
+            let (writer, reader) = pair()?;
+            writer.set_nonblocking(true)?;
+            reader.set_nonblocking(true)?;
+            Ok(Pair { writer, reader })
+        }
+
+        /// A full socket already holds a wake-up the loop has not read.
+        pub(super) fn wake(&self) {
+            let _ = (&self.writer).write(&[1]);
+        }
+
+        pub(super) fn clear(&self) {
+            let mut bytes = [0u8; 64];
+            while matches!((&self.reader).read(&mut bytes), Ok(n) if n > 0) {}
+        }
+
+        #[cfg(unix)]
+        pub(super) fn fileno(&self) -> i64 {
+            use std::os::fd::AsRawFd;
+            i64::from(self.reader.as_raw_fd())
+        }
+
+        #[cfg(windows)]
+        pub(super) fn fileno(&self) -> i64 {
+            use std::os::windows::io::AsRawSocket;
+            self.reader.as_raw_socket() as i64
+        }
+    }
+
+    #[cfg(unix)]
+    fn pair() -> io::Result<(Stream, Stream)> {
+        Stream::pair()
+    }
+
+    /// No socketpair: a loopback connection.
+    #[cfg(not(unix))]
+    fn pair() -> io::Result<(Stream, Stream)> {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+        let writer = Stream::connect(listener.local_addr()?)?;
+        let (reader, _) = listener.accept()?;
+        Ok((writer, reader))
+    }
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Run by `atexit`, before the interpreter finalizes: stops the completer
-/// and waits until it is out of Python. Delivering a result releases the
-/// GIL (`call_soon_threadsafe` writes the loop's wake-up byte), so the
-/// program can leave `asyncio.run` and end meanwhile; a thread that retakes
-/// the GIL during finalization is ended with `pthread_exit`, whose unwinding
-/// cannot cross Rust frames and aborts the process.
-#[pyfunction]
-fn stop_completer(py: Python<'_>) {
-    py.detach(|| {
-        let mut state = lock(&STATE);
-        state.stopping = true;
-        while state.in_python {
-            state = IDLE
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-    });
-}
-
-/// The completer thread: waits for results without the GIL, then delivers
-/// every one that is ready under one GIL acquisition.
-fn complete(rx: mpsc::Receiver<Completion>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        {
-            let mut state = lock(&STATE);
-            if state.stopping {
-                // The program is ending: nobody is waiting any more.
-                return;
-            }
-            state.in_python = true;
-        }
-        let delivered = Python::try_attach(|py| {
-            // More may have finished while the GIL was being taken.
-            batch.extend(rx.try_iter());
-            deliver(py, std::mem::take(&mut batch));
-        });
-        lock(&STATE).in_python = false;
-        IDLE.notify_all();
-        if delivered.is_none() {
-            // The interpreter is shutting down: nobody is waiting any more.
-            return;
-        }
-    }
-}
-
-/// An asyncio future, whether it succeeded, and its result or exception.
-type Resolution = (Py<PyAny>, bool, Py<PyAny>);
-
-/// Resolves a batch: one `call_soon_threadsafe` (one wake-up) per event loop.
-fn deliver(py: Python<'_>, batch: Vec<Completion>) {
-    let mut by_loop: Vec<(Py<PyAny>, Vec<Resolution>)> = Vec::new();
-    for c in batch {
-        let (ok, value) = match (c.finish)(py) {
-            Ok(value) => (true, value),
-            Err(e) => (false, e.into_value(py).into_any()),
-        };
-        let entry = (c.future, ok, value);
-        match by_loop.iter_mut().find(|(l, _)| l.is(&c.event_loop)) {
-            Some((_, results)) => results.push(entry),
-            None => by_loop.push((c.event_loop, vec![entry])),
-        }
-    }
-    for (event_loop, results) in by_loop {
-        let scheduled = wrap_pyfunction!(resolve, py).and_then(|resolve| {
-            event_loop.call_method1(py, "call_soon_threadsafe", (resolve, results))
-        });
-        // A closed loop (its asyncio.run() returned) has nobody to tell.
-        if let Err(e) = scheduled
-            && !e.is_instance_of::<PyRuntimeError>(py)
-        {
-            e.write_unraisable(py, Some(event_loop.bind(py)));
-        }
-    }
-}
-
-/// Runs on the event loop: sets each future's result or exception, unless
-/// it was cancelled meanwhile.
-#[pyfunction]
-fn resolve(results: Vec<(Bound<'_, PyAny>, bool, Bound<'_, PyAny>)>) -> PyResult<()> {
-    for (future, ok, value) in results {
-        if future.call_method0("done")?.is_truthy()? {
-            continue;
-        }
-        if ok {
-            future.call_method1("set_result", (value,))?;
-        } else {
-            future.call_method1("set_exception", (value,))?;
-        }
-    }
-    Ok(())
 }
 
 /// The asyncio future's done-callback: a cancelled future stops its send.

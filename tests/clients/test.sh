@@ -23,17 +23,18 @@ fi
 emulator="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
 fifo=$(mktemp -u)
+py_log=$(mktemp)
+node_log=$(mktemp)
 mkfifo "$fifo"
 "$emulator" --port 0 >"$fifo" 2>/dev/null &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$fifo"' EXIT
+# The emulator removes its CA folder when SIGTERM stops it: wait for that.
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$fifo" "$py_log" "$node_log"' EXIT
 exec 3<"$fifo"
 read -r banner <&3
 export GRAPHMAILER_EMULATOR_BANNER=$banner
 ca=$(printf '%s' "$banner" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ca_file"])')
 
-py_log=$(mktemp)
-node_log=$(mktemp)
 status=0
 # scripts/test.sh counts the results from the runners' JUnit XML.
 py_junit=() node_junit=()
