@@ -183,9 +183,11 @@ def send_mail(banner, env, subject, html, attachment):
 async def run(banner, env, probe_port, work):
     inbox = banner["inbox"]
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=work)
+    # TMPDIR too: Chromium makes its singleton socket's folder there, outside
+    # the profile, and leaves it behind.
     browser = subprocess.Popen(
         ["chromium", *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=work),
     )
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")
