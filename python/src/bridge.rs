@@ -11,7 +11,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyWeakrefMethods, PyWeakrefReference};
 
 use graphmailer::blocking::runtime;
 use graphmailer::{Error, ErrorKind};
@@ -159,28 +159,75 @@ impl Inbox {
 }
 
 /// The inbox of every event loop that awaited a call, by loop. A loop's
-/// reader stays registered while it lives; a closed loop's entry is dropped
-/// when a new loop first awaits (its reader went with its selector).
-static INBOXES: Mutex<Vec<(Py<PyAny>, Arc<Inbox>)>> = Mutex::new(Vec::new());
+/// reader stays registered while it lives; the entry of a loop that was
+/// closed, or dropped, goes when a new loop first awaits (its reader went
+/// with its selector).
+static INBOXES: Mutex<Vec<(LoopRef, Arc<Inbox>)>> = Mutex::new(Vec::new());
+
+/// A loop as the list holds it: weakly where the loop allows, so that a
+/// loop dropped without `close()` is not kept alive by graphmailer.
+enum LoopRef {
+    Weak(Py<PyWeakrefReference>),
+    Strong(Py<PyAny>),
+}
+
+impl LoopRef {
+    fn new(event_loop: &Bound<'_, PyAny>) -> LoopRef {
+        match PyWeakrefReference::new(event_loop) {
+            Ok(weak) => LoopRef::Weak(weak.unbind()),
+            Err(_) => LoopRef::Strong(event_loop.clone().unbind()),
+        }
+    }
+
+    /// The loop, unless it is gone. Compared by identity, never by
+    /// address: a new loop may live where a dropped one did.
+    fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        match self {
+            LoopRef::Weak(weak) => weak.bind(py).upgrade(),
+            LoopRef::Strong(event_loop) => Some(event_loop.bind(py).clone()),
+        }
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> LoopRef {
+        match self {
+            LoopRef::Weak(weak) => LoopRef::Weak(weak.clone_ref(py)),
+            LoopRef::Strong(event_loop) => LoopRef::Strong(event_loop.clone_ref(py)),
+        }
+    }
+
+    fn is(&self, other: &LoopRef) -> bool {
+        match (self, other) {
+            (LoopRef::Weak(a), LoopRef::Weak(b)) => a.is(b),
+            (LoopRef::Strong(a), LoopRef::Strong(b)) => a.is(b),
+            _ => false,
+        }
+    }
+}
 
 fn inbox_for(py: Python<'_>, method: &str, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Inbox>> {
+    // Upgrading a weak reference runs no Python code, so the list may stay
+    // locked meanwhile.
     let known = lock(&INBOXES)
         .iter()
-        .find(|(l, _)| l.is(event_loop))
+        .find(|(l, _)| l.get(py).is_some_and(|l| l.is(event_loop)))
         .map(|(_, inbox)| inbox.clone());
     if let Some(inbox) = known {
         return Ok(inbox);
     }
     // Python is called with the list unlocked: code it runs (a loop's
     // methods, a finalizer) could await a call of ours on this thread.
-    let loops: Vec<Py<PyAny>> = lock(&INBOXES)
+    let loops: Vec<LoopRef> = lock(&INBOXES)
         .iter()
         .map(|(l, _)| l.clone_ref(py))
         .collect();
-    let mut closed = Vec::new();
+    let mut gone = Vec::new();
     for l in loops {
-        if l.bind(py).call_method0("is_closed")?.is_truthy()? {
-            closed.push(l);
+        let closed = match l.get(py) {
+            Some(event_loop) => event_loop.call_method0("is_closed")?.is_truthy()?,
+            None => true,
+        };
+        if closed {
+            gone.push(l);
         }
     }
     let wake = wake::Pair::new().map_err(|e| {
@@ -206,14 +253,14 @@ fn inbox_for(py: Python<'_>, method: &str, event_loop: &Bound<'_, PyAny>) -> PyR
             err.set_cause(py, Some(cause));
             err
         })?;
-    let forgotten: Vec<(Py<PyAny>, Arc<Inbox>)> = {
+    let forgotten: Vec<(LoopRef, Arc<Inbox>)> = {
         let mut all = lock(&INBOXES);
-        let (gone, kept) = std::mem::take(&mut *all)
+        let (forgotten, kept) = std::mem::take(&mut *all)
             .into_iter()
-            .partition(|(l, _)| closed.iter().any(|c| c.is(l)));
+            .partition(|(l, _)| gone.iter().any(|g| g.is(l)));
         *all = kept;
-        all.push((event_loop.clone().unbind(), inbox.clone()));
-        gone
+        all.push((LoopRef::new(event_loop), inbox.clone()));
+        forgotten
     };
     // Dropped unlocked, for the same reason.
     drop(forgotten);

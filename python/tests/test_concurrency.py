@@ -5,6 +5,7 @@ cancellation stop a send that is waiting."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -97,6 +100,20 @@ def test_send_async_from_many_event_loops_in_turn_and_at_once(emu: Emulator) -> 
         asyncio.run(send(f"turn{i}"))
     assert open_descriptors() - before <= 2, (before, open_descriptors())
 
+    # Loops dropped without close(): graphmailer does not keep them alive.
+    dropped = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # "unclosed event loop"
+        for i in range(5):
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(send(f"unclosed{i}"))
+            dropped.append(weakref.ref(loop))
+            del loop
+        gc.collect()
+    assert [ref() for ref in dropped] == [None] * 5
+    asyncio.run(send("after"))
+    assert open_descriptors() - before <= 2, (before, open_descriptors())
+
     # Loops on four threads at once: each gets its own results.
     def on_a_thread(n: int) -> list[str]:
         async def main() -> list[str]:
@@ -109,7 +126,12 @@ def test_send_async_from_many_event_loops_in_turn_and_at_once(emu: Emulator) -> 
         ids = [i for batch in pool.map(on_a_thread, range(4)) for i in batch]
     assert len(set(ids)) == 20
     subjects = sorted(s["message"]["subject"] for s in emu.messages())
-    expected = ["warm"] + [f"turn{i}" for i in range(20)] + [f"thread{n}-{i}" for n in range(4) for i in range(5)]
+    expected = (
+        ["warm", "after"]
+        + [f"turn{i}" for i in range(20)]
+        + [f"unclosed{i}" for i in range(5)]
+        + [f"thread{n}-{i}" for n in range(4) for i in range(5)]
+    )
     assert subjects == sorted(expected)
 
 
