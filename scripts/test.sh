@@ -33,12 +33,12 @@ fi
 install_steps=(
   "postgres scripts/with-postgres.sh --install"
   "node node/test.sh --install"
+  "release scripts/release-check.sh --install"
   "clients tests/clients/test.sh --install"
   "relay relay/test.sh --install"
   "ui emulator/test-ui.sh --install"
   "python python/test.sh --install"
   "c ffi/test.sh --install"
-  "release scripts/release-check.sh --install"
 )
 rm -f "$logs"/install-*
 (
@@ -146,6 +146,14 @@ checks() {
   cargo clippy --workspace --all-targets --locked -- -D warnings
 }
 
+# The release stage builds everything again, in release mode, and installs
+# each artifact where no Rust is on PATH and uses it against the emulator. It
+# starts first and runs in the background the whole time, at the lowest
+# priority: the build takes only the CPU the other suites leave idle (while a
+# compile waits on its last crate or a test on its emulator), and it is
+# counted last. It reads node/index.d.ts, which Node's suite regenerates, but
+# napi writes that file atomically and, unless the sources changed, the same.
+in_background release scripts/release-check.sh
 run checks checks
 # The outbox's PostgreSQL tests run against a private cluster the script starts.
 run rust scripts/with-postgres.sh cargo test --workspace --locked
@@ -162,14 +170,7 @@ if cargo build --workspace --locked --lib --bins --tests >"$logs/rust-current.lo
   cargo test --workspace --locked --no-run >>"$logs/rust-current.log" 2>&1; then
   export GRAPHMAILER_DEBUG_BUILT=1
 fi
-# Node's suite first: its build rewrites node/index.d.ts, which the release
-# build compares and packs, so the release stage starts after it.
 run node node/test.sh
-# The release stage builds everything again, in release mode, and installs
-# each artifact where no Rust is on PATH and uses it against the emulator. It
-# runs in the background from here and takes the CPU the other suites leave
-# while they wait on their emulators and runtimes; it is counted last.
-in_background release scripts/release-check.sh
 run clients tests/clients/test.sh
 # The relay's Rust tests ran with the workspace above; this adds real SMTP clients.
 run relay relay/test.sh --no-cargo
