@@ -77,6 +77,21 @@ step "licences of every dependency"
 python3 scripts/rust-deps.py licenses
 SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$version-sbom.cdx.json"
 
+# ---- the wheel's build, beside the one below -----------------------------------
+# maturin --zig links against glibc 2.17 (manylinux2014) and compiles the C
+# parts of dependencies (aws-lc, SQLite) with zig for that glibc too. That makes
+# them different objects from the host build below, so they get a target
+# directory of their own: sharing one would rebuild them on every switch. With
+# nothing to share, the two builds run at once, and each fills the cores the
+# other leaves idle while it links or waits on its last crate.
+step "Python wheel (maturin --zig, manylinux2014), in the background: $stage/wheel.log"
+(cd python && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir/zig" \
+  exec setsid maturin build --quiet --release --locked --zig --compatibility manylinux2014 --out "$dist") \
+  >"$stage/wheel.log" 2>&1 </dev/null &
+wheel_pid=$!
+# Its own process group, so that a failure here stops its cargo too.
+trap 'kill -- -"$wheel_pid" 2>/dev/null || true' EXIT
+
 # ---- one release build ---------------------------------------------------------
 # The command line, the C library and the Node addon in one cargo run, which
 # napi's CLI makes (it hands the arguments after `--` to cargo). Cargo unifies
@@ -154,13 +169,12 @@ done
 (cd "$npm_main" && npm pack --quiet --pack-destination "$dist" >/dev/null)
 
 # ---- Python --------------------------------------------------------------------
-# maturin --zig links against glibc 2.17 (manylinux2014) and compiles the C
-# parts of dependencies (aws-lc, SQLite) with zig for that glibc too. That makes
-# them different objects from the host build above, so they get a target
-# directory of their own: sharing one would rebuild them on every switch.
-step "Python wheel (maturin --zig, manylinux2014) and sdist"
-(cd python && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir/zig" \
-  maturin build --quiet --release --locked --zig --compatibility manylinux2014 --out "$dist")
+step "Python wheel (built beside the build above) and sdist"
+wheel_status=0
+wait "$wheel_pid" || wheel_status=$?
+trap - EXIT
+cat "$stage/wheel.log"
+[ "$wheel_status" -eq 0 ] || die "maturin build of the wheel failed ($wheel_status), see above"
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)
 "$tools/bin/auditwheel" show "$dist"/graphmailer-"$version"-*.whl | tee "$stage/auditwheel.txt"
 grep -q 'manylinux_2_17_x86_64' "$stage/auditwheel.txt" || die "auditwheel does not confirm manylinux_2_17"

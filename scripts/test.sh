@@ -142,8 +142,7 @@ collect() {
 
 checks() {
   scripts/module-cycles.sh >/dev/null &&
-  cargo fmt --all -- --check &&
-  cargo clippy --workspace --all-targets --locked -- -D warnings
+  cargo fmt --all -- --check
 }
 
 # The release stage builds everything again, in release mode, and installs
@@ -155,6 +154,17 @@ checks() {
 # napi writes that file atomically and, unless the sources changed, the same.
 in_background release scripts/release-check.sh
 run checks checks
+# Clippy (-D warnings) lints inside the Rust stage's build rather than in a
+# check build of its own: what `cargo clippy` does, clippy-driver as the
+# workspace's rustc wrapper, but for `cargo test`, which builds what
+# `cargo clippy --workspace --all-targets` checks (libraries, binaries, tests
+# and examples; the workspace has no benches). Dependencies then compile once,
+# not once checked and once built. Every debug build after it keeps the same
+# wrapper, so cargo finds the workspace's crates current. (The release stage
+# started before this, without it.)
+RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ # `-- -D warnings`, as cargo clippy passes it
+export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 # The outbox's PostgreSQL tests run against a private cluster the script starts.
 run rust scripts/with-postgres.sh cargo test --workspace --locked
 # That build made the debug emulator and command line too, from the same
