@@ -76,7 +76,7 @@ else
 fi
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 dist="$root/dist"
-gm="$target_dir/$CARGO_BUILD_TARGET/release/graphmailer"
+gm="$target_dir/zig/$CARGO_BUILD_TARGET/release/graphmailer" # scripts/release.sh builds in target/zig
 
 check "SHA256SUMS matches every artifact" bash -c "cd '$dist' && sha256sum --strict -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq \$(ls | grep -vc SHA256SUMS) ]"
 check "the SBOM is CycloneDX with the Rust dependencies (tokio, reqwest)" python3 - "$dist/graphmailer-$version-sbom.cdx.json" <<'EOF'
@@ -86,6 +86,38 @@ assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
 names = {c["name"] for c in bom["components"]}
 assert {"tokio", "reqwest", "rustls"} <= names, names
 assert all(c["purl"].startswith("pkg:cargo/") and c.get("licenses") for c in bom["components"])
+EOF
+
+check "every binary in every artifact needs glibc 2.17 at most" python3 - "$dist" "$work/glibc" <<'EOF'
+import os, re, subprocess, sys, tarfile, zipfile
+dist, unpacked = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(dist)):
+    archive, into = os.path.join(dist, name), os.path.join(unpacked, name)
+    if name.endswith(".whl"):
+        zipfile.ZipFile(archive).extractall(into)
+    elif name.endswith((".tar.gz", ".tgz")):
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tarfile.open(archive).extractall(into, **safe)
+    elif name.endswith(".deb"):
+        subprocess.run(["dpkg-deb", "-x", archive, into], check=True)
+needs = {}
+for folder, _, files in os.walk(unpacked):
+    for file in files:
+        path = os.path.join(folder, file)
+        if os.path.islink(path):
+            continue
+        with open(path, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                continue
+        symbols = subprocess.run(["objdump", "-T", path], capture_output=True, text=True, check=True).stdout
+        versions = [tuple(map(int, v.split("."))) for v in re.findall(r"\bGLIBC_([0-9]+(?:\.[0-9]+)+)\b", symbols)]
+        needs[os.path.relpath(path, unpacked)] = max(versions, default=(0,))
+for path, version in sorted(needs.items()):
+    print(f"{path}: GLIBC_{'.'.join(map(str, version))}")
+# The C SDK's .so, the wheel's extension, the Node addon and the command line.
+assert len(needs) >= 4, f"expected 4 binaries, found {sorted(needs)}"
+too_new = sorted(path for path, version in needs.items() if version > (2, 17))
+assert not too_new, f"these need a glibc newer than 2.17: {too_new}"
 EOF
 
 # ---- what the install tests share ------------------------------------------------

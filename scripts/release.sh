@@ -10,10 +10,12 @@
 #   graphmailer-VERSION-sbom.cdx.json             CycloneDX SBOM of the Rust dependencies
 #   SHA256SUMS
 #
+# Every binary in them needs glibc 2.17 or later (zig links them against it).
+#
 # The version is the workspace's (Cargo.toml, [workspace.package]); every
 # other file that carries it is checked against it here. Dependencies'
 # licences are checked first (packaging/licenses-allowed.txt). Installs the
-# tools it needs (a virtual environment with maturin, ziglang, auditwheel;
+# tools it needs (a virtual environment with maturin, cargo-zigbuild, ziglang, auditwheel;
 # npm packages for the napi CLI; dpkg-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,10 @@ root=$(pwd)
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_TERM_COLOR=never
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-out="$target_dir/$CARGO_BUILD_TARGET/release"
+# The release build's own folder (see "one release build" below).
+zig_dir="$target_dir/zig"
+glibc=2.17
+out="$zig_dir/$CARGO_BUILD_TARGET/release"
 stage="$target_dir/release-stage"
 dist="$root/dist"
 tools="$target_dir/release-tools"
@@ -58,10 +63,10 @@ if ((${#missing[@]})); then
   apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends dpkg-dev binutils >/dev/null
 fi
 if [ ! -x "$tools/bin/auditwheel" ]; then
-  step "installing maturin, ziglang and auditwheel"
+  step "installing maturin, cargo-zigbuild, ziglang and auditwheel"
   python3 -m venv "$tools"
 fi
-"$tools/bin/pip" install --quiet --disable-pip-version-check maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
+"$tools/bin/pip" install --quiet --disable-pip-version-check maturin==1.16.0 cargo-zigbuild==0.24.0 ziglang==0.17.1 auditwheel==6.8.2
 if [ ! -x node/node_modules/.bin/napi ]; then
   step "installing the napi CLI"
   (cd node && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
@@ -77,30 +82,24 @@ step "licences of every dependency"
 python3 scripts/rust-deps.py licenses
 SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$version-sbom.cdx.json"
 
-# ---- the wheel's build, beside the one below -----------------------------------
-# maturin --zig links against glibc 2.17 (manylinux2014) and compiles the C
-# parts of dependencies (aws-lc, SQLite) with zig for that glibc too. That makes
-# them different objects from the host build below, so they get a target
-# directory of their own: sharing one would rebuild them on every switch. With
-# nothing to share, the two builds run at once, and each fills the cores the
-# other leaves idle while it links or waits on its last crate.
-step "Python wheel (maturin --zig, manylinux2014), in the background: $stage/wheel.log"
-(cd python && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir/zig" \
-  exec setsid maturin build --quiet --release --locked --zig --compatibility manylinux2014 --out "$dist") \
-  >"$stage/wheel.log" 2>&1 </dev/null &
-wheel_pid=$!
-# Its own process group, so that a failure here stops its cargo too.
-trap 'kill -- -"$wheel_pid" 2>/dev/null || true' EXIT
-
-# ---- one release build ---------------------------------------------------------
+# ---- one release build, for glibc 2.17 ----------------------------------------
+# Every artifact links against glibc 2.17 (manylinux2014: CentOS 7 and every
+# later distribution) through zig: the Python wheel with maturin --zig, the
+# rest with cargo-zigbuild, whose zig wrappers are the ones maturin makes
+# (maturin 1.16.0 embeds cargo-zigbuild 0.24.0). With the same compilers,
+# linker and target folder, the wheel's build finds what this one built and
+# compiles only the crates whose features differ for it (six here, among them
+# graphmailer itself), not every dependency a second time.
+#
 # The command line, the C library and the Node addon in one cargo run, which
 # napi's CLI makes (it hands the arguments after `--` to cargo). Cargo unifies
 # features per run: a run of its own for the addon resolves the shared crates
 # with the addon's smaller feature set and compiles about 70 of them again.
 # Not napi's --strip: it adds `-C link-arg=-s` to RUSTFLAGS, which rebuilds
 # every crate; stripping the addon afterwards gives the same file.
-step "cargo build --release through napi (command line, C library, Node addon)"
-(cd node && node_modules/.bin/napi build --platform --release --output-dir "$stage/napi" \
+step "cargo zigbuild --release through napi (command line, C library, Node addon)"
+(cd node && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" node_modules/.bin/napi build -x \
+  --target "$CARGO_BUILD_TARGET.$glibc" --platform --release --output-dir "$stage/napi" \
   --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi)
 cmp -s node/index.d.ts "$stage/napi/index.d.ts" || die "node/index.d.ts differs from the addon's types (run node/test.sh)"
 
@@ -109,7 +108,7 @@ step "C SDK"
 sdk_name="graphmailer-$version-x86_64-linux-gnu"
 sdk="$stage/c/$sdk_name"
 # The library is built above: CARGO=true makes the Makefile's build step a no-op.
-make -s -C ffi install CARGO=true PREFIX="$sdk" PROFILE=release TARGET="$CARGO_BUILD_TARGET" TARGET_DIR="$target_dir" >/dev/null
+make -s -C ffi install CARGO=true PREFIX="$sdk" PROFILE=release TARGET="$CARGO_BUILD_TARGET" TARGET_DIR="$zig_dir" >/dev/null
 strip --strip-unneeded "$sdk/lib/libgraphmailer.so.$version"
 strip --strip-debug "$sdk/lib/libgraphmailer.a"
 # graphmailer.pc and the CMake files find the prefix from where they are, so
@@ -169,12 +168,9 @@ done
 (cd "$npm_main" && npm pack --quiet --pack-destination "$dist" >/dev/null)
 
 # ---- Python --------------------------------------------------------------------
-step "Python wheel (built beside the build above) and sdist"
-wheel_status=0
-wait "$wheel_pid" || wheel_status=$?
-trap - EXIT
-cat "$stage/wheel.log"
-[ "$wheel_status" -eq 0 ] || die "maturin build of the wheel failed ($wheel_status), see above"
+step "Python wheel (maturin --zig, manylinux2014) and sdist"
+(cd python && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
+  maturin build --quiet --release --locked --zig --compatibility manylinux2014 --out "$dist")
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)
 "$tools/bin/auditwheel" show "$dist"/graphmailer-"$version"-*.whl | tee "$stage/auditwheel.txt"
 grep -q 'manylinux_2_17_x86_64' "$stage/auditwheel.txt" || die "auditwheel does not confirm manylinux_2_17"

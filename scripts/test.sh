@@ -10,6 +10,13 @@ root=$(pwd)
 # one build instead of compiling everything twice (napi always passes --target).
 CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET CARGO_TERM_COLOR=never
+# On CI every run is a fresh clone, so incremental caches are written and never
+# read, and full debug information for our own crates (dependencies have none,
+# see Cargo.toml) is a large share of their compile and link time; line tables
+# keep every backtrace's file and line.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0} CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+fi
 logs="$root/target/test-logs"
 mkdir -p "$logs"
 # The suites whose runners write JUnit XML (pytest, node --test) put it here,
