@@ -44,15 +44,7 @@ echo "== building the addon"
 checked_in=$(mktemp)
 trap 'rm -f "$checked_in"' EXIT
 cp index.d.ts "$checked_in"
-# After scripts/test.sh's workspace build, cargo is given a selection that
-# resolves features as that build did (every package, and targets that use
-# dev-dependencies), so it finds every crate current but the addon, which
-# napi rebuilds to write its types. A build of the addon's package alone
-# resolves them for it alone and compiles about 60 crates again. Examples,
-# not tests: the addon's test build would write its types a second time.
-same_build=()
-[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || same_build=(-- --locked --workspace --lib --bins --examples)
-node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts "${same_build[@]}"
+node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts
 export GRAPHMAILER_DTS_CHECKED_IN=$checked_in
 export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
