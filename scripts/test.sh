@@ -149,7 +149,24 @@ collect() {
 
 checks() {
   scripts/module-cycles.sh >/dev/null &&
-  cargo fmt --all -- --check
+  cargo fmt --all -- --check &&
+  clippy_denies_lints
+}
+# The Rust stage's lints are enforced only while clippy-driver reads
+# CLIPPY_ARGS as `cargo clippy` passes it (below); a canary with one lint
+# (clippy::needless_return) must fail with them, or the stage fails here.
+clippy_denies_lints() {
+  local dir status=0
+  dir=$(mktemp -d)
+  printf 'pub fn canary() -> u32 {\n    return 1;\n}\n' >"$dir/canary.rs"
+  if "$RUSTC_WORKSPACE_WRAPPER" "$(rustc --print sysroot)/bin/rustc" --edition 2021 --crate-type lib \
+    --emit=metadata --out-dir "$dir" "$dir/canary.rs" >"$dir/out" 2>&1 || ! grep -q needless_return "$dir/out"; then
+    echo "clippy-driver with CLIPPY_ARGS=$CLIPPY_ARGS let clippy::needless_return pass: the Rust stage would not enforce lints"
+    cat "$dir/out"
+    status=1
+  fi
+  rm -rf "$dir"
+  return "$status"
 }
 
 # The release stage builds everything again, in release mode, and installs
@@ -159,8 +176,10 @@ checks() {
 # compile waits on its last crate or a test on its emulator), and it is
 # counted last. It reads node/index.d.ts, which Node's suite regenerates, but
 # napi writes that file atomically and, unless the sources changed, the same.
+# Nothing in it may start a session of its own (setsid): the kernel's
+# autogroups would then split the CPU evenly with the suites, whatever the
+# nice value (the Rust stage took 592 s instead of about 360 s that way).
 in_background release scripts/release-check.sh
-run checks checks
 # Clippy (-D warnings) lints inside the Rust stage's build rather than in a
 # check build of its own: what `cargo clippy` does, clippy-driver as the
 # workspace's rustc wrapper, but for `cargo test`, which builds what
@@ -172,6 +191,7 @@ run checks checks
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ # `-- -D warnings`, as cargo clippy passes it
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+run checks checks
 # The outbox's PostgreSQL tests run against a private cluster the script starts.
 run rust scripts/with-postgres.sh cargo test --workspace --locked
 # That build made the debug emulator and command line too, from the same
