@@ -159,7 +159,7 @@ clippy_denies_lints() {
   local dir status=0
   dir=$(mktemp -d)
   printf 'pub fn canary() -> u32 {\n    return 1;\n}\n' >"$dir/canary.rs"
-  if "$RUSTC_WORKSPACE_WRAPPER" "$(rustc --print sysroot)/bin/rustc" --edition 2021 --crate-type lib \
+  if "$RUSTC_WORKSPACE_WRAPPER" "$sysroot/bin/rustc" --edition 2021 --crate-type lib \
     --emit=metadata --out-dir "$dir" "$dir/canary.rs" >"$dir/out" 2>&1 || ! grep -q needless_return "$dir/out"; then
     echo "clippy-driver with CLIPPY_ARGS=$CLIPPY_ARGS let clippy::needless_return pass: the Rust stage would not enforce lints"
     cat "$dir/out"
@@ -172,8 +172,8 @@ clippy_denies_lints() {
 # The release stage builds everything again, in release mode, and installs
 # each artifact where no Rust is on PATH and uses it against the emulator. It
 # starts first and runs in the background the whole time, at the lowest
-# priority: the build takes only the CPU the other suites leave idle (while a
-# compile waits on its last crate or a test on its emulator), and it is
+# priority, so any CPU the other suites leave idle goes to its build (a third
+# of it or less while they run: both cores are busy throughout), and it is
 # counted last. It reads node/index.d.ts, which Node's suite regenerates, but
 # napi writes that file atomically and, unless the sources changed, the same.
 # Nothing in it may start a session of its own (setsid): the kernel's
@@ -188,7 +188,8 @@ in_background release scripts/release-check.sh
 # not once checked and once built. Every debug build after it keeps the same
 # wrapper, so cargo finds the workspace's crates current. (The release stage
 # started before this, without it.)
-RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+sysroot=$(rustc --print sysroot)
+RUSTC_WORKSPACE_WRAPPER="$sysroot/bin/clippy-driver"
 CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ # `-- -D warnings`, as cargo clippy passes it
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 run checks checks
