@@ -84,23 +84,36 @@ SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$v
 
 # ---- one release build, for glibc 2.17 ----------------------------------------
 # Every artifact links against glibc 2.17 (manylinux2014: CentOS 7 and every
-# later distribution) through zig: the Python wheel with maturin --zig, the
-# rest with cargo-zigbuild, whose zig wrappers are the ones maturin makes
-# (maturin 1.16.0 embeds cargo-zigbuild 0.24.0). With the same compilers,
-# linker and target folder, the wheel's build finds what this one built and
-# compiles only the crates whose features differ for the Python package
-# alone (about 55 of some 300, graphmailer among them; not aws-lc, whose C
-# code is the largest), not every dependency a second time.
-#
+# later distribution) through zig. cargo-zigbuild sets up zig for cargo with
+# environment variables (the linker, C and C++ compilers, archiver, CMake
+# toolchain, each a wrapper script); they are read from it once here and
+# given to both builds, napi's and maturin's, rather than letting each make
+# its own: maturin --zig writes wrappers of its own, in another folder, and
+# cargo compiles every crate again when the linker's path differs (some 230
+# crates, counted). With one environment and one target folder, the wheel's
+# build compiles only the crates whose features differ for the Python
+# package alone (about 60, graphmailer among them), and later builds of
+# either find everything current.
+printf '#!/bin/sh\nexec env -0\n' >"$tools/print-env"
+chmod +x "$tools/print-env"
+# What cargo-zigbuild adds to the environment of the cargo it runs (CARGO
+# names the cargo; print-env prints instead of building). The wrappers also
+# need PATH to reach zig (the tools' Python, with ziglang).
+mapfile -d '' zig_env < <(comm -z -13 <(env -0 | sort -z) \
+  <(PATH="$tools/bin:$PATH" CARGO="$tools/print-env" "$tools/bin/cargo-zigbuild" zigbuild --target "$CARGO_BUILD_TARGET.$glibc" | sort -z) |
+  grep -zEv '^(_|PATH|CARGO|PWD|OLDPWD|SHLVL)=')
+linker_var="CARGO_TARGET_$(echo "$CARGO_BUILD_TARGET" | tr a-z- A-Z_)_LINKER"
+printf '%s\n' "${zig_env[@]}" | grep -q "^$linker_var=" || die "cargo-zigbuild set no $linker_var"
+
 # The command line, the C library and the Node addon in one cargo run, which
 # napi's CLI makes (it hands the arguments after `--` to cargo). Cargo unifies
 # features per run: a run of its own for the addon resolves the shared crates
 # with the addon's smaller feature set and compiles about 70 of them again.
 # Not napi's --strip: it adds `-C link-arg=-s` to RUSTFLAGS, which rebuilds
 # every crate; stripping the addon afterwards gives the same file.
-step "cargo zigbuild --release through napi (command line, C library, Node addon)"
-(cd node && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" node_modules/.bin/napi build -x \
-  --target "$CARGO_BUILD_TARGET.$glibc" --platform --release --output-dir "$stage/napi" \
+step "cargo build --release with zig, through napi (command line, C library, Node addon)"
+(cd node && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" node_modules/.bin/napi build \
+  --target "$CARGO_BUILD_TARGET" --platform --release --output-dir "$stage/napi" \
   --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi)
 cmp -s node/index.d.ts "$stage/napi/index.d.ts" || die "node/index.d.ts differs from the addon's types (run node/test.sh)"
 
@@ -169,9 +182,10 @@ done
 (cd "$npm_main" && npm pack --quiet --pack-destination "$dist" >/dev/null)
 
 # ---- Python --------------------------------------------------------------------
-step "Python wheel (maturin --zig, manylinux2014) and sdist"
-(cd python && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
-  maturin build --quiet --release --locked --zig --compatibility manylinux2014 --out "$dist")
+step "Python wheel (with zig, manylinux2014) and sdist"
+# maturin checks the extension's glibc symbol versions against manylinux2014.
+(cd python && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
+  "$tools/bin/maturin" build --quiet --release --locked --compatibility manylinux2014 --out "$dist")
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)
 "$tools/bin/auditwheel" show "$dist"/graphmailer-"$version"-*.whl | tee "$stage/auditwheel.txt"
 grep -q 'manylinux_2_17_x86_64' "$stage/auditwheel.txt" || die "auditwheel does not confirm manylinux_2_17"
