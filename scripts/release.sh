@@ -44,6 +44,10 @@ die() { echo "release: $*" >&2; exit 1; }
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 [ -n "$version" ] || die "no version in Cargo.toml's [workspace.package]"
 step "graphmailer $version for $CARGO_BUILD_TARGET"
+# The test suite builds with a cheaper profile (see scripts/test.sh); say so,
+# so such a dist/ is never taken for one to publish.
+profile_env=$(env | grep '^CARGO_PROFILE_RELEASE_' | sort | paste -sd ' ' || true)
+[ -z "$profile_env" ] || step "NOT FOR PUBLISHING: the release profile is changed by $profile_env"
 
 # ---- the one version -----------------------------------------------------------
 # Python's version comes from Cargo.toml through maturin, the C library's soname
