@@ -222,11 +222,22 @@ for candidate in /usr/bin/python3.[0-9]* "$HOME"/.pyenv/versions/3.*/bin/python3
   pythons+=("$candidate")
 done
 echo "pythons: ${pythons[*]}"
+# The venvs and their installs, mostly waiting on the disk, all at once; each
+# is checked, in order, below.
+mkdir -p "$work/py"
+venvs=() installs=()
 for python in "${pythons[@]}"; do
+  venv="$work/py/$(echo "$python" | md5sum | cut -c1-6)"
+  norust bash -c "'$python' -m venv '$venv' && '$venv/bin/pip' install --quiet --no-index --disable-pip-version-check '$wheel'" \
+    >"$venv.install.log" 2>&1 &
+  venvs+=("$venv") installs+=($!)
+done
+# installed PID LOG: the background install's status, and its output.
+installed() { local status=0; wait "$1" || status=$?; cat "$2"; return "$status"; }
+for i in "${!pythons[@]}"; do
+  python=${pythons[$i]} venv=${venvs[$i]}
   pyversion=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  venv="$work/py/$pyversion-$(echo "$python" | md5sum | cut -c1-6)"
-  check "Python $pyversion ($python): fresh venv, pip install --no-index of the wheel" norust bash -c "
-    '$python' -m venv '$venv' && '$venv/bin/pip' install --quiet --no-index --disable-pip-version-check '$wheel'"
+  check "Python $pyversion ($python): fresh venv, pip install --no-index of the wheel" installed "${installs[$i]}" "$venv.install.log"
   sends "Python $pyversion: sends through the emulator" "python $pyversion" norust "$venv/bin/python" -c "
 import graphmailer
 receipt = graphmailer.Mailer.from_env().send(sender='$sender', to='to@example.com', subject='python $pyversion', text='from the wheel')

@@ -144,8 +144,10 @@ for file in graphmailerConfig.cmake graphmailerConfigVersion.cmake; do
 done
 cp ffi/README.md "$sdk/README.md"
 cp -r ffi/examples "$sdk/examples"
+# gzip's default level: -9 took 39 s where -6 takes 6, for an archive 2 %
+# smaller (measured on an unoptimised build, whose .a is 138 MB).
 tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
-  -C "$stage/c" -cf - "$sdk_name" | gzip -9n >"$dist/$sdk_name.tar.gz"
+  -C "$stage/c" -cf - "$sdk_name" | gzip -6n >"$dist/$sdk_name.tar.gz"
 
 # ---- npm packages --------------------------------------------------------------
 # napi-rs's layout: `graphmailer` holds the JavaScript and loads its addon from
