@@ -272,6 +272,13 @@ sends "Node import 'graphmailer': sends through the emulator" "node import" noru
 echo "== Debian package"
 deb="$dist/graphmailer_${version}_amd64.deb"
 check "lintian: no errors" bash -c "lintian --fail-on error --tag-display-limit 0 '$deb' | tee /dev/stderr | { ! grep -q '^E:'; }"
+# release.sh writes libc6 (>= 2.17) for the command line: true only while
+# every library it needs is one of libc6's.
+check "it depends on libc6 (>= 2.17), and the command line needs only libc6's libraries" bash -c "
+  dpkg-deb -f '$deb' Depends | tee /dev/stderr | grep -Eq '(^|, )libc6 \(>= 2\.17\)(,|$)' &&
+  dpkg-deb -x '$deb' '$work/deb-files' &&
+  readelf -d '$work/deb-files/usr/bin/graphmailer' | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tee /dev/stderr |
+    grep -Evx 'libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-x86-64\.so\.2' | { ! grep -q .; }"
 if dpkg -s graphmailer >/dev/null 2>&1; then $sudo dpkg --purge graphmailer >/dev/null; fi
 check "dpkg -i installs it" $sudo dpkg -i "$deb"
 files=$(dpkg -L graphmailer 2>/dev/null)

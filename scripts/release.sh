@@ -231,7 +231,14 @@ install -m 644 packaging/deb/conffiles "$deb/DEBIAN/conffiles"
 # Depends: the shared libraries the binary needs, at the versions it needs.
 mkdir -p "$stage/deb/shlibs/debian"
 printf 'Source: graphmailer\n\nPackage: graphmailer\nArchitecture: amd64\n' >"$stage/deb/shlibs/debian/control"
-depends=$(cd "$stage/deb/shlibs" && dpkg-shlibdeps -O "$deb/usr/bin/graphmailer" | sed -n 's/^shlibs:Depends=//p')
+# dpkg-shlibdeps reads this machine's libc6 symbols, where libpthread.so.0
+# and libdl.so.2 are empty since glibc 2.34: finding none of their symbols
+# used, it asks for libc6 (>= 2.34), which no older Debian or Ubuntu has.
+# Every library the binary needs is libc6's (release-check.sh checks the
+# list), and zig linked it against glibc 2.17 (release-check.sh checks every
+# symbol's version), so that is the libc6 it needs.
+depends=$(cd "$stage/deb/shlibs" && dpkg-shlibdeps -O "$deb/usr/bin/graphmailer" | sed -n 's/^shlibs:Depends=//p' |
+  sed -E "s/libc6 \(>= [0-9.]+\)/libc6 (>= $glibc)/")
 sed -e "s|@VERSION@|$version|" -e "s|@DEPENDS@|$depends|" \
   -e "s|@INSTALLED_SIZE@|$(du -sk --exclude=DEBIAN "$deb" | cut -f1)|" packaging/deb/control.in >"$deb/DEBIAN/control"
 (cd "$deb" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\n' | LC_ALL=C sort | xargs md5sum) >"$deb/DEBIAN/md5sums"
