@@ -15,8 +15,8 @@
 # The version is the workspace's (Cargo.toml, [workspace.package]); every
 # other file that carries it is checked against it here. Dependencies'
 # licences are checked first (packaging/licenses-allowed.txt). Installs the
-# tools it needs (a virtual environment with maturin, cargo-zigbuild, ziglang, auditwheel;
-# npm packages for the napi CLI; dpkg-dev).
+# tools it needs (a virtual environment with maturin, cargo-zigbuild,
+# ziglang, auditwheel; npm packages for the napi CLI; dpkg-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -231,14 +231,19 @@ install -m 644 packaging/deb/conffiles "$deb/DEBIAN/conffiles"
 # Depends: the shared libraries the binary needs, at the versions it needs.
 mkdir -p "$stage/deb/shlibs/debian"
 printf 'Source: graphmailer\n\nPackage: graphmailer\nArchitecture: amd64\n' >"$stage/deb/shlibs/debian/control"
-# dpkg-shlibdeps reads this machine's libc6 symbols, where libpthread.so.0
-# and libdl.so.2 are empty since glibc 2.34: finding none of their symbols
-# used, it asks for libc6 (>= 2.34), which no older Debian or Ubuntu has.
-# Every library the binary needs is libc6's (release-check.sh checks the
-# list), and zig linked it against glibc 2.17 (release-check.sh checks every
-# symbol's version), so that is the libc6 it needs.
+# dpkg-shlibdeps reads this machine's libc6 symbols file, which asks for
+# libc6 (>= 2.34), a version no older Debian or Ubuntu has, for two reasons
+# that do not hold here. libpthread.so.0 and libdl.so.2 are empty stubs
+# since 2.34, so none of their symbols is found in them. And Debian marks
+# sysconf 2.34 for programs whose 2.34 headers turn SIGSTKSZ into
+# sysconf(_SC_SIGSTKSZ); our C code is compiled against 2.17's headers, and
+# no crate we use but libc, which defines them, names _SC_SIGSTKSZ or
+# _SC_MINSIGSTKSZ. Every library the binary needs is libc6's and no symbol
+# is newer than 2.17 (release-check.sh checks both), so libc6 (>= 2.17) is
+# what it needs.
 depends=$(cd "$stage/deb/shlibs" && dpkg-shlibdeps -O "$deb/usr/bin/graphmailer" | sed -n 's/^shlibs:Depends=//p' |
   sed -E "s/libc6 \(>= [0-9.]+\)/libc6 (>= $glibc)/")
+[[ $depends == *"libc6 (>= $glibc)"* ]] || die "dpkg-shlibdeps found no libc6 dependency: $depends"
 sed -e "s|@VERSION@|$version|" -e "s|@DEPENDS@|$depends|" \
   -e "s|@INSTALLED_SIZE@|$(du -sk --exclude=DEBIAN "$deb" | cut -f1)|" packaging/deb/control.in >"$deb/DEBIAN/control"
 (cd "$deb" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\n' | LC_ALL=C sort | xargs md5sum) >"$deb/DEBIAN/md5sums"

@@ -173,7 +173,7 @@ clippy_denies_lints() {
 # each artifact where no Rust is on PATH and uses it against the emulator. It
 # starts first and runs in the background the whole time, at the lowest
 # priority, so any CPU the other suites leave idle goes to its build (a third
-# of it or less while they run: both cores are busy throughout), and it is
+# of it or less while they run: they keep both cores busy), and it is
 # counted last. It reads node/index.d.ts, which Node's suite regenerates, but
 # napi writes that file atomically and, unless the sources changed, the same.
 # Nothing in it may start a session of its own (setsid): the kernel's
