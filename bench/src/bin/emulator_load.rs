@@ -5,8 +5,11 @@
 //! line per round and, last, the ratio.
 //!
 //! ```text
-//! emulator_load [--sends N] [--in-flight C] [--connections K] [--rounds R]
+//! emulator_load [--sends N] [--in-flight C] [--connections K] [--rounds R] [--server fake|emulator]
 //! ```
+//!
+//! `--server` loads one of the two only, so that a profile of the process
+//! holds one server's work (no ratio is printed then).
 
 use graphmailer_bench::fake_graph;
 use graphmailer_bench::load::{self, Target};
@@ -30,6 +33,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let in_flight = number(&args, "--in-flight", 16)?;
     let connections = number(&args, "--connections", 4)?;
     let rounds = number(&args, "--rounds", 3)?;
+    let only = match args.iter().position(|a| a == "--server") {
+        None => None,
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some(name @ ("fake" | "emulator")) => Some(name.to_owned()),
+            _ => return Err("--server needs fake or emulator".into()),
+        },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -76,6 +86,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for round in 1..=rounds {
             // Alternate, so a slow patch of the machine hits both alike.
             for (i, (name, target)) in servers.iter().enumerate() {
+                if only.as_deref().is_some_and(|only| only != *name) {
+                    continue;
+                }
                 let cpu_before = cpu_us();
                 let outcome = load::run(target, sends, in_flight, connections).await?;
                 // Server and load generator together: the generator's share is
@@ -93,6 +106,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 best[i] = best[i].max(outcome.per_second());
             }
+        }
+        if only.is_some() {
+            emulator.shutdown().await;
+            return Ok(());
         }
         println!(
             "{}",

@@ -13,7 +13,6 @@ use axum::response::Response;
 use super::auth::{Caller, authenticate};
 use super::graph_error::{GraphRequestIds, graph_error, unauthenticated, with_retry_after};
 use crate::directory::{Mailbox, MailboxKind, Tenant};
-use crate::policy::access_granted_under;
 use crate::settings::Settings;
 use crate::state::{CounterCells, Shared};
 use crate::throttle::{Admission, SlotGuard};
@@ -94,8 +93,9 @@ pub(crate) fn open_mailbox<'a>(
         }
     };
     let apply_delay = Duration::from_secs(settings.policy_apply_delay_secs);
-    let policies = shared.policies.in_effect(tenant.id, apply_delay);
-    let policy_allows = access_granted_under(tenant, &policies, caller.app_id, mailbox);
+    let policy_allows = shared
+        .policies
+        .grants(tenant, apply_delay, caller.app_id, mailbox);
     Ok(MailboxAccess {
         caller,
         mailbox,

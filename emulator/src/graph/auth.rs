@@ -66,9 +66,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Calle
     else {
         return Err("CompactToken parsing failed with error code: 80049217");
     };
-    if shared.directory.tenant_by_id(tenant_id).is_none()
-        || claims.iss != format!("https://sts.windows.net/{tenant_id}/")
-    {
+    if shared.directory.tenant_by_id(tenant_id).is_none() || !issued_for(&claims.iss, tenant_id) {
         return Err("Access token validation failure. Invalid issuer.");
     }
     if lock(&shared.tokens).is_revoked(&claims.uti) {
@@ -79,4 +77,14 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Calle
         tenant_id,
         app_id,
     })
+}
+
+/// Whether `iss` is exactly `https://sts.windows.net/{tenant_id}/`, the
+/// tenant in lower case (asked on every request, so without building it).
+fn issued_for(iss: &str, tenant_id: Uuid) -> bool {
+    let mut tenant = Uuid::encode_buffer();
+    let tenant = tenant_id.hyphenated().encode_lower(&mut tenant);
+    iss.strip_prefix("https://sts.windows.net/")
+        .and_then(|rest| rest.strip_suffix('/'))
+        == Some(tenant)
 }

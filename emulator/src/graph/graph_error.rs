@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
@@ -17,6 +17,11 @@ pub(crate) struct GraphRequestIds {
     pub client_request_id: String,
 }
 
+// Names parsed once: a name given as text is parsed again on every use,
+// and every Graph answer carries these three.
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+const AGS_DIAGNOSTIC_NAME: HeaderName = HeaderName::from_static("x-ms-ags-diagnostic");
 const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Local Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graphmailer-emulator"}}"#;
 
 /// Middleware for every Graph path: assigns the ids (echoing the client's
@@ -25,7 +30,7 @@ const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Local Emulator","Sl
 pub(crate) async fn graph_headers(mut request: Request, next: Next) -> Response {
     let client_request_id = request
         .headers()
-        .get("client-request-id")
+        .get(CLIENT_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -39,13 +44,13 @@ pub(crate) async fn graph_headers(mut request: Request, next: Next) -> Response 
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
-        headers.insert("request-id", v);
+        headers.insert(REQUEST_ID, v);
     }
     if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
-        headers.insert("client-request-id", v);
+        headers.insert(CLIENT_REQUEST_ID, v);
     }
     headers.insert(
-        "x-ms-ags-diagnostic",
+        AGS_DIAGNOSTIC_NAME,
         HeaderValue::from_static(AGS_DIAGNOSTIC),
     );
     response

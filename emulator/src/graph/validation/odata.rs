@@ -257,12 +257,22 @@ fn node_kind(value: &Value) -> &'static str {
 }
 
 pub(super) fn expect_object(value: &Value) -> Result<&Map<String, Value>, Invalid> {
-    value.as_object().ok_or_else(|| {
-        body_read(format!(
-            "An unexpected '{}' node was found when reading from the JSON reader. A 'StartObject' node was expected.",
-            node_kind(value)
-        ))
-    })
+    value.as_object().ok_or_else(|| not_an_object(value))
+}
+
+/// [`expect_object`] for a value the caller owns and keeps.
+pub(super) fn into_object(value: Value) -> Result<Map<String, Value>, Invalid> {
+    match value {
+        Value::Object(properties) => Ok(properties),
+        other => Err(not_an_object(&other)),
+    }
+}
+
+fn not_an_object(value: &Value) -> Invalid {
+    body_read(format!(
+        "An unexpected '{}' node was found when reading from the JSON reader. A 'StartObject' node was expected.",
+        node_kind(value)
+    ))
 }
 
 fn expect_collection<'a>(
