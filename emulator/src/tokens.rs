@@ -16,6 +16,15 @@ use std::sync::{Arc, Mutex};
 use crate::Error;
 use crate::state::lock;
 
+/// Where Entra's v1 issuer names a tenant: app tokens carry
+/// `https://sts.windows.net/{tenant}/` as `iss`.
+pub(crate) const STS_ISSUER_PREFIX: &str = "https://sts.windows.net/";
+
+/// The v1 issuer of `tenant` (an id, or discovery's `{tenantid}` placeholder).
+pub(crate) fn sts_issuer(tenant: impl std::fmt::Display) -> String {
+    format!("{STS_ISSUER_PREFIX}{tenant}/")
+}
+
 /// The claims of an app-only access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::identity::GRAPH_RESOURCES;
 use crate::state::{Shared, lock};
-use crate::tokens::{AccessTokenClaims, TokenProblem};
+use crate::tokens::{AccessTokenClaims, STS_ISSUER_PREFIX, TokenProblem};
 
 /// Who is calling, from a valid token.
 pub(crate) struct Caller {
@@ -79,12 +79,36 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Calle
     })
 }
 
-/// Whether `iss` is exactly `https://sts.windows.net/{tenant_id}/`, the
-/// tenant in lower case (asked on every request, so without building it).
+/// Whether `iss` is exactly [`sts_issuer`] of the tenant, in lower case
+/// (asked on every request, so without building it).
 fn issued_for(iss: &str, tenant_id: Uuid) -> bool {
     let mut tenant = Uuid::encode_buffer();
     let tenant = tenant_id.hyphenated().encode_lower(&mut tenant);
-    iss.strip_prefix("https://sts.windows.net/")
+    iss.strip_prefix(STS_ISSUER_PREFIX)
         .and_then(|rest| rest.strip_suffix('/'))
         == Some(tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::sts_issuer;
+
+    #[test]
+    fn the_issuer_must_be_the_tenants_exactly() {
+        let tenant = Uuid::parse_str("4c2e0a8b-6d1f-4e3a-9b5c-7d9f1b3e5a20").unwrap();
+        let other = Uuid::parse_str("00000000-0000-4000-8000-0000000000aa").unwrap();
+        assert!(issued_for(&sts_issuer(tenant), tenant));
+        let refused = [
+            sts_issuer(other),
+            sts_issuer(tenant.to_string().to_uppercase()),
+            sts_issuer(tenant).trim_end_matches('/').to_owned(),
+            format!("{}x", sts_issuer(tenant)),
+            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            String::new(),
+        ];
+        for iss in refused {
+            assert!(!issued_for(&iss, tenant), "{iss} was taken");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::ids::random_uuid;
+use crate::ids::{CLIENT_REQUEST_ID, REQUEST_ID, random_uuid};
 
 /// `request-id` and `client-request-id` of one Graph request.
 #[derive(Debug, Clone)]
@@ -17,10 +17,6 @@ pub(crate) struct GraphRequestIds {
     pub client_request_id: String,
 }
 
-// Names parsed once: a name given as text is parsed again on every use,
-// and every Graph answer carries these three.
-const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 const AGS_DIAGNOSTIC_NAME: HeaderName = HeaderName::from_static("x-ms-ags-diagnostic");
 const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Local Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graphmailer-emulator"}}"#;
 

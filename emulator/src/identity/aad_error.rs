@@ -10,6 +10,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
 
+use crate::ids::CLIENT_REQUEST_ID;
+
 /// Per-request ids of an identity request: Entra takes the client's
 /// `client-request-id` (MSAL sends one) as the correlation id.
 pub(crate) struct AadContext {
@@ -20,7 +22,7 @@ pub(crate) struct AadContext {
 
 impl AadContext {
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let client_request_id = headers.get("client-request-id").cloned();
+        let client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
         let correlation_id = client_request_id
             .as_ref()
             .and_then(|v| v.to_str().ok())
@@ -50,7 +52,7 @@ impl AadContext {
             HeaderValue::from_static("graphmailer-emulator"),
         );
         if let Some(v) = &self.client_request_id {
-            headers.insert("client-request-id", v.clone());
+            headers.insert(CLIENT_REQUEST_ID, v.clone());
         }
     }
 }

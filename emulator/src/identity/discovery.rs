@@ -16,6 +16,7 @@ use super::token_endpoint::tenant_not_found;
 use super::{AadContext, AadError};
 use crate::directory::TenantLookup;
 use crate::state::Shared;
+use crate::tokens::sts_issuer;
 
 /// How a discovery path's `{tenant}` is written into the documents.
 enum TenantPath {
@@ -98,8 +99,8 @@ pub(super) async fn openid_configuration_v1(
     headers: HeaderMap,
 ) -> Response {
     let (path, issuer) = match tenant_path(&shared, &tenant, &headers) {
-        Ok(TenantPath::Id(id)) => (id.clone(), format!("https://sts.windows.net/{id}/")),
-        Ok(TenantPath::Placeholder(p)) => (p, "https://sts.windows.net/{tenantid}/".to_owned()),
+        Ok(TenantPath::Id(id)) => (id.clone(), sts_issuer(&id)),
+        Ok(TenantPath::Placeholder(p)) => (p, sts_issuer("{tenantid}")),
         Err(response) => return *response,
     };
     let o = &shared.origin;
@@ -185,6 +186,6 @@ pub(super) async fn keys_v1(
     State(shared): State<Arc<Shared>>,
     Path(_tenant): Path<String>,
 ) -> Response {
-    let jwk = shared.signer.jwk("https://sts.windows.net/{tenantid}/");
+    let jwk = shared.signer.jwk(&sts_issuer("{tenantid}"));
     Json(serde_json::json!({ "keys": [jwk] })).into_response()
 }

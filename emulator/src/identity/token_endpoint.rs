@@ -23,7 +23,7 @@ use crate::directory::{App, Tenant, TenantLookup};
 use crate::faults::Fault;
 use crate::server::ConnectionControl;
 use crate::state::{CounterCells, Shared, lock};
-use crate::tokens::AccessTokenClaims;
+use crate::tokens::{AccessTokenClaims, sts_issuer};
 
 /// Token requests are small; this only guards against abuse.
 const MAX_TOKEN_REQUEST_BYTES: usize = 256 * 1024;
@@ -239,7 +239,7 @@ pub(super) fn sign_app_token(
 ) -> Result<Issued, AadError> {
     let now = shared.clock.now_utc().unix_timestamp();
     let issued_at = now - 300;
-    let issuer = format!("https://sts.windows.net/{}/", tenant.id);
+    let issuer = sts_issuer(tenant.id);
     let uti = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
     let claims = AccessTokenClaims {
         aud: audience,
