@@ -1,7 +1,8 @@
 //! Request ids: the header names that carry them, and random ids for what
 //! the emulator makes per request (`request-id`, stored message ids).
-//! `Uuid::new_v4()` asks the kernel for each one, a system call per id; the thread's generator (a CSPRNG seeded once by the
-//! kernel) gives ids just as unique without it.
+//! `Uuid::new_v4()` asks the kernel for each one, a system call per id;
+//! the thread's generator (a CSPRNG seeded once by the kernel) gives ids
+//! just as unique without it.
 
 use axum::http::HeaderName;
 use uuid::Uuid;
