@@ -303,6 +303,44 @@ mod tests {
     }
 
     #[test]
+    fn the_body_parameters_are_read_then_the_message_taken_out_whole() {
+        let message = serde_json::json!({ "subject": "Hi", "toRecipients": to("a@b.test") });
+        let refused = |body: &[u8]| check_send_mail(body).unwrap_err();
+        let not_object = refused(b"[]");
+        assert_eq!(not_object.code, "RequestBodyRead");
+        assert!(
+            not_object.message.contains("'StartArray'"),
+            "{not_object:?}"
+        );
+        let unknown = check(serde_json::json!({ "message": message, "colour": 1 })).unwrap_err();
+        assert_eq!(unknown.code, "RequestBodyRead");
+        assert!(unknown.message.contains("'colour'"), "{unknown:?}");
+        let twice =
+            check(serde_json::json!({ "message": message, "Message": message })).unwrap_err();
+        assert_eq!(twice.code, "RequestBodyRead");
+        assert!(
+            twice.message.starts_with("Multiple parameters"),
+            "{twice:?}"
+        );
+        let null_save =
+            check(serde_json::json!({ "message": message, "saveToSentItems": null })).unwrap_err();
+        assert_eq!(null_save.code, "RequestBodyRead");
+        assert!(
+            null_save.message.contains("'SaveToSentItems'"),
+            "{null_save:?}"
+        );
+        let null_message = check(serde_json::json!({ "message": null })).unwrap_err();
+        assert_eq!(null_message.code, "ErrorInvalidRequest");
+        // Annotations are skipped, and the message comes back exactly as sent.
+        let ok = check(serde_json::json!({
+            "@odata.context": "x", "Message": message, "saveToSentItems": false
+        }))
+        .unwrap();
+        assert_eq!(ok.message, message);
+        assert!(!ok.save_to_sent_items);
+    }
+
+    #[test]
     fn drafts_need_no_recipients_and_sizes_count_decoded_bytes() {
         let draft = check_draft(br#"{"Subject": "x", "body": {"content": "12345"}}"#).unwrap();
         assert_eq!(message_size(&draft), 5);
