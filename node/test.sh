@@ -40,11 +40,15 @@ fi
 
 # The addon. The build regenerates index.d.ts from the Rust sources; the
 # checked-in copy is kept so a test can tell when the two differ.
+# With the workspace's dependency features (workspace-features/Cargo.toml), so
+# that after scripts/test.sh's workspace build only the addon compiles.
 echo "== building the addon"
 checked_in=$(mktemp)
-trap 'rm -f "$checked_in"' EXIT
+build_log=$(mktemp)
+trap 'rm -f "$checked_in" "$build_log"' EXIT
 cp index.d.ts "$checked_in"
-node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts
+node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts --features workspace-features 2>&1 | tee "$build_log"
+[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-node graphmailer-workspace-features
 export GRAPHMAILER_DTS_CHECKED_IN=$checked_in
 export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
@@ -53,7 +57,7 @@ node node_modules/typescript/bin/tsc --noEmit -p tsconfig.json
 
 echo "== node --test"
 log=$(mktemp)
-trap 'rm -f "$checked_in" "$log"' EXIT
+trap 'rm -f "$checked_in" "$build_log" "$log"' EXIT
 status=0
 flags=(--test-reporter=tap --test-reporter-destination=stdout)
 # scripts/test.sh counts the results from the JUnit XML (node 20.13 and later).

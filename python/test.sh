@@ -34,7 +34,13 @@ fi
 # The emulator the tests run against, and the package itself.
 # (Built already when scripts/test.sh says so: see GRAPHMAILER_DEBUG_BUILT there.)
 [ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || (cd "$root" && cargo build --quiet -p graphmailer-emulator)
-VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --quiet
+# With the workspace's dependency features (workspace-features/Cargo.toml), so
+# that after scripts/test.sh's workspace build little compiles again (the
+# extension, and pyo3, whose build reads which Python it is for).
+build_log=$(mktemp)
+VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --features workspace-features 2>&1 | tee "$build_log"
+[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-python graphmailer-workspace-features pyo3 pyo3-ffi pyo3-macros pyo3-macros-backend pyo3-build-config
+rm -f "$build_log"
 
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
