@@ -66,22 +66,29 @@ fn build(
         .map_err(|e| Error::config("http client", format!("cannot be set up: {e}")))
 }
 
-/// The system's trust anchors, read once per process from the one bundle
-/// file the distribution keeps (or `SSL_CERT_FILE`). Left to itself, the
-/// platform verifier reads that bundle and then every file of
-/// `/etc/ssl/certs` again (the same certificates, about 150 files) for each
-/// client built: most of a send's cold start once randomness is seeded from
-/// the kernel. `None` where this shortcut does not hold (not Linux,
-/// `SSL_CERT_DIR` set, no bundle found): the platform verifier then decides,
-/// as before.
+/// The system's trust anchors, read once per process rather than by the
+/// platform verifier for each client built. On Linux that verifier reads
+/// the bundle file and then every file of `/etc/ssl/certs` again (the same
+/// certificates, about 150 files): most of a send's cold start once
+/// randomness is seeded from the kernel, and in an unoptimised build (the
+/// tests, under valgrind most of all) most of the work of making a mailer.
+/// `None` where this shortcut does not hold (not Linux, no certificate
+/// found): the platform verifier then decides, as before.
 fn system_roots() -> Option<&'static [reqwest::Certificate]> {
     static ROOTS: OnceLock<Option<Vec<reqwest::Certificate>>> = OnceLock::new();
-    ROOTS.get_or_init(read_system_bundle).as_deref()
+    ROOTS.get_or_init(read_system_roots).as_deref()
 }
 
-fn read_system_bundle() -> Option<Vec<reqwest::Certificate>> {
-    if !cfg!(target_os = "linux") || std::env::var_os("SSL_CERT_DIR").is_some() {
+fn read_system_roots() -> Option<Vec<reqwest::Certificate>> {
+    if !cfg!(target_os = "linux") {
         return None;
+    }
+    if std::env::var_os("SSL_CERT_DIR").is_some() {
+        // The folder is what the user named: read what the platform verifier
+        // would (`SSL_CERT_FILE`, then each file of the folder), with the
+        // same crate.
+        let found = rustls_native_certs::load_native_certs();
+        return trust_anchors(found.certs.into_iter().map(|der| der.to_vec()));
     }
     // Where Debian, Ubuntu, Alpine and Arch; Fedora and RHEL; openSUSE keep it.
     const BUNDLES: [&str; 4] = [
@@ -98,15 +105,27 @@ fn read_system_bundle() -> Option<Vec<reqwest::Certificate>> {
             .find(|p| p.is_file())?,
     };
     let pem = std::fs::read_to_string(&path).ok()?;
-    let certs = pem_certificates(&pem)?;
+    trust_anchors(pem_certificates(&pem)?)
+}
+
+/// The certificates TLS can use as trust anchors, the others left out as the
+/// platform verifier leaves them (reqwest would refuse to build a client
+/// with one it cannot read); `None` when none is left.
+fn trust_anchors(ders: impl IntoIterator<Item = Vec<u8>>) -> Option<Vec<reqwest::Certificate>> {
+    let mut probe = rustls::RootCertStore::empty();
+    let certs: Vec<reqwest::Certificate> = ders
+        .into_iter()
+        .filter(|der| probe.add(der.as_slice().into()).is_ok())
+        .filter_map(|der| reqwest::Certificate::from_der(&der).ok())
+        .collect();
     (!certs.is_empty()).then_some(certs)
 }
 
-/// The certificates of a PEM bundle. Public certificates need no
+/// The certificates (DER) of a PEM bundle. Public certificates need no
 /// constant-time decoding, and the PEM reader's constant-time base64 was
 /// most of a cold start's instructions (bench/README.md). `None` when a
 /// block is malformed, so the platform verifier decides instead.
-fn pem_certificates(pem: &str) -> Option<Vec<reqwest::Certificate>> {
+fn pem_certificates(pem: &str) -> Option<Vec<Vec<u8>>> {
     use base64::Engine;
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
@@ -116,10 +135,11 @@ fn pem_certificates(pem: &str) -> Option<Vec<reqwest::Certificate>> {
         let body = &rest[start + BEGIN.len()..];
         let end = body.find(END)?;
         let text: String = body[..end].split_whitespace().collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()?;
-        certs.push(reqwest::Certificate::from_der(&der).ok()?);
+        certs.push(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .ok()?,
+        );
         rest = &body[end + END.len()..];
     }
     Some(certs)
@@ -224,6 +244,29 @@ mod tests {
         assert!(pem_certificates(&broken).is_none());
         let garbled = ca.replacen('M', "!", 1);
         assert!(pem_certificates(&garbled).is_none());
+        emulator.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn only_certificates_tls_can_use_become_trust_anchors() {
+        let emulator = graphmailer_emulator::start(graphmailer_emulator::Options::default())
+            .await
+            .unwrap();
+        let ca = pem_certificates(emulator.ca_pem().expect("the emulator serves TLS"))
+            .unwrap()
+            .remove(0);
+        let not_a_certificate = b"not a certificate".to_vec();
+        let anchors = trust_anchors([not_a_certificate.clone(), ca.clone(), ca[..40].to_vec()])
+            .expect("the emulator's CA is kept");
+        assert_eq!(anchors.len(), 1);
+        // A client builds with what is left, where the unreadable ones would
+        // have refused it.
+        reqwest::Client::builder()
+            .tls_certs_only(anchors)
+            .build()
+            .unwrap();
+        assert!(trust_anchors([not_a_certificate]).is_none());
+        assert!(trust_anchors(Vec::new()).is_none());
         emulator.shutdown().await;
     }
 }
