@@ -190,8 +190,14 @@ done
 # ---- Python --------------------------------------------------------------------
 step "Python wheel (with zig, manylinux2014) and sdist"
 # maturin checks the extension's glibc symbol versions against manylinux2014.
+# `release-features` turns on, in the shared dependencies, what the cargo run
+# above turned on for the others (workspace-features/Cargo.toml), so that
+# only the extension and pyo3 compile here, not about 60 crates again.
 (cd python && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
-  "$tools/bin/maturin" build --quiet --release --locked --compatibility manylinux2014 --out "$dist")
+  "$tools/bin/maturin" build --release --locked --features release-features --compatibility manylinux2014 \
+  --out "$dist") 2>&1 | tee "$stage/maturin.log"
+scripts/reused-build.sh "$stage/maturin.log" graphmailer-python graphmailer-workspace-features \
+  pyo3 pyo3-build-config pyo3-ffi pyo3-macros pyo3-macros-backend target-lexicon
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)
 "$tools/bin/auditwheel" show "$dist"/graphmailer-"$version"-*.whl | tee "$stage/auditwheel.txt"
 grep -q 'manylinux_2_17_x86_64' "$stage/auditwheel.txt" || die "auditwheel does not confirm manylinux_2_17"

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # reused-build.sh LOG CRATE...: after a binding's build (cargo's output in
-# LOG) that followed the workspace's own (scripts/test.sh's Rust stage), says
-# whether it compiled anything but CRATE...: a crate compiled again has other
-# features than the workspace build gave it, which
-# workspace-features/Cargo.toml is there to prevent. A line to read, not a
-# failure: the build is still right, only slower.
+# LOG) that followed a larger one in the same target folder (the test
+# suite's workspace build, or the release's cargo run), says whether it
+# compiled anything but CRATE...: a crate compiled again has other features
+# than the larger build gave it, which workspace-features/Cargo.toml is
+# there to prevent. A line to read, not a failure: the build is still
+# right, only slower.
 set -euo pipefail
 log=$1
 shift
 mapfile -t again < <(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | grep -vxF -f <(printf '%s\n' "$@") || true)
 if ((${#again[@]} == 0)); then
-  echo "== the workspace build reused: compiled only $(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | paste -sd ' ')"
+  echo "== the earlier build reused: compiled only $(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | paste -sd ' ')"
 else
-  echo "== NOTE: ${#again[@]} crates compiled again, with other features than the workspace build's: ${again[*]}"
-  echo "   (add what the workspace turns on in them to workspace-features/Cargo.toml; cargo tree -e features shows it)"
+  echo "== NOTE: ${#again[@]} crates compiled again, with other features than the earlier build's: ${again[*]}"
+  echo "   (add what the earlier build turns on in them to workspace-features/Cargo.toml; cargo tree -e features shows it)"
 fi
