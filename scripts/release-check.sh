@@ -29,12 +29,39 @@ failed=0
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
 # check NAME COMMAND...: one test, passed when the command succeeds.
+# (A lane of checks that runs beside another has a last_log of its own.)
+last_log="$work/last.log"
 check() {
   local name=$1
   shift
-  if "$@" >"$work/last.log" 2>&1; then pass "$name"; else
+  if "$@" >"$last_log" 2>&1; then pass "$name"; else
     fail "$name"
-    sed 's/^/    /' "$work/last.log" | tail -30
+    sed 's/^/    /' "$last_log" | tail -30
+  fi
+}
+# waited PID LOG: a background job's status, and its output.
+waited() { local status=0; wait "$1" || status=$?; cat "$2"; return "$status"; }
+# lane NAME FUNCTION: runs FUNCTION's checks in the background, beside the
+# others, with a last_log of its own; collect NAME then prints their lines
+# and adds their counts. The install tests are mostly one process at a time
+# each (CMake, dpkg, a send), so the lanes share the cores.
+declare -A lanes
+lane() {
+  (
+    last_log="$work/$1-last.log" passed=0 failed=0
+    "$2"
+    echo "$passed $failed" >"$work/$1.counts"
+  ) >"$work/$1.out" 2>&1 &
+  lanes[$1]=$!
+}
+collect() {
+  local lane_passed lane_failed
+  wait "${lanes[$1]}"
+  cat "$work/$1.out"
+  if read -r lane_passed lane_failed 2>/dev/null <"$work/$1.counts"; then
+    passed=$((passed + lane_passed)) failed=$((failed + lane_failed))
+  else
+    fail "the $1 checks ended before counting (see above)"
   fi
 }
 finish() {
@@ -161,13 +188,63 @@ EOF
 sends() {
   local name=$1 subject=$2
   shift 2
-  if "$@" >"$work/last.log" 2>&1 && delivered "$subject" >>"$work/last.log" 2>&1; then pass "$name"; else
+  if "$@" >"$last_log" 2>&1 && delivered "$subject" >>"$last_log" 2>&1; then pass "$name"; else
     fail "$name"
-    sed 's/^/    /' "$work/last.log" | tail -30
+    sed 's/^/    /' "$last_log" | tail -30
   fi
 }
 
+# lintian reads the package for seconds, one process: it starts now and is
+# checked in its place below.
+deb="$dist/graphmailer_${version}_amd64.deb"
+(lintian --fail-on error --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1 && ! grep -q '^E:' "$work/lintian.log") &
+lintian_job=$!
+
+# ---- Python --------------------------------------------------------------------
+# The Python and C checks run as lanes beside the Node and Debian ones; their
+# lines are printed after those. (The lanes' functions are not indented: the
+# code they hand to Python, CMake and shells starts at the line's start.)
+python_checks() {
+echo "== Python wheel"
+wheel=$(ls "$dist"/graphmailer-"$version"-cp39-abi3-*.whl)
+check "the wheel is abi3 and tagged manylinux_2_17 (auditwheel agrees)" bash -c "
+  [[ '$(basename "$wheel")' == *manylinux_2_17_x86_64* ]] &&
+  '$target_dir/release-tools/bin/auditwheel' show '$wheel' | grep -q 'manylinux_2_17_x86_64'"
+check "the sdist is there" test -f "$dist/graphmailer-$version.tar.gz"
+# Every CPython the machine has that abi3-py39 covers (3.9 and later).
+pythons=()
+for candidate in /usr/bin/python3.[0-9]* "$HOME"/.pyenv/versions/3.*/bin/python3; do
+  [ -x "$candidate" ] || continue
+  [[ $candidate == *-config ]] && continue
+  "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || continue
+  pythons+=("$candidate")
+done
+echo "pythons: ${pythons[*]}"
+# The venvs and their installs, mostly waiting on the disk, all at once; each
+# is checked, in order, below.
+mkdir -p "$work/py"
+venvs=() installs=()
+for python in "${pythons[@]}"; do
+  venv="$work/py/$(echo "$python" | md5sum | cut -c1-6)"
+  norust bash -c "'$python' -m venv '$venv' && '$venv/bin/pip' install --quiet --no-index --disable-pip-version-check '$wheel'" \
+    >"$venv.install.log" 2>&1 &
+  venvs+=("$venv") installs+=($!)
+done
+for i in "${!pythons[@]}"; do
+  python=${pythons[$i]} venv=${venvs[$i]}
+  pyversion=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  check "Python $pyversion ($python): fresh venv, pip install --no-index of the wheel" waited "${installs[$i]}" "$venv.install.log"
+  sends "Python $pyversion: sends through the emulator" "python $pyversion" norust "$venv/bin/python" -c "
+import graphmailer
+receipt = graphmailer.Mailer.from_env().send(sender='$sender', to='to@example.com', subject='python $pyversion', text='from the wheel')
+assert graphmailer.__file__.startswith('$venv'), graphmailer.__file__
+print(receipt)"
+done
+}
+lane python python_checks
+
 # ---- C SDK ---------------------------------------------------------------------
+c_sdk_checks() {
 echo "== C SDK"
 prefix="$work/c/prefix"
 mkdir -p "$prefix"
@@ -208,45 +285,8 @@ check "examples/send.c builds with pkg-config against the SDK" norust bash -c "
     -Wl,-rpath,\$(pkg-config --variable=libdir graphmailer) -o '$work/c/send-pkgconfig'"
 sends "pkg-config build: sends through the emulator" "c pkg-config" \
   norust "$work/c/send-pkgconfig" "$sender" to@example.com "c pkg-config" "from the C SDK"
-
-# ---- Python --------------------------------------------------------------------
-echo "== Python wheel"
-wheel=$(ls "$dist"/graphmailer-"$version"-cp39-abi3-*.whl)
-check "the wheel is abi3 and tagged manylinux_2_17 (auditwheel agrees)" bash -c "
-  [[ '$(basename "$wheel")' == *manylinux_2_17_x86_64* ]] &&
-  '$target_dir/release-tools/bin/auditwheel' show '$wheel' | grep -q 'manylinux_2_17_x86_64'"
-check "the sdist is there" test -f "$dist/graphmailer-$version.tar.gz"
-# Every CPython the machine has that abi3-py39 covers (3.9 and later).
-pythons=()
-for candidate in /usr/bin/python3.[0-9]* "$HOME"/.pyenv/versions/3.*/bin/python3; do
-  [ -x "$candidate" ] || continue
-  [[ $candidate == *-config ]] && continue
-  "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || continue
-  pythons+=("$candidate")
-done
-echo "pythons: ${pythons[*]}"
-# The venvs and their installs, mostly waiting on the disk, all at once; each
-# is checked, in order, below.
-mkdir -p "$work/py"
-venvs=() installs=()
-for python in "${pythons[@]}"; do
-  venv="$work/py/$(echo "$python" | md5sum | cut -c1-6)"
-  norust bash -c "'$python' -m venv '$venv' && '$venv/bin/pip' install --quiet --no-index --disable-pip-version-check '$wheel'" \
-    >"$venv.install.log" 2>&1 &
-  venvs+=("$venv") installs+=($!)
-done
-# installed PID LOG: the background install's status, and its output.
-installed() { local status=0; wait "$1" || status=$?; cat "$2"; return "$status"; }
-for i in "${!pythons[@]}"; do
-  python=${pythons[$i]} venv=${venvs[$i]}
-  pyversion=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  check "Python $pyversion ($python): fresh venv, pip install --no-index of the wheel" installed "${installs[$i]}" "$venv.install.log"
-  sends "Python $pyversion: sends through the emulator" "python $pyversion" norust "$venv/bin/python" -c "
-import graphmailer
-receipt = graphmailer.Mailer.from_env().send(sender='$sender', to='to@example.com', subject='python $pyversion', text='from the wheel')
-assert graphmailer.__file__.startswith('$venv'), graphmailer.__file__
-print(receipt)"
-done
+}
+lane c c_sdk_checks
 
 # ---- Node ----------------------------------------------------------------------
 echo "== npm packages"
@@ -273,8 +313,7 @@ sends "Node import 'graphmailer': sends through the emulator" "node import" noru
 
 # ---- Debian package ------------------------------------------------------------
 echo "== Debian package"
-deb="$dist/graphmailer_${version}_amd64.deb"
-check "lintian: no errors" bash -c "lintian --fail-on error --tag-display-limit 0 '$deb' | tee /dev/stderr | { ! grep -q '^E:'; }"
+check "lintian: no errors" waited "$lintian_job" "$work/lintian.log"
 # release.sh writes libc6 (>= $glibc) for the command line: true only while
 # every library it needs is one of libc6's (and the glibc check above holds).
 check "it depends on libc6 (>= $glibc), and the command line needs only libc6's libraries" bash -c "
@@ -337,5 +376,8 @@ if [ ! -e /usr/sbin/sendmail ]; then
     $sudo dpkg --purge graphmailer && grep -q 'another MTA' /usr/sbin/sendmail"
   $sudo rm -f /usr/sbin/sendmail
 fi
+
+collect c
+collect python
 
 finish
