@@ -52,9 +52,6 @@ node_modules/.bin/napi build --platform --js binding.js --dts index.d.ts --featu
 export GRAPHMAILER_DTS_CHECKED_IN=$checked_in
 export GRAPHMAILER_EMULATOR="$root/target/$CARGO_BUILD_TARGET/debug/graphmailer-emulator"
 
-echo "== tsc --noEmit"
-node node_modules/typescript/bin/tsc --noEmit -p tsconfig.json
-
 echo "== node --test"
 log=$(mktemp)
 trap 'rm -f "$checked_in" "$build_log" "$log"' EXIT
