@@ -38,6 +38,7 @@ fi
 # that after scripts/test.sh's workspace build little compiles again (the
 # extension, and pyo3, whose build reads which Python it is for).
 build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --features workspace-features 2>&1 | tee "$build_log"
 [ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-python graphmailer-workspace-features pyo3 pyo3-ffi pyo3-macros pyo3-macros-backend pyo3-build-config
 rm -f "$build_log"

@@ -9,9 +9,10 @@
 set -euo pipefail
 log=$1
 shift
-mapfile -t again < <(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | grep -vxF -f <(printf '%s\n' "$@") || true)
+mapfile -t compiled < <(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log")
+mapfile -t again < <(printf '%s\n' "${compiled[@]}" | grep -vxF -f <(printf '%s\n' "$@") | grep . || true)
 if ((${#again[@]} == 0)); then
-  echo "== the earlier build reused: compiled only $(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | paste -sd ' ')"
+  echo "== the earlier build reused: compiled only ${compiled[*]:-nothing}"
 else
   echo "== NOTE: ${#again[@]} crates compiled again, with other features than the earlier build's: ${again[*]}"
   echo "   (add what the earlier build turns on in them to workspace-features/Cargo.toml; cargo tree -e features shows it)"
