@@ -106,16 +106,3 @@ pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "an object".to_owned())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_has_its_own_class() {
-        let names: std::collections::HashSet<_> =
-            ErrorKind::ALL.iter().map(|k| class_name(*k)).collect();
-        assert_eq!(names.len(), ErrorKind::ALL.len());
-        assert!(!names.contains("GraphMailerError"));
-    }
-}

@@ -45,6 +45,12 @@ def test_every_core_kind_has_its_class() -> None:
     assert issubclass(graphmailer.InvalidMessageError, ValueError)
 
 
+def test_each_kind_has_a_class_of_its_own() -> None:
+    class_names = [class_name for _, class_name, _, _ in graphmailer.ERROR_KINDS]
+    assert len(set(class_names)) == len(class_names), class_names
+    assert "GraphMailerError" not in class_names
+
+
 def test_config_error_names_the_setting() -> None:
     with pytest.raises(graphmailer.ConfigError) as caught:
         graphmailer.Mailer(tenant_id=TENANT, client_id="not-a-guid", client_secret=SECRET)

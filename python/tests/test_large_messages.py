@@ -139,6 +139,18 @@ def test_a_failed_and_a_dropped_chunk_are_resumed(
         assert SECRET not in str(r.__dict__) and BILLING_SECRET not in str(r.__dict__)
 
 
+def test_the_cores_debug_events_arrive_at_pythons_debug_level(
+    emu: Emulator, billing: graphmailer.Mailer, six_mb: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="graphmailer"):
+        billing.send(sender=ALLOWED, to="archive@example.com", text="debug", attachments=[six_mb])
+    debug = [r for r in caplog.records if r.name == "graphmailer" and r.levelno < logging.INFO]
+    assert {r.getMessage().split(" sender=")[0] for r in debug} >= {"attachment uploaded", "Graph request done"}, [
+        (r.levelno, r.getMessage()) for r in caplog.records
+    ]
+    assert all(r.levelno == logging.DEBUG for r in debug)
+
+
 def test_cancelling_send_async_mid_upload_deletes_the_draft(
     emu: Emulator, billing: graphmailer.Mailer, nine_mb: Path
 ) -> None:
