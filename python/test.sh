@@ -35,12 +35,13 @@ fi
 # (Built already when scripts/test.sh says so: see GRAPHMAILER_DEBUG_BUILT there.)
 [ -n "${GRAPHMAILER_DEBUG_BUILT:-}" ] || (cd "$root" && cargo build --quiet -p graphmailer-emulator)
 # With the workspace's dependency features (workspace-features/Cargo.toml), so
-# that after scripts/test.sh's workspace build little compiles again (the
-# extension, and pyo3, whose build reads which Python it is for).
+# that after scripts/test.sh's workspace build little compiles again: the
+# extension and pyo3's crates, which that build leaves to this one (pyo3's
+# build reads which Python it is for).
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --features workspace-features 2>&1 | tee "$build_log"
-[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-python graphmailer-workspace-features pyo3 pyo3-ffi pyo3-macros pyo3-macros-backend pyo3-build-config
+[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-python graphmailer-workspace-features pyo3 pyo3-ffi pyo3-macros pyo3-macros-backend pyo3-build-config target-lexicon
 rm -f "$build_log"
 
 "$venv/bin/ruff" check .

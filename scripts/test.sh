@@ -36,11 +36,12 @@ fi
 # suite after another (apt allows one at a time), while the checks compile.
 # Each suite waits for its own before it starts; its own install step then
 # finds everything present, and still installs (or fails visibly) what the
-# background could not.
+# background could not. They go in the order the suites start; the release
+# check, which runs from the start to the end, right after the Rust stage's.
 install_steps=(
   "postgres scripts/with-postgres.sh --install"
-  "node node/test.sh --install"
   "release scripts/release-check.sh --install"
+  "node node/test.sh --install"
   "clients tests/clients/test.sh --install"
   "relay relay/test.sh --install"
   "ui emulator/test-ui.sh --install"
