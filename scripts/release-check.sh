@@ -194,14 +194,10 @@ sends() {
   fi
 }
 
-# lintian reads the package for seconds, one process: it starts now and is
-# checked in its place below.
 deb="$dist/graphmailer_${version}_amd64.deb"
-(lintian --fail-on error --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1 && ! grep -q '^E:' "$work/lintian.log") &
-lintian_job=$!
 
 # ---- Python --------------------------------------------------------------------
-# The Python and C checks run as lanes beside the Node and Debian ones; their
+# The Python, C and Debian checks run as lanes beside the Node ones; their
 # lines are printed after those. (The lanes' functions are not indented: the
 # code they hand to Python, CMake and shells starts at the line's start.)
 python_checks() {
@@ -291,32 +287,13 @@ sends "pkg-config build: sends through the emulator" "c pkg-config" \
 }
 lane c c_sdk_checks
 
-# ---- Node ----------------------------------------------------------------------
-echo "== npm packages"
-project="$work/node-project"
-mkdir -p "$project"
-printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' >"$project/package.json"
-check "npm install --offline of the two tarballs into an empty project (no install scripts)" norust bash -c "
-  cd '$project' && npm install --offline --no-audit --no-fund \
-    '$dist/graphmailer-linux-x64-gnu-$version.tgz' '$dist/graphmailer-$version.tgz' &&
-  test -f node_modules/graphmailer-linux-x64-gnu/graphmailer.linux-x64-gnu.node &&
-  ! ls node_modules/graphmailer/*.node 2>/dev/null &&
-  node -e 'const p = require(\"graphmailer/package.json\"); if (p.scripts || p.optionalDependencies[\"graphmailer-linux-x64-gnu\"] !== \"$version\") process.exit(1)'"
-cat >"$project/send.cjs" <<EOF
-const { Mailer } = require('graphmailer')
-Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node require', text: 'from npm' })
-  .then((receipt) => console.log(receipt), (error) => { console.error(error); process.exit(1) })
-EOF
-cat >"$project/send.mjs" <<EOF
-import { Mailer } from 'graphmailer'
-console.log(await Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node import', text: 'from npm' }))
-EOF
-sends "Node require('graphmailer'): sends through the emulator" "node require" norust bash -c "cd '$project' && node send.cjs"
-sends "Node import 'graphmailer': sends through the emulator" "node import" norust bash -c "cd '$project' && node send.mjs"
-
 # ---- Debian package ------------------------------------------------------------
+# A lane too, beside the Node checks. lintian reads the package for
+# seconds, one process: it starts first and is checked last.
+debian_checks() {
 echo "== Debian package"
-check "lintian: no errors" waited "$lintian_job" "$work/lintian.log"
+(lintian --fail-on error --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1 && ! grep -q '^E:' "$work/lintian.log") &
+local lintian_job=$!
 # release.sh writes libc6 (>= $glibc) for the command line: true only while
 # every library it needs is one of libc6's (and the glibc check above holds).
 check "it depends on libc6 (>= $glibc), and the command line needs only libc6's libraries" bash -c "
@@ -380,6 +357,34 @@ if [ ! -e /usr/sbin/sendmail ]; then
   $sudo rm -f /usr/sbin/sendmail
 fi
 
+check "lintian: no errors" waited "$lintian_job" "$work/lintian.log"
+}
+lane debian debian_checks
+
+# ---- Node ----------------------------------------------------------------------
+echo "== npm packages"
+project="$work/node-project"
+mkdir -p "$project"
+printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' >"$project/package.json"
+check "npm install --offline of the two tarballs into an empty project (no install scripts)" norust bash -c "
+  cd '$project' && npm install --offline --no-audit --no-fund \
+    '$dist/graphmailer-linux-x64-gnu-$version.tgz' '$dist/graphmailer-$version.tgz' &&
+  test -f node_modules/graphmailer-linux-x64-gnu/graphmailer.linux-x64-gnu.node &&
+  ! ls node_modules/graphmailer/*.node 2>/dev/null &&
+  node -e 'const p = require(\"graphmailer/package.json\"); if (p.scripts || p.optionalDependencies[\"graphmailer-linux-x64-gnu\"] !== \"$version\") process.exit(1)'"
+cat >"$project/send.cjs" <<EOF
+const { Mailer } = require('graphmailer')
+Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node require', text: 'from npm' })
+  .then((receipt) => console.log(receipt), (error) => { console.error(error); process.exit(1) })
+EOF
+cat >"$project/send.mjs" <<EOF
+import { Mailer } from 'graphmailer'
+console.log(await Mailer.fromEnv().send({ from: '$sender', to: ['to@example.com'], subject: 'node import', text: 'from npm' }))
+EOF
+sends "Node require('graphmailer'): sends through the emulator" "node require" norust bash -c "cd '$project' && node send.cjs"
+sends "Node import 'graphmailer': sends through the emulator" "node import" norust bash -c "cd '$project' && node send.mjs"
+
+collect debian
 collect c
 collect python
 
