@@ -36,12 +36,13 @@ fi
 # suite after another (apt allows one at a time), while the checks compile.
 # Each suite waits for its own before it starts; its own install step then
 # finds everything present, and still installs (or fails visibly) what the
-# background could not. They go in the order the suites start; the release
-# check, which runs from the start to the end, right after the Rust stage's.
+# background could not. (Node's comes before the release check's, which
+# needs Node's npm packages too: the other way round, the release check's
+# took as long as both and started the release no sooner.)
 install_steps=(
   "postgres scripts/with-postgres.sh --install"
-  "release scripts/release-check.sh --install"
   "node node/test.sh --install"
+  "release scripts/release-check.sh --install"
   "clients tests/clients/test.sh --install"
   "relay relay/test.sh --install"
   "ui emulator/test-ui.sh --install"
