@@ -41,7 +41,7 @@ fi
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --features workspace-features 2>&1 | tee "$build_log"
-[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" graphmailer-python graphmailer-workspace-features pyo3 pyo3-ffi pyo3-macros pyo3-macros-backend pyo3-build-config target-lexicon
+[ -z "${GRAPHMAILER_DEBUG_BUILT:-}" ] || "$root/scripts/reused-build.sh" "$build_log" @python graphmailer-workspace-features
 rm -f "$build_log"
 
 "$venv/bin/ruff" check .

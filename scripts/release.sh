@@ -201,8 +201,7 @@ step "Python wheel (with zig, manylinux2014) and sdist"
 (cd python && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
   "$tools/bin/maturin" build --release --locked --features release-features --compatibility manylinux2014 \
   --out "$dist") 2>&1 | tee "$stage/maturin.log"
-scripts/reused-build.sh "$stage/maturin.log" graphmailer-python graphmailer-workspace-features \
-  pyo3 pyo3-build-config pyo3-ffi pyo3-macros pyo3-macros-backend target-lexicon
+scripts/reused-build.sh "$stage/maturin.log" @python graphmailer-workspace-features
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)
 "$tools/bin/auditwheel" show "$dist"/graphmailer-"$version"-*.whl | tee "$stage/auditwheel.txt"
 grep -q 'manylinux_2_17_x86_64' "$stage/auditwheel.txt" || die "auditwheel does not confirm manylinux_2_17"
