@@ -13,6 +13,8 @@
 #     `graphmailer --version`, /usr/sbin/sendmail sends, dpkg --purge leaves
 #     nothing behind.
 # Installs what it needs (apt: lintian, cmake, pkg-config, gcc, dpkg-dev).
+# With GRAPHMAILER_RELEASE_PROFILE=dev (scripts/test.sh), release.sh
+# packages the test suite's debug build instead of building the release.
 # Prints the time release.sh took; the last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -103,7 +105,7 @@ else
 fi
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 dist="$root/dist"
-gm="$target_dir/zig/$CARGO_BUILD_TARGET/release/graphmailer" # scripts/release.sh builds in target/zig
+gm="$target_dir/release-stage/deb/root/usr/bin/graphmailer" # what scripts/release.sh packaged
 
 check "SHA256SUMS matches every artifact" bash -c "cd '$dist' && sha256sum --strict -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq \$(ls | grep -vc SHA256SUMS) ]"
 check "the SBOM is CycloneDX with the Rust dependencies (tokio, reqwest)" python3 - "$dist/graphmailer-$version-sbom.cdx.json" <<'EOF'

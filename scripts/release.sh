@@ -12,11 +12,18 @@
 #
 # Every binary in them needs glibc 2.17 or later (zig links them against it).
 #
+# GRAPHMAILER_RELEASE_PROFILE=dev packages the debug build that
+# scripts/test.sh makes in the workspace's target folder (linked by zig the
+# same way: scripts/release-tools.sh), instead of compiling everything again:
+# what the suite's release check proves is how the artifacts are packaged,
+# linked and installed, none of which the optimiser changes. Such a dist/
+# says it is not for publishing.
+#
 # The version is the workspace's (Cargo.toml, [workspace.package]); every
 # other file that carries it is checked against it here. Dependencies'
 # licences are checked first (packaging/licenses-allowed.txt). Installs the
-# tools it needs (a virtual environment with maturin, cargo-zigbuild,
-# ziglang, auditwheel; npm packages for the napi CLI; dpkg-dev).
+# tools it needs (scripts/release-tools.sh: maturin, cargo-zigbuild, ziglang,
+# auditwheel; npm packages for the napi CLI; dpkg-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,10 +31,17 @@ root=$(pwd)
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_TERM_COLOR=never
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-# The release build's own folder (see "one release build" below).
-zig_dir="$target_dir/zig"
+profile=${GRAPHMAILER_RELEASE_PROFILE:-release}
+case $profile in
+  # The release build's own folder (see "one release build" below).
+  release) build_dir="$target_dir/zig" profile_dir=release build_features=release-features ;;
+  # The test suite's: its features are the workspace build's
+  # (workspace-features/Cargo.toml), so that this build finds it current.
+  dev) build_dir=$target_dir profile_dir=debug build_features=workspace-features ;;
+  *) echo "release: GRAPHMAILER_RELEASE_PROFILE is release or dev, not $profile" >&2; exit 1 ;;
+esac
 glibc=2.17
-out="$zig_dir/$CARGO_BUILD_TARGET/release"
+out="$build_dir/$CARGO_BUILD_TARGET/$profile_dir"
 stage="$target_dir/release-stage"
 dist="$root/dist"
 tools="$target_dir/release-tools"
@@ -44,15 +58,17 @@ die() { echo "release: $*" >&2; exit 1; }
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 [ -n "$version" ] || die "no version in Cargo.toml's [workspace.package]"
 step "graphmailer $version for $CARGO_BUILD_TARGET"
-# The test suite builds with a cheaper profile (see scripts/test.sh); say so,
-# so such a dist/ is never taken for one to publish.
-profile_env=$(env | grep '^CARGO_PROFILE_RELEASE_' | sort | paste -sd ' ' || true)
-[ -z "$profile_env" ] || step "NOT FOR PUBLISHING: the release profile is changed by $profile_env"
+# A build other than the release profile's, as it is (the test suite's, or
+# one with CARGO_PROFILE_RELEASE_* changed): say so, so that such a dist/ is
+# never taken for one to publish.
+not_published=$(env | grep '^CARGO_PROFILE_RELEASE_' | sort | paste -sd ' ' || true)
+[ "$profile" = release ] || not_published="GRAPHMAILER_RELEASE_PROFILE=$profile${not_published:+ $not_published}"
+[ -z "$not_published" ] || step "NOT FOR PUBLISHING: built with $not_published"
 # Such a dist/ is also compressed at the fastest levels: its archives hold
 # the same files, and an unoptimised build's are large (xz took 16 s for
 # the Debian package, gzip 8 s for the C SDK; 2 and 3 s at level 1).
 gzip_level=-6 xz_level=()
-[ -z "$profile_env" ] || gzip_level=-1 xz_level=(-z1)
+[ -z "$not_published" ] || gzip_level=-1 xz_level=(-z1)
 
 # ---- the one version -----------------------------------------------------------
 # Python's version comes from Cargo.toml through maturin, the C library's soname
@@ -71,11 +87,8 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends dpkg-dev binutils >/dev/null
 fi
-if [ ! -x "$tools/bin/auditwheel" ]; then
-  step "installing maturin, cargo-zigbuild, ziglang and auditwheel"
-  python3 -m venv "$tools"
-fi
-"$tools/bin/pip" install --quiet --disable-pip-version-check maturin==1.16.0 cargo-zigbuild==0.24.0 ziglang==0.17.1 auditwheel==6.8.2
+[ -x "$tools/bin/auditwheel" ] || step "installing maturin, cargo-zigbuild, ziglang and auditwheel"
+scripts/release-tools.sh install
 if [ ! -x node/node_modules/.bin/napi ]; then
   step "installing the napi CLI"
   (cd node && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
@@ -95,24 +108,27 @@ SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$v
 # Every artifact links against glibc 2.17 (manylinux2014: CentOS 7 and every
 # later distribution) through zig. cargo-zigbuild sets up zig for cargo with
 # environment variables (the linker, C and C++ compilers, archiver, CMake
-# toolchain, each a wrapper script); they are read from it once here and
-# given to both builds, napi's and maturin's, rather than letting each make
-# its own: maturin --zig writes wrappers of its own, in another folder, and
-# cargo compiles every crate again when the linker's path differs (some 230
-# crates, counted). With one environment and one target folder, the wheel's
+# toolchain, each a wrapper script); scripts/release-tools.sh reads them
+# from it once here, and they are given to both builds, napi's and
+# maturin's, rather than letting each make its own: maturin --zig writes
+# wrappers of its own, in another folder, and cargo compiles every crate
+# again when the linker's path differs (some 230 crates, counted). With one
+# environment and one target folder, the wheel's
 # build compiles only the crates whose features differ for the Python
 # package alone (about 60, graphmailer among them), and later builds of
 # either find everything current.
-printf '#!/bin/sh\nexec env -0\n' >"$tools/print-env"
-chmod +x "$tools/print-env"
-# What cargo-zigbuild adds to the environment of the cargo it runs (CARGO
-# names the cargo; print-env prints instead of building). The wrappers also
-# need PATH to reach zig (the tools' Python, with ziglang).
-mapfile -d '' zig_env < <(comm -z -13 <(env -0 | sort -z) \
-  <(PATH="$tools/bin:$PATH" CARGO="$tools/print-env" "$tools/bin/cargo-zigbuild" zigbuild --target "$CARGO_BUILD_TARGET.$glibc" | sort -z) |
-  grep -zEv '^(_|PATH|CARGO|PWD|OLDPWD|SHLVL)=')
-linker_var="CARGO_TARGET_$(echo "$CARGO_BUILD_TARGET" | tr a-z- A-Z_)_LINKER"
-printf '%s\n' "${zig_env[@]}" | grep -q "^$linker_var=" || die "cargo-zigbuild set no $linker_var"
+zig_env_file="$stage/zig-env"
+scripts/release-tools.sh zig-env >"$zig_env_file" || die "no zig environment (see above)"
+mapfile -d '' zig_env <"$zig_env_file"
+# The addon's features: the release's, from the three packages built at once;
+# the suite's, the workspace build's. (napi's CLI builds the dev profile when
+# not told --release; told `--profile dev`, it looks for the addon in a
+# folder named after the profile, where cargo writes it under debug/.)
+if [ "$profile" = release ]; then
+  napi_args=(--release) maturin_args=(--release)
+else
+  napi_args=(--features "$build_features") maturin_args=(--profile "$profile")
+fi
 
 # The command line, the C library and the Node addon in one cargo run, which
 # napi's CLI makes (it hands the arguments after `--` to cargo). Cargo unifies
@@ -120,10 +136,13 @@ printf '%s\n' "${zig_env[@]}" | grep -q "^$linker_var=" || die "cargo-zigbuild s
 # with the addon's smaller feature set and compiles about 70 of them again.
 # Not napi's --strip: it adds `-C link-arg=-s` to RUSTFLAGS, which rebuilds
 # every crate; stripping the addon afterwards gives the same file.
-step "cargo build --release with zig, through napi (command line, C library, Node addon)"
-(cd node && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" node_modules/.bin/napi build \
-  --target "$CARGO_BUILD_TARGET" --platform --release --output-dir "$stage/napi" \
-  --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi)
+step "cargo build ($profile profile) with zig, through napi (command line, C library, Node addon)"
+(cd node && env "${zig_env[@]}" CARGO_TARGET_DIR="$build_dir" node_modules/.bin/napi build \
+  --target "$CARGO_BUILD_TARGET" --platform "${napi_args[@]}" --output-dir "$stage/napi" \
+  --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi) 2>&1 |
+  tee "$stage/napi.log"
+# The suite's build made all but the addon, which napi's own variables compile again.
+[ "$profile" = release ] || scripts/reused-build.sh "$stage/napi.log" graphmailer-node
 cmp -s node/index.d.ts "$stage/napi/index.d.ts" || die "node/index.d.ts differs from the addon's types (run node/test.sh)"
 
 # ---- C SDK ---------------------------------------------------------------------
@@ -131,7 +150,7 @@ step "C SDK"
 sdk_name="graphmailer-$version-x86_64-linux-gnu"
 sdk="$stage/c/$sdk_name"
 # The library is built above: CARGO=true makes the Makefile's build step a no-op.
-make -s -C ffi install CARGO=true PREFIX="$sdk" PROFILE=release TARGET="$CARGO_BUILD_TARGET" TARGET_DIR="$zig_dir" >/dev/null
+make -s -C ffi install CARGO=true PREFIX="$sdk" PROFILE="$profile_dir" TARGET="$CARGO_BUILD_TARGET" TARGET_DIR="$build_dir" >/dev/null
 strip --strip-unneeded "$sdk/lib/libgraphmailer.so.$version"
 strip --strip-debug "$sdk/lib/libgraphmailer.a"
 # graphmailer.pc and the CMake files find the prefix from where they are, so
@@ -198,8 +217,8 @@ step "Python wheel (with zig, manylinux2014) and sdist"
 # `release-features` turns on, in the shared dependencies, what the cargo run
 # above turned on for the others (workspace-features/Cargo.toml), so that
 # only the extension and pyo3 compile here, not about 60 crates again.
-(cd python && env "${zig_env[@]}" PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$zig_dir" \
-  "$tools/bin/maturin" build --release --locked --features release-features --compatibility manylinux2014 \
+(cd python && env "${zig_env[@]}" CARGO_TARGET_DIR="$build_dir" \
+  "$tools/bin/maturin" build "${maturin_args[@]}" --locked --features "$build_features" --compatibility manylinux2014 \
   --out "$dist") 2>&1 | tee "$stage/maturin.log"
 scripts/reused-build.sh "$stage/maturin.log" @python graphmailer-workspace-features
 (cd python && "$tools/bin/maturin" sdist --out "$dist" >/dev/null)

@@ -40,6 +40,7 @@ fi
 # needs Node's npm packages too: the other way round, the release check's
 # took as long as both and started the release no sooner.)
 install_steps=(
+  "tools scripts/release-tools.sh install"
   "postgres scripts/with-postgres.sh --install"
   "node node/test.sh --install"
   "release scripts/release-check.sh --install"
@@ -118,7 +119,7 @@ finish() {
 
 # waits for the installs a suite needs (the Rust tests: PostgreSQL).
 installs_for() {
-  case $1 in checks) ;; rust) installed postgres ;; *) installed "$1" ;; esac
+  case $1 in checks | build) ;; rust) installed postgres ;; *) installed "$1" ;; esac
 }
 
 run() {
@@ -127,7 +128,27 @@ run() {
   echo "=== $suite: $*"
   rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
   "$@" 2>&1 | tee "$logs/$suite.log"
-  finish "$suite" "${PIPESTATUS[0]}" "$started"
+  local status=${PIPESTATUS[0]}
+  finish "$suite" "$status" "$started"
+  return "$status"
+}
+
+# in_lane SUITE COMMAND...: inside a lane (below), runs a suite as `run`
+# does but into its log alone, and writes its status and time beside it;
+# `report` then prints and counts it.
+in_lane() {
+  local suite=$1 started=$SECONDS status=0; shift
+  installs_for "$suite"
+  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml "$logs/$suite.status"
+  "$@" >"$logs/$suite.log" 2>&1 </dev/null || status=$?
+  echo "$status $((SECONDS - started))" >"$logs/$suite.status"
+}
+report() {
+  local suite=$1 status=1 seconds=0; shift
+  echo "=== $suite: $*"
+  cat "$logs/$suite.log" 2>/dev/null
+  read -r status seconds 2>/dev/null <"$logs/$suite.status" || echo "=== $suite ended without a status"
+  finish "$suite" "$status" $((SECONDS - seconds))
 }
 
 # in_background SUITE COMMAND...: runs a suite at the lowest CPU and disk
@@ -171,64 +192,94 @@ clippy_denies_lints() {
   return "$status"
 }
 
-# The release stage builds everything again, in release mode, and installs
-# each artifact where no Rust is on PATH and uses it against the emulator. It
-# starts first and runs in the background the whole time, at the lowest
-# priority, so any CPU the other suites leave idle goes to its build (a third
-# of it or less while they run: they keep both cores busy), and it is
-# counted last. It reads node/index.d.ts, which Node's suite regenerates, but
-# napi writes that file atomically and, unless the sources changed, the same.
-# Nothing in it may start a session of its own (setsid): the kernel's
-# autogroups would then split the CPU evenly with the suites, whatever the
-# nice value (the Rust stage took 592 s instead of about 360 s that way).
-#
-# Here it builds without optimisation (CARGO_PROFILE_RELEASE_*: opt-level 0,
-# no link-time optimisation, 16 codegen units): what it proves is how the
-# artifacts are packaged, linked (glibc 2.17, sonames, static link) and
-# installed, and that each sends, none of which the optimiser changes. On a
-# quiet 2-core machine the optimised release.sh alone takes about 1,000
-# CPU-seconds; this whole check about 400. scripts/release-check.sh run
-# alone checks the build that is published.
-in_background release env CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=off \
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 scripts/release-check.sh
 # Clippy (-D warnings) lints inside the Rust stage's build rather than in a
 # check build of its own: what `cargo clippy` does, clippy-driver as the
 # workspace's rustc wrapper, but for `cargo test`, which builds what
 # `cargo clippy --workspace --all-targets` checks (libraries, binaries, tests
 # and examples; the workspace has no benches). Dependencies then compile once,
 # not once checked and once built. Every debug build after it keeps the same
-# wrapper, so cargo finds the workspace's crates current. (The release stage
-# started before this, without it.)
+# wrapper, so cargo finds the workspace's crates current.
 sysroot=$(rustc --print sysroot)
 RUSTC_WORKSPACE_WRAPPER="$sysroot/bin/clippy-driver"
 CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ # `-- -D warnings`, as cargo clippy passes it
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 run checks checks
+# Every build of the suite links for glibc 2.17 through zig, as the release
+# does (scripts/release-tools.sh): the release stage below then packages
+# this build instead of compiling the workspace a second time, which took a
+# third of the suite's CPU; and the tests run binaries linked as the
+# release's are. The tools are the first of the background installs; the
+# crates download while they install.
+cargo fetch --locked >"$logs/fetch.log" 2>&1 || cat "$logs/fetch.log"
+installed tools
+if scripts/release-tools.sh zig-env >"$logs/zig-env" 2>"$logs/zig-env.log" ||
+  { scripts/release-tools.sh install && scripts/release-tools.sh zig-env >"$logs/zig-env"; } >>"$logs/zig-env.log" 2>&1; then
+  mapfile -d '' zig_env <"$logs/zig-env"
+  export "${zig_env[@]}"
+else
+  echo "=== no zig for the suite's build (target/test-logs/zig-env.log): the release stage will fail"
+  cat "$logs/zig-env.log"
+fi
+# The workspace's build, first and whole: the tests' binaries, and with
+# them the debug emulator and command line, which the later stages use
+# (GRAPHMAILER_DEBUG_BUILT) instead of `cargo build -p` of one package,
+# which cargo resolves with that package's smaller feature set and so
+# compiles about 90 crates a second time; and the libraries' own artefacts
+# (libgraphmailer.so and .a for the C stage, the Node addon) with the same
+# features (--tests keeps the dev-dependencies'). The Python extension is
+# left out: maturin compiles it and pyo3 again anyway (its PYO3_* variables
+# are part of pyo3's build), and workspace-features keeps every shared
+# dependency's features as they were. `cargo test` below then compiles
+# nothing (the stage says so if it does).
+run build cargo build --workspace --exclude graphmailer-python --locked --lib --bins --tests --examples &&
+  export GRAPHMAILER_DEBUG_BUILT=1
+# The release stage packages that build (GRAPHMAILER_RELEASE_PROFILE=dev:
+# the debug profile, not for publishing), installs each artifact where no
+# Rust is on PATH and uses it against the emulator. It runs in the
+# background at the lowest priority from here on, so it takes what the Rust
+# tests leave idle (a third of both cores: they run one binary at a time),
+# and is counted last. Cargo's lock on the target folder is free while
+# tests run, so its builds (the addon again for napi, the wheel) do not wait
+# for them. What it proves is how the artifacts are packaged, linked (glibc
+# 2.17, sonames, static link) and installed, and that each sends, none of
+# which the optimiser changes; scripts/release-check.sh run alone checks the
+# build that is published. It reads node/index.d.ts, which Node's suite
+# regenerates, but napi writes that file atomically and, unless the sources
+# changed, the same. Nothing in it may start a session of its own (setsid):
+# the kernel's autogroups would then split the CPU evenly with the suites,
+# whatever the nice value.
+in_background release env GRAPHMAILER_RELEASE_PROFILE=dev scripts/release-check.sh
 # The outbox's PostgreSQL tests run against a private cluster the script starts.
 run rust scripts/with-postgres.sh cargo test --workspace --locked
-# That build made the debug emulator and command line too, from the same
-# sources; the later stages use them (GRAPHMAILER_DEBUG_BUILT) instead of
-# `cargo build -p` of one package, which cargo resolves with that package's
-# smaller feature set and so compiles about 90 crates a second time. The
-# libraries' own artefacts (libgraphmailer.so and .a for the C stage) are
-# added here with the same features: --tests keeps the dev-dependencies'
-# features, so only the library crates compile, where
-# `cargo build -p graphmailer-ffi` compiled 45. The Python extension is left
-# out: maturin compiles it and pyo3 again anyway (its PYO3_* variables are
-# part of pyo3's build), and workspace-features keeps every shared
-# dependency's features as they were. The no-op test build proves the rest
-# is current (it fails when the build did).
-if cargo build --workspace --exclude graphmailer-python --locked --lib --bins --tests >"$logs/rust-current.log" 2>&1 &&
-  cargo test --workspace --locked --no-run >>"$logs/rust-current.log" 2>&1; then
-  export GRAPHMAILER_DEBUG_BUILT=1
-fi
-run node node/test.sh
-run clients tests/clients/test.sh
-# The relay's Rust tests ran with the workspace above; this adds real SMTP clients.
-run relay relay/test.sh --no-cargo
-run ui emulator/test-ui.sh
-run python python/test.sh
-run c ffi/test.sh
+scripts/reused-build.sh "$logs/rust.log"
+# The bindings' and clients' suites, in two lanes side by side: each suite
+# keeps about one core busy (a runner and the emulator it talks to), so one
+# after another they left the other core to the release stage, which now
+# needs little. Each starts its own emulator on a port of its own; their
+# builds (napi's, maturin's) take turns on cargo's lock. The output comes
+# suite by suite when both lanes are done.
+declare -A suite_commands=(
+  [node]=node/test.sh
+  [clients]=tests/clients/test.sh
+  # The relay's Rust tests ran with the workspace above; this adds real SMTP clients.
+  [relay]="relay/test.sh --no-cargo"
+  [ui]=emulator/test-ui.sh
+  [python]=python/test.sh
+  [c]=ffi/test.sh
+)
+lanes=("node clients relay ui" "python c")
+lane_pids=()
+for lane in "${lanes[@]}"; do
+  # shellcheck disable=SC2086 # the suites' names, and each command's words
+  (for suite in $lane; do in_lane "$suite" ${suite_commands[$suite]}; done) &
+  lane_pids+=($!)
+done
+echo "=== in two lanes: ${lanes[0]} | ${lanes[1]}"
+wait "${lane_pids[@]}"
+for lane in "${lanes[@]}"; do
+  # shellcheck disable=SC2086 # as above
+  for suite in $lane; do report "$suite" ${suite_commands[$suite]}; done
+done
 collect
 
 install_times=()
