@@ -141,8 +141,9 @@ step "cargo build ($profile profile) with zig, through napi (command line, C lib
   --target "$CARGO_BUILD_TARGET" --platform "${napi_args[@]}" --output-dir "$stage/napi" \
   --js binding.js --dts index.d.ts -- --locked -p graphmailer-node -p graphmailer-cli -p graphmailer-ffi) 2>&1 |
   tee "$stage/napi.log"
-# The suite's build made all but the addon, which napi's own variables compile again.
-[ "$profile" = release ] || scripts/reused-build.sh "$stage/napi.log" graphmailer-node
+# The suite's build made all but the addon, which napi's own variables
+# compile again, with the empty package that brings the workspace's features.
+[ "$profile" = release ] || scripts/reused-build.sh "$stage/napi.log" graphmailer-node graphmailer-workspace-features
 cmp -s node/index.d.ts "$stage/napi/index.d.ts" || die "node/index.d.ts differs from the addon's types (run node/test.sh)"
 
 # ---- C SDK ---------------------------------------------------------------------
