@@ -113,10 +113,9 @@ SOURCE_DATE_EPOCH=$epoch python3 scripts/rust-deps.py sbom "$dist/graphmailer-$v
 # maturin's, rather than letting each make its own: maturin --zig writes
 # wrappers of its own, in another folder, and cargo compiles every crate
 # again when the linker's path differs (some 230 crates, counted). With one
-# environment and one target folder, the wheel's
-# build compiles only the crates whose features differ for the Python
-# package alone (about 60, graphmailer among them), and later builds of
-# either find everything current.
+# environment and one target folder, the wheel's build compiles only what
+# differs for the Python package (below), and later builds of either find
+# everything current.
 zig_env_file="$stage/zig-env"
 scripts/release-tools.sh zig-env >"$zig_env_file" || die "no zig environment (see above)"
 mapfile -d '' zig_env <"$zig_env_file"
