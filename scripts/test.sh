@@ -133,9 +133,10 @@ run() {
   return "$status"
 }
 
-# in_lane SUITE COMMAND...: inside a lane (below), runs a suite as `run`
-# does but into its log alone, and writes its status and time beside it;
-# `report` then prints and counts it.
+# in_lane SUITE COMMAND...: runs a suite as `run` does but into its log
+# alone, and writes its status and time beside it; `report` then prints and
+# counts it. The lanes below run suites this way side by side, and
+# in_background one behind them all.
 in_lane() {
   local suite=$1 started=$SECONDS status=0; shift
   installs_for "$suite"
@@ -151,23 +152,23 @@ report() {
   finish "$suite" "$status" $((SECONDS - seconds))
 }
 
-# in_background SUITE COMMAND...: runs a suite at the lowest CPU and disk
-# priority, so it takes only what the suites in front leave idle; its
-# output goes to its log until `collect` prints and counts it.
+# in_background SUITE COMMAND...: runs a suite as in_lane does, at the
+# lowest CPU and disk priority, so it takes only what the suites in front
+# leave idle; `collect` waits for it, then prints and counts it.
 in_background() {
-  local suite=$1; shift
-  background=$suite background_started=$SECONDS
-  echo "=== $suite, in the background at the lowest priority: $*"
-  rm -f "$logs/$suite.xml" "$logs/$suite"-*.xml
-  (installs_for "$suite"; exec nice -n 19 ionice -c 3 "$@") >"$logs/$suite.log" 2>&1 </dev/null &
+  background=("$@")
+  echo "=== $1, in the background at the lowest priority: ${*:2}"
+  rm -f "$logs/$1.status"
+  (
+    renice -n 19 -p "$BASHPID" >/dev/null
+    ionice -c 3 -p "$BASHPID"
+    in_lane "$@"
+  ) &
   background_pid=$!
 }
 collect() {
-  local status=0
-  echo "=== $background (started in the background $((SECONDS - background_started)) s ago)"
-  wait "$background_pid" || status=$?
-  cat "$logs/$background.log"
-  finish "$background" "$status" "$background_started"
+  wait "$background_pid"
+  report "${background[@]}"
 }
 
 checks() {
