@@ -334,9 +334,9 @@ impl<'e> FromJs<'e> for Mailbox {
         String::from_js(v, name).map(Mailbox)
     }
 
-    fn absent(v: Unknown<'e>, name: &str) -> Converted<Self> {
+    fn absent(v: Unknown<'e>, name: impl FnOnce() -> String) -> Converted<Self> {
         Err(Failure::arg_type(
-            name,
+            &name(),
             "of type string (the mailbox to send as)",
             received(v)?,
         ))

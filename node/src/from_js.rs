@@ -25,9 +25,10 @@ pub trait FromJs<'e>: Sized {
     fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self>;
 
     /// A property that is missing, `undefined` or `null`: a type error
-    /// unless the type is optional.
-    fn absent(v: Unknown<'e>, name: &str) -> Converted<Self> {
-        Self::from_js(v, name)
+    /// unless the type is optional. `name` makes the property's name, for
+    /// an error only: most absent properties are optional.
+    fn absent(v: Unknown<'e>, name: impl FnOnce() -> String) -> Converted<Self> {
+        Self::from_js(v, &name())
     }
 }
 
@@ -55,13 +56,23 @@ macro_rules! js_object {
             v: napi::bindgen_prelude::Unknown<$lt>,
             name: &str,
         ) -> $crate::from_js::Converted<Self> {
+            // The fields' JavaScript names, made once per process: reading a
+            // message is on every send's path.
+            static KEYS: std::sync::OnceLock<
+                [$crate::from_js::Key; <[()]>::len(&[$(js_object!(@unit $field)),*])],
+            > = std::sync::OnceLock::new();
+            let keys = KEYS.get_or_init(|| [$($crate::from_js::Key::new(stringify!($field))),*]);
             let o = $crate::from_js::object(v, name, "of type object")?;
-            $crate::from_js::known_keys(&o, name, &[$(stringify!($field)),*])?;
+            $crate::from_js::known_keys(&o, name, keys)?;
+            // Each field's name binds its key; macro hygiene keeps a field
+            // called `name` or `o` apart from the variables above.
+            let [$($field),*] = keys;
             Ok(Self {
-                $( $field: $crate::from_js::field(&o, name, stringify!($field))?, )*
+                $( $field: $crate::from_js::field(&o, name, $field)?, )*
             })
         }
     };
+    (@unit $field:ident) => { () };
 }
 pub(crate) use js_object;
 
@@ -90,7 +101,7 @@ impl<'e, T: FromJs<'e>> FromJs<'e> for Option<T> {
         T::from_js(v, name).map(Some)
     }
 
-    fn absent(_: Unknown<'e>, _: &str) -> Converted<Self> {
+    fn absent(_: Unknown<'e>, _: impl FnOnce() -> String) -> Converted<Self> {
         Ok(None)
     }
 }
@@ -100,7 +111,7 @@ impl<'e, T: FromJs<'e>> FromJs<'e> for Required<T> {
         T::from_js(v, name).map(|t| Required(Some(t)))
     }
 
-    fn absent(_: Unknown<'e>, _: &str) -> Converted<Self> {
+    fn absent(_: Unknown<'e>, _: impl FnOnce() -> String) -> Converted<Self> {
         Ok(Required(None))
     }
 }
@@ -254,20 +265,32 @@ pub fn function<'e, Args: JsValuesTupleIntoVec, Return: FromNapiValue>(
     Ok(unsafe { v.cast()? })
 }
 
-/// Property `key` (a field's snake_case name, read under its camelCase one)
-/// of the object named `parent`.
-pub fn field<'e, T: FromJs<'e>>(o: &Object<'e>, parent: &str, key: &str) -> Converted<T> {
-    let key = camel_case(key);
-    let v: Unknown<'e> = o.get_named_property(&key)?;
-    let name = format!("{parent}.{key}");
-    match v.get_type()? {
-        ValueType::Undefined | ValueType::Null => T::absent(v, &name),
-        _ => T::from_js(v, &name),
+/// A field's JavaScript name, as napi derives it (`save_to_sent_items` is
+/// `saveToSentItems`), and the same as a C string for the property lookup.
+pub struct Key {
+    camel: String,
+    c: std::ffi::CString,
+}
+
+impl Key {
+    pub fn new(snake: &str) -> Key {
+        let camel = camel_case(snake);
+        // A Rust identifier has no NUL byte.
+        let c = std::ffi::CString::new(camel.as_bytes()).unwrap_or_default();
+        Key { camel, c }
     }
 }
 
-/// The JavaScript name of a field, as napi derives it (`save_to_sent_items`
-/// is `saveToSentItems`).
+/// Property `key` of the object named `parent`.
+pub fn field<'e, T: FromJs<'e>>(o: &Object<'e>, parent: &str, key: &Key) -> Converted<T> {
+    let v: Unknown<'e> = o.get_c_named_property(&key.c)?;
+    let name = || format!("{parent}.{}", key.camel);
+    match v.get_type()? {
+        ValueType::Undefined | ValueType::Null => T::absent(v, name),
+        _ => T::from_js(v, &name()),
+    }
+}
+
 fn camel_case(snake: &str) -> String {
     let mut parts = snake.split('_');
     let mut out = parts.next().unwrap_or_default().to_owned();
@@ -290,28 +313,50 @@ pub fn object<'e>(v: Unknown<'e>, name: &str, expected: &str) -> Converted<Objec
 
 /// Refuses a key the binding does not know, so a misspelt option
 /// (`tenantID`, `attachment`) is an error instead of being silently ignored.
-/// `fields` are snake_case, as the struct declares them.
-pub fn known_keys(o: &Object<'_>, name: &str, fields: &[&str]) -> Converted<()> {
-    let known: Vec<String> = fields.iter().map(|f| camel_case(f)).collect();
+pub fn known_keys(o: &Object<'_>, name: &str, fields: &[Key]) -> Converted<()> {
     let keys = o.get_property_names()?;
+    let mut buf = [0u8; 64];
     for i in 0..keys.get_array_length()? {
         let key: Unknown = keys.get_element(i)?;
         if key.get_type()? != ValueType::String {
             continue;
         }
-        let key: String = unsafe { key.cast()? };
-        if !known.contains(&key) {
-            return Err(Failure::arg_value(
-                name,
-                format!(
-                    "has an unknown property '{}'; known: {}",
-                    printable(&key),
-                    known.join(", ")
-                ),
-            ));
+        // Compared in a buffer on the stack; only an unknown key is copied
+        // out, for its error.
+        let bytes = utf8_into(&key, &mut buf)?;
+        if fields.iter().any(|f| Some(f.camel.as_bytes()) == bytes) {
+            continue;
         }
+        let key: String = unsafe { key.cast()? };
+        let known: Vec<&str> = fields.iter().map(|f| f.camel.as_str()).collect();
+        return Err(Failure::arg_value(
+            name,
+            format!(
+                "has an unknown property '{}'; known: {}",
+                printable(&key),
+                known.join(", ")
+            ),
+        ));
     }
     Ok(())
+}
+
+/// A JavaScript string's UTF-8 bytes when they fit in `buf` (all of them, one
+/// byte to spare), else `None`.
+fn utf8_into<'b>(s: &Unknown<'_>, buf: &'b mut [u8]) -> Converted<Option<&'b [u8]>> {
+    let mut written = 0usize;
+    // SAFETY: `s` is a string (the caller checked its type) of this call's
+    // environment; napi writes at most `buf.len()` bytes, NUL included.
+    napi::check_status!(unsafe {
+        napi::sys::napi_get_value_string_utf8(
+            s.value().env,
+            s.raw(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut written,
+        )
+    })?;
+    Ok((written + 1 < buf.len()).then(|| &buf[..written]))
 }
 
 /// `Received type number (5)`, `Received null`, `Received an instance of Array`,

@@ -13,6 +13,7 @@ mod convert;
 mod errors;
 mod from_js;
 mod outbox;
+mod promises;
 mod reports;
 mod shapes;
 
@@ -226,7 +227,7 @@ impl Mailer {
     #[napi(catch_unwind, ts_return_type = "Promise<Diagnosis>")]
     pub fn diagnose<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Diagnosis>> {
         let mailer = self.inner.clone();
-        env.spawn_future_with_callback(async move { Ok(mailer.diagnose().await) }, |_, d| {
+        promises::spawn(env, async move { mailer.diagnose().await }, |_, d| {
             Ok(Diagnosis::from(d))
         })
     }
@@ -254,42 +255,34 @@ impl Mailer {
             other => other,
         };
         let mailer = self.inner.clone();
-        env.spawn_future_with_callback(
+        promises::spawn(
+            env,
             async move {
-                let outcome = async {
-                    let o = options?;
-                    let allowed = o.allowed.unwrap_or_default();
-                    let denied = o.denied.unwrap_or_default();
-                    let verification = match (o.wait, o.on_progress) {
-                        (None, None) => mailer.verify(&allowed, &denied).await?,
-                        (wait, on_progress) => {
-                            let wait = wait.map(|w| w.0).unwrap_or_default();
-                            let interval = graphmailer::blocking::verify_interval(
-                                wait,
-                                o.interval.map(|i| i.0),
-                            );
-                            let progress =
-                                move |v: &graphmailer::Verification, left: std::time::Duration| {
-                                    if let Some(f) = &on_progress {
-                                        f.call(
-                                            (
-                                                Verification::from(v.clone()),
-                                                left.as_millis() as f64,
-                                            )
-                                                .into(),
-                                            ThreadsafeFunctionCallMode::NonBlocking,
-                                        );
-                                    }
-                                };
-                            mailer
-                                .verify_until(&allowed, &denied, wait, interval, progress)
-                                .await?
-                        }
-                    };
-                    Ok::<_, Failure>(verification)
-                }
-                .await;
-                Ok(outcome)
+                let o = options?;
+                let allowed = o.allowed.unwrap_or_default();
+                let denied = o.denied.unwrap_or_default();
+                let verification = match (o.wait, o.on_progress) {
+                    (None, None) => mailer.verify(&allowed, &denied).await?,
+                    (wait, on_progress) => {
+                        let wait = wait.map(|w| w.0).unwrap_or_default();
+                        let interval =
+                            graphmailer::blocking::verify_interval(wait, o.interval.map(|i| i.0));
+                        let progress =
+                            move |v: &graphmailer::Verification, left: std::time::Duration| {
+                                if let Some(f) = &on_progress {
+                                    f.call(
+                                        (Verification::from(v.clone()), left.as_millis() as f64)
+                                            .into(),
+                                        ThreadsafeFunctionCallMode::NonBlocking,
+                                    );
+                                }
+                            };
+                        mailer
+                            .verify_until(&allowed, &denied, wait, interval, progress)
+                            .await?
+                    }
+                };
+                Ok::<_, Failure>(verification)
             },
             |env, outcome| match outcome {
                 Ok(v) => Ok(Verification::from(v)),
@@ -459,8 +452,9 @@ where
         }
         None => (None, None),
     };
-    env.spawn_future_with_callback(
-        async move { Ok(abort::run(aborted, work).await) },
+    promises::spawn(
+        env,
+        async move { abort::run(aborted, work).await },
         move |env, outcome| {
             if let Some(guard) = guard
                 && let Some(abort_error) = guard.finish(env, outcome.is_none())?

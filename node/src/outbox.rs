@@ -257,7 +257,8 @@ impl Outbox {
             None => (None, None),
         };
         let (outbox, mailer) = (self.inner.clone(), mailer.inner.clone());
-        env.spawn_future_with_callback(
+        crate::promises::spawn(
+            env,
             async move {
                 let shutdown = async move {
                     match aborted {
@@ -265,7 +266,7 @@ impl Outbox {
                         None => std::future::pending().await,
                     }
                 };
-                Ok(outbox.run(&mailer, shutdown).await)
+                outbox.run(&mailer, shutdown).await
             },
             move |env, outcome| {
                 if let Some(guard) = guard {
@@ -302,7 +303,7 @@ where
     T: Send + 'static,
     R: ToNapiValue + TypeName + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, outcome| {
+    crate::promises::spawn(env, work, move |env, outcome| {
         outcome.map(done).map_err(|f| f.into_napi(env))
     })
 }

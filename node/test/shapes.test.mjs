@@ -71,6 +71,13 @@ test('every object refuses an unknown property, naming its place and the known o
     assert.equal(m[1], place, iface)
     assert.deepEqual(m[3].split(', '), declared(iface), `${iface}: the reader knows the interface's names`)
   }
+  // A key is compared whole, however long: a known name's prefix, extension
+  // or look-alike is unknown.
+  for (const key of ['subjec', 'subjectx', `subject${'x'.repeat(80)}`, 'sübject']) {
+    const e = await failure(() => mailer.send({ ...plain(), [key]: 'x' }))
+    assert.equal(e.code, 'ERR_INVALID_ARG_VALUE', key)
+    assert.ok(e.message.startsWith(`The "message" argument has an unknown property '${key.slice(0, 40)}`), e.message)
+  }
   // Nothing reached the service.
   assert.equal((await emu.counters()).token_requests, 0)
 })
