@@ -26,19 +26,34 @@ use crate::verify::Verification;
 /// usually does not, and the HTTP stack writes with `writev`, which (unlike
 /// `send` with MSG_NOSIGNAL) raises it. Blocked in these threads only, their
 /// writes fail with EPIPE instead, and the host's own handling is untouched.
+///
+/// It has two worker threads, or one in a process allowed a single CPU
+/// (`taskset`, a container's CPU limit): there a second worker only adds
+/// hand-offs between threads that take turns on that CPU (a fifth to a
+/// quarter of a blocking send's CPU time, one at a time; bench/README.md).
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let _ = RUNTIME_OWNER.set(std::process::id());
         note_forks();
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers)
             .thread_name("graphmailer")
-            .on_thread_start(block_sigpipe)
+            .on_thread_start(|| {
+                block_sigpipe();
+                ON_RUNTIME_THREAD.set(true);
+            })
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("graphmailer cannot start its runtime threads: {e}"))
     })
+}
+
+thread_local! {
+    /// True on the runtime's own threads, where a callback (a progress
+    /// observer, a credential's assertion) may call the blocking API.
+    static ON_RUNTIME_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The process that started the runtime's threads. `fork()` copies only the
@@ -120,12 +135,26 @@ where
     F::Output: Send + 'static,
 {
     ensure_not_forked()?;
-    futures::executor::block_on(runtime().spawn(future)).map_err(|e| {
+    let task = runtime().spawn(future);
+    block_in_place(|| futures::executor::block_on(task)).map_err(|e| {
         Error::new(
             ErrorKind::Service,
             format!("graphmailer's worker stopped unexpectedly: {e}"),
         )
     })
+}
+
+/// Runs `wait`, which blocks until work on the runtime is done. Called on
+/// one of the runtime's own threads (a callback that sends), that thread's
+/// other tasks move to another thread first: with one worker, the work it
+/// waits for could otherwise never run. Every blocking wait on the runtime
+/// goes through here, the bindings' own too.
+pub fn block_in_place<R>(wait: impl FnOnce() -> R) -> R {
+    if ON_RUNTIME_THREAD.get() {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
+    }
 }
 
 /// A mailer whose calls block the calling thread until they finish.

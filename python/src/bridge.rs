@@ -41,10 +41,23 @@ where
     T: Send + 'static,
 {
     ensure_not_forked()?;
-    let (tx, mut rx) = mpsc::sync_channel(1);
+    let (tx, rx) = mpsc::sync_channel(1);
     let task = runtime().spawn(async move {
         let _ = tx.send(future.await);
     });
+    graphmailer::blocking::block_in_place(|| wait_for(py, task, rx))
+}
+
+/// The loop of [`wait_interruptibly`]: `task`'s value from `rx`, or the
+/// exception a signal handler raised.
+fn wait_for<T>(
+    py: Python<'_>,
+    task: tokio::task::JoinHandle<()>,
+    mut rx: mpsc::Receiver<T>,
+) -> PyResult<T>
+where
+    T: Send + 'static,
+{
     loop {
         let (back, waited) = py.detach(move || {
             let waited = rx.recv_timeout(SIGNAL_CHECK_INTERVAL);

@@ -269,18 +269,21 @@ fn joined(
 
 /// Waits, GIL released, for a stopping run to record its mail in flight;
 /// another signal ends the wait early.
-fn wait_until_stopped(py: Python<'_>, mut stopped: mpsc::Receiver<()>) -> PyResult<()> {
-    loop {
-        let (back, waited) = py.detach(move || {
-            let waited = stopped.recv_timeout(Duration::from_millis(100));
-            (stopped, waited)
-        });
-        stopped = back;
-        match waited {
-            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
-            _ => return Ok(()),
+fn wait_until_stopped(py: Python<'_>, stopped: mpsc::Receiver<()>) -> PyResult<()> {
+    graphmailer::blocking::block_in_place(move || {
+        let mut stopped = stopped;
+        loop {
+            let (back, waited) = py.detach(move || {
+                let waited = stopped.recv_timeout(Duration::from_millis(100));
+                (stopped, waited)
+            });
+            stopped = back;
+            match waited {
+                Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+                _ => return Ok(()),
+            }
         }
-    }
+    })
 }
 
 fn core_message(message: &Bound<'_, PyAny>) -> PyResult<graphmailer::Message> {

@@ -16,13 +16,14 @@ import time
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 import graphmailer
 from graphmailer.testing import Emulator
 
-from .conftest import ALLOWED, SHARED, ticks_while
+from .conftest import ALLOWED, BILLING_CLIENT, BILLING_SECRET, SHARED, ticks_while
 
 DELAY_MS = 300
 
@@ -313,3 +314,68 @@ def test_a_program_ends_cleanly_right_after_send_async(emu: Emulator) -> None:
         outcomes.append((done.returncode, done.stdout, done.stderr[-300:]))
     assert outcomes == [(0, "sent\n", "")] * runs
     assert len(emu.messages()) == runs
+
+
+ONE_CPU_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys, threading
+    # Before graphmailer starts its threads: a process allowed one CPU gets
+    # one worker thread.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    import graphmailer
+
+    sender, attachment = sys.argv[1], sys.argv[2]
+    mailer = graphmailer.Mailer.from_env()
+    notes = []
+
+    def on_progress(p):
+        # A blocking send from inside one of graphmailer's own threads.
+        if p.finished:
+            notes.append(mailer.send(sender=sender, to="ops@example.com", text="upload done").attempts)
+
+    def small(i):
+        mailer.send(sender=sender, to="a@example.com", text=f"thread {i}")
+
+    threads = [threading.Thread(target=small, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    large = mailer.send(
+        sender=sender, to="a@example.com", text="scan", attachments=[attachment], on_progress=on_progress
+    )
+
+    async def gathered():
+        sends = (mailer.send_async(sender=sender, to="a@example.com", text=f"async {i}") for i in range(10))
+        return await asyncio.gather(*sends)
+
+    receipts = asyncio.run(gathered())
+    for t in threads:
+        t.join()
+    print(len(os.sched_getaffinity(0)), large.attempts, notes, len(receipts), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity()")
+def test_on_one_cpu_threads_asyncio_and_a_callback_that_sends_all_finish(emu: Emulator, tmp_path: Path) -> None:
+    # On one CPU graphmailer runs one worker thread, and a progress callback
+    # runs on it: a blocking send from the callback must not wait on the very
+    # thread it holds.
+    scan = tmp_path / "scan.bin"
+    scan.write_bytes(os.urandom(6 * 1024 * 1024))
+    env = {
+        **os.environ,
+        **emu.environment(),
+        "AZURE_CLIENT_ID": BILLING_CLIENT,
+        "AZURE_CLIENT_SECRET": BILLING_SECRET,
+        "GRAPHMAILER_LARGE_MESSAGES": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_CPU_CHILD, ALLOWED, str(scan)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "1 1 [1] 10\n"), done.stderr[-800:]
+    assert len(emu.messages()) == 4 + 1 + 1 + 10
