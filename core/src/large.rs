@@ -34,23 +34,13 @@ pub(crate) async fn send(
             "a large message keeps a copy in Sent Items: Graph's draft send has no saveToSentItems"
         );
     }
-    let created = client
-        .request(
-            Method::POST,
-            sender,
-            "/messages",
-            Body::json(wire::draft_body(&message, internet_message_id.as_deref())?),
-            false,
-        )
-        .await
-        .map_err(|e| needs_read_write(e, &client))?;
-    let id = draft_id(&created.body)?;
+    let body = Body::json(wire::draft_body(&message, internet_message_id.as_deref())?);
+    let mut draft = create_draft(&client, sender, body).await?;
     tracing::info!(
         sender,
         attachments = message.attachments.len(),
         "draft created for a large message"
     );
-    let mut draft = Draft::new(client.clone(), sender, &id);
     let total = message.attachments.iter().map(Attachment::size).sum();
     let mut progress = ProgressReporter::new(progress, total);
     for (index, attachment) in message.attachments.iter().enumerate() {
@@ -83,7 +73,8 @@ pub(crate) async fn send(
         Err(e) if e.kind() == ErrorKind::AmbiguousDelivery => {
             draft.keep();
             Err(e.with_note(&format!(
-                "if it was not sent, the draft {id} is still in {sender}'s Drafts folder"
+                "if it was not sent, the draft {} is still in {sender}'s Drafts folder",
+                draft.id
             )))
         }
         Err(e) => Err(draft.discard(e).await),
@@ -200,6 +191,30 @@ impl Draft {
             )),
         }
     }
+}
+
+/// Creates the draft in a task of its own, which finishes even when the send
+/// is cancelled while Graph answers: the draft it made, whose id only it
+/// knows, is then dropped there, and [`Draft`]'s guard deletes it.
+async fn create_draft(client: &Arc<GraphClient>, sender: &str, body: Body) -> Result<Draft> {
+    let (client, sender) = (client.clone(), sender.to_owned());
+    let (hand_over, created) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let draft = client
+            .request(Method::POST, &sender, "/messages", body, false)
+            .await
+            .map_err(|e| needs_read_write(e, &client))
+            .and_then(|answer| draft_id(&answer.body))
+            .map(|id| Draft::new(client.clone(), &sender, &id));
+        // Refused when the send was cancelled meanwhile: the draft goes.
+        let _ = hand_over.send(draft);
+    });
+    created.await.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Service,
+            "creating the draft stopped unexpectedly",
+        ))
+    })
 }
 
 impl Drop for Draft {

@@ -43,6 +43,10 @@ pub struct FaultPlan {
     /// reading the chunk), so a test can cancel a send mid-upload.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub upload_delay_ms: u64,
+    /// Wait this long after creating a draft before answering (the draft
+    /// exists meanwhile), so a test can cancel a send while Graph answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub draft_delay_ms: u64,
     /// Faults for the managed identity endpoints (IMDS and App Service), in
     /// order: one entry per request, so `[{"status": 429}, {"status": 503}]`
     /// fails the next two. `client_id` matches the identity asked for.
@@ -167,9 +171,13 @@ impl FaultPlan {
                 "random_drop_ratio must be between 0.0 and 1.0".into(),
             ));
         }
-        if self.delay_ms > 600_000 || self.upload_delay_ms > 600_000 {
+        if [self.delay_ms, self.upload_delay_ms, self.draft_delay_ms]
+            .iter()
+            .any(|&ms| ms > 600_000)
+        {
             return Err(Error::Options(
-                "delay_ms and upload_delay_ms must be at most 600000 (10 minutes)".into(),
+                "delay_ms, upload_delay_ms and draft_delay_ms must be at most 600000 (10 minutes)"
+                    .into(),
             ));
         }
         for (list, fault) in self

@@ -189,9 +189,8 @@ test('aborting a send mid-upload rejects with an AbortError and deletes the draf
     () => 'resolved',
     (e) => e,
   )
-  // Aborted once an upload began, when the send knows its draft's id: an
-  // abort before Graph's answer to the draft's creation cannot name the
-  // draft to delete (README, "Not built yet").
+  // Aborted mid-upload (an abort while Graph answers the draft's creation
+  // is core's test).
   let drafts = []
   const deadline = Date.now() + 10_000
   while (!drafts.some((d) => d.upload_sessions.length) && Date.now() < deadline) {

@@ -262,9 +262,8 @@ async fn a_cancelled_send_leaves_no_draft() {
     let mailer = billing(&emu, true);
     let message = invoice(&file);
     let task = tokio::spawn(async move { mailer.send(&message).await });
-    // Cancelled once an upload began, when the send knows its draft's id: a
-    // cancel before Graph's answer to the draft's creation cannot name the
-    // draft to delete (README, "Not built yet").
+    // Cancelled mid-upload (while Graph answers the draft's creation: the
+    // next test).
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut drafts = Vec::new();
     while !drafts.iter().any(|d: &Value| {
@@ -289,6 +288,28 @@ async fn a_cancelled_send_leaves_no_draft() {
         wait_for_drafts(&emu, 0).await.is_empty(),
         "the cancelled send's draft stayed"
     );
+    assert!(emu.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_send_cancelled_while_graph_answers_its_draft_leaves_no_draft() {
+    let emu = TestEmulator::start().await;
+    emu.faults(json!({"draft_delay_ms": 1000})).await;
+    let file = TempFile::new("scan.tif", &pattern(6 * MB, 5));
+    let mailer = billing(&emu, true);
+    let message = invoice(&file);
+    let task = tokio::spawn(async move { mailer.send(&message).await });
+    // The draft exists; Graph's answer, with its id, is a second away.
+    if wait_for_drafts(&emu, 1).await.len() != 1 {
+        panic!("no draft appeared; the send ended with {:?}", task.await);
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert!(
+        wait_for_drafts(&emu, 0).await.is_empty(),
+        "the draft made while the send was cancelled stayed"
+    );
+    assert_eq!(emu.counter("drafts_deleted").await, 1);
     assert!(emu.messages().await.is_empty());
 }
 

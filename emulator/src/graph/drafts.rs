@@ -22,7 +22,7 @@ use super::validation::{
     read_bool,
 };
 use crate::drafts::{Attachment, Draft, new_item_id, property, rfc3339};
-use crate::state::CounterCells;
+use crate::state::{CounterCells, lock};
 
 const READ_WRITE: &[&str] = &["Mail.ReadWrite"];
 
@@ -71,6 +71,10 @@ pub(super) async fn create(mut request: GraphRequest, user_id: &str) -> Answer {
     let answer = draft_json(&shared.origin, &draft);
     shared.drafts.insert(draft);
     CounterCells::bump(&shared.counters.drafts_created);
+    let delay = lock(&shared.faults).draft_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
