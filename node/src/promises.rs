@@ -58,8 +58,10 @@ where
     let work: Pin<Box<dyn Future<Output = T> + Send>> = Box::pin(work);
     let mut deferred = std::ptr::null_mut();
     let mut promise = std::ptr::null_mut();
+    // SAFETY: on the JavaScript thread of `env`, with out-pointers to locals.
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
     let settle: Settle = Box::new(move |env, value| match value.downcast::<T>() {
+        // SAFETY: called on the JavaScript thread of `env` (from `settle`).
         Ok(value) => unsafe { V::to_napi_value(env.raw(), settle(env, *value)?) },
         Err(_) => Err(Error::from_reason(
             "graphmailer: a result of the wrong type",
@@ -98,6 +100,8 @@ fn register(env: &Env, deferred: sys::napi_deferred, settle: Settle) -> Result<(
     promises.next_id.set(id + 1);
     let mut pending = promises.pending.borrow_mut();
     if pending.is_empty() {
+        // SAFETY: on the JavaScript thread, while the environment (and so
+        // the function, finalized only with it) is alive.
         check_status!(unsafe {
             sys::napi_ref_threadsafe_function(env.raw(), promises.wakeup.raw())
         })?;
@@ -131,6 +135,7 @@ fn settle(env: &Env, done: Done) {
         let mut pending = promises.pending.borrow_mut();
         let entry = pending.remove(&done.id);
         if pending.is_empty() {
+            // SAFETY: as for the reference in `register`.
             unsafe { sys::napi_unref_threadsafe_function(env.raw(), promises.wakeup.raw()) };
         }
         entry
@@ -147,6 +152,8 @@ fn settle(env: &Env, done: Done) {
             panic_text(&panic)
         ))),
     };
+    // SAFETY: `deferred` came from `napi_create_promise` in this
+    // environment and is settled once: its entry has left the table.
     unsafe {
         match value {
             Ok(value) => sys::napi_resolve_deferred(env.raw(), deferred, value),
