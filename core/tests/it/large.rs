@@ -254,16 +254,37 @@ async fn a_failure_part_way_deletes_the_draft() {
     assert!(emu.messages().await.is_empty());
 }
 
+/// A large send on a task of its own, against the emulator with `faults`.
+async fn send_in_background(
+    emu: &TestEmulator,
+    faults: Value,
+    size: usize,
+) -> tokio::task::JoinHandle<graphmailer::Result<graphmailer::SendReceipt>> {
+    emu.faults(faults).await;
+    let file = TempFile::new("scan.tif", &pattern(size, 4));
+    let mailer = billing(emu, true);
+    tokio::spawn(async move { mailer.send(&invoice(&file)).await })
+}
+
+/// Cancels `task` and checks that it left neither a draft nor a mail.
+async fn cancel_leaving_nothing(
+    emu: &TestEmulator,
+    task: tokio::task::JoinHandle<graphmailer::Result<graphmailer::SendReceipt>>,
+) {
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert!(
+        wait_for_drafts(emu, 0).await.is_empty(),
+        "the cancelled send's draft stayed"
+    );
+    assert_eq!(emu.counter("drafts_deleted").await, 1);
+    assert!(emu.messages().await.is_empty());
+}
+
 #[tokio::test]
-async fn a_cancelled_send_leaves_no_draft() {
+async fn a_send_cancelled_mid_upload_leaves_no_draft() {
     let emu = TestEmulator::start().await;
-    emu.faults(json!({"upload_delay_ms": 400})).await;
-    let file = TempFile::new("scan.tif", &pattern(12 * MB, 4));
-    let mailer = billing(&emu, true);
-    let message = invoice(&file);
-    let task = tokio::spawn(async move { mailer.send(&message).await });
-    // Cancelled mid-upload (while Graph answers the draft's creation: the
-    // next test).
+    let task = send_in_background(&emu, json!({"upload_delay_ms": 400}), 12 * MB).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut drafts = Vec::new();
     while !drafts.iter().any(|d: &Value| {
@@ -282,35 +303,18 @@ async fn a_cancelled_send_leaves_no_draft() {
         !drafts[0]["upload_sessions"].as_array().unwrap().is_empty(),
         "no upload started"
     );
-    task.abort();
-    assert!(task.await.unwrap_err().is_cancelled());
-    assert!(
-        wait_for_drafts(&emu, 0).await.is_empty(),
-        "the cancelled send's draft stayed"
-    );
-    assert!(emu.messages().await.is_empty());
+    cancel_leaving_nothing(&emu, task).await;
 }
 
 #[tokio::test]
 async fn a_send_cancelled_while_graph_answers_its_draft_leaves_no_draft() {
     let emu = TestEmulator::start().await;
-    emu.faults(json!({"draft_delay_ms": 1000})).await;
-    let file = TempFile::new("scan.tif", &pattern(6 * MB, 5));
-    let mailer = billing(&emu, true);
-    let message = invoice(&file);
-    let task = tokio::spawn(async move { mailer.send(&message).await });
+    let task = send_in_background(&emu, json!({"draft_delay_ms": 1000}), 6 * MB).await;
     // The draft exists; Graph's answer, with its id, is a second away.
     if wait_for_drafts(&emu, 1).await.len() != 1 {
         panic!("no draft appeared; the send ended with {:?}", task.await);
     }
-    task.abort();
-    assert!(task.await.unwrap_err().is_cancelled());
-    assert!(
-        wait_for_drafts(&emu, 0).await.is_empty(),
-        "the draft made while the send was cancelled stayed"
-    );
-    assert_eq!(emu.counter("drafts_deleted").await, 1);
-    assert!(emu.messages().await.is_empty());
+    cancel_leaving_nothing(&emu, task).await;
 }
 
 #[tokio::test]
