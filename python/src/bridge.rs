@@ -45,42 +45,45 @@ where
     let task = runtime().spawn(async move {
         let _ = tx.send(future.await);
     });
-    graphmailer::blocking::block_in_place(|| wait_for(py, task, rx))
-}
-
-/// The loop of [`wait_interruptibly`]: `task`'s value from `rx`, or the
-/// exception a signal handler raised.
-fn wait_for<T>(
-    py: Python<'_>,
-    task: tokio::task::JoinHandle<()>,
-    mut rx: mpsc::Receiver<T>,
-) -> PyResult<T>
-where
-    T: Send + 'static,
-{
-    loop {
-        let (back, waited) = py.detach(move || {
-            let waited = rx.recv_timeout(SIGNAL_CHECK_INTERVAL);
-            (rx, waited)
-        });
-        rx = back;
-        match waited {
-            Ok(value) => return Ok(value),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(interrupted) = py.check_signals() {
-                    task.abort();
-                    return Err(interrupted);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let e = Error::new(
-                    ErrorKind::Service,
-                    "graphmailer's worker stopped before the call finished",
-                );
-                return Err(to_pyerr(py, &e));
-            }
+    match receive_interruptibly(py, rx) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => {
+            let e = Error::new(
+                ErrorKind::Service,
+                "graphmailer's worker stopped before the call finished",
+            );
+            Err(to_pyerr(py, &e))
+        }
+        Err(interrupted) => {
+            task.abort();
+            Err(interrupted)
         }
     }
+}
+
+/// The next value from `rx` (`None` once its sender is gone), waited for
+/// with the GIL released, waking every `SIGNAL_CHECK_INTERVAL` to run
+/// Python's signal handlers: the exception one raises (Ctrl-C) ends the
+/// wait. Every blocking wait of the binding is this one.
+pub(crate) fn receive_interruptibly<T: Send>(
+    py: Python<'_>,
+    rx: mpsc::Receiver<T>,
+) -> PyResult<Option<T>> {
+    graphmailer::blocking::block_in_place(move || {
+        let mut rx = rx;
+        loop {
+            let (back, waited) = py.detach(move || {
+                let waited = rx.recv_timeout(SIGNAL_CHECK_INTERVAL);
+                (rx, waited)
+            });
+            rx = back;
+            match waited {
+                Ok(value) => return Ok(Some(value)),
+                Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+            }
+        }
+    })
 }
 
 /// An asyncio future for `future`, which runs on the core's runtime; the

@@ -4,7 +4,7 @@
 //! delivery) is the core's `graphmailer::Outbox`.
 
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use pyo3::prelude::*;
 
@@ -12,7 +12,7 @@ use graphmailer::blocking::runtime;
 use graphmailer::outbox::{QueuedMail, RunSummary};
 use graphmailer::{Error, ErrorKind, Outbox, QueueId};
 
-use crate::bridge::{awaitable, wait_interruptibly};
+use crate::bridge::{awaitable, receive_interruptibly, wait_interruptibly};
 use crate::convert;
 use crate::error::{OrRaise, wrong_type};
 use crate::logging;
@@ -203,7 +203,9 @@ impl PyOutbox {
         match waited {
             Ok(outcome) => outcome.or_raise(py),
             Err(interrupted) => {
-                wait_until_stopped(py, stopped)?;
+                // Until the run has recorded its mail in flight; another
+                // signal ends the wait early.
+                receive_interruptibly(py, stopped)?;
                 Err(interrupted)
             }
         }
@@ -264,25 +266,6 @@ fn joined(
             ErrorKind::Service,
             format!("the outbox's worker stopped: {e}"),
         ))
-    })
-}
-
-/// Waits, GIL released, for a stopping run to record its mail in flight;
-/// another signal ends the wait early.
-fn wait_until_stopped(py: Python<'_>, stopped: mpsc::Receiver<()>) -> PyResult<()> {
-    graphmailer::blocking::block_in_place(move || {
-        let mut stopped = stopped;
-        loop {
-            let (back, waited) = py.detach(move || {
-                let waited = stopped.recv_timeout(Duration::from_millis(100));
-                (stopped, waited)
-            });
-            stopped = back;
-            match waited {
-                Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
-                _ => return Ok(()),
-            }
-        }
     })
 }
 
