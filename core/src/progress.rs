@@ -33,7 +33,8 @@ pub struct Progress {
 /// Called after each chunk an upload session takes, after each smaller
 /// attachment added to the draft, and once more (with `finished`) when the
 /// message is sent. It runs on the thread doing the upload, so it should be
-/// quick; the upload waits for it.
+/// quick; the upload waits for it. It may send (`blocking::Mailer` too): a
+/// blocking wait on the runtime's own thread hands that thread's tasks on.
 pub type ProgressObserver = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// What one send may be given besides the message.

@@ -164,7 +164,8 @@ pub unsafe extern "C" fn graphmailer_mailer_send(
 /// `finished` true when Graph accepted the message. A message sent in one
 /// request never calls it. `on_progress` is called on one of graphmailer's
 /// worker threads, not the calling thread, before this function returns;
-/// the upload waits while it runs, so it should be quick. `userdata` is
+/// the upload waits while it runs, so it should be quick. It may call
+/// graphmailer's functions, a blocking send included. `userdata` is
 /// passed to it untouched. The progress struct and its `name` are valid only
 /// during the call.
 ///

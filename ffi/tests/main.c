@@ -54,6 +54,7 @@ static const gm_test TESTS[] = {
     T(test_large_message_needs_mail_readwrite),
     T(test_large_upload_survives_chunk_faults),
     T(test_large_upload_reports_progress),
+    T(test_progress_callback_may_send),
     T(test_send_mime_buffer_with_pdf),
     T(test_send_mime_file),
     T(test_send_mime_fd_from_pipe),

@@ -771,3 +771,46 @@ void test_large_upload_reports_progress(void) {
     CHECK_OK(graphmailer_mailer_free(mailer));
     drop_file(&big);
 }
+
+/* The header says a progress callback may call graphmailer's functions: this
+ * one sends a small message through the same mailer, blocking, from the
+ * worker thread that runs it (core's and Python's one-CPU tests hold the
+ * case of a runtime with a single worker). */
+typedef struct {
+    const graphmailer_mailer *mailer;
+    int calls;
+    graphmailer_status nested;
+} nested_send;
+
+static void send_from_progress(const graphmailer_progress *p, void *userdata) {
+    nested_send *n = userdata;
+    (void)p;
+    if (n->calls++ > 0) return;
+    graphmailer_message *small = NULL;
+    n->nested = graphmailer_message_new("billing@contoso.test", &small);
+    if (n->nested != GRAPHMAILER_OK) return;
+    graphmailer_message_add_to(small, "alice@example.com", NULL);
+    graphmailer_message_set_subject(small, "sent from a progress callback");
+    graphmailer_message_set_text(small, "small");
+    n->nested = graphmailer_mailer_send(n->mailer, small, NULL);
+    graphmailer_message_free(small);
+}
+
+void test_progress_callback_may_send(void) {
+    gm_reset();
+    temp_file big;
+    make_file(&big, "scan-4mb.bin", 4 * MB, 4);
+    graphmailer_mailer *mailer = mailer_from(billing_config(true));
+    graphmailer_message *m = with_file("billing@contoso.test", &big);
+    nested_send n = {mailer, 0, GRAPHMAILER_ERR_INTERNAL};
+    CHECK_OK(graphmailer_mailer_send_with_progress(mailer, m, NULL, send_from_progress, &n));
+    CHECK(n.calls >= 2, "%d calls", n.calls);
+    CHECK(n.nested == GRAPHMAILER_OK, "the send from the callback: %s", graphmailer_status_name(n.nested));
+    json_value *all = gm_messages();
+    CHECK(json_array_len(all, "messages") == 2);
+    CHECK_STR(json_string_at(all, "messages.0.message.subject"), "sent from a progress callback");
+    json_free(all);
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    drop_file(&big);
+}
