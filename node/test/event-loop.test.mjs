@@ -106,9 +106,10 @@ test('worker threads send side by side, and a worker ended mid-send leaves the o
     const { Mailer } = require(${JSON.stringify(indexJs)})
     const mailer = new Mailer(workerData.options)
     const subjects = Array.from({ length: workerData.count }, (_, i) => workerData.name + ' ' + i)
-    parentPort.postMessage('started')
     Promise.all(subjects.map((subject) => mailer.send({ from: workerData.from, to: 'a@example.com', subject, text: 'x' })))
       .then((receipts) => parentPort.postMessage(receipts.map((r) => r.attempts)))
+    // After the sends began: a worker ended from here on has its mail on the way.
+    parentPort.postMessage('started')
   `
   const worker = (name, count) =>
     new Worker(source, { eval: true, workerData: { options: emu.options(), from: ALLOWED, name, count } })
@@ -138,9 +139,15 @@ test('worker threads send side by side, and a worker ended mid-send leaves the o
   await ended.terminate()
   const receipt = await mailer.send({ from: ALLOWED, to: 'a@example.com', subject: 'after', text: 'x' })
   assert.equal(receipt.attempts, 1)
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // The ended worker's send goes on without its environment, and its
+  // result has nowhere to go; the main thread's sends still settle after it.
+  const subjectsNow = async () => (await emu.messages()).map((m) => m.message.subject)
+  const deadline = Date.now() + 10_000
+  while (!(await subjectsNow()).includes('ended 0') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
   const again = await mailer.send({ from: ALLOWED, to: 'a@example.com', subject: 'after the orphan', text: 'x' })
   assert.equal(again.attempts, 1)
-  const subjects = (await emu.messages()).map((m) => m.message.subject)
-  for (const s of ['a 4', 'b 0', 'main 2', 'after', 'after the orphan']) assert.ok(subjects.includes(s), s)
+  const subjects = await subjectsNow()
+  for (const s of ['a 4', 'b 0', 'main 2', 'ended 0', 'after', 'after the orphan']) assert.ok(subjects.includes(s), s)
 })
