@@ -109,36 +109,79 @@ def run(command: list[str], env: dict[str, str], rss: bool = False) -> tuple[dic
     return json.loads(lines[-1]), started, peak
 
 
-def measure(command: list[str], extra: list[str], env: dict[str, str], url: str, a: argparse.Namespace) -> dict[str, Any]:
-    colds = []
-    rss = 0
-    for _ in range(a.cold_runs):
-        line, started, peak = run(command + ["cold", "1"] + extra, env)
-        colds.append((line["first_accepted_ns"] - started) / 1e9)
-        rss = max(rss, peak)
-    # The best of several runs: the machine is shared, and a slower run
-    # measures the neighbours, not the client.
-    serials, parallels, tokens = [], [], 0
-    for _ in range(a.repeats):
-        line, _, peak = run(command + ["serial", str(a.serial)] + extra, env, rss=True)
-        serials.append(line)
-        rss = max(rss, peak)
+class Samples:
+    """One client's runs so far."""
+
+    def __init__(self, command: list[str], extra: list[str]) -> None:
+        self.command, self.extra = command, extra
+        self.colds: list[float] = []
+        self.serials: list[dict[str, Any]] = []
+        self.parallels: list[dict[str, Any]] = []
+        self.rss = 0
+        self.tokens = 0
+
+    def cold(self, env: dict[str, str]) -> None:
+        line, started, peak = run(self.command + ["cold", "1"] + self.extra, env)
+        self.colds.append((line["first_accepted_ns"] - started) / 1e9)
+        self.rss = max(self.rss, peak)
+
+    def rates(self, env: dict[str, str], url: str, a: argparse.Namespace) -> None:
+        line, _, peak = run(self.command + ["serial", str(a.serial)] + self.extra, env, rss=True)
+        self.serials.append(line)
+        self.rss = max(self.rss, peak)
         before = stats(url)["token_requests"]
-        line, _, peak = run(command + ["parallel", str(a.parallel)] + extra, env, rss=True)
-        tokens = max(tokens, stats(url)["token_requests"] - before)
-        parallels.append(line)
-        rss = max(rss, peak)
-    serial = min(serials, key=lambda r: r["seconds"])
-    parallel = min(parallels, key=lambda r: r["seconds"])
-    return {
-        "cold_s": statistics.median(colds),
-        "serial_per_s": serial["count"] / serial["seconds"],
-        "parallel_per_s": parallel["count"] / parallel["seconds"],
-        "rss_mb": rss / 1024,
-        "cpu_us_serial": serial["cpu_us"] / serial["count"],
-        "cpu_us_parallel": parallel["cpu_us"] / parallel["count"],
-        "tokens_per_burst": tokens,
-    }
+        line, _, peak = run(self.command + ["parallel", str(a.parallel)] + self.extra, env, rss=True)
+        self.tokens = max(self.tokens, stats(url)["token_requests"] - before)
+        self.parallels.append(line)
+        self.rss = max(self.rss, peak)
+
+    def result(self) -> dict[str, Any]:
+        # The best of several runs: the machine is shared, and a slower run
+        # measures the neighbours, not the client.
+        serial = min(self.serials, key=lambda r: r["seconds"])
+        parallel = min(self.parallels, key=lambda r: r["seconds"])
+        return {
+            "cold_s": statistics.median(self.colds),
+            "serial_per_s": serial["count"] / serial["seconds"],
+            "parallel_per_s": parallel["count"] / parallel["seconds"],
+            "rss_mb": self.rss / 1024,
+            "cpu_us_serial": serial["cpu_us"] / serial["count"],
+            "cpu_us_parallel": parallel["cpu_us"] / parallel["count"],
+            "tokens_per_burst": self.tokens,
+        }
+
+
+def measure(
+    clients: dict[str, Samples], env: dict[str, str], url: str, a: argparse.Namespace, notes: list[str]
+) -> dict[str, Optional[dict[str, Any]]]:
+    """Measures every client in rounds, each round running each client once:
+    a slow patch of a shared machine then falls on all of them alike, where
+    one client's runs after another's compared figures minutes apart."""
+    failed: dict[str, str] = {}
+
+    def each(what: str, step: Any) -> None:
+        for name, samples in clients.items():
+            if name in failed:
+                continue
+            print(f"== {what}: {name}", file=sys.stderr, flush=True)
+            try:
+                step(samples)
+            except Exception as e:  # noqa: BLE001 (one client's failure must not stop the table)
+                failed[name] = str(e)
+
+    for i in range(a.cold_runs):
+        each(f"cold start {i + 1} of {a.cold_runs}", lambda s: s.cold(env))
+    for i in range(a.repeats):
+        each(f"round {i + 1} of {a.repeats}", lambda s: s.rates(env, url, a))
+    results: dict[str, Optional[dict[str, Any]]] = {}
+    for name, samples in clients.items():
+        if name in failed:
+            results[name] = None
+            notes.append(f"{name}: n/a, {failed[name]}")
+        else:
+            results[name] = samples.result()
+        print(f"   {name}: {results[name]}", file=sys.stderr, flush=True)
+    return results
 
 
 COLUMNS = [
@@ -184,23 +227,20 @@ def main() -> None:
         "GRAPHMAILER_CA_BUNDLE": a.ca_file,
         "NODE_EXTRA_CA_CERTS": a.ca_file,
     }
-    results: dict[str, Optional[dict[str, Any]]] = {}
-    notes = []
+    notes: list[str] = []
+    order: list[str] = []
+    runnable: dict[str, Samples] = {}
     for name, command, extra, needs in clients():
         if a.only and not any(s.strip().lower() in name.lower() for s in a.only.split(",")):
             continue
+        order.append(name)
         missing = [str(n.relative_to(ROOT) if n.is_relative_to(ROOT) else n) for n in needs if not n.exists()]
         if missing:
-            results[name] = None
             notes.append(f"{name}: n/a, not built ({', '.join(missing)} missing)")
-            continue
-        print(f"== {name}", file=sys.stderr, flush=True)
-        try:
-            results[name] = measure(command, extra, env, a.url, a)
-        except Exception as e:  # noqa: BLE001 (one client's failure must not stop the table)
-            results[name] = None
-            notes.append(f"{name}: n/a, {e}")
-        print(f"   {results[name]}", file=sys.stderr, flush=True)
+        else:
+            runnable[name] = Samples(command, extra)
+    measured = measure(runnable, env, a.url, a, notes)
+    results = {name: measured.get(name) for name in order}
 
     curl = results.get("libcurl, hand-written C")
     rust = results.get("graphmailer Rust, #[tokio::main]")
@@ -222,7 +262,7 @@ def main() -> None:
     print()
     print(
         f"(each figure, then its ratio to libcurl / to graphmailer Rust #[tokio::main]; "
-        f"one at a time: {a.serial} sends, 16 in flight: {a.parallel} sends, best of {a.repeats}; "
+        f"one at a time: {a.serial} sends, 16 in flight: {a.parallel} sends, best of {a.repeats} rounds; "
         f"cold start: median of {a.cold_runs})"
     )
     for note in notes:
