@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -159,7 +160,7 @@ def measure(
     one client's runs after another's compared figures minutes apart."""
     failed: dict[str, str] = {}
 
-    def each(what: str, step: Any) -> None:
+    def each(what: str, step: Callable[[Samples], None]) -> None:
         for name, samples in clients.items():
             if name in failed:
                 continue
