@@ -1,7 +1,8 @@
 /* The C test runner: starts the emulator, runs every test (or those the
  * arguments select, see selected()), prints "N passed, N failed" last.
  * GM_SCENARIOS names tests/scenarios.json; GM_QUICK=1 repeats less where a
- * test repeats a send only to catch a rare failure (for valgrind). */
+ * test repeats a send only to catch a rare failure (for valgrind);
+ * GM_TEST_TIMEOUT limits each test's seconds (see gm_run). */
 #include "tests.h"
 
 #define T(name) {#name, name}
