@@ -34,14 +34,7 @@ fn on_one_cpu_a_progress_observer_may_send_and_wait() {
     limit_to_one_cpu();
     let emulator_runtime = tokio::runtime::Runtime::new().unwrap();
     let emu = emulator_runtime.block_on(TestEmulator::start());
-    let config = emu
-        .config()
-        .client_id(d::BILLING_CLIENT_ID)
-        .client_secret(d::BILLING_SECRET)
-        .large_messages(true)
-        .build()
-        .unwrap();
-    let mailer = graphmailer::blocking::Mailer::new(config).unwrap();
+    let mailer = graphmailer::blocking::Mailer::new(emu.billing_config().build().unwrap()).unwrap();
 
     let notes = Arc::new(Mutex::new(Vec::new()));
     let (inner, noted) = (mailer.clone(), notes.clone());

@@ -65,16 +65,8 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
     .unwrap_err();
     // A large message whose chunks fail: the upload URL carries its own
     // credential (`authtoken=`), which must stay out of errors and logs too.
-    let billing = graphmailer::Mailer::new(
-        emu.config()
-            .client_id(graphmailer_emulator::defaults::BILLING_CLIENT_ID)
-            .client_secret(graphmailer_emulator::defaults::BILLING_SECRET)
-            .large_messages(true)
-            .max_attempts(2)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let billing =
+        graphmailer::Mailer::new(emu.billing_config().max_attempts(2).build().unwrap()).unwrap();
     emu.faults(json!({"upload": [
         {"nth": 1, "drop_after_body": true},
         {"nth": 2, "status": 503, "retry_after_secs": 0},

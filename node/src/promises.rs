@@ -108,6 +108,7 @@ struct Promises {
     async_context: sys::napi_async_context,
     pending: RefCell<HashMap<u64, (sys::napi_deferred, Settle)>>,
     next_id: Cell<u64>,
+    /// The cleanup hook's handle once it runs, to tell Node it is done.
     teardown: Cell<sys::napi_async_cleanup_hook_handle>,
 }
 
@@ -229,13 +230,16 @@ fn open(env: &Env) -> Result<*const Promises> {
         uv::uv_handle_set_data(handle, promises.cast());
         uv::uv_unref(handle);
     }
-    let mut teardown = std::ptr::null_mut();
-    // SAFETY: `promises` stays valid until the hook's own close ends.
+    // SAFETY: `promises` stays valid until the hook's own close ends. The
+    // hook is given its removal handle when it runs, so none is kept here.
     check_status!(unsafe {
-        sys::napi_add_async_cleanup_hook(raw, Some(on_teardown), promises.cast(), &mut teardown)
+        sys::napi_add_async_cleanup_hook(
+            raw,
+            Some(on_teardown),
+            promises.cast(),
+            std::ptr::null_mut(),
+        )
     })?;
-    // SAFETY: freshly made, and only this thread sees it yet.
-    unsafe { (*promises).teardown.set(teardown) };
     Ok(promises)
 }
 
@@ -327,9 +331,10 @@ fn settle(promises: &Promises, env: &Env, done: Done) {
 /// The environment is ending: no thread may signal the handle from here on,
 /// the pending entries go while the environment can still free what they
 /// hold, and the handle closes (Node runs the loop until it has).
-unsafe extern "C" fn on_teardown(_: sys::napi_async_cleanup_hook_handle, data: *mut c_void) {
+unsafe extern "C" fn on_teardown(done: sys::napi_async_cleanup_hook_handle, data: *mut c_void) {
     // SAFETY: the `Promises` this hook was added with, alive until `on_closed`.
     let promises = unsafe { &*data.cast::<Promises>() };
+    promises.teardown.set(done);
     promises
         .finished
         .handle

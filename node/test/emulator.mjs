@@ -82,7 +82,8 @@ export class Emulator {
   }
 
   // The test API over node:http(s), trusting the emulator's own CA for HTTPS.
-  call(method, path, body) {
+  // `alsoOk` lists statuses besides 2xx whose body is an answer, not an error.
+  call(method, path, body, alsoOk = []) {
     const url = new URL(`${this.url}/_emulator/${path}`)
     const transport = url.protocol === 'https:' ? https : http
     const payload = body === undefined ? undefined : JSON.stringify(body)
@@ -98,7 +99,8 @@ export class Emulator {
         response.on('data', (c) => chunks.push(c))
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
-          if (response.statusCode < 200 || response.statusCode > 299) {
+          const ok = (response.statusCode >= 200 && response.statusCode <= 299) || alsoOk.includes(response.statusCode)
+          if (!ok) {
             reject(new Error(`test API ${method} ${path}: ${response.statusCode} ${text}`))
           } else {
             resolveCall(text ? JSON.parse(text) : null)
@@ -112,6 +114,10 @@ export class Emulator {
 
   async messages() {
     return (await this.call('GET', 'messages')).messages
+  }
+  /** Waits, in the emulator, until at least `count` mails were accepted or `timeoutMs` passed; returns the mails stored by then (check the count). */
+  async waitForMessages(count, timeoutMs = 10_000) {
+    return (await this.call('GET', `messages/wait?count=${count}&timeout_ms=${timeoutMs}`, undefined, [408])).messages
   }
   async counters() {
     return this.call('GET', 'counters')
@@ -129,12 +135,17 @@ export class Emulator {
   async drafts() {
     return (await this.call('GET', 'drafts')).drafts
   }
-  /** Polls the drafts until there are `count` of them (or `timeoutMs` passed); returns the last list. */
-  async waitForDrafts(count, timeoutMs = 10_000) {
+  /**
+   * Polls the drafts (the emulator has no wait for them) until `until` holds
+   * (a number: that many drafts; else a function of the list) or `timeoutMs`
+   * passed; returns the last list.
+   */
+  async waitForDrafts(until, timeoutMs = 10_000) {
+    const done = typeof until === 'number' ? (drafts) => drafts.length === until : until
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const drafts = await this.drafts()
-      if (drafts.length === count || Date.now() > deadline) return drafts
+      if (done(drafts) || Date.now() > deadline) return drafts
       await new Promise((r) => setTimeout(r, 25))
     }
   }

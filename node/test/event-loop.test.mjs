@@ -74,8 +74,8 @@ test('diagnose() and verify() do not block the event loop either', async () => {
   assert.ok(ticks >= elapsed / 10 / 3, `only ${ticks} ticks in ${elapsed.toFixed(0)} ms`)
 })
 
-// Each environment settles its promises through one threadsafe function,
-// held open only while a promise is pending (src/promises.rs).
+// Each environment settles its promises through one libuv async handle,
+// holding the loop open only while a promise is pending (src/promises.rs).
 
 const indexJs = join(packageDir, 'index.js')
 
@@ -141,13 +141,11 @@ test('worker threads send side by side, and a worker ended mid-send leaves the o
   assert.equal(receipt.attempts, 1)
   // The ended worker's send goes on without its environment, and its
   // result has nowhere to go; the main thread's sends still settle after it.
-  const subjectsNow = async () => (await emu.messages()).map((m) => m.message.subject)
-  const deadline = Date.now() + 10_000
-  while (!(await subjectsNow()).includes('ended 0') && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  // 5 + 5 + 3 + 'after' so far: the 15th is the ended worker's.
+  const stored = await emu.waitForMessages(15)
+  assert.ok(stored.some((m) => m.message.subject === 'ended 0'), 'the ended worker\'s mail never arrived')
   const again = await mailer.send({ from: ALLOWED, to: 'a@example.com', subject: 'after the orphan', text: 'x' })
   assert.equal(again.attempts, 1)
-  const subjects = await subjectsNow()
+  const subjects = (await emu.messages()).map((m) => m.message.subject)
   for (const s of ['a 4', 'b 0', 'main 2', 'ended 0', 'after', 'after the orphan']) assert.ok(subjects.includes(s), s)
 })

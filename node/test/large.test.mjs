@@ -191,12 +191,7 @@ test('aborting a send mid-upload rejects with an AbortError and deletes the draf
   )
   // Aborted mid-upload (an abort while Graph answers the draft's creation
   // is core's test).
-  let drafts = []
-  const deadline = Date.now() + 10_000
-  while (!drafts.some((d) => d.upload_sessions.length) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 25))
-    drafts = await emu.drafts()
-  }
+  const drafts = await emu.waitForDrafts((all) => all.some((d) => d.upload_sessions.length))
   assert.equal(drafts.length, 1, `no draft appeared; the send ended with ${await Promise.race([outcome, 'nothing yet'])}`)
   assert.ok(drafts[0].upload_sessions.length, 'no upload started')
   const reason = new Error('the user closed the dialog')

@@ -60,6 +60,15 @@ impl TestEmulator {
         b
     }
 
+    /// A configuration for the Billing app (`Mail.Send` and
+    /// `Mail.ReadWrite`), the one that may send large messages, with them on.
+    pub fn billing_config(&self) -> ConfigBuilder {
+        self.config()
+            .client_id(graphmailer_emulator::defaults::BILLING_CLIENT_ID)
+            .client_secret(graphmailer_emulator::defaults::BILLING_SECRET)
+            .large_messages(true)
+    }
+
     pub fn mailer(&self) -> Mailer {
         Mailer::new(self.config().build().unwrap()).unwrap()
     }

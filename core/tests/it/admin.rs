@@ -218,17 +218,10 @@ async fn diagnose_reports_roles_lifetime_and_skew() {
         .await;
     assert!(!erp_large.ok());
     assert!(ids(&erp_large).contains(&("large-messages-need-read-write", Severity::Error)));
-    let billing_large = Mailer::new(
-        emu.config()
-            .client_id(graphmailer_emulator::defaults::BILLING_CLIENT_ID)
-            .client_secret(graphmailer_emulator::defaults::BILLING_SECRET)
-            .large_messages(true)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
-    .diagnose()
-    .await;
+    let billing_large = Mailer::new(emu.billing_config().build().unwrap())
+        .unwrap()
+        .diagnose()
+        .await;
     assert!(billing_large.ok(), "{:?}", billing_large.findings);
     let found = ids(&billing_large);
     assert!(found.contains(&("read-write-for-large-messages", Severity::Warning)));

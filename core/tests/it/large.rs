@@ -51,26 +51,30 @@ impl Drop for TempFile {
 
 /// The billing app holds Mail.Send and Mail.ReadWrite, which the large path needs.
 fn billing(emu: &TestEmulator, large: bool) -> Mailer {
-    Mailer::new(
-        emu.config()
-            .client_id(d::BILLING_CLIENT_ID)
-            .client_secret(d::BILLING_SECRET)
-            .large_messages(large)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    Mailer::new(emu.billing_config().large_messages(large).build().unwrap()).unwrap()
 }
 
 async fn wait_for_drafts(emu: &TestEmulator, count: usize) -> Vec<Value> {
+    wait_for_drafts_where(emu, |drafts| drafts.len() == count).await
+}
+
+/// Polls the emulator's drafts (it has no wait for them) until `done` holds
+/// or 15 s passed; returns the last list.
+async fn wait_for_drafts_where(emu: &TestEmulator, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let now = emu.drafts().await;
-        if now.len() == count || Instant::now() > deadline {
+        if done(&now) || Instant::now() > deadline {
             return now;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn upload_started(draft: &Value) -> bool {
+    draft["upload_sessions"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty())
 }
 
 fn attachment_bytes(message: &Value, name: &str) -> Vec<u8> {
@@ -285,24 +289,11 @@ async fn cancel_leaving_nothing(
 async fn a_send_cancelled_mid_upload_leaves_no_draft() {
     let emu = TestEmulator::start().await;
     let task = send_in_background(&emu, json!({"upload_delay_ms": 400}), 12 * MB).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut drafts = Vec::new();
-    while !drafts.iter().any(|d: &Value| {
-        d["upload_sessions"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty())
-    }) && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        drafts = emu.drafts().await;
-    }
+    let drafts = wait_for_drafts_where(&emu, |d| d.iter().any(upload_started)).await;
     if drafts.len() != 1 {
         panic!("no draft appeared; the send ended with {:?}", task.await);
     }
-    assert!(
-        !drafts[0]["upload_sessions"].as_array().unwrap().is_empty(),
-        "no upload started"
-    );
+    assert!(upload_started(&drafts[0]), "no upload started");
     cancel_leaving_nothing(&emu, task).await;
 }
 
