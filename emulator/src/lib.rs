@@ -36,6 +36,7 @@ mod graph;
 mod identity;
 mod ids;
 mod inbox;
+mod message_json;
 mod policy;
 mod server;
 pub mod settings;
@@ -62,6 +63,7 @@ pub use directory::Directory;
 pub use error::Error;
 pub use faults::{Fault, FaultPlan};
 pub use identity::{FederatedToken, FederatedTokenRequest};
+pub use message_json::MessageJson;
 pub use settings::{Settings, SettingsUpdate};
 pub use state::{Counters, SentVia, StoredMessage};
 

@@ -176,11 +176,11 @@ pub struct StoredMessage {
     pub request_id: String,
     /// The `client-request-id` of the sendMail response.
     pub client_request_id: String,
-    /// sendMail's `message` object exactly as received, property names as
-    /// sent. For a MIME send: the MIME read into the same shape (`subject`,
+    /// sendMail's `message` object exactly as received: its JSON text byte
+    /// for byte, read as the object on use. For a MIME send: the MIME read into the same shape (`subject`,
     /// `from`, recipients, `body`, `attachments` with `contentBytes`). For a
     /// draft's send: the draft's properties plus all its attachments.
-    pub message: serde_json::Value,
+    pub message: crate::message_json::MessageJson,
     /// For a MIME send (`Content-Type: text/plain`): the decoded MIME text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime: Option<String>,

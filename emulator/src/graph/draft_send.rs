@@ -18,6 +18,7 @@ use super::validation::{
 };
 use crate::drafts::TakeError;
 use crate::ids::random_uuid;
+use crate::message_json::MessageJson;
 use crate::state::{CounterCells, SentVia, StoredMessage};
 
 pub(super) async fn send_draft(
@@ -74,7 +75,7 @@ async fn process(
         save_to_sent_items: true,
         request_id: ids.request_id.clone(),
         client_request_id: ids.client_request_id.clone(),
-        message: draft.sent_message(),
+        message: MessageJson::from_value(&draft.sent_message()),
         mime: None,
         sent_via: SentVia::Draft,
         draft_id: Some(draft.id.clone()),

@@ -30,6 +30,7 @@ use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::Mailbox;
 use crate::faults::Fault;
 use crate::ids::random_uuid;
+use crate::message_json::MessageJson;
 use crate::server::ConnectionControl;
 use crate::settings::Settings;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
@@ -267,7 +268,13 @@ pub(super) fn bad_request(invalid: &Invalid, ids: &GraphRequestIds) -> Response 
 /// The emulator's time, which tests can move, so that what depends on a
 /// mail's age (the Sent Items lag) follows the same clock.
 pub(super) fn now_rfc3339(clock: &crate::clock::Clock) -> String {
-    clock.now_utc().format(&Rfc3339).unwrap_or_default()
+    // Written into one buffer of the final size: `format` grows its own
+    // several times, then copies it (every send stamps its message).
+    let mut text = Vec::with_capacity("2026-12-04T09:30:00.123456789Z".len());
+    match clock.now_utc().format_into(&mut text, &Rfc3339) {
+        Ok(_) => String::from_utf8(text).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// `/me/sendMail` exists only for delegated tokens; an app token gets 400.
@@ -291,7 +298,7 @@ pub(super) async fn me_refused(mut request: GraphRequest) -> Answer {
 
 /// A checked body, JSON or MIME.
 struct Payload {
-    message: serde_json::Value,
+    message: MessageJson,
     mime: Option<String>,
     save_to_sent_items: bool,
     from: Option<String>,
@@ -307,7 +314,6 @@ fn check_payload(
 ) -> Result<Payload, Invalid> {
     let max_size = settings.max_message_size_bytes;
     let max_recipients = settings.max_recipients_per_message;
-    let count = |message: &serde_json::Value| message.as_object().map_or(0, recipient_count);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -320,11 +326,10 @@ fn check_payload(
     match content_type.as_str() {
         "application/json" => {
             let checked = check_send_mail(body)?;
-            check_recipient_limit(count(&checked.message), max_recipients)?;
-            let size = checked.message.as_object().map_or(0, message_size);
-            check_message_size(size, max_size)?;
+            check_recipient_limit(recipient_count(&checked.properties), max_recipients)?;
+            check_message_size(message_size(&checked.properties), max_size)?;
             Ok(Payload {
-                message: checked.message,
+                message: MessageJson::from_text(checked.message),
                 mime: None,
                 save_to_sent_items: checked.save_to_sent_items,
                 from: checked.from,
@@ -334,10 +339,11 @@ fn check_payload(
         "text/plain" => {
             let raw = check_mime(body)?;
             let message = mime_to_message(&raw);
-            check_recipient_limit(count(&message), max_recipients)?;
+            let count = message.as_object().map_or(0, recipient_count);
+            check_recipient_limit(count, max_recipients)?;
             check_message_size(raw.len() as u64, max_size)?;
             Ok(Payload {
-                message,
+                message: MessageJson::from_value(&message),
                 mime: Some(String::from_utf8_lossy(&raw).into_owned()),
                 save_to_sent_items: true,
                 from: None,
@@ -399,4 +405,21 @@ pub(super) fn fault_response(fault: &Fault, ids: &GraphRequestIds) -> Response {
         response = with_retry_after(response, secs);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn the_stamp_is_rfc3339_of_the_emulators_time() {
+        let clock = crate::clock::Clock::default();
+        clock.advance(Duration::from_secs(3600));
+        let before = clock.now_utc();
+        let stamp = now_rfc3339(&clock);
+        let read = OffsetDateTime::parse(&stamp, &Rfc3339).unwrap();
+        assert!(read >= before && read <= clock.now_utc(), "{stamp}");
+        assert_eq!(stamp, read.format(&Rfc3339).unwrap(), "as `time` writes it");
+    }
 }

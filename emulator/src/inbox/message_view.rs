@@ -327,7 +327,7 @@ mod tests {
             save_to_sent_items: true,
             request_id: "r".into(),
             client_request_id: "c".into(),
-            message,
+            message: crate::message_json::MessageJson::from_value(&message),
             mime: None,
             sent_via: Default::default(),
             draft_id: None,

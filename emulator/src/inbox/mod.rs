@@ -223,7 +223,7 @@ async fn raw(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Respo
     };
     let text = match &stored.mime {
         Some(mime) => mime.clone(),
-        None => serde_json::to_string_pretty(&stored.message).unwrap_or_default(),
+        None => serde_json::to_string_pretty(&*stored.message).unwrap_or_default(),
     };
     with_headers(
         text.into_response(),

@@ -13,6 +13,10 @@ mod odata;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use exchange::*;
@@ -25,9 +29,11 @@ pub(crate) use odata::{canonical_message_property, read_bool};
 
 /// A sendMail body that passed every check.
 #[derive(Debug)]
-pub(crate) struct SendMailBody {
-    /// The `message` object as received.
-    pub message: Value,
+pub(crate) struct SendMailBody<'a> {
+    /// The `message` object's text, as received.
+    pub message: &'a RawValue,
+    /// The same object read, for the checks that follow (recipient limit, size).
+    pub properties: Map<String, Value>,
     pub save_to_sent_items: bool,
     /// `from.emailAddress.address`, lowercase, if given.
     pub from: Option<String>,
@@ -83,25 +89,22 @@ fn required_property_missing(message: impl Into<String>) -> Invalid {
 }
 
 /// Reads and checks a sendMail JSON body.
-pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody, Invalid> {
+pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody<'_>, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(body_read("Empty Payload. JSON content expected."));
     }
-    let root: Value = serde_json::from_slice(body).map_err(|e| {
-        body_read(format!(
-            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let mut root = into_object(root)?;
-
-    // Each parameter found, by reference: the message is taken out of the
-    // body once checked rather than copied (the copy, and freeing the
-    // original, were a third of a send's checks).
+    // The parameters are read as text first, so that the message is kept as
+    // the text that came: a tree kept in the store cost more to build and
+    // free than the checks it serves (see `message_json.rs`). In key order,
+    // as a tree's object would give them.
+    let parameters: BTreeMap<Cow<str>, &RawValue> =
+        serde_json::from_slice(body).map_err(|_| unreadable(body))?;
+    let read = |raw: &RawValue| -> Result<Value, Invalid> {
+        serde_json::from_str(raw.get()).map_err(|_| unreadable(body))
+    };
     let mut message = None;
     let mut save = None;
-    for (key, value) in &root {
+    for (key, value) in &parameters {
         if key.contains('@') {
             continue; // OData annotations
         }
@@ -114,37 +117,61 @@ pub(crate) fn check_send_mail(body: &[u8]) -> Result<SendMailBody, Invalid> {
                 "The parameter '{key}' in the request payload is not a valid parameter for the operation 'sendMail'."
             )));
         };
-        if slot.replace((key, value)).is_some() {
+        if slot.replace(*value).is_some() {
             return Err(body_read(format!(
                 "Multiple parameters with the name '{key}' were found in the request payload."
             )));
         }
     }
-    let save_to_sent_items = match save {
+    let save_to_sent_items = match save.map(read).transpose()? {
         None => true,
-        Some((_, Value::Null)) => {
+        Some(Value::Null) => {
             return Err(body_read(
                 "A null value was found for the parameter named 'SaveToSentItems', which has the expected type 'Edm.Boolean[Nullable=False]'.",
             ));
         }
-        Some((_, value)) => read_bool(value)?.unwrap_or(true),
+        Some(value) => read_bool(&value)?.unwrap_or(true),
     };
     let missing =
         || invalid_request("The 'message' parameter is missing from the request payload.");
-    let (message_key, message) = match message {
-        None | Some((_, Value::Null)) => return Err(missing()),
-        Some(found) => found,
+    let Some(text) = message else {
+        return Err(missing());
     };
-    let properties = expect_object(message)?;
-    let from = read_message(properties)?;
-    check_headers_and_attachments(properties)?;
-    check_recipients(properties)?;
-    let message_key = message_key.clone();
+    let properties = match read(text)? {
+        Value::Null => return Err(missing()),
+        other => into_object(other)?,
+    };
+    let from = read_message(&properties)?;
+    check_headers_and_attachments(&properties)?;
+    check_recipients(&properties)?;
     Ok(SendMailBody {
-        message: root.remove(&message_key).ok_or_else(missing)?,
+        message: text,
+        properties,
         save_to_sent_items,
         from,
     })
+}
+
+/// Why a body that is not a JSON object, or not JSON, was refused: read
+/// whole as a tree, it says which (the reader's line and column, or the
+/// node found), as Graph's reader would.
+fn unreadable(body: &[u8]) -> Invalid {
+    match serde_json::from_slice::<Value>(body) {
+        Err(e) => invalid_json(&e),
+        Ok(root) => match into_object(root) {
+            Err(invalid) => invalid,
+            // Read as a tree, yet not as text: not expected.
+            Ok(_) => body_read("The request payload could not be read."),
+        },
+    }
+}
+
+fn invalid_json(error: &serde_json::Error) -> Invalid {
+    body_read(format!(
+        "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
+        error.line(),
+        error.column()
+    ))
 }
 
 /// A draft (`POST /users/{id}/messages`): the body is the message itself.
@@ -155,13 +182,7 @@ pub(crate) fn check_draft(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(body_read("Empty Payload. JSON content expected."));
     }
-    let root: Value = serde_json::from_slice(body).map_err(|e| {
-        body_read(format!(
-            "Invalid JSON. A token was not recognized in the JSON content. (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let root: Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
     let properties = into_object(root)?;
     read_message(&properties)?;
     check_headers_and_attachments(&properties)?;
@@ -206,8 +227,28 @@ fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 mod tests {
     use super::*;
 
-    fn check(json: Value) -> Result<SendMailBody, Invalid> {
-        check_send_mail(json.to_string().as_bytes())
+    /// What a body's check gives, owned: the message read back from its text.
+    #[derive(Debug)]
+    struct Checked {
+        message: Value,
+        save_to_sent_items: bool,
+        from: Option<String>,
+    }
+
+    fn check_bytes(body: &[u8]) -> Result<Checked, Invalid> {
+        check_send_mail(body).map(|checked| {
+            let message: Value = serde_json::from_str(checked.message.get()).unwrap();
+            assert_eq!(Value::Object(checked.properties), message);
+            Checked {
+                message,
+                save_to_sent_items: checked.save_to_sent_items,
+                from: checked.from,
+            }
+        })
+    }
+
+    fn check(json: Value) -> Result<Checked, Invalid> {
+        check_bytes(json.to_string().as_bytes())
     }
 
     fn to(address: &str) -> Value {
@@ -306,12 +347,12 @@ mod tests {
     fn the_body_parameters_are_read_then_the_message_taken_out_whole() {
         let message = serde_json::json!({ "subject": "Hi", "toRecipients": to("a@b.test") });
         // An unreadable body is `RequestBodyRead`; gives its message.
-        let unreadable = |result: Result<SendMailBody, Invalid>| {
+        let unreadable = |result: Result<Checked, Invalid>| {
             let error = result.unwrap_err();
             assert_eq!(error.code, "RequestBodyRead", "{error:?}");
             error.message
         };
-        let not_object = unreadable(check_send_mail(b"[]"));
+        let not_object = unreadable(check_bytes(b"[]"));
         assert!(not_object.contains("'StartArray'"), "{not_object}");
         let unknown = unreadable(check(
             serde_json::json!({ "message": message, "colour": 1 }),
@@ -334,6 +375,39 @@ mod tests {
         .unwrap();
         assert_eq!(ok.message, message);
         assert!(!ok.save_to_sent_items);
+    }
+
+    #[test]
+    fn the_message_is_kept_as_its_text_and_an_unreadable_body_told_as_before() {
+        let body = br#"{ "saveToSentItems" : false, "message" : {"subject":"caf\u00e9",  "toRecipients":[{"emailAddress":{"address":"a@b.test"}}]} }"#;
+        let checked = check_send_mail(body).unwrap();
+        assert_eq!(
+            checked.message.get(),
+            r#"{"subject":"caf\u00e9",  "toRecipients":[{"emailAddress":{"address":"a@b.test"}}]}"#
+        );
+        assert_eq!(checked.properties["subject"], "caf\u{e9}");
+        assert!(!checked.save_to_sent_items);
+        // Told exactly as reading the whole body as a tree tells it: where
+        // the JSON breaks (a number too large for a double included, which
+        // reading as text alone would let through), or what it is instead
+        // of an object.
+        let bodies: [&[u8]; 7] = [
+            b"{not json",
+            b"[]",
+            br#""text""#,
+            br#"{"message": {}} trailing"#,
+            br#"{"message": {"subject": 1e400}}"#,
+            br#"{"saveToSentItems": 1e999, "message": {}}"#,
+            br#"{"message": {"subject": "\x"}}"#,
+        ];
+        for body in bodies {
+            let told = check_send_mail(body).unwrap_err();
+            let whole = match serde_json::from_slice::<Value>(body) {
+                Err(e) => invalid_json(&e),
+                Ok(root) => into_object(root).unwrap_err(),
+            };
+            assert_eq!(told, whole, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
