@@ -36,13 +36,16 @@ pub(crate) async fn graph_headers(mut request: Request, next: Next) -> Response 
         request_id: random_uuid().to_string(),
         client_request_id,
     };
-    request.extensions_mut().insert(ids.clone());
+    // The answer's headers are made first, so the ids move into the request.
+    let request_id = HeaderValue::from_str(&ids.request_id);
+    let client_request_id = HeaderValue::from_str(&ids.client_request_id);
+    request.extensions_mut().insert(ids);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
+    if let Ok(v) = request_id {
         headers.insert(REQUEST_ID, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
+    if let Ok(v) = client_request_id {
         headers.insert(CLIENT_REQUEST_ID, v);
     }
     headers.insert(

@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Extension, FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -42,9 +42,14 @@ impl FromRequest<Arc<Shared>> for GraphRequest {
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let Extension(ids) = Extension::<GraphRequestIds>::from_request_parts(&mut parts, shared)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        // Taken, not copied: the middleware that put them there keeps its own.
+        let ids = parts
+            .extensions
+            .remove::<GraphRequestIds>()
+            .ok_or_else(|| {
+                let missing = "the Graph ids middleware did not run";
+                (StatusCode::INTERNAL_SERVER_ERROR, missing).into_response()
+            })?;
         let connection = parts.extensions.get::<ConnectionControl>().cloned();
         Ok(GraphRequest {
             shared: shared.clone(),
