@@ -251,9 +251,10 @@ pub(crate) struct MessageStore {
     /// oldest, and shifting 10,000 messages down per send made a full
     /// store's sends cost several times an empty one's.
     list: Mutex<VecDeque<StoredMessage>>,
+    /// The number stored, sent on every change under the list's lock (so
+    /// in order). A watcher's `changed` wakes on every send, equal number
+    /// or not (a clear then a push).
     count: watch::Sender<usize>,
-    /// Bumped on every change (a count alone misses a clear then a push).
-    changes: watch::Sender<u64>,
 }
 
 impl MessageStore {
@@ -261,7 +262,6 @@ impl MessageStore {
         MessageStore {
             list: Mutex::new(VecDeque::new()),
             count: watch::Sender::new(0),
-            changes: watch::Sender::new(0),
         }
     }
 
@@ -272,7 +272,6 @@ impl MessageStore {
         let dropped = list.len().saturating_sub(limit.max(1));
         list.drain(..dropped);
         self.count.send_replace(list.len());
-        self.changes.send_modify(|n| *n += 1);
         dropped
     }
 
@@ -281,12 +280,11 @@ impl MessageStore {
         let mut list = lock(&self.list);
         *list = messages.into();
         self.count.send_replace(list.len());
-        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Wakes when a message arrives or the store is cleared.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
+    pub fn subscribe(&self) -> watch::Receiver<usize> {
+        self.count.subscribe()
     }
 
     pub fn all(&self) -> Vec<StoredMessage> {
@@ -301,7 +299,6 @@ impl MessageStore {
         let mut list = lock(&self.list);
         list.clear();
         self.count.send_replace(0);
-        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Waits until at least `count` messages are stored. `Err` carries what
@@ -517,5 +514,52 @@ impl SeenAssertions {
 
     pub fn clear(&mut self) {
         self.seen.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message_json::MessageJson;
+
+    fn stored(id: &str) -> StoredMessage {
+        StoredMessage {
+            id: id.into(),
+            mailbox: "erp@contoso.test".into(),
+            app_id: "a".into(),
+            tenant_id: "t".into(),
+            received_at: "2026-12-06T00:00:00Z".into(),
+            save_to_sent_items: true,
+            request_id: "r".into(),
+            client_request_id: "c".into(),
+            message: MessageJson::from_value(&serde_json::json!({ "subject": id })),
+            mime: None,
+            sent_via: SentVia::SendMail,
+            draft_id: None,
+        }
+    }
+
+    #[test]
+    fn a_watcher_wakes_on_every_change_even_at_an_equal_number() {
+        let store = MessageStore::new();
+        let mut watcher = store.subscribe();
+        assert_eq!(store.push_bounded(stored("m1"), 2), 0);
+        assert!(watcher.has_changed().unwrap());
+        assert_eq!(*watcher.borrow_and_update(), 1);
+        // A clear then a push leaves the number at 1: still a change.
+        store.clear();
+        store.push_bounded(stored("m2"), 2);
+        assert!(
+            watcher.has_changed().unwrap(),
+            "the clear and push went unseen"
+        );
+        assert_eq!(*watcher.borrow_and_update(), 1);
+        // Past the bound the oldest goes, and the number stays at the bound.
+        store.push_bounded(stored("m3"), 2);
+        assert_eq!(store.push_bounded(stored("m4"), 2), 1);
+        assert!(watcher.has_changed().unwrap());
+        assert_eq!(*watcher.borrow_and_update(), 2);
+        let ids: Vec<String> = store.all().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["m3", "m4"]);
     }
 }
