@@ -27,6 +27,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/messages/wait", get(wait_messages))
         .route("/_emulator/messages/{id}", get(message))
         .route("/_emulator/drafts", get(drafts))
+        .route("/_emulator/drafts/wait", get(wait_drafts))
         .route("/_emulator/counters", get(counters))
         .route("/_emulator/connections", get(connections))
         .route("/_emulator/clock", get(clock))
@@ -107,6 +108,42 @@ async fn wait_messages(State(shared): State<Arc<Shared>>, Query(q): Query<WaitQu
 /// sessions and their next offsets.
 async fn drafts(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.drafts.view()).into_response()
+}
+
+#[derive(Deserialize)]
+struct DraftsWaitQuery {
+    version: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+/// The drafts, with the version of the list, once the version differs from
+/// `version` (one an earlier answer gave; without it, at once), so that a
+/// test waits for a change instead of polling; 408 with them as they are
+/// when `timeout_ms` (default 5000, at most 10 minutes) runs out.
+async fn wait_drafts(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<DraftsWaitQuery>,
+) -> Response {
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(5_000).min(600_000));
+    let mut changes = shared.drafts.subscribe();
+    let changed = match q.version {
+        None => true,
+        Some(seen) => {
+            let wait = changes.wait_for(|version| *version != seen);
+            matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(_)))
+        }
+    };
+    // Read before the list: a change the list misses bumps the version after
+    // it, so the next wait, for this version, sees that change.
+    let version = *changes.borrow();
+    let mut answer = shared.drafts.view();
+    answer["version"] = json!(version);
+    let status = if changed {
+        StatusCode::OK
+    } else {
+        StatusCode::REQUEST_TIMEOUT
+    };
+    (status, Json(answer)).into_response()
 }
 
 async fn counters(State(shared): State<Arc<Shared>>) -> Response {

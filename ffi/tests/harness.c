@@ -41,7 +41,7 @@ const char *gm_last_message(void) {
     return m ? m : "";
 }
 
-static double now_ms(void) {
+double gm_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
@@ -50,7 +50,7 @@ static double now_ms(void) {
 static double test_started;
 
 void gm_record(const char *name, int failures) {
-    double took = now_ms() - test_started;
+    double took = gm_now_ms() - test_started;
     if (failures == 0) {
         passed++;
         printf("ok   %s (%.0f ms)\n", name, took);
@@ -59,7 +59,7 @@ void gm_record(const char *name, int failures) {
         printf("FAIL %s (%.0f ms)\n", name, took);
     }
     fflush(stdout);
-    test_started = now_ms();
+    test_started = gm_now_ms();
 }
 
 /* A test that hangs (a deadlock is what some of them look for) fails by
@@ -94,7 +94,7 @@ void gm_run(const char *name, gm_test_fn fn) {
              "FAIL %s (still running after %u s)\n%d passed, %d failed\n", name, limit, passed,
              failed + 1);
     gm_check_failures = 0;
-    test_started = now_ms();
+    test_started = gm_now_ms();
     alarm(limit);
     fn();
     alarm(0);

@@ -97,6 +97,7 @@ char *gm_http(int port, const char *method, const char *path, const char *body, 
 void gm_reset(void);                        /* POST /_emulator/reset (and no faults) */
 void gm_put_faults(const char *json);       /* PUT /_emulator/faults */
 json_value *gm_get_json(const char *path);  /* GET, parsed; NULL on failure */
+double gm_now_ms(void);                     /* a monotonic clock, in milliseconds */
 json_value *gm_messages(void);              /* GET /_emulator/messages */
 long gm_counter(const char *name);          /* GET /_emulator/counters .name */
 

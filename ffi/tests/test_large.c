@@ -104,21 +104,23 @@ static void check_bytes(const json_value *stored, const char *name, const unsign
     free(got);
 }
 
-/* Drafts left in any mailbox, by GET /_emulator/drafts; -1 when unreadable. */
-static long drafts_left(void) {
-    json_value *d = gm_get_json("/_emulator/drafts");
-    long n = json_array_len(d, "drafts");
-    json_free(d);
-    return n;
-}
-
-/* Polls until no draft is left (a deletion may still be on its way). */
+/* Waits, in the emulator, for the drafts to change until none is left (a
+ * deletion may still be on its way) or 5 s passed; true when none is left. */
 static int no_draft_left(void) {
-    for (int waited = 0; waited < 5000; waited += 50) {
-        if (drafts_left() == 0) return 1;
-        sleep_ms(50);
+    char path[96] = "/_emulator/drafts/wait";
+    double started = gm_now_ms();
+    for (;;) {
+        /* 200 on a change, 408 when the time ran out: both list the drafts. */
+        json_value *d = gm_get_json(path);
+        long left = json_array_len(d, "drafts");
+        const json_value *version = json_member(d, "version");
+        long seen = version && version->type == JSON_NUMBER ? (long)version->number : -1;
+        json_free(d);
+        long remaining = (long)(5000 - (gm_now_ms() - started));
+        if (left == 0) return 1;
+        if (left < 0 || seen < 0 || remaining <= 0) return 0;
+        snprintf(path, sizeof path, "/_emulator/drafts/wait?version=%ld&timeout_ms=%ld", seen, remaining);
     }
-    return drafts_left() == 0;
 }
 
 /* ---- configuration ------------------------------------------------------ */

@@ -136,17 +136,20 @@ export class Emulator {
     return (await this.call('GET', 'drafts')).drafts
   }
   /**
-   * Polls the drafts (the emulator has no wait for them) until `until` holds
-   * (a number: that many drafts; else a function of the list) or `timeoutMs`
+   * Waits, in the emulator, for the drafts to change until `until` holds (a
+   * number: that many drafts; else a function of the list) or `timeoutMs`
    * passed; returns the last list.
    */
   async waitForDrafts(until, timeoutMs = 10_000) {
     const done = typeof until === 'number' ? (drafts) => drafts.length === until : until
     const deadline = Date.now() + timeoutMs
+    let since = ''
     for (;;) {
-      const drafts = await this.drafts()
-      if (done(drafts) || Date.now() > deadline) return drafts
-      await new Promise((r) => setTimeout(r, 25))
+      // 200 on a change, 408 when the time ran out: both list the drafts.
+      const { drafts, version } = await this.call('GET', `drafts/wait${since}`, undefined, [408])
+      const left = deadline - Date.now()
+      if (done(drafts) || left <= 0) return drafts
+      since = `?version=${version}&timeout_ms=${Math.max(1, Math.ceil(left))}`
     }
   }
 

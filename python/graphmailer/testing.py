@@ -33,10 +33,11 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Sequence, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Type, Union
 
 from ._graphmailer import Mailer
 
@@ -227,14 +228,19 @@ class Emulator:
         """Waits until at least ``count`` mails were accepted, or ``timeout``
         seconds have passed; returns the mails stored by then (check the count)."""
         timeout_ms = int(timeout * 1000)
+        reply = self._waited(f"messages/wait?count={count}&timeout_ms={timeout_ms}", timeout)
+        result: List[Dict[str, Any]] = reply["messages"]
+        return result
+
+    def _waited(self, path: str, timeout: float) -> Any:
+        """The answer of one of the test API's waits, whether what it waited
+        for came (200) or the time ran out (408)."""
         try:
-            reply = self.call("GET", f"messages/wait?count={count}&timeout_ms={timeout_ms}", timeout=timeout + 10)
+            return self.call("GET", path, timeout=timeout + 10)
         except urllib.error.HTTPError as e:
             if e.code != 408:
                 raise
-            reply = json.loads(e.read().decode())
-        result: List[Dict[str, Any]] = reply["messages"]
-        return result
+            return json.loads(e.read().decode())
 
     def clear_messages(self) -> None:
         """Forgets the mails accepted so far."""
@@ -247,6 +253,23 @@ class Emulator:
         or was cancelled should leave none."""
         result: List[Dict[str, Any]] = self.call("GET", "drafts")["drafts"]
         return result
+
+    def wait_for_drafts(
+        self, until: Callable[[List[Dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> List[Dict[str, Any]]:
+        """Waits, in the emulator, for the drafts to change until ``until(drafts)``
+        holds or ``timeout`` seconds have passed; returns the drafts by then
+        (check them): ``emu.wait_for_drafts(lambda drafts: not drafts)`` waits for
+        a cancelled send's draft to be deleted."""
+        deadline = time.monotonic() + timeout
+        since = ""
+        while True:
+            reply = self._waited(f"drafts/wait{since}", timeout)
+            drafts: List[Dict[str, Any]] = reply["drafts"]
+            left = deadline - time.monotonic()
+            if until(drafts) or left <= 0:
+                return drafts
+            since = f"?version={reply['version']}&timeout_ms={max(1, int(left * 1000))}"
 
     def counters(self) -> Dict[str, int]:
         """``token_requests``, ``tokens_issued``, ``token_errors``, ``send_requests``,

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +44,12 @@ def nine_mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def upload_started(drafts: list[dict[str, Any]]) -> bool:
+    return any(d["upload_sessions"] for d in drafts)
+
+
 def stored_files(stored: dict[str, Any]) -> dict[str, bytes]:
     return {a["name"]: base64.b64decode(a["contentBytes"]) for a in stored["message"].get("attachments", [])}
-
-
-def drafts_after(emu: Emulator, timeout: float = 10.0) -> list[dict[str, Any]]:
-    """The drafts once none are left, or those still there after ``timeout``
-    (a cancelled send deletes its draft in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        drafts = emu.drafts()
-        if not drafts or time.monotonic() > deadline:
-            return drafts
-        time.sleep(0.05)
 
 
 def test_a_20_mb_attachment_goes_through_an_upload_session(
@@ -112,7 +104,7 @@ def test_an_app_without_mail_readwrite_is_told_what_it_lacks(emu: Emulator, nine
     e = caught.value
     assert e.hint is not None and "Mail.ReadWrite" in e.hint
     assert e.request_id
-    assert drafts_after(emu) == []
+    assert emu.wait_for_drafts(lambda drafts: not drafts) == []
     assert emu.messages() == []
     assert SECRET not in str(e)
 
@@ -160,11 +152,7 @@ def test_cancelling_send_async_mid_upload_deletes_the_draft(
         send = asyncio.ensure_future(
             billing.send_async(sender=ALLOWED, to="archive@example.com", text="cancelled", attachments=[nine_mb])
         )
-        drafts: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 10
-        while not any(d["upload_sessions"] for d in drafts) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            drafts = await asyncio.to_thread(emu.drafts)
+        drafts = await asyncio.to_thread(emu.wait_for_drafts, upload_started)
         assert drafts and drafts[0]["upload_sessions"], "no upload started"
         assert not send.done()
         send.cancel()
@@ -174,7 +162,7 @@ def test_cancelling_send_async_mid_upload_deletes_the_draft(
 
     [draft] = asyncio.run(main())
     assert draft["mailbox"] == ALLOWED
-    assert drafts_after(emu) == []
+    assert emu.wait_for_drafts(lambda drafts: not drafts) == []
     counters = emu.counters()
     assert counters["drafts_created"] == 1 and counters["drafts_deleted"] == 1, counters
     assert emu.messages() == []
@@ -213,13 +201,10 @@ def test_ctrl_c_during_a_large_send_deletes_the_draft(emu: Emulator, nine_mb: Pa
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "sending"
-        deadline = time.monotonic() + 10
-        while not any(d["upload_sessions"] for d in emu.drafts()):
-            assert time.monotonic() < deadline, "no upload started"
-            time.sleep(0.05)
+        assert upload_started(emu.wait_for_drafts(upload_started)), "no upload started"
         child.send_signal(signal.SIGINT)
         assert child.stdout.readline().strip() == "interrupted"
-        assert drafts_after(emu) == []
+        assert emu.wait_for_drafts(lambda drafts: not drafts) == []
     finally:
         child.kill()
         child.communicate(timeout=10)

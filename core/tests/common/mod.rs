@@ -125,6 +125,38 @@ impl TestEmulator {
             .expect("the test API lists drafts")
             .clone()
     }
+    /// Waits, in the emulator, for the drafts to change (no polling) until
+    /// `done` holds or 15 s passed; returns the last list.
+    pub async fn wait_for_drafts(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let mut since = String::new();
+        loop {
+            // 200 on a change, 408 when the time ran out: both list the drafts.
+            let url = format!("{}/_emulator/drafts/wait{since}", self.url());
+            let answer: Value = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .expect("test API answers")
+                .json()
+                .await
+                .expect("the drafts as JSON");
+            let drafts = answer["drafts"]
+                .as_array()
+                .expect("the test API lists drafts")
+                .clone();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if done(&drafts) || left.is_zero() {
+                return drafts;
+            }
+            since = format!(
+                "?version={}&timeout_ms={}",
+                answer["version"],
+                left.as_millis().max(1)
+            );
+        }
+    }
     pub async fn reset(&self) {
         self.call(reqwest::Method::POST, "reset", None).await;
     }

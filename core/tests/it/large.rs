@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -52,23 +51,6 @@ impl Drop for TempFile {
 /// The billing app holds Mail.Send and Mail.ReadWrite, which the large path needs.
 fn billing(emu: &TestEmulator, large: bool) -> Mailer {
     Mailer::new(emu.billing_config().large_messages(large).build().unwrap()).unwrap()
-}
-
-async fn wait_for_drafts(emu: &TestEmulator, count: usize) -> Vec<Value> {
-    wait_for_drafts_where(emu, |drafts| drafts.len() == count).await
-}
-
-/// Polls the emulator's drafts (it has no wait for them) until `done` holds
-/// or 15 s passed; returns the last list.
-async fn wait_for_drafts_where(emu: &TestEmulator, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let now = emu.drafts().await;
-        if done(&now) || Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn upload_started(draft: &Value) -> bool {
@@ -278,7 +260,7 @@ async fn cancel_leaving_nothing(
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
     assert!(
-        wait_for_drafts(emu, 0).await.is_empty(),
+        emu.wait_for_drafts(|d| d.is_empty()).await.is_empty(),
         "the cancelled send's draft stayed"
     );
     assert_eq!(emu.counter("drafts_deleted").await, 1);
@@ -289,7 +271,7 @@ async fn cancel_leaving_nothing(
 async fn a_send_cancelled_mid_upload_leaves_no_draft() {
     let emu = TestEmulator::start().await;
     let task = send_in_background(&emu, json!({"upload_delay_ms": 400}), 12 * MB).await;
-    let drafts = wait_for_drafts_where(&emu, |d| d.iter().any(upload_started)).await;
+    let drafts = emu.wait_for_drafts(|d| d.iter().any(upload_started)).await;
     if drafts.len() != 1 {
         panic!("no draft appeared; the send ended with {:?}", task.await);
     }
@@ -302,7 +284,7 @@ async fn a_send_cancelled_while_graph_answers_its_draft_leaves_no_draft() {
     let emu = TestEmulator::start().await;
     let task = send_in_background(&emu, json!({"draft_delay_ms": 1000}), 6 * MB).await;
     // The draft exists; Graph's answer, with its id, is a second away.
-    if wait_for_drafts(&emu, 1).await.len() != 1 {
+    if emu.wait_for_drafts(|d| d.len() == 1).await.len() != 1 {
         panic!("no draft appeared; the send ended with {:?}", task.await);
     }
     cancel_leaving_nothing(&emu, task).await;

@@ -1093,3 +1093,60 @@ async fn the_size_limit_stops_an_upload_part_way_in_outlooks_words() {
     assert!(second.header("request-id").is_some());
     assert_eq!(emu.upload_status(&url).await.status, 404);
 }
+
+/// `GET /_emulator/drafts/wait`: at once without a version; with one, when
+/// the drafts change from it (a draft made, a session opened), and 408 with
+/// the drafts as they are when nothing changes in time.
+#[tokio::test]
+async fn a_test_can_wait_for_the_drafts_to_change() {
+    let emu = Emu::start().await;
+    let token = emu.billing_token().await;
+    let first = emu.get("drafts/wait").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.json["drafts"], json!([]));
+    let version = first.json["version"].as_u64().expect("a version");
+
+    let unchanged = emu
+        .get(&format!("drafts/wait?version={version}&timeout_ms=200"))
+        .await;
+    assert_eq!(unchanged.status, 408);
+    assert_eq!(unchanged.json["version"], version);
+
+    let waiter = {
+        let http = emu.http.clone();
+        let url = format!(
+            "{}/_emulator/drafts/wait?version={version}&timeout_ms=10000",
+            emu.url()
+        );
+        tokio::spawn(async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    let draft = emu.draft(&token, d::BILLING_MAILBOX, "Waited for").await;
+    let changed = waiter.await.unwrap();
+    assert_eq!(changed["drafts"][0]["id"], draft.as_str());
+    let after_draft = changed["version"].as_u64().unwrap();
+    assert!(after_draft > version);
+
+    let item = json!({"attachmentType": "file", "name": "scan.pdf", "size": 4 * MB});
+    let session = emu
+        .create_session(&token, d::BILLING_MAILBOX, &draft, item)
+        .await;
+    assert_eq!(session.status, 201, "{}", session.json);
+    let opened = emu
+        .get(&format!(
+            "drafts/wait?version={after_draft}&timeout_ms=10000"
+        ))
+        .await;
+    assert_eq!(opened.status, 200);
+    assert_eq!(
+        opened.json["drafts"][0]["upload_sessions"][0]["name"],
+        "scan.pdf"
+    );
+}
