@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use serde_json::{Value, json};
+use tower::{Layer, Service};
 
 use crate::server::ConnectionControl;
 use crate::state::{Shared, lock};
@@ -67,19 +68,55 @@ fn mailbox_of(path: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(decoded.to_lowercase()))
 }
 
-/// Records the request's connection; requests made in-process (no
-/// connection) are not counted.
-pub(crate) async fn record(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(control) = request.extensions().get::<ConnectionControl>() {
-        shared
-            .connections
-            .record(control.peer, request.uri().path());
+/// Records each request's connection before the route runs; requests made
+/// in-process (no connection) are not counted. A service of its own rather
+/// than `axum::middleware::from_fn`, as it wraps every request: the route's
+/// future is returned as it is, with nothing boxed or cloned per request.
+#[derive(Clone)]
+pub(crate) struct RecordLayer {
+    shared: Arc<Shared>,
+}
+
+impl RecordLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        RecordLayer { shared }
     }
-    next.run(request).await
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record {
+            shared: self.shared.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Record<S> {
+    shared: Arc<Shared>,
+    inner: S,
+}
+
+impl<S: Service<Request>> Service<Request> for Record<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> S::Future {
+        if let Some(control) = request.extensions().get::<ConnectionControl>() {
+            self.shared
+                .connections
+                .record(control.peer, request.uri().path());
+        }
+        self.inner.call(request)
+    }
 }
 
 #[cfg(test)]

@@ -346,10 +346,7 @@ fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
         router
     };
     router
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            connections::record,
-        ))
+        .layer(connections::RecordLayer::new(shared.clone()))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

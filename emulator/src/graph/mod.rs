@@ -34,12 +34,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
-use axum::middleware;
 use axum::response::Response;
 use axum::routing::any;
 
 use crate::state::Shared;
-use graph_error::{GraphRequestIds, graph_error, graph_headers};
+use graph_error::{GraphIdsLayer, GraphRequestIds, graph_error};
 use message_read::{Part, Target};
 use request::{Answer, GraphRequest};
 
@@ -47,7 +46,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1.0/{*rest}", any(dispatch))
         .route("/beta/{*rest}", any(dispatch))
-        .layer(middleware::from_fn(graph_headers))
+        .layer(GraphIdsLayer)
         .merge(upload::router())
 }
 

@@ -37,7 +37,7 @@ use crate::state::{CounterCells, Shared, lock};
 pub(crate) fn router() -> axum::Router<Arc<Shared>> {
     axum::Router::new()
         .route("/upload/{*rest}", axum::routing::any(upload_url))
-        .layer(axum::middleware::from_fn(super::graph_error::graph_headers))
+        .layer(super::graph_error::GraphIdsLayer)
 }
 
 /// `PUT` a chunk, `GET` the session's status, `DELETE` to cancel. Takes

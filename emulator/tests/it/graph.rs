@@ -36,6 +36,13 @@ async fn send_is_accepted_stored_and_echoes_ids() {
     let request_id = answer.header("request-id").unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&request_id).is_ok());
 
+    assert!(
+        answer
+            .header("x-ms-ags-diagnostic")
+            .is_some_and(|v| v.contains("ServerInfo")),
+        "Graph's diagnostic header"
+    );
+
     let stored = emu.get("messages").await.json["messages"].clone();
     assert_eq!(stored.as_array().unwrap().len(), 1);
     let m = &stored[0];
@@ -448,4 +455,47 @@ async fn mime_sends_are_accepted_and_bad_base64_refused() {
     .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.graph_code(), "ErrorMimeContentInvalidBase64String");
+}
+
+/// The ids go on every Graph answer, a refusal and an upload URL's included,
+/// so a client can always quote them; without a `client-request-id` the
+/// emulator makes one, as Graph does.
+#[tokio::test]
+async fn every_graph_answer_carries_the_ids() {
+    let emu = Emu::start().await;
+    let unknown_user = emu
+        .http
+        .post(format!(
+            "{}/v1.0/users/nobody@nowhere.test/sendMail",
+            emu.url()
+        ))
+        .header("client-request-id", "0d3b8b5e-1c1e-4e4f-9a52-6f8e2b8a7c10")
+        .json(&message("No token"))
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::read(unknown_user).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.header("client-request-id"),
+        Some("0d3b8b5e-1c1e-4e4f-9a52-6f8e2b8a7c10")
+    );
+    assert_eq!(
+        answer.json["error"]["innerError"]["request-id"].as_str(),
+        answer.header("request-id")
+    );
+
+    let upload = emu
+        .http
+        .get(format!("{}/upload/no-such-session", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::read(upload).await;
+    assert!(answer.status >= 400, "an unknown upload URL is refused");
+    for id in ["request-id", "client-request-id"] {
+        let value = answer.header(id).unwrap_or_default();
+        assert!(uuid::Uuid::parse_str(value).is_ok(), "{id}: {value:?}");
+    }
+    assert!(answer.header("x-ms-ags-diagnostic").is_some());
 }
