@@ -5,16 +5,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use std::task::{Context, Poll};
-
-use axum::extract::Request;
 use serde_json::{Value, json};
-use tower::{Layer, Service};
 
-use crate::server::ConnectionControl;
-use crate::state::{Shared, lock};
+use crate::state::lock;
 
 /// Graph requests per mailbox, for each connection (its client's address and
 /// port), since start or the last reset.
@@ -24,7 +19,9 @@ pub(crate) struct ConnectionLog {
 }
 
 impl ConnectionLog {
-    fn record(&self, peer: SocketAddr, path: &str) {
+    /// Counts a request on the connection from `peer`, when its path names
+    /// a mailbox.
+    pub(crate) fn record(&self, peer: SocketAddr, path: &str) {
         let Some(mailbox) = mailbox_of(path) else {
             return;
         };
@@ -66,57 +63,6 @@ fn mailbox_of(path: &str) -> Option<Cow<'_, str>> {
         .1
         .into_owned();
     Some(Cow::Owned(decoded.to_lowercase()))
-}
-
-/// Records each request's connection before the route runs; requests made
-/// in-process (no connection) are not counted. A service of its own rather
-/// than `axum::middleware::from_fn`, as it wraps every request: the route's
-/// future is returned as it is, with nothing boxed or cloned per request.
-#[derive(Clone)]
-pub(crate) struct RecordLayer {
-    shared: Arc<Shared>,
-}
-
-impl RecordLayer {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        RecordLayer { shared }
-    }
-}
-
-impl<S> Layer<S> for RecordLayer {
-    type Service = Record<S>;
-
-    fn layer(&self, inner: S) -> Record<S> {
-        Record {
-            shared: self.shared.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct Record<S> {
-    shared: Arc<Shared>,
-    inner: S,
-}
-
-impl<S: Service<Request>> Service<Request> for Record<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> S::Future {
-        if let Some(control) = request.extensions().get::<ConnectionControl>() {
-            self.shared
-                .connections
-                .record(control.peer, request.uri().path());
-        }
-        self.inner.call(request)
-    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //! upload sessions and a draft's send), `drafts` (what drafts and upload
 //! sessions hold between requests), `policy` (application
 //! access policies and the delay before they apply), `test_api`
-//! (`/_emulator/...`), `inbox` (the web inbox at `/`), `server` (sockets and TLS). The README lists the
+//! (`/_emulator/...`), `inbox` (the web inbox at `/`), `server` (sockets, TLS, and which side answers a request). The README lists the
 //! built-in directory and the test API.
 
 mod body;
@@ -262,7 +262,6 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
     shared.restore(loaded);
     let mut main = Router::new()
         .merge(identity::router())
-        .merge(graph::router())
         .merge(test_api::router())
         .merge(inbox::router());
 
@@ -270,9 +269,10 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         main = main.merge(identity::managed_identity_router());
     }
     let (stop, stop_rx) = watch::channel(false);
+    let front = server::Front::new(shared.clone(), with_fallback(main, shared.clone()), true);
     let mut tasks = vec![tokio::spawn(server::serve(
         listener,
-        with_fallback(main, shared.clone()),
+        front,
         tls,
         stop_rx.clone(),
     ))];
@@ -280,7 +280,7 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         let router = with_fallback(identity::managed_identity_router(), shared.clone());
         tasks.push(tokio::spawn(server::serve(
             identity_listener,
-            router,
+            server::Front::new(shared.clone(), router, false),
             None,
             stop_rx,
         )));
@@ -293,20 +293,6 @@ pub async fn start(options: Options) -> Result<Emulator, Error> {
         stop,
         tasks: Mutex::new(tasks),
     })
-}
-
-/// Counters change in every handler; saving them once each request is
-/// answered keeps the store current without touching each one.
-async fn save_counters_after(
-    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let response = next.run(request).await;
-    if let Some(store) = &shared.store {
-        store.save_counters(shared.counters.snapshot());
-    }
-    response
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -337,16 +323,7 @@ fn url_host_port(local: SocketAddr) -> String {
 }
 
 fn with_fallback(router: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
-    let router = if shared.store.is_some() {
-        router.layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            save_counters_after,
-        ))
-    } else {
-        router
-    };
     router
-        .layer(connections::RecordLayer::new(shared.clone()))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -1,21 +1,29 @@
 //! Accepting connections: plain HTTP or TLS (ALPN h2 and http/1.1), one
-//! hyper connection per socket, and the per-connection switch that lets a
-//! handler drop the connection without answering (a scripted fault).
+//! hyper connection per socket, what answers each request (the Graph side
+//! or the router), and the per-connection switch that lets a handler drop
+//! the connection without answering (a scripted fault).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::graph;
+use crate::state::Shared;
 
 /// Handed to every request of one connection; [`ConnectionControl::drop_or_fail`]
 /// closes the socket with no answer, as a network failure after the request
@@ -50,13 +58,61 @@ fn unreachable_response() -> Response {
     Response::new(Body::empty())
 }
 
-/// Serves `router` on `listener` until `shutdown` turns true.
+/// What one listener answers: on the main listener the Graph side (API
+/// versions and upload URLs) from its own dispatcher, every other path
+/// from the router; and, with a store, the counters kept after each answer.
+pub(crate) struct Front {
+    shared: Arc<Shared>,
+    router: Router,
+    /// False for the managed identity listener, which serves no Graph.
+    graph: bool,
+}
+
+impl Front {
+    pub(crate) fn new(shared: Arc<Shared>, router: Router, graph: bool) -> Self {
+        Front {
+            shared,
+            router,
+            graph,
+        }
+    }
+
+    async fn answer(&self, request: Request, connection: &ConnectionControl) -> Response {
+        let request = if self.graph {
+            match graph::serve(&self.shared, connection, request).await {
+                Ok(response) => return self.counted(response),
+                Err(request) => request,
+            }
+        } else {
+            request
+        };
+        let mut request = request;
+        request.extensions_mut().insert(connection.clone());
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        self.counted(response)
+    }
+
+    /// Counters change in every handler; saving them once each request is
+    /// answered keeps the store current without touching each one.
+    fn counted(&self, response: Response) -> Response {
+        if let Some(store) = &self.shared.store {
+            store.save_counters(self.shared.counters.snapshot());
+        }
+        response
+    }
+}
+
+/// Serves `front` on `listener` until `shutdown` turns true.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    front: Front,
     tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let front = Arc::new(front);
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -73,22 +129,22 @@ pub(crate) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let front = front.clone();
         let tls = tls.clone();
         connections.spawn(async move {
             match tls {
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => serve_connection(stream, router, peer).await,
+                    Ok(stream) => serve_connection(stream, front, peer).await,
                     Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 },
-                None => serve_connection(stream, router, peer).await,
+                None => serve_connection(stream, front, peer).await,
             }
         });
     }
     connections.shutdown().await;
 }
 
-async fn serve_connection<S>(stream: S, router: Router, peer: SocketAddr)
+async fn serve_connection<S>(stream: S, front: Arc<Front>, peer: SocketAddr)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -96,7 +152,13 @@ where
         drop: Arc::new(Notify::new()),
         peer,
     };
-    let service = TowerToHyperService::new(router.layer(axum::Extension(control.clone())));
+    let service = {
+        let control = control.clone();
+        service_fn(move |request: hyper::Request<Incoming>| {
+            let (front, control) = (front.clone(), control.clone());
+            async move { Ok::<_, Infallible>(front.answer(request.map(Body::new), &control).await) }
+        })
+    };
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::select! {

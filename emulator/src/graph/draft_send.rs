@@ -17,7 +17,7 @@ use super::validation::{
     check_message_size, check_recipient_limit, check_recipients, from_address, recipient_count,
 };
 use crate::drafts::TakeError;
-use crate::ids::random_uuid;
+use crate::ids::{random_id, uuid_text};
 use crate::message_json::MessageJson;
 use crate::state::{CounterCells, SentVia, StoredMessage};
 
@@ -67,10 +67,10 @@ async fn process(
         })?;
 
     shared.store_message(StoredMessage {
-        id: random_uuid().to_string(),
+        id: random_id(),
         mailbox: access.mailbox.address.clone(),
-        app_id: access.caller.app_id.to_string(),
-        tenant_id: access.caller.tenant_id.to_string(),
+        app_id: uuid_text(access.caller.app_id),
+        tenant_id: uuid_text(access.caller.tenant_id),
         received_at: now_rfc3339(&shared.clock),
         save_to_sent_items: true,
         request_id: ids.request_id.clone(),

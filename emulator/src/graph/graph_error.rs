@@ -1,19 +1,12 @@
 //! Graph's error shape (docs/graph-mail-protocol.md §7) and the ids every Graph answer carries.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
 use axum::Json;
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pin_project_lite::pin_project;
 use time::OffsetDateTime;
 use time::macros::format_description;
-use tower::{Layer, Service};
 
-use crate::ids::{CLIENT_REQUEST_ID, REQUEST_ID, random_uuid};
+use crate::ids::{CLIENT_REQUEST_ID, REQUEST_ID, random_id};
 
 /// `request-id` and `client-request-id` of one Graph request.
 #[derive(Debug, Clone)]
@@ -25,85 +18,39 @@ pub(crate) struct GraphRequestIds {
 const AGS_DIAGNOSTIC_NAME: HeaderName = HeaderName::from_static("x-ms-ags-diagnostic");
 const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Local Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graphmailer-emulator"}}"#;
 
-/// The layer on every Graph path: assigns the ids (echoing the client's
-/// `client-request-id`, as Graph does) and puts them on the answer, errors
-/// included, so a client can always quote them. Written as a service, not
-/// with `axum::middleware::from_fn`, because it wraps every Graph request:
-/// `from_fn` boxes each request's future and clones the inner route, which
-/// cost the emulator about as much CPU per send as its token checks.
-#[derive(Clone, Copy)]
-pub(crate) struct GraphIdsLayer;
-
-impl<S> Layer<S> for GraphIdsLayer {
-    type Service = GraphIds<S>;
-
-    fn layer(&self, inner: S) -> GraphIds<S> {
-        GraphIds { inner }
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct GraphIds<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for GraphIds<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = WithGraphIds<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        let client_request_id = request
-            .headers()
+impl GraphRequestIds {
+    /// The ids of a new Graph request, echoing the client's
+    /// `client-request-id` as Graph does (a new one without it), and the
+    /// headers that put them on the answer, errors included, so that a
+    /// client can always quote them.
+    pub(crate) fn assign(headers: &HeaderMap) -> (Self, AnswerIds) {
+        let client_request_id = headers
             .get(CLIENT_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
-            .unwrap_or_else(|| random_uuid().to_string());
+            .unwrap_or_else(random_id);
         let ids = GraphRequestIds {
-            request_id: random_uuid().to_string(),
+            request_id: random_id(),
             client_request_id,
         };
-        // The answer's headers are made first, so the ids move into the request.
-        let headers = [
+        // Made now, so that the ids themselves can move into the request.
+        let headers = AnswerIds([
             HeaderValue::from_str(&ids.request_id).ok(),
             HeaderValue::from_str(&ids.client_request_id).ok(),
-        ];
-        request.extensions_mut().insert(ids);
-        WithGraphIds {
-            inner: self.inner.call(request),
-            headers,
-        }
+        ]);
+        (ids, headers)
     }
 }
 
-pin_project! {
-    /// The route's answer, with the ids put on it.
-    pub(crate) struct WithGraphIds<F> {
-        #[pin]
-        inner: F,
-        headers: [Option<HeaderValue>; 2],
-    }
-}
+/// The `request-id` and `client-request-id` headers of one answer.
+pub(crate) struct AnswerIds([Option<HeaderValue>; 2]);
 
-impl<F, E> Future for WithGraphIds<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        let [request_id, client_request_id] = std::mem::take(this.headers);
+impl AnswerIds {
+    /// Puts the ids, and Graph's diagnostic header, on the answer.
+    pub(crate) fn put_on(self, response: &mut Response) {
+        let [request_id, client_request_id] = self.0;
         let headers = response.headers_mut();
         if let Some(v) = request_id {
             headers.insert(REQUEST_ID, v);
@@ -115,7 +62,6 @@ where
             AGS_DIAGNOSTIC_NAME,
             HeaderValue::from_static(AGS_DIAGNOSTIC),
         );
-        Poll::Ready(Ok(response))
     }
 }
 

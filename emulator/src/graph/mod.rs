@@ -31,23 +31,99 @@ mod validation;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::Path;
-use axum::http::{Method, StatusCode};
+use axum::body::{Body, HttpBody};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use axum::routing::any;
+use percent_encoding::percent_decode_str;
 
+use crate::server::ConnectionControl;
 use crate::state::Shared;
-use graph_error::{GraphIdsLayer, GraphRequestIds, graph_error};
+use graph_error::{GraphRequestIds, graph_error};
 use message_read::{Part, Target};
 use request::{Answer, GraphRequest};
 
-pub(crate) fn router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/v1.0/{*rest}", any(dispatch))
-        .route("/beta/{*rest}", any(dispatch))
-        .layer(GraphIdsLayer)
-        .merge(upload::router())
+/// Which part of the Graph side a path is for, with the rest of the path
+/// (still percent-encoded, never empty).
+#[derive(Clone, Copy)]
+enum GraphPath {
+    /// Below `/v1.0/` or `/beta/`.
+    Api,
+    /// An upload URL, below `/upload/`.
+    Upload,
+}
+
+fn graph_path(path: &str) -> Option<(GraphPath, &str)> {
+    let (kind, rest) = match path
+        .strip_prefix("/v1.0/")
+        .or_else(|| path.strip_prefix("/beta/"))
+    {
+        Some(rest) => (GraphPath::Api, rest),
+        None => (GraphPath::Upload, path.strip_prefix("/upload/")?),
+    };
+    (!rest.is_empty()).then_some((kind, rest))
+}
+
+/// Answers a request for the Graph side, or gives it back when it is for
+/// another path (the router has those). Graph has its own dispatcher below
+/// the version segment, so its requests skip the router: its matching,
+/// extraction and boxing cost a `sendMail` about 4 µs of CPU, as much as
+/// the token, mailbox and throttle checks together (bench/README.md).
+///
+/// Every answer carries the ids; each request is counted against its
+/// connection for `GET /_emulator/connections`.
+pub(crate) async fn serve(
+    shared: &Arc<Shared>,
+    connection: &ConnectionControl,
+    request: Request,
+) -> Result<Response, Request> {
+    let Some((kind, rest)) = graph_path(request.uri().path()) else {
+        return Err(request);
+    };
+    shared
+        .connections
+        .record(connection.peer, request.uri().path());
+    let rest = percent_decode_str(rest)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned);
+    let (ids, answer_ids) = GraphRequestIds::assign(request.headers());
+    let head = request.method() == Method::HEAD;
+    let connection = Some(connection.clone());
+    let mut response = match (rest, kind) {
+        (Err(_), _) => graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid URL: the path is not UTF-8 once percent-decoded.",
+            &ids,
+        ),
+        (Ok(rest), GraphPath::Api) => {
+            let request = GraphRequest::new(shared.clone(), ids, connection, request);
+            dispatch(&rest, request)
+                .await
+                .unwrap_or_else(|refused| refused)
+        }
+        (Ok(rest), GraphPath::Upload) => {
+            upload::upload_url(shared, &rest, ids, connection, request).await
+        }
+    };
+    answer_ids.put_on(&mut response);
+    if head {
+        without_body(&mut response);
+    }
+    Ok(response)
+}
+
+/// An answer to HEAD has no body (RFC 9110, 9.3.2), and its length is the
+/// one the body would have had. HTTP/1.1 leaves the body out by itself;
+/// HTTP/2 would send it, and the client reset the stream.
+fn without_body(response: &mut Response) {
+    if let Some(length) = response.body().size_hint().exact() {
+        response
+            .headers_mut()
+            .entry(header::CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(length));
+    }
+    *response.body_mut() = Body::empty();
 }
 
 /// Graph accepts an action by its short name or qualified with its namespace.
@@ -83,8 +159,8 @@ fn key_segments(rest: &str) -> Vec<&str> {
     out
 }
 
-async fn dispatch(Path(rest): Path<String>, request: GraphRequest) -> Answer {
-    let segments = key_segments(&rest);
+async fn dispatch(rest: &str, request: GraphRequest) -> Answer {
+    let segments = key_segments(rest);
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
     let post = request.method == Method::POST;
     let get = request.method == Method::GET;
@@ -218,4 +294,56 @@ fn method_not_allowed(ids: &GraphRequestIds) -> Response {
         "Specified HTTP method is not allowed for the request target.",
         ids,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_graph_side_is_told_by_the_path() {
+        let kind =
+            |path| graph_path(path).map(|(kind, rest)| (matches!(kind, GraphPath::Api), rest));
+        assert_eq!(
+            kind("/v1.0/users/a%40b/sendMail"),
+            Some((true, "users/a%40b/sendMail"))
+        );
+        assert_eq!(kind("/beta/me"), Some((true, "me")));
+        assert_eq!(kind("/upload/users/a/x"), Some((false, "users/a/x")));
+        for other in [
+            "/v1.0/",
+            "/v1.0",
+            "/V1.0/me",
+            "/upload/",
+            "/_emulator/counters",
+            "/",
+            "/common/oauth2/v2.0/token",
+        ] {
+            assert_eq!(kind(other), None, "{other}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_to_head_keeps_its_length_and_loses_its_body() {
+        let mut response = graph_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+            &GraphRequestIds {
+                request_id: "r".into(),
+                client_request_id: "c".into(),
+            },
+        );
+        let length = response.body().size_hint().exact().unwrap();
+        assert!(length > 0);
+        without_body(&mut response);
+        assert_eq!(
+            response.headers()[header::CONTENT_LENGTH],
+            length.to_string().as_str()
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(body.is_empty());
+    }
 }

@@ -1,14 +1,14 @@
 //! One Graph request as every handler takes it: the emulator's state, the
-//! ids the middleware gave it, its connection and its parts. The path's
+//! ids assigned to it, its connection and its parts. The path's
 //! parameters are not in it: each route names its own (a mailbox, a
 //! message, a folder), as plain arguments beside the request.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use bytes::Bytes;
 
 use super::access::{MailboxAccess, open_mailbox};
@@ -37,33 +37,25 @@ pub(super) struct GraphRequest {
     body: Mutex<Body>,
 }
 
-impl FromRequest<Arc<Shared>> for GraphRequest {
-    type Rejection = Response;
-
-    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, Response> {
-        let (mut parts, body) = request.into_parts();
-        // Taken, not copied: the middleware that put them there keeps its own.
-        let ids = parts
-            .extensions
-            .remove::<GraphRequestIds>()
-            .ok_or_else(|| {
-                let missing = "the Graph ids middleware did not run";
-                (StatusCode::INTERNAL_SERVER_ERROR, missing).into_response()
-            })?;
-        let connection = parts.extensions.get::<ConnectionControl>().cloned();
-        Ok(GraphRequest {
-            shared: shared.clone(),
+impl GraphRequest {
+    pub fn new(
+        shared: Arc<Shared>,
+        ids: GraphRequestIds,
+        connection: Option<ConnectionControl>,
+        request: Request,
+    ) -> Self {
+        let (parts, body) = request.into_parts();
+        GraphRequest {
+            shared,
             ids,
             connection,
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,
             body: Mutex::new(body),
-        })
+        }
     }
-}
 
-impl GraphRequest {
     pub fn query(&self) -> Option<&str> {
         self.uri.query()
     }

@@ -29,7 +29,7 @@ use crate::body::{BodyRead, read_limited};
 use crate::defaults::MAX_REQUEST_BYTES;
 use crate::directory::Mailbox;
 use crate::faults::Fault;
-use crate::ids::random_uuid;
+use crate::ids::{random_id, uuid_text};
 use crate::message_json::MessageJson;
 use crate::server::ConnectionControl;
 use crate::settings::Settings;
@@ -148,10 +148,10 @@ async fn process(
     check_send_as(access.mailbox, payload.from.as_deref(), ids).map_err(refuse)?;
 
     shared.store_message(StoredMessage {
-        id: random_uuid().to_string(),
+        id: random_id(),
         mailbox: access.mailbox.address.clone(),
-        app_id: access.caller.app_id.to_string(),
-        tenant_id: access.caller.tenant_id.to_string(),
+        app_id: uuid_text(access.caller.app_id),
+        tenant_id: uuid_text(access.caller.tenant_id),
         received_at: now_rfc3339(&shared.clock),
         save_to_sent_items: payload.save_to_sent_items,
         request_id: ids.request_id.clone(),

@@ -14,12 +14,11 @@
 //! `innerError`. A client that parses these case-sensitively as Graph's
 //! camelCase fails here, as it would in production.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -33,26 +32,18 @@ use crate::drafts::{Append, SessionRef, SessionStatus, rfc3339};
 use crate::server::ConnectionControl;
 use crate::state::{CounterCells, Shared, lock};
 
-/// The routes of upload URLs (outside `/v1.0`).
-pub(crate) fn router() -> axum::Router<Arc<Shared>> {
-    axum::Router::new()
-        .route("/upload/{*rest}", axum::routing::any(upload_url))
-        .layer(super::graph_error::GraphIdsLayer)
-}
-
-/// `PUT` a chunk, `GET` the session's status, `DELETE` to cancel. Takes
+/// `PUT` a chunk, `GET` the session's status, `DELETE` to cancel, at an
+/// upload URL (outside `/v1.0`); `rest` is its path below `/upload/`. Takes
 /// the whole request: its parts come from one place instead of an
 /// extractor per part.
-async fn upload_url(
-    State(shared): State<Arc<Shared>>,
-    Path(rest): Path<String>,
+pub(super) async fn upload_url(
+    shared: &Shared,
+    rest: &str,
+    ids: GraphRequestIds,
+    connection: Option<ConnectionControl>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(ids) = parts.extensions.get::<GraphRequestIds>().cloned() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let connection = parts.extensions.get::<ConnectionControl>().cloned();
     let (method, headers, query) = (parts.method, parts.headers, parts.uri.query());
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
@@ -89,7 +80,7 @@ async fn upload_url(
     };
     match method {
         Method::PUT => {
-            let put = put_chunk(&shared, &ids, &target, &headers, body).await;
+            let put = put_chunk(shared, &ids, &target, &headers, body).await;
             match put {
                 Put::Answer(response) => response,
                 Put::Drop => ConnectionControl::drop_or_fail(connection.as_ref()).await,

@@ -499,3 +499,72 @@ async fn every_graph_answer_carries_the_ids() {
     }
     assert!(answer.header("x-ms-ags-diagnostic").is_some());
 }
+
+/// Graph's paths are read below the version segment as Graph reads them:
+/// percent-decoded (a mailbox as `erp%40contoso.test`), `/beta` beside
+/// `/v1.0`; a path that is not UTF-8 once decoded is refused as Graph
+/// refuses a bad request, with the ids; a version with nothing below it is
+/// not an endpoint; and HEAD has its answer's headers without a body.
+#[tokio::test]
+async fn graph_paths_are_decoded_below_the_version() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let encoded = d::ERP_MAILBOX.replace('@', "%40");
+    for version in ["v1.0", "beta"] {
+        let response = emu
+            .http
+            .post(format!("{}/{version}/users/{encoded}/sendMail", emu.url()))
+            .bearer_auth(&token)
+            .json(&message("Encoded"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(Answer::read(response).await.status, 202, "{version}");
+    }
+    let stored = emu.get("messages").await.json["messages"].clone();
+    assert_eq!(stored.as_array().unwrap().len(), 2);
+    assert_eq!(stored[0]["mailbox"], d::ERP_MAILBOX);
+
+    let not_utf8 = emu
+        .http
+        .get(format!("{}/v1.0/users/%FF%FE", emu.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::read(not_utf8).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json["error"]["code"], "BadRequest");
+    assert!(answer.header("request-id").is_some());
+
+    for bare in ["/v1.0/", "/v1.0", "/V1.0/users"] {
+        let response = emu
+            .http
+            .get(format!("{}{bare}", emu.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(Answer::read(response).await.status, 404, "{bare}");
+    }
+
+    let head = emu
+        .http
+        .head(format!(
+            "{}/v1.0/users/{}/sendMail",
+            emu.url(),
+            d::ERP_MAILBOX
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
+    assert!(head.headers().contains_key("request-id"));
+    let length: usize = head.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length > 0, "the length a GET's body would have");
+    assert!(head.bytes().await.unwrap().is_empty());
+}
