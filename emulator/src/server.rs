@@ -10,8 +10,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -25,7 +25,7 @@ use tower::ServiceExt;
 use crate::graph;
 use crate::state::Shared;
 
-/// Handed to every request of one connection; [`ConnectionControl::drop_or_fail`]
+/// Handed to every request of one connection; [`ConnectionControl::drop_connection`]
 /// closes the socket with no answer, as a network failure after the request
 /// was sent would.
 #[derive(Clone)]
@@ -36,26 +36,12 @@ pub(crate) struct ConnectionControl {
 }
 
 impl ConnectionControl {
-    /// Drops the connection and never returns; without a connection to drop
-    /// (the router called in-process) answers 502 so the fault is still visible.
-    pub(crate) async fn drop_or_fail(connection: Option<&ConnectionControl>) -> Response {
-        match connection {
-            Some(control) => {
-                control.drop.notify_one();
-                std::future::pending::<()>().await;
-                unreachable_response()
-            }
-            None => (
-                StatusCode::BAD_GATEWAY,
-                "connection dropped (injected fault)",
-            )
-                .into_response(),
-        }
+    /// Drops the connection; the answer is never sent.
+    pub(crate) async fn drop_connection(&self) -> Response {
+        self.drop.notify_one();
+        std::future::pending::<()>().await;
+        Response::new(Body::empty())
     }
-}
-
-fn unreachable_response() -> Response {
-    Response::new(Body::empty())
 }
 
 /// What one listener answers: on the main listener the Graph side (API

@@ -88,7 +88,7 @@ pub(crate) async fn serve(
         .map(std::borrow::Cow::into_owned);
     let (ids, answer_ids) = GraphRequestIds::assign(request.headers());
     let head = request.method() == Method::HEAD;
-    let connection = Some(connection.clone());
+    let connection = connection.clone();
     let mut response = match (rest, kind) {
         (Err(_), _) => graph_error(
             StatusCode::BAD_REQUEST,

@@ -25,9 +25,8 @@ pub(super) type Answer = Result<Response, Response>;
 pub(super) struct GraphRequest {
     pub shared: Arc<Shared>,
     pub ids: GraphRequestIds,
-    /// The connection a scripted fault may drop; `None` when the router is
-    /// called in-process.
-    pub connection: Option<ConnectionControl>,
+    /// The connection a scripted fault may drop.
+    pub connection: ConnectionControl,
     pub method: Method,
     pub uri: Uri,
     pub headers: HeaderMap,
@@ -41,7 +40,7 @@ impl GraphRequest {
     pub fn new(
         shared: Arc<Shared>,
         ids: GraphRequestIds,
-        connection: Option<ConnectionControl>,
+        connection: ConnectionControl,
         request: Request,
     ) -> Self {
         let (parts, body) = request.into_parts();

@@ -31,7 +31,6 @@ use crate::directory::Mailbox;
 use crate::faults::Fault;
 use crate::ids::{random_id, uuid_text};
 use crate::message_json::MessageJson;
-use crate::server::ConnectionControl;
 use crate::settings::Settings;
 use crate::state::{CounterCells, SentVia, Shared, StoredMessage, lock};
 
@@ -126,7 +125,7 @@ pub(super) async fn answer_send(
         Outcome::Respond(response) => response,
         Outcome::DropConnection => {
             tracing::info!(request_id = %request.ids.request_id, "fault: dropping the send's connection");
-            ConnectionControl::drop_or_fail(request.connection.as_ref()).await
+            request.connection.drop_connection().await
         }
     }
 }

@@ -40,7 +40,7 @@ pub(super) async fn upload_url(
     shared: &Shared,
     rest: &str,
     ids: GraphRequestIds,
-    connection: Option<ConnectionControl>,
+    connection: ConnectionControl,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -83,7 +83,7 @@ pub(super) async fn upload_url(
             let put = put_chunk(shared, &ids, &target, &headers, body).await;
             match put {
                 Put::Answer(response) => response,
-                Put::Drop => ConnectionControl::drop_or_fail(connection.as_ref()).await,
+                Put::Drop => connection.drop_connection().await,
             }
         }
         Method::GET => {

@@ -91,7 +91,7 @@ impl IdentityError {
 
 async fn imds(
     state: State<Arc<Shared>>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     query: Query<HashMap<String, String>>,
 ) -> Response {
@@ -100,7 +100,7 @@ async fn imds(
 
 async fn app_service(
     state: State<Arc<Shared>>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     query: Query<HashMap<String, String>>,
 ) -> Response {
@@ -109,7 +109,7 @@ async fn app_service(
 
 async fn answer(
     State(shared): State<Arc<Shared>>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     flavor: Flavor,
@@ -126,7 +126,7 @@ async fn answer(
     if let Some(fault) = fault {
         CounterCells::bump(&shared.counters.faults_injected);
         if fault.drop_after_body {
-            return ConnectionControl::drop_or_fail(connection.as_deref()).await;
+            return connection.drop_connection().await;
         }
         if fault.status == Some(429) {
             CounterCells::bump(&shared.counters.throttled);

@@ -53,7 +53,7 @@ pub(super) enum Endpoint {
 pub(super) async fn token_v2(
     state: State<Arc<Shared>>,
     tenant: Path<String>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -63,7 +63,7 @@ pub(super) async fn token_v2(
 pub(super) async fn token_v1(
     state: State<Arc<Shared>>,
     tenant: Path<String>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -73,7 +73,7 @@ pub(super) async fn token_v1(
 async fn token(
     State(shared): State<Arc<Shared>>,
     Path(tenant): Path<String>,
-    connection: Option<Extension<ConnectionControl>>,
+    connection: Extension<ConnectionControl>,
     headers: HeaderMap,
     body: Body,
     endpoint: Endpoint,
@@ -101,7 +101,7 @@ async fn token(
         CounterCells::bump(&shared.counters.faults_injected);
         if fault.drop_after_body {
             tracing::info!(tenant = %tenant, "fault: dropping token request connection");
-            return ConnectionControl::drop_or_fail(connection.as_deref()).await;
+            return connection.drop_connection().await;
         }
         CounterCells::bump(&shared.counters.token_errors);
         if fault.status == Some(429) {
