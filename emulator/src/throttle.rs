@@ -20,8 +20,8 @@ type Key = (Uuid, String);
 #[derive(Default)]
 struct SlotState {
     in_flight: u32,
-    /// When each admitted request of the current window arrived, oldest first.
-    recent: VecDeque<Instant>,
+    /// The requests admitted in the current window.
+    recent: RateWindow,
     /// Until when the last 429's `Retry-After` asks the app to wait.
     retry_not_before: Option<Instant>,
 }
@@ -31,6 +31,78 @@ impl SlotState {
         self.in_flight == 0
             && self.recent.is_empty()
             && self.retry_not_before.is_none_or(|t| t <= now)
+    }
+}
+
+/// Slices a window is kept in.
+const SLICES: u32 = 1000;
+
+/// The requests admitted in the last window, counted in at most about
+/// [`SLICES`] slices of it, so that its memory is bounded whatever the
+/// limit: a limit raised to turn throttling off (the benchmarks do) would
+/// otherwise keep every request's time for the whole window, 15 million
+/// of them at 25,000 sends a second over Graph's 10 minutes. A slice
+/// leaves the window when its last request does, so a request is counted
+/// at most a thousandth of the window too long, never too short.
+#[derive(Default)]
+struct RateWindow {
+    slices: VecDeque<Slice>,
+    /// The requests in `slices`.
+    admitted: u64,
+}
+
+struct Slice {
+    start: Instant,
+    last: Instant,
+    requests: u64,
+}
+
+impl RateWindow {
+    fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.slices.clear();
+        self.admitted = 0;
+    }
+
+    /// Forgets the slices whose last request is a whole window old.
+    fn age_out(&mut self, now: Instant, window: Duration) {
+        while let Some(requests) = self
+            .slices
+            .front()
+            .filter(|s| now.duration_since(s.last) >= window)
+            .map(|s| s.requests)
+        {
+            self.admitted -= requests;
+            self.slices.pop_front();
+        }
+    }
+
+    /// When the request `back` places from the newest leaves the window.
+    fn frees_at(&self, back: u64, window: Duration) -> Option<Instant> {
+        let mut seen = 0;
+        self.slices.iter().rev().find_map(|slice| {
+            seen += slice.requests;
+            (seen >= back).then_some(slice.last + window)
+        })
+    }
+
+    fn admit(&mut self, now: Instant, window: Duration) {
+        let width = window / SLICES;
+        match self.slices.back_mut() {
+            Some(slice) if now.duration_since(slice.start) < width => {
+                slice.last = now;
+                slice.requests += 1;
+            }
+            _ => self.slices.push_back(Slice {
+                start: now,
+                last: now,
+                requests: 1,
+            }),
+        }
+        self.admitted += 1;
     }
 }
 
@@ -102,23 +174,17 @@ impl Throttle {
             };
         }
         let window = Duration::from_secs(settings.rate_limit_window_secs);
-        while slot
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            slot.recent.pop_front();
-        }
-        let limit = settings.rate_limit_requests as usize;
-        if slot.recent.len() >= limit {
+        slot.recent.age_out(now, window);
+        let limit = u64::from(settings.rate_limit_requests);
+        if slot.recent.admitted >= limit {
             // The window frees up when the request `limit` places back ages out.
-            let oldest = slot.recent[slot.recent.len() - limit];
-            let wait = seconds_until(oldest + window, now);
+            let frees_at = slot.recent.frees_at(limit, window).unwrap_or(now);
+            let wait = seconds_until(frees_at, now);
             return Admission::OverRate {
                 retry_after_secs: refuse(slot, wait),
             };
         }
-        slot.recent.push_back(now);
+        slot.recent.admit(now, window);
         Admission::Admitted(SlotGuard {
             slots: Arc::clone(&self.slots),
             key: Some(key),
@@ -161,6 +227,61 @@ impl Drop for SlotGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_stays_small_whatever_the_rate() {
+        let window = Duration::from_secs(600);
+        let start = Instant::now();
+        let mut recent = RateWindow::default();
+        // 25,000 requests a second for 12 minutes: more than a window.
+        for i in 0..18_000_000u64 {
+            let now = start + Duration::from_micros(i * 40);
+            recent.age_out(now, window);
+            recent.admit(now, window);
+        }
+        assert!(
+            recent.slices.len() <= SLICES as usize + 2,
+            "{}",
+            recent.slices.len()
+        );
+        // The last 600 s hold 15 million, give or take a slice.
+        let slice = 25_000 * 600 / u64::from(SLICES);
+        assert!(
+            recent.admitted.abs_diff(15_000_000) <= slice,
+            "{}",
+            recent.admitted
+        );
+    }
+
+    #[test]
+    fn a_request_leaves_the_window_with_its_slice_and_never_early() {
+        let window = Duration::from_secs(600);
+        let t0 = Instant::now();
+        let mut recent = RateWindow::default();
+        recent.admit(t0, window);
+        recent.admit(t0 + Duration::from_millis(100), window);
+        recent.admit(t0 + Duration::from_secs(10), window);
+        assert_eq!(
+            recent.slices.len(),
+            2,
+            "the first two share a slice (0.6 s wide)"
+        );
+        // The second newest arrived at 100 ms: its slice's last request.
+        assert_eq!(
+            recent.frees_at(2, window),
+            Some(t0 + Duration::from_millis(100) + window)
+        );
+        assert_eq!(recent.frees_at(4, window), None);
+        // At 600 s the first request is a window old, but its slice's last
+        // is not: both still count.
+        recent.age_out(t0 + window, window);
+        assert_eq!(recent.admitted, 3);
+        recent.age_out(t0 + window + Duration::from_millis(100), window);
+        assert_eq!(recent.admitted, 1);
+        recent.age_out(t0 + window + Duration::from_secs(10), window);
+        assert!(recent.is_empty());
+        assert_eq!(recent.admitted, 0);
+    }
 
     #[test]
     fn concurrency_and_rate() {

@@ -568,3 +568,39 @@ async fn graph_paths_are_decoded_below_the_version() {
     assert!(length > 0, "the length a GET's body would have");
     assert!(head.bytes().await.unwrap().is_empty());
 }
+
+/// Graph's request budget per app and mailbox: past it a 429 that says
+/// which limit and when the window frees up, and the budget back once the
+/// window has passed.
+#[tokio::test]
+async fn the_request_budget_refuses_past_it_and_comes_back_after_the_window() {
+    let emu = Emu::start().await;
+    let budget = json!({"rate_limit_requests": 2, "rate_limit_window_secs": 60});
+    assert_eq!(emu.put("settings", budget).await.status, 200);
+    let token = emu.erp_token().await;
+    for _ in 0..2 {
+        let sent = emu
+            .send(&token, d::ERP_MAILBOX, &message("In budget"))
+            .await;
+        assert_eq!(sent.status, 202);
+    }
+    let refused = emu.send(&token, d::ERP_MAILBOX, &message("Over")).await;
+    assert_eq!(refused.status, 429);
+    assert!(
+        refused.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("MailboxRequestRate")),
+        "{:?}",
+        refused.json
+    );
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (59..=61).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    emu.advance_clock(61_000).await;
+    let sent = emu
+        .send(&token, d::ERP_MAILBOX, &message("Window passed"))
+        .await;
+    assert_eq!(sent.status, 202);
+}
