@@ -63,16 +63,13 @@ impl Front {
         }
     }
 
-    async fn answer(&self, request: Request, connection: &ConnectionControl) -> Response {
-        let request = if self.graph {
+    async fn answer(&self, mut request: Request, connection: &ConnectionControl) -> Response {
+        if self.graph {
             match graph::serve(&self.shared, connection, request).await {
                 Ok(response) => return self.counted(response),
-                Err(request) => request,
+                Err(not_graph) => request = not_graph,
             }
-        } else {
-            request
-        };
-        let mut request = request;
+        }
         request.extensions_mut().insert(connection.clone());
         let response = match self.router.clone().oneshot(request).await {
             Ok(response) => response,
