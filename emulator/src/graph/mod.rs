@@ -114,8 +114,9 @@ pub(crate) async fn serve(
 }
 
 /// An answer to HEAD has no body (RFC 9110, 9.3.2), and its length is the
-/// one the body would have had. HTTP/1.1 leaves the body out by itself;
-/// HTTP/2 would send it, and the client reset the stream.
+/// one the body would have had, as axum's router answers it. HTTP/1.1
+/// leaves the body out by itself; HTTP/2 would send it, and the client
+/// reset the stream.
 fn without_body(response: &mut Response) {
     if let Some(length) = response.body().size_hint().exact() {
         response
