@@ -19,11 +19,13 @@ pub(crate) struct ConnectionLog {
 }
 
 impl ConnectionLog {
-    /// Counts a request on the connection from `peer`, when its path names
-    /// a mailbox.
-    pub(crate) fn record(&self, peer: SocketAddr, path: &str) {
-        let Some(mailbox) = mailbox_of(path) else {
-            return;
+    /// Counts a request for `mailbox` (as its path named it, decoded) on the
+    /// connection from `peer`, in lower case, as Graph matches addresses.
+    pub(crate) fn record(&self, peer: SocketAddr, mailbox: &str) {
+        let mailbox = if mailbox.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(mailbox.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(mailbox)
         };
         let mut connections = lock(&self.connections);
         let requests = connections.entry(peer).or_default();
@@ -50,43 +52,27 @@ impl ConnectionLog {
     }
 }
 
-/// The mailbox of `/v1.0/users/{mailbox}/...`, decoded and in lower case (as
-/// Graph matches addresses); borrowed from the path when it is already so.
-fn mailbox_of(path: &str) -> Option<Cow<'_, str>> {
-    let segment = path.strip_prefix("/v1.0/users/")?.split('/').next()?;
-    let plain = |b: u8| b.is_ascii() && !b.is_ascii_uppercase() && !b"%+&".contains(&b);
-    if segment.bytes().all(plain) {
-        return Some(Cow::Borrowed(segment));
-    }
-    let decoded: String = url::form_urlencoded::parse(format!("m={segment}").as_bytes())
-        .next()?
-        .1
-        .into_owned();
-    Some(Cow::Owned(decoded.to_lowercase()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_mailbox_is_read_from_a_users_path() {
-        assert_eq!(
-            mailbox_of("/v1.0/users/ERP%40contoso.test/sendMail").as_deref(),
-            Some("erp@contoso.test")
+    fn a_mailbox_is_counted_in_lower_case_per_connection() {
+        let log = ConnectionLog::default();
+        let (one, two) = (
+            "127.0.0.1:40001".parse().unwrap(),
+            "127.0.0.1:40002".parse().unwrap(),
         );
+        log.record(one, "erp@contoso.test");
+        log.record(one, "ERP@Contoso.test");
+        log.record(one, "a+b@x.test");
+        log.record(two, "erp@contoso.test");
         assert_eq!(
-            mailbox_of("/v1.0/users/a+b%40x.test").as_deref(),
-            Some("a b@x.test")
+            log.to_json(),
+            json!({"connections": [
+                {"peer": "127.0.0.1:40001", "requests": {"a+b@x.test": 1, "erp@contoso.test": 2}},
+                {"peer": "127.0.0.1:40002", "requests": {"erp@contoso.test": 1}},
+            ]})
         );
-        assert_eq!(
-            mailbox_of("/v1.0/users/erp@contoso.test/sendMail").as_deref(),
-            Some("erp@contoso.test")
-        );
-        assert_eq!(
-            mailbox_of("/v1.0/users/Erp@Contoso.test").as_deref(),
-            Some("erp@contoso.test")
-        );
-        assert_eq!(mailbox_of("/_emulator/counters"), None);
     }
 }

@@ -70,8 +70,8 @@ fn graph_path(path: &str) -> Option<(GraphPath, &str)> {
 /// extraction and boxing cost a `sendMail` about 4 µs of CPU, as much as
 /// the token, mailbox and throttle checks together (bench/README.md).
 ///
-/// Every answer carries the ids; each request is counted against its
-/// connection for `GET /_emulator/connections`.
+/// Every answer carries the ids; each request below `users/{mailbox}` is
+/// counted against its connection for `GET /_emulator/connections`.
 pub(crate) async fn serve(
     shared: &Arc<Shared>,
     connection: &ConnectionControl,
@@ -80,9 +80,6 @@ pub(crate) async fn serve(
     let Some((kind, rest)) = graph_path(request.uri().path()) else {
         return Err(request);
     };
-    shared
-        .connections
-        .record(connection.peer, request.uri().path());
     let rest = percent_decode_str(rest)
         .decode_utf8()
         .map(std::borrow::Cow::into_owned);
@@ -97,8 +94,14 @@ pub(crate) async fn serve(
             &ids,
         ),
         (Ok(rest), GraphPath::Api) => {
+            let segments = key_segments(&rest);
+            if let [users, mailbox, ..] = segments.as_slice()
+                && users.eq_ignore_ascii_case("users")
+            {
+                shared.connections.record(connection.peer, mailbox);
+            }
             let request = GraphRequest::new(shared.clone(), ids, connection, request);
-            dispatch(&rest, request)
+            dispatch(&segments, request)
                 .await
                 .unwrap_or_else(|refused| refused)
         }
@@ -160,12 +163,11 @@ fn key_segments(rest: &str) -> Vec<&str> {
     out
 }
 
-async fn dispatch(rest: &str, request: GraphRequest) -> Answer {
-    let segments = key_segments(rest);
+async fn dispatch(segments: &[&str], request: GraphRequest) -> Answer {
     let is = |s: &str, name: &str| s.eq_ignore_ascii_case(name);
     let post = request.method == Method::POST;
     let get = request.method == Method::GET;
-    match segments.as_slice() {
+    match segments {
         [users, id, action] if is(users, "users") && is(action, "sendMail") => {
             if !post {
                 return Err(method_not_allowed(&request.ids));

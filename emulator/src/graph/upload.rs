@@ -275,7 +275,7 @@ fn outlook_error_body(code: &str, message: &str) -> Value {
 }
 
 /// An upload-host refusal; the request ids travel in its headers (the
-/// middleware sets them), not in the body.
+/// Graph side puts them on every answer), not in the body.
 fn outlook_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(outlook_error_body(code, message))).into_response()
 }

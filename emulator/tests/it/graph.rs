@@ -463,7 +463,7 @@ async fn mime_sends_are_accepted_and_bad_base64_refused() {
 #[tokio::test]
 async fn every_graph_answer_carries_the_ids() {
     let emu = Emu::start().await;
-    let unknown_user = emu
+    let no_token = emu
         .http
         .post(format!(
             "{}/v1.0/users/nobody@nowhere.test/sendMail",
@@ -474,7 +474,7 @@ async fn every_graph_answer_carries_the_ids() {
         .send()
         .await
         .unwrap();
-    let answer = Answer::read(unknown_user).await;
+    let answer = Answer::read(no_token).await;
     assert_eq!(answer.status, 401);
     assert_eq!(
         answer.header("client-request-id"),
@@ -492,7 +492,7 @@ async fn every_graph_answer_carries_the_ids() {
         .await
         .unwrap();
     let answer = Answer::read(upload).await;
-    assert!(answer.status >= 400, "an unknown upload URL is refused");
+    assert_eq!(answer.status, 404, "an unknown upload URL is refused");
     for id in ["request-id", "client-request-id"] {
         let value = answer.header(id).unwrap_or_default();
         assert!(uuid::Uuid::parse_str(value).is_ok(), "{id}: {value:?}");
@@ -501,8 +501,9 @@ async fn every_graph_answer_carries_the_ids() {
 }
 
 /// Graph's paths are read below the version segment as Graph reads them:
-/// percent-decoded (a mailbox as `erp%40contoso.test`), `/beta` beside
-/// `/v1.0`; a path that is not UTF-8 once decoded is refused as Graph
+/// percent-decoded (a mailbox as `erp%40contoso.test`), an OData key
+/// (`users('ERP@...')`) alike, `/beta` beside `/v1.0`, and the connection
+/// log counts them all under the one mailbox; a path that is not UTF-8 once decoded is refused as Graph
 /// refuses a bad request, with the ids; a version with nothing below it is
 /// not an endpoint; and HEAD has its answer's headers without a body.
 #[tokio::test]
@@ -521,9 +522,31 @@ async fn graph_paths_are_decoded_below_the_version() {
             .unwrap();
         assert_eq!(Answer::read(response).await.status, 202, "{version}");
     }
+    let odata_key = emu
+        .http
+        .post(format!(
+            "{}/v1.0/users('{}')/sendMail",
+            emu.url(),
+            d::ERP_MAILBOX.to_uppercase()
+        ))
+        .bearer_auth(&token)
+        .json(&message("OData key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Answer::read(odata_key).await.status, 202);
     let stored = emu.get("messages").await.json["messages"].clone();
-    assert_eq!(stored.as_array().unwrap().len(), 2);
+    assert_eq!(stored.as_array().unwrap().len(), 3);
     assert_eq!(stored[0]["mailbox"], d::ERP_MAILBOX);
+    // The connection log counts each under the mailbox as Graph reads it.
+    let connections = emu.get("connections").await.json["connections"].clone();
+    let counted: u64 = connections
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["requests"][d::ERP_MAILBOX].as_u64())
+        .sum();
+    assert_eq!(counted, 3, "{connections}");
 
     let not_utf8 = emu
         .http
