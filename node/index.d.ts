@@ -52,6 +52,27 @@ export interface GraphMailerError extends Error {
   retryAfter?: number
 }
 
+/**
+ * What a send rejects with when its `signal` aborts: Node's `AbortError`
+ * (`name`, `code`, and the signal's reason as `cause`), and whether the mail
+ * may already have gone out.
+ */
+export interface SendAbortError extends Error {
+  name: 'AbortError'
+  code: 'ABORT_ERR'
+  /**
+   * True when the abort came after the request reached Microsoft: the mail
+   * may have been sent, and Graph has no idempotency key, so sending it again
+   * may send it twice (look in Sent Items first). False: nothing went out,
+   * and sending again is safe.
+   */
+  mayHaveBeenSent: boolean
+  /** The request's `client-request-id`, when `mayHaveBeenSent`. */
+  requestId?: string
+  /** What to do before sending again, when `mayHaveBeenSent`. */
+  hint?: string
+}
+
 /** graphmailer's version (the Rust core's). */
 export declare const version: string
 
@@ -155,9 +176,10 @@ export declare class Mailer {
    * `Error` whose `code` says what went wrong (`ERR_INVALID_MESSAGE`,
    * `ERR_ACCESS_DENIED`, ...) with `graphCode`, `requestId` and `hint`
    * when known, or with a `TypeError` naming a message field of the wrong
-   * type. With `signal`, rejects with an `AbortError` when it aborts before
-   * Graph accepted the mail (a large message's draft is then deleted). The
-   * work runs off the JavaScript thread.
+   * type. With `signal`, rejects with a `SendAbortError` when it aborts
+   * before Graph accepted the mail (a large message's draft is then
+   * deleted); its `mayHaveBeenSent` says whether the request had already
+   * reached Microsoft. The work runs off the JavaScript thread.
    */
   send(message: SendOptions): Promise<SendReceipt>
   /**
@@ -580,7 +602,7 @@ export interface RunSummary {
 export interface SendMimeOptions {
   /** The mailbox to send as (default: the message's From address). */
   sender?: string
-  /** Stops the send when it aborts; the promise rejects with an `AbortError`. */
+  /** Stops the send when it aborts; the promise rejects with a `SendAbortError`. */
   signal?: AbortSignal
 }
 
@@ -604,9 +626,9 @@ export interface SendOptions {
   /** Keep a copy in the sender's Sent Items (default true). */
   saveToSentItems?: boolean
   /**
-   * Stops the send when it aborts: the promise rejects with an `AbortError`
-   * (unless Graph had already accepted the mail), and a large message's
-   * draft is deleted.
+   * Stops the send when it aborts: the promise rejects with a
+   * `SendAbortError` (unless Graph had already accepted the mail), and a
+   * large message's draft is deleted, unless its send had gone out.
    */
   signal?: AbortSignal
   /**

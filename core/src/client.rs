@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::connection_pool::ConnectionPool;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph_error::{graph_error, header};
+use crate::handover::InFlight;
 use crate::hints::{self, HintContext};
 use crate::http;
 use crate::mailbox_limiter::MailboxLimiter;
@@ -180,7 +181,13 @@ impl GraphClient {
             let outcome = {
                 let slot = self.limiter.acquire(mailbox).await;
                 let connection = self.connections.get(slot.connection, &self.config);
-                self.attempt(connection, &token, &call).await
+                let in_flight =
+                    sends_mail.then(|| InFlight::start(mailbox, &call.client_request_id));
+                let outcome = self.attempt(connection, &token, &call).await;
+                if let Some(in_flight) = in_flight {
+                    in_flight.ended(outcome.may_have_sent());
+                }
+                outcome
             };
             let error = match outcome {
                 Attempt::Done { body, request_id } => {
@@ -380,6 +387,18 @@ enum Attempt {
     TokenRefused(Error),
     Retryable(Error),
     Final(Error),
+}
+
+impl Attempt {
+    /// Whether Graph may have taken the request: it accepted it, or no
+    /// answer says it did not.
+    fn may_have_sent(&self) -> bool {
+        match self {
+            Attempt::Done { .. } => true,
+            Attempt::Final(error) => error.kind() == ErrorKind::AmbiguousDelivery,
+            Attempt::TokenRefused(_) | Attempt::Retryable(_) => false,
+        }
+    }
 }
 
 #[cfg(test)]

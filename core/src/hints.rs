@@ -231,6 +231,16 @@ pub(crate) fn for_ambiguous(sender: &str) -> String {
     )
 }
 
+/// A send cancelled (its future dropped) while a request that sends mail
+/// waited for Graph's answer.
+pub(crate) fn for_cancelled_in_flight(sender: &str) -> String {
+    format!(
+        "the send was cancelled after its request reached Microsoft, so the mail may have been \
+         sent. Look in {sender}'s Sent Items (when saveToSentItems is on) or ask a recipient \
+         before sending it again."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,8 @@ pub(crate) async fn send(
             return Err(draft.discard(e).await);
         }
     }
+    // From here a cancel may race Graph's send of the draft: it stays.
+    draft.sending = true;
     let sent = client
         .request(
             Method::POST,
@@ -148,7 +150,8 @@ fn needs_read_write(error: Error, client: &GraphClient) -> Error {
 }
 
 /// The draft of a send in progress. Dropped before `keep` or `discard` (the
-/// send's future was cancelled), it deletes the draft in the background.
+/// send's future was cancelled), it deletes the draft in the background,
+/// unless its `send` had gone out.
 struct Draft {
     client: Arc<GraphClient>,
     sender: String,
@@ -156,6 +159,8 @@ struct Draft {
     /// `/messages/{id}`, escaped for a URL path.
     path: String,
     live: bool,
+    /// The draft's `send` has gone out: deleting the draft could race it.
+    sending: bool,
 }
 
 impl Draft {
@@ -167,6 +172,7 @@ impl Draft {
             id: id.to_owned(),
             path: format!("/messages/{escaped}"),
             live: true,
+            sending: false,
         }
     }
 
@@ -220,6 +226,14 @@ async fn create_draft(client: &Arc<GraphClient>, sender: &str, body: Body) -> Re
 impl Drop for Draft {
     fn drop(&mut self) {
         if !self.live {
+            return;
+        }
+        if self.sending {
+            tracing::warn!(
+                sender = self.sender,
+                draft = self.id,
+                "send cancelled while the draft's send was with Microsoft; if it was not sent, the draft is still in Drafts"
+            );
             return;
         }
         let (client, sender, path, id) = (

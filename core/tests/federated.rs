@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -19,19 +18,6 @@ use serde_json::{Value, json};
 const WORKLOAD_CLIENT: &str = "7e1d5a3c-9b2f-4c8e-a6d4-3f2b1c0e9d8a";
 const SUBJECT: &str = "system:serviceaccount:erp:graphmailer";
 const AUDIENCE: &str = "api://AzureADTokenExchange";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A workload token from the emulator's issuer (`POST /_emulator/oidc/token`).
 async fn mint(emu: &TestEmulator, overrides: Value) -> String {
@@ -117,12 +103,7 @@ fn mail() -> Message {
 #[tokio::test]
 async fn federated_credentials_send_rotate_fail_with_hints_and_never_show_the_token() {
     let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    tracing::subscriber::set_global_default(logs.subscriber()).unwrap();
     let emu = TestEmulator::start().await;
     let mut tokens: Vec<String> = Vec::new();
     let mut outputs: Vec<String> = Vec::new();
@@ -243,7 +224,7 @@ async fn federated_credentials_send_rotate_fail_with_hints_and_never_show_the_to
     let e = failing.send(&mail()).await.unwrap_err();
     assert!(e.message().contains("no OIDC token in this job"), "{e}");
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(
         logged.contains("acquired an access token"),
         "the log was captured"

@@ -29,6 +29,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/drafts", get(drafts))
         .route("/_emulator/drafts/wait", get(wait_drafts))
         .route("/_emulator/counters", get(counters))
+        .route("/_emulator/counters/wait", get(wait_counter))
         .route("/_emulator/connections", get(connections))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(advance_clock))
@@ -148,6 +149,50 @@ async fn wait_drafts(
 
 async fn counters(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.counters.snapshot()).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CounterWaitQuery {
+    name: String,
+    at_least: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+/// The counters once counter `name` is at least `at_least` (default 1), so
+/// that a test can act while a request is still being answered (a send
+/// held by `delay_ms`, say); 408 with them as they are when `timeout_ms`
+/// (default 5000, at most 10 minutes) runs out; 400 for an unknown name.
+async fn wait_counter(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<CounterWaitQuery>,
+) -> Response {
+    // Looked at every few milliseconds: the counters are bare atomics on
+    // every request's path, kept free of wake-ups for the rare waiter.
+    const EVERY: Duration = Duration::from_millis(5);
+    let at_least = q.at_least.unwrap_or(1);
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(5_000).min(600_000));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let counters = serde_json::to_value(shared.counters.snapshot()).unwrap_or_default();
+        let Some(value) = counters.get(&q.name).and_then(serde_json::Value::as_u64) else {
+            let known: Vec<&String> = counters
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("no counter '{}'; the counters are {known:?}", q.name),
+            );
+        };
+        if value >= at_least {
+            return Json(counters).into_response();
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return (StatusCode::REQUEST_TIMEOUT, Json(counters)).into_response();
+        }
+        tokio::time::sleep(EVERY).await;
+    }
 }
 
 fn clock_json(shared: &Shared) -> serde_json::Value {

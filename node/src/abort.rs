@@ -4,13 +4,15 @@
 //! signal's `abort` listener; calling it completes a oneshot channel. The
 //! send's future races that channel, so an abort drops core's send future
 //! (core then deletes a large message's draft in the background) and the
-//! promise rejects with an `AbortError`, as Node's own APIs do. When the send
+//! promise rejects with an `AbortError`, as Node's own APIs do, saying
+//! whether the mail may already have gone (core's `Handover`). When the send
 //! ends either way, the listener is removed again, so one long-lived signal
 //! can serve any number of sends.
 
 use std::future::Future;
 use std::sync::Mutex;
 
+use graphmailer::{HandedOver, Handover};
 use napi::bindgen_prelude::*;
 use tokio::sync::oneshot;
 
@@ -59,16 +61,31 @@ pub fn watch(env: &Env, signal: Object<'_>) -> Result<(Guard, Aborted)> {
     ))
 }
 
+/// How a send that a signal may abort ended.
+pub enum Ended<T> {
+    Done(T),
+    /// The send's future was dropped; `handed_over` is its request that may
+    /// have reached Microsoft, if one did.
+    Aborted {
+        handed_over: Option<HandedOver>,
+    },
+}
+
 /// Runs `work` unless `aborted` fires first, in which case `work` is dropped
-/// (cancelled) and the result is `None`. Without a signal, just runs `work`.
-pub async fn run<T>(aborted: Option<Aborted>, work: impl Future<Output = T>) -> Option<T> {
+/// (cancelled). Without a signal, just runs `work`.
+pub async fn run<T>(aborted: Option<Aborted>, work: impl Future<Output = T>) -> Ended<T> {
     let Some(aborted) = aborted else {
-        return Some(work.await);
+        return Ended::Done(work.await);
     };
+    let handover = Handover::new();
     tokio::select! {
         biased;
-        () = aborted.fired() => None,
-        value = work => Some(value),
+        () = aborted.fired() => {},
+        value = handover.watch(work) => return Ended::Done(value),
+    }
+    // Read once `work` is dropped: no request of it can go out any more.
+    Ended::Aborted {
+        handed_over: handover.may_have_been_sent(),
     }
 }
 
@@ -85,18 +102,37 @@ impl Aborted {
 impl Guard {
     /// Removes the listener and, when the send was aborted, returns the
     /// `AbortError` to reject with. Runs on the JavaScript thread.
-    pub fn finish(self, env: &Env, aborted: bool) -> Result<Option<napi::Error>> {
+    pub fn finish<T>(self, env: &Env, ended: &Ended<T>) -> Result<Option<napi::Error>> {
+        match ended {
+            Ended::Done(_) => self.release(env, None),
+            Ended::Aborted { handed_over } => self.release(env, Some(handed_over.as_ref())),
+        }
+    }
+
+    /// Removes the listener of a run that the signal stops (stopping is how
+    /// it ends, not an error). Runs on the JavaScript thread.
+    pub fn stop(self, env: &Env) -> Result<()> {
+        self.release(env, None).map(drop)
+    }
+
+    /// `aborted`: the send was aborted, with its request that may have
+    /// reached Microsoft, if one did.
+    fn release(
+        self,
+        env: &Env,
+        aborted: Option<Option<&HandedOver>>,
+    ) -> Result<Option<napi::Error>> {
         let result = (|| {
             let signal = self.signal.get_value(env)?;
             let listener = self.listener.get_value(env)?;
             let remove: Function<FnArgs<(&str, Object)>, Unknown> =
                 signal.get_named_property("removeEventListener")?;
             remove.apply(signal, FnArgs::from(("abort", listener)))?;
-            if !aborted {
+            let Some(handed_over) = aborted else {
                 return Ok(None);
-            }
+            };
             let reason: Unknown = signal.get_named_property("reason")?;
-            Ok(Some(abort_error(env, reason)?))
+            Ok(Some(abort_error(env, reason, handed_over)?))
         })();
         self.signal.unref(env)?;
         self.listener.unref(env)?;
@@ -106,17 +142,33 @@ impl Guard {
 
 /// Node's `AbortError`: `name` "AbortError", `code` "ABORT_ERR", the
 /// signal's reason as `cause`, as `fs`, `timers/promises` and `stream`
-/// reject when their signal aborts.
-fn abort_error(env: &Env, reason: Unknown<'_>) -> Result<napi::Error> {
+/// reject when their signal aborts; and `mayHaveBeenSent`, with the
+/// request's `requestId` and a `hint` when it is true, because `sendMail`
+/// has no idempotency key: sending again after such an abort may send the
+/// mail twice.
+fn abort_error(
+    env: &Env,
+    reason: Unknown<'_>,
+    handed_over: Option<&HandedOver>,
+) -> Result<napi::Error> {
     let global = env.get_global()?;
     let error: Function<FnArgs<(&str, Object)>, Unknown> = global.get_named_property("Error")?;
     let mut options = Object::new(env)?;
     if reason.get_type()? != ValueType::Undefined {
         options.set_named_property("cause", reason)?;
     }
-    let made = error.new_instance(FnArgs::from(("The operation was aborted", options)))?;
+    let message = match handed_over {
+        None => "The operation was aborted".to_owned(),
+        Some(request) => format!("The operation was aborted: {}", request.hint()),
+    };
+    let made = error.new_instance(FnArgs::from((message.as_str(), options)))?;
     let mut object: Object = unsafe { made.cast()? };
     object.set_named_property("name", "AbortError")?;
     object.set_named_property("code", "ABORT_ERR")?;
+    object.set_named_property("mayHaveBeenSent", handed_over.is_some())?;
+    if let Some(request) = handed_over {
+        object.set_named_property("requestId", request.client_request_id.as_str())?;
+        object.set_named_property("hint", request.hint())?;
+    }
     Ok(napi::Error::from(made))
 }

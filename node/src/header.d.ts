@@ -52,6 +52,27 @@ export interface GraphMailerError extends Error {
   retryAfter?: number
 }
 
+/**
+ * What a send rejects with when its `signal` aborts: Node's `AbortError`
+ * (`name`, `code`, and the signal's reason as `cause`), and whether the mail
+ * may already have gone out.
+ */
+export interface SendAbortError extends Error {
+  name: 'AbortError'
+  code: 'ABORT_ERR'
+  /**
+   * True when the abort came after the request reached Microsoft: the mail
+   * may have been sent, and Graph has no idempotency key, so sending it again
+   * may send it twice (look in Sent Items first). False: nothing went out,
+   * and sending again is safe.
+   */
+  mayHaveBeenSent: boolean
+  /** The request's `client-request-id`, when `mayHaveBeenSent`. */
+  requestId?: string
+  /** What to do before sending again, when `mayHaveBeenSent`. */
+  hint?: string
+}
+
 /** graphmailer's version (the Rust core's). */
 export declare const version: string
 

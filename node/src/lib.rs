@@ -115,9 +115,10 @@ impl Mailer {
     /// `Error` whose `code` says what went wrong (`ERR_INVALID_MESSAGE`,
     /// `ERR_ACCESS_DENIED`, ...) with `graphCode`, `requestId` and `hint`
     /// when known, or with a `TypeError` naming a message field of the wrong
-    /// type. With `signal`, rejects with an `AbortError` when it aborts before
-    /// Graph accepted the mail (a large message's draft is then deleted). The
-    /// work runs off the JavaScript thread.
+    /// type. With `signal`, rejects with a `SendAbortError` when it aborts
+    /// before Graph accepted the mail (a large message's draft is then
+    /// deleted); its `mayHaveBeenSent` says whether the request had already
+    /// reached Microsoft. The work runs off the JavaScript thread.
     #[napi(
         catch_unwind,
         ts_args_type = "message: SendOptions",
@@ -457,18 +458,20 @@ where
         async move { abort::run(aborted, work).await },
         move |env, outcome| {
             if let Some(guard) = guard
-                && let Some(abort_error) = guard.finish(env, outcome.is_none())?
+                && let Some(abort_error) = guard.finish(env, &outcome)?
             {
                 return Err(abort_error);
             }
             match outcome {
-                Some(Ok(receipt)) => Ok(SendReceipt {
+                abort::Ended::Done(Ok(receipt)) => Ok(SendReceipt {
                     request_id: receipt.request_id,
                     client_request_id: receipt.client_request_id,
                     attempts: receipt.attempts,
                 }),
-                Some(Err(failure)) => Err(failure.into_napi(env)),
-                None => Err(napi::Error::from_reason("the send was aborted")),
+                abort::Ended::Done(Err(failure)) => Err(failure.into_napi(env)),
+                abort::Ended::Aborted { .. } => {
+                    Err(napi::Error::from_reason("the send was aborted"))
+                }
             }
         },
     )

@@ -271,7 +271,7 @@ impl Outbox {
             move |env, outcome| {
                 if let Some(guard) = guard {
                     // Stopping on the signal is how a run ends: no AbortError.
-                    guard.finish(env, false)?;
+                    guard.stop(env)?;
                 }
                 outcome.map_err(|e| Failure::Core(e).into_napi(env))
             },

@@ -181,9 +181,9 @@ pub struct SendOptions<'a> {
     pub headers: Option<Headers>,
     /// Keep a copy in the sender's Sent Items (default true).
     pub save_to_sent_items: Option<bool>,
-    /// Stops the send when it aborts: the promise rejects with an `AbortError`
-    /// (unless Graph had already accepted the mail), and a large message's
-    /// draft is deleted.
+    /// Stops the send when it aborts: the promise rejects with a
+    /// `SendAbortError` (unless Graph had already accepted the mail), and a
+    /// large message's draft is deleted, unless its send had gone out.
     #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Signal<'a>>,
     /// Called as a large message's attachments go up (never for a message sent
@@ -216,7 +216,7 @@ js_object!(SendOptions<'a> {
 pub struct SendMimeOptions<'a> {
     /// The mailbox to send as (default: the message's From address).
     pub sender: Option<String>,
-    /// Stops the send when it aborts; the promise rejects with an `AbortError`.
+    /// Stops the send when it aborts; the promise rejects with a `SendAbortError`.
     #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Signal<'a>>,
 }

@@ -122,6 +122,10 @@ export class Emulator {
   async counters() {
     return this.call('GET', 'counters')
   }
+  /** Waits, in the emulator, until counter `name` is at least `atLeast` (so a test can act while a request is still being answered); returns the counters. */
+  async waitForCounter(name, atLeast = 1, timeoutMs = 10_000) {
+    return this.call('GET', `counters/wait?name=${name}&at_least=${atLeast}&timeout_ms=${timeoutMs}`)
+  }
   async reset() {
     return this.call('POST', 'reset')
   }

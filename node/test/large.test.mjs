@@ -201,6 +201,8 @@ test('aborting a send mid-upload rejects with an AbortError and deletes the draf
   assert.equal(error.name, 'AbortError')
   assert.equal(error.code, 'ABORT_ERR')
   assert.equal(error.cause, reason)
+  assert.equal(error.mayHaveBeenSent, false, 'an upload sends no mail')
+  assert.equal(error.message, 'The operation was aborted')
   assert.equal(isGraphMailerError(error), false)
   assert.deepEqual(await emu.waitForDrafts(0), [], 'the aborted send left its draft')
   assert.deepEqual(await emu.messages(), [])
@@ -213,10 +215,37 @@ test('an already aborted signal stops the send before any request', async () => 
   await assert.rejects(mailer.send({ ...invoice([]), signal }), (e) => {
     assert.equal(e.name, 'AbortError')
     assert.equal(e.cause, signal.reason)
+    assert.equal(e.mayHaveBeenSent, false)
+    assert.equal(e.requestId, undefined)
     return true
   })
   const counters = await emu.counters()
   assert.deepEqual([counters.token_requests, counters.send_requests], [0, 0])
+})
+
+test('an abort while Graph answers the send says the mail may have been sent', async () => {
+  // Graph holds its answer: the request is with Microsoft meanwhile, and
+  // sendMail has no idempotency key, so sending again could send it twice.
+  await emu.faults({ delay_ms: 30_000 })
+  const controller = new AbortController()
+  const outcome = billing()
+    .send({ ...invoice([]), signal: controller.signal })
+    .then(
+      () => 'resolved',
+      (e) => e,
+    )
+  await emu.waitForCounter('send_requests', 1)
+  controller.abort()
+  const error = await outcome
+  assert.ok(error instanceof Error, `the send ${error} instead of rejecting`)
+  assert.equal(error.name, 'AbortError')
+  assert.equal(error.code, 'ABORT_ERR')
+  assert.equal(error.mayHaveBeenSent, true)
+  assert.match(error.requestId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+  assert.match(error.hint, /may have been sent\. Look in billing@contoso\.test's Sent Items/)
+  assert.ok(error.message.startsWith('The operation was aborted: the send was cancelled after'), error.message)
+  assert.ok(error.message.endsWith(error.hint), error.message)
+  assert.equal(isGraphMailerError(error), false)
 })
 
 test('a signal that never aborts changes nothing, and each send removes its listener', async () => {

@@ -35,6 +35,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Type, Union
@@ -278,6 +279,16 @@ class Emulator:
         ``upload_sessions_created``, ``upload_requests``, ``upload_chunks``,
         ``upload_bytes``."""
         result: Dict[str, int] = self.call("GET", "counters")
+        return result
+
+    def wait_for_counter(self, name: str, at_least: int = 1, timeout: float = 10.0) -> Dict[str, int]:
+        """Waits until counter ``name`` is at least ``at_least``, or ``timeout``
+        seconds have passed; returns the counters by then (check the value).
+        ``emu.wait_for_counter("send_requests")`` returns while a send held by
+        ``delay_ms`` still waits for its answer."""
+        timeout_ms = int(timeout * 1000)
+        path = f"counters/wait?name={urllib.parse.quote(name)}&at_least={at_least}&timeout_ms={timeout_ms}"
+        result: Dict[str, int] = self._waited(path, timeout)
         return result
 
     def reset(self) -> None:

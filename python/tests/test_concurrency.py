@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 import subprocess
@@ -181,6 +182,42 @@ def test_cancelling_an_async_send(emu: Emulator) -> None:
         return time.monotonic() - started
 
     assert asyncio.run(main()) < 2
+
+
+def test_a_send_cancelled_while_graph_answers_warns_that_it_may_have_been_sent(emu: Emulator) -> None:
+    # Graph holds its answer: the request is with Microsoft meanwhile, and
+    # sendMail has no idempotency key, so sending again could send it twice.
+    mailer = emu.mailer()
+    emu.set_faults({"delay_ms": 30_000})
+    seen: list[logging.LogRecord] = []
+    warned = threading.Event()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "with Microsoft" in record.getMessage():
+                seen.append(record)
+                warned.set()
+
+    async def main() -> None:
+        send = asyncio.ensure_future(mailer.send_async(sender=ALLOWED, to="a@example.com", text="held"))
+        loop = asyncio.get_running_loop()
+        counters = await loop.run_in_executor(None, emu.wait_for_counter, "send_requests")
+        assert counters["send_requests"] == 1, counters
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+
+    logger = logging.getLogger("graphmailer")
+    collect = Collect()
+    logger.addHandler(collect)
+    try:
+        asyncio.run(main())
+        # The Rust side is dropped on graphmailer's thread, after the cancel.
+        assert warned.wait(10), "no warning that the mail may have been sent"
+    finally:
+        logger.removeHandler(collect)
+    assert seen[0].levelno == logging.WARNING
+    assert "may have been sent. Look in erp@contoso.test's Sent Items" in seen[0].getMessage()
 
 
 def test_send_async_outside_an_event_loop_says_so(mailer: graphmailer.Mailer) -> None:

@@ -2,8 +2,42 @@
 //! and the emulator's test API over HTTP.
 #![allow(dead_code)]
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
 use graphmailer::{Config, ConfigBuilder, Mailer};
 use serde_json::{Value, json};
+
+/// Log lines written to memory, for a test to read back.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// A subscriber that writes every event, at every level, here.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 pub const TENANT: &str = "7f3c2a9e-4b1d-4e8a-9c6f-2d5e8b1a0c37";
 pub const CLIENT: &str = "3b9e6f2a-8c4d-4a1e-b7f5-0d2c9e8a6b14";
@@ -101,6 +135,12 @@ impl TestEmulator {
         self.counters().await[name]
             .as_u64()
             .unwrap_or_else(|| panic!("no counter {name}"))
+    }
+    /// Waits until counter `name` is at least `at_least`, so a test can act
+    /// while a request is still being answered.
+    pub async fn wait_for_counter(&self, name: &str, at_least: u64) {
+        let path = format!("counters/wait?name={name}&at_least={at_least}&timeout_ms=15000");
+        self.call(reqwest::Method::GET, &path, None).await;
     }
     /// Graph requests per mailbox on each client connection
     /// (`GET /_emulator/connections`): one map of mailbox to count per connection.

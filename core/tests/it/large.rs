@@ -291,6 +291,39 @@ async fn a_send_cancelled_while_graph_answers_its_draft_leaves_no_draft() {
 }
 
 #[tokio::test]
+async fn a_send_cancelled_while_graph_sends_its_draft_keeps_the_draft() {
+    let emu = TestEmulator::start().await;
+    // Graph holds its answer to the draft's send.
+    emu.faults(json!({"delay_ms": 30_000})).await;
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(logs.subscriber());
+    let file = TempFile::new("scan.tif", &pattern(6 * MB, 4));
+    let mailer = billing(&emu, true);
+    let handover = graphmailer::Handover::new();
+    let task = tokio::spawn({
+        let handover = handover.clone();
+        let message = invoice(&file);
+        async move { handover.watch(mailer.send(&message)).await }
+    });
+    emu.wait_for_counter("send_requests", 1).await;
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(
+        handover.may_have_been_sent().map(|r| r.sender),
+        Some(d::BILLING_MAILBOX.to_owned())
+    );
+    // Deleting the draft could race Graph's send of it: it stays, and the
+    // log says so (the deleting path logs only once its delete is answered).
+    let logged = logs.text();
+    assert!(
+        logged.contains("the draft is still in Drafts"),
+        "no word of the kept draft:\n{logged}"
+    );
+    assert_eq!(emu.drafts().await.len(), 1);
+    assert_eq!(emu.counter("drafts_deleted").await, 0);
+}
+
+#[tokio::test]
 async fn attachments_over_150_mb_are_refused_before_sending() {
     let emu = TestEmulator::start().await;
     let mut huge = Attachment::from_bytes("huge.bin", Vec::new());

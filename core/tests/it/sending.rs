@@ -5,7 +5,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use graphmailer::{ErrorKind, Mailer, Message};
+use graphmailer::{ErrorKind, Handover, Mailer, Message};
 use serde_json::json;
 
 fn invoice(sender: &str) -> Message {
@@ -334,4 +334,71 @@ async fn identity_platform_refusals_carry_their_code_and_hint() {
         (error.kind(), error.field()),
         (ErrorKind::Config, Some("AZURE_TENANT_ID"))
     );
+}
+
+#[tokio::test]
+async fn a_send_cancelled_while_graph_answers_is_recorded_and_logged_as_maybe_sent() {
+    let emu = TestEmulator::start().await;
+    // Graph holds the answer; the request is with it meanwhile.
+    emu.faults(json!({"delay_ms": 30_000})).await;
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(logs.subscriber());
+    let mailer = emu.mailer();
+    let handover = Handover::new();
+    let send = tokio::spawn({
+        let handover = handover.clone();
+        async move { handover.watch(mailer.send(&invoice(ALLOWED))).await }
+    });
+    emu.wait_for_counter("send_requests", 1).await;
+    send.abort();
+    assert!(send.await.unwrap_err().is_cancelled());
+    let request = handover
+        .may_have_been_sent()
+        .expect("a request that reached Graph is recorded");
+    assert_eq!(request.sender, ALLOWED);
+    assert_eq!(request.client_request_id.len(), 36, "{request:?}");
+    assert!(
+        request.hint().contains("erp@contoso.test's Sent Items"),
+        "{}",
+        request.hint()
+    );
+    let logged = logs.text();
+    let warning = logged
+        .lines()
+        .find(|l| l.contains("send cancelled while its request was with Microsoft"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{logged}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&request.client_request_id), "{warning}");
+}
+
+#[tokio::test]
+async fn a_send_cancelled_before_its_request_records_nothing() {
+    let emu = TestEmulator::start().await;
+    let mailer = emu.mailer();
+    let handover = Handover::new();
+    // Cancelled while the token is fetched, before any request to Graph.
+    let cancelled = tokio::time::timeout(
+        Duration::ZERO,
+        handover.watch(mailer.send(&invoice(ALLOWED))),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    assert_eq!(handover.may_have_been_sent(), None);
+    assert_eq!(emu.counter("send_requests").await, 0);
+
+    // A send that Graph throttled, then accepted: recorded (it went out).
+    emu.faults(json!({"send": [{"status": 429, "retry_after_secs": 0}]}))
+        .await;
+    handover
+        .watch(mailer.send(&invoice(ALLOWED)))
+        .await
+        .unwrap();
+    assert!(handover.may_have_been_sent().is_some());
+    // A send refused outright sent nothing.
+    let refused = Handover::new();
+    refused
+        .watch(mailer.send(&invoice(DENIED)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.may_have_been_sent(), None);
 }

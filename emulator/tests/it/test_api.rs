@@ -119,6 +119,48 @@ async fn settings_are_validated() {
 }
 
 #[tokio::test]
+async fn a_counter_can_be_waited_for_while_a_send_is_held() {
+    let emu = Emu::start().await;
+    let token = emu.erp_token().await;
+    let timed_out = emu
+        .get("counters/wait?name=send_requests&timeout_ms=100")
+        .await;
+    assert_eq!(timed_out.status, 408);
+    assert_eq!(timed_out.json["send_requests"], 0);
+    let unknown = emu.get("counters/wait?name=sends").await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("send_requests"),
+        "{}",
+        unknown.json
+    );
+
+    // A send held by delay_ms is counted on arrival: the wait answers while
+    // the send still waits for its answer.
+    assert_eq!(
+        emu.put("faults", json!({"delay_ms": 3000})).await.status,
+        200
+    );
+    let held = message("held");
+    let send = emu.send(&token, d::ERP_MAILBOX, &held);
+    tokio::pin!(send);
+    let arrived = tokio::select! {
+        arrived = emu.get("counters/wait?name=send_requests&timeout_ms=5000") => arrived,
+        answer = &mut send => panic!("the send was answered ({}) before the wait", answer.status),
+    };
+    assert_eq!(arrived.status, 200);
+    assert_eq!(arrived.json["send_requests"], 1);
+    assert_eq!(send.await.status, 202);
+    let two = emu
+        .get("counters/wait?name=send_requests&at_least=2&timeout_ms=100")
+        .await;
+    assert_eq!(two.status, 408);
+}
+
+#[tokio::test]
 async fn policies_apply_after_the_configured_delay() {
     let emu = Emu::start().await;
     let token = emu.erp_token().await;

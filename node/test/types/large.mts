@@ -2,7 +2,15 @@
 // uses them. Checked by `tsc --noEmit`, never run.
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
-import { Mailer, limits, type MimeInput, type SendMimeOptions, type SendOptions, type SendReceipt } from 'graphmailer'
+import {
+  Mailer,
+  limits,
+  type MimeInput,
+  type SendAbortError,
+  type SendMimeOptions,
+  type SendOptions,
+  type SendReceipt,
+} from 'graphmailer'
 
 const mailer = new Mailer({
   tenantId: 'contoso.onmicrosoft.com',
@@ -23,7 +31,15 @@ const ledger: SendOptions = {
   signal: controller.signal,
 }
 const sent: SendReceipt = await mailer.send(ledger)
-await mailer.send({ ...ledger, signal: AbortSignal.timeout(120_000) })
+try {
+  await mailer.send({ ...ledger, signal: AbortSignal.timeout(120_000) })
+} catch (e) {
+  const aborted = e as SendAbortError
+  if (aborted.name === 'AbortError' && aborted.mayHaveBeenSent) {
+    const check: string = `${aborted.requestId ?? ''}: ${aborted.hint ?? ''}`
+    void check
+  }
+}
 
 const options: SendMimeOptions = { sender: 'billing@contoso.com', signal: controller.signal }
 const inputs: MimeInput[] = [
@@ -46,7 +62,9 @@ void mailer.send({ from: 'a@contoso.com', signal: 'stop' })
 void mailer.sendMime(42)
 // @ts-expect-error: the options of sendMime are sender and signal
 void mailer.sendMime('x', { from: 'a@contoso.com' })
+// @ts-expect-error: mayHaveBeenSent is a boolean
+const notText: string = ({} as SendAbortError).mayHaveBeenSent
 // @ts-expect-error: limits are read-only
 limits.maxMimeBytes = 1
 
-export { large, fallback, sent, fromFile, mimeLimit }
+export { large, fallback, sent, fromFile, mimeLimit, notText }

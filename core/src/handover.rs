@@ -1,0 +1,175 @@
+//! Whether a cancelled send's mail may already be with Microsoft.
+//!
+//! A send is cancelled by dropping its future: a timeout around it, an
+//! aborted Node call, a cancelled asyncio task, Ctrl-C. Once a request that
+//! sends mail has gone out, Microsoft may act on it whatever becomes of its
+//! answer, and `sendMail` has no idempotency key: sending the mail again
+//! after such a cancel may send it twice. So a request that sends mail
+//! carries an [`InFlight`] guard, which logs a warning when the send is
+//! dropped while the request waits for its answer, and a caller that cancels
+//! sends runs them under a [`Handover`] to learn afterwards which it was.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::hints;
+
+/// A request that sends mail and may have reached Microsoft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandedOver {
+    /// The mailbox the mail was sent as.
+    pub sender: String,
+    /// The `client-request-id` the request carried, by which Microsoft's
+    /// logs find it.
+    pub client_request_id: String,
+}
+
+impl HandedOver {
+    /// What a person should do before sending the mail again.
+    pub fn hint(&self) -> String {
+        hints::for_cancelled_in_flight(&self.sender)
+    }
+}
+
+/// Records, for the sends run under it ([`Handover::watch`]), the request
+/// that may have handed their mail to Microsoft.
+///
+/// ```no_run
+/// # async fn demo(mailer: graphmailer::Mailer, message: graphmailer::Message) {
+/// use std::time::Duration;
+/// let handover = graphmailer::Handover::new();
+/// let send = handover.watch(mailer.send(&message));
+/// if tokio::time::timeout(Duration::from_secs(60), send).await.is_err() {
+///     match handover.may_have_been_sent() {
+///         Some(request) => eprintln!("may have been sent: {}", request.hint()),
+///         None => eprintln!("nothing went out; sending again is safe"),
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Handover(Arc<Mutex<Option<HandedOver>>>);
+
+tokio::task_local! {
+    // A task-local, not a parameter: the requests that send mail are made
+    // deep below every send's entry point, always in the caller's own task.
+    static CURRENT: Handover;
+}
+
+impl Handover {
+    pub fn new() -> Self {
+        Handover::default()
+    }
+
+    /// Runs `send`, recording here each of its requests that sends mail.
+    pub async fn watch<F: Future>(&self, send: F) -> F::Output {
+        CURRENT.scope(self.clone(), send).await
+    }
+
+    /// The request that may have handed the mail to Microsoft: one that
+    /// went out and that Graph did not answer with a refusal (a throttled
+    /// or otherwise refused request sent nothing). Read after a cancel,
+    /// `None` means no mail went out and sending again is safe.
+    pub fn may_have_been_sent(&self) -> Option<HandedOver> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, request: Option<HandedOver>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = request;
+    }
+}
+
+/// Armed from just before a request that sends mail goes out until its
+/// answer (or failure) is back; dropped armed, the send was cancelled
+/// meanwhile.
+pub(crate) struct InFlight<'a> {
+    sender: &'a str,
+    client_request_id: &'a str,
+    handover: Option<Handover>,
+    armed: bool,
+}
+
+impl<'a> InFlight<'a> {
+    /// Called in the send's own task, where its [`Handover`] is.
+    pub(crate) fn start(sender: &'a str, client_request_id: &'a str) -> Self {
+        let handover = CURRENT.try_with(Handover::clone).ok();
+        if let Some(handover) = &handover {
+            handover.record(Some(HandedOver {
+                sender: sender.to_owned(),
+                client_request_id: client_request_id.to_owned(),
+            }));
+        }
+        InFlight {
+            sender,
+            client_request_id,
+            handover,
+            armed: true,
+        }
+    }
+
+    /// The request ended; `may_have_sent` is false when Graph's answer says
+    /// it took nothing.
+    pub(crate) fn ended(mut self, may_have_sent: bool) {
+        self.armed = false;
+        if !may_have_sent && let Some(handover) = &self.handover {
+            handover.record(None);
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            tracing::warn!(
+                sender = self.sender,
+                client_request_id = self.client_request_id,
+                "send cancelled while its request was with Microsoft: {}",
+                hints::for_cancelled_in_flight(self.sender)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_is_recorded_only_under_a_watch_and_a_refusal_clears_it() {
+        // Outside any watch: nothing to record into.
+        InFlight::start("a@contoso.com", "id-0").ended(true);
+
+        let handover = Handover::new();
+        handover
+            .watch(async { InFlight::start("a@contoso.com", "id-1").ended(true) })
+            .await;
+        let recorded = handover.may_have_been_sent().expect("recorded");
+        assert_eq!(recorded.client_request_id, "id-1");
+        assert_eq!(recorded.sender, "a@contoso.com");
+        assert!(recorded.hint().contains("a@contoso.com's Sent Items"));
+
+        // A later attempt that Graph refused (throttled) sent nothing.
+        handover
+            .watch(async { InFlight::start("a@contoso.com", "id-2").ended(false) })
+            .await;
+        assert_eq!(handover.may_have_been_sent(), None);
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_waiting_stays_recorded() {
+        let handover = Handover::new();
+        let send = handover.watch(async {
+            let _in_flight = InFlight::start("a@contoso.com", "id-3");
+            std::future::pending::<()>().await;
+        });
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(10), send).await;
+        assert!(timed_out.is_err());
+        assert_eq!(
+            handover.may_have_been_sent().map(|r| r.client_request_id),
+            Some("id-3".to_owned())
+        );
+    }
+}
