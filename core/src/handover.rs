@@ -53,7 +53,9 @@ pub struct Handover(Arc<Mutex<Option<HandedOver>>>);
 tokio::task_local! {
     // A task-local, not a parameter: the requests that send mail are made
     // deep below every send's entry point, always in the caller's own task.
-    static CURRENT: Handover;
+    // Every enclosing watch records (a large send watches its draft's
+    // `send` inside the caller's watch).
+    static CURRENT: Vec<Handover>;
 }
 
 impl Handover {
@@ -63,7 +65,9 @@ impl Handover {
 
     /// Runs `send`, recording here each of its requests that sends mail.
     pub async fn watch<F: Future>(&self, send: F) -> F::Output {
-        CURRENT.scope(self.clone(), send).await
+        let mut watching = CURRENT.try_with(Vec::clone).unwrap_or_default();
+        watching.push(self.clone());
+        CURRENT.scope(watching, send).await
     }
 
     /// The request that may have handed the mail to Microsoft: one that
@@ -88,15 +92,15 @@ impl Handover {
 pub(crate) struct InFlight<'a> {
     sender: &'a str,
     client_request_id: &'a str,
-    handover: Option<Handover>,
+    watching: Vec<Handover>,
     armed: bool,
 }
 
 impl<'a> InFlight<'a> {
-    /// Called in the send's own task, where its [`Handover`] is.
+    /// Called in the send's own task, where its [`Handover`]s are.
     pub(crate) fn start(sender: &'a str, client_request_id: &'a str) -> Self {
-        let handover = CURRENT.try_with(Handover::clone).ok();
-        if let Some(handover) = &handover {
+        let watching = CURRENT.try_with(Vec::clone).unwrap_or_default();
+        for handover in &watching {
             handover.record(Some(HandedOver {
                 sender: sender.to_owned(),
                 client_request_id: client_request_id.to_owned(),
@@ -105,7 +109,7 @@ impl<'a> InFlight<'a> {
         InFlight {
             sender,
             client_request_id,
-            handover,
+            watching,
             armed: true,
         }
     }
@@ -114,8 +118,10 @@ impl<'a> InFlight<'a> {
     /// it took nothing.
     pub(crate) fn ended(mut self, may_have_sent: bool) {
         self.armed = false;
-        if !may_have_sent && let Some(handover) = &self.handover {
-            handover.record(None);
+        if !may_have_sent {
+            for handover in &self.watching {
+                handover.record(None);
+            }
         }
     }
 }
@@ -156,6 +162,37 @@ mod tests {
             .watch(async { InFlight::start("a@contoso.com", "id-2").ended(false) })
             .await;
         assert_eq!(handover.may_have_been_sent(), None);
+    }
+
+    #[tokio::test]
+    async fn every_enclosing_watch_records() {
+        let (outer, inner) = (Handover::new(), Handover::new());
+        outer
+            .watch(async {
+                inner
+                    .watch(async { InFlight::start("a@contoso.com", "id-4").ended(true) })
+                    .await;
+                InFlight::start("b@contoso.com", "id-5").ended(false);
+            })
+            .await;
+        assert_eq!(
+            outer.may_have_been_sent(),
+            None,
+            "the later refusal clears it"
+        );
+        assert_eq!(
+            inner.may_have_been_sent().map(|r| r.client_request_id),
+            Some("id-4".to_owned()),
+            "outside the inner watch, nothing reaches it"
+        );
+        let outer = Handover::new();
+        outer
+            .watch(inner.watch(async { InFlight::start("a@contoso.com", "id-6").ended(true) }))
+            .await;
+        assert_eq!(
+            outer.may_have_been_sent().map(|r| r.client_request_id),
+            Some("id-6".to_owned())
+        );
     }
 
     #[tokio::test]

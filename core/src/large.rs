@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::client::{Body, GraphClient, SendReceipt};
 use crate::error::{Error, ErrorKind, Result};
+use crate::handover::Handover;
 use crate::message::{Attachment, Message};
 use crate::message_limits::UPLOAD_SESSION_MIN_BYTES;
 use crate::offload;
@@ -54,17 +55,9 @@ pub(crate) async fn send(
             return Err(draft.discard(e).await);
         }
     }
-    // From here a cancel may race Graph's send of the draft: it stays.
-    draft.sending = true;
-    let sent = client
-        .request(
-            Method::POST,
-            sender,
-            &format!("{}/send", draft.path),
-            Body::empty(),
-            true,
-        )
-        .await;
+    let path = format!("{}/send", draft.path);
+    let send = client.request(Method::POST, sender, &path, Body::empty(), true);
+    let sent = draft.send.clone().watch(send).await;
     match sent {
         Ok(answer) => {
             draft.keep();
@@ -159,8 +152,9 @@ struct Draft {
     /// `/messages/{id}`, escaped for a URL path.
     path: String,
     live: bool,
-    /// The draft's `send` has gone out: deleting the draft could race it.
-    sending: bool,
+    /// Records the draft's `send` once it has gone out: deleting the draft
+    /// then could race it.
+    send: Handover,
 }
 
 impl Draft {
@@ -172,7 +166,7 @@ impl Draft {
             id: id.to_owned(),
             path: format!("/messages/{escaped}"),
             live: true,
-            sending: false,
+            send: Handover::new(),
         }
     }
 
@@ -228,7 +222,7 @@ impl Drop for Draft {
         if !self.live {
             return;
         }
-        if self.sending {
+        if self.send.may_have_been_sent().is_some() {
             tracing::warn!(
                 sender = self.sender,
                 draft = self.id,
