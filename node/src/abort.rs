@@ -3,11 +3,11 @@
 //! On the JavaScript thread, a small native function is added as the
 //! signal's `abort` listener; calling it completes a oneshot channel. The
 //! send's future races that channel, so an abort drops core's send future
-//! (core then deletes a large message's draft in the background) and the
-//! promise rejects with an `AbortError`, as Node's own APIs do, saying
-//! whether the mail may already have gone (core's `Handover`). When the send
-//! ends either way, the listener is removed again, so one long-lived signal
-//! can serve any number of sends.
+//! (core then deletes a large message's draft in the background, unless the
+//! draft's send had gone out) and the promise rejects with an `AbortError`,
+//! as Node's own APIs do, saying whether the mail may already have gone
+//! (core's `Handover`). When the send ends either way, the listener is
+//! removed again, so one long-lived signal can serve any number of sends.
 
 use std::future::Future;
 use std::sync::Mutex;
