@@ -13,6 +13,7 @@ mod relay;
 mod send;
 mod sendmail;
 mod sendmail_args;
+mod signals;
 mod syslog;
 mod upload_bar;
 mod verify;

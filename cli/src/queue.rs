@@ -175,7 +175,11 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
             let mailer = mailer.expect("run loads the mailer");
             if !once {
                 // Runs until SIGTERM or Ctrl-C; the mail in hand is finished first.
-                return outbox.run(&mailer, stop_signal()).await;
+                return outbox
+                    .run(&mailer, async {
+                        crate::signals::stopped().await;
+                    })
+                    .await;
             }
             let summary = outbox.run_until_empty(&mailer).await?;
             if json {
@@ -203,22 +207,6 @@ fn configured(config: &graphmailer::Config) -> Result<String, Error> {
             "no outbox is configured: set `outbox = \"sqlite:/var/spool/graphmailer/outbox.db\"` in the configuration file, GRAPHMAILER_OUTBOX, or pass --outbox",
         )
     })
-}
-
-/// SIGTERM (systemd's stop) or Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn done(json: bool, what: &str, count: u64) {

@@ -4,10 +4,12 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use graphmailer::{Address, Attachment, Error, Importance, Message, MimeMessage};
+use graphmailer::blocking::wait;
+use graphmailer::{Address, Attachment, Error, Importance, Message, MimeMessage, until_stopped};
 
 use crate::config_arg::ConfigArg;
 use crate::output;
+use crate::signals;
 use crate::upload_bar;
 
 #[derive(clap::Args)]
@@ -94,6 +96,8 @@ pub fn run(args: SendArgs) -> ExitCode {
     }
 }
 
+/// Sends until SIGTERM or Ctrl-C, which stop the send; the error then says
+/// whether the mail may have gone (`until_stopped`).
 fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
     let config = args.config.load()?;
     if let Some(path) = &args.mime {
@@ -102,13 +106,24 @@ fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
         } else {
             MimeMessage::from_path(path)?
         };
-        let mailer = graphmailer::blocking::Mailer::new(config)?;
-        return mailer.send_mime(args.from.as_deref(), &message);
+        let mailer = graphmailer::blocking::Mailer::new(config)?
+            .as_async()
+            .clone();
+        let sender = args.from;
+        return wait(until_stopped(
+            async move { mailer.send_mime(sender.as_deref(), &message).await },
+            signals::stopped(),
+        ))?;
     }
     let (options, bar) = upload_bar::send_options(args.json);
     let message = build_message(args)?;
-    let mailer = graphmailer::blocking::Mailer::new(config)?;
-    let sent = mailer.send_with(&message, &options);
+    let mailer = graphmailer::blocking::Mailer::new(config)?
+        .as_async()
+        .clone();
+    let sent = wait(until_stopped(
+        async move { mailer.send_with(&message, &options).await },
+        signals::stopped(),
+    ))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

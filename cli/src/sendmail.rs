@@ -13,9 +13,10 @@ use std::process::ExitCode;
 
 use graphmailer::limits::{MAX_LARGE_MIME_BYTES, MAX_MIME_BYTES};
 use graphmailer::sendmail::{Envelope, exit_code, sysexits};
-use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox};
+use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox, until_stopped};
 
 use crate::sendmail_args::{self, Request, USAGE};
+use crate::signals;
 use crate::syslog::{self, Severity};
 
 /// Read when GRAPHMAILER_CONFIG is not set: cron and PHP run sendmail with
@@ -140,8 +141,17 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
     if let Some(url) = config.outbox().map(str::to_owned) {
         return queue(&url, config, &sender, &prepared.message);
     }
+    // SIGTERM or Ctrl-C stop the send; the status then says whether the
+    // mail may have gone (75 only when nothing was sent).
     let receipt = graphmailer::blocking::Mailer::new(config)
-        .and_then(|mailer| mailer.send_mime(Some(&sender), &prepared.message))
+        .and_then(|mailer| {
+            let (mailer, from) = (mailer.as_async().clone(), sender.clone());
+            let message = prepared.message.clone();
+            graphmailer::blocking::wait(until_stopped(
+                async move { mailer.send_mime(Some(&from), &message).await },
+                signals::stopped(),
+            ))?
+        })
         .map_err(|e| Failure::from_error(&e, Some(&sender)))?;
     let count = prepared.message.recipients().len();
     syslog::log(

@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::hints;
 
 /// A request that sends mail and may have reached Microsoft.
@@ -84,6 +85,37 @@ impl Handover {
     fn record(&self, request: Option<HandedOver>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = request;
     }
+}
+
+/// Runs `send` unless `stop` comes first (a signal, a deadline; it gives
+/// the words for what stopped it, such as "interrupted by SIGTERM"), and then
+/// says in the error what became of the mail: [`ErrorKind::AmbiguousDelivery`]
+/// with the request's id when its request had reached Microsoft, else
+/// [`ErrorKind::Transient`]: nothing was sent, and sending again is safe.
+pub async fn until_stopped<T>(
+    send: impl Future<Output = Result<T>>,
+    stop: impl Future<Output = String>,
+) -> Result<T> {
+    let handover = Handover::new();
+    let stopped = tokio::select! {
+        biased;
+        stopped = stop => stopped,
+        result = handover.watch(send) => return result,
+    };
+    // Read once `send` is dropped: no request of it can go out any more.
+    Err(match handover.may_have_been_sent() {
+        Some(request) => Error::new(
+            ErrorKind::AmbiguousDelivery,
+            format!("{stopped} after the mail's request reached Microsoft"),
+        )
+        .with_request_id(Some(request.client_request_id.clone()))
+        .with_hint(request.hint()),
+        None => Error::new(
+            ErrorKind::Transient,
+            format!("{stopped} before the mail went out: nothing was sent"),
+        )
+        .with_hint("nothing reached Microsoft, so sending the mail again is safe"),
+    })
 }
 
 /// Armed from just before a request that sends mail goes out until its

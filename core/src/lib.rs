@@ -80,7 +80,7 @@ pub use config::{Config, ConfigBuilder};
 pub use credential::{AssertionCallback, AssertionFuture, Credential, CredentialMode};
 pub use diagnose::{Diagnosis, Finding, Severity};
 pub use error::{Error, ErrorKind, Result};
-pub use handover::{HandedOver, Handover};
+pub use handover::{HandedOver, Handover, until_stopped};
 pub use identity_endpoint::ManagedIdentity;
 pub use mailer::Mailer;
 pub use message::{Attachment, Body, BodyType, Content, Header, Importance, Message};

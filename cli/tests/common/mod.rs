@@ -161,8 +161,21 @@ pub struct Run {
 /// it names its own), and `stdin` written from another thread (a sendmail
 /// may stop reading early, as at a lone dot).
 pub fn run(program: &Path, args: &[&str], stdin: &[u8], env: &[(String, String)]) -> Run {
-    let mut command = Command::new(program);
-    command
+    let mut child = start(program, args, env);
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let run = finish(child);
+    writer.join().unwrap();
+    run
+}
+
+/// Starts `program` as [`run`] does, for a test that acts on it while it
+/// runs (a signal); [`finish`] waits for it. Its stdin is a pipe.
+pub fn start(program: &Path, args: &[&str], env: &[(String, String)]) -> std::process::Child {
+    Command::new(program)
         .args(args)
         .env_clear()
         .env(
@@ -172,18 +185,21 @@ pub fn run(program: &Path, args: &[&str], stdin: &[u8], env: &[(String, String)]
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a program [`start`] started; checks that no secret reached its
+/// output.
+pub fn finish(child: std::process::Child) -> Run {
     let pid = child.id();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
     let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
     let run = Run {
-        code: out.status.code().unwrap(),
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("ended by a signal ({})", out.status)),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         pid,

@@ -6,8 +6,10 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{BILLING_CLIENT_ID, BILLING_SECRET, BIN, Emulator, Run, base64, run, with};
-use serde_json::Value;
+use common::{
+    BILLING_CLIENT_ID, BILLING_SECRET, BIN, Emulator, Run, base64, finish, run, start, with,
+};
+use serde_json::{Value, json};
 
 fn send(emu: &Emulator, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> (Run, Value) {
     let r = run(
@@ -196,4 +198,79 @@ fn a_large_attachment_goes_through_an_upload_session_when_large_messages_are_on(
         assert!(!json.stdout.contains("scan.bin"), "{:?}", json.stdout);
         assert_eq!(emu.messages().len(), 4);
     }
+}
+
+/// `graphmailer send --json` of a one-line mail, stopped by SIGTERM once
+/// the emulator's `counter` is `at`.
+fn send_terminated(
+    emu: &Emulator,
+    (counter, at): (&str, u64),
+    env: &[(&str, &str)],
+) -> (Run, Value) {
+    let args = [
+        "send",
+        "--from",
+        "erp@contoso.test",
+        "--to",
+        "a@example.com",
+        "--subject",
+        "held",
+        "--text",
+        "x",
+        "--json",
+    ];
+    let child = start(Path::new(BIN), &args, &with(&emu.env(), env));
+    let counted = emu.test_api(&format!(
+        "counters/wait?name={counter}&at_least={at}&timeout_ms=15000"
+    ));
+    assert_eq!(counted[counter], at, "{counted}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let r = finish(child);
+    let json = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
+    (r, json)
+}
+
+#[test]
+fn sigterm_stops_a_send_and_says_whether_the_mail_may_have_gone() {
+    let emu = Emulator::start();
+    // Graph holds its answer: the signal comes while the request is with it.
+    emu.set_faults(json!({"delay_ms": 30_000}));
+    let (r, out) = send_terminated(&emu, ("send_requests", 1), &[]);
+    assert_eq!(r.code, 19, "ambiguous delivery: {}{}", r.stdout, r.stderr);
+    assert_eq!(out["kind"], "ambiguous_delivery");
+    assert_eq!(
+        out["message"],
+        "interrupted by SIGTERM after the mail's request reached Microsoft"
+    );
+    assert_eq!(out["request_id"].as_str().unwrap().len(), 36, "{out}");
+    assert!(
+        out["hint"]
+            .as_str()
+            .unwrap()
+            .contains("erp@contoso.test's Sent Items"),
+        "{out}"
+    );
+
+    // Stopped while the token endpoint asks it to wait (a second process,
+    // so a second token request): nothing went out.
+    emu.set_faults(json!({"token": [{"status": 503, "retry_after_secs": 30}]}));
+    let (r, out) = send_terminated(
+        &emu,
+        ("token_requests", 2),
+        &[("GRAPHMAILER_MAX_ATTEMPTS", "3")],
+    );
+    assert_eq!(r.code, 18, "transient: {}{}", r.stdout, r.stderr);
+    assert_eq!(
+        out["message"],
+        "interrupted by SIGTERM before the mail went out: nothing was sent"
+    );
+    assert_eq!(
+        emu.test_api("counters")["send_requests"],
+        1,
+        "the first test's only"
+    );
 }

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{BIN, Emulator, Run, base64, run, with};
+use common::{BIN, Emulator, Run, base64, finish, run, start, with};
 use serde_json::{Value, json};
 
 const CRON_MAIL: &str = "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@web1> /usr/local/bin/backup\nContent-Type: text/plain; charset=UTF-8\n\nbackup finished: 42 files\n";
@@ -694,4 +694,38 @@ fn with_large_messages_on_a_message_over_the_mime_limit_goes_through_a_draft() {
         "{}",
         body.len()
     );
+}
+
+#[test]
+fn sigterm_mid_send_exits_unavailable_never_tempfail() {
+    // Without an outbox, a caller retries on 75: only a send that sent
+    // nothing may get it. Graph holds its answer, and the signal comes while
+    // the request is with it.
+    let emu = Emulator::start();
+    emu.set_faults(json!({"delay_ms": 30_000}));
+    let config = emu.config_file("graphmailer.toml", "default_sender = \"erp@contoso.test\"");
+    let env = with(&[], &[("GRAPHMAILER_CONFIG", config.to_str().unwrap())]);
+    let mut child = start(Path::new(BIN), &["sendmail", "-i", "ops@example.com"], &env);
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(CRON_MAIL.as_bytes()).unwrap();
+    }
+    let counted = emu.test_api("counters/wait?name=send_requests&timeout_ms=15000");
+    assert_eq!(counted["send_requests"], 1, "{counted}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let r = finish(child);
+    assert_eq!(r.code, 69, "EX_UNAVAILABLE: {}", r.stderr);
+    let line = failure_line(&r);
+    assert!(
+        line.starts_with(
+            "sendmail: interrupted by SIGTERM after the mail's request reached Microsoft [request id "
+        ),
+        "{line}"
+    );
+    assert!(r.stderr.contains("Sent Items"), "{}", r.stderr);
 }
