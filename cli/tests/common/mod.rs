@@ -215,6 +215,25 @@ pub fn finish(child: std::process::Child) -> Run {
     run
 }
 
+/// Sends SIGTERM to `child` once the emulator's `counter` is `at` (so
+/// while the emulator still answers a request), then waits for it.
+pub fn terminate_once_counted(
+    emu: &Emulator,
+    child: std::process::Child,
+    (counter, at): (&str, u64),
+) -> Run {
+    let counted = emu.test_api(&format!(
+        "counters/wait?name={counter}&at_least={at}&timeout_ms=15000"
+    ));
+    assert_eq!(counted[counter], at, "{counted}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    finish(child)
+}
+
 /// What must never be printed: the apps' secrets, the start of every JWT
 /// (an access token or a client assertion) and an upload URL's credential.
 pub const SECRETS: &[&str] = &[

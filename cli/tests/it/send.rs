@@ -7,7 +7,8 @@ use crate::common;
 use std::path::Path;
 
 use common::{
-    BILLING_CLIENT_ID, BILLING_SECRET, BIN, Emulator, Run, base64, finish, run, start, with,
+    BILLING_CLIENT_ID, BILLING_SECRET, BIN, Emulator, Run, base64, run, start,
+    terminate_once_counted, with,
 };
 use serde_json::{Value, json};
 
@@ -220,16 +221,7 @@ fn send_terminated(
         "--json",
     ];
     let child = start(Path::new(BIN), &args, &with(&emu.env(), env));
-    let counted = emu.test_api(&format!(
-        "counters/wait?name={counter}&at_least={at}&timeout_ms=15000"
-    ));
-    assert_eq!(counted[counter], at, "{counted}");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let r = finish(child);
+    let r = terminate_once_counted(emu, child, (counter, at));
     let json = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
     (r, json)
 }

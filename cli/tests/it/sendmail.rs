@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{BIN, Emulator, Run, base64, finish, run, start, with};
+use common::{BIN, Emulator, Run, base64, run, start, terminate_once_counted, with};
 use serde_json::{Value, json};
 
 const CRON_MAIL: &str = "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@web1> /usr/local/bin/backup\nContent-Type: text/plain; charset=UTF-8\n\nbackup finished: 42 files\n";
@@ -711,14 +711,7 @@ fn sigterm_mid_send_exits_unavailable_never_tempfail() {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(CRON_MAIL.as_bytes()).unwrap();
     }
-    let counted = emu.test_api("counters/wait?name=send_requests&timeout_ms=15000");
-    assert_eq!(counted["send_requests"], 1, "{counted}");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let r = finish(child);
+    let r = terminate_once_counted(&emu, child, ("send_requests", 1));
     assert_eq!(r.code, 69, "EX_UNAVAILABLE: {}", r.stderr);
     let line = failure_line(&r);
     assert!(
