@@ -114,7 +114,7 @@ pub async fn until_stopped<T>(
             ErrorKind::Transient,
             format!("{stopped} before the mail went out: nothing was sent"),
         )
-        .with_hint("nothing reached Microsoft, so sending the mail again is safe"),
+        .with_hint("no request that sends the mail went out, so sending it again is safe"),
     })
 }
 
@@ -164,7 +164,7 @@ impl Drop for InFlight<'_> {
             tracing::warn!(
                 sender = self.sender,
                 client_request_id = self.client_request_id,
-                "send cancelled while its request was with Microsoft: {}",
+                "{}",
                 hints::for_cancelled_in_flight(self.sender)
             );
         }

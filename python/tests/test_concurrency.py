@@ -194,7 +194,7 @@ def test_a_send_cancelled_while_graph_answers_warns_that_it_may_have_been_sent(e
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if "with Microsoft" in record.getMessage():
+            if "cancelled after its request reached Microsoft" in record.getMessage():
                 seen.append(record)
                 warned.set()
 

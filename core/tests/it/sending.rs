@@ -365,7 +365,7 @@ async fn a_send_cancelled_while_graph_answers_is_recorded_and_logged_as_maybe_se
     let logged = logs.text();
     let warning = logged
         .lines()
-        .find(|l| l.contains("send cancelled while its request was with Microsoft"))
+        .find(|l| l.contains("the send was cancelled after its request reached Microsoft"))
         .unwrap_or_else(|| panic!("no warning in the log:\n{logged}"));
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains(&request.client_request_id), "{warning}");
