@@ -689,6 +689,27 @@ uint16_t graphmailer_last_error_http_status(void);
 uint64_t graphmailer_last_error_retry_after_ms(void);
 
 /**
+ * Makes the calling thread's sends (every graphmailer_mailer_send* call
+ * made on it from now on) stop once `*stop` is non-zero; NULL removes the
+ * flag. `stop` is the caller's, typically a `volatile sig_atomic_t` that a
+ * SIGTERM handler sets, as for graphmailer_outbox_run; it is read every
+ * 100 ms. A flag already set stops a send before any request.
+ *
+ * A stopped send returns, of the statuses a send already has,
+ * GRAPHMAILER_ERR_AMBIGUOUS_DELIVERY when its request had reached
+ * Microsoft, which may still send the mail (Graph has no idempotency key:
+ * look in Sent Items before sending it again; the error's request id is the
+ * request's client-request-id), or GRAPHMAILER_ERR_TRANSIENT when nothing
+ * was sent, so sending again is safe. A large message's draft is deleted,
+ * or kept once its own send had gone out.
+ *
+ * # Safety
+ * `stop` is NULL or points to an int that stays valid while a send runs on
+ * this thread, until it is removed or the thread ends.
+ */
+graphmailer_status graphmailer_set_send_stop(const int *stop);
+
+/**
  * Creates a mailer from a configuration struct (see graphmailer_config).
  * An incomplete or wrong configuration returns GRAPHMAILER_ERR_CONFIG with
  * the setting in graphmailer_last_error_field().

@@ -21,6 +21,7 @@ mod progress;
 mod receipt;
 mod report;
 mod status;
+mod stop;
 mod strings;
 
 use std::ffi::c_char;

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
-use gm_core::blocking::Mailer;
+use gm_core::blocking::{Mailer, wait};
 use gm_core::{Config, MimeMessage};
 
 use crate::args;
@@ -16,6 +16,7 @@ use crate::progress::{self, graphmailer_progress_fn};
 use crate::receipt::{Receipt, graphmailer_receipt};
 use crate::report;
 use crate::status::graphmailer_status;
+use crate::stop::Flag;
 use crate::strings;
 
 /// Sends mail: holds the configuration, one HTTP connection pool, one token
@@ -23,6 +24,54 @@ use crate::strings;
 /// one per process and share it. Release it with graphmailer_mailer_free.
 pub struct graphmailer_mailer {
     _private: [u8; 0],
+}
+
+thread_local! {
+    /// The calling thread's stop flag for sends (graphmailer_set_send_stop).
+    static SEND_STOP: std::cell::Cell<Option<Flag>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes the calling thread's sends (every graphmailer_mailer_send* call
+/// made on it from now on) stop once `*stop` is non-zero; NULL removes the
+/// flag. `stop` is the caller's, typically a `volatile sig_atomic_t` that a
+/// SIGTERM handler sets, as for graphmailer_outbox_run; it is read every
+/// 100 ms. A flag already set stops a send before any request.
+///
+/// A stopped send returns, of the statuses a send already has,
+/// GRAPHMAILER_ERR_AMBIGUOUS_DELIVERY when its request had reached
+/// Microsoft, which may still send the mail (Graph has no idempotency key:
+/// look in Sent Items before sending it again; the error's request id is the
+/// request's client-request-id), or GRAPHMAILER_ERR_TRANSIENT when nothing
+/// was sent, so sending again is safe. A large message's draft is deleted,
+/// or kept once its own send had gone out.
+///
+/// # Safety
+/// `stop` is NULL or points to an int that stays valid while a send runs on
+/// this thread, until it is removed or the thread ends.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_set_send_stop(stop: *const c_int) -> graphmailer_status {
+    call("graphmailer_set_send_stop", || {
+        SEND_STOP.set(Flag::new(stop));
+        Ok(())
+    })
+}
+
+/// Runs a send on the runtime and waits for it: until this thread's stop
+/// flag, when it has one, is raised (then the error says whether the mail
+/// may have gone).
+fn blocking_send(
+    send: impl std::future::Future<Output = gm_core::Result<gm_core::SendReceipt>> + Send + 'static,
+) -> Result<gm_core::SendReceipt, Failure> {
+    let receipt = match SEND_STOP.get() {
+        None => wait(send)??,
+        Some(flag) => wait(gm_core::until_stopped(send, async move {
+            // SAFETY: graphmailer_set_send_stop's caller keeps the flag
+            // valid while a send runs on this thread, and this one waits.
+            unsafe { flag.raised() }.await;
+            "stopped by the stop flag".to_owned()
+        }))??,
+    };
+    Ok(receipt)
 }
 
 /// A child of fork() has none of graphmailer's worker threads, and waiting
@@ -149,7 +198,8 @@ pub unsafe extern "C" fn graphmailer_mailer_send(
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let message = snapshot(message)?;
         not_forked()?;
-        let receipt = mailer.send(&message)?;
+        let mailer = mailer.as_async().clone();
+        let receipt = blocking_send(async move { mailer.send(&message).await })?;
         give_receipt(receipt_out, receipt);
         Ok(())
     })
@@ -185,7 +235,8 @@ pub unsafe extern "C" fn graphmailer_mailer_send_with_progress(
         let message = snapshot(message)?;
         not_forked()?;
         let options = progress::send_options(on_progress, userdata);
-        let receipt = mailer.send_with(&message, &options)?;
+        let mailer = mailer.as_async().clone();
+        let receipt = blocking_send(async move { mailer.send_with(&message, &options).await })?;
         give_receipt(receipt_out, receipt);
         Ok(())
     })
@@ -215,7 +266,10 @@ fn send_mime(
     receipt_out: *mut *mut graphmailer_receipt,
 ) -> Result<(), Failure> {
     not_forked()?;
-    let receipt = mailer.send_mime(sender, message)?;
+    let (mailer, sender) = (mailer.as_async().clone(), sender.map(str::to_owned));
+    let message = message.clone();
+    let receipt =
+        blocking_send(async move { mailer.send_mime(sender.as_deref(), &message).await })?;
     give_receipt(receipt_out, receipt);
     Ok(())
 }

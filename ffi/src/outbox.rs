@@ -15,6 +15,7 @@ use crate::handle;
 use crate::mailer::{GRAPHMAILER_MAX_MIME_BYTES, graphmailer_mailer, not_forked};
 use crate::message::{graphmailer_message, snapshot};
 use crate::status::graphmailer_status;
+use crate::stop::Flag;
 use crate::strings;
 
 /// A durable queue of mail in a SQLite file or a PostgreSQL database.
@@ -290,23 +291,12 @@ pub unsafe extern "C" fn graphmailer_outbox_run(
     call("graphmailer_outbox_run", || {
         let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
-        if stop.is_null() {
-            return Err(Failure::null("stop"));
-        }
+        let stop = Flag::new(stop).ok_or_else(|| Failure::null("stop"))?;
         not_forked()?;
         let mailer = mailer.as_async().clone();
-        // Carried as an address so the future can move to the runtime; the
-        // caller keeps the flag alive until this call returns, which waits
-        // for the future.
-        let flag = stop as usize;
-        let stopped = async move {
-            // SAFETY: the caller promised a valid int for the whole call; an
-            // int-sized atomic load is how C's sig_atomic_t is read safely.
-            let flag = unsafe { std::sync::atomic::AtomicI32::from_ptr(flag as *mut i32) };
-            while flag.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        };
+        // SAFETY: the caller keeps the flag valid until this call returns,
+        // which waits for the future.
+        let stopped = async move { unsafe { stop.raised() }.await };
         wait(async move { outbox.run(&mailer, stopped).await })??;
         Ok(())
     })

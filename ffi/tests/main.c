@@ -33,6 +33,7 @@ static const gm_test TESTS[] = {
     T(test_status_throttled),
     T(test_status_transient),
     T(test_status_ambiguous_delivery),
+    T(test_a_stop_flag_stops_sends_and_says_whether_the_mail_went),
     T(test_status_service),
     T(test_retry_then_success),
     T(test_eight_threads_share_one_mailer_and_token),

@@ -295,6 +295,49 @@ void test_status_ambiguous_delivery(void) {
     json_free(all);
 }
 
+/* Raises the stop flag once the emulator holds the send's request. */
+static void *raise_when_held(void *flag) {
+    json_free(gm_get_json("/_emulator/counters/wait?name=send_requests&timeout_ms=15000"));
+    *(volatile int *)flag = 1;
+    return NULL;
+}
+
+void test_a_stop_flag_stops_sends_and_says_whether_the_mail_went(void) {
+    gm_reset();
+    /* Graph holds its answer: the flag is raised while the request is with it. */
+    gm_put_faults("{\"delay_ms\":30000}");
+    graphmailer_mailer *mailer = gm_mailer();
+    graphmailer_message *m = simple("erp@contoso.test");
+    volatile int stop = 0;
+    CHECK_OK(graphmailer_set_send_stop((const int *)&stop));
+    pthread_t raiser;
+    CHECK(pthread_create(&raiser, NULL, raise_when_held, (void *)&stop) == 0);
+    double started = gm_now_ms();
+    CHECK_STATUS(graphmailer_mailer_send(mailer, m, NULL), GRAPHMAILER_ERR_AMBIGUOUS_DELIVERY);
+    pthread_join(raiser, NULL);
+    CHECK(gm_now_ms() - started < 15000, "the send waited for Graph's answer");
+    CHECK_STR(gm_last_message(), "stopped by the stop flag after the mail's request reached Microsoft");
+    const char *id = graphmailer_last_error_request_id();
+    CHECK(id && strlen(id) == 36, "request id %s", id ? id : "(none)");
+    const char *hint = graphmailer_last_error_hint();
+    CHECK(hint && strstr(hint, "erp@contoso.test's Sent Items"), "hint %s", hint ? hint : "(none)");
+
+    /* Raised already: the next send, a MIME one too, stops before any request. */
+    CHECK_STATUS(graphmailer_mailer_send(mailer, m, NULL), GRAPHMAILER_ERR_TRANSIENT);
+    CHECK_STR(gm_last_message(), "stopped by the stop flag before the mail went out: nothing was sent");
+    const char *mime = "From: erp@contoso.test\r\nTo: a@example.com\r\n\r\nx\r\n";
+    CHECK_STATUS(graphmailer_mailer_send_mime(mailer, NULL, (const uint8_t *)mime, strlen(mime), NULL),
+                 GRAPHMAILER_ERR_TRANSIENT);
+    CHECK(gm_counter("send_requests") == 1);
+
+    /* Removed: sends run to their end again. */
+    CHECK_OK(graphmailer_set_send_stop(NULL));
+    gm_put_faults("{}");
+    CHECK_OK(graphmailer_mailer_send(mailer, m, NULL));
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+}
+
 void test_status_service(void) {
     gm_reset();
     gm_put_faults("{\"send\":[{\"status\":409,\"code\":\"ErrorConflict\",\"message\":\"odd\"}]}");

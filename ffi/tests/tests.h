@@ -37,6 +37,7 @@ void test_status_mailbox_not_found(void);
 void test_status_throttled(void);
 void test_status_transient(void);
 void test_status_ambiguous_delivery(void);
+void test_a_stop_flag_stops_sends_and_says_whether_the_mail_went(void);
 void test_status_service(void);
 void test_status_config(void);
 void test_retry_then_success(void);
