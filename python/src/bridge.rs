@@ -56,6 +56,15 @@ where
         }
         Err(interrupted) => {
             task.abort();
+            // The future is dropped on one of the runtime's threads, where
+            // it may still log (a send stopped after its request went out
+            // warns): waiting for that, without the GIL, lets the record
+            // reach Python now instead of racing the program's end.
+            py.detach(move || {
+                let _ = graphmailer::blocking::wait(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+                });
+            });
             Err(interrupted)
         }
     }

@@ -32,7 +32,7 @@ mod progress;
 /// The native part of the `graphmailer` package; import `graphmailer` instead.
 #[pymodule]
 fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    logging::install();
+    logging::install(m.py())?;
     m.add("__version__", graphmailer::VERSION)?;
     // Private, so not in `__all__` (which `add` extends): for the test that
     // holds the stub's `_MessageParts` to the Rust declaration.

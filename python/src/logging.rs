@@ -11,7 +11,7 @@
 //! a `LogRecord` whose file and line are the Rust source's.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -32,9 +32,36 @@ static THRESHOLD: AtomicU8 = AtomicU8::new(WARNING);
 const WARNING: u8 = 30;
 
 /// Installs the forwarding subscriber for this extension's copy of `tracing`
-/// (other Rust extensions in the process have their own).
-pub(crate) fn install() {
+/// (other Rust extensions in the process have their own), and the `atexit`
+/// hook that closes the crossing (below) as the program ends.
+pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let _ = tracing::subscriber::set_global_default(PythonLogging);
+    let close = pyo3::types::PyCFunction::new_closure(py, None, None, |args, _| {
+        close_crossing(args.py());
+    })?;
+    py.import("atexit")?.call_method1("register", (close,))?;
+    Ok(())
+}
+
+/// Events cross from graphmailer's threads into Python only while the
+/// program runs: a thread that waits for the GIL once the interpreter has
+/// begun to finalize is ended inside Rust's frames (SIGSEGV or SIGABRT),
+/// and a send cancelled just before the end logs as its future is dropped,
+/// on one of those threads. `atexit` hooks run before that point.
+static OPEN: AtomicBool = AtomicBool::new(true);
+/// Events past the check of `OPEN`, on their way into Python.
+static CROSSING: AtomicUsize = AtomicUsize::new(0);
+
+/// Closes the crossing, then lets the events already on their way in: they
+/// wait for the GIL, which is given up here for up to a second.
+fn close_crossing(py: Python<'_>) {
+    OPEN.store(false, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while CROSSING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
 }
 
 static LOGGER_CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -133,14 +160,18 @@ impl Subscriber for PythonLogging {
         event.record(&mut fields);
         let metadata = event.metadata();
         // Never let a logging failure (or a panic in a handler's conversion)
-        // reach the runtime's thread; during interpreter shutdown, drop the event.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Python::try_attach(|py| {
-                if let Err(e) = emit(py, metadata, fields) {
-                    e.write_unraisable(py, None);
-                }
-            })
-        }));
+        // reach the runtime's thread; as the program ends, drop the event.
+        CROSSING.fetch_add(1, Ordering::SeqCst);
+        if OPEN.load(Ordering::SeqCst) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Python::try_attach(|py| {
+                    if let Err(e) = emit(py, metadata, fields) {
+                        e.write_unraisable(py, None);
+                    }
+                })
+            }));
+        }
+        CROSSING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
