@@ -71,6 +71,22 @@ impl Handover {
         CURRENT.scope(watching, send).await
     }
 
+    /// Runs `send` as [`Handover::watch`] does unless `stop` comes first:
+    /// then `send` is dropped, which cancels it, and the result is `stop`'s,
+    /// after which [`Handover::may_have_been_sent`] tells what became of the
+    /// mail (no request of `send` can go out any more).
+    pub async fn watch_until<F: Future, S: Future>(
+        &self,
+        send: F,
+        stop: S,
+    ) -> std::result::Result<F::Output, S::Output> {
+        tokio::select! {
+            biased;
+            stopped = stop => Err(stopped),
+            done = self.watch(send) => Ok(done),
+        }
+    }
+
     /// The request that may have handed the mail to Microsoft: one that
     /// went out and that Graph did not answer with a refusal (a throttled
     /// or otherwise refused request sent nothing). Read after a cancel,
@@ -97,12 +113,10 @@ pub async fn until_stopped<T>(
     stop: impl Future<Output = String>,
 ) -> Result<T> {
     let handover = Handover::new();
-    let stopped = tokio::select! {
-        biased;
-        stopped = stop => stopped,
-        result = handover.watch(send) => return result,
+    let stopped = match handover.watch_until(send, stop).await {
+        Ok(result) => return result,
+        Err(stopped) => stopped,
     };
-    // Read once `send` is dropped: no request of it can go out any more.
     Err(match handover.may_have_been_sent() {
         Some(request) => Error::new(
             ErrorKind::AmbiguousDelivery,
@@ -225,6 +239,26 @@ mod tests {
             outer.may_have_been_sent().map(|r| r.client_request_id),
             Some("id-6".to_owned())
         );
+    }
+
+    #[tokio::test]
+    async fn watch_until_gives_the_first_to_finish_and_drops_the_send_when_stopped() {
+        let handover = Handover::new();
+        let done = handover.watch_until(async { 1 }, std::future::pending::<()>());
+        assert_eq!(done.await, Ok(1));
+        let sent = Arc::new(());
+        let held = sent.clone();
+        let stopped = handover
+            .watch_until(
+                async move {
+                    let _held = held;
+                    std::future::pending::<()>().await
+                },
+                async { "stopped" },
+            )
+            .await;
+        assert_eq!(stopped, Err("stopped"));
+        assert_eq!(Arc::strong_count(&sent), 1, "the send was dropped");
     }
 
     #[tokio::test]

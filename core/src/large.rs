@@ -57,7 +57,7 @@ pub(crate) async fn send(
     }
     let path = format!("{}/send", draft.path);
     let send = client.request(Method::POST, sender, &path, Body::empty(), true);
-    let sent = draft.send.clone().watch(send).await;
+    let sent = draft.send.watch(send).await;
     match sent {
         Ok(answer) => {
             draft.keep();

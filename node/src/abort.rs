@@ -78,14 +78,11 @@ pub async fn run<T>(aborted: Option<Aborted>, work: impl Future<Output = T>) -> 
         return Ended::Done(work.await);
     };
     let handover = Handover::new();
-    tokio::select! {
-        biased;
-        () = aborted.fired() => {},
-        value = handover.watch(work) => return Ended::Done(value),
-    }
-    // Read once `work` is dropped: no request of it can go out any more.
-    Ended::Aborted {
-        handed_over: handover.may_have_been_sent(),
+    match handover.watch_until(work, aborted.fired()).await {
+        Ok(value) => Ended::Done(value),
+        Err(()) => Ended::Aborted {
+            handed_over: handover.may_have_been_sent(),
+        },
     }
 }
 
