@@ -372,7 +372,7 @@ async fn a_send_cancelled_while_graph_answers_is_recorded_and_logged_as_maybe_se
 }
 
 #[tokio::test]
-async fn a_send_cancelled_before_its_request_records_nothing() {
+async fn a_handover_records_only_a_request_that_may_have_sent_the_mail() {
     let emu = TestEmulator::start().await;
     let mailer = emu.mailer();
     let handover = Handover::new();
@@ -394,11 +394,15 @@ async fn a_send_cancelled_before_its_request_records_nothing() {
         .await
         .unwrap();
     assert!(handover.may_have_been_sent().is_some());
-    // A send refused outright sent nothing.
+    // A send Graph refused outright (its access policy) sent nothing: the
+    // request went out and was recorded, then its answer cleared it.
+    let before = emu.counter("send_requests").await;
     let refused = Handover::new();
-    refused
+    let denied = refused
         .watch(mailer.send(&invoice(DENIED)))
         .await
         .unwrap_err();
+    assert_eq!(denied.kind(), ErrorKind::AccessDenied, "{denied}");
+    assert_eq!(emu.counter("send_requests").await, before + 1);
     assert_eq!(refused.may_have_been_sent(), None);
 }
