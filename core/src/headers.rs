@@ -83,6 +83,28 @@ pub(crate) fn split(bytes: &[u8]) -> Result<(Vec<RawField>, &[u8])> {
     }
 }
 
+/// Writes header fields and a body back into one message, the inverse of
+/// [`split`].
+pub(crate) fn join(fields: &[RawField], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        body.len()
+            + 256
+            + fields
+                .iter()
+                .map(|f| f.raw.len() + f.name.len() + 3)
+                .sum::<usize>(),
+    );
+    for f in fields {
+        out.extend_from_slice(f.name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&f.raw);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
 fn no_header_block() -> Error {
     Error::invalid(
         "mime",

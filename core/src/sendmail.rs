@@ -87,15 +87,7 @@ impl Envelope {
             fields.insert(0, field("From", &mailbox(name.as_deref(), &sender)));
         }
         self.rewrite_recipients(&mut fields)?;
-        let mut out = Vec::with_capacity(bytes.len() + 256);
-        for f in &fields {
-            out.extend_from_slice(f.name.as_bytes());
-            out.push(b':');
-            out.extend_from_slice(&f.raw);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+        let out = crate::headers::join(&fields, body);
         Ok(Prepared {
             sender,
             message: MimeMessage::from_large_bytes(out)?,

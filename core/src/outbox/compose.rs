@@ -19,6 +19,11 @@ pub(crate) struct Composed {
     pub sender: String,
     pub recipients: usize,
     pub internet_message_id: String,
+    /// The `Message-ID` is the caller's, not one made here: it may already
+    /// be in the queue (an app that reuses ids, one message split over
+    /// several SMTP transactions), and a lookup in Sent Items would then
+    /// take the other mail's copy for this one's.
+    pub callers_message_id: bool,
     pub bytes: Bytes,
 }
 
@@ -37,7 +42,7 @@ pub(crate) async fn from_message(message: &Message) -> Result<Composed> {
             )
         })??;
     let mime = MimeMessage::from_large_bytes(bytes)?;
-    finish(mime.sender(None)?, &mime)
+    finish(mime.sender(None)?, &mime, false)
 }
 
 /// Keeps a ready message, adding a `Message-ID` when it has none.
@@ -47,7 +52,7 @@ pub(crate) fn from_mime(sender: Option<&str>, message: &MimeMessage) -> Result<C
         .header("message-id")
         .is_some_and(|v| is_message_id(v.trim()))
     {
-        return finish(sender, message);
+        return finish(sender, message, true);
     }
     let mut bytes = format!("Message-ID: {}\r\n", new_message_id(&sender)).into_bytes();
     // An empty or malformed Message-ID header would shadow ours.
@@ -63,10 +68,25 @@ pub(crate) fn from_mime(sender: Option<&str>, message: &MimeMessage) -> Result<C
             "is not of the form <left@right>: remove it and the outbox sets one",
         ));
     }
-    finish(sender, &mime)
+    finish(sender, &mime, false)
 }
 
-fn finish(sender: String, mime: &MimeMessage) -> Result<Composed> {
+/// The same message under a `Message-ID` of the queue's own, for a caller's
+/// id that another mail in the queue already has.
+pub(crate) fn with_new_message_id(composed: &Composed) -> Result<Composed> {
+    let (mut fields, body) = crate::headers::split(&composed.bytes)?;
+    fields.retain(|f| !f.name.eq_ignore_ascii_case("message-id"));
+    let id = new_message_id(&composed.sender);
+    fields.insert(0, crate::headers::field("Message-ID", &id));
+    let bytes = crate::headers::join(&fields, body);
+    finish(
+        composed.sender.clone(),
+        &MimeMessage::from_large_bytes(bytes)?,
+        false,
+    )
+}
+
+fn finish(sender: String, mime: &MimeMessage, callers_message_id: bool) -> Result<Composed> {
     let internet_message_id = mime
         .header("message-id")
         .map(|v| v.trim().to_owned())
@@ -75,6 +95,7 @@ fn finish(sender: String, mime: &MimeMessage) -> Result<Composed> {
         sender,
         recipients: mime.recipients().len(),
         internet_message_id,
+        callers_message_id,
         bytes: Bytes::copy_from_slice(mime.as_bytes()),
     })
 }

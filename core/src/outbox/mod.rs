@@ -48,9 +48,10 @@ pub struct Outbox {
 struct Inner {
     store: Store,
     settings: OutboxSettings,
-    /// This process's name in leases, so a worker only records outcomes of
-    /// mail it still holds.
+    /// This process's name in leases (each lease adds its number from
+    /// `leases`), so a worker only renews and records mail it still holds.
     owner: String,
+    leases: std::sync::atomic::AtomicU64,
     url_for_display: String,
 }
 
@@ -92,6 +93,7 @@ impl Outbox {
                 store,
                 settings,
                 owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+                leases: std::sync::atomic::AtomicU64::new(0),
                 url_for_display,
             }),
         })
@@ -124,17 +126,20 @@ impl Outbox {
 
     async fn store(&self, composed: compose::Composed) -> Result<QueueId> {
         let id = types::QueueId::new();
-        self.inner
-            .store
-            .insert(NewMail {
-                id: id.clone(),
-                sender: composed.sender,
-                recipients: composed.recipients,
-                internet_message_id: composed.internet_message_id,
-                payload: composed.bytes,
-                created_ms: now_ms(),
-            })
-            .await?;
+        let new = |c: &compose::Composed| NewMail {
+            id: id.clone(),
+            sender: c.sender.clone(),
+            recipients: c.recipients,
+            internet_message_id: c.internet_message_id.clone(),
+            unless_message_id_taken: c.callers_message_id,
+            payload: c.bytes.clone(),
+            created_ms: now_ms(),
+        };
+        if !self.inner.store.insert(new(&composed)).await? {
+            let renamed = compose::with_new_message_id(&composed)?;
+            tracing::info!(id = %id, taken = %composed.internet_message_id, message_id = %renamed.internet_message_id, "outbox: the message's Message-ID is already in the queue; it is queued under a new one");
+            self.inner.store.insert(new(&renamed)).await?;
+        }
         Ok(id)
     }
 

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS graphmailer_outbox (
 );
 CREATE INDEX IF NOT EXISTS graphmailer_outbox_due ON graphmailer_outbox (state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS graphmailer_outbox_sender ON graphmailer_outbox (sender, state);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_message_id ON graphmailer_outbox (sender, internet_message_id);
 CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
     sender TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, used BIGINT NOT NULL
 );
@@ -57,7 +58,17 @@ pub(crate) struct PostgresStore {
     config: tokio_postgres::Config,
     /// Where, for messages: host and database, never the password.
     shown: String,
-    client: Mutex<Option<Client>>,
+    session: Mutex<Option<Session>>,
+}
+
+/// The connection, and whether a call on it is under way: a call whose
+/// future was dropped part-way (a cancelled task, a timeout) can leave a
+/// transaction open on it, the lease lock held and the next statements
+/// inside that transaction, so such a connection is closed, not reused (the
+/// server then rolls the transaction back).
+struct Session {
+    client: Client,
+    in_call: bool,
 }
 
 impl PostgresStore {
@@ -80,15 +91,18 @@ impl PostgresStore {
         let store = PostgresStore {
             config,
             shown,
-            client: Mutex::new(None),
+            session: Mutex::new(None),
         };
-        let mut guard = store.client.lock().await;
+        let mut guard = store.session.lock().await;
         let client = store.connect().await.map_err(|e| {
             Error::config("outbox", e.message().to_owned())
                 .with_hint("check that the server runs and the URL's host, database, user and password are right")
         })?;
         store.create_schema(&client).await?;
-        *guard = Some(client);
+        *guard = Some(Session {
+            client,
+            in_call: false,
+        });
         drop(guard);
         Ok(store)
     }
@@ -112,6 +126,23 @@ impl PostgresStore {
                 tracing::warn!(error = %e, "outbox: the PostgreSQL connection ended");
             }
         });
+        // What the queue's rules assume, whatever the server's defaults:
+        // leases read committed rows (a snapshot taken before the lease lock
+        // was granted would count stale rows); a commit is flushed before
+        // `enqueue` returns (never `synchronous_commit = off`, which can lose
+        // acknowledged mail in a crash; stronger settings are kept); and a
+        // session that stops in the middle of a transaction (a paused or
+        // dead host) is ended by the server, so it cannot hold the lease
+        // lock from every other worker for long.
+        client
+            .batch_execute(
+                "SET default_transaction_isolation = 'read committed'; \
+                 SET idle_in_transaction_session_timeout = '60s'; \
+                 SELECT set_config('synchronous_commit', 'on', false) \
+                 WHERE current_setting('synchronous_commit') = 'off';",
+            )
+            .await
+            .map_err(|e| self.error("set up the connection", &e))?;
         Ok(client)
     }
 
@@ -168,42 +199,75 @@ impl PostgresStore {
         what: &'static str,
         f: impl AsyncFnOnce(&Client) -> std::result::Result<T, tokio_postgres::Error>,
     ) -> Result<T> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_none_or(Client::is_closed) {
+        let mut guard = self.session.lock().await;
+        if guard
+            .as_ref()
+            .is_none_or(|s| s.in_call || s.client.is_closed())
+        {
             *guard = None;
-            *guard = Some(self.connect().await?);
+            *guard = Some(Session {
+                client: self.connect().await?,
+                in_call: false,
+            });
         }
-        let client = guard.as_ref().expect("connected above");
-        match f(client).await {
+        let session = guard.as_mut().expect("connected above");
+        session.in_call = true;
+        let result = match f(&session.client).await {
             Ok(value) => Ok(value),
             Err(e) => {
-                if client.is_closed() || e.is_closed() {
+                if session.client.is_closed() || e.is_closed() {
                     *guard = None;
-                } else {
-                    // Leave no transaction open on a connection that stays.
-                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(self.error(what, &e));
                 }
+                // Leave no transaction open on a connection that stays.
+                let _ = session.client.batch_execute("ROLLBACK").await;
                 Err(self.error(what, &e))
             }
-        }
+        };
+        session.in_call = false;
+        result
     }
 
-    pub(crate) async fn insert(&self, mail: NewMail) -> Result<()> {
+    pub(crate) async fn insert(&self, mail: NewMail) -> Result<bool> {
+        const INSERT: &str = "INSERT INTO graphmailer_outbox (id, state, sender, recipients, \
+             internet_message_id, payload, created_ms, next_attempt_ms) \
+             SELECT $1::TEXT, 'queued', $2::TEXT, $3::BIGINT, $4::TEXT, $5::BYTEA, $6::BIGINT, $6::BIGINT";
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &mail.id.0,
+            &mail.sender,
+            &(mail.recipients as i64),
+            &mail.internet_message_id,
+            &&mail.payload[..],
+            &mail.created_ms,
+        ];
+        if !mail.unless_message_id_taken {
+            return self
+                .call("store the mail", async |c| {
+                    c.execute(INSERT, &params).await.map(|_| true)
+                })
+                .await;
+        }
+        // Two servers may queue the same id at once: a lock on the id (in
+        // the two-key space, apart from the lease lock) orders them, and the
+        // insert's snapshot, taken after the lock, sees the other's commit.
         self.call("store the mail", async |c| {
+            c.batch_execute("BEGIN").await?;
             c.execute(
-                "INSERT INTO graphmailer_outbox (id, state, sender, recipients, internet_message_id, \
-                 payload, created_ms, next_attempt_ms) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6)",
-                &[
-                    &mail.id.0,
-                    &mail.sender,
-                    &(mail.recipients as i64),
-                    &mail.internet_message_id,
-                    &&mail.payload[..],
-                    &mail.created_ms,
-                ],
+                "SELECT pg_advisory_xact_lock(1, hashtext($1 || ' ' || $2))",
+                &[&mail.sender, &mail.internet_message_id],
             )
-            .await
-            .map(drop)
+            .await?;
+            let inserted = c
+                .execute(
+                    &format!(
+                        "{INSERT} WHERE NOT EXISTS (SELECT 1 FROM graphmailer_outbox \
+                         WHERE sender = $2 AND internet_message_id = $4)"
+                    ),
+                    &params,
+                )
+                .await?;
+            c.batch_execute("COMMIT").await?;
+            Ok(inserted == 1)
         })
         .await
     }
@@ -307,6 +371,7 @@ impl PostgresStore {
             let state: String = row.get(7);
             let leased = Leased {
                 id: QueueId(row.get(0)),
+                owner: rules.owner.clone(),
                 sender: row.get(1),
                 internet_message_id: row.get(2),
                 payload: Bytes::from(row.get::<_, Vec<u8>>(3)),
@@ -355,7 +420,10 @@ impl PostgresStore {
                 None,
                 must_reconcile,
             ),
-            Outcome::Failed { error } => ("failed", None, Some(error), None, None, false),
+            Outcome::Failed {
+                error,
+                must_reconcile,
+            } => ("failed", None, Some(error), None, None, must_reconcile),
             Outcome::Uncertain { error } => ("uncertain", None, Some(error), None, None, true),
         };
         self.call("record the outcome", async |c| {
@@ -368,6 +436,20 @@ impl PostgresStore {
                      payload = CASE WHEN $3 = 'sent' THEN ''::BYTEA ELSE payload END \
                      WHERE id = $1 AND state = 'sending' AND lease_owner = $2",
                     &[&id.0, &owner, &state, &next, &error, &request_id, &sent, &on_wire],
+                )
+                .await?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn renew(&self, id: &QueueId, owner: &str, until_ms: i64) -> Result<bool> {
+        self.call("renew a lease", async |c| {
+            let changed = c
+                .execute(
+                    "UPDATE graphmailer_outbox SET lease_until_ms = $3 \
+                     WHERE id = $1 AND state = 'sending' AND lease_owner = $2",
+                    &[&id.0, &owner, &until_ms],
                 )
                 .await?;
             Ok(changed == 1)

@@ -48,6 +48,8 @@ CREATE INDEX IF NOT EXISTS graphmailer_outbox_next
     ON graphmailer_outbox (state, next_attempt_ms, created_ms, sender, lease_until_ms);
 CREATE INDEX IF NOT EXISTS graphmailer_outbox_in_flight
     ON graphmailer_outbox (sender, state, lease_until_ms);
+CREATE INDEX IF NOT EXISTS graphmailer_outbox_message_id
+    ON graphmailer_outbox (sender, internet_message_id);
 CREATE TABLE IF NOT EXISTS graphmailer_outbox_budget (
     sender TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, used INTEGER NOT NULL
 );
@@ -116,21 +118,26 @@ impl SqliteStore {
         .map_err(stopped)?
     }
 
-    pub(crate) async fn insert(&self, mail: NewMail) -> Result<()> {
+    pub(crate) async fn insert(&self, mail: NewMail) -> Result<bool> {
         self.call("store the mail", move |c| {
+            // One statement: SQLite runs one writer at a time, so the check
+            // and the insert cannot be split by another process's insert.
             c.execute(
                 "INSERT INTO graphmailer_outbox (id, state, sender, recipients, internet_message_id, \
-                 payload, created_ms, next_attempt_ms) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?6)",
+                 payload, created_ms, next_attempt_ms) SELECT ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?6 \
+                 WHERE NOT ?7 OR NOT EXISTS (SELECT 1 FROM graphmailer_outbox \
+                     WHERE sender = ?2 AND internet_message_id = ?4)",
                 params![
                     mail.id.0,
                     mail.sender,
                     mail.recipients as i64,
                     mail.internet_message_id,
                     &mail.payload[..],
-                    mail.created_ms
+                    mail.created_ms,
+                    mail.unless_message_id_taken
                 ],
             )
-            .map(drop)
+            .map(|inserted| inserted == 1)
         })
         .await
     }
@@ -234,6 +241,7 @@ impl SqliteStore {
                     Ok((
                         Leased {
                             id: QueueId(r.get(0)?),
+                            owner: owner.clone(),
                             sender: r.get(1)?,
                             internet_message_id: r.get(2)?,
                             payload: Bytes::from(r.get::<_, Vec<u8>>(3)?),
@@ -286,7 +294,17 @@ impl SqliteStore {
                     None,
                     must_reconcile as i64,
                 ),
-                Outcome::Failed { error } => ("failed", None, Some(error), None, None, 0),
+                Outcome::Failed {
+                    error,
+                    must_reconcile,
+                } => (
+                    "failed",
+                    None,
+                    Some(error),
+                    None,
+                    None,
+                    must_reconcile as i64,
+                ),
                 Outcome::Uncertain { error } => ("uncertain", None, Some(error), None, None, 1),
             };
             // The message is not needed once sent: keep the record, free the
@@ -298,6 +316,19 @@ impl SqliteStore {
                  payload = CASE WHEN ?3 = 'sent' THEN x'' ELSE payload END \
                  WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
                 params![id, owner, state, next, error, request_id, sent, on_wire],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn renew(&self, id: &QueueId, owner: &str, until_ms: i64) -> Result<bool> {
+        let (id, owner) = (id.0.clone(), owner.to_owned());
+        self.call("renew a lease", move |c| {
+            let changed = c.execute(
+                "UPDATE graphmailer_outbox SET lease_until_ms = ?3 \
+                 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+                params![id, owner, until_ms],
             )?;
             Ok(changed == 1)
         })
@@ -401,11 +432,19 @@ fn open_file(path: &Path) -> Result<Connection> {
         let mode: String = connection
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(fail)?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        let wal = mode.eq_ignore_ascii_case("wal");
+        if !wal {
             tracing::warn!(path = %path.display(), mode, "the outbox's file system does not support WAL");
         }
+        // Without WAL a commit ends by deleting the rollback journal, and
+        // only EXTRA syncs the directory after that: with FULL, a power loss
+        // just after `enqueue` returned could roll the mail back.
         connection
-            .execute_batch("PRAGMA synchronous = FULL;")
+            .execute_batch(if wal {
+                "PRAGMA synchronous = FULL;"
+            } else {
+                "PRAGMA synchronous = EXTRA;"
+            })
             .map_err(fail)?;
     }
     check_owner(&connection, path, &fail)?;

@@ -17,6 +17,9 @@ pub(crate) struct NewMail {
     pub sender: String,
     pub recipients: usize,
     pub internet_message_id: String,
+    /// Store nothing if the sender already has a mail with this id in the
+    /// queue (in any state): Sent Items is searched by it.
+    pub unless_message_id_taken: bool,
     pub payload: Bytes,
     pub created_ms: i64,
 }
@@ -24,6 +27,9 @@ pub(crate) struct NewMail {
 /// A mail a worker leased.
 pub(crate) struct Leased {
     pub id: QueueId,
+    /// This lease's own name in `lease_owner`: only its holder may renew it
+    /// or record an outcome, even among lanes of one process.
+    pub owner: String,
     pub sender: String,
     pub internet_message_id: String,
     pub payload: Bytes,
@@ -36,6 +42,7 @@ pub(crate) struct Leased {
 
 /// The limits a lease must respect, across every worker on the queue.
 pub(crate) struct LeaseRules {
+    /// The name a lease taken under these rules is held by (one per lease).
     pub owner: String,
     pub now_ms: i64,
     pub lease_ms: i64,
@@ -58,6 +65,8 @@ pub(crate) enum Outcome {
     },
     Failed {
         error: String,
+        /// A try may have gone out: a `queue retry` checks Sent Items first.
+        must_reconcile: bool,
     },
     Uncertain {
         error: String,
@@ -89,7 +98,9 @@ macro_rules! each {
 }
 
 impl Store {
-    pub(crate) async fn insert(&self, mail: NewMail) -> Result<()> {
+    /// Commits the mail; false when its `Message-ID` was taken and nothing
+    /// was stored (only with `unless_message_id_taken`).
+    pub(crate) async fn insert(&self, mail: NewMail) -> Result<bool> {
         each!(self, s => s.insert(mail).await)
     }
     pub(crate) async fn get(&self, id: &QueueId) -> Result<Option<QueuedMail>> {
@@ -112,6 +123,11 @@ impl Store {
     /// Records the outcome, if `owner` still holds the lease (false if not).
     pub(crate) async fn finish(&self, id: &QueueId, owner: &str, outcome: Outcome) -> Result<bool> {
         each!(self, s => s.finish(id, owner, outcome).await)
+    }
+    /// Extends a lease `owner` still holds to `until_ms` (false if it
+    /// does not hold it any more).
+    pub(crate) async fn renew(&self, id: &QueueId, owner: &str, until_ms: i64) -> Result<bool> {
+        each!(self, s => s.renew(id, owner, until_ms).await)
     }
     /// Applies an operator's command; false when the mail is not in a state
     /// the command applies to (or does not exist).

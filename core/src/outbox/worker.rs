@@ -3,6 +3,7 @@
 //! outcome. The rules of the states live here, once for both stores.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,11 @@ const MAX_STORE_FAILURES: u32 = 30;
 impl Outbox {
     fn rules(&self) -> LeaseRules {
         let s = &self.inner.settings;
+        // Each lease gets its own name, so that a lane can tell its lease
+        // from another lane's in the same process.
+        let n = self.inner.leases.fetch_add(1, Ordering::Relaxed);
         LeaseRules {
-            owner: self.inner.owner.clone(),
+            owner: format!("{}/{n}", self.inner.owner),
             now_ms: now_ms(),
             lease_ms: duration_ms(s.lease),
             max_in_flight: s.max_in_flight_per_mailbox,
@@ -212,7 +216,10 @@ async fn deliver(
     summary: &Mutex<RunSummary>,
 ) -> Result<QueueState> {
     let count = |f: fn(&mut RunSummary)| f(&mut summary.lock().unwrap_or_else(|e| e.into_inner()));
-    let outcome = decide(outbox, mailer, &leased, &count).await;
+    let outcome = tokio::select! {
+        outcome = decide(outbox, mailer, &leased, &count) => outcome,
+        never = keep_leased(outbox, &leased) => match never {},
+    };
     let state = match &outcome {
         Outcome::Sent { .. } => QueueState::Sent,
         Outcome::Deferred { .. } => QueueState::Deferred,
@@ -228,7 +235,7 @@ async fn deliver(
             count(|s| s.deferred += 1);
             tracing::warn!(id = %leased.id, sender = %leased.sender, in_secs = (next_ms - now_ms()) / 1000, error = %error, "outbox: deferred");
         }
-        Outcome::Failed { error } => {
+        Outcome::Failed { error, .. } => {
             count(|s| s.failed += 1);
             tracing::warn!(id = %leased.id, sender = %leased.sender, error = %error, "outbox: failed");
         }
@@ -238,16 +245,41 @@ async fn deliver(
         }
     }
     let store = &outbox.inner.store;
-    if store
-        .finish(&leased.id, &outbox.inner.owner, outcome)
-        .await?
-    {
+    if store.finish(&leased.id, &leased.owner, outcome).await? {
         return Ok(state);
     }
-    // Our lease ran out and another worker took the mail: it checks Sent
-    // Items before sending, so nothing goes twice; report what it holds.
+    // Our lease ran out (the database could not renew it for a whole lease)
+    // and another worker took the mail: it checks Sent Items before sending;
+    // report what it holds.
     tracing::warn!(id = %leased.id, "outbox: the lease ran out before the outcome was recorded");
     Ok(store.get(&leased.id).await?.map_or(state, |m| m.state))
+}
+
+/// Renews the lease while its mail is being sent, every third of a lease:
+/// a send may outlast one lease (a large message's uploads, throttling, the
+/// Sent Items lookups after an ambiguous answer), and a lease that ran out
+/// mid-send would let another worker take the mail and send it again.
+/// Never returns; the send it runs beside ends it.
+async fn keep_leased(outbox: &Outbox, leased: &Leased) -> std::convert::Infallible {
+    let lease = outbox.inner.settings.lease;
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match outbox
+            .inner
+            .store
+            .renew(&leased.id, &leased.owner, now_ms() + duration_ms(lease))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(id = %leased.id, "outbox: the lease was lost while sending (the database could not be reached for a whole lease); the worker that took it checks Sent Items first");
+                return std::future::pending().await;
+            }
+            Err(e) => {
+                tracing::warn!(id = %leased.id, error = %e, "outbox: could not renew a lease; trying again")
+            }
+        }
+    }
 }
 
 async fn decide(
@@ -313,6 +345,7 @@ async fn decide(
             Err(e) => {
                 return Outcome::Failed {
                     error: format!("the stored message is unusable: {e}"),
+                    must_reconcile: may_have_gone_out,
                 };
             }
         };
@@ -339,9 +372,12 @@ async fn decide(
                     may_have_gone_out,
                 );
             }
+            // Refused for good; if an earlier try's answer was lost, that try
+            // may still have gone out, and a `queue retry` must look first.
             Err(e) => {
                 return Outcome::Failed {
                     error: e.to_string(),
+                    must_reconcile: may_have_gone_out,
                 };
             }
         }
@@ -370,6 +406,7 @@ fn deferred(
         }
         return Outcome::Failed {
             error: format!("gave up after {days:.1} days in the queue: {error}"),
+            must_reconcile: false,
         };
     }
     Outcome::Deferred {

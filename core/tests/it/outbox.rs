@@ -542,3 +542,212 @@ async fn the_mailbox_budget_holds_across_workers_and_leaves_the_rest_queued() {
         assert_eq!(stats.by_state[&QueueState::Sent], 5, "{url}: {stats:?}");
     }
 }
+
+#[tokio::test]
+async fn a_send_that_outlasts_its_lease_keeps_it_and_goes_out_once() {
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        // Graph holds the send three leases long; a second lane of the same
+        // worker looks for due mail all the while, and would find this one
+        // if its lease ran out, look in Sent Items too briefly to see the
+        // copy still on its way, and send it again.
+        emu.faults(json!({"delay_ms": 1800})).await;
+        let outbox = Outbox::open_with(
+            url,
+            OutboxSettings {
+                concurrency: 2,
+                lease: Duration::from_millis(600),
+                reconcile_wait: Duration::from_millis(200),
+                ..fast()
+            },
+        )
+        .await
+        .unwrap();
+        let id = outbox.enqueue(&invoice(1)).await.unwrap();
+        let summary = outbox
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(summary.sent, 1, "{url}: {summary:?}");
+        assert_eq!(summary.resent + summary.reconciled, 0, "{url}: {summary:?}");
+        let mail = outbox.get(&id).await.unwrap().unwrap();
+        assert_eq!(mail.state, QueueState::Sent, "{url}");
+        assert_eq!(mail.attempts, 1, "{url}: leased once");
+        assert_eq!(
+            deliveries(&emu).await.get(&mail.internet_message_id),
+            Some(&1),
+            "{url}: exactly once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_after_an_ambiguous_try_leaves_a_retry_to_look_before_it_resends() {
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        // The copy reaches Sent Items after the first run has stopped looking.
+        emu.settings(json!({"sent_items_lag_ms": 1500})).await;
+        // Delivered with its answer lost; the send after the lookup is refused.
+        emu.faults(json!({"send": [
+            {"drop_after_body": true, "deliver": true},
+            {"status": 403},
+        ]}))
+        .await;
+        let settings = |reconcile_wait| OutboxSettings {
+            concurrency: 1,
+            reconcile_wait,
+            ..fast()
+        };
+        let hasty = Outbox::open_with(url, settings(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        let id = hasty.enqueue(&invoice(1)).await.unwrap();
+        let first = hasty
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(first.failed, 1, "{url}: {first:?}");
+
+        // An operator retries the failed mail: the first try's copy is found.
+        hasty.retry(&id).await.unwrap();
+        let patient = Outbox::open_with(url, settings(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let second = patient
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(second.reconciled, 1, "{url}: {second:?}");
+        let mail = patient.get(&id).await.unwrap().unwrap();
+        assert_eq!(mail.state, QueueState::Sent, "{url}");
+        assert_eq!(
+            deliveries(&emu).await.get(&mail.internet_message_id),
+            Some(&1),
+            "{url}: exactly once"
+        );
+    }
+}
+
+/// The advisory lock a PostgreSQL queue serialises its leases with
+/// (`LEASE_LOCK` in core's `postgres.rs`).
+const POSTGRES_LEASE_LOCK: i64 = 0x006d_6169_6c6f_7574;
+
+#[tokio::test]
+async fn a_lease_cancelled_inside_its_transaction_leaves_no_transaction_behind() {
+    let queues = Queues::new().await;
+    for url in queues.urls.iter().filter(|u| u.starts_with("postgres")) {
+        let emu = TestEmulator::start().await;
+        let (other, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let outbox = Outbox::open_with(url, fast()).await.unwrap();
+        // Another server holds the lease lock: a worker's lease waits for it
+        // inside its transaction, and is cancelled there (a timeout, a
+        // cancelled task, Ctrl-C in a binding).
+        other
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({POSTGRES_LEASE_LOCK})"
+            ))
+            .await
+            .unwrap();
+        let mailer = reading_mailer(&emu, 1);
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(300), outbox.run_until_empty(&mailer)).await;
+        assert!(cancelled.is_err(), "{url}: the lease waited for the lock");
+        other.batch_execute("COMMIT").await.unwrap();
+
+        // Mail queued next is committed (not left inside the cancelled
+        // lease's transaction), and the lease lock is free again.
+        let id = outbox.enqueue(&invoice(1)).await.unwrap();
+        let stored: i64 = other
+            .query_one("SELECT COUNT(*) FROM graphmailer_outbox", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            stored, 1,
+            "{url}: the queued mail is visible to other sessions"
+        );
+        let summary =
+            tokio::time::timeout(Duration::from_secs(20), outbox.run_until_empty(&mailer))
+                .await
+                .expect("the lease lock was released")
+                .unwrap();
+        assert_eq!(summary.sent, 1, "{url}: {summary:?}");
+        assert_eq!(
+            outbox.get(&id).await.unwrap().unwrap().state,
+            QueueState::Sent
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_id_already_queued_is_replaced_so_sent_items_cannot_mistake_one_mail_for_another()
+{
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        let outbox = Outbox::open_with(
+            url,
+            OutboxSettings {
+                concurrency: 1,
+                ..fast()
+            },
+        )
+        .await
+        .unwrap();
+        let mailer = reading_mailer(&emu, 1);
+        // One message split over two SMTP transactions (Postfix splits past
+        // 50 recipients): the same Message-ID, other recipients.
+        let part = |to: &str| {
+            MimeMessage::from_bytes(format!(
+                "Message-ID: <report-42@contoso.com>\r\nFrom: {ALLOWED}\r\nTo: {to}\r\nSubject: Report\r\n\r\nHello\r\n"
+            ))
+            .unwrap()
+        };
+        let first = outbox
+            .enqueue_mime(None, &part("a@example.com"))
+            .await
+            .unwrap();
+        assert_eq!(
+            outbox.deliver_now(&mailer, &first).await.unwrap(),
+            QueueState::Sent
+        );
+        let second = outbox
+            .enqueue_mime(None, &part("b@example.com"))
+            .await
+            .unwrap();
+        // The second's send is lost before Graph took it: the lookup must not
+        // find the first's copy and call the second sent.
+        emu.faults(json!({"send": [{"drop_after_body": true}]}))
+            .await;
+        let summary = outbox.run_until_empty(&mailer).await.unwrap();
+        assert_eq!(summary.sent, 1, "{url}: {summary:?}");
+        assert_eq!(summary.reconciled, 0, "{url}: {summary:?}");
+        assert_eq!(summary.resent, 1, "{url}: {summary:?}");
+        let a = outbox.get(&first).await.unwrap().unwrap();
+        let b = outbox.get(&second).await.unwrap().unwrap();
+        assert_eq!(a.internet_message_id, "<report-42@contoso.com>", "{url}");
+        assert_ne!(b.internet_message_id, a.internet_message_id, "{url}");
+        assert_eq!(b.state, QueueState::Sent, "{url}");
+        let seen = deliveries(&emu).await;
+        assert_eq!(
+            seen.get(&a.internet_message_id),
+            Some(&1),
+            "{url}: {seen:?}"
+        );
+        assert_eq!(
+            seen.get(&b.internet_message_id),
+            Some(&1),
+            "{url}: {seen:?}"
+        );
+        let messages = emu.messages().await;
+        assert!(
+            messages.iter().all(|m| m["message"]["subject"] == "Report"),
+            "{url}: the renamed message is otherwise the same"
+        );
+    }
+}
