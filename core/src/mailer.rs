@@ -115,15 +115,22 @@ impl Mailer {
             .await
     }
 
-    /// A MIME message over what one request takes (see `mime_parts`): taken
-    /// apart and sent through a draft and upload sessions when large messages
-    /// are on, refused before any request when they are off.
-    async fn send_large_mime(&self, sender: String, mime: &MimeMessage) -> Result<SendReceipt> {
-        if !self.client.config.large_messages {
+    /// Refuses, before any request, a MIME message this mailer could never
+    /// send: over what one request takes, with large messages off.
+    pub(crate) fn check_mime_size(&self, len: usize) -> Result<()> {
+        if !crate::mime::fits_one_request(len) && !self.client.config.large_messages {
             return Err(
                 crate::mime::too_large_for_one_request().with_hint(wire::LARGE_MESSAGES_HINT)
             );
         }
+        Ok(())
+    }
+
+    /// A MIME message over what one request takes (see `mime_parts`): taken
+    /// apart and sent through a draft and upload sessions when large messages
+    /// are on, refused before any request when they are off.
+    async fn send_large_mime(&self, sender: String, mime: &MimeMessage) -> Result<SendReceipt> {
+        self.check_mime_size(mime.as_bytes().len())?;
         let mime = mime.clone();
         // Parsing a message of many megabytes is work for a blocking thread.
         let unpacked = offload::read(move || mime_parts::unpack(&sender, &mime)).await?;

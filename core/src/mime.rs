@@ -94,7 +94,7 @@ impl MimeMessage {
 
     /// True when the message is over what the MIME form of `sendMail` takes.
     pub(crate) fn needs_large_path(&self) -> bool {
-        self.bytes.len() > MAX_MIME_BYTES
+        !fits_one_request(self.bytes.len())
     }
 
     /// The address in the `From` header.
@@ -195,6 +195,11 @@ fn check_size(len: usize, limit: usize) -> Result<()> {
         return Err(too_large_for_one_request());
     }
     Ok(())
+}
+
+/// Whether a MIME message of `len` bytes goes in one `sendMail` request.
+pub(crate) fn fits_one_request(len: usize) -> bool {
+    len <= MAX_MIME_BYTES
 }
 
 /// The refusal of a MIME message over what one `sendMail` request takes.

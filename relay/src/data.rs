@@ -3,7 +3,9 @@
 //! while still reading to the end, so the client hears a reply for the
 //! message and the session stays in step.
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::time::timeout;
 
 use crate::config::LimitsConfig;
@@ -28,6 +30,8 @@ pub async fn read_data<S: AsyncRead + Unpin>(
     let mut line = Vec::with_capacity(limits.max_line_bytes);
     let mut size = 0usize;
     let mut refusal: Option<Reply> = None;
+    // The "." of CRLF "." CRLF must follow a CRLF; the 354 counts as one.
+    let mut after_crlf = true;
     loop {
         let read = match timeout(
             limits.data_timeout(),
@@ -46,6 +50,7 @@ pub async fn read_data<S: AsyncRead + Unpin>(
                 ));
             }
             Line::TooLong => {
+                after_crlf = !has_bare_lf(&line);
                 refusal.get_or_insert_with(|| {
                     Reply::with(
                         554,
@@ -61,14 +66,16 @@ pub async fn read_data<S: AsyncRead + Unpin>(
             Line::Complete => {}
         }
         // Only CRLF.CRLF ends the data: a client (or a smuggler) whose
-        // "<LF>.<LF>" ended it here but not at the next hop could slip a
-        // second message past the checks. A line ended by a bare LF is
-        // content, taken as if it ended in CRLF (as Postfix does by
-        // default), so scripts that write "\n" still get their mail through.
-        if line == b".\r\n" {
+        // "<LF>.<LF>" or "<LF>.<CR><LF>" ended it here but not at the next
+        // hop, or the other way round, could slip a second message past
+        // the checks. A line ended by a bare LF is content, taken as if it
+        // ended in CRLF (as Postfix does by default), so scripts that write
+        // "\n" still get their mail through.
+        if after_crlf && line == b".\r\n" {
             break;
         }
-        if has_bare_lf(&line) {
+        after_crlf = !has_bare_lf(&line);
+        if !after_crlf {
             line.pop();
             line.extend_from_slice(b"\r\n");
         }
@@ -107,11 +114,9 @@ pub async fn abort<S: AsyncRead + AsyncWrite + Unpin>(
     reader: &mut BufReader<S>,
     out: &mut super::session::Output,
     reply: Reply,
+    wait: Duration,
 ) -> std::io::Error {
     reply.write_to(&mut out.0);
-    let stream = reader.get_mut();
-    let _ = stream.write_all(&out.0).await;
-    let _ = stream.flush().await;
-    out.0.clear();
+    let _ = super::session::flush(reader, out, wait).await;
     std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "session ended")
 }

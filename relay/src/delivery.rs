@@ -47,15 +47,25 @@ impl Handover {
 }
 
 impl Route {
-    pub async fn hand_over(&self, sender: &str, message: &MimeMessage) -> Result<Handover, Error> {
+    pub async fn hand_over(&self, sender: &str, message: &MimeMessage) -> Result<Handover, Reply> {
+        let refused = |e: Error| reply_for(&e);
         if let Some(outbox) = &self.outbox {
-            // The mailer's own allowlist refuses now, not days later in the queue.
-            self.mailer.config().allowed_senders().check(sender)?;
-            let id = outbox.enqueue_mime(Some(sender), message).await?;
+            // What the mailer could never send (a sender outside its
+            // allowlist, a message too large for it) is refused before the
+            // 250, not failed days later in the queue.
+            let id = outbox
+                .enqueue_mime_for(&self.mailer, Some(sender), message)
+                .await
+                .map_err(refused)?;
             return Ok(Handover::Queued { id: id.to_string() });
         }
-        // The mailer's send observer (see `Relay::start_with_mailers`) counts its requests.
-        let receipt = self.mailer.send_mime(Some(sender), message).await?;
+        // The mailer's send observer (see `Relay::start_with_mailers`) counts
+        // its requests; it refuses a message too large for it before any.
+        let receipt = self
+            .mailer
+            .send_mime(Some(sender), message)
+            .await
+            .map_err(refused)?;
         Ok(Handover::Sent {
             request_id: receipt.request_id,
         })
@@ -72,6 +82,9 @@ pub fn reply_for(error: &Error) -> Reply {
     match error.kind() {
         ErrorKind::InvalidMessage if error.field() == Some("recipients") => {
             say(550, "5.1.3", "recipient refused")
+        }
+        ErrorKind::InvalidMessage if error.code() == Some("RequestEntityTooLarge") => {
+            say(552, "5.3.4", "message too large")
         }
         ErrorKind::InvalidMessage => say(554, "5.6.0", "message refused"),
         ErrorKind::SenderNotAllowed | ErrorKind::AccessDenied => {

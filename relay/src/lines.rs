@@ -9,7 +9,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 pub enum Line {
     /// `buf` holds the line with its line end.
     Complete,
-    /// The line was longer than the limit; the rest of it was read and dropped.
+    /// The line was longer than the limit; the rest of it was read and
+    /// dropped, and `buf` holds only its line end (`\r\n` or `\n`).
     TooLong,
     /// The client closed the connection.
     Closed,
@@ -23,6 +24,9 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
 ) -> std::io::Result<Line> {
     buf.clear();
     let mut too_long = false;
+    // The end of DATA depends on how the line before it ended, overlong
+    // or not, so a dropped line still tells CRLF from a bare LF.
+    let mut last_two = [0u8; 2];
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
@@ -31,6 +35,11 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
         let (take, done) = match memchr(available) {
             Some(i) => (i + 1, true),
             None => (available.len(), false),
+        };
+        last_two = match &available[..take] {
+            [b] => [last_two[1], *b],
+            [.., a, b] => [*a, *b],
+            [] => last_two,
         };
         if !too_long {
             if buf.len() + take > max {
@@ -42,11 +51,12 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
         }
         reader.consume(take);
         if done {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete
-            });
+            if !too_long {
+                return Ok(Line::Complete);
+            }
+            let end: &[u8] = if last_two == *b"\r\n" { b"\r\n" } else { b"\n" };
+            buf.extend_from_slice(end);
+            return Ok(Line::TooLong);
         }
     }
 }
@@ -66,7 +76,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_lines_and_drops_overlong_ones_whole() {
-        let input: &[u8] = b"EHLO a\r\nXXXXXXXXXXXXXXXXXXXX\r\nQUIT\r\n";
+        let input: &[u8] = b"EHLO a\r\nXXXXXXXXXXXXXXXXXXXX\r\nYYYYYYYYYYYYYYYYYYY\nQUIT\r\n";
         let mut reader = tokio::io::BufReader::with_capacity(4, input);
         let mut buf = Vec::new();
         assert_eq!(
@@ -78,6 +88,12 @@ mod tests {
             read_line(&mut reader, &mut buf, 10).await.unwrap(),
             Line::TooLong
         );
+        assert_eq!(buf, b"\r\n");
+        assert_eq!(
+            read_line(&mut reader, &mut buf, 10).await.unwrap(),
+            Line::TooLong
+        );
+        assert_eq!(buf, b"\n", "a bare LF is told from CRLF");
         assert_eq!(
             read_line(&mut reader, &mut buf, 10).await.unwrap(),
             Line::Complete

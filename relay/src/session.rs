@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -101,6 +102,7 @@ impl Session {
     {
         let mut reader = BufReader::new(stream);
         let mut out = Output(Vec::with_capacity(512));
+        let wait = self.shared.limits.command_timeout();
         if greet {
             Reply::with(
                 220,
@@ -108,7 +110,7 @@ impl Session {
                 format!("{} ESMTP graphmailer relay", self.shared.hostname),
             )
             .write_to(&mut out.0);
-            flush(&mut reader, &mut out).await?;
+            flush(&mut reader, &mut out, wait).await?;
         }
         let mut line = Vec::with_capacity(512);
         loop {
@@ -117,13 +119,13 @@ impl Session {
                 Some(read) => read?,
                 None => {
                     reply::SHUTTING_DOWN.write_to(&mut out.0);
-                    flush(&mut reader, &mut out).await?;
+                    flush(&mut reader, &mut out, wait).await?;
                     return Ok(Ended::Closed);
                 }
             };
             let Ok(read) = read else {
                 reply::TIMEOUT.write_to(&mut out.0);
-                flush(&mut reader, &mut out).await?;
+                flush(&mut reader, &mut out, wait).await?;
                 return Ok(Ended::Closed);
             };
             let step = match read {
@@ -131,6 +133,12 @@ impl Session {
                 Line::TooLong => Step::Reply(reply::LINE_TOO_LONG),
                 Line::Complete if has_bare_cr_or_nul(&line) => Step::Reply(reply::BARE_CR_OR_NUL),
                 Line::Complete => self.command(&line, &mut reader, &mut out).await?,
+            };
+            // 421 says the relay is closing the channel (RFC 5321 3.8), so
+            // it must: a client told so may not be served on.
+            let step = match step {
+                Step::Reply(r) if r.code == 421 => Step::Quit(r),
+                step => step,
             };
             match step {
                 Step::Reply(r) => {
@@ -140,19 +148,19 @@ impl Session {
                     r.write_to(&mut out.0);
                     if self.errors >= MAX_ERRORS {
                         reply::TOO_MANY_ERRORS.write_to(&mut out.0);
-                        flush(&mut reader, &mut out).await?;
+                        flush(&mut reader, &mut out, wait).await?;
                         return Ok(Ended::Closed);
                     }
                 }
                 Step::Quit(r) => {
                     r.write_to(&mut out.0);
-                    flush(&mut reader, &mut out).await?;
-                    let _ = reader.get_mut().shutdown().await;
+                    flush(&mut reader, &mut out, wait).await?;
+                    let _ = timeout(wait, reader.get_mut().shutdown()).await;
                     return Ok(Ended::Closed);
                 }
                 Step::StartTls => {
                     Reply::new(220, "2.0.0", "ready to start TLS").write_to(&mut out.0);
-                    flush(&mut reader, &mut out).await?;
+                    flush(&mut reader, &mut out, wait).await?;
                     // Anything pipelined after STARTTLS was sent in the clear
                     // and must not be taken as said over TLS (CVE-2011-0411):
                     // into_inner drops it with the buffer.
@@ -161,7 +169,7 @@ impl Session {
             }
             // PIPELINING: answer a batch at once, when the client waits.
             if reader.buffer().is_empty() {
-                flush(&mut reader, &mut out).await?;
+                flush(&mut reader, &mut out, wait).await?;
             }
         }
     }
@@ -381,7 +389,7 @@ impl Session {
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         Reply::with(334, "", challenge.to_owned()).write_to(&mut out.0);
-        flush(reader, out).await?;
+        flush(reader, out, self.shared.limits.command_timeout()).await?;
         let mut line = Zeroizing::new(Vec::new());
         let read = timeout(
             self.shared.limits.command_timeout(),
@@ -495,7 +503,7 @@ impl Session {
             Some(_) => {}
         }
         Reply::new(354, "", "end data with <CR><LF>.<CR><LF>").write_to(&mut out.0);
-        flush(reader, out).await?;
+        flush(reader, out, self.shared.limits.command_timeout()).await?;
         let body = crate::data::read_data(reader, &self.shared.limits).await?;
         let Some(transaction) = self.transaction.take() else {
             return Ok(reply::BAD_SEQUENCE);
@@ -514,7 +522,8 @@ impl Session {
             }
             crate::data::Data::Abort(reply) => {
                 submission.refused(&self.shared, &reply);
-                Err(crate::data::abort(reader, out, reply).await)
+                let wait = self.shared.limits.command_timeout();
+                Err(crate::data::abort(reader, out, reply, wait).await)
             }
         }
     }
@@ -526,16 +535,29 @@ enum Step {
     StartTls,
 }
 
-async fn flush<S: AsyncRead + AsyncWrite + Unpin>(
+/// Sends the replies waiting in `out`. A client that pipelines and never
+/// reads would otherwise hold its session (and a connection slot) for
+/// ever, so a write gets as long as a read of a command, then the session
+/// ends.
+pub(crate) async fn flush<S: AsyncRead + AsyncWrite + Unpin>(
     reader: &mut BufReader<S>,
     out: &mut Output,
+    wait: Duration,
 ) -> std::io::Result<()> {
     if out.0.is_empty() {
         return Ok(());
     }
     let stream = reader.get_mut();
-    stream.write_all(&out.0).await?;
-    stream.flush().await?;
+    let write = async {
+        stream.write_all(&out.0).await?;
+        stream.flush().await
+    };
+    timeout(wait, write).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client did not read its replies",
+        )
+    })??;
     out.0.clear();
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use graphmailer::sendmail::Envelope;
 use graphmailer::{Error, Result};
+use mail_parser::HeaderName;
 
 use crate::access::Grant;
 use crate::delivery::reply_for;
@@ -31,10 +32,11 @@ impl Submission {
             Err(reply) => Err(reply),
             Ok(()) => match self.prepare(&bytes) {
                 Err(e) => Err(reply_for(&e)),
-                Ok(prepared) => shared.routes[self.grant.mailer]
-                    .hand_over(&prepared.sender, &prepared.message)
-                    .await
-                    .map_err(|e| reply_for(&e)),
+                Ok(prepared) => {
+                    shared.routes[self.grant.mailer]
+                        .hand_over(&prepared.sender, &prepared.message)
+                        .await
+                }
             },
         };
         match outcome {
@@ -96,6 +98,20 @@ impl Submission {
         let Some(headers) = mail_parser::MessageParser::default().parse_headers(bytes) else {
             return Err(Reply::new(554, "5.6.0", "the message has no header block"));
         };
+        // RFC 5322 3.6 allows one From and one Sender. With two, readers
+        // disagree on which counts (mail-parser the last, core the first),
+        // so the one checked here might not be the one sent.
+        for (name, field) in [("From", HeaderName::From), ("Sender", HeaderName::Sender)] {
+            if headers.header_values(field).nth(1).is_some() {
+                return Err(Reply::with(
+                    554,
+                    "5.6.0",
+                    format!(
+                        "the message has more than one {name} header (RFC 5322 3.6); nothing was accepted"
+                    ),
+                ));
+            }
+        }
         let named = headers
             .from()
             .into_iter()

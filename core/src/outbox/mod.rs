@@ -108,7 +108,7 @@ impl Outbox {
     /// `Message-ID`, then commits it durably; returns only after the commit.
     pub async fn enqueue(&self, message: &Message) -> Result<QueueId> {
         let composed = compose::from_message(message).await?;
-        self.store(composed).await
+        self.store(composed, None).await
     }
 
     /// Queues a ready RFC 5322 message; the mailbox to send as is `sender`,
@@ -121,10 +121,36 @@ impl Outbox {
         message: &MimeMessage,
     ) -> Result<QueueId> {
         let composed = compose::from_mime(sender, message)?;
-        self.store(composed).await
+        self.store(composed, None).await
     }
 
-    async fn store(&self, composed: compose::Composed) -> Result<QueueId> {
+    /// Queues a ready message as [`enqueue_mime`](Self::enqueue_mime) does,
+    /// but first refuses what `mailer` could never send (a sender outside
+    /// its allowlist; over one request's size with large messages off,
+    /// counting the `Message-ID` the queue adds): for a caller that answers
+    /// for the mail once it is queued, as the SMTP relay's `250` does, a
+    /// mail that could only fail in the queue must be refused now.
+    pub async fn enqueue_mime_for(
+        &self,
+        mailer: &Mailer,
+        sender: Option<&str>,
+        message: &MimeMessage,
+    ) -> Result<QueueId> {
+        let composed = compose::from_mime(sender, message)?;
+        mailer.config().allowed_senders().check(&composed.sender)?;
+        self.store(composed, Some(mailer)).await
+    }
+
+    async fn store(
+        &self,
+        composed: compose::Composed,
+        sendable_by: Option<&Mailer>,
+    ) -> Result<QueueId> {
+        let check = |c: &compose::Composed| match sendable_by {
+            Some(mailer) => mailer.check_mime_size(c.bytes.len()),
+            None => Ok(()),
+        };
+        check(&composed)?;
         let id = types::QueueId::new();
         let new = |c: &compose::Composed| NewMail {
             id: id.clone(),
@@ -137,6 +163,7 @@ impl Outbox {
         };
         if !self.inner.store.insert(new(&composed)).await? {
             let renamed = compose::with_new_message_id(&composed)?;
+            check(&renamed)?;
             tracing::info!(id = %id, taken = %composed.internet_message_id, message_id = %renamed.internet_message_id, "outbox: the message's Message-ID is already in the queue; it is queued under a new one");
             self.inner.store.insert(new(&renamed)).await?;
         }

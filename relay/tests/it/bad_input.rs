@@ -303,3 +303,167 @@ async fn over_the_connection_limit_a_client_hears_421() {
     a.command("QUIT").await.expect_code(221);
     b.command("NOOP").await.expect_code(250);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lf_dot_crlf_cannot_end_the_data_so_no_second_message_is_smuggled() {
+    let s = start("lfdotcrlf", "").await;
+    let mut c = s.logged_in().await;
+    c.command(&format!("MAIL FROM:<{}>", s.allowed))
+        .await
+        .expect_code(250);
+    c.command("RCPT TO:<a@fabrikam.example>")
+        .await
+        .expect_code(250);
+    c.command("DATA").await.expect_code(354);
+    // "<LF>.<CR><LF>" ends the data for a server that takes a bare LF as a
+    // line end; here the second transaction must stay text.
+    c.send_raw(
+        format!(
+            "From: {a}\r\nSubject: one\r\n\r\nbody\n.\r\nMAIL FROM:<{a}>\r\nRCPT TO:<victim@fabrikam.example>\r\nDATA\r\nFrom: {a}\r\nSubject: smuggled\r\n\r\nsecond\r\n.\r\n",
+            a = s.allowed
+        )
+        .as_bytes(),
+    )
+    .await;
+    c.expect(250).await.expect_text("queued as");
+    c.command("NOOP")
+        .await
+        .expect_code(250)
+        .expect_text("2.0.0 OK");
+    let all = s.wait_for_messages(1).await;
+    let mime = all[0]["mime"].as_str().unwrap_or_default();
+    assert!(
+        mime.contains("body\r\n\r\nMAIL FROM:") && mime.contains("RCPT TO:<victim@"),
+        "the smuggled commands are inside the message: {mime}"
+    );
+    let recipients: Vec<String> = ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .flat_map(|k| all[0]["message"][k].as_array().cloned().unwrap_or_default())
+        .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recipients, ["a@fabrikam.example"]);
+    let metrics = s.metrics().await;
+    assert!(
+        metrics.contains("graphmailer_messages_total{result=\"accepted\"} 1\n"),
+        "one message accepted: {metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dot_after_a_bare_lf_a_bare_cr_or_an_overlong_line_does_not_end_the_data() {
+    let s = start("lonedots", "").await;
+    let mut c = s.logged_in().await;
+    c.command(&format!("MAIL FROM:<{}>", s.allowed))
+        .await
+        .expect_code(250);
+    c.command("RCPT TO:<a@fabrikam.example>")
+        .await
+        .expect_code(250);
+    c.command("DATA").await.expect_code(354);
+    c.send_raw(
+        format!(
+            "From: {}\r\nSubject: dots\r\n\r\nx\r\n.\ny\n.\nz\r.\r\nend\r\n.\r\n",
+            s.allowed
+        )
+        .as_bytes(),
+    )
+    .await;
+    c.expect(250).await.expect_text("queued as");
+    c.command("NOOP")
+        .await
+        .expect_code(250)
+        .expect_text("2.0.0 OK");
+    // An overlong line is dropped, but its bare LF still counts: the dot
+    // after it is text, and so is the command after that.
+    c.command(&format!("MAIL FROM:<{}>", s.allowed))
+        .await
+        .expect_code(250);
+    c.command("RCPT TO:<a@fabrikam.example>")
+        .await
+        .expect_code(250);
+    c.command("DATA").await.expect_code(354);
+    c.send_raw(
+        format!(
+            "From: {}\r\nSubject: long\r\n\r\n{}\n.\r\nHELP\r\n.\r\n",
+            s.allowed,
+            "y".repeat(1200)
+        )
+        .as_bytes(),
+    )
+    .await;
+    c.expect(554).await.expect_text("longer than 1000");
+    c.command("NOOP")
+        .await
+        .expect_code(250)
+        .expect_text("2.0.0 OK");
+    let all = s.wait_for_messages(1).await;
+    let mime = all[0]["mime"].as_str().unwrap_or_default();
+    assert!(
+        mime.contains("\r\ny\r\n") && mime.contains("end\r\n"),
+        "{mime}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_the_rewrite_takes_over_the_mime_limit_gets_552_not_250() {
+    // The default SIZE is the most Graph's MIME sendMail takes, and large
+    // messages are off: headers added after DATA must not make a message
+    // that was answered 250 fail in the queue.
+    let s = start("growth", "").await;
+    let size = graphmailer::limits::MAX_MIME_BYTES - 64;
+    let mut message = format!("From: {}\r\nSubject: near the limit\r\n\r\n", s.allowed);
+    let line = format!("{}\r\n", "x".repeat(998));
+    while message.len() + line.len() <= size {
+        message.push_str(&line);
+    }
+    message.push_str(&line[line.len() - (size - message.len())..]);
+    assert_eq!(message.len(), size);
+    let mut c = s.logged_in().await;
+    c.send_mail(&s.allowed, &["a@fabrikam.example"], &message)
+        .await
+        .expect_code(552)
+        .expect_text("5.3.4");
+    c.command("NOOP").await.expect_code(250);
+    let metrics = s.metrics().await;
+    let queued: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("graphmailer_queue_messages{"))
+        .collect();
+    assert!(
+        !queued.is_empty() && queued.iter().all(|l| l.ends_with(" 0")),
+        "nothing queued: {metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_in_an_auth_exchange_gets_421_and_is_disconnected() {
+    let s = start("authsilence", SMALL_LIMITS).await;
+    let mut c = greeted(&s).await;
+    c.command("STARTTLS").await.expect_code(220);
+    let mut c = c.start_tls(&s).await;
+    c.command("EHLO client.test").await.expect_code(250);
+    c.command("AUTH LOGIN").await.expect_code(334);
+    c.expect(421).await.expect_text("4.4.2");
+    assert_eq!(c.reply().await.code, 0, "the relay closed the connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_replies_is_disconnected_after_the_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let s = start("noreader", SMALL_LIMITS).await;
+    // A small window so the relay's replies back up quickly.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(s.addr(ListenerMode::Starttls))
+        .await
+        .unwrap();
+    let batch = "EHLO a\r\n".repeat(1024);
+    let pipelining = async { while stream.write_all(batch.as_bytes()).await.is_ok() {} };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), pipelining)
+            .await
+            .is_ok(),
+        "the relay still holds the connection of a client that reads nothing"
+    );
+}

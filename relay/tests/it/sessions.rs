@@ -272,3 +272,35 @@ async fn pipelined_commands_get_their_replies_in_order() {
     let mime = all[0]["mime"].as_str().unwrap_or_default();
     assert!(mime.contains("\r\n.dot line\r\n"), "dot unstuffed: {mime}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_from_or_sender_header_is_refused_whoever_it_names() {
+    let s = start("twofrom", "").await;
+    let mut c = s.logged_in().await;
+    // Parsers disagree on which of two From headers counts: the check must
+    // not pass the last while Graph is shown the first.
+    let two_from = format!(
+        "From: CEO <{}>\r\nFrom: {}\r\nTo: ap@fabrikam.example\r\nSubject: Wire\r\n\r\npay\r\n",
+        s.denied, s.allowed
+    );
+    c.send_mail(&s.allowed, &["ap@fabrikam.example"], &two_from)
+        .await
+        .expect_code(554)
+        .expect_text("5.6.0")
+        .expect_text("more than one From header");
+    let two_senders = format!(
+        "From: {a}\r\nSender: {d}\r\nSender: {a}\r\nTo: ap@fabrikam.example\r\nSubject: Wire\r\n\r\npay\r\n",
+        a = s.allowed,
+        d = s.denied
+    );
+    c.send_mail(&s.allowed, &["ap@fabrikam.example"], &two_senders)
+        .await
+        .expect_code(554)
+        .expect_text("more than one Sender header");
+    c.command("NOOP").await.expect_code(250);
+    let metrics = s.metrics().await;
+    assert!(
+        metrics.contains("graphmailer_messages_total{result=\"accepted\"} 0\n"),
+        "{metrics}"
+    );
+}
