@@ -58,8 +58,9 @@ pub(crate) fn graph_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
         429 => ErrorKind::Throttled,
         503 => ErrorKind::Transient,
         // The server or a gateway failed while holding the mail: it may have
-        // been handed on, so the send is ambiguous, not retryable.
-        500 | 502 | 504 => ErrorKind::AmbiguousDelivery,
+        // been handed on, so the send is ambiguous, not retryable. Any 5xx
+        // but 503: a proxy's or CDN's 520 to 599 says no more than a 502.
+        500..=599 => ErrorKind::AmbiguousDelivery,
         _ => ErrorKind::Service,
     };
     let text = match (code.is_empty(), message.is_empty()) {
@@ -95,6 +96,9 @@ mod tests {
             (503, ErrorKind::Transient),
             (504, ErrorKind::AmbiguousDelivery),
             (500, ErrorKind::AmbiguousDelivery),
+            (501, ErrorKind::AmbiguousDelivery),
+            (522, ErrorKind::AmbiguousDelivery),
+            (599, ErrorKind::AmbiguousDelivery),
             (418, ErrorKind::Service),
         ] {
             let e = graph_error(

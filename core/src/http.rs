@@ -40,6 +40,11 @@ fn build(
         // Redirects could carry the Authorization header to another host; Graph
         // and the identity platform never redirect these calls.
         .redirect(reqwest::redirect::Policy::none());
+    // reqwest's own retry stays on: it sends again only a request HTTP/2
+    // says the server never processed (RST_STREAM REFUSED_STREAM, or a
+    // stream past a graceful GOAWAY's last id; RFC 9113 8.7), which cannot
+    // send a mail twice and spares callers an ambiguous answer when Graph's
+    // front end closes a connection. Every other retry is `retry.rs`'s.
     let mut extra = Vec::new();
     if let Some(bundle) = &config.ca_bundle {
         let certs = reqwest::Certificate::from_pem_bundle(&bundle.pem).map_err(|e| {

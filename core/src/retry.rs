@@ -6,7 +6,7 @@
 //! - `sendMail` is not idempotent: it is retried after 429 and 503 (the service
 //!   says it did not take the request), after a connection that failed before
 //!   the request was written, and once after a 401 with a fresh token. A
-//!   failure after the body may have been written, and 500, 502 and 504 (a
+//!   failure after the body may have been written, and any 5xx but 503 (a
 //!   gateway or server that may have handed the mail on), are reported as
 //!   ambiguous and never retried, so no mail goes out twice;
 //! - waits grow exponentially with jitter, never shorter than the service's
@@ -150,16 +150,20 @@ impl<'a> Attempts<'a> {
 /// The `Retry-After` header: seconds (what Graph sends), or an HTTP date
 /// (which RFC 9110 allows as well), capped at an hour.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    const CAP: Duration = Duration::from_secs(3600);
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let wait = match value.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Duration::from_secs_f64(seconds),
+        // Capped before the conversion, which panics past u64 seconds.
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Duration::from_secs_f64(seconds.min(CAP.as_secs_f64()))
+        }
         Ok(_) => return None,
         Err(_) => httpdate::parse_http_date(value)
             .ok()?
             .duration_since(std::time::SystemTime::now())
             .unwrap_or_default(),
     };
-    Some(wait.min(Duration::from_secs(3600)))
+    Some(wait.min(CAP))
 }
 
 #[cfg(test)]
@@ -201,5 +205,10 @@ mod tests {
             "Mon, 23 Nov 2020 16:20:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        // A server's absurd value is capped, not a panic on the send's path.
+        for absurd in ["1e20", "99999999999999999999999"] {
+            h.insert(RETRY_AFTER, absurd.parse().unwrap());
+            assert_eq!(retry_after(&h), Some(Duration::from_secs(3600)), "{absurd}");
+        }
     }
 }

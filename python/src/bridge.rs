@@ -131,7 +131,7 @@ where
     let py_future = event_loop.call_method0("create_future")?;
     let completion_future = py_future.clone().unbind();
     let task = runtime().spawn(async move {
-        let outcome = future.await;
+        let outcome = settled_even_by_a_panic(future).await;
         let finish: Finish =
             Box::new(move |py| Outcome(outcome).into_bound_py_any(py).map(Bound::unbind));
         inbox.push(Completion {
@@ -144,6 +144,25 @@ where
     };
     py_future.call_method1("add_done_callback", (on_done,))?;
     Ok(py_future)
+}
+
+/// `future`'s output, or an error if it panics: the blocking call learns of
+/// a panic from its dropped channel, but an awaitable whose task died would
+/// never be settled, and its `await` would hang for ever.
+async fn settled_even_by_a_panic<T>(
+    future: impl Future<Output = graphmailer::Result<T>>,
+) -> graphmailer::Result<T> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => std::task::Poll::Ready(Err(Error::new(
+                ErrorKind::Service,
+                "graphmailer's worker stopped before the call finished (a bug: please report it)",
+            ))),
+        }
+    })
+    .await
 }
 
 fn asyncio(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {

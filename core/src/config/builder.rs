@@ -93,7 +93,7 @@ pub struct ConfigBuilder {
     max_concurrent_per_mailbox: Option<usize>,
     large_messages: bool,
     default_sender: Option<String>,
-    outbox: Option<String>,
+    outbox: Option<super::OutboxUrl>,
     certificate_path: Option<PathBuf>,
     certificate_password: Option<Secret>,
     /// The settings that gave a credential, to refuse a second one.
@@ -196,7 +196,7 @@ impl ConfigBuilder {
     /// The durable queue's URL (`sqlite:/var/spool/graphmailer/outbox.db`,
     /// `postgres://...`).
     pub fn outbox(mut self, v: impl Into<String>) -> Self {
-        self.outbox = Some(v.into());
+        self.outbox = Some(super::OutboxUrl(v.into()));
         self
     }
     /// The cloud (default: global); sets the login host, Graph host and scope.
@@ -452,9 +452,9 @@ impl ConfigBuilder {
             crate::message::check_sender(sender)
                 .map_err(|e| Error::config("GRAPHMAILER_DEFAULT_SENDER", e.message().to_owned()))?;
         }
-        let outbox = self.outbox.map(|s| s.trim().to_owned());
+        let outbox = self.outbox.map(|u| super::OutboxUrl(u.0.trim().to_owned()));
         if let Some(url) = &outbox {
-            check_outbox(url)?;
+            check_outbox(&url.0)?;
         }
         Ok(Config {
             tenant_id,

@@ -153,11 +153,13 @@ pub(super) fn check_outbox(url: &str) -> Result<()> {
     if known.iter().any(|p| url.starts_with(p)) {
         return Ok(());
     }
+    // Only the scheme is shown: the rest may hold a database password.
+    let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
     Err(Error::config(
         "GRAPHMAILER_OUTBOX",
         format!(
-            "'{}' is not an outbox URL: use sqlite:/var/spool/graphmailer/outbox.db or postgres://user@host/db",
-            printable(url)
+            "an outbox URL starts with sqlite: (sqlite:/var/spool/graphmailer/outbox.db) or postgres:// (postgres://user@host/db); this one's scheme is '{}'",
+            printable(scheme)
         ),
     ))
 }

@@ -22,6 +22,19 @@ use crate::retry::RetryPolicy;
 
 use crate::credential::{CredentialMode, FEDERATED_TOKEN_FILE};
 pub use builder::ConfigBuilder;
+
+/// The outbox's URL, which may hold a database password (before the host's
+/// `@`, or as a parameter): `Debug`, which prints the configuration and
+/// every mailer, shows only its scheme.
+#[derive(Clone, Default)]
+pub(crate) struct OutboxUrl(pub(crate) String);
+
+impl std::fmt::Debug for OutboxUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.0.split(':').next().unwrap_or_default();
+        write!(f, "\"{scheme}:…\"")
+    }
+}
 use settings::{CERTIFICATE_PASSWORD, CERTIFICATE_PATH, CLIENT_SECRET, CREDENTIAL};
 pub use settings::{SETTINGS, Setting, SettingType, setting, settings_table};
 
@@ -49,7 +62,7 @@ pub struct Config {
     pub(crate) max_concurrent_per_mailbox: usize,
     pub(crate) large_messages: bool,
     pub(crate) default_sender: Option<String>,
-    pub(crate) outbox: Option<String>,
+    pub(crate) outbox: Option<OutboxUrl>,
 }
 
 /// Extra certificate authorities to trust, besides the system's.
@@ -195,7 +208,7 @@ impl Config {
     }
     /// The durable queue's URL, when one is configured (`GRAPHMAILER_OUTBOX`).
     pub fn outbox(&self) -> Option<&str> {
-        self.outbox.as_deref()
+        self.outbox.as_ref().map(|u| u.0.as_str())
     }
     /// The retry rules.
     pub fn retry(&self) -> &RetryPolicy {

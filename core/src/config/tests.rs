@@ -219,6 +219,26 @@ fn the_outbox_is_a_database_url() {
 }
 
 #[test]
+fn the_outbox_urls_password_is_never_shown() {
+    let mut e = base();
+    e.push((
+        "GRAPHMAILER_OUTBOX",
+        "postgres://mail:hunter2@db/graphmailer?password=hunter2",
+    ));
+    let c = env(&e).unwrap();
+    assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+    assert!(format!("{c:?}").contains("postgres:…"), "{c:?}");
+    let mut e = base();
+    e.push((
+        "GRAPHMAILER_OUTBOX",
+        "Postgres://mail:hunter2@db/graphmailer",
+    ));
+    let err = env(&e).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("'Postgres'"), "{err}");
+}
+
+#[test]
 fn one_credential_at_a_time_in_code_and_the_secret_wins_in_the_environment() {
     let pem = format!(
         "{}/tests/no-such-certificate.pem",

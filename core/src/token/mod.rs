@@ -23,6 +23,10 @@ use crate::secret::Secret;
 
 /// Refresh this long before expiry, or at half the lifetime for short tokens.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// The longest lifetime a token is kept for, whatever the service says
+/// (Entra's tokens last at most a day): a huge `expires_in` would overflow
+/// the clock.
+const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// A bearer token with what we learned about it.
 pub(crate) struct AccessToken {
@@ -64,6 +68,7 @@ impl AccessToken {
         lifetime: Duration,
         server_date: Option<std::time::SystemTime>,
     ) -> AccessToken {
+        let lifetime = lifetime.min(MAX_LIFETIME);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         AccessToken {
             claims: claims_of(value.expose()),
@@ -364,6 +369,19 @@ mod tests {
         let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(secs, 1_795_450_800);
         assert!(parse_http_date("yesterday").is_none());
+    }
+
+    #[test]
+    fn an_absurd_lifetime_is_capped_not_a_panic() {
+        let now = Instant::now();
+        let token = AccessToken::new(
+            Secret::new("t".to_owned()),
+            now,
+            Duration::from_secs(u64::MAX),
+            None,
+        );
+        assert_eq!(token.expires_at, now + MAX_LIFETIME);
+        assert!(token.is_fresh(now));
     }
 
     #[test]

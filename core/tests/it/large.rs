@@ -456,3 +456,20 @@ async fn a_mime_message_over_the_mime_limit_goes_through_a_draft_keeping_its_mes
     );
     assert!(emu.drafts().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_gateway_error_on_the_drafts_send_keeps_the_draft_and_says_the_mail_may_have_gone() {
+    let emu = TestEmulator::start().await;
+    // A proxy or CDN in front of Graph answers the draft's send with a 5xx
+    // of its own: Graph may have the send in hand.
+    emu.faults(json!({"send": [{"status": 522}]})).await;
+    let file = TempFile::new("report.pdf", &pattern(5 * MB, 6));
+    let e = billing(&emu, true).send(&invoice(&file)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AmbiguousDelivery, "{e}");
+    assert!(!e.message().contains("nothing was sent"), "{e}");
+    assert_eq!(
+        emu.drafts().await.len(),
+        1,
+        "the draft is kept: deleting it could race a send in progress"
+    );
+}
