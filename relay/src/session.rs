@@ -207,6 +207,7 @@ impl Session {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
+        let line = bracketed(line);
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r.into_owned(),
             Err(e) => return Ok(Step::Reply(parse_error(e))),
@@ -533,6 +534,36 @@ enum Step {
     Reply(Reply),
     Quit(Reply),
     StartTls,
+}
+
+/// `MAIL FROM: a@b` and `RCPT TO: a@b`, as some printers and old scripts
+/// write them, read as `MAIL FROM:<a@b>`: RFC 5321 wants the brackets, but
+/// Postfix and Exchange accept the bare address by default
+/// (`strict_rfc821_envelopes = no`), and the devices cannot be changed.
+fn bracketed(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let verb = [&b"MAIL FROM:"[..], b"RCPT TO:"]
+        .into_iter()
+        .find(|v| line.len() > v.len() && line[..v.len()].eq_ignore_ascii_case(v));
+    let Some(verb) = verb else {
+        return line.into();
+    };
+    let rest = &line[verb.len()..];
+    let start = rest.iter().take_while(|b| **b == b' ').count();
+    let address = &rest[start..];
+    let end = address
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
+        .unwrap_or(address.len());
+    if end == 0 || address[0] == b'<' {
+        return line.into();
+    }
+    let mut fixed = Vec::with_capacity(line.len() + 2);
+    fixed.extend_from_slice(&line[..verb.len()]);
+    fixed.push(b'<');
+    fixed.extend_from_slice(&address[..end]);
+    fixed.push(b'>');
+    fixed.extend_from_slice(&address[end..]);
+    fixed.into()
 }
 
 /// Sends the replies waiting in `out`. A client that pipelines and never

@@ -304,3 +304,28 @@ async fn a_second_from_or_sender_header_is_refused_whoever_it_names() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_without_angle_brackets_are_taken_as_printers_write_them() {
+    let s = start("bare", "").await;
+    let mut c = s.logged_in().await;
+    c.command(&format!("MAIL FROM: {} SIZE=100", s.allowed))
+        .await
+        .expect_code(250);
+    c.command("rcpt to:a@fabrikam.example")
+        .await
+        .expect_code(250);
+    c.command("DATA").await.expect_code(354);
+    c.send_raw(format!("From: {}\r\nSubject: scan\r\n\r\nx\r\n.\r\n", s.allowed).as_bytes())
+        .await;
+    c.expect(250).await.expect_text("queued as");
+    let all = s.wait_for_messages(1).await;
+    let recipients: Vec<String> = ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .flat_map(|k| all[0]["message"][k].as_array().cloned().unwrap_or_default())
+        .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recipients, ["a@fabrikam.example"]);
+    // What is refused stays refused: an empty path, and a bad address.
+    c.command("MAIL FROM:").await.expect_code(501);
+}
