@@ -122,19 +122,40 @@ impl Guard {
         let result = (|| {
             let signal = self.signal.get_value(env)?;
             let listener = self.listener.get_value(env)?;
-            let remove: Function<FnArgs<(&str, Object)>, Unknown> =
-                signal.get_named_property("removeEventListener")?;
-            remove.apply(signal, FnArgs::from(("abort", listener)))?;
+            // Tidying up, not the send's outcome: a signal whose
+            // `removeEventListener` or `reason` throws (a polyfill) must not
+            // turn a sent mail into a rejection (its caller would send it
+            // again) nor take `mayHaveBeenSent` from an abort, so what they
+            // throw is dropped; the listener left behind fires into a closed
+            // channel.
+            let removed = signal
+                .get_named_property::<Function<FnArgs<(&str, Object)>, Unknown>>(
+                    "removeEventListener",
+                )
+                .and_then(|remove| remove.apply(signal, FnArgs::from(("abort", listener))));
+            if removed.is_err() {
+                clear_exception(env);
+            }
             let Some(handed_over) = aborted else {
                 return Ok(None);
             };
-            let reason: Unknown = signal.get_named_property("reason")?;
-            Ok(Some(abort_error(env, reason, handed_over)?))
+            let reason = signal.get_named_property::<Unknown>("reason");
+            if reason.is_err() {
+                clear_exception(env);
+            }
+            Ok(Some(abort_error(env, reason.ok(), handed_over)?))
         })();
         self.signal.unref(env)?;
         self.listener.unref(env)?;
         result
     }
+}
+
+/// Drops the exception a JavaScript call left pending, if any.
+fn clear_exception(env: &Env) {
+    let mut exception = std::ptr::null_mut();
+    // SAFETY: on the environment's thread (the callers are), with a valid env.
+    unsafe { napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception) };
 }
 
 /// Node's `AbortError`: `name` "AbortError", `code` "ABORT_ERR", the
@@ -145,13 +166,15 @@ impl Guard {
 /// mail twice.
 fn abort_error(
     env: &Env,
-    reason: Unknown<'_>,
+    reason: Option<Unknown<'_>>,
     handed_over: Option<&HandedOver>,
 ) -> Result<napi::Error> {
     let global = env.get_global()?;
     let error: Function<FnArgs<(&str, Object)>, Unknown> = global.get_named_property("Error")?;
     let mut options = Object::new(env)?;
-    if reason.get_type()? != ValueType::Undefined {
+    if let Some(reason) = reason
+        && reason.get_type()? != ValueType::Undefined
+    {
         options.set_named_property("cause", reason)?;
     }
     let message = match handed_over {

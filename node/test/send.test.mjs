@@ -274,3 +274,19 @@ test('a message over Graph’s 4 MB request limit is refused before sending, wit
   const counters = await emu.counters()
   assert.equal(counters.send_requests, 0)
 })
+
+test('a signal whose removeEventListener throws cannot turn a sent mail into an error', async () => {
+  // A polyfilled AbortSignal with a bug: rejecting would have its caller
+  // send the mail again.
+  const listeners = []
+  const signal = {
+    aborted: false,
+    addEventListener: (_type, listener) => listeners.push(listener),
+    removeEventListener: () => {
+      throw new Error('polyfill bug')
+    },
+  }
+  const { receipt } = await sendOne({ from: ALLOWED, to: 'a@example.com', subject: 'signal', text: 'x', signal })
+  assert.equal(receipt.attempts, 1)
+  assert.equal(listeners.length, 1, 'the listener was added')
+})
