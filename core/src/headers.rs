@@ -69,6 +69,9 @@ pub(crate) fn split(bytes: &[u8]) -> Result<(Vec<RawField>, &[u8])> {
             return Err(not_a_header(bytes, start));
         }
         let raw = &bytes[value_start..end];
+        if has_bare_cr(raw) {
+            return Err(bare_cr(bytes, start, name));
+        }
         fields.push(RawField {
             name: String::from_utf8_lossy(name).into_owned(),
             raw: raw.strip_suffix(b"\r\n").unwrap_or(raw).to_vec(),
@@ -103,6 +106,28 @@ pub(crate) fn join(fields: &[RawField], body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     out
+}
+
+/// A CR followed by text. This parser reads it as part of the value, but a
+/// reader further on may take it for a line end, so that a header hidden in
+/// another's value (`Subject: x<CR>Bcc: ...`) would appear there only, past
+/// every check made here. CRs just before a line end (`\r\r\n`, which
+/// some Windows programs write) hide nothing and are let through.
+fn has_bare_cr(raw: &[u8]) -> bool {
+    raw.iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && raw.get(i + 1).is_some_and(|n| !matches!(n, b'\r' | b'\n')))
+}
+
+fn bare_cr(bytes: &[u8], at: usize, name: &[u8]) -> Error {
+    let number = bytes[..at].windows(2).filter(|w| w == b"\r\n").count() + 1;
+    Error::invalid(
+        "mime",
+        format!(
+            "the '{}' header (line {number}) holds a carriage return without a line feed: end each header line with CRLF, and remove other control characters",
+            printable(&String::from_utf8_lossy(name))
+        ),
+    )
 }
 
 fn no_header_block() -> Error {
@@ -281,5 +306,20 @@ mod tests {
         assert!(message("just a body\r\n").contains("no header block"));
         assert!(message("Bad Name: x\r\n\r\n").contains("line 1"));
         assert!(message(" To: a@example.com\r\n\r\n").contains("line 1"));
+    }
+
+    #[test]
+    fn a_bare_cr_in_a_header_is_refused_so_no_header_hides_in_another() {
+        let refused = split(b"To: a@example.com\r\nSubject: x\rBcc: b@example.com\r\n\r\nbody")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("'Subject' header (line 2)") && refused.contains("carriage return"),
+            "{refused}"
+        );
+        assert!(split(b"Subject: x\r\rBcc: b@example.com\r\n\r\n").is_err());
+        // Folding (CRLF then a space), CRs just before a line end, and a CR
+        // in the body hide no header.
+        assert!(split(b"Subject: a\r\n b\r\r\nTo: c@example.com\r\n\r\nbody\rmore").is_ok());
     }
 }

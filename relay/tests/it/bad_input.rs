@@ -467,3 +467,25 @@ async fn a_client_that_never_reads_its_replies_is_disconnected_after_the_timeout
         "the relay still holds the connection of a client that reads nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_cr_in_the_header_block_is_refused_so_no_header_hides_in_another() {
+    let s = start("headercr", "").await;
+    let mut c = s.logged_in().await;
+    // A reader further on that took the CR for a line end would see a From
+    // and a Bcc that no check here saw.
+    let body = format!(
+        "From: {}\r\nSubject: hi\rFrom: ceo@contoso.test\rBcc: evil@attacker.example\r\n\r\nx\r\n",
+        s.allowed
+    );
+    c.send_mail(&s.allowed, &["a@fabrikam.example"], &body)
+        .await
+        .expect_code(554)
+        .expect_text("carriage return");
+    let ok = format!("From: {}\r\nSubject: after\r\n\r\nfine\r\n", s.allowed);
+    c.send_mail(&s.allowed, &["a@fabrikam.example"], &ok)
+        .await
+        .expect_code(250);
+    let all = s.wait_for_messages(1).await;
+    assert_eq!(all.len(), 1, "only the good message went out");
+}
