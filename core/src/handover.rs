@@ -65,6 +65,9 @@ impl Handover {
     }
 
     /// Runs `send`, recording here each of its requests that sends mail.
+    /// One handover watches one send (of one mail): a refused request
+    /// clears the record, so under one handover several sends at once could
+    /// clear each other's; give each its own.
     pub async fn watch<F: Future>(&self, send: F) -> F::Output {
         let mut watching = CURRENT.try_with(Vec::clone).unwrap_or_default();
         watching.push(self.clone());
