@@ -23,6 +23,15 @@ pub struct Setup {
     pub denied: String,
 }
 
+/// Every recipient (To, Cc and Bcc) of a message the emulator stored.
+pub fn recipients(stored: &serde_json::Value) -> Vec<String> {
+    ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .flat_map(|k| stored["message"][k].as_array().cloned().unwrap_or_default())
+        .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "graphmailer-relay-test-{name}-{}-{}",

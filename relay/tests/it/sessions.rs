@@ -235,11 +235,7 @@ async fn the_envelope_decides_the_recipients() {
             .iter()
             .find(|m| m["message"]["subject"] == subject)
             .unwrap_or_else(|| panic!("{subject} did not arrive"));
-        ["toRecipients", "ccRecipients", "bccRecipients"]
-            .iter()
-            .flat_map(|k| m["message"][k].as_array().cloned().unwrap_or_default())
-            .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
-            .collect()
+        common::recipients(m)
     };
     assert_eq!(recipients("Bcc only"), ["hidden@fabrikam.example"]);
     assert_eq!(recipients("Tricky"), ["ap@fabrikam.example"]);
@@ -320,12 +316,7 @@ async fn addresses_without_angle_brackets_are_taken_as_printers_write_them() {
         .await;
     c.expect(250).await.expect_text("queued as");
     let all = s.wait_for_messages(1).await;
-    let recipients: Vec<String> = ["toRecipients", "ccRecipients", "bccRecipients"]
-        .iter()
-        .flat_map(|k| all[0]["message"][k].as_array().cloned().unwrap_or_default())
-        .map(|r| r["emailAddress"]["address"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(recipients, ["a@fabrikam.example"]);
+    assert_eq!(common::recipients(&all[0]), ["a@fabrikam.example"]);
     // What is refused stays refused: an empty path, and a bad address.
     c.command("MAIL FROM:").await.expect_code(501);
 }
