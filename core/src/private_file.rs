@@ -27,6 +27,35 @@ pub fn ensure_private(path: &Path, field: &str, holds: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a file that its group or other users can change, whatever it
+/// holds: a configuration names where credentials and tokens are sent (the
+/// authority host, Graph's endpoint, the CA bundle, an identity endpoint),
+/// so whoever can change it can have them sent to a server of theirs.
+pub fn ensure_unchangeable(path: &Path, field: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| Error::config(field, format!("cannot read '{}': {e}", path.display())))?;
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            let file = path.display();
+            return Err(Error::config(
+                field,
+                format!(
+                    "'{file}' has mode {mode:04o}: others can change it, and with it where graphmailer sends its credentials, so it is not used"
+                ),
+            )
+            .with_hint(format!(
+                "let only its owner change it: run 'chmod go-w {file}' (640, or 644 when it holds no secret)"
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, field);
+    Ok(())
+}
+
 /// What is wrong with a file mode for a secret, if anything.
 fn exposure(mode: u32) -> Option<&'static str> {
     if mode & 0o007 != 0 {
@@ -88,6 +117,30 @@ mod tests {
         assert!(hint.contains("chown root:mailsend"), "{hint}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         ensure_private(&path, "config file", "client_secret").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_others_can_change_is_refused_whatever_it_holds() {
+        let dir = std::env::temp_dir().join(format!("gm-unchangeable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("graphmailer.toml");
+        std::fs::write(&path, "x").unwrap();
+        for mode in [0o666, 0o664, 0o646] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = ensure_unchangeable(&path, "config file").unwrap_err();
+            assert_eq!(e.field(), Some("config file"));
+            assert!(
+                e.message().contains(&format!("{mode:04o}")),
+                "{}",
+                e.message()
+            );
+            assert!(e.hint().unwrap().contains("chmod go-w"));
+        }
+        for mode in [0o644, 0o640, 0o600] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            ensure_unchangeable(&path, "config file").unwrap();
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::certificate::has_unprotected_key;
 use crate::error::{Error, Result};
-use crate::private_file::ensure_private;
+use crate::private_file::{ensure_private, ensure_unchangeable};
 
 use super::settings::{CERTIFICATE_PATH, SETTINGS, SettingType};
 
@@ -53,16 +53,22 @@ pub(super) fn parse_file(text: &str, path: &Path) -> Result<BTreeMap<String, Str
     Ok(values)
 }
 
-/// Refuses a file that others can read when it holds a secret, or names a
-/// certificate whose key has no password (then that key file must be private
-/// too). Secrets left to the environment need nothing of the file.
+/// Refuses a file that others can change (it says where credentials go),
+/// one that others can read when it holds a secret (an outbox URL with a
+/// database password counts), or one naming a certificate whose key has no
+/// password (then that key file must be private too). Secrets left to the
+/// environment need no more of the file than that it cannot be changed.
 pub(super) fn refuse_exposed_secrets(values: &BTreeMap<String, String>, path: &Path) -> Result<()> {
-    let secrets: Vec<&str> = SETTINGS
+    ensure_unchangeable(path, "config file")?;
+    let mut secrets: Vec<&str> = SETTINGS
         .iter()
         .filter(|s| s.kind == SettingType::Secret)
         .filter(|s| values.get(s.key).is_some_and(|v| !v.is_empty()))
         .map(|s| s.key)
         .collect();
+    if values.get("outbox").is_some_and(|u| holds_password(u)) {
+        secrets.push("outbox (its database password)");
+    }
     if !secrets.is_empty() {
         ensure_private(path, "config file", &secrets.join(" and "))?;
     }
@@ -82,4 +88,14 @@ pub(super) fn refuse_exposed_secrets(values: &BTreeMap<String, String>, path: &P
         }
     }
     Ok(())
+}
+
+/// Whether a database URL carries a password: `user:password@` or a
+/// `password=` parameter.
+fn holds_password(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.password().is_some_and(|p| !p.is_empty())
+            || u.query_pairs()
+                .any(|(k, v)| k == "password" && !v.is_empty())
+    })
 }

@@ -152,6 +152,49 @@ fn file_values_win_and_the_environment_fills_the_rest() {
     assert!(e.message().contains("unknown key 'tenant'"));
 }
 
+#[cfg(unix)]
+#[test]
+fn a_config_file_others_can_change_or_read_a_database_password_in_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("gm-config-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("graphmailer.toml");
+    let mode = |m| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap();
+    // No secret in it (the secret is in the environment), but it says where
+    // the secret and the tokens go.
+    std::fs::write(
+        &path,
+        format!("tenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nauthority_host = \"https://login.microsoftonline.com\"\n"),
+    )
+    .unwrap();
+    mode(0o666);
+    let e = Config::from_file(&path).unwrap_err();
+    assert_eq!(e.field(), Some("config file"), "{e}");
+    assert!(e.message().contains("0666"), "{e}");
+    mode(0o644);
+    let e = Config::from_file(&path).unwrap_err();
+    assert_ne!(
+        e.field(),
+        Some("config file"),
+        "readable by all is fine without a secret: {e}"
+    );
+    // A database password in the outbox URL is a secret.
+    std::fs::write(
+        &path,
+        format!("tenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\noutbox = \"postgres://mail:hunter2@db/graphmailer\"\n"),
+    )
+    .unwrap();
+    mode(0o644);
+    let e = Config::from_file(&path).unwrap_err();
+    assert!(e.message().contains("database password"), "{e}");
+    assert!(!e.message().contains("hunter2"), "{e}");
+    mode(0o640);
+    let e = Config::from_file(&path).unwrap_err();
+    assert!(!e.message().contains("database password"), "{e}");
+}
+
 #[test]
 fn set_takes_environment_names_and_file_keys() {
     let c = Config::builder()
