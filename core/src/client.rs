@@ -123,6 +123,13 @@ impl GraphClient {
             .await
     }
 
+    /// A new token, whatever is cached (see `TokenCache::renew`).
+    pub(crate) async fn renewed_token(&self) -> Result<Arc<AccessToken>> {
+        self.tokens
+            .renew(self.connections.first(), &self.config)
+            .await
+    }
+
     /// `{graph}/v1.0/users/{mailbox}{path}`, where `path` may carry a query.
     /// Built on the endpoint's parsed URL, so each request parses only its own
     /// path and query, not the host again.

@@ -160,9 +160,9 @@ impl Mailer {
             findings: Vec::new(),
         };
         let offered = managed_identity_offered(config).await;
-        // A fresh token, so the roles reflect consent as it is now.
-        client.tokens.clear();
-        let token = match client.token().await {
+        // A new token, so the roles reflect consent as it is now (the
+        // cached one stays for the mailer's sends if this request fails).
+        let token = match client.renewed_token().await {
             Ok(token) => token,
             Err(error) => {
                 d.findings.push(Finding {

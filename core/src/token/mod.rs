@@ -23,6 +23,11 @@ use crate::secret::Secret;
 
 /// Refresh this long before expiry, or at half the lifetime for short tokens.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// How close to its expiry a cached token still serves a request.
+const USABLE_MARGIN: Duration = Duration::from_secs(60);
+/// After a failed refresh, while the cached token is still good, how long
+/// before a send tries the identity platform again (one send waits for it).
+const REFRESH_AGAIN_AFTER: Duration = Duration::from_secs(30);
 /// The longest lifetime a token is kept for, whatever the service says
 /// (Entra's tokens last at most a day): a huge `expires_in` would overflow
 /// the clock.
@@ -83,6 +88,13 @@ impl AccessToken {
     fn is_fresh(&self, now: Instant) -> bool {
         now < self.refresh_at
     }
+
+    /// Good for a request that starts now: not within a minute (a quarter
+    /// of its lifetime, for a short one) of its expiry.
+    fn is_usable(&self, now: Instant) -> bool {
+        let lifetime = self.expires_at.saturating_duration_since(self.acquired_at);
+        now + USABLE_MARGIN.min(lifetime / 4) < self.expires_at
+    }
 }
 
 #[derive(Default)]
@@ -94,21 +106,59 @@ pub(crate) struct TokenCache {
 
 impl TokenCache {
     /// A fresh token, fetching one when none is cached or the cached one is
-    /// inside its refresh margin.
+    /// inside its refresh margin. Inside that margin the cached token still
+    /// works: while one caller refreshes it the others use it, and if the
+    /// refresh fails it serves until it expires (the identity platform may
+    /// be briefly down; no send should fail for that while a token is good).
     pub(crate) async fn get(
         &self,
         client: &reqwest::Client,
         config: &Config,
     ) -> Result<Arc<AccessToken>> {
-        if let Some(token) = self.fresh() {
+        self.obtain(client, config, false).await
+    }
+
+    /// A new token whatever is cached (`doctor`: the roles as consent is
+    /// now); the cached one stays if the request fails.
+    pub(crate) async fn renew(
+        &self,
+        client: &reqwest::Client,
+        config: &Config,
+    ) -> Result<Arc<AccessToken>> {
+        self.obtain(client, config, true).await
+    }
+
+    async fn obtain(
+        &self,
+        client: &reqwest::Client,
+        config: &Config,
+        renew: bool,
+    ) -> Result<Arc<AccessToken>> {
+        let cached = |f: fn(&Self) -> Option<Arc<AccessToken>>| if renew { None } else { f(self) };
+        if let Some(token) = cached(Self::fresh) {
             return Ok(token);
         }
         let waiting_since = Instant::now();
-        let mut last_failure = self.refresh.lock().await;
-        if let Some(token) = self.fresh() {
+        let mut last_failure = match self.refresh.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match cached(Self::usable) {
+                Some(token) => return Ok(token),
+                None => self.refresh.lock().await,
+            },
+        };
+        if let Some(token) = cached(Self::fresh) {
             return Ok(token);
         }
-        if let Some((failed_at, error)) = last_failure.as_ref() {
+        if let Some((failed_at, error)) = last_failure.as_ref()
+            && !renew
+        {
+            // A refresh failed while this caller waited, or a moment ago:
+            // the good token serves, else the failure is shared.
+            if *failed_at >= waiting_since || failed_at.elapsed() < REFRESH_AGAIN_AFTER {
+                if let Some(token) = self.usable() {
+                    return Ok(token);
+                }
+            }
             if *failed_at >= waiting_since {
                 return Err(error.clone());
             }
@@ -123,7 +173,13 @@ impl TokenCache {
             }
             Err(error) => {
                 *last_failure = Some((Instant::now(), error.clone()));
-                Err(error)
+                match cached(Self::usable) {
+                    Some(token) => {
+                        tracing::warn!(error = %error, "could not refresh the access token; the current one is still good and serves until it expires");
+                        Ok(token)
+                    }
+                    None => Err(error),
+                }
             }
         }
     }
@@ -156,11 +212,6 @@ impl TokenCache {
             .find_map(|k| claims.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
     }
 
-    /// Drops the cached token, so the next call fetches a new one.
-    pub(crate) fn clear(&self) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
     /// How many token requests this cache has made.
     pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -171,6 +222,15 @@ impl TokenCache {
         current
             .as_ref()
             .filter(|t| t.is_fresh(Instant::now()))
+            .cloned()
+    }
+
+    /// The cached token, past its refresh time but good for a request yet.
+    fn usable(&self) -> Option<Arc<AccessToken>> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current
+            .as_ref()
+            .filter(|t| t.is_usable(Instant::now()))
             .cloned()
     }
 }

@@ -72,6 +72,30 @@ async fn the_token_is_refreshed_ahead_of_expiry() {
 }
 
 #[tokio::test]
+async fn a_failed_refresh_leaves_the_still_good_token_serving() {
+    let emu = TestEmulator::start().await;
+    emu.settings(json!({"token_lifetime_secs": 4})).await;
+    let mailer = emu.mailer();
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    // Past the refresh point, a second before expiry; the identity platform
+    // refuses the refresh.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    emu.faults(json!({"token": [{"status": 400, "code": "temporarily_unavailable"}]}))
+        .await;
+    let receipt = mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert_eq!(receipt.attempts, 1);
+    assert_eq!(
+        emu.counter("token_requests").await,
+        2,
+        "a refresh was tried"
+    );
+    // The next send within the pause does not ask again.
+    mailer.send(&invoice(ALLOWED)).await.unwrap();
+    assert_eq!(emu.counter("token_requests").await, 2);
+    assert_eq!(emu.counter("sends_accepted").await, 3);
+}
+
+#[tokio::test]
 async fn a_refused_token_is_dropped_and_the_send_retried_once() {
     let emu = TestEmulator::start().await;
     let mailer = emu.mailer();
