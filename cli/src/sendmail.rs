@@ -175,20 +175,21 @@ fn queue(
     message: &MimeMessage,
 ) -> Result<(), Box<Failure>> {
     let runtime = graphmailer::blocking::runtime();
-    let outbox = runtime
-        .block_on(Outbox::open(url))
-        .map_err(|e| Failure::from_error(&e, Some(sender)))?;
+    let failed = |e: graphmailer::Error| Failure::from_error(&e, Some(sender));
+    let mailer = Mailer::new(config).map_err(failed)?;
+    let outbox = runtime.block_on(Outbox::open(url)).map_err(failed)?;
+    // Exit 0 promises the mail will go: what this mailer could never send
+    // (a sender outside its allowlist, too large for it) is refused now,
+    // not failed in the queue where only syslog would tell.
     let id = runtime
-        .block_on(outbox.enqueue_mime(Some(sender), message))
-        .map_err(|e| Failure::from_error(&e, Some(sender)))?;
+        .block_on(outbox.enqueue_mime_for(&mailer, Some(sender), message))
+        .map_err(failed)?;
     let count = message.recipients().len();
     let plural = if count == 1 { "" } else { "s" };
     // The mail is safe in the queue: a failure from here on is the worker's to handle.
-    let tried =
-        Mailer::new(config).map(|mailer| runtime.block_on(outbox.deliver_now(&mailer, &id)));
-    let outcome = match tried {
-        Ok(Ok(state)) => state.to_string(),
-        Ok(Err(e)) | Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
+    let outcome = match runtime.block_on(outbox.deliver_now(&mailer, &id)) {
+        Ok(state) => state.to_string(),
+        Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
     };
     syslog::log(
         Severity::Info,

@@ -59,7 +59,20 @@ async fn a_postgresql_that_goes_away_and_comes_back_keeps_its_mail() {
     let opening = Outbox::open("postgresql:///nosuchdb?host=/nonexistent-dir&user=postgres")
         .await
         .unwrap_err();
-    assert_eq!(opening.kind(), ErrorKind::Config, "{opening}");
+    // No server there (yet): a passing failure, so that `sendmail` exits 75
+    // and its caller tries again, rather than 78 and a bounce; the hint
+    // names what to check in case it is the URL.
+    assert_eq!(opening.kind(), ErrorKind::Transient, "{opening}");
+    assert_eq!(opening.field(), Some("outbox"));
+    assert!(
+        opening.hint().unwrap().contains("check that the server runs"),
+        "{opening}"
+    );
+    // A server that answers and refuses (no such database) is a setting.
+    let refused = Outbox::open(&format!("{base}&dbname=nosuchdb"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Config, "{refused}");
 
     let after = outbox
         .enqueue(&invoice(3))

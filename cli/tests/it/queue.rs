@@ -127,6 +127,23 @@ fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
 }
 
 #[test]
+fn sendmail_refuses_before_queueing_what_the_mailer_could_never_send() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    // Exit 0 would promise the mail goes; this mailer may not send as erp@.
+    let env = with(
+        &erp_env(&emu, &url),
+        &[("GRAPHMAILER_ALLOWED_SENDERS", "alerts@contoso.test")],
+    );
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!(r.code, 77, "EX_NOPERM: {}", r.stderr);
+    assert!(r.stderr.contains("erp@contoso.test"), "{}", r.stderr);
+    let list = queue_json(&["list"], &erp_env(&emu, &url));
+    assert_eq!(list["mails"].as_array().unwrap().len(), 0, "nothing queued");
+    assert!(emu.messages().is_empty());
+}
+
+#[test]
 fn exit_statuses_say_what_went_wrong() {
     let emu = Emulator::start();
     let url = queue_url(&emu);

@@ -94,9 +94,10 @@ impl PostgresStore {
             session: Mutex::new(None),
         };
         let mut guard = store.session.lock().await;
+        // A server that is not there yet stays a passing failure (`sendmail`
+        // exits 75 and its caller tries again); one that refuses is a setting.
         let client = store.connect().await.map_err(|e| {
-            Error::config("outbox", e.message().to_owned())
-                .with_hint("check that the server runs and the URL's host, database, user and password are right")
+            e.with_hint("check that the server runs and the URL's host, database, user and password are right")
         })?;
         store.create_schema(&client).await?;
         *guard = Some(Session {
@@ -120,7 +121,16 @@ impl PostgresStore {
         let (client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| self.error("connect", &e))?;
+            .map_err(|e| {
+                let error = self.error("connect", &e);
+                // The server answered and refused (a wrong password, no such
+                // database): a setting to fix, not a moment to wait out.
+                if e.as_db_error().is_some() {
+                    error.with_kind(ErrorKind::Config)
+                } else {
+                    error
+                }
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "outbox: the PostgreSQL connection ended");
