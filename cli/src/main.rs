@@ -2,6 +2,29 @@
 //! emulator, and show the whole flow in a one-command demo. Called as
 //! `sendmail` (a link), it is a drop-in sendmail.
 
+// `print!` and its kin, for every module below, without the panic on a
+// closed pipe: `graphmailer queue list | head` must end quietly, and a
+// command's exit status says what it did (a mail that went out), not
+// whether its reader stayed to read about it.
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod config_arg;
 mod demo;
 mod dist_files;

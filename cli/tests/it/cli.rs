@@ -28,24 +28,11 @@ impl Emulator {
         stdin: Option<&str>,
         env: &[(&str, &str)],
     ) -> (i32, String, String) {
-        let url = self.get("url");
-        let mut command = Command::new(BIN);
+        let mut command = self.command(args, env);
         command
-            .args(args)
-            .env_clear()
-            .env("AZURE_TENANT_ID", self.get("tenant_id"))
-            .env("AZURE_CLIENT_ID", self.get("client_id"))
-            .env("AZURE_CLIENT_SECRET", self.get("client_secret"))
-            .env("AZURE_AUTHORITY_HOST", &url)
-            .env("GRAPHMAILER_GRAPH_ENDPOINT", &url)
-            .env("GRAPHMAILER_MAX_ATTEMPTS", "1")
-            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(ca) = self.banner["ca_file"].as_str() {
-            command.env("GRAPHMAILER_CA_BUNDLE", ca);
-        }
         let mut child = command.spawn().unwrap();
         child
             .stdin
@@ -59,6 +46,26 @@ impl Emulator {
             String::from_utf8(out.stdout).unwrap(),
             String::from_utf8(out.stderr).unwrap(),
         )
+    }
+
+    /// `graphmailer <args>` configured for this emulator's ERP app.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let url = self.get("url");
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env_clear()
+            .env("AZURE_TENANT_ID", self.get("tenant_id"))
+            .env("AZURE_CLIENT_ID", self.get("client_id"))
+            .env("AZURE_CLIENT_SECRET", self.get("client_secret"))
+            .env("AZURE_AUTHORITY_HOST", &url)
+            .env("GRAPHMAILER_GRAPH_ENDPOINT", &url)
+            .env("GRAPHMAILER_MAX_ATTEMPTS", "1")
+            .envs(env.iter().copied());
+        if let Some(ca) = self.banner["ca_file"].as_str() {
+            command.env("GRAPHMAILER_CA_BUNDLE", ca);
+        }
+        command
     }
 
     /// `graphmailer send <args> --json`, its status and its JSON answer.
@@ -173,6 +180,39 @@ fn send_delivers_every_option_and_prints_json() {
     assert_eq!(m["attachments"][0]["name"], "invoice.pdf");
     assert_eq!(m["attachments"][0]["contentBytes"], "JVBERi0xLjQgdGVzdA==");
     assert_eq!(m["internetMessageHeaders"][0]["value"], "4711");
+}
+
+#[test]
+fn a_reader_that_went_away_does_not_change_what_the_exit_status_says() {
+    let emu = Emulator::start(&["--http"]);
+    // `graphmailer send --json | reader` whose reader has gone: the mail goes
+    // out, and the status must say so (a wrapper retrying on failure would
+    // send it twice), not a panic's 101.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = emu
+        .command(
+            &[
+                "send",
+                "--from",
+                "erp@contoso.test",
+                "--to",
+                "a@example.com",
+                "--subject",
+                "piped",
+                "--text",
+                "x",
+                "--json",
+            ],
+            &[],
+        )
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(emu.messages().len(), 1);
 }
 
 #[test]
