@@ -308,7 +308,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime(
 ) -> graphmailer_status {
     call("graphmailer_mailer_send_mime", || {
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
-        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        let sender = unsafe { args::setting(sender, "sender") }?;
         // One byte past the limit is enough for the core to refuse a longer
         // message with its own error (field "mime", RequestEntityTooLarge).
         let read = len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
@@ -336,7 +336,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime_file(
 ) -> graphmailer_status {
     call("graphmailer_mailer_send_mime_file", || {
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
-        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        let sender = unsafe { args::setting(sender, "sender") }?;
         let path = unsafe { args::path(path, "path") }?;
         let message = MimeMessage::from_path(path)?;
         send_mime(&mailer, sender, &message, receipt_out)
@@ -366,7 +366,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime_fd(
 ) -> graphmailer_status {
     call("graphmailer_mailer_send_mime_fd", || {
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
-        let sender = unsafe { args::optional_string(sender, "sender") }?;
+        let sender = unsafe { args::setting(sender, "sender") }?;
         let file = borrow_fd(fd)?;
         let message = MimeMessage::from_reader(&*file)?;
         send_mime(&mailer, sender, &message, receipt_out)

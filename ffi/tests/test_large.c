@@ -138,6 +138,16 @@ void test_config_large_messages_and_default_sender(void) {
     CHECK_STR(json_string_at(d, "default_sender"), "erp@contoso.test");
     json_free(d);
     CHECK_OK(graphmailer_string_free(json));
+    /* cron's From: root is no mailbox: NULL or "" as the sender takes the
+       default sender for it */
+    gm_reset();
+    const char *cron = "From: root\r\nTo: alice@example.com\r\nSubject: cron\r\n\r\nHi\r\n";
+    CHECK_OK(graphmailer_mailer_send_mime(mailer, NULL, (const uint8_t *)cron, strlen(cron), NULL));
+    CHECK_OK(graphmailer_mailer_send_mime(mailer, "", (const uint8_t *)cron, strlen(cron), NULL));
+    json_value *all = gm_messages();
+    CHECK(json_array_len(all, "messages") == 2);
+    CHECK_STR(json_string_at(all, "messages.1.mailbox"), "erp@contoso.test");
+    json_free(all);
     CHECK_OK(graphmailer_mailer_free(mailer));
 
     /* zero-initialized: off, and no default sender ("" is "not given" too) */
