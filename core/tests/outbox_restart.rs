@@ -65,7 +65,10 @@ async fn a_postgresql_that_goes_away_and_comes_back_keeps_its_mail() {
     assert_eq!(opening.kind(), ErrorKind::Transient, "{opening}");
     assert_eq!(opening.field(), Some("outbox"));
     assert!(
-        opening.hint().unwrap().contains("check that the server runs"),
+        opening
+            .hint()
+            .unwrap()
+            .contains("check that the server runs"),
         "{opening}"
     );
     // A server that answers and refuses (no such database) is a setting.

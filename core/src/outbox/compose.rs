@@ -45,7 +45,10 @@ pub(crate) async fn from_message(message: &Message) -> Result<Composed> {
     finish(mime.sender(None)?, &mime, false)
 }
 
-/// Keeps a ready message, adding a `Message-ID` when it has none.
+/// Keeps a ready message, with a `Message-ID` of the queue's own when it
+/// has none or one that is not `<left@right>` (replaced, not added to: with
+/// two, Exchange would choose which to keep and the lookup in Sent Items
+/// would have to guess).
 pub(crate) fn from_mime(sender: Option<&str>, message: &MimeMessage) -> Result<Composed> {
     let sender = message.sender(sender)?;
     if message
@@ -54,36 +57,23 @@ pub(crate) fn from_mime(sender: Option<&str>, message: &MimeMessage) -> Result<C
     {
         return finish(sender, message, true);
     }
-    let mut bytes = format!("Message-ID: {}\r\n", new_message_id(&sender)).into_bytes();
-    // An empty or malformed Message-ID header would shadow ours.
-    let original = message.as_bytes();
-    bytes.extend_from_slice(original);
-    let mime = MimeMessage::from_large_bytes(bytes)?;
-    if mime
-        .header("message-id")
-        .is_some_and(|v| !is_message_id(v.trim()))
-    {
-        return Err(Error::invalid(
-            "mime.Message-ID",
-            "is not of the form <left@right>: remove it and the outbox sets one",
-        ));
-    }
-    finish(sender, &mime, false)
+    renamed(sender, message.as_bytes())
 }
 
 /// The same message under a `Message-ID` of the queue's own, for a caller's
 /// id that another mail in the queue already has.
 pub(crate) fn with_new_message_id(composed: &Composed) -> Result<Composed> {
-    let (mut fields, body) = crate::headers::split(&composed.bytes)?;
+    renamed(composed.sender.clone(), &composed.bytes)
+}
+
+/// `bytes` with every `Message-ID` field replaced by one new id.
+fn renamed(sender: String, bytes: &[u8]) -> Result<Composed> {
+    let (mut fields, body) = crate::headers::split(bytes)?;
     fields.retain(|f| !f.name.eq_ignore_ascii_case("message-id"));
-    let id = new_message_id(&composed.sender);
+    let id = new_message_id(&sender);
     fields.insert(0, crate::headers::field("Message-ID", &id));
     let bytes = crate::headers::join(&fields, body);
-    finish(
-        composed.sender.clone(),
-        &MimeMessage::from_large_bytes(bytes)?,
-        false,
-    )
+    finish(sender, &MimeMessage::from_large_bytes(bytes)?, false)
 }
 
 fn finish(sender: String, mime: &MimeMessage, callers_message_id: bool) -> Result<Composed> {
@@ -282,5 +272,16 @@ mod tests {
                 .unwrap();
         let composed = from_mime(None, &without).unwrap();
         assert!(composed.internet_message_id.ends_with("@contoso.com>"));
+        // A malformed one is replaced, not left beside the queue's own.
+        let malformed = MimeMessage::from_bytes(
+            &b"From: a@contoso.com\r\nTo: b@example.com\r\nMessage-ID: not-an-id\r\n\r\nhi"[..],
+        )
+        .unwrap();
+        let composed = from_mime(None, &malformed).unwrap();
+        assert!(composed.internet_message_id.ends_with("@contoso.com>"));
+        let text = String::from_utf8_lossy(&composed.bytes);
+        assert_eq!(text.matches("Message-ID:").count(), 1, "{text}");
+        assert!(!text.contains("not-an-id"), "{text}");
+        assert!(text.ends_with("\r\n\r\nhi"), "{text}");
     }
 }

@@ -118,19 +118,16 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| {
-                let error = self.error("connect", &e);
-                // The server answered and refused (a wrong password, no such
-                // database): a setting to fix, not a moment to wait out.
-                if e.as_db_error().is_some() {
-                    error.with_kind(ErrorKind::Config)
-                } else {
-                    error
-                }
-            })?;
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+            let error = self.error("connect", &e);
+            // The server answered and refused (a wrong password, no such
+            // database): a setting to fix, not a moment to wait out.
+            if e.as_db_error().is_some() {
+                error.with_kind(ErrorKind::Config)
+            } else {
+                error
+            }
+        })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "outbox: the PostgreSQL connection ended");
