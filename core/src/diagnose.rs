@@ -4,7 +4,7 @@
 //! from Microsoft's, and which endpoints and proxy are in use. Failures come
 //! back as findings with the same hints as every other error.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::credential::Credential;
 use crate::error::Error;
@@ -186,10 +186,11 @@ impl Mailer {
             d.token_lifetime = Some(Duration::from_secs(exp.saturating_sub(iat).max(0) as u64));
         }
         let local_at_issue = SystemTime::now();
-        let server = token
-            .server_date
-            .or_else(|| number("iat").map(|s| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64)));
-        if let Some(server) = server {
+        // Only the answer's Date tells the server's clock: a token's `iat` is
+        // backdated by Entra (about five minutes) and, from a managed
+        // identity endpoint, may be a cached token's hours-old one, so a
+        // skew read from it would fail `doctor` on a healthy host.
+        if let Some(server) = token.server_date {
             d.clock_skew_secs = Some(match local_at_issue.duration_since(server) {
                 Ok(ahead) => ahead.as_secs() as i64,
                 Err(behind) => -(behind.duration().as_secs() as i64),
@@ -387,8 +388,19 @@ fn findings(d: &Diagnosis, claims: &Option<serde_json::Value>) -> Vec<Finding> {
     out
 }
 
-/// `http://user:pass@proxy:3128` → `http://user:***@proxy:3128`.
+/// `http://user:pass@proxy:3128` → `http://user:***@proxy:3128`. A proxy
+/// written without its scheme (`user:pass@proxy:3128`, which the HTTP
+/// client takes as `http://`) is read with it, or `user` would pass for a
+/// scheme and the password for a path.
 fn without_password(proxy: &str) -> String {
+    let proxy = proxy.trim();
+    let with_scheme;
+    let proxy = if proxy.contains("://") {
+        proxy
+    } else {
+        with_scheme = format!("http://{proxy}");
+        &with_scheme
+    };
     match url::Url::parse(proxy) {
         Ok(mut url) if url.password().is_some() => {
             let _ = url.set_password(Some("***"));
@@ -460,5 +472,8 @@ mod tests {
             "http://u:***@proxy:3128/"
         );
         assert_eq!(without_password("http://proxy:3128"), "http://proxy:3128/");
+        let bare = without_password("u:hunter2@proxy:3128");
+        assert!(!bare.contains("hunter2"), "{bare}");
+        assert_eq!(bare, "http://u:***@proxy:3128/");
     }
 }

@@ -292,11 +292,24 @@ impl ConfigBuilder {
             ));
         }
         let mode = self.credential_mode.unwrap_or_default();
-        let identity_offer = identity_offer(
+        let identity_offer = match identity_offer(
             self.imds_host.as_deref(),
             self.identity_endpoint.as_deref(),
             self.identity_header.clone(),
-        )?;
+        ) {
+            Ok(offer) => offer,
+            // An incomplete pair (Azure Arc sets IDENTITY_ENDPOINT for the
+            // whole machine, without IDENTITY_HEADER) matters only to a
+            // mailer that would use a managed identity, not to one given a
+            // secret or a certificate.
+            Err(_)
+                if mode != CredentialMode::ManagedIdentity
+                    && !self.credentials_given.is_empty() =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let managed = mode == CredentialMode::ManagedIdentity;
         // A managed identity needs neither: the host knows its tenant, and
         // without a client ID it uses its system-assigned identity.

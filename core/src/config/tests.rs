@@ -394,6 +394,15 @@ fn a_managed_identity_needs_no_tenant_and_no_client_id() {
     ])
     .unwrap_err();
     assert_eq!(e.field(), Some("IDENTITY_HEADER"));
+    // On an Azure Arc server IDENTITY_ENDPOINT is set for every program, with
+    // no header: a mailer given a secret is not stopped by it.
+    let mut arc = base();
+    arc.push((
+        "IDENTITY_ENDPOINT",
+        "http://localhost:40342/metadata/identity/oauth2/token",
+    ));
+    arc.push(("IMDS_ENDPOINT", "http://localhost:40342"));
+    assert!(env(&arc).is_ok(), "{:?}", env(&arc).err());
     let e = env(&[
         ("GRAPHMAILER_CREDENTIAL", "managed_identity"),
         ("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://10.0.0.4"),
