@@ -187,7 +187,9 @@ impl Outbox {
 
     /// Tries one delivery of this message now (the `sendmail` stand-in's one
     /// immediate try); gives the state it is left in. A mail another worker
-    /// holds, or one not due, is left alone.
+    /// holds, or one not due, is left alone. It does not wait on Sent Items:
+    /// a mail whose try may have gone out (an ambiguous answer, or an earlier
+    /// one) is deferred, for a worker to look up before any other send.
     pub async fn deliver_now(&self, mailer: &Mailer, id: &QueueId) -> Result<QueueState> {
         worker::deliver_one(self, mailer, id).await
     }

@@ -48,7 +48,7 @@ pub(super) async fn deliver_one(
     let store = &outbox.inner.store;
     if let Some(leased) = store.lease(&outbox.rules(), Some(id)).await? {
         let summary = Mutex::new(RunSummary::default());
-        return deliver(outbox, mailer, leased, &summary).await;
+        return deliver(outbox, mailer, leased, &summary, Patience::OneTry).await;
     }
     match store.get(id).await? {
         Some(mail) => Ok(mail.state),
@@ -132,7 +132,7 @@ async fn lane(
         let wait = match store.lease(&outbox.rules(), None).await {
             Ok(Some(leased)) => {
                 failures = 0;
-                if let Err(e) = deliver(outbox, mailer, leased, summary).await {
+                if let Err(e) = deliver(outbox, mailer, leased, summary, Patience::Worker).await {
                     tracing::warn!(error = %e, "outbox: could not record a delivery; its lease will run out and it is checked again");
                 }
                 continue;
@@ -209,15 +209,29 @@ async fn reconcile(outbox: &Outbox, mailer: &Mailer, leased: &Leased) -> Check {
 
 /// Sends one leased mail (checking first when an earlier try may have gone
 /// out) and records what happened.
+/// How long a delivery may take over a mail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Patience {
+    /// A worker's: after an ambiguous answer it looks in Sent Items for
+    /// `reconcile_wait`, and sends again if the mail is not there.
+    Worker,
+    /// `deliver_now`'s, whose caller (`sendmail`) is waiting: one send, and
+    /// an ambiguous answer is left to a worker, to be looked up after a
+    /// back-off, when a copy on its way has had time to arrive. A caller that
+    /// gave up on a long wait and submitted again would queue the mail twice.
+    OneTry,
+}
+
 async fn deliver(
     outbox: &Outbox,
     mailer: &Mailer,
     leased: Leased,
     summary: &Mutex<RunSummary>,
+    patience: Patience,
 ) -> Result<QueueState> {
     let count = |f: fn(&mut RunSummary)| f(&mut summary.lock().unwrap_or_else(|e| e.into_inner()));
     let outcome = tokio::select! {
-        outcome = decide(outbox, mailer, &leased, &count) => outcome,
+        outcome = decide(outbox, mailer, &leased, &count, patience) => outcome,
         never = keep_leased(outbox, &leased) => match never {},
     };
     let state = match &outcome {
@@ -287,6 +301,7 @@ async fn decide(
     mailer: &Mailer,
     leased: &Leased,
     count: &impl Fn(fn(&mut RunSummary)),
+    patience: Patience,
 ) -> Outcome {
     let mut check_first = leased.must_reconcile;
     // Sent Items was searched for `reconcile_wait` only: a try whose copy
@@ -296,6 +311,15 @@ async fn decide(
     let mut may_have_gone_out = leased.must_reconcile;
     let mut sends = 0;
     loop {
+        if check_first && patience == Patience::OneTry {
+            return deferred(
+                outbox,
+                leased,
+                None,
+                "a try may have gone out: left to a worker, which looks in Sent Items before any other send".to_owned(),
+                true,
+            );
+        }
         if check_first {
             match reconcile(outbox, mailer, leased).await {
                 Check::Found => {

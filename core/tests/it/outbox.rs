@@ -751,3 +751,53 @@ async fn a_message_id_already_queued_is_replaced_so_sent_items_cannot_mistake_on
         );
     }
 }
+
+#[tokio::test]
+async fn the_immediate_try_leaves_an_ambiguous_send_to_a_worker_instead_of_resending() {
+    let queues = Queues::new().await;
+    for url in &queues.urls {
+        let emu = TestEmulator::start().await;
+        // Delivered with its answer lost; the copy reaches Sent Items later
+        // than a worker would look (as under a slow Exchange).
+        emu.settings(json!({"sent_items_lag_ms": 1500})).await;
+        emu.faults(json!({"send": [{"drop_after_body": true, "deliver": true}]}))
+            .await;
+        let settings = |reconcile_wait| OutboxSettings {
+            concurrency: 1,
+            reconcile_wait,
+            ..fast()
+        };
+        let outbox = Outbox::open_with(url, settings(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        let id = outbox.enqueue(&invoice(1)).await.unwrap();
+        // `sendmail`'s try: no lookup (which would have found nothing yet)
+        // and no second send while its caller waits.
+        assert_eq!(
+            outbox
+                .deliver_now(&reading_mailer(&emu, 1), &id)
+                .await
+                .unwrap(),
+            QueueState::Deferred,
+            "{url}"
+        );
+        assert_eq!(emu.counter("send_requests").await, 1, "{url}");
+        // A worker looks it up first and finds it.
+        outbox.retry(&id).await.unwrap();
+        let patient = Outbox::open_with(url, settings(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let summary = patient
+            .run_until_empty(&reading_mailer(&emu, 1))
+            .await
+            .unwrap();
+        assert_eq!(summary.reconciled, 1, "{url}: {summary:?}");
+        let mail = patient.get(&id).await.unwrap().unwrap();
+        assert_eq!(mail.state, QueueState::Sent);
+        assert_eq!(
+            deliveries(&emu).await.get(&mail.internet_message_id),
+            Some(&1),
+            "{url}: exactly once"
+        );
+    }
+}
