@@ -181,7 +181,14 @@ async fn execute(args: QueueArgs) -> Result<(), Error> {
                     })
                     .await;
             }
-            let summary = outbox.run_until_empty(&mailer).await?;
+            // A stop (systemd stopping the timer's service, Ctrl-C) finishes
+            // the mail in hand and records it, as `run` does, rather than
+            // leave it to its lease running out and a lookup.
+            let summary = outbox
+                .run_until_empty_or(&mailer, async {
+                    crate::signals::stopped().await;
+                })
+                .await?;
             if json {
                 println!("{}", summary.to_json());
             } else {

@@ -144,6 +144,28 @@ fn sendmail_refuses_before_queueing_what_the_mailer_could_never_send() {
 }
 
 #[test]
+fn queue_run_once_stopped_by_sigterm_finishes_the_mail_in_hand() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    // Queued and deferred by sendmail's own try, then made due.
+    emu.set_faults(json!({"send": [{"status": 503}]}));
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(queue_json(&["retry", "--all-deferred"], &env)["retried"], 1);
+    // Graph holds the send; systemd stops the timer's service meanwhile.
+    emu.set_faults(json!({"delay_ms": 1500}));
+    let child = common::start(Path::new(BIN), &["queue", "run", "--once", "--json"], &env);
+    let stopped = common::terminate_once_counted(&emu, child, ("send_requests", 2));
+    assert_eq!(stopped.code, 0, "{}{}", stopped.stdout, stopped.stderr);
+    let summary: Value = serde_json::from_str(stopped.stdout.trim()).unwrap();
+    assert_eq!(summary["sent"], 1, "the mail in hand was finished: {summary}");
+    let list = queue_json(&["list"], &env);
+    assert_eq!(list["mails"][0]["state"], "sent", "{list}");
+    assert_eq!(emu.messages().len(), 1);
+}
+
+#[test]
 fn exit_statuses_say_what_went_wrong() {
     let emu = Emulator::start();
     let url = queue_url(&emu);

@@ -201,13 +201,24 @@ impl Outbox {
         mailer: &Mailer,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        worker::run(self, mailer, shutdown).await.map(drop)
+        worker::run(self, mailer, false, shutdown).await.map(drop)
     }
 
     /// Delivers until nothing is due (mail deferred to later stays queued),
     /// waiting for other workers' leases to end.
     pub async fn run_until_empty(&self, mailer: &Mailer) -> Result<RunSummary> {
-        worker::run_until_empty(self, mailer).await
+        worker::run(self, mailer, true, std::future::pending()).await
+    }
+
+    /// As [`run_until_empty`](Self::run_until_empty), but stops early when
+    /// `shutdown` resolves (a signal): the mail in hand is finished and
+    /// recorded first, and no more is taken.
+    pub async fn run_until_empty_or(
+        &self,
+        mailer: &Mailer,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<RunSummary> {
+        worker::run(self, mailer, true, shutdown).await
     }
 
     /// Makes a deferred or failed mail due now.

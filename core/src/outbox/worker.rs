@@ -56,13 +56,24 @@ pub(super) async fn deliver_one(
     }
 }
 
+/// Delivers until `shutdown` resolves, or also until nothing is due
+/// (`until_empty`); at the shutdown, the mail in hand is finished and
+/// recorded, and no more is leased.
 pub(super) async fn run(
     outbox: &Outbox,
     mailer: &Mailer,
+    until_empty: bool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<RunSummary> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = work(outbox, mailer, Mode::UntilStopped(stopped));
+    let workers = work(
+        outbox,
+        mailer,
+        Mode {
+            until_empty,
+            stopped,
+        },
+    );
     tokio::pin!(workers);
     tokio::select! {
         result = &mut workers => return result,
@@ -73,14 +84,12 @@ pub(super) async fn run(
     workers.await
 }
 
-pub(super) async fn run_until_empty(outbox: &Outbox, mailer: &Mailer) -> Result<RunSummary> {
-    work(outbox, mailer, Mode::UntilEmpty).await
-}
-
 #[derive(Clone)]
-enum Mode {
-    UntilEmpty,
-    UntilStopped(tokio::sync::watch::Receiver<bool>),
+struct Mode {
+    /// Stop once nothing is due (else wait for more).
+    until_empty: bool,
+    /// Set at the caller's shutdown: finish the mail in hand, then stop.
+    stopped: tokio::sync::watch::Receiver<bool>,
 }
 
 async fn work(outbox: &Outbox, mailer: &Mailer, mode: Mode) -> Result<RunSummary> {
@@ -124,10 +133,8 @@ async fn lane(
     let store = &outbox.inner.store;
     let mut failures = 0u32;
     loop {
-        if let Mode::UntilStopped(stopped) = &mode {
-            if *stopped.borrow() {
-                return Ok(());
-            }
+        if *mode.stopped.borrow() {
+            return Ok(());
         }
         let wait = match store.lease(&outbox.rules(), None).await {
             Ok(Some(leased)) => {
@@ -137,32 +144,27 @@ async fn lane(
                 }
                 continue;
             }
-            Ok(None) => match (&mode, store.pending(&outbox.rules()).await) {
-                (Mode::UntilEmpty, Ok(Pending::Empty)) => return Ok(()),
+            Ok(None) => match store.pending(&outbox.rules()).await {
+                Ok(Pending::Empty) if mode.until_empty => return Ok(()),
+                Ok(Pending::Empty) => settings.poll_interval,
                 // Due, but held back by the mail in flight per mailbox: look again
                 // soon (mail waiting for a spent budget does not count as due).
-                (_, Ok(Pending::DueNow)) => settings.poll_interval.min(Duration::from_millis(50)),
-                (_, Ok(Pending::LeasedUntil(until))) => {
+                Ok(Pending::DueNow) => settings.poll_interval.min(Duration::from_millis(50)),
+                Ok(Pending::LeasedUntil(until)) => {
                     Duration::from_millis((until - now_ms()).clamp(10, 60_000) as u64)
                         .min(settings.poll_interval.max(Duration::from_millis(10)))
                 }
-                (Mode::UntilStopped(_), Ok(Pending::Empty)) => settings.poll_interval,
-                (_, Err(e)) => store_failed(&mode, &mut failures, e)?,
+                Err(e) => store_failed(&mode, &mut failures, e)?,
             },
             Err(e) => store_failed(&mode, &mut failures, e)?,
         };
-        match &mut mode {
-            Mode::UntilEmpty => tokio::time::sleep(wait).await,
-            Mode::UntilStopped(stopped) => {
-                let _ = tokio::time::timeout(wait, stopped.changed()).await;
-            }
-        }
+        let _ = tokio::time::timeout(wait, mode.stopped.changed()).await;
     }
 }
 
 fn store_failed(mode: &Mode, failures: &mut u32, e: Error) -> Result<Duration> {
     *failures += 1;
-    if matches!(mode, Mode::UntilEmpty) && *failures >= MAX_STORE_FAILURES {
+    if mode.until_empty && *failures >= MAX_STORE_FAILURES {
         return Err(e);
     }
     tracing::warn!(error = %e, "outbox: the queue's database failed; trying again");
