@@ -159,7 +159,10 @@ fn queue_run_once_stopped_by_sigterm_finishes_the_mail_in_hand() {
     let stopped = common::terminate_once_counted(&emu, child, ("send_requests", 2));
     assert_eq!(stopped.code, 0, "{}{}", stopped.stdout, stopped.stderr);
     let summary: Value = serde_json::from_str(stopped.stdout.trim()).unwrap();
-    assert_eq!(summary["sent"], 1, "the mail in hand was finished: {summary}");
+    assert_eq!(
+        summary["sent"], 1,
+        "the mail in hand was finished: {summary}"
+    );
     let list = queue_json(&["list"], &env);
     assert_eq!(list["mails"][0]["state"], "sent", "{list}");
     assert_eq!(emu.messages().len(), 1);
