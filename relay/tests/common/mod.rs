@@ -326,8 +326,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         reply
     }
 
-    /// MAIL, RCPT for each recipient, DATA and the message; gives DATA's final reply.
-    pub async fn send_mail(&mut self, from: &str, to: &[&str], message: &str) -> Reply {
+    /// MAIL, RCPT for each recipient and DATA, each accepted: the client may
+    /// send the message's lines next.
+    pub async fn open_data(&mut self, from: &str, to: &[&str]) {
         self.command(&format!("MAIL FROM:<{from}>"))
             .await
             .expect_code(250);
@@ -337,6 +338,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 .expect_code(250);
         }
         self.command("DATA").await.expect_code(354);
+    }
+
+    /// MAIL, RCPT for each recipient, DATA and the message; gives DATA's final reply.
+    pub async fn send_mail(&mut self, from: &str, to: &[&str], message: &str) -> Reply {
+        self.open_data(from, to).await;
         let mut body = message.replace("\r\n", "\n").replace('\n', "\r\n");
         if !body.ends_with("\r\n") {
             body.push_str("\r\n");

@@ -131,13 +131,7 @@ async fn a_message_over_size_gets_552_whether_declared_or_not() {
 async fn bare_lf_cannot_end_the_data_so_no_second_message_is_smuggled() {
     let s = start("barelf", "").await;
     let mut c = s.logged_in().await;
-    c.command(&format!("MAIL FROM:<{}>", s.allowed))
-        .await
-        .expect_code(250);
-    c.command("RCPT TO:<a@fabrikam.example>")
-        .await
-        .expect_code(250);
-    c.command("DATA").await.expect_code(354);
+    c.open_data(&s.allowed, &["a@fabrikam.example"]).await;
     // A smuggling attempt: a bare-LF "end of data", then a second
     // transaction as someone the client may not send as.
     c.send_raw(
@@ -218,13 +212,7 @@ async fn a_slow_client_gets_421_after_the_timeout() {
     assert!(started.elapsed() >= Duration::from_millis(900));
     // Stalling inside DATA is timed out as well, and nothing is queued.
     let mut c = s.logged_in().await;
-    c.command(&format!("MAIL FROM:<{}>", s.allowed))
-        .await
-        .expect_code(250);
-    c.command("RCPT TO:<a@fabrikam.example>")
-        .await
-        .expect_code(250);
-    c.command("DATA").await.expect_code(354);
+    c.open_data(&s.allowed, &["a@fabrikam.example"]).await;
     c.send_raw(b"Subject: half\r\n").await;
     c.expect(421).await;
     let metrics = s.metrics().await;
@@ -303,13 +291,7 @@ async fn over_the_connection_limit_a_client_hears_421() {
 async fn lf_dot_crlf_cannot_end_the_data_so_no_second_message_is_smuggled() {
     let s = start("lfdotcrlf", "").await;
     let mut c = s.logged_in().await;
-    c.command(&format!("MAIL FROM:<{}>", s.allowed))
-        .await
-        .expect_code(250);
-    c.command("RCPT TO:<a@fabrikam.example>")
-        .await
-        .expect_code(250);
-    c.command("DATA").await.expect_code(354);
+    c.open_data(&s.allowed, &["a@fabrikam.example"]).await;
     // "<LF>.<CR><LF>" ends the data for a server that takes a bare LF as a
     // line end; here the second transaction must stay text.
     c.send_raw(
@@ -343,13 +325,7 @@ async fn lf_dot_crlf_cannot_end_the_data_so_no_second_message_is_smuggled() {
 async fn a_dot_after_a_bare_lf_a_bare_cr_or_an_overlong_line_does_not_end_the_data() {
     let s = start("lonedots", "").await;
     let mut c = s.logged_in().await;
-    c.command(&format!("MAIL FROM:<{}>", s.allowed))
-        .await
-        .expect_code(250);
-    c.command("RCPT TO:<a@fabrikam.example>")
-        .await
-        .expect_code(250);
-    c.command("DATA").await.expect_code(354);
+    c.open_data(&s.allowed, &["a@fabrikam.example"]).await;
     c.send_raw(
         format!(
             "From: {}\r\nSubject: dots\r\n\r\nx\r\n.\ny\n.\nz\r.\r\nend\r\n.\r\n",
@@ -365,13 +341,7 @@ async fn a_dot_after_a_bare_lf_a_bare_cr_or_an_overlong_line_does_not_end_the_da
         .expect_text("2.0.0 OK");
     // An overlong line is dropped, but its bare LF still counts: the dot
     // after it is text, and so is the command after that.
-    c.command(&format!("MAIL FROM:<{}>", s.allowed))
-        .await
-        .expect_code(250);
-    c.command("RCPT TO:<a@fabrikam.example>")
-        .await
-        .expect_code(250);
-    c.command("DATA").await.expect_code(354);
+    c.open_data(&s.allowed, &["a@fabrikam.example"]).await;
     c.send_raw(
         format!(
             "From: {}\r\nSubject: long\r\n\r\n{}\n.\r\nHELP\r\n.\r\n",
