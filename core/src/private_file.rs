@@ -12,18 +12,11 @@ use crate::error::{Error, Result};
 /// (`client_secret`, `the relay's password hashes`). `field` is the setting
 /// the error names. Does nothing where files have no Unix mode.
 pub fn ensure_private(path: &Path, field: &str, holds: &str) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let metadata = std::fs::metadata(path)
-            .map_err(|e| Error::config(field, format!("cannot read '{}': {e}", path.display())))?;
-        let mode = metadata.permissions().mode() & 0o7777;
+    if let Some(mode) = mode_of(path, field)? {
         if let Some(problem) = exposure(mode) {
             return Err(refusal(path, field, holds, mode, problem));
         }
     }
-    #[cfg(not(unix))]
-    let _ = (path, field, holds);
     Ok(())
 }
 
@@ -32,12 +25,7 @@ pub fn ensure_private(path: &Path, field: &str, holds: &str) -> Result<()> {
 /// authority host, Graph's endpoint, the CA bundle, an identity endpoint),
 /// so whoever can change it can have them sent to a server of theirs.
 pub fn ensure_unchangeable(path: &Path, field: &str) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let metadata = std::fs::metadata(path)
-            .map_err(|e| Error::config(field, format!("cannot read '{}': {e}", path.display())))?;
-        let mode = metadata.permissions().mode() & 0o7777;
+    if let Some(mode) = mode_of(path, field)? {
         if mode & 0o022 != 0 {
             let file = path.display();
             return Err(Error::config(
@@ -51,9 +39,23 @@ pub fn ensure_unchangeable(path: &Path, field: &str) -> Result<()> {
             )));
         }
     }
-    #[cfg(not(unix))]
-    let _ = (path, field);
     Ok(())
+}
+
+/// The file's permission bits; `None` where files have no Unix mode.
+fn mode_of(path: &Path, field: &str) -> Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| Error::config(field, format!("cannot read '{}': {e}", path.display())))?;
+        Ok(Some(metadata.permissions().mode() & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, field);
+        Ok(None)
+    }
 }
 
 /// What is wrong with a file mode for a secret, if anything.
