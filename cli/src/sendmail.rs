@@ -13,9 +13,9 @@ use std::process::ExitCode;
 
 use graphmailer::limits::{MAX_LARGE_MIME_BYTES, MAX_MIME_BYTES};
 use graphmailer::sendmail::{Envelope, exit_code, sysexits};
-use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox, until_stopped};
+use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox, QueueId, until_stopped};
 
-use crate::sendmail_args::{self, Request, USAGE};
+use crate::sendmail_args::{self, Delivery, Request, USAGE};
 use crate::signals;
 use crate::syslog::{self, Severity};
 
@@ -47,6 +47,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             println!("graphmailer sendmail {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Ok(Request::FirstTry(id)) => {
+            init_logging();
+            return first_try(&id);
+        }
         Err(usage) => {
             return fail(&Failure {
                 status: sysexits::USAGE,
@@ -57,7 +61,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
     };
     init_logging();
-    match send(&options.envelope, options.ignore_dots) {
+    match send(&options.envelope, options.ignore_dots, options.delivery) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => fail(&failure),
     }
@@ -105,7 +109,7 @@ impl Failure {
     }
 }
 
-fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
+fn send(envelope: &Envelope, ignore_dots: bool, delivery: Delivery) -> Result<(), Box<Failure>> {
     // The whole message is read before anything can fail, as sendmail does,
     // so the program writing it never gets a broken pipe.
     let input = read_message(std::io::stdin().lock(), !ignore_dots).map_err(|e| {
@@ -139,7 +143,7 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
         })?;
     let sender = prepared.sender;
     if let Some(url) = config.outbox().map(str::to_owned) {
-        return queue(&url, config, &sender, &prepared.message);
+        return queue(&url, config, &sender, &prepared.message, delivery);
     }
     // SIGTERM or Ctrl-C stop the send; the status then says whether the
     // mail may have gone (75 only when nothing was sent).
@@ -166,13 +170,14 @@ fn send(envelope: &Envelope, ignore_dots: bool) -> Result<(), Box<Failure>> {
 }
 
 /// With an outbox configured: commits the message to the queue (the exit
-/// status says only that), then makes one immediate try; whatever is not
-/// sent is left to `graphmailer queue run`.
+/// status says only that), then makes one immediate try as the delivery
+/// mode says; whatever is not sent is left to `graphmailer queue run`.
 fn queue(
     url: &str,
     config: Config,
     sender: &str,
     message: &MimeMessage,
+    delivery: Delivery,
 ) -> Result<(), Box<Failure>> {
     let runtime = graphmailer::blocking::runtime();
     let failed = |e: graphmailer::Error| Failure::from_error(&e, Some(sender));
@@ -187,15 +192,89 @@ fn queue(
     let count = message.recipients().len();
     let plural = if count == 1 { "" } else { "s" };
     // The mail is safe in the queue: a failure from here on is the worker's to handle.
-    let outcome = match runtime.block_on(outbox.deliver_now(&mailer, &id)) {
-        Ok(state) => state.to_string(),
-        Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
+    let first_try = match delivery {
+        Delivery::Queue => "left to the worker (delivery mode queue)".to_owned(),
+        Delivery::Interactive => format!("first try: {}", try_once(&outbox, &mailer, &id)),
+        // The caller is answered now: one that kills a sendmail still
+        // trying (a time limit) and submits again would queue the mail twice.
+        Delivery::Background => match start_first_try(&id) {
+            Ok(pid) => format!("first try in process {pid}"),
+            Err(e) => format!(
+                "first try (no process of its own: {}): {}",
+                syslog::one_line(&e.to_string()),
+                try_once(&outbox, &mailer, &id)
+            ),
+        },
     };
     syslog::log(
         Severity::Info,
-        &format!("queued {id} as {sender} to {count} recipient{plural}; first try: {outcome}"),
+        &format!("queued {id} as {sender} to {count} recipient{plural}; {first_try}"),
     );
     Ok(())
+}
+
+/// The one immediate try: the state it leaves the mail in.
+fn try_once(outbox: &Outbox, mailer: &Mailer, id: &QueueId) -> String {
+    match graphmailer::blocking::runtime().block_on(outbox.deliver_now(mailer, id)) {
+        Ok(state) => state.to_string(),
+        Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
+    }
+}
+
+/// Starts `graphmailer sendmail --first-try ID`, detached: no terminal's
+/// Ctrl-C (its own process group) and none of the caller's pipes, so that a
+/// caller reading sendmail's output is not kept waiting either. It reads the
+/// settings as this process did, from the same environment.
+fn start_first_try(id: &QueueId) -> std::io::Result<u32> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["sendmail", "--first-try", &id.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn().map(|child| child.id())
+}
+
+/// `sendmail --first-try ID`: the try a background `sendmail` left to this
+/// process. Its outcome goes to syslog; the mail stays queued whatever
+/// happens here, for the worker.
+fn first_try(id: &str) -> ExitCode {
+    let tried = (|| -> graphmailer::Result<String> {
+        let id: QueueId = id.parse()?;
+        let config = ConfigSource::find().load()?;
+        let url = config
+            .outbox()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::config("outbox", "no outbox is configured for this first try"))?;
+        let runtime = graphmailer::blocking::runtime();
+        let mailer = Mailer::new(config)?;
+        let outbox = runtime.block_on(Outbox::open(&url))?;
+        // A stop signal (systemd stopping the caller's unit) waits for the
+        // try, at most a send's retries: stopped after its request went
+        // out, the mail would wait for a look in Sent Items, or for an
+        // operator where the app may not read them.
+        let _stop_waits = signals::hold_termination();
+        Ok(try_once(&outbox, &mailer, &id))
+    })();
+    match tried {
+        Ok(state) => {
+            syslog::log(Severity::Info, &format!("queued {id}: first try: {state}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            syslog::log(
+                Severity::Err,
+                &format!(
+                    "queued {}: first try not made, left to the worker: {}",
+                    syslog::one_line(id),
+                    syslog::one_line(e.message())
+                ),
+            );
+            ExitCode::from(sysexits::TEMPFAIL)
+        }
+    }
 }
 
 /// Tells the caller on stderr and the administrator in syslog.
@@ -325,7 +404,15 @@ through Microsoft Graph, for cron, PHP's mail() and other programs that call
   -F NAME         the sender's full name, when graphmailer writes From
   --              the rest are recipients
 
-Accepted and ignored: -o<option> (-odb, -odi, -odq, -oem, -oep, ...), -O
+With an outbox (the outbox setting), the message is committed to the queue
+first; then, by delivery mode:
+  -odb            exit at once; the first try runs in a process of its own
+                  (the default)
+  -odi            try once before exiting (the exit status is 0 either way)
+  -odq, -odd      no try: the queue's worker (graphmailer queue run) sends it
+Without an outbox the message is sent before exiting, whatever the mode.
+
+Accepted and ignored: other -o<option> (-oem, -oep, ...) and -O
 option=value, -e<mode>, -B<type>, -N<dsn>, -R<ret>, -V<envid>, -X<file>,
 -L<tag>, -h<hops>, -v, -m, -n, -U, -G, -bm.
 Refused: -bs, -bd, -bp, -bi, -bt, -bv, -b<other>, -I, -q.

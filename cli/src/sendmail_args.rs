@@ -1,12 +1,13 @@
 //! sendmail's command line, read the way sendmail's own `getopt` reads it
 //! (clustered flags, `-fvalue` or `-f value`), which clap cannot do.
 //!
-//! Only what changes the outcome is used: `-t`, `-i`/`-oi`, `-f`/`-r` and
-//! `-F`. Options that tune a local mail queue (delivery mode, error mode,
-//! DSN, 8-bit body type, logging) mean nothing when each message goes
-//! straight to Microsoft Graph, so they are accepted and ignored, as cron,
-//! PHP and old daemons pass them. Modes that would need a mail server
-//! (SMTP on stdin, daemon, queue, aliases, address tests) are refused.
+//! Only what changes the outcome is used: `-t`, `-i`/`-oi`, `-f`/`-r`, `-F`
+//! and, with an outbox, the delivery mode (`-odb`, `-odi`, `-odq`). Options
+//! that tune a local mail server (error mode, DSN, 8-bit body type,
+//! logging) mean nothing when each message goes to Microsoft Graph, so they
+//! are accepted and ignored, as cron, PHP and old daemons pass them. Modes
+//! that would need a mail server (SMTP on stdin, daemon, queue listing,
+//! aliases, address tests) are refused.
 
 use graphmailer::sendmail::Envelope;
 
@@ -19,6 +20,10 @@ pub enum Request {
     Help,
     /// `--version`.
     Version,
+    /// `--first-try ID`: the one immediate try of a mail that a `sendmail`
+    /// in background mode committed to the outbox, run by that `sendmail`
+    /// in a process of its own. Not for people to type.
+    FirstTry(String),
 }
 
 /// The options that matter.
@@ -29,6 +34,38 @@ pub struct Options {
     /// `-i` or `-oi`: a line holding a single dot is part of the message
     /// instead of its end.
     pub ignore_dots: bool,
+    /// When a message committed to an outbox is first tried.
+    pub delivery: Delivery,
+}
+
+/// sendmail's delivery mode (`-od<mode>`, `-O DeliveryMode=<mode>`): when the
+/// one immediate try of a message committed to an outbox happens. Without
+/// an outbox there is nowhere to keep the mail, so every mode sends at once
+/// and waits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// `b`: exit as soon as the mail is committed; the try runs in a process
+    /// of its own, so a caller with a time limit never waits on Graph.
+    #[default]
+    Background,
+    /// `i`: try before exiting.
+    Interactive,
+    /// `q` or `d`: no try; the outbox's worker sends it.
+    Queue,
+}
+
+impl Delivery {
+    /// sendmail reads a mode by its first letter (`b`, `background`).
+    fn from_mode(mode: &str) -> Result<Delivery, UsageError> {
+        match mode.chars().next().map(|c| c.to_ascii_lowercase()) {
+            Some('b') => Ok(Delivery::Background),
+            Some('i') => Ok(Delivery::Interactive),
+            Some('q' | 'd') => Ok(Delivery::Queue),
+            _ => Err(UsageError(format!(
+                "unknown delivery mode '{mode}': use -odb (background, the default), -odi (wait for the first try) or -odq (leave it to the queue's worker)"
+            ))),
+        }
+    }
 }
 
 /// A command line that cannot be followed (sysexits `EX_USAGE`).
@@ -54,6 +91,12 @@ pub fn parse(args: &[String]) -> Result<Request, UsageError> {
             }
             "--help" => return Ok(Request::Help),
             "--version" => return Ok(Request::Version),
+            "--first-try" => {
+                let id = args.next().ok_or_else(|| {
+                    UsageError("option --first-try needs a queued mail's id".to_owned())
+                })?;
+                return Ok(Request::FirstTry(id.clone()));
+            }
             long if long.starts_with("--") => {
                 return Err(UsageError(format!("unknown option {long}")));
             }
@@ -117,12 +160,20 @@ fn valued(letter: char, value: String, options: &mut Options) -> Result<(), Usag
         'f' | 'r' => options.envelope.from = Some(value),
         'F' => options.envelope.full_name = Some(value),
         'o' if value == "i" => options.ignore_dots = true,
+        'o' if value.starts_with('d') => options.delivery = Delivery::from_mode(&value[1..])?,
+        'O' if value
+            .split_once('=')
+            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("DeliveryMode")) =>
+        {
+            let mode = value.split_once('=').map_or("", |(_, mode)| mode.trim());
+            options.delivery = Delivery::from_mode(mode)?;
+        }
         'b' if value == "m" => {}
         'b' => return Err(refused(&format!("-b{value}"))),
-        // -o<option> (delivery mode -odb, error mode -oem, ...), -O
-        // option=value, -e<mode>, -B<body type>, -N<dsn>, -R<return>,
-        // -V<envid>, -X<log file>, -L<syslog tag>, -h<hop count>: they tune
-        // a local queue that graphmailer does not have.
+        // Other -o<option> (error mode -oem, ...) and -O option=value,
+        // -e<mode>, -B<body type>, -N<dsn>, -R<return>, -V<envid>, -X<log
+        // file>, -L<syslog tag>, -h<hop count>: they tune a local mail
+        // server that graphmailer does not have.
         _ => {}
     }
     Ok(())
@@ -195,11 +246,32 @@ mod tests {
     }
 
     #[test]
+    fn the_delivery_mode_is_read_as_sendmail_reads_it() {
+        assert_eq!(send(&["a@example.com"]).delivery, Delivery::Background);
+        for (args, mode) in [
+            (&["-odi"][..], Delivery::Interactive),
+            (&["-odb"], Delivery::Background),
+            (&["-odq"], Delivery::Queue),
+            (&["-odd"], Delivery::Queue),
+            (&["-o", "di"], Delivery::Interactive),
+            (&["-odi", "-odq"], Delivery::Queue),
+            (&["-O", "DeliveryMode=i"], Delivery::Interactive),
+            (&["-ODeliveryMode=queue"], Delivery::Queue),
+            (&["-O", "deliverymode = background"], Delivery::Background),
+        ] {
+            assert_eq!(send(args).delivery, mode, "{args:?}");
+        }
+        assert!(usage(&["-odx"]).contains("unknown delivery mode 'x'"));
+        assert!(usage(&["-od"]).contains("-odi"));
+        assert!(usage(&["-O", "DeliveryMode="]).contains("unknown delivery mode"));
+        let first = parse(&["--first-try".to_owned(), "abc".to_owned()]).unwrap();
+        assert_eq!(first, Request::FirstTry("abc".to_owned()));
+        assert!(usage(&["--first-try"]).contains("needs a queued mail's id"));
+    }
+
+    #[test]
     fn queue_tuning_options_are_ignored_with_their_values() {
         let o = send(&[
-            "-odi",
-            "-odb",
-            "-odq",
             "-oem",
             "-oee",
             "-oep",
@@ -223,7 +295,7 @@ mod tests {
             "-U",
             "-bm",
             "-O",
-            "DeliveryMode=b",
+            "ErrorMode=m",
             "-oQ/var/spool",
             "-r",
             "me@contoso.test",

@@ -24,3 +24,15 @@ async fn ctrl_c() {
         std::future::pending::<()>().await;
     }
 }
+
+/// While the value lives, SIGTERM no longer ends the process: for work that
+/// is worse stopped half-way than finished. tokio keeps its handler for the
+/// process's life, so this is for a process that ends with that work.
+#[cfg(unix)]
+pub fn hold_termination() -> Option<tokio::signal::unix::Signal> {
+    let _context = graphmailer::blocking::runtime().enter();
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+}
+
+#[cfg(not(unix))]
+pub fn hold_termination() {}

@@ -88,12 +88,22 @@ fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
     let url = queue_url(&emu);
     let env = erp_env(&emu, &url);
     // Delivered at once.
-    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odi"],
+        MAIL.as_bytes(),
+        &env,
+    );
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
     assert_eq!(emu.messages().len(), 1);
     // Graph is unavailable: still exit 0, the mail waits in the queue.
     emu.set_faults(json!({"send": [{"status": 503}]}));
-    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odi"],
+        MAIL.as_bytes(),
+        &env,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let list = queue_json(&["list"], &env);
     let mails = list["mails"].as_array().unwrap();
@@ -126,6 +136,101 @@ fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
     assert!(text.stdout.contains(&id));
 }
 
+/// By default sendmail answers once the mail is committed and makes its
+/// first try in a process of its own, so a caller with a time limit (which
+/// would kill a sendmail still trying, then submit again) never waits on
+/// Graph; `-odq` leaves the mail to the worker. Graph holds each send here
+/// for 3 s, so the order of answer and delivery is plain without timing.
+#[test]
+fn sendmail_answers_once_committed_and_tries_in_a_process_of_its_own() {
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    emu.set_faults(json!({"delay_ms": 3000}));
+    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    let committed = queue_json(&["list"], &env);
+    let mails = committed["mails"].as_array().unwrap();
+    assert_eq!(mails.len(), 1, "{committed}");
+    assert_ne!(
+        mails[0]["state"], "sent",
+        "answered before the try ended: {committed}"
+    );
+    assert!(emu.messages().is_empty());
+    // systemd stopping the caller's unit would SIGTERM the try too: it
+    // finishes instead of leaving a mail that may have gone out.
+    let id = mails[0]["id"].as_str().unwrap().to_owned();
+    let first_try = processes_with_args(&["sendmail", "--first-try", &id]);
+    assert_eq!(first_try.len(), 1, "one process tries it: {first_try:?}");
+    let counted = emu.test_api("counters/wait?name=send_requests&at_least=1&timeout_ms=15000");
+    assert_eq!(counted["send_requests"], 1, "{counted}");
+    assert_eq!(unsafe { libc::kill(first_try[0], libc::SIGTERM) }, 0);
+    wait_for_deliveries(&emu, 1, Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while queue_json(&["show", &id], &env)["state"] != "sent" {
+        assert!(
+            Instant::now() < deadline,
+            "the first try's outcome was not recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shown = queue_json(&["show", &id], &env);
+    assert_eq!(shown["attempts"], 1, "{shown}");
+
+    // -odq: committed, not tried; the worker sends it.
+    emu.set_faults(json!({}));
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odq"],
+        MAIL.as_bytes(),
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = queue_json(&["list", "--state", "queued"], &env);
+    assert_eq!(list["mails"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(queue_json(&["run", "--once"], &env)["sent"], 1);
+    let sent: Vec<usize> = deliveries(&emu).into_values().collect();
+    assert_eq!(sent, [1, 1], "each mail once");
+
+    // An unknown mode is a usage error, and nothing is queued.
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odx"],
+        MAIL.as_bytes(),
+        &env,
+    );
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown delivery mode 'x'"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(queue_json(&["stats"], &env)["by_state"]["sent"], 2);
+    assert_eq!(
+        queue_json(&["list"], &env)["mails"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// The processes whose command line holds `args`, in that order.
+fn processes_with_args(args: &[&str]) -> Vec<i32> {
+    let wanted: Vec<u8> = args.join("\0").into_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            cmdline
+                .windows(wanted.len())
+                .any(|w| w == wanted.as_slice())
+                .then_some(pid)
+        })
+        .collect()
+}
+
 #[test]
 fn sendmail_refuses_before_queueing_what_the_mailer_could_never_send() {
     let emu = Emulator::start();
@@ -150,7 +255,12 @@ fn queue_run_once_stopped_by_sigterm_finishes_the_mail_in_hand() {
     let env = erp_env(&emu, &url);
     // Queued and deferred by sendmail's own try, then made due.
     emu.set_faults(json!({"send": [{"status": 503}]}));
-    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odi"],
+        MAIL.as_bytes(),
+        &env,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(queue_json(&["retry", "--all-deferred"], &env)["retried"], 1);
     // Graph holds the send; systemd stops the timer's service meanwhile.
@@ -214,7 +324,12 @@ fn an_uncertain_mail_is_not_resent_until_released() {
     let url = queue_url(&emu);
     let env = erp_env(&emu, &url);
     emu.set_faults(json!({"send": [{"drop_after_body": true, "deliver": true}]}));
-    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odi"],
+        MAIL.as_bytes(),
+        &env,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     // sendmail's own try leaves the lost answer to a worker, marked to be
     // looked up first; made due, the worker cannot read Sent Items.
@@ -503,7 +618,12 @@ fn a_queue_that_cannot_be_written_refuses_new_mail_and_keeps_what_it_holds() {
     let url = queue_url(&emu);
     let env = erp_env(&emu, &url);
     emu.set_faults(json!({"send": [{"status": 503}]}));
-    let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+    let r = run(
+        Path::new(BIN),
+        &["sendmail", "-t", "-odi"],
+        MAIL.as_bytes(),
+        &env,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The caller may read the queue but not write it: as another user when
     // this runs as root (root writes anything), else through the modes.
@@ -564,7 +684,12 @@ fn a_file_size_limit_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
     let env = erp_env(&emu, &url);
     emu.set_faults(json!({"random_503_ratio": 1.0}));
     for _ in 0..2 {
-        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        let r = run(
+            Path::new(BIN),
+            &["sendmail", "-t", "-odi"],
+            MAIL.as_bytes(),
+            &env,
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let before = ids_and_states(&queue(&["list", "--json"], &env).stdout);
@@ -585,7 +710,7 @@ fn a_file_size_limit_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
         Path::new("/bin/sh"),
         &[
             "-c",
-            &format!("trap '' XFSZ; ulimit -f {limit_blocks}; exec \"$BIN\" sendmail -t"),
+            &format!("trap '' XFSZ; ulimit -f {limit_blocks}; exec \"$BIN\" sendmail -t -odi"),
         ],
         big.as_bytes(),
         &with(&env, &[("BIN", BIN)]),
@@ -706,12 +831,12 @@ fn a_full_disk_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
         unshare,
         r#"
 mount -t tmpfs -o size=2m graphmailer-test "$QUEUE"
-for n in 1 2 3; do "$BIN" sendmail -t < "$OUT/small.eml"; done
+for n in 1 2 3; do "$BIN" sendmail -t -odi < "$OUT/small.eml"; done
 "$BIN" queue list --json > "$OUT/before.json"
 free=$(( $(stat -f -c '%a * %S' "$QUEUE") / 1024 - 64 ))
 dd if=/dev/zero of="$QUEUE/filler" bs=1k count=$free 2>/dev/null
 set +e
-"$BIN" sendmail -t < "$OUT/big.eml" 2> "$OUT/big.stderr"; echo $? > "$OUT/big.code"
+"$BIN" sendmail -t -odi < "$OUT/big.eml" 2> "$OUT/big.stderr"; echo $? > "$OUT/big.code"
 dd if=/dev/zero of="$QUEUE/filler2" bs=1k 2>/dev/null
 "$BIN" queue list --json > "$OUT/full.json" 2> "$OUT/full.stderr"; echo $? > "$OUT/full.code"
 set -e
@@ -767,7 +892,12 @@ fn a_read_only_mount_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
     let url = format!("sqlite:{}", queue_dir.join("outbox.db").display());
     let env = erp_env(&emu, &url);
     for _ in 0..2 {
-        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        let r = run(
+            Path::new(BIN),
+            &["sendmail", "-t", "-odi"],
+            MAIL.as_bytes(),
+            &env,
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let before = ids_and_states(&queue(&["list", "--json"], &env).stdout);
@@ -781,7 +911,7 @@ fn a_read_only_mount_refuses_new_mail_clearly_and_keeps_what_the_queue_holds() {
 mount --bind "$QUEUE" "$QUEUE"
 mount -o remount,bind,ro "$QUEUE"
 set +e
-"$BIN" sendmail -t < "$MAIL_FILE" 2> "$OUT/ro.stderr"; echo $? > "$OUT/ro.code"
+"$BIN" sendmail -t -odi < "$MAIL_FILE" 2> "$OUT/ro.stderr"; echo $? > "$OUT/ro.code"
 "$BIN" queue list --json > "$OUT/ro.json" 2> "$OUT/list.stderr"; echo $? > "$OUT/list.code"
 "#,
         &with(
