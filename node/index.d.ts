@@ -268,16 +268,22 @@ export declare class Outbox {
    * checked), gives it a stable `Message-ID` and commits it; resolves to
    * its queue id. An invalid message rejects with
    * `code: 'ERR_INVALID_MESSAGE'` naming the `field`, and is not stored.
-   * Attachment files are read now.
+   * Attachment files are read now. With `options.mailer` (the `Mailer`
+   * that will send it), what that mailer could never send rejects now
+   * and is not stored, instead of failing in the queue: a sender outside
+   * its `allowedSenders` (`code: 'ERR_SENDER_NOT_ALLOWED'`), or a message
+   * over one request's size with `largeMessages` off
+   * (`'ERR_INVALID_MESSAGE'`, `graphCode: 'RequestEntityTooLarge'`).
    */
-  enqueue(message: SendOptions): Promise<string>
+  enqueue(message: SendOptions, options?: EnqueueOptions): Promise<string>
   /**
    * Queues a ready RFC 5322 message (what `mailer.sendMime` takes: a
    * `Buffer`, a `Uint8Array`, a string or a `Readable`); resolves to its
    * queue id. The mailbox to send as is `options.sender`, else the From
-   * address; the recipients are To, Cc and Bcc.
+   * address; the recipients are To, Cc and Bcc. `options.mailer` refuses
+   * what it could never send, as for `enqueue`.
    */
-  enqueueMime(message: MimeInput, options?: { sender?: string }): Promise<string>
+  enqueueMime(message: MimeInput, options?: EnqueueMimeOptions): Promise<string>
   /**
    * The record of the mail with queue id `id`, or `null` when the queue
    * holds no such mail.
@@ -365,6 +371,27 @@ export interface Diagnosis {
   findings: Array<Finding>
   /** False when any finding is an error. */
   ok: boolean
+}
+
+/** The options of `outbox.enqueueMime(message, options)`. */
+export interface EnqueueMimeOptions {
+  /** The mailbox to send as (default: the message's From address). */
+  sender?: string
+  /**
+   * As for `enqueue`: the `Mailer` that will send it refuses now what it
+   * could never send.
+   */
+  mailer?: Mailer
+}
+
+/** The options of `outbox.enqueue(message, options)`. */
+export interface EnqueueOptions {
+  /**
+   * The `Mailer` that will send it: what it could never send (a sender
+   * outside its `allowedSenders`, too large with `largeMessages` off)
+   * rejects now and is not stored, instead of failing in the queue.
+   */
+  mailer?: Mailer
 }
 
 /** A graphmailer error's parts, as plain data (inside a `Diagnosis`). */

@@ -1182,6 +1182,24 @@ graphmailer_status graphmailer_outbox_enqueue(const struct graphmailer_outbox *o
                                               size_t id_len);
 
 /**
+ * As graphmailer_outbox_enqueue, but first refuses what `mailer` (the
+ * mailer that will send it) could never send, instead of letting it fail in
+ * the queue: a sender outside its allowed_senders
+ * (GRAPHMAILER_ERR_SENDER_NOT_ALLOWED), or a message over one request's
+ * size with large messages off (GRAPHMAILER_ERR_INVALID_MESSAGE, code
+ * "RequestEntityTooLarge"). Nothing refused is stored. For a caller that
+ * answers for the mail once it is queued.
+ *
+ * # Safety
+ * As graphmailer_outbox_enqueue.
+ */
+graphmailer_status graphmailer_outbox_enqueue_for(const struct graphmailer_outbox *outbox,
+                                                  const struct graphmailer_mailer *mailer,
+                                                  const struct graphmailer_message *message,
+                                                  char *id_out,
+                                                  size_t id_len);
+
+/**
  * Queues a ready RFC 5322 message (as graphmailer_mailer_send_mime takes
  * it) and writes its queue id to `id_out`. `sender` (may be NULL) is the
  * mailbox to send as; NULL or "" takes the From address. The recipients are
@@ -1200,6 +1218,21 @@ graphmailer_status graphmailer_outbox_enqueue_mime(const struct graphmailer_outb
                                                    size_t len,
                                                    char *id_out,
                                                    size_t id_len);
+
+/**
+ * As graphmailer_outbox_enqueue_mime, but first refuses what `mailer`
+ * could never send, as graphmailer_outbox_enqueue_for does.
+ *
+ * # Safety
+ * As graphmailer_outbox_enqueue_mime.
+ */
+graphmailer_status graphmailer_outbox_enqueue_mime_for(const struct graphmailer_outbox *outbox,
+                                                       const struct graphmailer_mailer *mailer,
+                                                       const char *sender,
+                                                       const uint8_t *data,
+                                                       size_t len,
+                                                       char *id_out,
+                                                       size_t id_len);
 
 /**
  * Looks up the mail with queue id `id`: writes its state to `state_out`

@@ -149,12 +149,76 @@ pub unsafe extern "C" fn graphmailer_outbox_enqueue(
     id_out: *mut c_char,
     id_len: usize,
 ) -> graphmailer_status {
-    call("graphmailer_outbox_enqueue", || {
+    unsafe {
+        enqueue(
+            "graphmailer_outbox_enqueue",
+            outbox,
+            None,
+            message,
+            id_out,
+            id_len,
+        )
+    }
+}
+
+/// As graphmailer_outbox_enqueue, but first refuses what `mailer` (the
+/// mailer that will send it) could never send, instead of letting it fail in
+/// the queue: a sender outside its allowed_senders
+/// (GRAPHMAILER_ERR_SENDER_NOT_ALLOWED), or a message over one request's
+/// size with large messages off (GRAPHMAILER_ERR_INVALID_MESSAGE, code
+/// "RequestEntityTooLarge"). Nothing refused is stored. For a caller that
+/// answers for the mail once it is queued.
+///
+/// # Safety
+/// As graphmailer_outbox_enqueue.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_enqueue_for(
+    outbox: *const graphmailer_outbox,
+    mailer: *const graphmailer_mailer,
+    message: *const graphmailer_message,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    unsafe {
+        enqueue(
+            "graphmailer_outbox_enqueue_for",
+            outbox,
+            Some(mailer),
+            message,
+            id_out,
+            id_len,
+        )
+    }
+}
+
+/// Both enqueues: `mailer`, when there is one, refuses first what it could
+/// never send.
+///
+/// # Safety
+/// As graphmailer_outbox_enqueue.
+unsafe fn enqueue(
+    name: &'static str,
+    outbox: *const graphmailer_outbox,
+    mailer: Option<*const graphmailer_mailer>,
+    message: *const graphmailer_message,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    call(name, || {
         let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let mailer = mailer
+            .map(|m| handle::get::<Mailer, _>(m, "mailer"))
+            .transpose()?;
         let message = snapshot(message)?;
         let out = id_buffer(id_out, id_len)?;
         not_forked()?;
-        let id = wait(async move { outbox.enqueue(&message).await })??;
+        let mailer = mailer.map(|m| m.as_async().clone());
+        let id = wait(async move {
+            match &mailer {
+                Some(mailer) => outbox.enqueue_for(mailer, &message).await,
+                None => outbox.enqueue(&message).await,
+            }
+        })??;
         out.write(&id);
         Ok(())
     })
@@ -180,19 +244,89 @@ pub unsafe extern "C" fn graphmailer_outbox_enqueue_mime(
     id_out: *mut c_char,
     id_len: usize,
 ) -> graphmailer_status {
-    call("graphmailer_outbox_enqueue_mime", || {
+    let mime = Mime { sender, data, len };
+    unsafe {
+        enqueue_mime(
+            "graphmailer_outbox_enqueue_mime",
+            outbox,
+            None,
+            mime,
+            id_out,
+            id_len,
+        )
+    }
+}
+
+/// As graphmailer_outbox_enqueue_mime, but first refuses what `mailer`
+/// could never send, as graphmailer_outbox_enqueue_for does.
+///
+/// # Safety
+/// As graphmailer_outbox_enqueue_mime.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_enqueue_mime_for(
+    outbox: *const graphmailer_outbox,
+    mailer: *const graphmailer_mailer,
+    sender: *const c_char,
+    data: *const u8,
+    len: usize,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    let mime = Mime { sender, data, len };
+    unsafe {
+        enqueue_mime(
+            "graphmailer_outbox_enqueue_mime_for",
+            outbox,
+            Some(mailer),
+            mime,
+            id_out,
+            id_len,
+        )
+    }
+}
+
+/// A ready message's arguments, as the caller gave them.
+struct Mime {
+    sender: *const c_char,
+    data: *const u8,
+    len: usize,
+}
+
+/// Both MIME enqueues, as [`enqueue`] for a ready message.
+///
+/// # Safety
+/// As graphmailer_outbox_enqueue_mime.
+unsafe fn enqueue_mime(
+    name: &'static str,
+    outbox: *const graphmailer_outbox,
+    mailer: Option<*const graphmailer_mailer>,
+    mime: Mime,
+    id_out: *mut c_char,
+    id_len: usize,
+) -> graphmailer_status {
+    call(name, || {
         let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
-        let sender = unsafe { args::optional_string(sender, "sender") }?
+        let mailer = mailer
+            .map(|m| handle::get::<Mailer, _>(m, "mailer"))
+            .transpose()?;
+        let sender = unsafe { args::optional_string(mime.sender, "sender") }?
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         // One byte past the limit is enough for the core to refuse a longer
         // message with its own error, as graphmailer_mailer_send_mime does.
-        let read = len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
-        let data = unsafe { args::bytes(data, read, "data") }?;
+        let read = mime.len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
+        let data = unsafe { args::bytes(mime.data, read, "data") }?;
         let out = id_buffer(id_out, id_len)?;
         let message = MimeMessage::from_bytes(data.to_vec())?;
         not_forked()?;
-        let id = wait(async move { outbox.enqueue_mime(sender.as_deref(), &message).await })??;
+        let mailer = mailer.map(|m| m.as_async().clone());
+        let id = wait(async move {
+            let sender = sender.as_deref();
+            match &mailer {
+                Some(mailer) => outbox.enqueue_mime_for(mailer, sender, &message).await,
+                None => outbox.enqueue_mime(sender, &message).await,
+            }
+        })??;
         out.write(&id);
         Ok(())
     })

@@ -164,6 +164,70 @@ void test_outbox_refuses_bad_input_before_storing(void) {
     remove_queue(dir);
 }
 
+void test_outbox_refuses_what_its_mailer_could_never_send(void) {
+    gm_reset();
+    char dir[1024], url[1100];
+    queue_url(dir, sizeof dir, url, sizeof url);
+    graphmailer_outbox *outbox = NULL;
+    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    graphmailer_config c = gm_config();
+    const char *alerts[] = {"alerts@contoso.test"};
+    c.allowed_senders = alerts;
+    c.allowed_senders_len = 1;
+    graphmailer_mailer *alerts_only = NULL;
+    CHECK_OK(graphmailer_mailer_new(&c, &alerts_only));
+    graphmailer_mailer *mailer = gm_mailer(); /* large messages off */
+    char id[GRAPHMAILER_OUTBOX_ID_BYTES] = "untouched";
+
+    graphmailer_message *m = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
+    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
+    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+    CHECK_STATUS(graphmailer_outbox_enqueue_for(outbox, alerts_only, m, id, sizeof id),
+                 GRAPHMAILER_ERR_SENDER_NOT_ALLOWED);
+    CHECK_CONTAINS(gm_last_message(), "erp@contoso.test");
+    CHECK_STATUS(graphmailer_outbox_enqueue_mime_for(outbox, alerts_only, NULL, (const uint8_t *)MIME, strlen(MIME),
+                                                     id, sizeof id),
+                 GRAPHMAILER_ERR_SENDER_NOT_ALLOWED);
+    size_t big_len = (size_t)4 << 20;
+    uint8_t *big = calloc(big_len, 1);
+    CHECK(big != NULL);
+    graphmailer_message *large = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &large));
+    CHECK_OK(graphmailer_message_add_to(large, "alice@example.com", NULL));
+    CHECK_OK(graphmailer_message_attach_bytes(large, "ledger.bin", big, big_len, NULL));
+    free(big);
+    CHECK_STATUS(graphmailer_outbox_enqueue_for(outbox, mailer, large, id, sizeof id), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_STR(graphmailer_last_error_code(), "RequestEntityTooLarge");
+    CHECK_STATUS(graphmailer_outbox_enqueue_for(outbox, NULL, m, id, sizeof id), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_enqueue_for(outbox, (const graphmailer_mailer *)outbox, m, id, sizeof id),
+                 GRAPHMAILER_ERR_INVALID_HANDLE);
+    CHECK_STR(id, "untouched");
+
+    /* What the mailer can send is queued; the large one, queued without a
+       mailer, can only fail in the queue. */
+    char first[GRAPHMAILER_OUTBOX_ID_BYTES], second[GRAPHMAILER_OUTBOX_ID_BYTES], third[GRAPHMAILER_OUTBOX_ID_BYTES];
+    CHECK_OK(graphmailer_outbox_enqueue_for(outbox, mailer, m, first, sizeof first));
+    CHECK_OK(graphmailer_outbox_enqueue_mime_for(outbox, mailer, "", (const uint8_t *)MIME, strlen(MIME), second,
+                                                 sizeof second));
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, large, third, sizeof third));
+    graphmailer_run_summary summary = {0};
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 2 && summary.failed == 1, "sent %u, failed %u", (unsigned)summary.sent,
+          (unsigned)summary.failed);
+    graphmailer_queue_state state = GRAPHMAILER_QUEUE_NONE;
+    CHECK_OK(graphmailer_outbox_status(outbox, third, &state, NULL));
+    CHECK(state == GRAPHMAILER_QUEUE_FAILED);
+    CHECK(gm_counter("send_requests") == 2);
+
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_message_free(large));
+    CHECK_OK(graphmailer_outbox_free(outbox));
+    CHECK_OK(graphmailer_mailer_free(alerts_only));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    remove_queue(dir);
+}
+
 void test_outbox_bad_url_is_a_config_error(void) {
     const char *urls[] = {"mysql://db/outbox", "sqlite:", "/var/spool/no-scheme.db"};
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {

@@ -500,6 +500,20 @@ pub fn mime_options<'e>(v: Option<Unknown<'e>>) -> Converted<shapes::SendMimeOpt
     Ok(optional_arg(v, "options")?.unwrap_or_default())
 }
 
+/// `{ mailer? }`, the options of `outbox.enqueue(message, options)`.
+pub fn enqueue_options(v: Option<Unknown<'_>>) -> Converted<Option<graphmailer::Mailer>> {
+    let o: Option<shapes::EnqueueOptions> = optional_arg(v, "options")?;
+    Ok(o.and_then(|o| o.mailer).map(|m| m.0))
+}
+
+/// `{ sender?, mailer? }`, the options of `outbox.enqueueMime(message, options)`.
+pub fn enqueue_mime_options(
+    v: Option<Unknown<'_>>,
+) -> Converted<(Option<String>, Option<graphmailer::Mailer>)> {
+    let o: shapes::EnqueueMimeOptions = optional_arg(v, "options")?.unwrap_or_default();
+    Ok((o.sender, o.mailer.map(|m| m.0)))
+}
+
 /// `{ signal? }`, the options of `outbox.run(mailer, options)`; `undefined`
 /// and `null` are no options.
 pub fn run_options<'e>(v: Option<Unknown<'e>>) -> Converted<Option<Object<'e>>> {

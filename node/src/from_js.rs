@@ -93,6 +93,26 @@ pub struct Bytes(pub Vec<u8>);
 /// `aborted`), plus the `addEventListener` the binding calls.
 pub struct Signal<'e>(pub Object<'e>);
 
+/// A `Mailer` given as an option (`{ mailer }`): its core mailer.
+pub struct MailerArg(pub graphmailer::Mailer);
+
+impl<'e> FromJs<'e> for MailerArg {
+    fn from_js(v: Unknown<'e>, name: &str) -> Converted<Self> {
+        let env = Env::from_raw(v.value().env);
+        if v.get_type()? != ValueType::Object || !crate::Mailer::instance_of(&env, &v)? {
+            return Err(Failure::arg_type(
+                name,
+                "an instance of Mailer",
+                received(v)?,
+            ));
+        }
+        // SAFETY: `v` is a Mailer (checked above) of this call's environment.
+        let mailer =
+            unsafe { ClassInstance::<crate::Mailer>::from_napi_value(env.raw(), v.raw())? };
+        Ok(MailerArg(mailer.inner.clone()))
+    }
+}
+
 /// A JavaScript callback called from the runtime's threads.
 pub type Callback<Args> = ThreadsafeFunction<Args, (), Args, Status, false>;
 

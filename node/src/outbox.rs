@@ -128,28 +128,40 @@ impl Outbox {
     /// checked), gives it a stable `Message-ID` and commits it; resolves to
     /// its queue id. An invalid message rejects with
     /// `code: 'ERR_INVALID_MESSAGE'` naming the `field`, and is not stored.
-    /// Attachment files are read now.
+    /// Attachment files are read now. With `options.mailer` (the `Mailer`
+    /// that will send it), what that mailer could never send rejects now
+    /// and is not stored, instead of failing in the queue: a sender outside
+    /// its `allowedSenders` (`code: 'ERR_SENDER_NOT_ALLOWED'`), or a message
+    /// over one request's size with `largeMessages` off
+    /// (`'ERR_INVALID_MESSAGE'`, `graphCode: 'RequestEntityTooLarge'`).
     #[napi(
         catch_unwind,
-        ts_args_type = "message: SendOptions",
+        ts_args_type = "message: SendOptions, options?: EnqueueOptions",
         ts_return_type = "Promise<string>"
     )]
     pub fn enqueue<'env>(
         &self,
         env: &'env Env,
         message: Unknown,
+        options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, String>> {
-        let prepared = thrown_now(convert::message(message).map(|o| o.prepared))?;
+        let converted = thrown_now(
+            convert::message(message)
+                .and_then(|o| Ok((o.prepared, convert::enqueue_options(options)?))),
+        )?;
         let outbox = self.inner.clone();
         settle(
             env,
             async move {
-                let prepared = prepared?;
+                let (prepared, mailer) = converted?;
                 // Looking at attachment files is blocking I/O.
                 let message = tokio::task::spawn_blocking(move || prepared.finish())
                     .await
                     .map_err(|e| stopped("attaching files", e))??;
-                Ok(outbox.enqueue(&message).await?)
+                Ok(match &mailer {
+                    Some(mailer) => outbox.enqueue_for(mailer, &message).await?,
+                    None => outbox.enqueue(&message).await?,
+                })
             },
             |id| id.to_string(),
         )
@@ -158,10 +170,11 @@ impl Outbox {
     /// Queues a ready RFC 5322 message (what `mailer.sendMime` takes: a
     /// `Buffer`, a `Uint8Array`, a string or a `Readable`); resolves to its
     /// queue id. The mailbox to send as is `options.sender`, else the From
-    /// address; the recipients are To, Cc and Bcc.
+    /// address; the recipients are To, Cc and Bcc. `options.mailer` refuses
+    /// what it could never send, as for `enqueue`.
     #[napi(
         catch_unwind,
-        ts_args_type = "message: MimeInput, options?: { sender?: string }",
+        ts_args_type = "message: MimeInput, options?: EnqueueMimeOptions",
         ts_return_type = "Promise<string>"
     )]
     pub fn enqueue_mime<'env>(
@@ -172,15 +185,19 @@ impl Outbox {
     ) -> Result<PromiseRaw<'env, String>> {
         let converted = thrown_now(
             convert::mime_bytes(message, "message")
-                .and_then(|bytes| Ok((bytes, convert::mime_options(options)?.sender))),
+                .and_then(|bytes| Ok((bytes, convert::enqueue_mime_options(options)?))),
         )?;
         let outbox = self.inner.clone();
         settle(
             env,
             async move {
-                let (bytes, sender) = converted?;
+                let (bytes, (sender, mailer)) = converted?;
                 let mime = graphmailer::MimeMessage::from_bytes(bytes)?;
-                Ok(outbox.enqueue_mime(sender.as_deref(), &mime).await?)
+                let sender = sender.as_deref();
+                Ok(match &mailer {
+                    Some(mailer) => outbox.enqueue_mime_for(mailer, sender, &mime).await?,
+                    None => outbox.enqueue_mime(sender, &mime).await?,
+                })
             },
             |id| id.to_string(),
         )

@@ -11,7 +11,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{Headers, Mailbox, Pending, ProgressFn, Recipients, UploadProgressFn};
-use crate::from_js::{Bytes, Millis, Required, Signal, Whole, js_object};
+use crate::from_js::{Bytes, MailerArg, Millis, Required, Signal, Whole, js_object};
 
 /// Options of `new Mailer(options)`. Durations are in milliseconds.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -221,6 +221,30 @@ pub struct SendMimeOptions<'a> {
     pub signal: Option<Signal<'a>>,
 }
 js_object!(SendMimeOptions<'a> { sender, signal });
+
+/// The options of `outbox.enqueue(message, options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct EnqueueOptions {
+    /// The `Mailer` that will send it: what it could never send (a sender
+    /// outside its `allowedSenders`, too large with `largeMessages` off)
+    /// rejects now and is not stored, instead of failing in the queue.
+    #[napi(ts_type = "Mailer")]
+    pub mailer: Option<MailerArg>,
+}
+js_object!(EnqueueOptions { mailer });
+
+/// The options of `outbox.enqueueMime(message, options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[derive(Default)]
+pub struct EnqueueMimeOptions {
+    /// The mailbox to send as (default: the message's From address).
+    pub sender: Option<String>,
+    /// As for `enqueue`: the `Mailer` that will send it refuses now what it
+    /// could never send.
+    #[napi(ts_type = "Mailer")]
+    pub mailer: Option<MailerArg>,
+}
+js_object!(EnqueueMimeOptions { sender, mailer });
 
 /// The options of `outbox.run(mailer, options)`.
 #[napi(object, object_from_js = false, object_to_js = false)]

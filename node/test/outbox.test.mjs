@@ -105,6 +105,42 @@ test('an invalid message is refused before it is stored', async () => {
   assert.equal((await emu.counters()).send_requests, 0)
 })
 
+test('a mailer given refuses now what it could never send, and nothing refused is stored', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const alertsOnly = new Mailer(emu.options({ allowedSenders: ['alerts@contoso.test'] }))
+  const notAllowed = await outbox.enqueue(invoice(), { mailer: alertsOnly }).catch((e) => e)
+  assert.ok(isGraphMailerError(notAllowed), String(notAllowed))
+  assert.equal(notAllowed.code, 'ERR_SENDER_NOT_ALLOWED')
+  assert.match(notAllowed.message, new RegExp(ALLOWED))
+  const mimeNotAllowed = await outbox.enqueueMime(MIME, { mailer: alertsOnly }).catch((e) => e)
+  assert.equal(mimeNotAllowed.code, 'ERR_SENDER_NOT_ALLOWED')
+  const big = { ...invoice('The ledger'), attachments: [{ name: 'ledger.bin', content: Buffer.alloc(4 << 20) }] }
+  const tooLarge = await outbox.enqueue(big, { mailer }).catch((e) => e)
+  assert.equal(tooLarge.code, 'ERR_INVALID_MESSAGE')
+  assert.equal(tooLarge.graphCode, 'RequestEntityTooLarge')
+  assert.match(tooLarge.hint, /large/)
+  const notAMailer = await outbox.enqueue(invoice(), { mailer: outbox }).catch((e) => e)
+  assert.ok(notAMailer instanceof TypeError)
+  assert.equal(notAMailer.code, 'ERR_INVALID_ARG_TYPE')
+  assert.match(notAMailer.message, /options\.mailer.*instance of Mailer/)
+  const unknown = await outbox.enqueueMime(MIME, { mailer, signal: AbortSignal.timeout(1000) }).catch((e) => e)
+  assert.equal(unknown.code, 'ERR_INVALID_ARG_VALUE')
+
+  // What the mailer can send is queued; the big one, queued without a
+  // mailer, can only fail in the queue.
+  const kept = [
+    await outbox.enqueue(invoice(), { mailer }),
+    await outbox.enqueueMime(MIME, { mailer, sender: ALLOWED }),
+    await outbox.enqueue(big),
+  ]
+  const summary = await outbox.runUntilEmpty(mailer)
+  assert.equal(summary.sent, 2)
+  assert.equal(summary.failed, 1)
+  const states = await Promise.all(kept.map(async (id) => (await outbox.status(id)).state))
+  assert.deepEqual(states, ['sent', 'sent', 'failed'])
+  assert.equal((await emu.messages()).length, 2)
+})
+
 test('a bad URL is a config error naming outbox', async () => {
   for (const url of ['mysql://db/outbox', 'sqlite:', join(dir, 'no-scheme.db')]) {
     const error = await Outbox.open(url).catch((e) => e)

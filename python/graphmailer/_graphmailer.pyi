@@ -711,15 +711,22 @@ class Outbox:
     @staticmethod
     def open_async(url: str) -> asyncio.Future[Outbox]:
         """Like ``open``, for asyncio."""
-    def enqueue(self, message: Message) -> str:
+    def enqueue(self, message: Message, *, mailer: Optional[Mailer] = None) -> str:
         """Checks and commits ``message``; returns its queue id. An invalid
-        message raises ``InvalidMessageError`` naming the field and is not stored."""
-    def enqueue_async(self, message: Message) -> asyncio.Future[str]:
+        message raises ``InvalidMessageError`` naming the field and is not stored.
+        With ``mailer``, what it could never send (a sender outside its
+        ``allowed_senders``, too large with ``large_messages`` off) raises now
+        instead of failing in the queue."""
+    def enqueue_async(self, message: Message, *, mailer: Optional[Mailer] = None) -> asyncio.Future[str]:
         """Like ``enqueue``, for asyncio."""
-    def enqueue_mime(self, data: _MimeMessage, /, *, sender: Optional[str] = None) -> str:
+    def enqueue_mime(
+        self, data: _MimeMessage, /, *, sender: Optional[str] = None, mailer: Optional[Mailer] = None
+    ) -> str:
         """Queues a ready RFC 5322 message (as ``Mailer.send_mime`` takes);
-        returns its queue id."""
-    def enqueue_mime_async(self, data: _MimeMessage, /, *, sender: Optional[str] = None) -> asyncio.Future[str]:
+        returns its queue id. ``mailer`` as for ``enqueue``."""
+    def enqueue_mime_async(
+        self, data: _MimeMessage, /, *, sender: Optional[str] = None, mailer: Optional[Mailer] = None
+    ) -> asyncio.Future[str]:
         """Like ``enqueue_mime``, for asyncio."""
     def status(self, id: str) -> Optional[QueuedMail]:
         """The mail's record, or ``None`` when the queue holds no such mail."""

@@ -72,26 +72,42 @@ impl PyOutbox {
     /// a stable ``Message-ID`` and commits it; returns its queue id. An
     /// invalid message raises ``InvalidMessageError`` naming the field and
     /// is not stored. Attachment files are read now.
-    fn enqueue(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<String> {
+    ///
+    /// With ``mailer`` (the ``Mailer`` that will send it), what that mailer
+    /// could never send raises now and is not stored, instead of failing in
+    /// the queue: a sender outside its ``allowed_senders``
+    /// (``SenderNotAllowedError``), or a message over one request's size
+    /// with ``large_messages`` off (``InvalidMessageError``, ``code``
+    /// ``"RequestEntityTooLarge"``). Pass it when the caller answers for the
+    /// mail once it is queued.
+    #[pyo3(signature = (message, *, mailer=None))]
+    fn enqueue(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        mailer: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
         let message = core_message(message)?;
+        let mailer = mailer.map(core_mailer).transpose()?;
         logging::refresh(py);
         let outbox = self.inner.clone();
-        let outcome = wait_interruptibly(py, async move { outbox.enqueue(&message).await })?;
-        outcome.map(|id| id.to_string()).or_raise(py)
+        let outcome = wait_interruptibly(py, enqueue(outbox, mailer, message))?;
+        outcome.or_raise(py)
     }
 
     /// Like ``enqueue``, for asyncio: an awaitable that resolves to the queue id.
+    #[pyo3(signature = (message, *, mailer=None))]
     fn enqueue_async<'py>(
         &self,
         py: Python<'py>,
         message: &Bound<'py, PyAny>,
+        mailer: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let message = core_message(message)?;
+        let mailer = mailer.map(core_mailer).transpose()?;
         logging::refresh(py);
         let outbox = self.inner.clone();
-        awaitable(py, "enqueue_async", async move {
-            outbox.enqueue(&message).await.map(|id| id.to_string())
-        })
+        awaitable(py, "enqueue_async", enqueue(outbox, mailer, message))
     }
 
     /// Queues a ready RFC 5322 message (``bytes``, an
@@ -99,40 +115,44 @@ impl PyOutbox {
     /// takes); returns its queue id. The mailbox to send as is ``sender``,
     /// else the From address; the recipients are To, Cc and Bcc. A
     /// malformed message raises ``InvalidMessageError`` naming the field.
-    #[pyo3(signature = (data, /, *, sender=None))]
+    /// ``mailer`` refuses what it could never send, as for ``enqueue``.
+    #[pyo3(signature = (data, /, *, sender=None, mailer=None))]
     fn enqueue_mime(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         sender: Option<&Bound<'_, PyAny>>,
+        mailer: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
         let sender = convert::opt_string("sender", sender)?;
+        let mailer = mailer.map(core_mailer).transpose()?;
         let message = mime::message(py, "data", data)?.or_raise(py)?;
         logging::refresh(py);
         let outbox = self.inner.clone();
-        let outcome = wait_interruptibly(py, async move {
-            outbox.enqueue_mime(sender.as_deref(), &message).await
-        })?;
-        outcome.map(|id| id.to_string()).or_raise(py)
+        let outcome = wait_interruptibly(py, enqueue_mime(outbox, mailer, sender, Ok(message)))?;
+        outcome.or_raise(py)
     }
 
     /// Like ``enqueue_mime``, for asyncio; a file object is read before it
     /// returns, and a malformed message raises when awaited.
-    #[pyo3(signature = (data, /, *, sender=None))]
+    #[pyo3(signature = (data, /, *, sender=None, mailer=None))]
     fn enqueue_mime_async<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         sender: Option<&Bound<'py, PyAny>>,
+        mailer: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let sender = convert::opt_string("sender", sender)?;
+        let mailer = mailer.map(core_mailer).transpose()?;
         let message = mime::message(py, "data", data)?;
         logging::refresh(py);
         let outbox = self.inner.clone();
-        awaitable(py, "enqueue_mime_async", async move {
-            let id = outbox.enqueue_mime(sender.as_deref(), &message?).await?;
-            Ok(id.to_string())
-        })
+        awaitable(
+            py,
+            "enqueue_mime_async",
+            enqueue_mime(outbox, mailer, sender, message),
+        )
     }
 
     /// The record of the mail with queue id ``id`` (a ``QueuedMail``), or
@@ -231,6 +251,35 @@ impl PyOutbox {
     fn __repr__(&self) -> String {
         format!("{:?}", self.inner)
     }
+}
+
+/// Queues `message`, refusing first what `mailer` could never send when
+/// one is given.
+async fn enqueue(
+    outbox: Outbox,
+    mailer: Option<graphmailer::Mailer>,
+    message: graphmailer::Message,
+) -> graphmailer::Result<String> {
+    let id = match &mailer {
+        Some(mailer) => outbox.enqueue_for(mailer, &message).await?,
+        None => outbox.enqueue(&message).await?,
+    };
+    Ok(id.to_string())
+}
+
+/// The same for a ready message (or the error reading it gave).
+async fn enqueue_mime(
+    outbox: Outbox,
+    mailer: Option<graphmailer::Mailer>,
+    sender: Option<String>,
+    message: graphmailer::Result<graphmailer::MimeMessage>,
+) -> graphmailer::Result<String> {
+    let (sender, message) = (sender.as_deref(), message?);
+    let id = match &mailer {
+        Some(mailer) => outbox.enqueue_mime_for(mailer, sender, &message).await?,
+        None => outbox.enqueue_mime(sender, &message).await?,
+    };
+    Ok(id.to_string())
 }
 
 /// Starts `Outbox::run` on the core's runtime. Dropping the sender stops the

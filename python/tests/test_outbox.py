@@ -108,6 +108,48 @@ def test_an_invalid_message_is_refused_before_it_is_stored(
     assert emu.counters()["send_requests"] == 0
 
 
+def test_a_mailer_given_refuses_now_what_it_could_never_send(emu: Emulator, tmp_path: Path) -> None:
+    outbox = outbox_in(tmp_path)
+    alerts_only = emu.mailer(allowed_senders=["alerts@contoso.test"])
+    with pytest.raises(graphmailer.SenderNotAllowedError) as not_allowed:
+        outbox.enqueue(invoice(), mailer=alerts_only)
+    assert ALLOWED in str(not_allowed.value)
+    with pytest.raises(graphmailer.SenderNotAllowedError):
+        outbox.enqueue_mime(MIME, mailer=alerts_only)
+    big = graphmailer.Message(
+        ALLOWED,
+        to="accounts@example.com",
+        subject="The ledger",
+        text="Attached.",
+        attachments=[graphmailer.Attachment("ledger.bin", bytes(4 << 20))],
+    )
+    small_only = emu.mailer()
+    with pytest.raises(graphmailer.InvalidMessageError) as too_large:
+        outbox.enqueue(big, mailer=small_only)
+    assert too_large.value.code == "RequestEntityTooLarge"
+    assert too_large.value.hint and "large" in too_large.value.hint
+    with pytest.raises(TypeError, match="mailer"):
+        outbox.enqueue(invoice(), mailer="erp")  # type: ignore[arg-type]
+
+    async def refused_async() -> None:
+        with pytest.raises(graphmailer.SenderNotAllowedError):
+            await outbox.enqueue_async(invoice(), mailer=alerts_only)
+        with pytest.raises(graphmailer.SenderNotAllowedError):
+            await outbox.enqueue_mime_async(MIME, mailer=alerts_only)
+        with pytest.raises(graphmailer.InvalidMessageError):
+            await outbox.enqueue_async(big, mailer=small_only)
+
+    asyncio.run(refused_async())
+    # Nothing refused was stored. What the mailer can send is queued; the
+    # big one, queued without a mailer, can only fail in the queue.
+    kept = [outbox.enqueue(invoice(), mailer=small_only), outbox.enqueue_mime(MIME, mailer=small_only)]
+    kept.append(outbox.enqueue(big))
+    summary = outbox.run_until_empty(small_only)
+    assert (summary.sent, summary.failed) == (2, 1), summary
+    assert [m.state for m in map(outbox.status, kept) if m] == ["sent", "sent", "failed"]
+    assert len(emu.messages()) == 2
+
+
 def test_the_gil_is_released_while_a_run_waits(emu: Emulator, mailer: graphmailer.Mailer, tmp_path: Path) -> None:
     mailer.send(invoice("the token first"))
     outbox = outbox_in(tmp_path)

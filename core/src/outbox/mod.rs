@@ -111,6 +111,14 @@ impl Outbox {
         self.store(composed, None).await
     }
 
+    /// Queues a message as [`enqueue`](Self::enqueue) does, but first
+    /// refuses what `mailer` could never send, as
+    /// [`enqueue_mime_for`](Self::enqueue_mime_for) does.
+    pub async fn enqueue_for(&self, mailer: &Mailer, message: &Message) -> Result<QueueId> {
+        let composed = compose::from_message(message).await?;
+        self.store(composed, Some(mailer)).await
+    }
+
     /// Queues a ready RFC 5322 message; the mailbox to send as is `sender`,
     /// else the From address (as in `Mailer::send_mime`; the configured
     /// default sender applies when the message is sent). Recipients are the
@@ -137,7 +145,6 @@ impl Outbox {
         message: &MimeMessage,
     ) -> Result<QueueId> {
         let composed = compose::from_mime(sender, message)?;
-        mailer.config().allowed_senders().check(&composed.sender)?;
         self.store(composed, Some(mailer)).await
     }
 
@@ -147,7 +154,10 @@ impl Outbox {
         sendable_by: Option<&Mailer>,
     ) -> Result<QueueId> {
         let check = |c: &compose::Composed| match sendable_by {
-            Some(mailer) => mailer.check_mime_size(c.bytes.len()),
+            Some(mailer) => {
+                mailer.config().allowed_senders().check(&c.sender)?;
+                mailer.check_mime_size(c.bytes.len())
+            }
             None => Ok(()),
         };
         check(&composed)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use common::{ALLOWED, DENIED, TestEmulator};
 use graphmailer::outbox::{ListFilter, OutboxSettings};
-use graphmailer::{ErrorKind, Mailer, Message, MimeMessage, Outbox, QueueState};
+use graphmailer::{Attachment, ErrorKind, Mailer, Message, MimeMessage, Outbox, QueueState};
 use graphmailer_emulator::defaults as d;
 use serde_json::json;
 
@@ -192,6 +192,75 @@ async fn an_invalid_message_is_refused_before_it_is_stored() {
         let list = outbox.list(&ListFilter::default()).await.unwrap();
         assert_eq!(list.len(), 1, "{url}: only the valid one is stored");
         assert_eq!(list[0].id, kept);
+    }
+}
+
+/// A caller that answers for a mail once it is queued (the relay's 250,
+/// sendmail's 0, an app telling its user "sent") asks the queue to refuse
+/// what the mailer that will send it never could; the mail is not stored.
+#[tokio::test]
+async fn what_a_mailer_could_never_send_is_refused_before_it_is_stored() {
+    let queues = Queues::new().await;
+    let emu = TestEmulator::start().await;
+    let mailer = |large: bool, allowed: &[&str]| {
+        let config = emu
+            .config()
+            .large_messages(large)
+            .allowed_senders(allowed.iter().copied());
+        Mailer::new(config.build().unwrap()).unwrap()
+    };
+    let raw = MimeMessage::from_bytes(
+        &b"From: erp@contoso.test\r\nTo: a@example.com\r\nSubject: raw\r\n\r\nhi\r\n"[..],
+    )
+    .unwrap();
+    let big = invoice(2).attach(Attachment::from_bytes("ledger.bin", vec![7u8; 4 << 20]));
+    for url in &queues.urls {
+        let outbox = Outbox::open(url).await.unwrap();
+        let alerts_only = mailer(true, &["alerts@contoso.test"]);
+        let e = outbox
+            .enqueue_for(&alerts_only, &invoice(1))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SenderNotAllowed, "{url}: {e}");
+        let e = outbox
+            .enqueue_mime_for(&alerts_only, None, &raw)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SenderNotAllowed, "{url}: {e}");
+        let small_only = mailer(false, &[]);
+        let e = outbox.enqueue_for(&small_only, &big).await.unwrap_err();
+        assert_eq!(e.code(), Some("RequestEntityTooLarge"), "{url}: {e}");
+        assert!(
+            e.hint().is_some_and(|h| h.contains("large")),
+            "{url}: {e:?}"
+        );
+        assert!(
+            outbox
+                .list(&ListFilter::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // What the mailer can send is queued as enqueue would.
+        let kept = [
+            outbox.enqueue_for(&small_only, &invoice(3)).await.unwrap(),
+            outbox
+                .enqueue_mime_for(&small_only, None, &raw)
+                .await
+                .unwrap(),
+            outbox
+                .enqueue_for(&mailer(true, &[ALLOWED]), &big)
+                .await
+                .unwrap(),
+        ];
+        let listed: Vec<_> = outbox
+            .list(&ListFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(listed, kept, "{url}");
     }
 }
 
