@@ -221,10 +221,12 @@ fn try_once(outbox: &Outbox, mailer: &Mailer, id: &QueueId) -> String {
     }
 }
 
-/// Starts `graphmailer sendmail --first-try ID`, detached: no terminal's
-/// Ctrl-C (its own process group) and none of the caller's pipes, so that a
-/// caller reading sendmail's output is not kept waiting either. It reads the
-/// settings as this process did, from the same environment.
+/// Starts `graphmailer sendmail --first-try ID`, detached as a daemon is: a
+/// session of its own (no terminal's Ctrl-C or hang-up) and none of the
+/// caller's descriptors, so that a caller waiting for the end of a pipe it
+/// gave sendmail (cron reading a job's output, `$(...)` in a shell) is not
+/// kept waiting either. It reads the settings as this process did, from the
+/// same environment.
 fn start_first_try(id: &QueueId) -> std::io::Result<u32> {
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
@@ -233,8 +235,37 @@ fn start_first_try(id: &QueueId) -> std::io::Result<u32> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    detach(&mut command);
     command.spawn().map(|child| child.id())
+}
+
+#[cfg(unix)]
+fn detach(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls run:
+    // setsid, and close_range or fcntl.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            // Descriptors the caller let sendmail inherit (all but 0 to 2,
+            // which are /dev/null by now) close at exec: marked, not closed
+            // now, so the pipe through which the standard library hears of
+            // a failed exec stays open until then. Linux 5.11 has
+            // close_range's flag; before it, one descriptor at a time.
+            let all = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if all != 0 {
+                for fd in 3..1024 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// `sendmail --first-try ID`: the try a background `sendmail` left to this
