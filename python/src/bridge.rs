@@ -42,8 +42,10 @@ where
 {
     ensure_not_forked()?;
     let (tx, rx) = mpsc::sync_channel(1);
+    let handover = graphmailer::Handover::new();
+    let watching = handover.clone();
     let task = runtime().spawn(async move {
-        let _ = tx.send(future.await);
+        let _ = tx.send(watching.watch(future).await);
     });
     match receive_interruptibly(py, rx) {
         Ok(Some(value)) => Ok(value),
@@ -65,8 +67,38 @@ where
                     let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
                 });
             });
+            if let Some(request) = handover.may_have_been_sent() {
+                add_note(
+                    py,
+                    &interrupted,
+                    &format!(
+                        "graphmailer: {} (client-request-id {})",
+                        request.hint(),
+                        request.client_request_id
+                    ),
+                );
+            }
             Err(interrupted)
         }
+    }
+}
+
+/// Adds `note` to the exception that interrupted a call (PEP 678: shown
+/// under its traceback, and in its `__notes__` for code that catches it).
+/// Python before 3.11 has no `add_note`; the list is then set as PEP 678
+/// describes for such versions.
+fn add_note(py: Python<'_>, err: &PyErr, note: &str) {
+    let value = err.value(py);
+    if value.call_method1("add_note", (note,)).is_ok() {
+        return;
+    }
+    let notes = value
+        .getattr("__notes__")
+        .ok()
+        .and_then(|n| n.cast_into::<pyo3::types::PyList>().ok())
+        .unwrap_or_else(|| pyo3::types::PyList::empty(py));
+    if notes.append(note).is_ok() {
+        let _ = value.setattr("__notes__", notes);
     }
 }
 
