@@ -242,6 +242,10 @@ fn start_first_try(id: &QueueId) -> std::io::Result<u32> {
 #[cfg(unix)]
 fn detach(command: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
+    // Read as `graphmailer sendmail ...` however this binary is named (a
+    // hard link called sendmail would otherwise be read with sendmail's
+    // command line, where the word `sendmail` is a recipient).
+    command.arg0("graphmailer");
     // SAFETY: between fork and exec only async-signal-safe calls run:
     // setsid, and close_range or fcntl.
     unsafe {

@@ -201,6 +201,21 @@ fn sendmail_answers_once_committed_and_tries_in_a_process_of_its_own() {
     let sent: Vec<usize> = deliveries(&emu).into_values().collect();
     assert_eq!(sent, [1, 1], "each mail once");
 
+    // Run as a hard link named sendmail (an install without symlinks), the
+    // first try's process still reads its own command line.
+    let linked = Path::new(BIN)
+        .parent()
+        .unwrap()
+        .join(format!("sendmail-link-{}", std::process::id()));
+    std::fs::create_dir_all(&linked).unwrap();
+    let sendmail = linked.join("sendmail");
+    let _ = std::fs::remove_file(&sendmail);
+    std::fs::hard_link(BIN, &sendmail).unwrap();
+    let r = run(&sendmail, &["-t"], MAIL.as_bytes(), &env);
+    std::fs::remove_dir_all(&linked).unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    wait_for_deliveries(&emu, 3, Duration::from_secs(60));
+
     // An unknown mode is a usage error, and nothing is queued.
     let r = run(
         Path::new(BIN),
@@ -214,14 +229,18 @@ fn sendmail_answers_once_committed_and_tries_in_a_process_of_its_own() {
         "{}",
         r.stderr
     );
-    assert_eq!(queue_json(&["stats"], &env)["by_state"]["sent"], 2);
-    assert_eq!(
-        queue_json(&["list"], &env)["mails"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while queue_json(&["stats"], &env)["by_state"]["sent"] != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the linked sendmail's try was not recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = queue_json(&["list"], &env);
+    assert_eq!(list["mails"].as_array().unwrap().len(), 3, "{list}");
+    let sent: Vec<usize> = deliveries(&emu).into_values().collect();
+    assert_eq!(sent, [1, 1, 1], "each mail once");
 }
 
 /// The processes whose command line holds `args`, in that order.
