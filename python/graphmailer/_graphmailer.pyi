@@ -732,6 +732,27 @@ class Outbox:
         """The mail's record, or ``None`` when the queue holds no such mail."""
     def status_async(self, id: str) -> asyncio.Future[Optional[QueuedMail]]:
         """Like ``status``, for asyncio."""
+    def list(self, *, state: Optional[str] = None, limit: Optional[int] = None) -> List[QueuedMail]:
+        """The queue's mail, oldest first; only those in ``state``, at most
+        ``limit``, when given (``graphmailer queue list``)."""
+    def list_async(
+        self, *, state: Optional[str] = None, limit: Optional[int] = None
+    ) -> asyncio.Future[List[QueuedMail]]:
+        """Like ``list``, for asyncio."""
+    def retry(self, id: str) -> None:
+        """Makes a deferred or failed mail due now (``graphmailer queue retry``);
+        another state, or an unknown id, raises with ``field == "id"``."""
+    def retry_async(self, id: str) -> asyncio.Future[None]:
+        """Like ``retry``, for asyncio."""
+    def release(self, id: str) -> None:
+        """Sends an uncertain mail again, on your word that it did not go out
+        (``graphmailer queue release``)."""
+    def release_async(self, id: str) -> asyncio.Future[None]:
+        """Like ``release``, for asyncio."""
+    def delete(self, id: str) -> None:
+        """Removes a mail no worker is sending (``graphmailer queue delete``)."""
+    def delete_async(self, id: str) -> asyncio.Future[None]:
+        """Like ``delete``, for asyncio."""
     def run_until_empty(self, mailer: Mailer) -> RunSummary:
         """Delivers until nothing is due; returns what it did."""
     def run_until_empty_async(self, mailer: Mailer) -> asyncio.Future[RunSummary]:

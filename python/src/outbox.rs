@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use pyo3::prelude::*;
 
 use graphmailer::blocking::runtime;
-use graphmailer::outbox::{QueuedMail, RunSummary};
-use graphmailer::{Error, ErrorKind, Outbox, QueueId};
+use graphmailer::outbox::{ListFilter, QueuedMail, RunSummary};
+use graphmailer::{Error, ErrorKind, Outbox, QueueId, QueueState};
 
 use crate::bridge::{awaitable, receive_interruptibly, wait_interruptibly};
 use crate::convert;
@@ -177,6 +177,79 @@ impl PyOutbox {
         })
     }
 
+    /// The queue's mail, oldest first, as ``QueuedMail`` records: only those
+    /// in ``state`` (``"queued"``, ``"sending"``, ``"sent"``, ``"deferred"``,
+    /// ``"failed"`` or ``"uncertain"``) when given, at most ``limit`` when
+    /// given. What ``graphmailer queue list`` shows.
+    #[pyo3(signature = (*, state=None, limit=None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        state: Option<&Bound<'_, PyAny>>,
+        limit: Option<usize>,
+    ) -> PyResult<Vec<PyQueuedMail>> {
+        let filter = list_filter(py, state, limit)?;
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move { outbox.list(&filter).await })?;
+        outcome
+            .map(|mails| mails.into_iter().map(PyQueuedMail::from).collect())
+            .or_raise(py)
+    }
+
+    /// Like ``list``, for asyncio.
+    #[pyo3(signature = (*, state=None, limit=None))]
+    fn list_async<'py>(
+        &self,
+        py: Python<'py>,
+        state: Option<&Bound<'py, PyAny>>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = list_filter(py, state, limit)?;
+        let outbox = self.inner.clone();
+        awaitable(py, "list_async", async move {
+            let mails = outbox.list(&filter).await?;
+            Ok(mails
+                .into_iter()
+                .map(PyQueuedMail::from)
+                .collect::<Vec<_>>())
+        })
+    }
+
+    /// Makes a ``"deferred"`` or ``"failed"`` mail due now, for the next run
+    /// (``graphmailer queue retry``). A mail in another state, or an id the
+    /// queue does not hold, raises ``GraphMailerError`` with ``field`` ``"id"``.
+    fn retry(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.command(py, id, Command::Retry)
+    }
+
+    /// Like ``retry``, for asyncio.
+    fn retry_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.command_async(py, "retry_async", id, Command::Retry)
+    }
+
+    /// Sends an ``"uncertain"`` mail again, on your word that it did not go
+    /// out (look in the sender's Sent Items first): ``graphmailer queue
+    /// release``. Raises as ``retry`` does.
+    fn release(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.command(py, id, Command::Release)
+    }
+
+    /// Like ``release``, for asyncio.
+    fn release_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.command_async(py, "release_async", id, Command::Release)
+    }
+
+    /// Removes a mail no worker is sending (``graphmailer queue delete``).
+    /// Raises as ``retry`` does.
+    fn delete(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.command(py, id, Command::Delete)
+    }
+
+    /// Like ``delete``, for asyncio.
+    fn delete_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.command_async(py, "delete_async", id, Command::Delete)
+    }
+
     /// Delivers with ``mailer`` until nothing is due (mail deferred to later
     /// stays queued) and returns a ``RunSummary``. Ctrl-C raises
     /// ``KeyboardInterrupt`` once the mail being sent is recorded.
@@ -251,6 +324,55 @@ impl PyOutbox {
     fn __repr__(&self) -> String {
         format!("{:?}", self.inner)
     }
+}
+
+/// An operator's command on one queued mail.
+#[derive(Clone, Copy)]
+enum Command {
+    Retry,
+    Release,
+    Delete,
+}
+
+impl Command {
+    async fn apply(self, outbox: Outbox, id: QueueId) -> graphmailer::Result<()> {
+        match self {
+            Command::Retry => outbox.retry(&id).await,
+            Command::Release => outbox.release(&id).await,
+            Command::Delete => outbox.delete(&id).await,
+        }
+    }
+}
+
+impl PyOutbox {
+    fn command(&self, py: Python<'_>, id: &Bound<'_, PyAny>, command: Command) -> PyResult<()> {
+        let id = queue_id(py, id)?;
+        let outbox = self.inner.clone();
+        wait_interruptibly(py, command.apply(outbox, id))?.or_raise(py)
+    }
+
+    fn command_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        id: &Bound<'py, PyAny>,
+        command: Command,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = queue_id(py, id)?;
+        awaitable(py, method, command.apply(self.inner.clone(), id))
+    }
+}
+
+fn list_filter(
+    py: Python<'_>,
+    state: Option<&Bound<'_, PyAny>>,
+    limit: Option<usize>,
+) -> PyResult<ListFilter> {
+    let state = convert::opt_string("state", state)?
+        .map(|s| s.parse::<QueueState>())
+        .transpose()
+        .or_raise(py)?;
+    Ok(ListFilter { state, limit })
 }
 
 /// Queues `message`, refusing first what `mailer` could never send when

@@ -150,6 +150,60 @@ def test_a_mailer_given_refuses_now_what_it_could_never_send(emu: Emulator, tmp_
     assert len(emu.messages()) == 2
 
 
+def test_an_operator_lists_retries_releases_and_deletes(emu: Emulator, tmp_path: Path) -> None:
+    outbox = outbox_in(tmp_path)
+    mailer = emu.mailer(max_attempts=1)
+    ids = {outbox.enqueue(invoice(s)) for s in ("one", "two")}
+    emu.set_faults({"send": [{"status": 400, "code": "ErrorInvalidRecipients"}]})
+    assert outbox.run_until_empty(mailer).failed == 1
+    [failed] = outbox.list(state="failed")
+    assert failed.last_error and "ErrorInvalidRecipients" in failed.last_error
+    refused = failed.id
+    [kept] = ids - {refused}
+    doomed = outbox.enqueue(invoice("doomed"))
+    assert {m.id for m in outbox.list()} == {refused, kept, doomed}
+    assert [m.id for m in outbox.list(state="queued")] == [doomed]
+    assert len(outbox.list(limit=1)) == 1
+    # A deleted mail is gone, and never sent.
+    outbox.delete(doomed)
+    assert outbox.status(doomed) is None
+    with pytest.raises(graphmailer.GraphMailerError, match="no mail"):
+        outbox.delete(doomed)
+
+    # Sent mail cannot be retried; a failed one can, and goes out once.
+    with pytest.raises(graphmailer.GraphMailerError) as wrong_state:
+        outbox.retry(kept)
+    assert wrong_state.value.field == "id" and "sent" in str(wrong_state.value)
+    outbox.retry(refused)
+    assert outbox.run_until_empty(mailer).sent == 1
+    assert_sent_once(emu, outbox.status(refused))
+
+    # An uncertain mail waits for release.
+    emu.set_faults({"send": [{"drop_after_body": True, "deliver": False}]})
+    lost = outbox.enqueue(invoice("lost"))
+    # The answer is lost, and this app may not read Sent Items to check.
+    assert outbox.run_until_empty(mailer).uncertain == 1
+    with pytest.raises(graphmailer.GraphMailerError):
+        outbox.retry(lost)
+    outbox.release(lost)
+    assert outbox.run_until_empty(mailer).sent == 1
+    assert_sent_once(emu, outbox.status(lost))
+    with pytest.raises(graphmailer.GraphMailerError) as bad_state:
+        outbox.list(state="lost")
+    assert bad_state.value.field == "state"
+
+    async def in_asyncio() -> None:
+        assert {m.id for m in await outbox.list_async(state="sent")} == {refused, kept, lost}
+        await outbox.delete_async(kept)
+        with pytest.raises(graphmailer.GraphMailerError):
+            await outbox.retry_async(kept)
+        with pytest.raises(graphmailer.GraphMailerError):
+            await outbox.release_async(refused)
+
+    asyncio.run(in_asyncio())
+    assert len(outbox.list()) == 2
+
+
 def test_the_gil_is_released_while_a_run_waits(emu: Emulator, mailer: graphmailer.Mailer, tmp_path: Path) -> None:
     mailer.send(invoice("the token first"))
     outbox = outbox_in(tmp_path)
