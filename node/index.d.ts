@@ -290,6 +290,30 @@ export declare class Outbox {
    */
   status(id: string): Promise<QueuedMail | null>
   /**
+   * The queue's mail, oldest first: only those in `options.state`
+   * (`'queued'`, `'sending'`, `'sent'`, `'deferred'`, `'failed'` or
+   * `'uncertain'`) and at most `options.limit` when given. What
+   * `graphmailer queue list` shows.
+   */
+  list(options?: ListOptions): Promise<QueuedMail[]>
+  /**
+   * Makes a `'deferred'` or `'failed'` mail due now, for the next run
+   * (`graphmailer queue retry`). A mail in another state, or an id the
+   * queue does not hold, rejects with `field: 'id'`.
+   */
+  retry(id: string): Promise<void>
+  /**
+   * Sends an `'uncertain'` mail again, on your word that it did not go
+   * out (look in the sender's Sent Items first): `graphmailer queue
+   * release`. Rejects as `retry` does.
+   */
+  release(id: string): Promise<void>
+  /**
+   * Removes a mail no worker is sending (`graphmailer queue delete`).
+   * Rejects as `retry` does.
+   */
+  delete(id: string): Promise<void>
+  /**
    * Delivers with `mailer` until nothing is due (mail deferred to later
    * stays queued); resolves to what it did.
    */
@@ -432,6 +456,17 @@ export interface Header {
  * `errorCodes`); a type guard in TypeScript.
  */
 export declare function isGraphMailerError(value: unknown): value is GraphMailerError
+
+/** The options of `outbox.list(options)`. */
+export interface ListOptions {
+  /**
+   * Only mail in this state: `'queued'`, `'sending'`, `'sent'`,
+   * `'deferred'`, `'failed'` or `'uncertain'`.
+   */
+  state?: string
+  /** At most this many, oldest first. */
+  limit?: number
+}
 
 /**
  * A mailer's configuration without its secret, as `toJSON()` and

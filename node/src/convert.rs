@@ -500,6 +500,16 @@ pub fn mime_options<'e>(v: Option<Unknown<'e>>) -> Converted<shapes::SendMimeOpt
     Ok(optional_arg(v, "options")?.unwrap_or_default())
 }
 
+/// `{ state?, limit? }`, the options of `outbox.list(options)`.
+pub fn list_options(v: Option<Unknown<'_>>) -> Converted<graphmailer::outbox::ListFilter> {
+    let o: Option<shapes::ListOptions> = optional_arg(v, "options")?;
+    let (state, limit) = o.map_or((None, None), |o| (o.state, o.limit));
+    Ok(graphmailer::outbox::ListFilter {
+        state: state.map(|s| s.parse()).transpose()?,
+        limit: limit.map(|l| l.0 as usize),
+    })
+}
+
 /// `{ mailer? }`, the options of `outbox.enqueue(message, options)`.
 pub fn enqueue_options(v: Option<Unknown<'_>>) -> Converted<Option<graphmailer::Mailer>> {
     let o: Option<shapes::EnqueueOptions> = optional_arg(v, "options")?;

@@ -227,6 +227,55 @@ impl Outbox {
         )
     }
 
+    /// The queue's mail, oldest first: only those in `options.state`
+    /// (`'queued'`, `'sending'`, `'sent'`, `'deferred'`, `'failed'` or
+    /// `'uncertain'`) and at most `options.limit` when given. What
+    /// `graphmailer queue list` shows.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: ListOptions",
+        ts_return_type = "Promise<QueuedMail[]>"
+    )]
+    pub fn list<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown>,
+    ) -> Result<PromiseRaw<'env, Vec<QueuedMail>>> {
+        let filter = thrown_now(convert::list_options(options))?;
+        let outbox = self.inner.clone();
+        settle(
+            env,
+            async move {
+                let filter = filter?;
+                Ok(outbox.list(&filter).await?)
+            },
+            |mails| mails.into_iter().map(QueuedMail::from).collect(),
+        )
+    }
+
+    /// Makes a `'deferred'` or `'failed'` mail due now, for the next run
+    /// (`graphmailer queue retry`). A mail in another state, or an id the
+    /// queue does not hold, rejects with `field: 'id'`.
+    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    pub fn retry<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
+        self.command(env, id, Command::Retry)
+    }
+
+    /// Sends an `'uncertain'` mail again, on your word that it did not go
+    /// out (look in the sender's Sent Items first): `graphmailer queue
+    /// release`. Rejects as `retry` does.
+    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    pub fn release<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
+        self.command(env, id, Command::Release)
+    }
+
+    /// Removes a mail no worker is sending (`graphmailer queue delete`).
+    /// Rejects as `retry` does.
+    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    pub fn delete<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
+        self.command(env, id, Command::Delete)
+    }
+
     /// Delivers with `mailer` until nothing is due (mail deferred to later
     /// stays queued); resolves to what it did.
     #[napi(
@@ -292,6 +341,38 @@ impl Outbox {
                 }
                 outcome.map_err(|e| Failure::Core(e).into_napi(env))
             },
+        )
+    }
+}
+
+/// An operator's command on one queued mail.
+#[derive(Clone, Copy)]
+enum Command {
+    Retry,
+    Release,
+    Delete,
+}
+
+impl Outbox {
+    fn command<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        command: Command,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let id = thrown_now(convert::string_arg(id, "id"))?;
+        let outbox = self.inner.clone();
+        settle(
+            env,
+            async move {
+                let id: QueueId = id?.parse()?;
+                Ok(match command {
+                    Command::Retry => outbox.retry(&id).await?,
+                    Command::Release => outbox.release(&id).await?,
+                    Command::Delete => outbox.delete(&id).await?,
+                })
+            },
+            |()| (),
         )
     }
 }

@@ -246,6 +246,18 @@ pub struct EnqueueMimeOptions {
 }
 js_object!(EnqueueMimeOptions { sender, mailer });
 
+/// The options of `outbox.list(options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct ListOptions {
+    /// Only mail in this state: `'queued'`, `'sending'`, `'sent'`,
+    /// `'deferred'`, `'failed'` or `'uncertain'`.
+    pub state: Option<String>,
+    /// At most this many, oldest first.
+    #[napi(ts_type = "number")]
+    pub limit: Option<Whole>,
+}
+js_object!(ListOptions { state, limit });
+
 /// The options of `outbox.run(mailer, options)`.
 #[napi(object, object_from_js = false, object_to_js = false)]
 pub struct RunOptions<'a> {

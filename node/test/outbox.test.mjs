@@ -141,6 +141,54 @@ test('a mailer given refuses now what it could never send, and nothing refused i
   assert.equal((await emu.messages()).length, 2)
 })
 
+test('an operator lists, retries, releases and deletes', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const ids = new Set([await outbox.enqueue(invoice('one')), await outbox.enqueue(invoice('two'))])
+  await emu.faults({ send: [{ status: 400, code: 'ErrorInvalidRecipients' }] })
+  assert.equal((await outbox.runUntilEmpty(mailer)).failed, 1)
+  const [failed, ...more] = await outbox.list({ state: 'failed' })
+  assert.equal(more.length, 0)
+  assert.match(failed.lastError, /ErrorInvalidRecipients/)
+  const refused = failed.id
+  const [kept] = [...ids].filter((id) => id !== refused)
+  const doomed = await outbox.enqueue(invoice('doomed'))
+  assert.deepEqual(new Set((await outbox.list()).map((m) => m.id)), new Set([refused, kept, doomed]))
+  assert.deepEqual((await outbox.list({ state: 'queued' })).map((m) => m.id), [doomed])
+  assert.equal((await outbox.list({ limit: 1 })).length, 1)
+  // A deleted mail is gone, and never sent.
+  await outbox.delete(doomed)
+  assert.equal(await outbox.status(doomed), null)
+  const gone = await outbox.delete(doomed).catch((e) => e)
+  assert.equal(gone.field, 'id')
+  assert.match(gone.message, /no mail/)
+
+  // Sent mail cannot be retried; a failed one can, and goes out once.
+  const wrongState = await outbox.retry(kept).catch((e) => e)
+  assert.ok(isGraphMailerError(wrongState))
+  assert.equal(wrongState.field, 'id')
+  await outbox.retry(refused)
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 1)
+  await assertSentOnce(outbox, refused)
+
+  // The answer is lost, and this app may not read Sent Items to check: the
+  // mail waits for an operator's release.
+  await emu.faults({ send: [{ drop_after_body: true }] })
+  const lost = await outbox.enqueue(invoice('lost'))
+  assert.equal((await outbox.runUntilEmpty(mailer)).uncertain, 1)
+  assert.equal((await outbox.retry(lost).catch((e) => e)).field, 'id')
+  await outbox.release(lost)
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 1)
+  await assertSentOnce(outbox, lost)
+
+  const badState = await outbox.list({ state: 'lost' }).catch((e) => e)
+  assert.equal(badState.field, 'state')
+  const badLimit = await outbox.list({ limit: -1 }).catch((e) => e)
+  assert.ok(badLimit instanceof RangeError || badLimit instanceof TypeError, String(badLimit))
+  const unknownOption = await outbox.list({ sate: 'sent' }).catch((e) => e)
+  assert.equal(unknownOption.code, 'ERR_INVALID_ARG_VALUE')
+  assert.deepEqual(new Set((await outbox.list({ state: 'sent' })).map((m) => m.id)), new Set([refused, kept, lost]))
+})
+
 test('a bad URL is a config error naming outbox', async () => {
   for (const url of ['mysql://db/outbox', 'sqlite:', join(dir, 'no-scheme.db')]) {
     const error = await Outbox.open(url).catch((e) => e)
