@@ -256,7 +256,11 @@ impl Outbox {
     /// Makes a `'deferred'` or `'failed'` mail due now, for the next run
     /// (`graphmailer queue retry`). A mail in another state, or an id the
     /// queue does not hold, rejects with `field: 'id'`.
-    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn retry<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
         self.command(env, id, Command::Retry)
     }
@@ -264,14 +268,22 @@ impl Outbox {
     /// Sends an `'uncertain'` mail again, on your word that it did not go
     /// out (look in the sender's Sent Items first): `graphmailer queue
     /// release`. Rejects as `retry` does.
-    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn release<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
         self.command(env, id, Command::Release)
     }
 
     /// Removes a mail no worker is sending (`graphmailer queue delete`).
     /// Rejects as `retry` does.
-    #[napi(catch_unwind, ts_args_type = "id: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn delete<'env>(&self, env: &'env Env, id: Unknown) -> Result<PromiseRaw<'env, ()>> {
         self.command(env, id, Command::Delete)
     }
@@ -366,11 +378,12 @@ impl Outbox {
             env,
             async move {
                 let id: QueueId = id?.parse()?;
-                Ok(match command {
+                match command {
                     Command::Retry => outbox.retry(&id).await?,
                     Command::Release => outbox.release(&id).await?,
                     Command::Delete => outbox.delete(&id).await?,
-                })
+                }
+                Ok(())
             },
             |()| (),
         )

@@ -223,7 +223,11 @@ impl PyOutbox {
     }
 
     /// Like ``retry``, for asyncio.
-    fn retry_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn retry_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.command_async(py, "retry_async", id, Command::Retry)
     }
 
@@ -235,7 +239,11 @@ impl PyOutbox {
     }
 
     /// Like ``release``, for asyncio.
-    fn release_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn release_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.command_async(py, "release_async", id, Command::Release)
     }
 
@@ -246,7 +254,11 @@ impl PyOutbox {
     }
 
     /// Like ``delete``, for asyncio.
-    fn delete_async<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn delete_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.command_async(py, "delete_async", id, Command::Delete)
     }
 
