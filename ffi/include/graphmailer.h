@@ -1256,6 +1256,54 @@ graphmailer_status graphmailer_outbox_status(const struct graphmailer_outbox *ou
                                              char **json_out);
 
 /**
+ * Writes the queue's mail, oldest first, to `json_out` as one JSON array of
+ * the records graphmailer_outbox_status gives (the mails of `graphmailer
+ * queue list --json`): only those in `state` (a graphmailer_queue_state;
+ * GRAPHMAILER_QUEUE_NONE for every state), and at most `limit` (0 for no
+ * limit). Release the JSON with graphmailer_string_free. Another number for
+ * `state` returns GRAPHMAILER_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `json_out` points to writable memory for one pointer.
+ */
+graphmailer_status graphmailer_outbox_list(const struct graphmailer_outbox *outbox,
+                                           uint32_t state,
+                                           size_t limit,
+                                           char **json_out);
+
+/**
+ * Makes a deferred or failed mail due now, for the next run (`graphmailer
+ * queue retry`). A mail in another state, or an id the queue does not
+ * hold, returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field "id".
+ *
+ * # Safety
+ * `id` is a NUL-terminated string.
+ */
+graphmailer_status graphmailer_outbox_retry(const struct graphmailer_outbox *outbox,
+                                            const char *id);
+
+/**
+ * Sends an uncertain mail again, on the caller's word that it did not go
+ * out (look in the sender's Sent Items first): `graphmailer queue release`.
+ * Returns as graphmailer_outbox_retry does.
+ *
+ * # Safety
+ * `id` is a NUL-terminated string.
+ */
+graphmailer_status graphmailer_outbox_release(const struct graphmailer_outbox *outbox,
+                                              const char *id);
+
+/**
+ * Removes a mail no worker is sending (`graphmailer queue delete`).
+ * Returns as graphmailer_outbox_retry does.
+ *
+ * # Safety
+ * `id` is a NUL-terminated string.
+ */
+graphmailer_status graphmailer_outbox_delete(const struct graphmailer_outbox *outbox,
+                                             const char *id);
+
+/**
  * Delivers with `mailer` until nothing is due (mail deferred to later stays
  * queued), blocking the calling thread, and writes what it did to
  * `summary_out` (may be NULL). A mail that fails is recorded in the queue,

@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use gm_core::blocking::{Mailer, wait};
-use gm_core::outbox::RunSummary;
+use gm_core::outbox::{ListFilter, QueuedMail, RunSummary};
 use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
 
 use crate::args;
@@ -373,6 +373,124 @@ pub unsafe extern "C" fn graphmailer_outbox_status(
         }
         // SAFETY: checked non-NULL; the caller promised writable memory.
         unsafe { state.write(found) };
+        Ok(())
+    })
+}
+
+/// Writes the queue's mail, oldest first, to `json_out` as one JSON array of
+/// the records graphmailer_outbox_status gives (the mails of `graphmailer
+/// queue list --json`): only those in `state` (a graphmailer_queue_state;
+/// GRAPHMAILER_QUEUE_NONE for every state), and at most `limit` (0 for no
+/// limit). Release the JSON with graphmailer_string_free. Another number for
+/// `state` returns GRAPHMAILER_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `json_out` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_list(
+    outbox: *const graphmailer_outbox,
+    state: u32,
+    limit: usize,
+    json_out: *mut *mut c_char,
+) -> graphmailer_status {
+    call("graphmailer_outbox_list", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let state = match state {
+            0 => None,
+            n => Some(
+                QueueState::ALL
+                    .into_iter()
+                    .find(|s| graphmailer_queue_state::from(*s) as u32 == n)
+                    .ok_or_else(|| {
+                        Failure::invalid(
+                            "state",
+                            format!("is {n}, not a graphmailer_queue_state (0 to 6)"),
+                        )
+                    })?,
+            ),
+        };
+        let out = args::out(json_out, "json_out")?;
+        not_forked()?;
+        let filter = ListFilter {
+            state,
+            limit: (limit > 0).then_some(limit),
+        };
+        let mails = wait(async move { outbox.list(&filter).await })??;
+        let json = serde_json::Value::Array(mails.iter().map(QueuedMail::to_json).collect());
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(strings::hand_over(&json.to_string())) };
+        Ok(())
+    })
+}
+
+/// Makes a deferred or failed mail due now, for the next run (`graphmailer
+/// queue retry`). A mail in another state, or an id the queue does not
+/// hold, returns GRAPHMAILER_ERR_INVALID_MESSAGE with the field "id".
+///
+/// # Safety
+/// `id` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_retry(
+    outbox: *const graphmailer_outbox,
+    id: *const c_char,
+) -> graphmailer_status {
+    unsafe { command("graphmailer_outbox_retry", outbox, id, Command::Retry) }
+}
+
+/// Sends an uncertain mail again, on the caller's word that it did not go
+/// out (look in the sender's Sent Items first): `graphmailer queue release`.
+/// Returns as graphmailer_outbox_retry does.
+///
+/// # Safety
+/// `id` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_release(
+    outbox: *const graphmailer_outbox,
+    id: *const c_char,
+) -> graphmailer_status {
+    unsafe { command("graphmailer_outbox_release", outbox, id, Command::Release) }
+}
+
+/// Removes a mail no worker is sending (`graphmailer queue delete`).
+/// Returns as graphmailer_outbox_retry does.
+///
+/// # Safety
+/// `id` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_delete(
+    outbox: *const graphmailer_outbox,
+    id: *const c_char,
+) -> graphmailer_status {
+    unsafe { command("graphmailer_outbox_delete", outbox, id, Command::Delete) }
+}
+
+/// An operator's command on one queued mail.
+#[derive(Clone, Copy)]
+enum Command {
+    Retry,
+    Release,
+    Delete,
+}
+
+/// # Safety
+/// `id` is a NUL-terminated string.
+unsafe fn command(
+    name: &'static str,
+    outbox: *const graphmailer_outbox,
+    id: *const c_char,
+    command: Command,
+) -> graphmailer_status {
+    call(name, || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let id: QueueId = unsafe { args::string(id, "id") }?.parse()?;
+        not_forked()?;
+        wait(async move {
+            match command {
+                Command::Retry => outbox.retry(&id).await,
+                Command::Release => outbox.release(&id).await,
+                Command::Delete => outbox.delete(&id).await,
+            }
+        })??;
         Ok(())
     })
 }

@@ -228,6 +228,86 @@ void test_outbox_refuses_what_its_mailer_could_never_send(void) {
     remove_queue(dir);
 }
 
+/* The ids in a graphmailer_outbox_list JSON array, and how many. */
+static long listed(graphmailer_outbox *outbox, uint32_t state, size_t limit, const char *wanted) {
+    char *json = NULL;
+    CHECK_OK(graphmailer_outbox_list(outbox, state, limit, &json));
+    json_value *all = json_parse(json);
+    CHECK(all != NULL && all->type == JSON_ARRAY, "%s", json);
+    long found = 0;
+    for (size_t i = 0; all && i < all->count; i++) {
+        if (wanted && gm_streq(json_string_at(all->items[i], "id"), wanted)) found++;
+    }
+    long count = all ? (long)all->count : -1;
+    json_free(all);
+    CHECK_OK(graphmailer_string_free(json));
+    return wanted ? found : count;
+}
+
+void test_outbox_operator_commands(void) {
+    gm_reset();
+    char dir[1024], url[1100];
+    queue_url(dir, sizeof dir, url, sizeof url);
+    graphmailer_outbox *outbox = NULL;
+    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    graphmailer_mailer *mailer = gm_mailer(); /* Mail.Send only: cannot look in Sent Items */
+    graphmailer_message *m = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
+    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
+    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+
+    char refused[GRAPHMAILER_OUTBOX_ID_BYTES], doomed[GRAPHMAILER_OUTBOX_ID_BYTES], lost[GRAPHMAILER_OUTBOX_ID_BYTES];
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, m, refused, sizeof refused));
+    gm_put_faults("{\"send\": [{\"status\": 400, \"code\": \"ErrorInvalidRecipients\"}]}");
+    graphmailer_run_summary summary = {0};
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.failed == 1);
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, m, doomed, sizeof doomed));
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_FAILED, 0, refused) == 1);
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_FAILED, 0, NULL) == 1);
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_QUEUED, 0, doomed) == 1);
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_NONE, 0, NULL) == 2);
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_NONE, 1, NULL) == 1);
+
+    /* A deleted mail is gone and never sent; a failed one is retried once. */
+    CHECK_OK(graphmailer_outbox_delete(outbox, doomed));
+    graphmailer_queue_state state = GRAPHMAILER_QUEUE_QUEUED;
+    CHECK_OK(graphmailer_outbox_status(outbox, doomed, &state, NULL));
+    CHECK(state == GRAPHMAILER_QUEUE_NONE);
+    CHECK_STATUS(graphmailer_outbox_delete(outbox, doomed), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_STR(graphmailer_last_error_field(), "id");
+    CHECK_OK(graphmailer_outbox_retry(outbox, refused));
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 1);
+    CHECK_STATUS(graphmailer_outbox_retry(outbox, refused), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_CONTAINS(gm_last_message(), "sent");
+
+    /* The answer is lost and Sent Items cannot be read: held until released. */
+    gm_put_faults("{\"send\": [{\"drop_after_body\": true}]}");
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, m, lost, sizeof lost));
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.uncertain == 1);
+    CHECK_STATUS(graphmailer_outbox_retry(outbox, lost), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_OK(graphmailer_outbox_release(outbox, lost));
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 1);
+    CHECK(listed(outbox, GRAPHMAILER_QUEUE_SENT, 0, NULL) == 2);
+    CHECK(gm_counter("send_requests") == 4);
+
+    char *json = (char *)"untouched";
+    CHECK_STATUS(graphmailer_outbox_list(outbox, 7, 0, &json), GRAPHMAILER_ERR_INVALID_ARGUMENT);
+    CHECK_STR(graphmailer_last_error_field(), "state");
+    CHECK_STR(json, "untouched");
+    CHECK_STATUS(graphmailer_outbox_list(outbox, 0, 0, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_retry(outbox, "not an id!"), GRAPHMAILER_ERR_INVALID_MESSAGE);
+    CHECK_STATUS(graphmailer_outbox_release(NULL, lost), GRAPHMAILER_ERR_NULL_ARGUMENT);
+
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_outbox_free(outbox));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    remove_queue(dir);
+}
+
 void test_outbox_bad_url_is_a_config_error(void) {
     const char *urls[] = {"mysql://db/outbox", "sqlite:", "/var/spool/no-scheme.db"};
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {

@@ -74,6 +74,7 @@ void test_example_send_mime(void);
 void test_outbox_delivers_each_mail_once(void);
 void test_outbox_refuses_bad_input_before_storing(void);
 void test_outbox_refuses_what_its_mailer_could_never_send(void);
+void test_outbox_operator_commands(void);
 void test_outbox_bad_url_is_a_config_error(void);
 void test_outbox_run_delivers_until_stopped(void);
 
