@@ -195,6 +195,11 @@ fn queue(
     let first_try = match delivery {
         Delivery::Queue => "left to the worker (delivery mode queue)".to_owned(),
         Delivery::Interactive => format!("first try: {}", try_once(&outbox, &mailer, &id)),
+        // A burst (a loop calling mail()) would start a process, and fetch a
+        // token, for each mail: past a few at once, the worker sends the rest.
+        Delivery::Background if first_tries_running() >= FIRST_TRIES_AT_ONCE => {
+            format!("left to the worker ({FIRST_TRIES_AT_ONCE} first tries are running)")
+        }
         // The caller is answered now: one that kills a sendmail still
         // trying (a time limit) and submits again would queue the mail twice.
         Delivery::Background => match start_first_try(&id) {
@@ -219,6 +224,36 @@ fn try_once(outbox: &Outbox, mailer: &Mailer, id: &QueueId) -> String {
         Ok(state) => state.to_string(),
         Err(e) => format!("left queued ({})", syslog::one_line(e.message())),
     }
+}
+
+/// At most this many first tries run at once (the per-mailbox limit of
+/// requests in flight), each in a process of its own.
+const FIRST_TRIES_AT_ONCE: usize = 4;
+
+/// The first tries running now, as `/proc` shows them (none where there is
+/// no `/proc`). Callers starting at the same instant may each see room, so
+/// a burst from many callers can pass the bound by their number; one
+/// caller's loop cannot.
+fn first_tries_running() -> usize {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    processes
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            std::fs::read(format!("/proc/{pid}/cmdline")).ok()
+        })
+        .filter(|cmdline| is_first_try(cmdline))
+        .count()
+}
+
+/// A process's command line (NUL-separated) is a first try's, as
+/// [`start_first_try`] starts it.
+fn is_first_try(cmdline: &[u8]) -> bool {
+    let mut args = cmdline.split(|b| *b == 0);
+    args.next() == Some(b"graphmailer")
+        && args.next() == Some(b"sendmail")
+        && args.next() == Some(b"--first-try")
 }
 
 /// Starts `graphmailer sendmail --first-try ID`, detached as a daemon is: a
@@ -488,6 +523,17 @@ mod tests {
         let mut reader = std::io::Cursor::new(&big);
         read_message(&mut reader, false).unwrap();
         assert_eq!(reader.position() as usize, big.len(), "read to the end");
+    }
+
+    #[test]
+    fn a_first_try_is_known_by_its_command_line() {
+        assert!(is_first_try(b"graphmailer\0sendmail\0--first-try\0abc\0"));
+        assert!(!is_first_try(
+            b"/usr/bin/graphmailer\0sendmail\0--first-try\0abc\0"
+        ));
+        assert!(!is_first_try(b"graphmailer\0sendmail\0-t\0"));
+        assert!(!is_first_try(b"graphmailer\0queue\0run\0"));
+        assert!(!is_first_try(b""));
     }
 
     #[test]

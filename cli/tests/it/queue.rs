@@ -136,6 +136,10 @@ fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
     assert!(text.stdout.contains(&id));
 }
 
+/// sendmail counts the first tries running on the machine, so the tests
+/// that start them run one at a time.
+static FIRST_TRIES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// By default sendmail answers once the mail is committed and makes its
 /// first try in a process of its own, so a caller with a time limit (which
 /// would kill a sendmail still trying, then submit again) never waits on
@@ -143,6 +147,7 @@ fn sendmail_queues_tries_once_and_leaves_the_rest_to_the_worker() {
 /// for 3 s, so the order of answer and delivery is plain without timing.
 #[test]
 fn sendmail_answers_once_committed_and_tries_in_a_process_of_its_own() {
+    let _alone = FIRST_TRIES.lock().unwrap_or_else(|e| e.into_inner());
     let emu = Emulator::start();
     let url = queue_url(&emu);
     let env = erp_env(&emu, &url);
@@ -241,6 +246,39 @@ fn sendmail_answers_once_committed_and_tries_in_a_process_of_its_own() {
     assert_eq!(list["mails"].as_array().unwrap().len(), 3, "{list}");
     let sent: Vec<usize> = deliveries(&emu).into_values().collect();
     assert_eq!(sent, [1, 1, 1], "each mail once");
+}
+
+/// A loop calling mail() starts at most four first tries at once (each is a
+/// process with a token of its own); the rest of the burst is left, untried,
+/// to the worker, and every mail goes out once.
+#[test]
+fn a_burst_of_sendmails_starts_at_most_four_first_tries() {
+    let _alone = FIRST_TRIES.lock().unwrap_or_else(|e| e.into_inner());
+    let emu = Emulator::start();
+    let url = queue_url(&emu);
+    let env = erp_env(&emu, &url);
+    // Long enough that the four stay busy while the burst is submitted.
+    emu.set_faults(json!({"delay_ms": 6000}));
+    for n in 0..7 {
+        let r = run(Path::new(BIN), &["sendmail", "-t"], MAIL.as_bytes(), &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let trying = processes_with_args(&["sendmail", "--first-try"]).len();
+        assert_eq!(trying, (n + 1).min(4), "after mail {n}");
+    }
+    let waiting = queue_json(&["list", "--state", "queued"], &env);
+    let waiting = waiting["mails"].as_array().unwrap();
+    assert_eq!(waiting.len(), 3, "{waiting:?}");
+    assert!(waiting.iter().all(|m| m["attempts"] == 0), "{waiting:?}");
+    wait_for_deliveries(&emu, 4, Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !processes_with_args(&["sendmail", "--first-try"]).is_empty() {
+        assert!(Instant::now() < deadline, "the first tries did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    emu.set_faults(json!({}));
+    assert_eq!(queue_json(&["run", "--once"], &env)["sent"], 3);
+    let sent: Vec<usize> = deliveries(&emu).into_values().collect();
+    assert_eq!(sent, [1; 7], "each mail once");
 }
 
 /// The processes whose command line holds `args`, in that order.
