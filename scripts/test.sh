@@ -249,9 +249,17 @@ run build cargo build --workspace --exclude graphmailer-python --locked --lib --
 # changed, the same. Nothing in it may start a session of its own (setsid):
 # the kernel's autogroups would then split the CPU evenly with the suites,
 # whatever the nice value.
+# Its Debian check installs the package, and with it
+# /etc/graphmailer/graphmailer.toml, which the command line's `sendmail`
+# reads when GRAPHMAILER_CONFIG is not set, as in the Rust tests: that check
+# waits until they are done (GRAPHMAILER_RELEASE_DEB_AFTER names a file that
+# exists from then on).
+export GRAPHMAILER_RELEASE_DEB_AFTER="$logs/rust.finished"
+rm -f "$GRAPHMAILER_RELEASE_DEB_AFTER"
 in_background release env GRAPHMAILER_RELEASE_PROFILE=dev scripts/release-check.sh
 # The outbox's PostgreSQL tests run against a private cluster the script starts.
 run rust scripts/with-postgres.sh cargo test --workspace --locked
+touch "$GRAPHMAILER_RELEASE_DEB_AFTER"
 scripts/reused-build.sh "$logs/rust.log"
 # The bindings' and clients' suites, in two lanes side by side: each suite
 # keeps about one core busy (a runner and the emulator it talks to), so one
