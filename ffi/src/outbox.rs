@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use gm_core::blocking::{Mailer, wait};
-use gm_core::outbox::{ListFilter, QueuedMail, RunSummary};
+use gm_core::outbox::{Command, ListFilter, QueuedMail, RunSummary};
 use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
 
 use crate::args;
@@ -464,14 +464,6 @@ pub unsafe extern "C" fn graphmailer_outbox_delete(
     unsafe { command("graphmailer_outbox_delete", outbox, id, Command::Delete) }
 }
 
-/// An operator's command on one queued mail.
-#[derive(Clone, Copy)]
-enum Command {
-    Retry,
-    Release,
-    Delete,
-}
-
 /// # Safety
 /// `id` is a NUL-terminated string.
 unsafe fn command(
@@ -484,13 +476,7 @@ unsafe fn command(
         let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
         let id: QueueId = unsafe { args::string(id, "id") }?.parse()?;
         not_forked()?;
-        wait(async move {
-            match command {
-                Command::Retry => outbox.retry(&id).await,
-                Command::Release => outbox.release(&id).await,
-                Command::Delete => outbox.delete(&id).await,
-            }
-        })??;
+        wait(async move { outbox.apply(&id, command).await })??;
         Ok(())
     })
 }

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use graphmailer::QueueId;
-use graphmailer::outbox::{QueuedMail as CoreQueuedMail, RunSummary as CoreRunSummary};
+use graphmailer::outbox::{Command, QueuedMail as CoreQueuedMail, RunSummary as CoreRunSummary};
 
 use crate::errors::Failure;
 use crate::{Mailer, abort, convert, stopped};
@@ -357,14 +357,6 @@ impl Outbox {
     }
 }
 
-/// An operator's command on one queued mail.
-#[derive(Clone, Copy)]
-enum Command {
-    Retry,
-    Release,
-    Delete,
-}
-
 impl Outbox {
     fn command<'env>(
         &self,
@@ -378,12 +370,7 @@ impl Outbox {
             env,
             async move {
                 let id: QueueId = id?.parse()?;
-                match command {
-                    Command::Retry => outbox.retry(&id).await?,
-                    Command::Release => outbox.release(&id).await?,
-                    Command::Delete => outbox.delete(&id).await?,
-                }
-                Ok(())
+                Ok(outbox.apply(&id, command).await?)
             },
             |()| (),
         )

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use pyo3::prelude::*;
 
 use graphmailer::blocking::runtime;
-use graphmailer::outbox::{ListFilter, QueuedMail, RunSummary};
+use graphmailer::outbox::{Command, ListFilter, QueuedMail, RunSummary};
 use graphmailer::{Error, ErrorKind, Outbox, QueueId, QueueState};
 
 use crate::bridge::{awaitable, receive_interruptibly, wait_interruptibly};
@@ -338,29 +338,11 @@ impl PyOutbox {
     }
 }
 
-/// An operator's command on one queued mail.
-#[derive(Clone, Copy)]
-enum Command {
-    Retry,
-    Release,
-    Delete,
-}
-
-impl Command {
-    async fn apply(self, outbox: Outbox, id: QueueId) -> graphmailer::Result<()> {
-        match self {
-            Command::Retry => outbox.retry(&id).await,
-            Command::Release => outbox.release(&id).await,
-            Command::Delete => outbox.delete(&id).await,
-        }
-    }
-}
-
 impl PyOutbox {
     fn command(&self, py: Python<'_>, id: &Bound<'_, PyAny>, command: Command) -> PyResult<()> {
         let id = queue_id(py, id)?;
         let outbox = self.inner.clone();
-        wait_interruptibly(py, command.apply(outbox, id))?.or_raise(py)
+        wait_interruptibly(py, async move { outbox.apply(&id, command).await })?.or_raise(py)
     }
 
     fn command_async<'py>(
@@ -371,7 +353,8 @@ impl PyOutbox {
         command: Command,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = queue_id(py, id)?;
-        awaitable(py, method, command.apply(self.inner.clone(), id))
+        let outbox = self.inner.clone();
+        awaitable(py, method, async move { outbox.apply(&id, command).await })
     }
 }
 

@@ -34,9 +34,10 @@ use crate::message::Message;
 use crate::mime::MimeMessage;
 
 pub use settings::OutboxSettings;
+pub use store::Command;
 pub use types::{ListFilter, QueueId, QueueState, QueueStats, QueuedMail, RunSummary};
 
-use store::{Command, NewMail, Store, now_ms};
+use store::{NewMail, Store, now_ms};
 
 /// A durable queue of mail. Cheap to clone; clones share one database
 /// connection.
@@ -233,7 +234,7 @@ impl Outbox {
 
     /// Makes a deferred or failed mail due now.
     pub async fn retry(&self, id: &QueueId) -> Result<()> {
-        self.command(id, Command::Retry, "deferred or failed").await
+        self.apply(id, Command::Retry).await
     }
 
     /// Makes every deferred mail due now; gives how many.
@@ -244,15 +245,23 @@ impl Outbox {
     /// Sends an uncertain mail again, on an operator's word that it did not
     /// go out (or that a second copy is acceptable).
     pub async fn release(&self, id: &QueueId) -> Result<()> {
-        self.command(id, Command::Release, "uncertain").await
+        self.apply(id, Command::Release).await
     }
 
     /// Removes a mail that no worker holds.
     pub async fn delete(&self, id: &QueueId) -> Result<()> {
-        self.command(id, Command::Delete, "not being sent").await
+        self.apply(id, Command::Delete).await
     }
 
-    async fn command(&self, id: &QueueId, command: Command, wanted: &str) -> Result<()> {
+    /// An operator's command on one mail, for a caller that takes it as a
+    /// value (the bindings); a mail in another state, or an id the queue
+    /// does not hold, is an invalid `id`.
+    pub async fn apply(&self, id: &QueueId, command: Command) -> Result<()> {
+        let wanted = match command {
+            Command::Retry => "deferred or failed",
+            Command::Release => "uncertain",
+            Command::Delete => "not being sent",
+        };
         if self.inner.store.command(id, command, now_ms()).await? {
             return Ok(());
         }

@@ -73,13 +73,15 @@ pub(crate) enum Outcome {
     },
 }
 
-/// The operator's commands on one mail.
+/// The operator's commands on one mail (`graphmailer queue retry`,
+/// `release`, `delete`; [`Outbox::apply`](super::Outbox::apply)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Command {
+pub enum Command {
     /// Deferred or failed mail: due now.
     Retry,
     /// Uncertain mail: send again, on the operator's word.
     Release,
+    /// Any mail no worker holds: removed.
     Delete,
 }
 
