@@ -297,6 +297,18 @@ export declare class Outbox {
    */
   list(options?: ListOptions): Promise<QueuedMail[]>
   /**
+   * How many mails are in each state, and how long the oldest one not yet
+   * sent or failed has waited (`graphmailer queue stats`), for a health
+   * check or a dashboard.
+   */
+  stats(): Promise<QueueStats>
+  /**
+   * Makes every `'deferred'` mail due now, for the next run, and resolves
+   * to how many (`graphmailer queue retry --all-deferred`): after an
+   * outage, rather than waiting out each mail's back-off.
+   */
+  retryAllDeferred(): Promise<number>
+  /**
    * Makes a `'deferred'` or `'failed'` mail due now, for the next run
    * (`graphmailer queue retry`). A mail in another state, or an id the
    * queue does not hold, rejects with `field: 'id'`.
@@ -633,6 +645,17 @@ export interface QueuedMail {
   internetMessageId: string
   /** The size of the stored message in bytes. */
   size: number
+}
+
+/** The queue at a glance, as `outbox.stats()` reports it. */
+export interface QueueStats {
+  /** How many mails are in each state, every state present. */
+  byState: Record<'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'uncertain', number>
+  /**
+   * How long, in milliseconds, the oldest mail not yet sent or failed has
+   * waited; absent when there is none.
+   */
+  oldestUnsentAge?: number
 }
 
 /** The options of `outbox.run(mailer, options)`. */

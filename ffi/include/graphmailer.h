@@ -116,6 +116,12 @@
 #define GRAPHMAILER_OUTBOX_ID_BYTES 65
 
 /**
+ * The number of graphmailer_queue_state values, GRAPHMAILER_QUEUE_NONE
+ * included: the length of graphmailer_queue_stats.by_state.
+ */
+#define GRAPHMAILER_QUEUE_STATES 7
+
+/**
  * The result of every graphmailer function that can fail.
  *
  * The numbers are pinned and never change meaning: 0 is success, 1 to 10 are
@@ -495,6 +501,24 @@ typedef struct graphmailer_progress {
  * with the `userdata` given there.
  */
 typedef void (*graphmailer_progress_fn)(const struct graphmailer_progress *progress, void *userdata);
+
+/**
+ * The queue at a glance (graphmailer_outbox_stats, `graphmailer queue
+ * stats`).
+ */
+typedef struct graphmailer_queue_stats {
+    /**
+     * How many mails are in each state, indexed by graphmailer_queue_state:
+     * `by_state[GRAPHMAILER_QUEUE_DEFERRED]`. `by_state[GRAPHMAILER_QUEUE_NONE]`
+     * is 0.
+     */
+    uint64_t by_state[GRAPHMAILER_QUEUE_STATES];
+    /**
+     * How many seconds the oldest mail not yet sent or failed has waited;
+     * -1 when there is none.
+     */
+    int64_t oldest_unsent_age_secs;
+} graphmailer_queue_stats;
 
 /**
  * What one graphmailer_outbox_run_until_empty did: how many mails it left
@@ -1270,6 +1294,28 @@ graphmailer_status graphmailer_outbox_list(const struct graphmailer_outbox *outb
                                            uint32_t state,
                                            size_t limit,
                                            char **json_out);
+
+/**
+ * Writes how many mails are in each state, and how long the oldest one not
+ * yet sent or failed has waited, to `stats_out` (`graphmailer queue
+ * stats`): for a health check or a monitoring probe.
+ *
+ * # Safety
+ * `stats_out` points to writable memory for one graphmailer_queue_stats.
+ */
+graphmailer_status graphmailer_outbox_stats(const struct graphmailer_outbox *outbox,
+                                            struct graphmailer_queue_stats *stats_out);
+
+/**
+ * Makes every deferred mail due now, for the next run, and writes how many
+ * to `count_out` (may be NULL): `graphmailer queue retry --all-deferred`,
+ * after an outage, rather than waiting out each mail's back-off.
+ *
+ * # Safety
+ * `count_out` is NULL or points to writable memory for one uint64_t.
+ */
+graphmailer_status graphmailer_outbox_retry_all_deferred(const struct graphmailer_outbox *outbox,
+                                                         uint64_t *count_out);
 
 /**
  * Makes a deferred or failed mail due now, for the next run (`graphmailer

@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use gm_core::blocking::{Mailer, wait};
-use gm_core::outbox::{Command, ListFilter, QueuedMail, RunSummary};
+use gm_core::outbox::{Command, ListFilter, QueueStats, QueuedMail, RunSummary};
 use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
 
 use crate::args;
@@ -93,6 +93,39 @@ impl From<RunSummary> for graphmailer_run_summary {
             uncertain: s.uncertain,
             reconciled: s.reconciled,
             resent: s.resent,
+        }
+    }
+}
+
+/// The number of graphmailer_queue_state values, GRAPHMAILER_QUEUE_NONE
+/// included: the length of graphmailer_queue_stats.by_state.
+pub const GRAPHMAILER_QUEUE_STATES: usize = 7;
+
+/// The queue at a glance (graphmailer_outbox_stats, `graphmailer queue
+/// stats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct graphmailer_queue_stats {
+    /// How many mails are in each state, indexed by graphmailer_queue_state:
+    /// `by_state[GRAPHMAILER_QUEUE_DEFERRED]`. `by_state[GRAPHMAILER_QUEUE_NONE]`
+    /// is 0.
+    pub by_state: [u64; GRAPHMAILER_QUEUE_STATES],
+    /// How many seconds the oldest mail not yet sent or failed has waited;
+    /// -1 when there is none.
+    pub oldest_unsent_age_secs: i64,
+}
+
+impl From<QueueStats> for graphmailer_queue_stats {
+    fn from(s: QueueStats) -> Self {
+        let mut by_state = [0; GRAPHMAILER_QUEUE_STATES];
+        for (state, n) in s.by_state {
+            by_state[graphmailer_queue_state::from(state) as usize] = n;
+        }
+        graphmailer_queue_stats {
+            by_state,
+            oldest_unsent_age_secs: s
+                .oldest_unsent_age
+                .map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         }
     }
 }
@@ -419,6 +452,51 @@ pub unsafe extern "C" fn graphmailer_outbox_list(
         let json = serde_json::Value::Array(mails.iter().map(QueuedMail::to_json).collect());
         // SAFETY: checked non-NULL; the caller promised writable memory.
         unsafe { out.write(strings::hand_over(&json.to_string())) };
+        Ok(())
+    })
+}
+
+/// Writes how many mails are in each state, and how long the oldest one not
+/// yet sent or failed has waited, to `stats_out` (`graphmailer queue
+/// stats`): for a health check or a monitoring probe.
+///
+/// # Safety
+/// `stats_out` points to writable memory for one graphmailer_queue_stats.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_stats(
+    outbox: *const graphmailer_outbox,
+    stats_out: *mut graphmailer_queue_stats,
+) -> graphmailer_status {
+    call("graphmailer_outbox_stats", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        let out = args::out(stats_out, "stats_out")?;
+        not_forked()?;
+        let stats = wait(async move { outbox.stats().await })??;
+        // SAFETY: checked non-NULL; the caller promised writable memory.
+        unsafe { out.write(stats.into()) };
+        Ok(())
+    })
+}
+
+/// Makes every deferred mail due now, for the next run, and writes how many
+/// to `count_out` (may be NULL): `graphmailer queue retry --all-deferred`,
+/// after an outage, rather than waiting out each mail's back-off.
+///
+/// # Safety
+/// `count_out` is NULL or points to writable memory for one uint64_t.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn graphmailer_outbox_retry_all_deferred(
+    outbox: *const graphmailer_outbox,
+    count_out: *mut u64,
+) -> graphmailer_status {
+    call("graphmailer_outbox_retry_all_deferred", || {
+        let outbox = handle::get::<Outbox, _>(outbox, "outbox")?;
+        not_forked()?;
+        let count = wait(async move { outbox.retry_all_deferred().await })??;
+        if !count_out.is_null() {
+            // SAFETY: non-NULL; the caller promised writable memory.
+            unsafe { count_out.write(count) };
+        }
         Ok(())
     })
 }

@@ -66,6 +66,7 @@ static const gm_test TESTS[] = {
     T(test_outbox_refuses_bad_input_before_storing),
     T(test_outbox_refuses_what_its_mailer_could_never_send),
     T(test_outbox_operator_commands),
+    T(test_outbox_stats_and_retry_all_deferred),
     T(test_outbox_bad_url_is_a_config_error),
     T(test_federated_token_file_and_rotation),
     T(test_assertion_callback),

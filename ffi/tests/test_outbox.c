@@ -30,6 +30,26 @@ static void remove_queue(const char *dir) {
     CHECK(rmdir(dir) == 0, "%s", dir);
 }
 
+/* An emulator without faults or mail, and a queue in a new temporary
+ * directory (`dir`, for remove_queue). */
+static graphmailer_outbox *fresh_outbox(char *dir, size_t dir_len) {
+    char url[1100];
+    gm_reset();
+    queue_url(dir, dir_len, url, sizeof url);
+    graphmailer_outbox *outbox = NULL;
+    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    return outbox;
+}
+
+/* erp@contoso.test to alice@example.com: "Please pay." */
+static graphmailer_message *invoice(void) {
+    graphmailer_message *m = NULL;
+    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
+    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
+    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+    return m;
+}
+
 /* How many messages the emulator stored with this internetMessageId. */
 static int stored_with_id(const json_value *all, const char *internet_message_id, const char **request_id_out) {
     int count = 0;
@@ -69,11 +89,8 @@ static void check_sent_once(graphmailer_outbox *outbox, const char *id, const js
 }
 
 void test_outbox_delivers_each_mail_once(void) {
-    gm_reset();
-    char dir[1024], url[1100];
-    queue_url(dir, sizeof dir, url, sizeof url);
-    graphmailer_outbox *outbox = NULL;
-    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    char dir[1024];
+    graphmailer_outbox *outbox = fresh_outbox(dir, sizeof dir);
     graphmailer_mailer *mailer = gm_mailer();
 
     graphmailer_message *m = NULL;
@@ -123,11 +140,8 @@ void test_outbox_delivers_each_mail_once(void) {
 }
 
 void test_outbox_refuses_bad_input_before_storing(void) {
-    gm_reset();
-    char dir[1024], url[1100];
-    queue_url(dir, sizeof dir, url, sizeof url);
-    graphmailer_outbox *outbox = NULL;
-    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    char dir[1024];
+    graphmailer_outbox *outbox = fresh_outbox(dir, sizeof dir);
     graphmailer_mailer *mailer = gm_mailer();
     char id[GRAPHMAILER_OUTBOX_ID_BYTES] = "untouched";
 
@@ -165,11 +179,8 @@ void test_outbox_refuses_bad_input_before_storing(void) {
 }
 
 void test_outbox_refuses_what_its_mailer_could_never_send(void) {
-    gm_reset();
-    char dir[1024], url[1100];
-    queue_url(dir, sizeof dir, url, sizeof url);
-    graphmailer_outbox *outbox = NULL;
-    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    char dir[1024];
+    graphmailer_outbox *outbox = fresh_outbox(dir, sizeof dir);
     graphmailer_config c = gm_config();
     const char *alerts[] = {"alerts@contoso.test"};
     c.allowed_senders = alerts;
@@ -179,10 +190,7 @@ void test_outbox_refuses_what_its_mailer_could_never_send(void) {
     graphmailer_mailer *mailer = gm_mailer(); /* large messages off */
     char id[GRAPHMAILER_OUTBOX_ID_BYTES] = "untouched";
 
-    graphmailer_message *m = NULL;
-    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
-    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
-    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+    graphmailer_message *m = invoice();
     CHECK_STATUS(graphmailer_outbox_enqueue_for(outbox, alerts_only, m, id, sizeof id),
                  GRAPHMAILER_ERR_SENDER_NOT_ALLOWED);
     CHECK_CONTAINS(gm_last_message(), "erp@contoso.test");
@@ -245,16 +253,10 @@ static long listed(graphmailer_outbox *outbox, uint32_t state, size_t limit, con
 }
 
 void test_outbox_operator_commands(void) {
-    gm_reset();
-    char dir[1024], url[1100];
-    queue_url(dir, sizeof dir, url, sizeof url);
-    graphmailer_outbox *outbox = NULL;
-    CHECK_OK(graphmailer_outbox_open(url, &outbox));
+    char dir[1024];
+    graphmailer_outbox *outbox = fresh_outbox(dir, sizeof dir);
     graphmailer_mailer *mailer = gm_mailer(); /* Mail.Send only: cannot look in Sent Items */
-    graphmailer_message *m = NULL;
-    CHECK_OK(graphmailer_message_new("erp@contoso.test", &m));
-    CHECK_OK(graphmailer_message_add_to(m, "alice@example.com", NULL));
-    CHECK_OK(graphmailer_message_set_text(m, "Please pay."));
+    graphmailer_message *m = invoice();
 
     char refused[GRAPHMAILER_OUTBOX_ID_BYTES], doomed[GRAPHMAILER_OUTBOX_ID_BYTES], lost[GRAPHMAILER_OUTBOX_ID_BYTES];
     CHECK_OK(graphmailer_outbox_enqueue(outbox, m, refused, sizeof refused));
@@ -301,6 +303,66 @@ void test_outbox_operator_commands(void) {
     CHECK_STATUS(graphmailer_outbox_list(outbox, 0, 0, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
     CHECK_STATUS(graphmailer_outbox_retry(outbox, "not an id!"), GRAPHMAILER_ERR_INVALID_MESSAGE);
     CHECK_STATUS(graphmailer_outbox_release(NULL, lost), GRAPHMAILER_ERR_NULL_ARGUMENT);
+
+    CHECK_OK(graphmailer_message_free(m));
+    CHECK_OK(graphmailer_outbox_free(outbox));
+    CHECK_OK(graphmailer_mailer_free(mailer));
+    remove_queue(dir);
+}
+
+/* Counts by state; after an outage, every deferred mail made due at once. */
+void test_outbox_stats_and_retry_all_deferred(void) {
+    char dir[1024];
+    graphmailer_outbox *outbox = fresh_outbox(dir, sizeof dir);
+    graphmailer_config c = gm_config();
+    c.max_attempts = 1; /* a 503 defers the mail instead of being retried at once */
+    graphmailer_mailer *mailer = NULL;
+    CHECK_OK(graphmailer_mailer_new(&c, &mailer));
+    graphmailer_message *m = invoice();
+
+    graphmailer_queue_stats stats;
+    memset(&stats, 0xff, sizeof stats);
+    CHECK_OK(graphmailer_outbox_stats(outbox, &stats));
+    for (size_t i = 0; i < GRAPHMAILER_QUEUE_STATES; i++) CHECK(stats.by_state[i] == 0, "state %zu", i);
+    CHECK(stats.oldest_unsent_age_secs == -1);
+    uint64_t retried = 99;
+    CHECK_OK(graphmailer_outbox_retry_all_deferred(outbox, &retried));
+    CHECK(retried == 0);
+
+    char sent[GRAPHMAILER_OUTBOX_ID_BYTES], later[2][GRAPHMAILER_OUTBOX_ID_BYTES];
+    CHECK_OK(graphmailer_outbox_enqueue(outbox, m, sent, sizeof sent));
+    graphmailer_run_summary summary = {0};
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 1);
+    /* Graph unavailable: both mails are deferred, their back-off ahead of them. */
+    gm_put_faults("{\"send\": [{\"status\": 503}, {\"status\": 503}]}");
+    for (int i = 0; i < 2; i++) CHECK_OK(graphmailer_outbox_enqueue(outbox, m, later[i], sizeof later[i]));
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.deferred == 2, "deferred %llu", (unsigned long long)summary.deferred);
+    CHECK_OK(graphmailer_outbox_stats(outbox, &stats));
+    CHECK(stats.by_state[GRAPHMAILER_QUEUE_SENT] == 1);
+    CHECK(stats.by_state[GRAPHMAILER_QUEUE_DEFERRED] == 2);
+    CHECK(stats.by_state[GRAPHMAILER_QUEUE_QUEUED] == 0);
+    CHECK(stats.by_state[GRAPHMAILER_QUEUE_NONE] == 0);
+    CHECK(stats.oldest_unsent_age_secs >= 0 && stats.oldest_unsent_age_secs < 300, "%lld",
+          (long long)stats.oldest_unsent_age_secs);
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 0); /* not due yet */
+
+    CHECK_OK(graphmailer_outbox_retry_all_deferred(outbox, &retried));
+    CHECK(retried == 2, "retried %llu", (unsigned long long)retried);
+    CHECK_OK(graphmailer_outbox_run_until_empty(outbox, mailer, &summary));
+    CHECK(summary.sent == 2);
+    json_value *all = gm_messages();
+    for (int i = 0; i < 2; i++) check_sent_once(outbox, later[i], all);
+    json_free(all);
+    CHECK_OK(graphmailer_outbox_retry_all_deferred(outbox, NULL));
+    CHECK_OK(graphmailer_outbox_stats(outbox, &stats));
+    CHECK(stats.by_state[GRAPHMAILER_QUEUE_SENT] == 3 && stats.oldest_unsent_age_secs == -1);
+
+    CHECK_STATUS(graphmailer_outbox_stats(outbox, NULL), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_stats(NULL, &stats), GRAPHMAILER_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(graphmailer_outbox_retry_all_deferred(NULL, &retried), GRAPHMAILER_ERR_NULL_ARGUMENT);
 
     CHECK_OK(graphmailer_message_free(m));
     CHECK_OK(graphmailer_outbox_free(outbox));

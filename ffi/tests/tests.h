@@ -75,6 +75,7 @@ void test_outbox_delivers_each_mail_once(void);
 void test_outbox_refuses_bad_input_before_storing(void);
 void test_outbox_refuses_what_its_mailer_could_never_send(void);
 void test_outbox_operator_commands(void);
+void test_outbox_stats_and_retry_all_deferred(void);
 void test_outbox_bad_url_is_a_config_error(void);
 void test_outbox_run_delivers_until_stopped(void);
 

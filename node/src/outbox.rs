@@ -3,13 +3,17 @@
 //! as `Mailer`'s are, and every rule (validation, ids, states, delivery) is
 //! core's `graphmailer::Outbox`.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use graphmailer::QueueId;
-use graphmailer::outbox::{Command, QueuedMail as CoreQueuedMail, RunSummary as CoreRunSummary};
+use graphmailer::outbox::{
+    Command, QueueStats as CoreQueueStats, QueuedMail as CoreQueuedMail,
+    RunSummary as CoreRunSummary,
+};
 
 use crate::errors::Failure;
 use crate::{Mailer, abort, convert, stopped};
@@ -61,6 +65,32 @@ impl From<CoreQueuedMail> for QueuedMail {
             sent_at: m.sent_at.map(epoch_ms),
             internet_message_id: m.internet_message_id,
             size: m.size as f64,
+        }
+    }
+}
+
+/// The queue at a glance, as `outbox.stats()` reports it.
+#[napi(object)]
+pub struct QueueStats {
+    /// How many mails are in each state, every state present.
+    #[napi(
+        ts_type = "Record<'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'uncertain', number>"
+    )]
+    pub by_state: HashMap<String, i64>,
+    /// How long, in milliseconds, the oldest mail not yet sent or failed has
+    /// waited; absent when there is none.
+    pub oldest_unsent_age: Option<f64>,
+}
+
+impl From<CoreQueueStats> for QueueStats {
+    fn from(s: CoreQueueStats) -> Self {
+        QueueStats {
+            by_state: s
+                .by_state
+                .into_iter()
+                .map(|(state, n)| (state.name().to_owned(), n as i64))
+                .collect(),
+            oldest_unsent_age: s.oldest_unsent_age.map(|d| d.as_millis() as f64),
         }
     }
 }
@@ -250,6 +280,32 @@ impl Outbox {
                 Ok(outbox.list(&filter).await?)
             },
             |mails| mails.into_iter().map(QueuedMail::from).collect(),
+        )
+    }
+
+    /// How many mails are in each state, and how long the oldest one not yet
+    /// sent or failed has waited (`graphmailer queue stats`), for a health
+    /// check or a dashboard.
+    #[napi(catch_unwind, ts_return_type = "Promise<QueueStats>")]
+    pub fn stats<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, QueueStats>> {
+        let outbox = self.inner.clone();
+        settle(
+            env,
+            async move { Ok(outbox.stats().await?) },
+            QueueStats::from,
+        )
+    }
+
+    /// Makes every `'deferred'` mail due now, for the next run, and resolves
+    /// to how many (`graphmailer queue retry --all-deferred`): after an
+    /// outage, rather than waiting out each mail's back-off.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn retry_all_deferred<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, f64>> {
+        let outbox = self.inner.clone();
+        settle(
+            env,
+            async move { Ok(outbox.retry_all_deferred().await?) },
+            |n| n as f64,
         )
     }
 

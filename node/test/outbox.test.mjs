@@ -189,6 +189,34 @@ test('an operator lists, retries, releases and deletes', async () => {
   assert.deepEqual(new Set((await outbox.list({ state: 'sent' })).map((m) => m.id)), new Set([refused, kept, lost]))
 })
 
+test('stats count each state, and every deferred mail can be made due at once', async () => {
+  const outbox = await Outbox.open(queueUrl())
+  const states = ['queued', 'sending', 'sent', 'deferred', 'failed', 'uncertain']
+  const empty = await outbox.stats()
+  assert.deepEqual(empty.byState, Object.fromEntries(states.map((s) => [s, 0])))
+  assert.equal(empty.oldestUnsentAge, undefined)
+  assert.equal(await outbox.retryAllDeferred(), 0)
+
+  await outbox.enqueue(invoice('sent'))
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 1)
+  // Graph unavailable: both mails are deferred, their back-off ahead of them.
+  await emu.faults({ send: [{ status: 503 }, { status: 503 }] })
+  const later = [await outbox.enqueue(invoice('later one')), await outbox.enqueue(invoice('later two'))]
+  assert.equal((await outbox.runUntilEmpty(mailer)).deferred, 2)
+  const stats = await outbox.stats()
+  assert.deepEqual([stats.byState.sent, stats.byState.deferred, stats.byState.queued], [1, 2, 0])
+  assert.ok(stats.oldestUnsentAge >= 0 && stats.oldestUnsentAge < 5 * 60 * 1000, String(stats.oldestUnsentAge))
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 0) // not due yet
+
+  assert.equal(await outbox.retryAllDeferred(), 2)
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 2)
+  for (const id of later) await assertSentOnce(outbox, id)
+  assert.deepEqual([...(await sentIds()).values()], [1, 1, 1])
+  const done = await outbox.stats()
+  assert.equal(done.byState.sent, 3)
+  assert.equal(done.oldestUnsentAge, undefined)
+})
+
 test('a bad URL is a config error naming outbox', async () => {
   for (const url of ['mysql://db/outbox', 'sqlite:', join(dir, 'no-scheme.db')]) {
     const error = await Outbox.open(url).catch((e) => e)

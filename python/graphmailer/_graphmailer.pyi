@@ -4,7 +4,7 @@ import asyncio
 import datetime
 import email.message
 import os
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, final, overload
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Union, final, overload
 
 from typing_extensions import Self, TypedDict, Unpack
 
@@ -19,6 +19,7 @@ __all__ = [
     "ClientCertificate",
     "Outbox",
     "QueuedMail",
+    "QueueStats",
     "RunSummary",
     "Diagnosis",
     "Finding",
@@ -672,6 +673,18 @@ class QueuedMail:
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
+class QueueStats:
+    """The queue at a glance, as ``Outbox.stats`` reports it."""
+
+    @property
+    def by_state(self) -> Dict[str, int]:
+        """How many mails are in each state, every state present."""
+    @property
+    def oldest_unsent_age(self) -> Optional[datetime.timedelta]:
+        """How long the oldest mail not yet sent or failed has waited, or ``None``."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
 class RunSummary:
     """What one ``Outbox.run_until_empty`` did."""
 
@@ -739,6 +752,16 @@ class Outbox:
         self, *, state: Optional[str] = None, limit: Optional[int] = None
     ) -> asyncio.Future[List[QueuedMail]]:
         """Like ``list``, for asyncio."""
+    def stats(self) -> QueueStats:
+        """How many mails are in each state, and the oldest unsent one's age
+        (``graphmailer queue stats``)."""
+    def stats_async(self) -> asyncio.Future[QueueStats]:
+        """Like ``stats``, for asyncio."""
+    def retry_all_deferred(self) -> int:
+        """Makes every deferred mail due now; returns how many
+        (``graphmailer queue retry --all-deferred``)."""
+    def retry_all_deferred_async(self) -> asyncio.Future[int]:
+        """Like ``retry_all_deferred``, for asyncio."""
     def retry(self, id: str) -> None:
         """Makes a deferred or failed mail due now (``graphmailer queue retry``);
         another state, or an unknown id, raises with ``field == "id"``."""

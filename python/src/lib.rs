@@ -49,6 +49,7 @@ fn _graphmailer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<credential::PyClientCertificate>()?;
     m.add_class::<outbox::PyOutbox>()?;
     m.add_class::<outbox::PyQueuedMail>()?;
+    m.add_class::<outbox::PyQueueStats>()?;
     m.add_class::<outbox::PyRunSummary>()?;
     m.add_class::<admin::PyDiagnosis>()?;
     m.add_class::<admin::PyFinding>()?;

@@ -3,13 +3,14 @@
 //! awaitable, as `Mailer` does. Every rule (validation, ids, states,
 //! delivery) is the core's `graphmailer::Outbox`.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use pyo3::prelude::*;
 
 use graphmailer::blocking::runtime;
-use graphmailer::outbox::{Command, ListFilter, QueuedMail, RunSummary};
+use graphmailer::outbox::{Command, ListFilter, QueueStats, QueuedMail, RunSummary};
 use graphmailer::{Error, ErrorKind, Outbox, QueueId, QueueState};
 
 use crate::bridge::{awaitable, receive_interruptibly, wait_interruptibly};
@@ -212,6 +213,39 @@ impl PyOutbox {
                 .into_iter()
                 .map(PyQueuedMail::from)
                 .collect::<Vec<_>>())
+        })
+    }
+
+    /// How many mails are in each state, and how long the oldest one not
+    /// yet sent or failed has waited: a ``QueueStats`` (``graphmailer queue
+    /// stats``), for a health check or a dashboard.
+    fn stats(&self, py: Python<'_>) -> PyResult<PyQueueStats> {
+        let outbox = self.inner.clone();
+        let outcome = wait_interruptibly(py, async move { outbox.stats().await })?;
+        outcome.map(PyQueueStats::from).or_raise(py)
+    }
+
+    /// Like ``stats``, for asyncio.
+    fn stats_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let outbox = self.inner.clone();
+        awaitable(py, "stats_async", async move {
+            outbox.stats().await.map(PyQueueStats::from)
+        })
+    }
+
+    /// Makes every ``"deferred"`` mail due now, for the next run, and
+    /// returns how many (``graphmailer queue retry --all-deferred``): after
+    /// an outage, rather than waiting out each mail's back-off.
+    fn retry_all_deferred(&self, py: Python<'_>) -> PyResult<u64> {
+        let outbox = self.inner.clone();
+        wait_interruptibly(py, async move { outbox.retry_all_deferred().await })?.or_raise(py)
+    }
+
+    /// Like ``retry_all_deferred``, for asyncio.
+    fn retry_all_deferred_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let outbox = self.inner.clone();
+        awaitable(py, "retry_all_deferred_async", async move {
+            outbox.retry_all_deferred().await
         })
     }
 
@@ -518,6 +552,42 @@ impl PyQueuedMail {
             opt(&self.last_error),
             opt(&self.request_id),
         )
+    }
+}
+
+/// The queue at a glance, as ``Outbox.stats`` reports it.
+#[pyclass(name = "QueueStats", module = "graphmailer", frozen, eq, get_all)]
+#[derive(PartialEq)]
+pub(crate) struct PyQueueStats {
+    /// How many mails are in each state, every state present:
+    /// ``{"queued": 3, "sending": 0, "sent": 120, ...}``.
+    by_state: BTreeMap<&'static str, u64>,
+    /// How long the oldest mail not yet sent or failed has waited (a
+    /// ``datetime.timedelta``), or ``None`` when there is none.
+    oldest_unsent_age: Option<Duration>,
+}
+
+impl From<QueueStats> for PyQueueStats {
+    fn from(s: QueueStats) -> Self {
+        PyQueueStats {
+            by_state: s
+                .by_state
+                .into_iter()
+                .map(|(state, n)| (state.name(), n))
+                .collect(),
+            oldest_unsent_age: s.oldest_unsent_age,
+        }
+    }
+}
+
+#[pymethods]
+impl PyQueueStats {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let by_state = self.by_state.clone().into_pyobject(py)?.repr()?;
+        let age = self.oldest_unsent_age.into_pyobject(py)?.repr()?;
+        Ok(format!(
+            "QueueStats(by_state={by_state}, oldest_unsent_age={age})"
+        ))
     }
 }
 

@@ -6,6 +6,7 @@ forms."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import signal
 import threading
@@ -202,6 +203,42 @@ def test_an_operator_lists_retries_releases_and_deletes(emu: Emulator, tmp_path:
 
     asyncio.run(in_asyncio())
     assert len(outbox.list()) == 2
+
+
+def test_stats_count_each_state_and_every_deferred_mail_can_be_made_due(emu: Emulator, tmp_path: Path) -> None:
+    outbox = outbox_in(tmp_path)
+    mailer = emu.mailer(max_attempts=1)
+    empty = outbox.stats()
+    assert empty.by_state == dict.fromkeys(("queued", "sending", "sent", "deferred", "failed", "uncertain"), 0)
+    assert empty.oldest_unsent_age is None
+    assert outbox.retry_all_deferred() == 0
+
+    outbox.enqueue(invoice("sent"))
+    assert outbox.run_until_empty(mailer).sent == 1
+    # Graph unavailable: both mails are deferred, their back-off ahead of them.
+    emu.set_faults({"send": [{"status": 503}, {"status": 503}]})
+    later = {outbox.enqueue(invoice(s)) for s in ("later one", "later two")}
+    assert outbox.run_until_empty(mailer).deferred == 2
+    stats = outbox.stats()
+    assert (stats.by_state["sent"], stats.by_state["deferred"], stats.by_state["queued"]) == (1, 2, 0)
+    assert stats.oldest_unsent_age is not None
+    assert datetime.timedelta(0) <= stats.oldest_unsent_age < datetime.timedelta(minutes=5)
+    assert "'deferred': 2" in repr(stats)
+    assert outbox.run_until_empty(mailer).sent == 0  # not due yet
+
+    assert outbox.retry_all_deferred() == 2
+    assert outbox.run_until_empty(mailer).sent == 2
+    for queue_id in later:
+        assert_sent_once(emu, outbox.status(queue_id))
+    assert sorted(sent_ids(emu).values()) == [1, 1, 1]
+
+    async def in_asyncio() -> graphmailer.QueueStats:
+        assert await outbox.retry_all_deferred_async() == 0
+        return await outbox.stats_async()
+
+    done = asyncio.run(in_asyncio())
+    assert done.by_state["sent"] == 3 and done.oldest_unsent_age is None
+    assert done == outbox.stats()
 
 
 def test_the_gil_is_released_while_a_run_waits(emu: Emulator, mailer: graphmailer.Mailer, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 // The outbox's types: open, enqueue and enqueueMime resolve to ids, status to
 // a record or null, runUntilEmpty to a summary, run takes a signal.
 // Checked by `tsc --noEmit`, never run.
-import { Mailer, Outbox, type QueuedMail, type RunSummary } from 'graphmailer'
+import { Mailer, Outbox, type QueuedMail, type QueueStats, type RunSummary } from 'graphmailer'
 import { Readable } from 'node:stream'
 
 declare const mailer: Mailer
@@ -15,6 +15,11 @@ if (mail !== null) {
   void [state, requestId, new Date(mail.created)]
 }
 const summary: RunSummary = await outbox.runUntilEmpty(mailer)
+const stats: QueueStats = await outbox.stats()
+const deferred: number = stats.byState.deferred
+const oldest: number | undefined = stats.oldestUnsentAge
+const retried: number = await outbox.retryAllDeferred()
+void [deferred, oldest, retried]
 const stop = new AbortController()
 const running: Promise<void> = outbox.run(mailer, { signal: stop.signal })
 stop.abort()
