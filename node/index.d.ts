@@ -14,7 +14,7 @@ export type AttachmentInput = string | Attachment
 /**
  * A ready RFC 5322 message for `mailer.sendMime`: its bytes, its text (sent as
  * UTF-8), or a `Readable` or other async iterable of chunks, read up to just
- * past `limits.maxMimeBytes`.
+ * past `limits.maxLargeMimeBytes`.
  */
 export type MimeInput = Uint8Array | string | AsyncIterable<Uint8Array | string>
 
@@ -86,8 +86,13 @@ export declare const limits: Readonly<{
   uploadSessionMinBytes: number
   /** The bytes sent per upload-session request. */
   uploadChunkBytes: number
-  /** The largest raw MIME message `sendMime` takes (3 MB: MIME has no upload session). */
+  /** The largest raw MIME message Graph's MIME form takes in one request (3 MB). */
   maxMimeBytes: number
+  /**
+   * The largest raw MIME message `sendMime` and `outbox.enqueueMime` take
+   * (210 MB): over `maxMimeBytes`, only a mailer with `largeMessages` sends it.
+   */
+  maxLargeMimeBytes: number
 }>
 
 /** Every `ErrorCode`, in the order of core's error-kind numbers (1 to 10). */
@@ -187,7 +192,9 @@ export declare class Mailer {
    * attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
    * `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
    * sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
-   * up to just past `limits.maxMimeBytes`. The mailbox to send as is
+   * up to just past `limits.maxLargeMimeBytes` (over `limits.maxMimeBytes`
+   * it goes through a draft and upload sessions, with `largeMessages`
+   * on). The mailbox to send as is
    * `options.sender`, else the message's From address; the recipients
    * are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
    * `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
@@ -196,7 +203,7 @@ export declare class Mailer {
   sendMime(message: MimeInput, options?: SendMimeOptions): Promise<SendReceipt>
   /**
    * Sends the RFC 5322 message in a file (an `.eml`), read off the
-   * JavaScript thread and only up to just past `limits.maxMimeBytes`, as
+   * JavaScript thread and only up to just past `limits.maxLargeMimeBytes`, as
    * `sendMime` does.
    */
   sendMimeFile(path: string, options?: SendMimeOptions): Promise<SendReceipt>
@@ -241,6 +248,12 @@ export declare class Mailer {
    * draft and upload sessions (`largeMessages`); refused when off.
    */
   get largeMessages(): boolean
+  /**
+   * The largest raw MIME message `sendMime` sends with this mailer:
+   * `limits.maxMimeBytes`, or `limits.maxLargeMimeBytes` with
+   * `largeMessages` on. A stream is read only one byte past it.
+   */
+  get maxMimeBytes(): number
   /** The mailbox the sendmail stand-in sends as when a message names none. */
   get defaultSender(): string | null
   /** How many token requests this mailer has made (sends share one token). */

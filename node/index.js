@@ -18,7 +18,7 @@ const sendMimeBytes = Mailer.prototype.sendMime
 Object.defineProperty(Mailer.prototype, 'sendMime', {
   ...Object.getOwnPropertyDescriptor(Mailer.prototype, 'sendMime'),
   value: async function sendMime(message, options) {
-    if (isStream(message)) message = await collect(message, limits.maxMimeBytes + 1, options?.signal)
+    if (isStream(message)) message = await collect(message, this.maxMimeBytes + 1, options?.signal)
     return sendMimeBytes.call(this, message, options)
   },
 })
@@ -28,7 +28,7 @@ const enqueueMimeBytes = Outbox.prototype.enqueueMime
 Object.defineProperty(Outbox.prototype, 'enqueueMime', {
   ...Object.getOwnPropertyDescriptor(Outbox.prototype, 'enqueueMime'),
   value: async function enqueueMime(message, options) {
-    if (isStream(message)) message = await collect(message, limits.maxMimeBytes + 1)
+    if (isStream(message)) message = await collect(message, (options?.mailer?.maxMimeBytes ?? limits.maxLargeMimeBytes) + 1)
     return enqueueMimeBytes.call(this, message, options)
   },
 })

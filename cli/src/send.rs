@@ -101,14 +101,14 @@ pub fn run(args: SendArgs) -> ExitCode {
 fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
     let config = args.config.load()?;
     if let Some(path) = &args.mime {
-        let message = if path.as_os_str() == "-" {
-            MimeMessage::from_reader(std::io::stdin().lock())?
-        } else {
-            MimeMessage::from_path(path)?
-        };
         let mailer = graphmailer::blocking::Mailer::new(config)?
             .as_async()
             .clone();
+        let message = if path.as_os_str() == "-" {
+            mailer.read_mime(std::io::stdin().lock())?
+        } else {
+            MimeMessage::from_path(path)?
+        };
         let sender = args.from;
         return wait(until_stopped(
             async move { mailer.send_mime(sender.as_deref(), &message).await },

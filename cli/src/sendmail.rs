@@ -11,7 +11,7 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use graphmailer::limits::{MAX_LARGE_MIME_BYTES, MAX_MIME_BYTES};
+use graphmailer::limits::MAX_LARGE_MIME_BYTES;
 use graphmailer::sendmail::{Envelope, exit_code, sysexits};
 use graphmailer::{Config, Error, Mailer, MimeMessage, Outbox, QueueId, until_stopped};
 
@@ -125,13 +125,8 @@ fn send(envelope: &Envelope, ignore_dots: bool, delivery: Delivery) -> Result<()
         failure.hint = failure.hint.or_else(|| Some(source.hint()));
         failure
     })?;
-    if input.len() > MAX_MIME_BYTES && !config.large_messages() {
-        // Core words the size refusal; this many bytes always gets it.
-        let error = MimeMessage::from_bytes(input)
-            .err()
-            .unwrap_or_else(|| Error::invalid("mime", "the message is too large"));
-        return Err(Failure::from_error(&error, None));
-    }
+    graphmailer::sendmail::check_size(input.len(), &config)
+        .map_err(|e| Failure::from_error(&e, None))?;
     let prepared = envelope
         .prepare(&input, config.default_sender())
         .map_err(|e| {

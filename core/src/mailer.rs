@@ -85,6 +85,27 @@ impl Mailer {
             .await
     }
 
+    /// The largest raw MIME message this mailer sends: what Graph's MIME form
+    /// takes in one request, or, with large messages on, what a draft and
+    /// upload sessions take.
+    pub fn max_mime_bytes(&self) -> usize {
+        if self.client.config.large_messages {
+            crate::limits::MAX_LARGE_MIME_BYTES
+        } else {
+            crate::limits::MAX_MIME_BYTES
+        }
+    }
+
+    /// Reads a message for [`Mailer::send_mime`] from a stream (a pipe, a
+    /// socket, a file object), stopping just past [`Mailer::max_mime_bytes`]:
+    /// a message this mailer would refuse is refused, with its reason, without
+    /// being read whole.
+    pub fn read_mime(&self, reader: impl std::io::Read) -> Result<MimeMessage> {
+        let bytes = crate::mime::read_up_to(reader, self.max_mime_bytes())?;
+        self.check_mime_size(bytes.len())?;
+        MimeMessage::from_bytes(bytes)
+    }
+
     /// Sends a ready RFC 5322 message through Graph's MIME form of
     /// `sendMail`. The mailbox to send as is `sender`, else the message's From
     /// address, else the configured default sender; the recipients are the
@@ -118,12 +139,7 @@ impl Mailer {
     /// Refuses, before any request, a MIME message this mailer could never
     /// send: over what one request takes, with large messages off.
     pub(crate) fn check_mime_size(&self, len: usize) -> Result<()> {
-        if !crate::mime::fits_one_request(len) && !self.client.config.large_messages {
-            return Err(
-                crate::mime::too_large_for_one_request().with_hint(wire::LARGE_MESSAGES_HINT)
-            );
-        }
-        Ok(())
+        crate::mime::check_sendable(len, self.client.config.large_messages)
     }
 
     /// A MIME message over what one request takes (see `mime_parts`): taken

@@ -27,19 +27,13 @@ pub struct MimeMessage {
 }
 
 impl MimeMessage {
-    /// Checks and keeps a message. Bare line feeds become CRLF, the line end
-    /// RFC 5322 requires, so messages written with `\n` (PHP, scripts) go out
-    /// intact.
+    /// Checks and keeps a message of up to [`MAX_LARGE_MIME_BYTES`]. Bare
+    /// line feeds become CRLF, the line end RFC 5322 requires, so messages
+    /// written with `\n` (PHP, scripts) go out intact. A message over what
+    /// Graph's MIME form takes ([`MAX_MIME_BYTES`]) is taken apart when sent
+    /// and goes through a draft and upload sessions if the mailer has large
+    /// messages on; a mailer with them off refuses it before any request.
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Result<MimeMessage> {
-        MimeMessage::checked(bytes.into(), MAX_MIME_BYTES)
-    }
-
-    /// Like [`MimeMessage::from_bytes`], for a message that may be larger
-    /// than Graph's MIME form takes (up to [`MAX_LARGE_MIME_BYTES`]): the
-    /// relay and the outbox, whose sends take such a message apart and send
-    /// it through a draft and upload sessions when large messages are on
-    /// (and refuse it when they are off).
-    pub fn from_large_bytes(bytes: impl Into<Bytes>) -> Result<MimeMessage> {
         MimeMessage::checked(bytes.into(), MAX_LARGE_MIME_BYTES)
     }
 
@@ -66,12 +60,7 @@ impl MimeMessage {
     /// Reads a message from a stream (stdin, a socket, a pipe), stopping
     /// just past the size limit rather than reading an endless stream.
     pub fn from_reader(reader: impl Read) -> Result<MimeMessage> {
-        let mut bytes = Vec::new();
-        reader
-            .take(MAX_MIME_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::invalid("mime", format!("cannot be read: {e}")))?;
-        MimeMessage::from_bytes(bytes)
+        MimeMessage::from_bytes(read_up_to(reader, MAX_LARGE_MIME_BYTES)?)
     }
 
     /// The message as it will be sent (with CRLF line ends).
@@ -181,7 +170,7 @@ fn check_size(len: usize, limit: usize) -> Result<()> {
             "is empty: give a whole message, headers first",
         ));
     }
-    if len > limit && limit > MAX_MIME_BYTES {
+    if len > limit {
         return Err(Error::invalid(
             "mime",
             format!(
@@ -191,10 +180,18 @@ fn check_size(len: usize, limit: usize) -> Result<()> {
         )
         .with_code("RequestEntityTooLarge"));
     }
-    if len > limit {
-        return Err(too_large_for_one_request());
-    }
     Ok(())
+}
+
+/// At most `limit` bytes and one more: enough for the size check to refuse
+/// an endless stream.
+pub(crate) fn read_up_to(reader: impl Read, limit: usize) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::invalid("mime", format!("cannot be read: {e}")))?;
+    Ok(bytes)
 }
 
 /// Whether a MIME message of `len` bytes goes in one `sendMail` request.
@@ -202,9 +199,13 @@ pub(crate) fn fits_one_request(len: usize) -> bool {
     len <= MAX_MIME_BYTES
 }
 
-/// The refusal of a MIME message over what one `sendMail` request takes.
-pub(crate) fn too_large_for_one_request() -> Error {
-    Error::invalid(
+/// Refuses a MIME message of `len` bytes that a mailer could never send:
+/// over what one `sendMail` request takes, with large messages off.
+pub(crate) fn check_sendable(len: usize, large_messages: bool) -> Result<()> {
+    if fits_one_request(len) || large_messages {
+        return Ok(());
+    }
+    Err(Error::invalid(
         "mime",
         format!(
             "the message is over {:.1} MB; Graph takes a MIME message in one request of at most 4 MB as base64, about 3 MB before encoding",
@@ -212,9 +213,7 @@ pub(crate) fn too_large_for_one_request() -> Error {
         ),
     )
     .with_code("RequestEntityTooLarge")
-    .with_hint(
-        "MIME has no upload session: send large files as attachments of a message built with graphmailer's message API, which goes through upload sessions when large messages are on",
-    )
+    .with_hint(crate::wire::LARGE_MESSAGES_HINT))
 }
 
 /// Turns every bare `\n` into `\r\n`.
@@ -276,15 +275,18 @@ mod tests {
         assert_eq!(field("To: a@example.com, root\n\nbody"), "mime.To[1]");
         let m = MimeMessage::from_bytes("To: a@example.com\n\nbody".to_owned()).unwrap();
         assert_eq!(m.sender(None).unwrap_err().field(), Some("sender"));
-        let big = format!("To: a@example.com\n\n{}", "x".repeat(MAX_MIME_BYTES));
-        let e = MimeMessage::from_bytes(big).unwrap_err();
-        assert_eq!(e.code(), Some("RequestEntityTooLarge"));
+        // Over what one request takes is kept, for a send through a draft.
+        let large = format!("To: a@example.com\n\n{}", "x".repeat(MAX_MIME_BYTES));
+        assert!(MimeMessage::from_bytes(large).unwrap().needs_large_path());
     }
 
     #[test]
-    fn a_reader_stops_past_the_limit() {
-        let endless = std::io::repeat(b'x');
-        let e = MimeMessage::from_reader(endless).unwrap_err();
+    fn a_reader_stops_past_the_limit_and_the_limit_is_refused() {
+        let read = read_up_to(std::io::repeat(b'x'), 10).unwrap();
+        assert_eq!(read.len(), 11);
+        let e = check_size(read.len(), 10).unwrap_err();
         assert_eq!(e.code(), Some("RequestEntityTooLarge"));
+        assert_eq!(e.field(), Some("mime"));
+        assert!(check_size(MAX_LARGE_MIME_BYTES, MAX_LARGE_MIME_BYTES).is_ok());
     }
 }

@@ -47,6 +47,13 @@ pub fn exit_code(error: &Error) -> u8 {
     }
 }
 
+/// Refuses, before anything else is read from it, a message of `len` bytes
+/// that a mailer built from `config` could never send: over what one request
+/// takes, with large messages off.
+pub fn check_size(len: usize, config: &crate::Config) -> Result<()> {
+    mime::check_sendable(len, config.large_messages())
+}
+
 /// What sendmail's command line says about a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Envelope {
@@ -90,7 +97,7 @@ impl Envelope {
         let out = crate::headers::join(&fields, body);
         Ok(Prepared {
             sender,
-            message: MimeMessage::from_large_bytes(out)?,
+            message: MimeMessage::from_bytes(out)?,
         })
     }
 

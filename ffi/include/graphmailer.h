@@ -23,7 +23,7 @@
  *   (GRAPHMAILER_ERR_INVALID_ARGUMENT), Graph's limit for one request, but
  *   attachment data (up to GRAPHMAILER_MAX_ATTACHMENT_BYTES, sent through
  *   upload sessions when large_messages is on) and raw MIME messages (see
- *   graphmailer_mailer_send_mime and GRAPHMAILER_MAX_MIME_BYTES).
+ *   graphmailer_mailer_send_mime and GRAPHMAILER_MAX_LARGE_MIME_BYTES).
  *
  * Ownership
  * ---------
@@ -100,13 +100,21 @@
 #define GRAPHMAILER_MAX_ATTACHMENT_BYTES ((150 * 1024) * 1024)
 
 /**
- * The largest raw MIME message the graphmailer_mailer_send_mime functions
- * send, in bytes (3 MiB, the core's `limits::MAX_MIME_BYTES`): Graph takes a MIME message
- * as base64 in one request of at most 4 MB, and has no upload session for
- * it. Send larger files as attachments of a graphmailer_message with
- * large_messages on.
+ * The largest raw MIME message Graph's MIME `sendMail` takes, in bytes (3
+ * MiB, the core's `limits::MAX_MIME_BYTES`: one request of at most 4 MB as
+ * base64). A larger message is taken apart and sent through a draft and
+ * upload sessions by a mailer with large_messages on, and refused before
+ * any request by one with them off.
  */
 #define GRAPHMAILER_MAX_MIME_BYTES ((3 * 1024) * 1024)
+
+/**
+ * The largest raw MIME message the graphmailer_mailer_send_mime functions
+ * and graphmailer_outbox_enqueue_mime take, in bytes (210 MiB, the core's
+ * `limits::MAX_LARGE_MIME_BYTES`): over GRAPHMAILER_MAX_MIME_BYTES only with
+ * large_messages on.
+ */
+#define GRAPHMAILER_MAX_LARGE_MIME_BYTES ((210 * 1024) * 1024)
 
 /**
  * The size of a buffer that holds any queue id and its NUL (64 characters
@@ -843,7 +851,8 @@ graphmailer_status graphmailer_mailer_send_with_progress(const struct graphmaile
  * message has no usable From. The recipients are the addresses in its To, Cc
  * and Bcc headers. The message is checked before any network call:
  * GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
- * block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
+ * block, or over GRAPHMAILER_MAX_LARGE_MIME_BYTES, or over
+ * GRAPHMAILER_MAX_MIME_BYTES with large_messages off, then with the code
  * RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
  * and the like (a malformed address) or "sender" (no sender, no From and no
  * default_sender).
@@ -851,7 +860,7 @@ graphmailer_status graphmailer_mailer_send_with_progress(const struct graphmaile
  * so do retries, errors and the receipt (`receipt_out` may be NULL).
  *
  * `len` may be anything: of a longer message only the first
- * GRAPHMAILER_MAX_MIME_BYTES + 1 bytes are read before it is refused.
+ * GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1 bytes are read before it is refused.
  *
  * # Safety
  * `sender` is NULL or a NUL-terminated string; `data` points to `len`
@@ -885,8 +894,9 @@ graphmailer_status graphmailer_mailer_send_mime_file(const struct graphmailer_ma
  * from another program, a socket, standard input, a file), as
  * graphmailer_mailer_send_mime does. It reads from the descriptor's current
  * position to end of file, blocking (give a descriptor in blocking mode),
- * and stops one byte past GRAPHMAILER_MAX_MIME_BYTES rather than read an
- * endless stream. The descriptor stays the caller's: it is never closed. A
+ * and stops one byte past what the mailer sends (GRAPHMAILER_MAX_MIME_BYTES,
+ * or GRAPHMAILER_MAX_LARGE_MIME_BYTES with large_messages on) rather than
+ * read an endless stream. The descriptor stays the caller's: it is never closed. A
  * descriptor that is not open returns GRAPHMAILER_ERR_INVALID_ARGUMENT
  * naming "fd"; a read error returns GRAPHMAILER_ERR_INVALID_MESSAGE with the
  * field "mime".

@@ -27,7 +27,7 @@ mod strings;
 use std::ffi::c_char;
 
 pub use args::{GRAPHMAILER_MAX_ATTACHMENT_BYTES, GRAPHMAILER_MAX_INPUT_BYTES};
-pub use mailer::GRAPHMAILER_MAX_MIME_BYTES;
+pub use mailer::{GRAPHMAILER_MAX_LARGE_MIME_BYTES, GRAPHMAILER_MAX_MIME_BYTES};
 pub use outbox::GRAPHMAILER_OUTBOX_ID_BYTES;
 
 /// The library's version, the workspace's (such as "0.2.0"), the same as

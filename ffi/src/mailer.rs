@@ -251,12 +251,18 @@ fn give_receipt(receipt_out: *mut *mut graphmailer_receipt, receipt: gm_core::Se
     }
 }
 
-/// The largest raw MIME message the graphmailer_mailer_send_mime functions
-/// send, in bytes (3 MiB, the core's `limits::MAX_MIME_BYTES`): Graph takes a MIME message
-/// as base64 in one request of at most 4 MB, and has no upload session for
-/// it. Send larger files as attachments of a graphmailer_message with
-/// large_messages on.
+/// The largest raw MIME message Graph's MIME `sendMail` takes, in bytes (3
+/// MiB, the core's `limits::MAX_MIME_BYTES`: one request of at most 4 MB as
+/// base64). A larger message is taken apart and sent through a draft and
+/// upload sessions by a mailer with large_messages on, and refused before
+/// any request by one with them off.
 pub const GRAPHMAILER_MAX_MIME_BYTES: usize = 3 * 1024 * 1024;
+
+/// The largest raw MIME message the graphmailer_mailer_send_mime functions
+/// and graphmailer_outbox_enqueue_mime take, in bytes (210 MiB, the core's
+/// `limits::MAX_LARGE_MIME_BYTES`): over GRAPHMAILER_MAX_MIME_BYTES only with
+/// large_messages on.
+pub const GRAPHMAILER_MAX_LARGE_MIME_BYTES: usize = 210 * 1024 * 1024;
 
 /// The common part of the three MIME sends, once the message is read.
 fn send_mime(
@@ -284,7 +290,8 @@ fn send_mime(
 /// message has no usable From. The recipients are the addresses in its To, Cc
 /// and Bcc headers. The message is checked before any network call:
 /// GRAPHMAILER_ERR_INVALID_MESSAGE with the field "mime" (empty, no header
-/// block, or over GRAPHMAILER_MAX_MIME_BYTES, then with the code
+/// block, or over GRAPHMAILER_MAX_LARGE_MIME_BYTES, or over
+/// GRAPHMAILER_MAX_MIME_BYTES with large_messages off, then with the code
 /// RequestEntityTooLarge and a hint), "mime.To" (no recipient), "mime.To[0]"
 /// and the like (a malformed address) or "sender" (no sender, no From and no
 /// default_sender).
@@ -292,7 +299,7 @@ fn send_mime(
 /// so do retries, errors and the receipt (`receipt_out` may be NULL).
 ///
 /// `len` may be anything: of a longer message only the first
-/// GRAPHMAILER_MAX_MIME_BYTES + 1 bytes are read before it is refused.
+/// GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1 bytes are read before it is refused.
 ///
 /// # Safety
 /// `sender` is NULL or a NUL-terminated string; `data` points to `len`
@@ -309,10 +316,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime(
     call("graphmailer_mailer_send_mime", || {
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let sender = unsafe { args::setting(sender, "sender") }?;
-        // One byte past the limit is enough for the core to refuse a longer
-        // message with its own error (field "mime", RequestEntityTooLarge).
-        let read = len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
-        let data = unsafe { args::bytes(data, read, "data") }?;
+        let data = unsafe { args::mime_bytes(data, len, "data") }?;
         let message = MimeMessage::from_bytes(data.to_vec())?;
         send_mime(&mailer, sender, &message, receipt_out)
     })
@@ -347,8 +351,9 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime_file(
 /// from another program, a socket, standard input, a file), as
 /// graphmailer_mailer_send_mime does. It reads from the descriptor's current
 /// position to end of file, blocking (give a descriptor in blocking mode),
-/// and stops one byte past GRAPHMAILER_MAX_MIME_BYTES rather than read an
-/// endless stream. The descriptor stays the caller's: it is never closed. A
+/// and stops one byte past what the mailer sends (GRAPHMAILER_MAX_MIME_BYTES,
+/// or GRAPHMAILER_MAX_LARGE_MIME_BYTES with large_messages on) rather than
+/// read an endless stream. The descriptor stays the caller's: it is never closed. A
 /// descriptor that is not open returns GRAPHMAILER_ERR_INVALID_ARGUMENT
 /// naming "fd"; a read error returns GRAPHMAILER_ERR_INVALID_MESSAGE with the
 /// field "mime".
@@ -368,7 +373,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime_fd(
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let sender = unsafe { args::setting(sender, "sender") }?;
         let file = borrow_fd(fd)?;
-        let message = MimeMessage::from_reader(&*file)?;
+        let message = mailer.as_async().read_mime(&*file)?;
         send_mime(&mailer, sender, &message, receipt_out)
     })
 }
@@ -562,8 +567,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mime_limit_is_the_cores() {
+    fn the_mime_limits_are_the_cores() {
         assert_eq!(GRAPHMAILER_MAX_MIME_BYTES, gm_core::limits::MAX_MIME_BYTES);
+        assert_eq!(
+            GRAPHMAILER_MAX_LARGE_MIME_BYTES,
+            gm_core::limits::MAX_LARGE_MIME_BYTES
+        );
     }
 
     #[cfg(unix)]

@@ -12,7 +12,7 @@ use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
 use crate::args;
 use crate::error::{Failure, call};
 use crate::handle;
-use crate::mailer::{GRAPHMAILER_MAX_MIME_BYTES, graphmailer_mailer, not_forked};
+use crate::mailer::{graphmailer_mailer, not_forked};
 use crate::message::{graphmailer_message, snapshot};
 use crate::status::graphmailer_status;
 use crate::stop::Flag;
@@ -345,10 +345,7 @@ unsafe fn enqueue_mime(
         let sender = unsafe { args::optional_string(mime.sender, "sender") }?
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        // One byte past the limit is enough for the core to refuse a longer
-        // message with its own error, as graphmailer_mailer_send_mime does.
-        let read = mime.len.min(GRAPHMAILER_MAX_MIME_BYTES + 1);
-        let data = unsafe { args::bytes(mime.data, read, "data") }?;
+        let data = unsafe { args::mime_bytes(mime.data, mime.len, "data") }?;
         let out = id_buffer(id_out, id_len)?;
         let message = MimeMessage::from_bytes(data.to_vec())?;
         not_forked()?;

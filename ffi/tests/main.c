@@ -58,6 +58,7 @@ static const gm_test TESTS[] = {
     T(test_large_upload_reports_progress),
     T(test_progress_callback_may_send),
     T(test_send_mime_buffer_with_pdf),
+    T(test_send_mime_over_one_request_through_upload_sessions),
     T(test_send_mime_file),
     T(test_send_mime_fd_from_pipe),
     T(test_send_mime_errors),

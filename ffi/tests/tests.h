@@ -65,6 +65,7 @@ void test_large_upload_survives_chunk_faults(void);
 void test_large_upload_reports_progress(void);
 void test_progress_callback_may_send(void);
 void test_send_mime_buffer_with_pdf(void);
+void test_send_mime_over_one_request_through_upload_sessions(void);
 void test_send_mime_file(void);
 void test_send_mime_fd_from_pipe(void);
 void test_send_mime_errors(void);

@@ -14,7 +14,7 @@ export type AttachmentInput = string | Attachment
 /**
  * A ready RFC 5322 message for `mailer.sendMime`: its bytes, its text (sent as
  * UTF-8), or a `Readable` or other async iterable of chunks, read up to just
- * past `limits.maxMimeBytes`.
+ * past `limits.maxLargeMimeBytes`.
  */
 export type MimeInput = Uint8Array | string | AsyncIterable<Uint8Array | string>
 
@@ -86,8 +86,13 @@ export declare const limits: Readonly<{
   uploadSessionMinBytes: number
   /** The bytes sent per upload-session request. */
   uploadChunkBytes: number
-  /** The largest raw MIME message `sendMime` takes (3 MB: MIME has no upload session). */
+  /** The largest raw MIME message Graph's MIME form takes in one request (3 MB). */
   maxMimeBytes: number
+  /**
+   * The largest raw MIME message `sendMime` and `outbox.enqueueMime` take
+   * (210 MB): over `maxMimeBytes`, only a mailer with `largeMessages` sends it.
+   */
+  maxLargeMimeBytes: number
 }>
 
 /** Every `ErrorCode`, in the order of core's error-kind numbers (1 to 10). */

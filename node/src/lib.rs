@@ -160,7 +160,9 @@ impl Mailer {
     /// attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
     /// `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
     /// sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
-    /// up to just past `limits.maxMimeBytes`. The mailbox to send as is
+    /// up to just past `limits.maxLargeMimeBytes` (over `limits.maxMimeBytes`
+    /// it goes through a draft and upload sessions, with `largeMessages`
+    /// on). The mailbox to send as is
     /// `options.sender`, else the message's From address; the recipients
     /// are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
     /// `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
@@ -191,7 +193,7 @@ impl Mailer {
     }
 
     /// Sends the RFC 5322 message in a file (an `.eml`), read off the
-    /// JavaScript thread and only up to just past `limits.maxMimeBytes`, as
+    /// JavaScript thread and only up to just past `limits.maxLargeMimeBytes`, as
     /// `sendMime` does.
     #[napi(
         catch_unwind,
@@ -351,6 +353,14 @@ impl Mailer {
     #[napi(catch_unwind, getter)]
     pub fn large_messages(&self) -> bool {
         self.inner.config().large_messages()
+    }
+
+    /// The largest raw MIME message `sendMime` sends with this mailer:
+    /// `limits.maxMimeBytes`, or `limits.maxLargeMimeBytes` with
+    /// `largeMessages` on. A stream is read only one byte past it.
+    #[napi(catch_unwind, getter)]
+    pub fn max_mime_bytes(&self) -> f64 {
+        self.inner.max_mime_bytes() as f64
     }
 
     /// The mailbox the sendmail stand-in sends as when a message names none.
@@ -554,6 +564,7 @@ pub fn init(mut exports: Object, env: Env) -> Result<()> {
         limits.set_named_property("uploadSessionMinBytes", UPLOAD_SESSION_MIN_BYTES as f64)?;
         limits.set_named_property("uploadChunkBytes", UPLOAD_CHUNK_BYTES as f64)?;
         limits.set_named_property("maxMimeBytes", MAX_MIME_BYTES as f64)?;
+        limits.set_named_property("maxLargeMimeBytes", MAX_LARGE_MIME_BYTES as f64)?;
     }
     limits.freeze()?;
     exports.set_named_property("limits", limits)?;

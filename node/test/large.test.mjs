@@ -13,7 +13,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { Mailer, isGraphMailerError, limits } from '../index.mjs'
+import { Mailer, Outbox, isGraphMailerError, limits } from '../index.mjs'
 import { Emulator, ALLOWED, SHARED, BILLING_CLIENT, BILLING_SECRET, SECRET } from './emulator.mjs'
 
 const MB = 1024 * 1024
@@ -78,6 +78,55 @@ test('a 20 MB file goes through a draft and upload sessions and arrives byte for
   assert.equal(counters.upload_chunks, Math.ceil((20 * MB) / limits.uploadChunkBytes))
   assert.equal(counters.upload_bytes, 20 * MB)
   assert.deepEqual(await emu.drafts(), [])
+})
+
+test('a MIME message over one request goes through a draft; with largeMessages off it is refused, a stream read only just past the limit', async () => {
+  const pdf = randomBytes(5 * MB)
+  const lines = pdf.toString('base64').match(/.{1,76}/g).join('\r\n')
+  const mime = Buffer.from(
+    `From: ${SHARED}\r\nTo: archive@example.com\r\nSubject: Scan\r\nMessage-ID: <scan.5mb@contoso.test>\r\n` +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/plain\r\n\r\n5 MB attached.\r\n' +
+      '--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="scan.pdf"\r\n' +
+      `Content-Transfer-Encoding: base64\r\n\r\n${lines}\r\n--b--\r\n`,
+  )
+  const mailer = billing({ largeMessages: true })
+  assert.equal(mailer.maxMimeBytes, limits.maxLargeMimeBytes)
+  const receipt = await mailer.sendMime(mime)
+  const [stored] = await emu.messages()
+  assert.deepEqual([stored.sent_via, stored.request_id], ['draft', receipt.requestId])
+  assert.equal(stored.message.internetMessageId, '<scan.5mb@contoso.test>')
+  assert.ok(attachmentBytes(stored, 'scan.pdf').equals(pdf), 'the PDF changed on the way')
+  const chunks = (from) =>
+    (async function* () {
+      for (let at = 0; at < mime.length; at += 64 * 1024) {
+        from.produced = at + 64 * 1024
+        yield mime.subarray(at, at + 64 * 1024)
+      }
+    })()
+  await mailer.sendMime(chunks({}))
+  // The outbox queues it, and its worker sends it the same way.
+  const outbox = await Outbox.open(`sqlite:${join(dir, 'large-mime.db')}`)
+  await outbox.enqueueMime(chunks({}), { mailer })
+  assert.equal((await outbox.runUntilEmpty(mailer)).sent, 1)
+  const sent = await emu.messages()
+  assert.deepEqual(sent.map((m) => m.sent_via), ['draft', 'draft', 'draft'])
+  assert.ok(sent.every((m) => attachmentBytes(m, 'scan.pdf').equals(pdf)))
+  assert.deepEqual(await emu.drafts(), [])
+
+  const off = billing()
+  assert.equal(off.maxMimeBytes, limits.maxMimeBytes)
+  const tooLarge = { code: 'ERR_INVALID_MESSAGE', field: 'mime', graphCode: 'RequestEntityTooLarge' }
+  await assert.rejects(off.sendMime(mime), tooLarge)
+  const read = {}
+  await assert.rejects(off.sendMime(chunks(read)), tooLarge)
+  // A chunk or two read ahead by the stream, no more.
+  assert.ok(read.produced <= limits.maxMimeBytes + 2 * 64 * 1024, `read ${read.produced} bytes`)
+  const refused = await outbox.enqueueMime(mime, { mailer: off }).catch((e) => e)
+  assert.equal(refused.graphCode, 'RequestEntityTooLarge')
+  assert.match(refused.hint, /largeMessages|large_messages|LARGE_MESSAGES/)
+  assert.equal(off.tokenRequests, 0)
+  assert.equal((await emu.messages()).length, 3)
 })
 
 test('onProgress rises chunk by chunk to the total, and a throwing callback does not stop the send', async () => {

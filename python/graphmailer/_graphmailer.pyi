@@ -546,8 +546,10 @@ class Mailer:
         """Sends a ready RFC 5322 message (bytes, an ``email.message.Message``
         or a binary file object; a ``str`` raises ``TypeError``) through
         Graph's MIME ``sendMail``, to its To, Cc and Bcc, as ``sender``, else
-        its From address, else ``default_sender``. At most about 3 MB
-        (``InvalidMessageError``, code ``RequestEntityTooLarge``); a malformed
+        its From address, else ``default_sender``. Over about 3 MB it goes
+        through a draft and upload sessions with ``large_messages`` on, and
+        raises ``InvalidMessageError`` (code ``RequestEntityTooLarge``) before
+        any request with them off; a malformed
         message raises ``InvalidMessageError`` naming the field (``mime``,
         ``mime.To``, ``sender``, ...)."""
     def send_mime_async(self, message: _MimeMessage, /, *, sender: Optional[str] = None) -> asyncio.Future[SendReceipt]:

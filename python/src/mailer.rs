@@ -281,9 +281,11 @@ impl PyMailer {
     ///
     /// The recipients are the message's To, Cc and Bcc. The mailbox to send as
     /// is ``sender``, else the From address, else the ``default_sender``
-    /// setting; the ``allowed_senders`` list applies. Graph takes a MIME
-    /// message in one request, so it can be about 3 MB at most (larger raises
-    /// ``InvalidMessageError`` with ``code`` ``"RequestEntityTooLarge"``). A
+    /// setting; the ``allowed_senders`` list applies. Graph's MIME form takes
+    /// about 3 MB in one request: a larger message goes through a draft and
+    /// upload sessions with ``large_messages`` on, and raises
+    /// ``InvalidMessageError`` with ``code`` ``"RequestEntityTooLarge"``
+    /// before any request with them off. A
     /// malformed message raises ``InvalidMessageError`` naming the field:
     /// ``mime`` (empty, no header block), ``mime.To`` (no recipients),
     /// ``mime.Cc[1]`` (a bad address), ``sender``. The GIL is released
@@ -296,9 +298,9 @@ impl PyMailer {
         sender: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySendReceipt> {
         let sender = convert::opt_string("sender", sender)?;
-        let message = mime::message(py, "message", message)?.or_raise(py)?;
-        logging::refresh(py);
         let mailer = self.inner.as_async().clone();
+        let message = mime::message(py, "message", message, Some(&mailer))?.or_raise(py)?;
+        logging::refresh(py);
         let outcome = wait_interruptibly(py, send_mime(mailer, sender, Ok(message)))?;
         outcome.map(PySendReceipt::from).or_raise(py)
     }
@@ -314,9 +316,9 @@ impl PyMailer {
         sender: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let sender = convert::opt_string("sender", sender)?;
-        let message = mime::message(py, "message", message)?;
-        logging::refresh(py);
         let mailer = self.inner.as_async().clone();
+        let message = mime::message(py, "message", message, Some(&mailer))?;
+        logging::refresh(py);
         awaitable(py, "send_mime_async", async move {
             send_mime(mailer, sender, message)
                 .await

@@ -1,7 +1,8 @@
-//! Ready RFC 5322 messages for `Mailer.send_mime`: bytes, an
-//! `email.message.Message` or a binary file object, handed to the core's
-//! `MimeMessage`, which checks the message and its size (and reads a file
-//! object only up to just past the limit).
+//! Ready RFC 5322 messages for `Mailer.send_mime` and `Outbox.enqueue_mime`:
+//! bytes, an `email.message.Message` or a binary file object, handed to the
+//! core's `MimeMessage`, which checks the message and its size. A file object
+//! is read only up to just past what the mailer that will send it takes (the
+//! core's `Mailer::read_mime`), or what any mailer takes when none is named.
 
 use std::io::Read;
 
@@ -9,7 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use graphmailer::MimeMessage;
+use graphmailer::{Mailer, MimeMessage};
 
 use crate::error::{type_name, wrong_type};
 
@@ -23,17 +24,22 @@ pub(crate) fn message(
     py: Python<'_>,
     arg: &str,
     value: &Bound<'_, PyAny>,
+    mailer: Option<&Mailer>,
 ) -> PyResult<graphmailer::Result<MimeMessage>> {
+    let read = |reader: &mut dyn Read| match mailer {
+        Some(mailer) => mailer.read_mime(reader),
+        None => MimeMessage::from_reader(reader),
+    };
     if let Ok(bytes) = value.cast::<PyBytes>() {
         // `bytes` cannot change, so the copy can run without the GIL.
-        let data = bytes.as_bytes();
-        return Ok(py.detach(|| MimeMessage::from_reader(data)));
+        let mut data = bytes.as_bytes();
+        return Ok(py.detach(|| read(&mut data)));
     }
     if let Ok(array) = value.cast::<PyByteArray>() {
         // SAFETY: the GIL is held and no Python code runs while the core
         // copies the buffer, so nothing can resize it meanwhile.
-        let data = unsafe { array.as_bytes() };
-        return Ok(MimeMessage::from_reader(data));
+        let mut data = unsafe { array.as_bytes() };
+        return Ok(read(&mut data));
     }
     if value.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
@@ -45,7 +51,7 @@ pub(crate) fn message(
     let builtins = py.import("builtins")?;
     if value.is_instance(&builtins.getattr("memoryview")?)? {
         let copied = builtins.getattr("bytes")?.call1((value,))?;
-        return message(py, arg, &copied);
+        return message(py, arg, &copied, mailer);
     }
     if is_email_message(py, value)? {
         let bytes = value.call_method0("as_bytes")?;
@@ -55,7 +61,7 @@ pub(crate) fn message(
                 type_name(&bytes)
             ))
         })?;
-        return message(py, arg, bytes.as_any());
+        return message(py, arg, bytes.as_any(), mailer);
     }
     if value.hasattr("read")? {
         let mut reader = FileReader {
@@ -63,7 +69,7 @@ pub(crate) fn message(
             file: value,
             error: None,
         };
-        let parsed = MimeMessage::from_reader(&mut reader);
+        let parsed = read(&mut reader);
         return match reader.error {
             Some(e) => Err(e),
             None => Ok(parsed),

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,52 @@ def test_a_20_mb_attachment_goes_through_an_upload_session(
     assert counters["upload_chunks"] >= 6, counters  # chunks under 4 MB each
     assert counters["upload_bytes"] == 20 * MiB, counters
     assert emu.drafts() == []
+
+
+def test_a_mime_message_over_one_request_goes_through_a_draft(
+    emu: Emulator, billing: graphmailer.Mailer, tmp_path: Path
+) -> None:
+    pdf = os.urandom(5 * MiB)
+    message = EmailMessage()
+    message["From"] = ALLOWED
+    message["To"] = "archive@example.com"
+    message["Subject"] = "Scan"
+    message["Message-ID"] = "<scan.5mb@contoso.test>"
+    message.set_content("5 MB attached.")
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="scan.pdf")
+    receipt = billing.send_mime(message)
+    [stored] = emu.messages()
+    assert (stored["sent_via"], stored["request_id"]) == ("draft", receipt.request_id)
+    assert stored["message"]["internetMessageId"] == "<scan.5mb@contoso.test>"
+    assert stored_files(stored) == {"scan.pdf": pdf}
+    assert emu.drafts() == []
+    # From a binary file object and from a path.
+    path = tmp_path / "scan.eml"
+    path.write_bytes(message.as_bytes())
+    with path.open("rb") as file:
+        billing.send_mime(file)
+    billing.send_mime_file(path)
+    # The outbox queues it, and its worker sends it the same way.
+    outbox = graphmailer.Outbox(f"sqlite:{tmp_path / 'outbox.db'}")
+    outbox.enqueue_mime(message, mailer=billing)
+    assert outbox.run_until_empty(billing).sent == 1
+    sent = emu.messages()
+    assert [m["sent_via"] for m in sent] == ["draft"] * 4
+    assert all(stored_files(m) == {"scan.pdf": pdf} for m in sent)
+
+    # With large messages off it is refused before any request, and a stream
+    # is read only just past what that mailer could send.
+    off = emu.mailer(client_id=BILLING_CLIENT, client_secret=BILLING_SECRET)
+    with path.open("rb") as file:
+        with pytest.raises(graphmailer.InvalidMessageError) as caught:
+            off.send_mime(file)
+        assert file.tell() < 3 * MiB + 64 * 1024, file.tell()
+    assert (caught.value.code, caught.value.field) == ("RequestEntityTooLarge", "mime")
+    assert caught.value.hint is not None and "large_messages" in caught.value.hint
+    with pytest.raises(graphmailer.InvalidMessageError):
+        outbox.enqueue_mime(message, mailer=off)
+    assert off.token_requests == 0
+    assert len(emu.messages()) == 4
 
 
 def test_without_large_messages_it_is_refused_before_any_network_call(emu: Emulator, twenty_mb: Path) -> None:

@@ -83,6 +83,65 @@ fn send_mime_sends_a_file_or_stdin_as_is() {
 }
 
 #[test]
+fn a_mime_message_over_one_request_is_sent_with_large_messages_on() {
+    let emu = Emulator::start();
+    // About 4.6 MB once in base64: over what Graph's MIME form takes.
+    let data: Vec<u8> = (0..3_400_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let lines: Vec<String> = base64(&data)
+        .as_bytes()
+        .chunks(76)
+        .map(|l| String::from_utf8(l.to_vec()).unwrap())
+        .collect();
+    let mime = format!(
+        "From: billing@contoso.test\r\nTo: a@example.com\r\nSubject: Scan\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         The scan.\r\n--b\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    );
+    let billing = [
+        ("AZURE_CLIENT_ID", BILLING_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", BILLING_SECRET),
+    ];
+    // Off by default: refused before anything is sent, with a hint.
+    let (r, out) = send(&emu, &["--mime", "-"], mime.as_bytes(), &billing);
+    assert_eq!(r.code, 12, "{}", r.stdout);
+    assert_eq!(out["code"], "RequestEntityTooLarge");
+    assert!(
+        out["hint"]
+            .as_str()
+            .unwrap()
+            .contains("GRAPHMAILER_LARGE_MESSAGES"),
+        "{out}"
+    );
+    assert!(emu.messages().is_empty());
+
+    let large = [&billing[..], &[("GRAPHMAILER_LARGE_MESSAGES", "true")]].concat();
+    let (r, out) = send(&emu, &["--mime", "-"], mime.as_bytes(), &large);
+    assert_eq!(
+        (r.code, &out["ok"]),
+        (0, &Value::Bool(true)),
+        "{}",
+        r.stderr
+    );
+    let file = emu.dir.join("scan.eml");
+    std::fs::write(&file, &mime).unwrap();
+    let (r, _) = send(&emu, &["--mime", file.to_str().unwrap()], b"", &large);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stored = emu.messages();
+    assert_eq!(stored.len(), 2);
+    for sent in &stored {
+        assert_eq!(sent["sent_via"], "draft");
+        let attachment = &sent["message"]["attachments"][0];
+        assert_eq!(attachment["name"], "scan.pdf");
+        assert!(attachment["contentBytes"].as_str().unwrap() == base64(&data));
+    }
+}
+
+#[test]
 fn a_large_attachment_goes_through_an_upload_session_when_large_messages_are_on() {
     let emu = Emulator::start();
     // 6 MB: over Graph's 4 MB request, so two upload chunks.

@@ -41,7 +41,7 @@ pub(crate) async fn from_message(message: &Message) -> Result<Composed> {
                 format!("composing the message stopped: {e}"),
             )
         })??;
-    let mime = MimeMessage::from_large_bytes(bytes)?;
+    let mime = MimeMessage::from_bytes(bytes)?;
     finish(mime.sender(None)?, &mime, false)
 }
 
@@ -73,7 +73,7 @@ fn renamed(sender: String, bytes: &[u8]) -> Result<Composed> {
     let id = new_message_id(&sender);
     fields.insert(0, crate::headers::field("Message-ID", &id));
     let bytes = crate::headers::join(&fields, body);
-    finish(sender, &MimeMessage::from_large_bytes(bytes)?, false)
+    finish(sender, &MimeMessage::from_bytes(bytes)?, false)
 }
 
 fn finish(sender: String, mime: &MimeMessage, callers_message_id: bool) -> Result<Composed> {

@@ -366,7 +366,7 @@ async fn decide(
                 }
             }
         }
-        let mime = match MimeMessage::from_large_bytes(leased.payload.clone()) {
+        let mime = match MimeMessage::from_bytes(leased.payload.clone()) {
             Ok(m) => m,
             Err(e) => {
                 return Outcome::Failed {

@@ -420,11 +420,7 @@ async fn a_mime_message_over_the_mime_limit_goes_through_a_draft_keeping_its_mes
         "Message-ID: <scan.5mb@contoso.test>\nX-Scanner: floor-2\nSubject:",
         1,
     );
-    // The public constructor keeps MIME sendMail's limit; the relay's and
-    // the outbox's takes more.
-    let refused = MimeMessage::from_bytes(text.clone()).unwrap_err();
-    assert_eq!(refused.code(), Some("RequestEntityTooLarge"));
-    let message = MimeMessage::from_large_bytes(text).unwrap();
+    let message = MimeMessage::from_bytes(text.clone()).unwrap();
 
     let off = billing(&emu, false);
     let e = off.send_mime(None, &message).await.unwrap_err();
@@ -434,6 +430,18 @@ async fn a_mime_message_over_the_mime_limit_goes_through_a_draft_keeping_its_mes
         "{e}"
     );
     assert_eq!(off.token_requests(), 0);
+    // Read from a stream, the message is refused the same way by a mailer
+    // with large messages off, which reads no more than one byte past what
+    // it could send; one with them on reads it whole.
+    let mut stream = std::io::Cursor::new(text.as_bytes());
+    let e = off.read_mime(&mut stream).unwrap_err();
+    assert_eq!(e.code(), Some("RequestEntityTooLarge"));
+    assert!(e.hint().unwrap().contains("GRAPHMAILER_LARGE_MESSAGES"));
+    assert_eq!(stream.position(), off.max_mime_bytes() as u64 + 1);
+    let on = billing(&emu, true);
+    assert!(on.max_mime_bytes() > text.len());
+    let read = on.read_mime(text.as_bytes()).unwrap();
+    assert_eq!(read.as_bytes(), message.as_bytes());
 
     let receipt = billing(&emu, true).send_mime(None, &message).await.unwrap();
     assert!(receipt.request_id.is_some());
