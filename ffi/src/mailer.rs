@@ -317,7 +317,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime(
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let sender = unsafe { args::setting(sender, "sender") }?;
         let data = unsafe { args::mime_bytes(data, len, "data") }?;
-        let message = MimeMessage::from_bytes(data.to_vec())?;
+        let message = mailer.as_async().read_mime(data)?;
         send_mime(&mailer, sender, &message, receipt_out)
     })
 }

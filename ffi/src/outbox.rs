@@ -347,7 +347,11 @@ unsafe fn enqueue_mime(
             .map(str::to_owned);
         let data = unsafe { args::mime_bytes(mime.data, mime.len, "data") }?;
         let out = id_buffer(id_out, id_len)?;
-        let message = MimeMessage::from_bytes(data.to_vec())?;
+        // Only as much as the mailer that will send it takes, when one is named.
+        let message = match &mailer {
+            Some(mailer) => mailer.as_async().read_mime(data)?,
+            None => MimeMessage::from_bytes(data.to_vec())?,
+        };
         not_forked()?;
         let mailer = mailer.map(|m| m.as_async().clone());
         let id = wait(async move {
