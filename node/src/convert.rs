@@ -478,12 +478,13 @@ impl<'e> FromJs<'e> for Pending {
 /// collected by the package's JavaScript into a `Buffer`, up to the limit
 /// and one byte more.
 ///
-/// At most `MAX_LARGE_MIME_BYTES` and one byte are copied, as core's
-/// `MimeMessage::from_reader` reads, so an oversized message costs no more
-/// than that and is still refused by core with its own error.
-pub fn mime_bytes(v: Unknown<'_>, name: &str) -> Converted<Vec<u8>> {
+/// At most `limit` bytes and one more are copied (what the mailer that will
+/// send it takes, as core's `Mailer::read_mime` reads), so an oversized
+/// message costs no more than that and is still refused by core with its
+/// own error.
+pub fn mime_bytes(v: Unknown<'_>, name: &str, limit: usize) -> Converted<Vec<u8>> {
     const EXPECTED: &str = "of type string or an instance of Buffer, Uint8Array or Readable (or an async iterable of Buffers)";
-    let keep = |b: &[u8]| b[..b.len().min(graphmailer::limits::MAX_LARGE_MIME_BYTES + 1)].to_vec();
+    let keep = |b: &[u8]| b[..b.len().min(limit.saturating_add(1))].to_vec();
     match v.get_type()? {
         ValueType::String => Ok(unsafe { v.cast::<String>()? }.into_bytes()),
         ValueType::Object if v.is_typedarray()? => match unsafe { v.cast::<Uint8ArraySlice>() } {

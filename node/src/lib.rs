@@ -178,7 +178,7 @@ impl Mailer {
         message: Unknown,
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, SendReceipt>> {
-        let converted = convert::mime_bytes(message, "message")
+        let converted = convert::mime_bytes(message, "message", self.inner.max_mime_bytes())
             .and_then(|bytes| Ok((bytes, convert::mime_options(options)?)));
         let (bytes, sender, signal) = match converted {
             Err(Failure::Js(e)) => return Err(e),
@@ -187,7 +187,7 @@ impl Mailer {
         };
         let mailer = self.inner.clone();
         settle(env, signal, async move {
-            let mime = graphmailer::MimeMessage::from_bytes(bytes?)?;
+            let mime = mailer.read_mime(&bytes?[..])?;
             Ok(mailer.send_mime(sender.as_deref(), &mime).await?)
         })
     }

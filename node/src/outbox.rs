@@ -214,15 +214,22 @@ impl Outbox {
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, String>> {
         let converted = thrown_now(
-            convert::mime_bytes(message, "message")
-                .and_then(|bytes| Ok((bytes, convert::enqueue_mime_options(options)?))),
+            convert::mime_bytes(
+                message,
+                "message",
+                graphmailer::limits::MAX_LARGE_MIME_BYTES,
+            )
+            .and_then(|bytes| Ok((bytes, convert::enqueue_mime_options(options)?))),
         )?;
         let outbox = self.inner.clone();
         settle(
             env,
             async move {
                 let (bytes, (sender, mailer)) = converted?;
-                let mime = graphmailer::MimeMessage::from_bytes(bytes)?;
+                let mime = match &mailer {
+                    Some(mailer) => mailer.read_mime(&bytes[..])?,
+                    None => graphmailer::MimeMessage::from_bytes(bytes)?,
+                };
                 let sender = sender.as_deref();
                 Ok(match &mailer {
                     Some(mailer) => outbox.enqueue_mime_for(mailer, sender, &mime).await?,
