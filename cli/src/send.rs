@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use graphmailer::blocking::wait;
-use graphmailer::{Address, Attachment, Error, Importance, Message, MimeMessage, until_stopped};
+use graphmailer::{Address, Attachment, Error, Importance, Message, until_stopped};
 
 use crate::config_arg::ConfigArg;
 use crate::output;
@@ -107,7 +107,7 @@ fn send(args: SendArgs) -> Result<graphmailer::SendReceipt, Error> {
         let message = if path.as_os_str() == "-" {
             mailer.read_mime(std::io::stdin().lock())?
         } else {
-            MimeMessage::from_path(path)?
+            mailer.read_mime_file(path)?
         };
         let sender = args.from;
         return wait(until_stopped(

@@ -106,6 +106,12 @@ impl Mailer {
         MimeMessage::from_bytes(bytes)
     }
 
+    /// Reads the message in a file for [`Mailer::send_mime`], as
+    /// [`Mailer::read_mime`] reads a stream.
+    pub fn read_mime_file(&self, path: impl AsRef<std::path::Path>) -> Result<MimeMessage> {
+        self.read_mime(crate::mime::open(path.as_ref())?)
+    }
+
     /// Sends a ready RFC 5322 message through Graph's MIME form of
     /// `sendMail`. The mailbox to send as is `sender`, else the message's From
     /// address, else the configured default sender; the recipients are the

@@ -50,11 +50,7 @@ impl MimeMessage {
 
     /// Reads a message from a file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<MimeMessage> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::invalid("mime", format!("cannot read '{}': {e}", path.display()))
-        })?;
-        MimeMessage::from_reader(file)
+        MimeMessage::from_reader(open(path.as_ref())?)
     }
 
     /// Reads a message from a stream (stdin, a socket, a pipe), stopping
@@ -181,6 +177,12 @@ fn check_size(len: usize, limit: usize) -> Result<()> {
         .with_code("RequestEntityTooLarge"));
     }
     Ok(())
+}
+
+/// A message's file, or the error that names it.
+pub(crate) fn open(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path)
+        .map_err(|e| Error::invalid("mime", format!("cannot read '{}': {e}", path.display())))
 }
 
 /// At most `limit` bytes and one more: enough for the size check to refuse

@@ -342,7 +342,7 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime_file(
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let sender = unsafe { args::setting(sender, "sender") }?;
         let path = unsafe { args::path(path, "path") }?;
-        let message = MimeMessage::from_path(path)?;
+        let message = mailer.as_async().read_mime_file(path)?;
         send_mime(&mailer, sender, &message, receipt_out)
     })
 }

@@ -216,9 +216,8 @@ impl Mailer {
         let mailer = self.inner.clone();
         settle(env, signal, async move {
             let path = path?;
-            let mime =
-                graphmailer::offload::read(move || graphmailer::MimeMessage::from_path(path))
-                    .await?;
+            let reader = mailer.clone();
+            let mime = graphmailer::offload::read(move || reader.read_mime_file(path)).await?;
             Ok(mailer.send_mime(sender.as_deref(), &mime).await?)
         })
     }

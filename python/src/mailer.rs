@@ -338,9 +338,9 @@ impl PyMailer {
     ) -> PyResult<PySendReceipt> {
         let path = convert::path("path", path)?;
         let sender = convert::opt_string("sender", sender)?;
-        let message = py.detach(|| MimeMessage::from_path(path)).or_raise(py)?;
-        logging::refresh(py);
         let mailer = self.inner.as_async().clone();
+        let message = py.detach(|| mailer.read_mime_file(path)).or_raise(py)?;
+        logging::refresh(py);
         let outcome = wait_interruptibly(py, send_mime(mailer, sender, Ok(message)))?;
         outcome.map(PySendReceipt::from).or_raise(py)
     }
@@ -359,7 +359,8 @@ impl PyMailer {
         logging::refresh(py);
         let mailer = self.inner.as_async().clone();
         awaitable(py, "send_mime_file_async", async move {
-            let message = graphmailer::offload::read(move || MimeMessage::from_path(path)).await;
+            let reader = mailer.clone();
+            let message = graphmailer::offload::read(move || reader.read_mime_file(path)).await;
             send_mime(mailer, sender, message)
                 .await
                 .map(PySendReceipt::from)

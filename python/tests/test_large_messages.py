@@ -125,6 +125,9 @@ def test_a_mime_message_over_one_request_goes_through_a_draft(
     assert caught.value.hint is not None and "large_messages" in caught.value.hint
     with pytest.raises(graphmailer.InvalidMessageError):
         outbox.enqueue_mime(message, mailer=off)
+    with pytest.raises(graphmailer.InvalidMessageError) as caught:
+        off.send_mime_file(path)
+    assert caught.value.code == "RequestEntityTooLarge"
     assert off.token_requests == 0
     assert len(emu.messages()) == 4
 
