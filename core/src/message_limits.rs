@@ -27,8 +27,9 @@ pub const UPLOAD_SESSION_MIN_BYTES: u64 = 3 * 1024 * 1024;
 /// Outlook's ever does too.
 pub const UPLOAD_CHUNK_BYTES: usize = 12 * 320 * 1024;
 
-/// The largest raw MIME message: the request carries it as base64, which must
-/// stay within the 4 MB request limit, and MIME has no upload session.
+/// The largest raw MIME message Graph's MIME form of `sendMail` takes: the
+/// request carries it as base64, which must stay within the 4 MB request
+/// limit. A larger one is taken apart (up to [`MAX_LARGE_MIME_BYTES`]).
 pub const MAX_MIME_BYTES: usize = MAX_REQUEST_BYTES / 4 * 3;
 
 /// The largest MIME message taken apart and sent through a draft and upload
