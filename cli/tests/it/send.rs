@@ -23,6 +23,20 @@ fn send(emu: &Emulator, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> (R
     (r, json)
 }
 
+/// A message over one request, refused with large messages off: exit 12,
+/// Graph's code, and a hint naming the setting.
+fn refused_as_too_large((r, out): (Run, Value)) {
+    assert_eq!(r.code, 12, "{}", r.stdout);
+    assert_eq!(out["code"], "RequestEntityTooLarge");
+    assert!(
+        out["hint"]
+            .as_str()
+            .unwrap()
+            .contains("GRAPHMAILER_LARGE_MESSAGES"),
+        "{out}"
+    );
+}
+
 #[test]
 fn send_mime_sends_a_file_or_stdin_as_is() {
     let emu = Emulator::start();
@@ -107,16 +121,7 @@ fn a_mime_message_over_one_request_is_sent_with_large_messages_on() {
         ("AZURE_CLIENT_SECRET", BILLING_SECRET),
     ];
     // Off by default: refused before anything is sent, with a hint.
-    let (r, out) = send(&emu, &["--mime", "-"], mime.as_bytes(), &billing);
-    assert_eq!(r.code, 12, "{}", r.stdout);
-    assert_eq!(out["code"], "RequestEntityTooLarge");
-    assert!(
-        out["hint"]
-            .as_str()
-            .unwrap()
-            .contains("GRAPHMAILER_LARGE_MESSAGES"),
-        "{out}"
-    );
+    refused_as_too_large(send(&emu, &["--mime", "-"], mime.as_bytes(), &billing));
     assert!(emu.messages().is_empty());
 
     let large = [&billing[..], &[("GRAPHMAILER_LARGE_MESSAGES", "true")]].concat();
@@ -168,16 +173,7 @@ fn a_large_attachment_goes_through_an_upload_session_when_large_messages_are_on(
     ];
 
     // Off by default: refused before anything is sent, with a hint.
-    let (r, out) = send(&emu, &args, b"", &billing);
-    assert_eq!(r.code, 12, "{}", r.stdout);
-    assert_eq!(out["code"], "RequestEntityTooLarge");
-    assert!(
-        out["hint"]
-            .as_str()
-            .unwrap()
-            .contains("GRAPHMAILER_LARGE_MESSAGES"),
-        "{out}"
-    );
+    refused_as_too_large(send(&emu, &args, b"", &billing));
 
     // An app without Mail.ReadWrite (the ERP app) cannot make the draft.
     let (r, out) = send(&emu, &args, b"", &[("GRAPHMAILER_LARGE_MESSAGES", "true")]);
