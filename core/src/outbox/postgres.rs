@@ -627,11 +627,12 @@ mod tests {
         .await
         .unwrap();
         c.batch_execute(SCHEMA).await.unwrap();
-        // Two senders' mails, due one millisecond apart, the earliest busy's.
+        // Two senders' mails, due one millisecond apart: the first 1,500 are
+        // busy@'s, the rest idle@'s.
         c.batch_execute(
             "INSERT INTO graphmailer_outbox (id, state, sender, recipients, internet_message_id, \
              payload, created_ms, next_attempt_ms) \
-             SELECT 'm' || n, 'queued', CASE WHEN n % 2 = 0 THEN 'busy@contoso.test' \
+             SELECT 'm' || n, 'queued', CASE WHEN n <= 1500 THEN 'busy@contoso.test' \
                     ELSE 'idle@contoso.test' END, 1, '<' || n || '@contoso.test>', \
                     '\\x00'::BYTEA, n, n \
                FROM generate_series(1, 3000) AS n; \
@@ -673,7 +674,8 @@ mod tests {
         assert!(read <= 12, "{read} rows read:\n{}", plan.join("\n"));
 
         // The same query, run: the earliest mail goes first; once its sender
-        // has 4 on the wire, the other sender's earliest.
+        // has 4 on the wire, its next mail (m5) waits and the other sender's
+        // earliest (m1501) goes.
         let leased = async || {
             let row = c.query_opt(LEASE_QUERY, &params).await.unwrap().unwrap();
             row.get::<_, String>(0)
@@ -681,14 +683,16 @@ mod tests {
         assert_eq!(leased().await, "m1");
         c.batch_execute(
             "UPDATE graphmailer_outbox SET state = 'sending', lease_until_ms = 2000000 \
-             WHERE id IN ('m2', 'm4', 'm6', 'm8')",
+             WHERE id IN ('m1', 'm2', 'm3', 'm4')",
         )
         .await
         .unwrap();
+        assert_eq!(leased().await, "m1501");
+        // With one of them recorded as sent, busy@ may send again.
         c.batch_execute("UPDATE graphmailer_outbox SET state = 'sent' WHERE id = 'm1'")
             .await
             .unwrap();
-        assert_eq!(leased().await, "m3");
+        assert_eq!(leased().await, "m5");
         c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await
             .unwrap();
