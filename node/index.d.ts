@@ -14,7 +14,8 @@ export type AttachmentInput = string | Attachment
 /**
  * A ready RFC 5322 message for `mailer.sendMime`: its bytes, its text (sent as
  * UTF-8), or a `Readable` or other async iterable of chunks, read up to just
- * past `limits.maxLargeMimeBytes`.
+ * past what the mailer sends (`mailer.maxMimeBytes`; for `outbox.enqueueMime`,
+ * `limits.maxLargeMimeBytes`).
  */
 export type MimeInput = Uint8Array | string | AsyncIterable<Uint8Array | string>
 
@@ -192,9 +193,9 @@ export declare class Mailer {
    * attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
    * `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
    * sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
-   * up to just past `limits.maxLargeMimeBytes` (over `limits.maxMimeBytes`
-   * it goes through a draft and upload sessions, with `largeMessages`
-   * on). The mailbox to send as is
+   * up to just past `mailer.maxMimeBytes` (over `limits.maxMimeBytes` it
+   * goes through a draft and upload sessions, with `largeMessages` on).
+   * The mailbox to send as is
    * `options.sender`, else the message's From address; the recipients
    * are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
    * `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
@@ -203,7 +204,7 @@ export declare class Mailer {
   sendMime(message: MimeInput, options?: SendMimeOptions): Promise<SendReceipt>
   /**
    * Sends the RFC 5322 message in a file (an `.eml`), read off the
-   * JavaScript thread and only up to just past `limits.maxLargeMimeBytes`, as
+   * JavaScript thread and only up to just past `mailer.maxMimeBytes`, as
    * `sendMime` does.
    */
   sendMimeFile(path: string, options?: SendMimeOptions): Promise<SendReceipt>

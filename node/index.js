@@ -28,7 +28,7 @@ const enqueueMimeBytes = Outbox.prototype.enqueueMime
 Object.defineProperty(Outbox.prototype, 'enqueueMime', {
   ...Object.getOwnPropertyDescriptor(Outbox.prototype, 'enqueueMime'),
   value: async function enqueueMime(message, options) {
-    if (isStream(message)) message = await collect(message, (options?.mailer?.maxMimeBytes ?? limits.maxLargeMimeBytes) + 1)
+    if (isStream(message)) message = await collect(message, limits.maxLargeMimeBytes + 1)
     return enqueueMimeBytes.call(this, message, options)
   },
 })

@@ -859,8 +859,10 @@ graphmailer_status graphmailer_mailer_send_with_progress(const struct graphmaile
  * The mailer's allowed_senders applies as for graphmailer_mailer_send, and
  * so do retries, errors and the receipt (`receipt_out` may be NULL).
  *
- * `len` may be anything: of a longer message only the first
- * GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1 bytes are read before it is refused.
+ * `len` may be anything: of a longer message only one byte past what the
+ * mailer sends (GRAPHMAILER_MAX_MIME_BYTES, or
+ * GRAPHMAILER_MAX_LARGE_MIME_BYTES with large_messages on) is read before it
+ * is refused.
  *
  * # Safety
  * `sender` is NULL or a NUL-terminated string; `data` points to `len`

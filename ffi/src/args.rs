@@ -192,20 +192,22 @@ pub(crate) unsafe fn attachment_bytes<'a>(
     }
 }
 
-/// A raw MIME message: of a longer buffer only the first
-/// GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1 bytes, enough for core to refuse it
-/// with its own error (field "mime", RequestEntityTooLarge) without reading
-/// the rest.
+/// A raw MIME message of at most `limit` bytes: of a longer buffer only the
+/// first `limit` + 1 bytes are taken, enough for core to refuse it with its
+/// own error (field "mime", RequestEntityTooLarge) without reading the rest.
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` readable bytes.
 pub(crate) unsafe fn mime_bytes<'a>(
     ptr: *const u8,
     len: usize,
+    limit: usize,
     arg: &str,
 ) -> Result<&'a [u8], Failure> {
-    let limit = crate::mailer::GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1;
-    unsafe { bytes_up_to(ptr, len.min(limit), arg, limit, "") }
+    let taken = len.min(limit.saturating_add(1));
+    // SAFETY: `taken` is at most `len`, which the caller promised readable;
+    // with `taken` as the limit the length check cannot fail.
+    unsafe { bytes_up_to(ptr, taken, arg, taken, "") }
 }
 
 /// A buffer of at most `limit` bytes (`why` ends the message of a longer one).

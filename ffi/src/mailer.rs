@@ -298,8 +298,10 @@ fn send_mime(
 /// The mailer's allowed_senders applies as for graphmailer_mailer_send, and
 /// so do retries, errors and the receipt (`receipt_out` may be NULL).
 ///
-/// `len` may be anything: of a longer message only the first
-/// GRAPHMAILER_MAX_LARGE_MIME_BYTES + 1 bytes are read before it is refused.
+/// `len` may be anything: of a longer message only one byte past what the
+/// mailer sends (GRAPHMAILER_MAX_MIME_BYTES, or
+/// GRAPHMAILER_MAX_LARGE_MIME_BYTES with large_messages on) is read before it
+/// is refused.
 ///
 /// # Safety
 /// `sender` is NULL or a NUL-terminated string; `data` points to `len`
@@ -316,7 +318,8 @@ pub unsafe extern "C" fn graphmailer_mailer_send_mime(
     call("graphmailer_mailer_send_mime", || {
         let mailer = handle::get::<Mailer, _>(mailer, "mailer")?;
         let sender = unsafe { args::setting(sender, "sender") }?;
-        let data = unsafe { args::mime_bytes(data, len, "data") }?;
+        let mailer_limit = mailer.as_async().max_mime_bytes();
+        let data = unsafe { args::mime_bytes(data, len, mailer_limit, "data") }?;
         let message = mailer.as_async().read_mime(data)?;
         send_mime(&mailer, sender, &message, receipt_out)
     })

@@ -12,7 +12,7 @@ use gm_core::{MimeMessage, Outbox, QueueId, QueueState};
 use crate::args;
 use crate::error::{Failure, call};
 use crate::handle;
-use crate::mailer::{graphmailer_mailer, not_forked};
+use crate::mailer::{GRAPHMAILER_MAX_LARGE_MIME_BYTES, graphmailer_mailer, not_forked};
 use crate::message::{graphmailer_message, snapshot};
 use crate::status::graphmailer_status;
 use crate::stop::Flag;
@@ -345,13 +345,18 @@ unsafe fn enqueue_mime(
         let sender = unsafe { args::optional_string(mime.sender, "sender") }?
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        let data = unsafe { args::mime_bytes(mime.data, mime.len, "data") }?;
+        // A mailer given refuses what it could never send when the mail is
+        // stored (Outbox::enqueue_mime_for), as for a structured message.
+        let data = unsafe {
+            args::mime_bytes(
+                mime.data,
+                mime.len,
+                GRAPHMAILER_MAX_LARGE_MIME_BYTES,
+                "data",
+            )
+        }?;
         let out = id_buffer(id_out, id_len)?;
-        // Only as much as the mailer that will send it takes, when one is named.
-        let message = match &mailer {
-            Some(mailer) => mailer.as_async().read_mime(data)?,
-            None => MimeMessage::from_bytes(data.to_vec())?,
-        };
+        let message = MimeMessage::from_bytes(data.to_vec())?;
         not_forked()?;
         let mailer = mailer.map(|m| m.as_async().clone());
         let id = wait(async move {

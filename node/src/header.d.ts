@@ -14,7 +14,8 @@ export type AttachmentInput = string | Attachment
 /**
  * A ready RFC 5322 message for `mailer.sendMime`: its bytes, its text (sent as
  * UTF-8), or a `Readable` or other async iterable of chunks, read up to just
- * past `limits.maxLargeMimeBytes`.
+ * past what the mailer sends (`mailer.maxMimeBytes`; for `outbox.enqueueMime`,
+ * `limits.maxLargeMimeBytes`).
  */
 export type MimeInput = Uint8Array | string | AsyncIterable<Uint8Array | string>
 

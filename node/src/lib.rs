@@ -160,9 +160,9 @@ impl Mailer {
     /// attachments as MIME parts) as it is, through Graph's MIME `sendMail`.
     /// `message` is a `Buffer`, a `Uint8Array`, a string (the message text,
     /// sent as UTF-8) or a `Readable` (any async iterable of `Buffer`s), read
-    /// up to just past `limits.maxLargeMimeBytes` (over `limits.maxMimeBytes`
-    /// it goes through a draft and upload sessions, with `largeMessages`
-    /// on). The mailbox to send as is
+    /// up to just past `mailer.maxMimeBytes` (over `limits.maxMimeBytes` it
+    /// goes through a draft and upload sessions, with `largeMessages` on).
+    /// The mailbox to send as is
     /// `options.sender`, else the message's From address; the recipients
     /// are its To, Cc and Bcc; the allowlist applies. Resolves and rejects as
     /// `send` does (a message core refuses is `ERR_INVALID_MESSAGE` with
@@ -193,7 +193,7 @@ impl Mailer {
     }
 
     /// Sends the RFC 5322 message in a file (an `.eml`), read off the
-    /// JavaScript thread and only up to just past `limits.maxLargeMimeBytes`, as
+    /// JavaScript thread and only up to just past `mailer.maxMimeBytes`, as
     /// `sendMime` does.
     #[napi(
         catch_unwind,

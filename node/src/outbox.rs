@@ -226,10 +226,9 @@ impl Outbox {
             env,
             async move {
                 let (bytes, (sender, mailer)) = converted?;
-                let mime = match &mailer {
-                    Some(mailer) => mailer.read_mime(&bytes[..])?,
-                    None => graphmailer::MimeMessage::from_bytes(bytes)?,
-                };
+                // A mailer given refuses what it could never send when the
+                // mail is stored (`enqueue_mime_for`).
+                let mime = graphmailer::MimeMessage::from_bytes(bytes)?;
                 let sender = sender.as_deref();
                 Ok(match &mailer {
                     Some(mailer) => outbox.enqueue_mime_for(mailer, sender, &mime).await?,

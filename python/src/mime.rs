@@ -1,8 +1,10 @@
 //! Ready RFC 5322 messages for `Mailer.send_mime` and `Outbox.enqueue_mime`:
 //! bytes, an `email.message.Message` or a binary file object, handed to the
-//! core's `MimeMessage`, which checks the message and its size. A file object
-//! is read only up to just past what the mailer that will send it takes (the
-//! core's `Mailer::read_mime`), or what any mailer takes when none is named.
+//! core's `MimeMessage`, which checks the message and its size. For a send,
+//! a file object is read only up to just past what the mailer takes (the
+//! core's `Mailer::read_mime`); for the queue, up to what any mailer takes
+//! (a mailer given to `enqueue_mime` refuses the rest when the mail is
+//! stored).
 
 use std::io::Read;
 

@@ -127,7 +127,7 @@ impl PyOutbox {
     ) -> PyResult<String> {
         let sender = convert::opt_string("sender", sender)?;
         let mailer = mailer.map(core_mailer).transpose()?;
-        let message = mime::message(py, "data", data, mailer.as_ref())?.or_raise(py)?;
+        let message = mime::message(py, "data", data, None)?.or_raise(py)?;
         logging::refresh(py);
         let outbox = self.inner.clone();
         let outcome = wait_interruptibly(py, enqueue_mime(outbox, mailer, sender, Ok(message)))?;
@@ -146,7 +146,7 @@ impl PyOutbox {
     ) -> PyResult<Bound<'py, PyAny>> {
         let sender = convert::opt_string("sender", sender)?;
         let mailer = mailer.map(core_mailer).transpose()?;
-        let message = mime::message(py, "data", data, mailer.as_ref())?;
+        let message = mime::message(py, "data", data, None)?;
         logging::refresh(py);
         let outbox = self.inner.clone();
         awaitable(
