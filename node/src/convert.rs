@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::errors::Failure;
 use crate::from_js::{
     Bytes, Callback, Converted, FromJs, Signal, function, object, printable, received, type_name,
+    utf8_prefix,
 };
 use crate::shapes;
 
@@ -478,7 +479,7 @@ impl<'e> FromJs<'e> for Pending {
 /// collected by the package's JavaScript into a `Buffer`, up to the limit
 /// and one byte more.
 ///
-/// At most `limit` bytes and one more are copied (what the mailer that will
+/// At most `limit` bytes and a few more are copied (what the mailer that will
 /// send it takes, as core's `Mailer::read_mime` reads), so an oversized
 /// message costs no more than that and is still refused by core with its
 /// own error.
@@ -486,7 +487,7 @@ pub fn mime_bytes(v: Unknown<'_>, name: &str, limit: usize) -> Converted<Vec<u8>
     const EXPECTED: &str = "of type string or an instance of Buffer, Uint8Array or Readable (or an async iterable of Buffers)";
     let keep = |b: &[u8]| b[..b.len().min(limit.saturating_add(1))].to_vec();
     match v.get_type()? {
-        ValueType::String => Ok(unsafe { v.cast::<String>()? }.into_bytes()),
+        ValueType::String => utf8_prefix(&v, limit.saturating_add(1)),
         ValueType::Object if v.is_typedarray()? => match unsafe { v.cast::<Uint8ArraySlice>() } {
             Ok(slice) => Ok(keep(&slice)),
             Err(_) => Err(Failure::arg_type(name, EXPECTED, received(v)?)),

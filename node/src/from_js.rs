@@ -379,6 +379,36 @@ fn utf8_into<'b>(s: &Unknown<'_>, buf: &'b mut [u8]) -> Converted<Option<&'b [u8
     Ok((written + 1 < buf.len()).then(|| &buf[..written]))
 }
 
+/// A JavaScript string's UTF-8 bytes, or of a longer one at least its first
+/// `keep` bytes: a message over a size limit is refused by that limit's check,
+/// which needs to see it is longer, not the whole of a string that may be
+/// hundreds of megabytes.
+pub fn utf8_prefix(s: &Unknown<'_>, keep: usize) -> Converted<Vec<u8>> {
+    let env = s.value().env;
+    let mut len = 0usize;
+    // SAFETY (both calls): `s` is a string (the caller checked its type) of
+    // this call's environment; with no buffer napi only measures, and with
+    // one it writes at most `buf.len()` bytes, NUL included.
+    napi::check_status!(unsafe {
+        napi::sys::napi_get_value_string_utf8(env, s.raw(), std::ptr::null_mut(), 0, &mut len)
+    })?;
+    // A cut string ends before a character that would not fit, up to 3 bytes
+    // short of the buffer: 3 more keep at least `keep`.
+    let mut buf = vec![0u8; len.min(keep.saturating_add(3)) + 1];
+    let mut written = 0usize;
+    napi::check_status!(unsafe {
+        napi::sys::napi_get_value_string_utf8(
+            env,
+            s.raw(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut written,
+        )
+    })?;
+    buf.truncate(written);
+    Ok(buf)
+}
+
 /// `Received type number (5)`, `Received null`, `Received an instance of Array`,
 /// as Node words it. A string's content is never shown: it could be a secret.
 pub fn received(v: Unknown<'_>) -> Converted<String> {

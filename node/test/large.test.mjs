@@ -122,11 +122,20 @@ test('a MIME message over one request goes through a draft; with largeMessages o
   await assert.rejects(off.sendMime(chunks(read)), tooLarge)
   // A chunk or two read ahead by the stream, no more.
   assert.ok(read.produced <= limits.maxMimeBytes + 2 * 64 * 1024, `read ${read.produced} bytes`)
+  // A string is measured, not copied whole. One just over the limit, whose
+  // three-byte characters would be cut two bytes short of what a copy of
+  // the limit and one byte more needs, is still refused.
+  let head = `From: ${SHARED}\r\nTo: archive@example.com\r\nSubject: Euros\r\n\r\n`
+  while ((limits.maxMimeBytes + 1 - head.length) % 3 !== 2) head = `X-Pad: x\r\n${head}`
+  const over = head + '€'.repeat(Math.floor((limits.maxMimeBytes - head.length) / 3) + 1)
+  assert.ok(Buffer.byteLength(over) > limits.maxMimeBytes && Buffer.byteLength(over) <= limits.maxMimeBytes + 3)
+  await assert.rejects(off.sendMime(over), tooLarge)
   const refused = await outbox.enqueueMime(mime, { mailer: off }).catch((e) => e)
   assert.equal(refused.graphCode, 'RequestEntityTooLarge')
   assert.match(refused.hint, /largeMessages|large_messages|LARGE_MESSAGES/)
   assert.equal(off.tokenRequests, 0)
-  assert.equal((await emu.messages()).length, 3)
+  await off.sendMime(head + '€'.repeat(1000))
+  assert.equal((await emu.messages()).length, 4)
 })
 
 test('onProgress rises chunk by chunk to the total, and a throwing callback does not stop the send', async () => {
