@@ -41,6 +41,9 @@ mod connection_pool;
 mod credential;
 pub mod diagnose;
 pub mod error;
+#[cfg(any(fuzzing, test))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph_error;
 mod handover;
 mod headers;
