@@ -82,9 +82,19 @@ pub(crate) struct Draft {
     /// `attachments` (kept below) and without the read-only `id`/`isDraft`.
     pub message: Map<String, Value>,
     pub attachments: Vec<Attachment>,
+    /// The message as received when it was made from MIME.
+    pub mime: Option<String>,
 }
 
 impl Draft {
+    /// Adds an attachment. A draft made from MIME is from then on written
+    /// out from its properties: the MIME no longer holds all of it (its
+    /// headers stay in `internetMessageHeaders`).
+    pub fn attach(&mut self, attachment: Attachment) {
+        self.attachments.push(attachment);
+        self.mime = None;
+    }
+
     /// What counts against the tenant's maximum message size: the body's
     /// text plus every attachment base64-encoded, as Exchange stores it.
     pub fn size(&self) -> u64 {
@@ -367,7 +377,7 @@ impl DraftBook {
         let _notify = self.notify_on_return();
         match lock(&self.book).draft_mut(mailbox, id) {
             Some(draft) => {
-                draft.attachments.push(attachment);
+                draft.attach(attachment);
                 self.saved(draft);
                 true
             }
@@ -514,7 +524,7 @@ impl DraftBook {
         let attachment_id = attachment.id.clone();
         match book.draft_mut(&session.mailbox, &session.message_id) {
             Some(draft) => {
-                draft.attachments.push(attachment);
+                draft.attach(attachment);
                 self.saved(draft);
                 Append::Complete { attachment_id }
             }
@@ -595,6 +605,7 @@ mod tests {
             created_at: OffsetDateTime::now_utc(),
             message: Map::new(),
             attachments: Vec::new(),
+            mime: None,
         }
     }
 

@@ -537,6 +537,7 @@ fn draft_json(draft: &Draft) -> Value {
         "app_id": draft.app_id,
         "created_at": nanos(draft.created_at),
         "message": draft.message,
+        "mime": draft.mime,
     })
 }
 
@@ -551,6 +552,7 @@ fn draft_from_json(value: &Value) -> Option<Draft> {
             .cloned()
             .unwrap_or_else(Map::new),
         attachments: Vec::new(),
+        mime: value["mime"].as_str().map(str::to_owned),
     })
 }
 

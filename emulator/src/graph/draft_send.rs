@@ -76,7 +76,7 @@ async fn process(
         request_id: ids.request_id.clone(),
         client_request_id: ids.client_request_id.clone(),
         message: MessageJson::from_value(&draft.sent_message()),
-        mime: None,
+        mime: draft.mime.clone(),
         sent_via: SentVia::Draft,
         draft_id: Some(draft.id.clone()),
     });

@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 
 use super::access::MailboxAccess;
 use super::graph_error::{GraphRequestIds, graph_error};
+use super::mime::check_mime_draft;
+use super::mime_message::{mime_to_message, other_headers};
 use super::request::{Answer, GraphRequest};
 use super::send_mail::bad_request;
 use super::validation::{
@@ -43,12 +45,38 @@ fn enter<'a>(request: &'a GraphRequest, user_id: &str) -> Result<MailboxAccess<'
     Ok(access)
 }
 
-/// `POST /users/{id}/messages`: 201 with the draft.
+/// Whether a request's body is a MIME message (`Content-Type: text/plain`).
+fn is_mime(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/plain"))
+}
+
+/// `POST /users/{id}/messages`: 201 with the draft, made from JSON or MIME.
 pub(super) async fn create(mut request: GraphRequest, user_id: &str) -> Answer {
     let body = request.read_body().await?;
     let (shared, ids) = (&*request.shared, &request.ids);
     let access = enter(&request, user_id)?;
-    let mut message = check_draft(&body).map_err(|invalid| bad_request(&invalid, ids))?;
+    let (mut message, mime) = if is_mime(&request.headers) {
+        // Graph's MIME form: base64 of a whole message, read into the same
+        // properties (and attachments) a MIME sendMail is; the MIME is kept,
+        // as Exchange keeps its headers.
+        let raw = check_mime_draft(&body).map_err(|invalid| bad_request(&invalid, ids))?;
+        let Value::Object(mut message) = mime_to_message(&raw) else {
+            let invalid = Invalid {
+                code: "ErrorMimeContentInvalid",
+                message: "The MIME content could not be read.".to_owned(),
+            };
+            return Err(bad_request(&invalid, ids));
+        };
+        message.insert("internetMessageHeaders".into(), other_headers(&raw));
+        (message, Some(String::from_utf8_lossy(&raw).into_owned()))
+    } else {
+        let message = check_draft(&body).map_err(|invalid| bad_request(&invalid, ids))?;
+        (message, None)
+    };
     let now = OffsetDateTime::now_utc();
     let mut attachments = Vec::new();
     if let Some(Value::Array(items)) = take_property(&mut message, "attachments") {
@@ -67,6 +95,7 @@ pub(super) async fn create(mut request: GraphRequest, user_id: &str) -> Answer {
         created_at: now,
         message,
         attachments,
+        mime,
     };
     let answer = draft_json(&shared.origin, &draft);
     shared.drafts.insert(draft);

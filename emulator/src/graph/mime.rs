@@ -9,8 +9,25 @@ use mail_parser::parsers::MessageStream;
 use super::validation::{Invalid, decode_base64};
 use crate::directory::is_email_address;
 
-/// Returns the decoded MIME bytes (exact: an 8-bit part is not altered).
+/// Returns the decoded MIME bytes (exact: an 8-bit part is not altered) of
+/// a message to send: one with at least one valid recipient.
 pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
+    let (decoded, headers) = read_mime(body)?;
+    check_mime_recipients(&headers)?;
+    Ok(decoded)
+}
+
+/// The decoded bytes of a MIME draft (`POST /users/{id}/messages` in MIME
+/// form), which, as a draft made from JSON, may have no recipients yet.
+pub(crate) fn check_mime_draft(body: &[u8]) -> Result<Vec<u8>, Invalid> {
+    read_mime(body).map(|(decoded, _)| decoded)
+}
+
+/// Header names and unfolded values, in order.
+type Headers = Vec<(String, String)>;
+
+/// Base64 of a message with a header block: its bytes and its headers.
+fn read_mime(body: &[u8]) -> Result<(Vec<u8>, Headers), Invalid> {
     let text = std::str::from_utf8(body).ok();
     let decoded = text.and_then(decode_base64).ok_or_else(|| Invalid {
         code: "ErrorMimeContentInvalidBase64String",
@@ -33,8 +50,12 @@ pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
     if headers.is_empty() {
         return Err(invalid("The MIME content has no header block."));
     }
+    Ok((decoded, headers))
+}
+
+fn check_mime_recipients(headers: &Headers) -> Result<(), Invalid> {
     let mut recipients = 0;
-    for (name, value) in &headers {
+    for (name, value) in headers {
         if !["to", "cc", "bcc"].contains(&name.to_ascii_lowercase().as_str()) {
             continue;
         }
@@ -56,7 +77,7 @@ pub(crate) fn check_mime(body: &[u8]) -> Result<Vec<u8>, Invalid> {
             message: "At least one recipient isn't valid., A message can't be sent because it contains no recipients.".to_owned(),
         });
     }
-    Ok(decoded)
+    Ok(())
 }
 
 /// The addresses of a To, Cc or Bcc value. Read as an RFC 5322 address list,
@@ -75,7 +96,7 @@ fn header_addresses(value: &str) -> Vec<String> {
 }
 
 /// Header lines with continuation lines joined; `None` if a line is not a header.
-fn unfold(block: &str) -> Vec<(String, String)> {
+fn unfold(block: &str) -> Headers {
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in block.lines() {
         if line.starts_with([' ', '\t']) {

@@ -55,6 +55,40 @@ pub(crate) fn mime_to_message(raw: &[u8]) -> Value {
     Value::Object(out)
 }
 
+/// The headers of a MIME message that its properties do not hold
+/// (`In-Reply-To`, `References`, `List-*`, `X-*`, ...), as
+/// `internetMessageHeaders` shows them on a message made from MIME: name and
+/// unfolded value, in order.
+pub(crate) fn other_headers(raw: &[u8]) -> Value {
+    const HELD: &[&str] = &[
+        "from",
+        "sender",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "importance",
+    ];
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return Value::Array(Vec::new());
+    };
+    message
+        .headers_raw()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            !HELD.contains(&name.as_str()) && !name.starts_with("content-")
+        })
+        .map(|(name, value)| {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            json!({ "name": name, "value": value })
+        })
+        .collect()
+}
+
 fn recipient(name: Option<&str>, address: Option<&str>) -> Value {
     let mut email = Map::new();
     if let Some(name) = name {
@@ -100,9 +134,14 @@ fn attachment(message: &Message<'_>, part: &MessagePart<'_>) -> Value {
         })
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let bytes = exact_bytes(message, part);
-    let is_inline = part
-        .content_disposition()
-        .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
+    // As Exchange reads it: inline when it says so, or when it has a
+    // Content-ID and does not say "attachment" (an image embedded in
+    // multipart/related with no Content-Disposition, as Outlook writes it).
+    let says = |what: &str| {
+        part.content_disposition()
+            .is_some_and(|d| d.ctype().eq_ignore_ascii_case(what))
+    };
+    let is_inline = says("inline") || (part.content_id().is_some() && !says("attachment"));
     json!({
         "@odata.type": "#microsoft.graph.fileAttachment",
         "name": part.attachment_name().unwrap_or("attachment"),
