@@ -15,6 +15,30 @@ pub fn unpack_mime(sender: &str, mime: &MimeMessage) -> Result<Vec<u8>> {
     crate::wire::draft_body(&unpacked.message, unpacked.internet_message_id.as_deref())
 }
 
+/// A MIME message with attachments cut out until it is at most `limit`
+/// bytes, as a large one is before its draft is made: the rest, and the
+/// names and sizes of what was cut.
+pub fn slim_mime(mime: &MimeMessage, limit: usize) -> Option<(MimeMessage, Vec<(String, u64)>)> {
+    let slimmed = crate::mime_parts::slim_to(mime, limit)?;
+    let cut = slimmed
+        .attachments
+        .iter()
+        .map(|a| (a.name.clone(), a.size()))
+        .collect();
+    Some((slimmed.mime, cut))
+}
+
+/// The attachments Graph's JSON form would carry for `mime`: names and sizes.
+pub fn mime_attachments(mime: &MimeMessage) -> Result<Vec<(String, u64)>> {
+    let unpacked = crate::mime_parts::unpack("fuzz@contoso.test", mime)?;
+    Ok(unpacked
+        .message
+        .attachments
+        .iter()
+        .map(|a| (a.name.clone(), a.size()))
+        .collect())
+}
+
 /// The body of the MIME form of `sendMail`.
 pub fn mime_request_body(mime: &MimeMessage) -> bytes::Bytes {
     mime.request_body()

@@ -1,6 +1,7 @@
 //! A message over Graph's 4 MB request limit: a draft in the sender's
-//! mailbox, its attachments added one by one (an upload session for each file
-//! of 3 MB or more), then the draft's `send`. Only that last request can send
+//! mailbox (made from JSON, or from a MIME message without its largest
+//! attachments), its attachments added one by one (an upload session for
+//! each file of 3 MB or more), then the draft's `send`. Only that last request can send
 //! mail; a failure before it deletes the draft, so nothing half-made stays in
 //! the mailbox.
 
@@ -14,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handover::Handover;
 use crate::message::{Attachment, Message};
 use crate::message_limits::UPLOAD_SESSION_MIN_BYTES;
+use crate::mime::MimeMessage;
 use crate::offload;
 use crate::progress::{ProgressObserver, ProgressReporter};
 use crate::upload;
@@ -27,24 +29,55 @@ pub(crate) async fn send(
     internet_message_id: Option<String>,
     progress: Option<ProgressObserver>,
 ) -> Result<SendReceipt> {
-    let sender = message.sender.as_str();
     if !message.save_to_sent_items {
         // A draft's `send` takes no saveToSentItems: say so rather than ignore it.
         tracing::warn!(
-            sender,
+            sender = message.sender,
             "a large message keeps a copy in Sent Items: Graph's draft send has no saveToSentItems"
         );
     }
     let body = Body::json(wire::draft_body(&message, internet_message_id.as_deref())?);
+    send_draft(
+        client,
+        &message.sender,
+        body,
+        &message.attachments,
+        progress,
+    )
+    .await
+}
+
+/// A large MIME message whose largest attachments were cut out
+/// (`mime_parts::slim`): the draft is made of the rest in Graph's MIME form,
+/// so every header and part of it stays as written, then the cut ones are
+/// added as any large message's are.
+pub(crate) async fn send_mime(
+    client: Arc<GraphClient>,
+    sender: &str,
+    rest: &MimeMessage,
+    cut: &[Attachment],
+) -> Result<SendReceipt> {
+    let body = Body::mime(rest.request_body());
+    send_draft(client, sender, body, cut, None).await
+}
+
+/// Creates the draft with `body`, adds `attachments` to it, and sends it.
+async fn send_draft(
+    client: Arc<GraphClient>,
+    sender: &str,
+    body: Body,
+    attachments: &[Attachment],
+    progress: Option<ProgressObserver>,
+) -> Result<SendReceipt> {
     let mut draft = create_draft(&client, sender, body).await?;
     tracing::info!(
         sender,
-        attachments = message.attachments.len(),
+        attachments = attachments.len(),
         "draft created for a large message"
     );
-    let total = message.attachments.iter().map(Attachment::size).sum();
+    let total = attachments.iter().map(Attachment::size).sum();
     let mut progress = ProgressReporter::new(progress, total);
-    for (index, attachment) in message.attachments.iter().enumerate() {
+    for (index, attachment) in attachments.iter().enumerate() {
         let mut report =
             |sent| progress.attachment(index, &attachment.name, sent, attachment.size());
         if let Err(e) = attach(&client, sender, &draft.path, attachment, &mut report).await {

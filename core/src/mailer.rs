@@ -7,9 +7,9 @@ use crate::client::{Body, GraphClient, SendAttempt, SendReceipt};
 use crate::config::Config;
 use crate::error::Result;
 use crate::large;
-use crate::message::Message;
+use crate::message::{Message, check_attachments};
 use crate::mime::MimeMessage;
-use crate::mime_parts;
+use crate::mime_parts::{self, LargeMime};
 use crate::offload;
 use crate::progress::SendOptions;
 use crate::wire;
@@ -148,22 +148,39 @@ impl Mailer {
         crate::mime::check_sendable(len, self.client.config.large_messages)
     }
 
-    /// A MIME message over what one request takes (see `mime_parts`): taken
-    /// apart and sent through a draft and upload sessions when large messages
-    /// are on, refused before any request when they are off.
+    /// A MIME message over what one request takes (see `mime_parts`), when
+    /// large messages are on: a draft made of the message without its largest
+    /// attachments, which are then added through upload sessions; where no
+    /// such cut exists, the message taken apart into Graph's JSON form. Refused
+    /// before any request when large messages are off.
     async fn send_large_mime(&self, sender: String, mime: &MimeMessage) -> Result<SendReceipt> {
         self.check_mime_size(mime.as_bytes().len())?;
         let mime = mime.clone();
         // Parsing a message of many megabytes is work for a blocking thread.
-        let unpacked = offload::read(move || mime_parts::unpack(&sender, &mime)).await?;
-        unpacked.message.validate()?;
-        large::send(
-            self.client.clone(),
-            unpacked.message,
-            unpacked.internet_message_id,
-            None,
-        )
-        .await
+        let from = sender.clone();
+        let large = offload::read(move || mime_parts::take_apart(&from, &mime)).await?;
+        match large {
+            LargeMime::Slimmed(slimmed) => {
+                check_attachments(&slimmed.attachments)?;
+                large::send_mime(
+                    self.client.clone(),
+                    &sender,
+                    &slimmed.mime,
+                    &slimmed.attachments,
+                )
+                .await
+            }
+            LargeMime::Unpacked(unpacked) => {
+                unpacked.message.validate()?;
+                large::send(
+                    self.client.clone(),
+                    unpacked.message,
+                    unpacked.internet_message_id,
+                    None,
+                )
+                .await
+            }
+        }
     }
 
     /// Calls `observer` after every request of this mailer (and its clones)

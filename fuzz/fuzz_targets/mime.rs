@@ -3,7 +3,7 @@
 #![no_main]
 
 use graphmailer::MimeMessage;
-use graphmailer::fuzzing::{mime_request_body, unpack_mime};
+use graphmailer::fuzzing::{mime_attachments, mime_request_body, slim_mime, unpack_mime};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,5 +25,31 @@ fuzz_target!(|data: &[u8]| {
     let _ = mime_request_body(&mime);
     if let Ok(sender) = mime.sender(Some("shared@contoso.test")) {
         let _ = unpack_mime(&sender, &mime);
+    }
+    // Cut to half its size, as a large message is cut to one request: the
+    // rest is a message with the same headers, and its attachments and the
+    // cut ones are the message's attachments.
+    let limit = mime.as_bytes().len() / 2;
+    if let Some((rest, cut)) = slim_mime(&mime, limit) {
+        assert!(rest.as_bytes().len() <= limit);
+        for name in [
+            "from",
+            "to",
+            "cc",
+            "bcc",
+            "subject",
+            "message-id",
+            "in-reply-to",
+        ] {
+            assert_eq!(rest.header(name), mime.header(name), "{name}");
+        }
+        let sizes = |list: Vec<(String, u64)>| list.into_iter().map(|(_, size)| size);
+        let mut before: Vec<u64> = sizes(mime_attachments(&mime).unwrap()).collect();
+        let mut after: Vec<u64> = sizes(mime_attachments(&rest).expect("the rest is refused"))
+            .chain(sizes(cut))
+            .collect();
+        before.sort_unstable();
+        after.sort_unstable();
+        assert_eq!(before, after, "the attachments changed");
     }
 });

@@ -5,7 +5,7 @@ use crate::address::{check_address, check_single_line, is_guid, printable};
 use crate::error::{Error, Result};
 use crate::message_limits::{MAX_ATTACHMENT_BYTES, MAX_HEADERS, MAX_RECIPIENTS};
 
-use super::Message;
+use super::{Attachment, Message};
 
 impl Message {
     /// Checks everything that can be checked without the network. The error
@@ -40,7 +40,7 @@ impl Message {
         }
         check_single_line("subject", &self.subject)?;
         self.validate_headers()?;
-        self.validate_attachments()
+        check_attachments(&self.attachments)
     }
 
     fn validate_headers(&self) -> Result<()> {
@@ -84,81 +84,83 @@ impl Message {
         }
         Ok(())
     }
+}
 
-    fn validate_attachments(&self) -> Result<()> {
-        for (i, attachment) in self.attachments.iter().enumerate() {
-            let field = |f: &str| format!("attachments[{i}].{f}");
-            if attachment.name.trim().is_empty() {
+/// The checks of every attachment: a name, a size Graph takes, a MIME type, a
+/// content id where inline. Errors name `attachments[i]`.
+pub(crate) fn check_attachments(attachments: &[Attachment]) -> Result<()> {
+    for (i, attachment) in attachments.iter().enumerate() {
+        let field = |f: &str| format!("attachments[{i}].{f}");
+        if attachment.name.trim().is_empty() {
+            return Err(Error::invalid(
+                &field("name"),
+                "is empty: give the file a name",
+            ));
+        }
+        check_single_line(&field("name"), &attachment.name)?;
+        if attachment.size() > MAX_ATTACHMENT_BYTES {
+            return Err(Error::invalid(
+                &format!("attachments[{i}]"),
+                format!(
+                    "'{}' is {:.0} MB; Graph accepts files of at most 150 MB",
+                    printable(&attachment.name),
+                    attachment.size() as f64 / (1024.0 * 1024.0)
+                ),
+            ));
+        }
+        if attachment.name.chars().count() > 255 {
+            return Err(Error::invalid(
+                &field("name"),
+                "is longer than 255 characters",
+            ));
+        }
+        if let Some(content_type) = &attachment.content_type {
+            let valid = content_type.split_once('/').is_some_and(|(t, s)| {
+                let token = |p: &str| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+                };
+                let subtype = s.split(';').next().unwrap_or("").trim();
+                token(t) && token(subtype)
+            });
+            if !valid {
                 return Err(Error::invalid(
-                    &field("name"),
-                    "is empty: give the file a name",
-                ));
-            }
-            check_single_line(&field("name"), &attachment.name)?;
-            if attachment.size() > MAX_ATTACHMENT_BYTES {
-                return Err(Error::invalid(
-                    &format!("attachments[{i}]"),
+                    &field("content_type"),
                     format!(
-                        "'{}' is {:.0} MB; Graph accepts files of at most 150 MB",
-                        printable(&attachment.name),
-                        attachment.size() as f64 / (1024.0 * 1024.0)
+                        "'{}' is not a MIME type such as application/pdf",
+                        printable(content_type)
                     ),
                 ));
             }
-            if attachment.name.chars().count() > 255 {
+            check_single_line(&field("content_type"), content_type)?;
+        }
+        match (&attachment.content_id, attachment.inline) {
+            (None, true) => {
                 return Err(Error::invalid(
-                    &field("name"),
-                    "is longer than 255 characters",
+                    &field("content_id"),
+                    "an inline attachment needs a content id, which the HTML refers to as cid:<content id>",
                 ));
             }
-            if let Some(content_type) = &attachment.content_type {
-                let valid = content_type.split_once('/').is_some_and(|(t, s)| {
-                    let token = |p: &str| {
-                        !p.is_empty()
-                            && p.bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
-                    };
-                    let subtype = s.split(';').next().unwrap_or("").trim();
-                    token(t) && token(subtype)
-                });
+            (Some(id), _) => {
+                let valid = !id.is_empty()
+                    && id
+                        .bytes()
+                        .all(|b| (33..=126).contains(&b) && b != b'<' && b != b'>');
                 if !valid {
                     return Err(Error::invalid(
-                        &field("content_type"),
+                        &field("content_id"),
                         format!(
-                            "'{}' is not a MIME type such as application/pdf",
-                            printable(content_type)
+                            "'{}' is not a content id: printable ASCII without spaces, '<' or '>'",
+                            printable(id)
                         ),
                     ));
                 }
-                check_single_line(&field("content_type"), content_type)?;
             }
-            match (&attachment.content_id, attachment.inline) {
-                (None, true) => {
-                    return Err(Error::invalid(
-                        &field("content_id"),
-                        "an inline attachment needs a content id, which the HTML refers to as cid:<content id>",
-                    ));
-                }
-                (Some(id), _) => {
-                    let valid = !id.is_empty()
-                        && id
-                            .bytes()
-                            .all(|b| (33..=126).contains(&b) && b != b'<' && b != b'>');
-                    if !valid {
-                        return Err(Error::invalid(
-                            &field("content_id"),
-                            format!(
-                                "'{}' is not a content id: printable ASCII without spaces, '<' or '>'",
-                                printable(id)
-                            ),
-                        ));
-                    }
-                }
-                (None, false) => {}
-            }
+            (None, false) => {}
         }
-        Ok(())
     }
+    Ok(())
 }
 
 pub(crate) fn check_sender(sender: &str) -> Result<()> {

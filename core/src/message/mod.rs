@@ -13,7 +13,7 @@ use crate::address::{Address, printable};
 use crate::error::{Error, Result};
 
 pub use attachment::{Attachment, Content, guess_content_type};
-pub(crate) use checks::check_sender;
+pub(crate) use checks::{check_attachments, check_sender};
 
 /// Whether the body is plain text or HTML.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
