@@ -85,6 +85,7 @@ test('a MIME message over one request goes through a draft; with largeMessages o
   const lines = pdf.toString('base64').match(/.{1,76}/g).join('\r\n')
   const mime = Buffer.from(
     `From: ${SHARED}\r\nTo: archive@example.com\r\nSubject: Scan\r\nMessage-ID: <scan.5mb@contoso.test>\r\n` +
+      'In-Reply-To: <request.42@example.com>\r\n' +
       'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' +
       '--b\r\nContent-Type: text/plain\r\n\r\n5 MB attached.\r\n' +
       '--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="scan.pdf"\r\n' +
@@ -112,6 +113,12 @@ test('a MIME message over one request goes through a draft; with largeMessages o
   const sent = await emu.messages()
   assert.deepEqual(sent.map((m) => m.sent_via), ['draft', 'draft', 'draft'])
   assert.ok(sent.every((m) => attachmentBytes(m, 'scan.pdf').equals(pdf)))
+  // The draft is made of the message itself, less the PDF: a header Graph's
+  // JSON form cannot carry arrives.
+  for (const m of sent) {
+    const inReplyTo = m.message.internetMessageHeaders.find((h) => h.name === 'In-Reply-To')
+    assert.equal(inReplyTo?.value, '<request.42@example.com>')
+  }
   assert.deepEqual(await emu.drafts(), [])
 
   const off = billing()

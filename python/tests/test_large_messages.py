@@ -92,6 +92,7 @@ def test_a_mime_message_over_one_request_goes_through_a_draft(
     message["To"] = "archive@example.com"
     message["Subject"] = "Scan"
     message["Message-ID"] = "<scan.5mb@contoso.test>"
+    message["In-Reply-To"] = "<request.42@example.com>"
     message.set_content("5 MB attached.")
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="scan.pdf")
     receipt = billing.send_mime(message)
@@ -113,6 +114,11 @@ def test_a_mime_message_over_one_request_goes_through_a_draft(
     sent = emu.messages()
     assert [m["sent_via"] for m in sent] == ["draft"] * 4
     assert all(stored_files(m) == {"scan.pdf": pdf} for m in sent)
+    # The draft is made of the message itself, less the PDF: a header Graph's
+    # JSON form cannot carry arrives.
+    for m in sent:
+        headers = {h["name"]: h["value"] for h in m["message"]["internetMessageHeaders"]}
+        assert headers["In-Reply-To"] == "<request.42@example.com>", headers
 
     # With large messages off it is refused before any request, and a stream
     # is read only just past what that mailer could send.
