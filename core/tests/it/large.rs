@@ -344,19 +344,24 @@ async fn attachments_over_150_mb_are_refused_before_sending() {
     assert_eq!(mailer.token_requests(), 0);
 }
 
-fn mime_with_pdf(from: &str, pdf: &[u8]) -> String {
-    let encoded = STANDARD.encode(pdf);
+/// `bytes` in base64, in lines of 76 joined by `eol`, as mail programs write it.
+fn base64_lines(bytes: &[u8], eol: &str) -> String {
+    let encoded = STANDARD.encode(bytes);
     let lines: Vec<&str> = encoded
         .as_bytes()
         .chunks(76)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
+    lines.join(eol)
+}
+
+fn mime_with_pdf(from: &str, pdf: &[u8]) -> String {
     format!(
         "From: Billing <{from}>\nTo: Customer <customer@example.com>\nSubject: Invoice 4711\nMIME-Version: 1.0\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n\
          Please find the invoice attached.\n--b1\nContent-Type: application/pdf; name=\"invoice-4711.pdf\"\n\
          Content-Disposition: attachment; filename=\"invoice-4711.pdf\"\nContent-Transfer-Encoding: base64\n\n{}\n--b1--\n",
-        lines.join("\n")
+        base64_lines(pdf, "\n")
     )
 }
 
@@ -470,15 +475,7 @@ async fn a_large_mime_reply_keeps_its_threading_headers_and_every_part() {
     let emu = TestEmulator::start().await;
     let pdf = pattern(4 * MB, 17);
     let logo = pattern(20_000, 3);
-    let wrap = |bytes: &[u8]| {
-        let encoded = STANDARD.encode(bytes);
-        let lines: Vec<&str> = encoded
-            .as_bytes()
-            .chunks(76)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        lines.join("\r\n")
-    };
+    let wrap = |bytes: &[u8]| base64_lines(bytes, "\r\n");
     let tags: String = (1..=7).map(|n| format!("X-Tag-{n}: {n}\r\n")).collect();
     let text = format!(
         "From: Billing <{from}>\r\nTo: customer@example.com\r\nSubject: Re: Invoice 4711\r\n\
