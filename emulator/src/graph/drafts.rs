@@ -18,7 +18,7 @@ use super::graph_error::{GraphRequestIds, graph_error};
 use super::mime::check_mime_draft;
 use super::mime_message::{mime_to_message, other_headers};
 use super::request::{Answer, GraphRequest};
-use super::send_mail::bad_request;
+use super::send_mail::{bad_request, media_type};
 use super::validation::{
     Invalid, canonical_message_property, check_draft, check_file_attachment, decode_base64,
     read_bool,
@@ -45,21 +45,12 @@ fn enter<'a>(request: &'a GraphRequest, user_id: &str) -> Result<MailboxAccess<'
     Ok(access)
 }
 
-/// Whether a request's body is a MIME message (`Content-Type: text/plain`).
-fn is_mime(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/plain"))
-}
-
 /// `POST /users/{id}/messages`: 201 with the draft, made from JSON or MIME.
 pub(super) async fn create(mut request: GraphRequest, user_id: &str) -> Answer {
     let body = request.read_body().await?;
     let (shared, ids) = (&*request.shared, &request.ids);
     let access = enter(&request, user_id)?;
-    let (mut message, mime) = if is_mime(&request.headers) {
+    let (mut message, mime) = if media_type(&request.headers) == "text/plain" {
         // Graph's MIME form: base64 of a whole message, read into the same
         // properties (and attachments) a MIME sendMail is; the MIME is kept,
         // as Exchange keeps its headers.

@@ -295,6 +295,20 @@ pub(super) async fn me_refused(mut request: GraphRequest) -> Answer {
     ))
 }
 
+/// A request's media type, lowercase, without parameters (`text/plain` for
+/// `text/plain; charset=utf-8`); empty when none is given.
+pub(super) fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// A checked body, JSON or MIME.
 struct Payload {
     message: MessageJson,
@@ -313,16 +327,7 @@ fn check_payload(
 ) -> Result<Payload, Invalid> {
     let max_size = settings.max_message_size_bytes;
     let max_recipients = settings.max_recipients_per_message;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match content_type.as_str() {
+    match media_type(headers).as_str() {
         "application/json" => {
             let checked = check_send_mail(body)?;
             check_recipient_limit(recipient_count(&checked.properties), max_recipients)?;
