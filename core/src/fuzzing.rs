@@ -17,26 +17,20 @@ pub fn unpack_mime(sender: &str, mime: &MimeMessage) -> Result<Vec<u8>> {
 
 /// A MIME message with attachments cut out until it is at most `limit`
 /// bytes, as a large one is before its draft is made: the rest, and the
-/// names and sizes of what was cut.
-pub fn slim_mime(mime: &MimeMessage, limit: usize) -> Option<(MimeMessage, Vec<(String, u64)>)> {
+/// sizes of what was cut.
+pub fn slim_mime(mime: &MimeMessage, limit: usize) -> Option<(MimeMessage, Vec<u64>)> {
     let slimmed = crate::mime_parts::slim_to(mime, limit)?;
-    let cut = slimmed
-        .attachments
-        .iter()
-        .map(|a| (a.name.clone(), a.size()))
-        .collect();
-    Some((slimmed.mime, cut))
+    Some((slimmed.mime, sizes(&slimmed.attachments)))
 }
 
-/// The attachments Graph's JSON form would carry for `mime`: names and sizes.
-pub fn mime_attachments(mime: &MimeMessage) -> Result<Vec<(String, u64)>> {
+/// The sizes of the attachments Graph's JSON form would carry for `mime`.
+pub fn mime_attachment_sizes(mime: &MimeMessage) -> Result<Vec<u64>> {
     let unpacked = crate::mime_parts::unpack("fuzz@contoso.test", mime)?;
-    Ok(unpacked
-        .message
-        .attachments
-        .iter()
-        .map(|a| (a.name.clone(), a.size()))
-        .collect())
+    Ok(sizes(&unpacked.message.attachments))
+}
+
+fn sizes(attachments: &[crate::Attachment]) -> Vec<u64> {
+    attachments.iter().map(crate::Attachment::size).collect()
 }
 
 /// The body of the MIME form of `sendMail`.
