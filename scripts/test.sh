@@ -19,6 +19,13 @@ if [ -n "${CI:-}" ]; then
 fi
 logs="$root/target/test-logs"
 mkdir -p "$logs"
+# A full run from a fresh clone writes about 7 GB under target/ and the
+# suites' folders; with less free, builds fail midway with "No space left on
+# device", which says nothing of the cause at the end. Say it first.
+free_kb=$(df -Pk "$root/target" | awk 'NR == 2 {print $4}')
+if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+  echo "=== warning: $((free_kb / 1024 / 1024)) GB free for target/; a full run from a fresh clone writes about 7 GB"
+fi
 # The suites whose runners write JUnit XML (pytest, node --test) put it here,
 # as SUITE.xml or SUITE-PART.xml; their counts are read from it.
 export GRAPHMAILER_JUNIT_DIR=$logs
@@ -148,8 +155,9 @@ report() {
   local suite=$1 status=1 seconds=0; shift
   echo "=== $suite: $*"
   cat "$logs/$suite.log" 2>/dev/null
+  # An empty status file (the disk filled as it was written) counts as a failure.
   read -r status seconds 2>/dev/null <"$logs/$suite.status" || echo "=== $suite ended without a status"
-  finish "$suite" "$status" $((SECONDS - seconds))
+  finish "$suite" "${status:-1}" $((SECONDS - ${seconds:-0}))
 }
 
 # in_background SUITE COMMAND...: runs a suite as in_lane does, at the
@@ -300,6 +308,9 @@ echo "background installs: ${install_times[*]}"
 echo "stage times: ${stage_times[*]}; total $SECONDS s"
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed suites: ${failures[*]}"
+  if grep -lq 'No space left on device' "$logs"/*.log 2>/dev/null; then
+    echo "the disk filled during the run: free space for target/ (df -h target) and run again"
+  fi
 fi
 echo "all suites: $passed passed, $failed failed"
 [ ${#failures[@]} -eq 0 ] && [ "$failed" -eq 0 ]
