@@ -19,12 +19,12 @@ if [ -n "${CI:-}" ]; then
 fi
 logs="$root/target/test-logs"
 mkdir -p "$logs"
-# A full run from a fresh clone writes about 7 GB under target/ and the
+# A full run from a fresh clone writes about 5 GB under target/ and the
 # suites' folders; with less free, builds fail midway with "No space left on
 # device", which says nothing of the cause at the end. Say it first.
 free_kb=$(df -Pk "$root/target" | awk 'NR == 2 {print $4}')
-if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
-  echo "=== warning: $((free_kb / 1024 / 1024)) GB free for target/; a full run from a fresh clone writes about 7 GB"
+if [ "${free_kb:-0}" -lt $((6 * 1024 * 1024)) ]; then
+  echo "=== warning: $((free_kb / 1024 / 1024)) GB free for target/; a full run from a fresh clone writes about 5 GB"
 fi
 # The suites whose runners write JUnit XML (pytest, node --test) put it here,
 # as SUITE.xml or SUITE-PART.xml; their counts are read from it.
