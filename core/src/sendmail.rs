@@ -110,9 +110,12 @@ impl Envelope {
         let header = from_header
             .map(|a| a.address.as_str())
             .filter(|a| is_full(a));
+        // The configuration checks its default sender; a caller of this
+        // function may pass anything, and an empty one is no mailbox.
+        let default = default_sender.map(str::trim).filter(|d| is_full(d));
         envelope
             .or(header)
-            .or(default_sender)
+            .or(default)
             .map(str::to_owned)
             .ok_or_else(|| {
                 Error::config(
@@ -260,6 +263,28 @@ mod tests {
             .map(|a| a.address)
             .collect();
         assert_eq!(to, ["ops@example.com"]);
+    }
+
+    #[test]
+    fn a_default_sender_that_is_no_address_is_no_sender() {
+        // Found by the sendmail fuzz target: the body alone, and "" as the
+        // default, was prepared with an empty sender.
+        let envelope = Envelope {
+            recipients: vec!["ops@example.com".into()],
+            ..Envelope::default()
+        };
+        for default in ["", "  ", "root"] {
+            let e = envelope.prepare(b"kyc", Some(default)).unwrap_err();
+            assert_eq!(
+                e.field(),
+                Some("GRAPHMAILER_DEFAULT_SENDER"),
+                "{default:?}: {e}"
+            );
+        }
+        let p = envelope
+            .prepare(b"kyc", Some(" cron@contoso.test "))
+            .unwrap();
+        assert_eq!(p.sender, "cron@contoso.test");
     }
 
     #[test]
